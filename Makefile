@@ -1,0 +1,34 @@
+# Customer segmentation warehouse. `make` lists the targets.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test lint sample clean
+
+help: ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(STAMP) ## create .venv and install the project with its dev tools
+
+run: $(STAMP) ## build warehouse/mall.duckdb and reports/ from the bundled sample
+	$(BIN)/python pipeline.py
+
+test: lint ## lint the SQL, then run the whole test suite
+	$(BIN)/python -m pytest
+
+lint: $(STAMP) ## sqlfluff lint sql/
+	$(BIN)/sqlfluff lint sql
+
+sample: $(STAMP) ## regenerate the bundled sample data
+	$(BIN)/python -m segmentation.sample_data data/sample_customers.csv
+
+clean: ## remove the built warehouse, reports and caches
+	rm -rf warehouse/*.duckdb* warehouse/*.lock reports/*.png reports/*.csv reports/.building .pytest_cache

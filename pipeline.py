@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Build the customer-segmentation warehouse and every report, in one command.
+
+    python pipeline.py [--input PATH] [--warehouse PATH] [--reports DIR] [--k N|auto]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+# Runs from a plain checkout too, not only after `pip install -e .`.
+sys.path.insert(0, str(Path(__file__).resolve().parent / "python"))
+
+from segmentation.config import Settings  # noqa: E402
+from segmentation.errors import PipelineError  # noqa: E402
+
+DEFAULTS = Settings()
+
+
+def k_option(text: str) -> int | None:
+    if text == "auto":
+        return None
+    try:
+        k = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number or 'auto', got {text!r}") from None
+    if k < 1:
+        raise argparse.ArgumentTypeError("K must be at least 1")
+    return k
+
+
+def share_option(text: str) -> float:
+    share = float(text)
+    if not 0 <= share <= 1:
+        raise argparse.ArgumentTypeError("a share is between 0 and 1")
+    return share
+
+
+def parse_args(argv: list[str] | None) -> Settings:
+    parser = argparse.ArgumentParser(
+        description="Segment mall customers: load a CSV into DuckDB, clean it in SQL, cluster "
+        "with K-Means, publish the warehouse and the reports.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--input", type=Path, default=DEFAULTS.input_path,
+                        help="customer CSV with CustomerID, Gender (or Genre), Age, "
+                        "Annual Income (k$), Spending Score (1-100)")
+    parser.add_argument("--warehouse", type=Path, default=DEFAULTS.warehouse_path,
+                        help="DuckDB file to publish; replaced whole, readers are not disturbed")
+    parser.add_argument("--reports", type=Path, default=DEFAULTS.reports_dir,
+                        help="folder for elbow.png, clusters.png and segmented_mall_customers.csv")
+    parser.add_argument("--k", type=k_option, default=DEFAULTS.k, metavar="N|auto",
+                        help="number of segments, or 'auto' for the K with the best silhouette")
+    parser.add_argument("--seed", type=int, default=DEFAULTS.seed, help="K-Means random_state")
+    parser.add_argument("--max-reject-share", type=share_option, default=DEFAULTS.max_reject_share,
+                        help="stop when more than this share of data rows is rejected")
+    parser.add_argument("--lock-timeout", type=float, default=DEFAULTS.lock_timeout_s,
+                        help="seconds to wait for another build of the same warehouse")
+    parser.add_argument("--storage-version", default=DEFAULTS.storage_compatibility_version,
+                        help="DuckDB storage compatibility version of the published file "
+                        "(v1.0.0 opens in DuckDB 1.x, as bundled by many BI tools)")
+    args = parser.parse_args(argv)
+    return Settings(
+        input_path=args.input,
+        warehouse_path=args.warehouse,
+        reports_dir=args.reports,
+        k=args.k,
+        seed=args.seed,
+        max_reject_share=args.max_reject_share,
+        lock_timeout_s=args.lock_timeout,
+        storage_compatibility_version=args.storage_version,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = parse_args(argv)
+    from segmentation.build import build  # the heavy imports, after --help has had its turn
+
+    try:
+        result = build(settings)
+    except PipelineError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(
+        f"Done in {result.seconds:.2f} s: {result.customers:,} customers in {result.k} segments, "
+        f"{result.rejected_rows:,} of {result.data_rows:,} rows rejected, "
+        f"{result.data_tests_passed} data tests passed -> {result.warehouse}, {settings.reports_dir}/"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Customer segmentation warehouse: DuckDB SQL models, K-Means in Python, marts and reports."""

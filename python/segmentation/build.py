@@ -1,0 +1,188 @@
+"""One build: load the input, run the DAG with its data tests, record the run, write the
+reports, then publish warehouse and reports. Until the last step nothing live is touched."""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import sklearn
+
+from . import kmeans_model
+from .config import FEATURES, Settings
+from .dag import Model, SingularTest, build_order, discover, python_model, run_models
+from .db import first_row
+from .errors import InputError
+from .loader import load_raw
+from .publish import (
+    build_path,
+    publish_reports,
+    publish_warehouse,
+    remove_build_files,
+    staging_dir,
+    writer_lock,
+)
+from .reports import write_reports
+from .schema import TableDoc, apply_comments, load_schema
+
+SOURCES = ("raw_customers", "raw_columns")
+# What analysts and BI tools rely on: a build lacking any of these is not published.
+PUBLISHED = (
+    "stg_customers",
+    "customer_rejects",
+    "customer_features",
+    "customer_clusters",
+    "cluster_centroids",
+    "k_selection",
+    "segment_summary",
+    "customer_segments",
+    "pipeline_runs",
+)
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    warehouse: Path
+    reports: list[Path]
+    data_rows: int
+    customers: int
+    rejected_rows: int
+    k: int
+    data_tests_passed: int
+    seconds: float
+
+
+def project(settings: Settings) -> tuple[list[Model], list[SingularTest], dict[str, TableDoc]]:
+    docs = load_schema(settings.sql_dir)
+    models, tests = discover(settings.sql_dir, docs)
+    models.append(python_model("kmeans_segments", kmeans_model.INPUTS, kmeans_model.OUTPUTS, kmeans_model.run))
+    return build_order(models, SOURCES), tests, docs
+
+
+def input_gate(settings: Settings) -> Callable[[duckdb.DuckDBPyConnection], None]:
+    """Stop early when the input leaves nothing, or too little, to segment."""
+    path = settings.input_path
+
+    def check(con: duckdb.DuckDBPyConnection) -> None:
+        data_rows, rejected, first = first_row(
+            con,
+            "select count(*), count(reject_reason), "
+            "arg_min(format('line {}: {}', line_number, reject_reason), line_number) "
+            "filter (where reject_reason is not null) from stg_customer_rows",
+        )
+        if data_rows == 0:
+            raise InputError(f"{path}: the file has a header but no data rows")
+        if rejected == data_rows:
+            raise InputError(f"{path}: none of the {data_rows} data rows is usable (first: {first})")
+        if rejected / data_rows > settings.max_reject_share:
+            raise InputError(
+                f"{path}: {rejected} of {data_rows} data rows rejected ({rejected / data_rows:.0%}, "
+                f"more than the {settings.max_reject_share:.0%} allowed; first: {first})"
+            )
+
+    return check
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def previous_runs(live: Path) -> pd.DataFrame | None:
+    """The run history of the live warehouse, carried into the new one."""
+    if not live.exists():
+        return None
+    try:
+        with duckdb.connect(str(live), read_only=True) as old:
+            return old.sql("select * from pipeline_runs order by run_id").df()
+    except duckdb.Error:
+        return None  # an unreadable or older-layout warehouse: history starts again
+
+
+def record_run(con: duckdb.DuckDBPyConnection, settings: Settings, started: datetime) -> None:
+    history = previous_runs(settings.warehouse_path)
+    counts = first_row(
+        con,
+        "select count(*), count(*) filter (where reject_reason is null), count(reject_reason) "
+        "from stg_customer_rows",
+    )
+    k = first_row(con, "select count(*) from cluster_centroids")[0]
+    run = pd.DataFrame(
+        [
+            {
+                "run_id": 1 if history is None or history.empty else int(history["run_id"].max()) + 1,
+                "started_at": started,
+                "finished_at": datetime.now(UTC),
+                "input_path": str(settings.input_path.resolve()),
+                "input_sha256": sha256(settings.input_path),
+                "data_rows": counts[0],
+                "customers": counts[1],
+                "rejected_rows": counts[2],
+                "k": k,
+                "k_mode": "fixed" if settings.k is not None else "auto",
+                "seed": settings.seed,
+                "n_init": settings.n_init,
+                "features": ",".join(FEATURES),
+                "storage_compatibility_version": settings.storage_compatibility_version,
+                "python_version": platform.python_version(),
+                "duckdb_version": duckdb.__version__,
+                "sklearn_version": sklearn.__version__,
+                "pandas_version": pd.__version__,
+            }
+        ]
+    )
+    runs = run if history is None else pd.concat([history, run], ignore_index=True)
+    con.from_df(runs).create("pipeline_runs")
+
+
+def build(settings: Settings, log: Callable[[str], None] = print) -> BuildResult:
+    started_clock, started = time.perf_counter(), datetime.now(UTC)
+    ordered, tests, docs = project(settings)
+    live = settings.warehouse_path
+    with writer_lock(live, settings.lock_timeout_s):
+        remove_build_files(live)
+        building, staged = build_path(live), staging_dir(settings.reports_dir)
+        try:
+            config = {"storage_compatibility_version": settings.storage_compatibility_version}
+            with duckdb.connect(str(building), config=config) as con:
+                load_raw(con, settings.input_path)
+                passed = run_models(
+                    con, ordered, tests, docs, SOURCES, settings, log,
+                    gates={"stg_customer_rows": input_gate(settings)},
+                )
+                record_run(con, settings, started)
+                apply_comments(con, docs)
+                reports = write_reports(con, staged)
+                data_rows, customers, rejected, k = first_row(
+                    con,
+                    "select data_rows, customers, rejected_rows, k from pipeline_runs "
+                    "order by run_id desc limit 1",
+                )
+                con.execute("checkpoint")
+            publish_warehouse(building, live, list(PUBLISHED))
+            publish_reports(staged, settings.reports_dir)
+        except BaseException:
+            remove_build_files(live)
+            shutil.rmtree(staged, ignore_errors=True)
+            raise
+    return BuildResult(
+        warehouse=live,
+        reports=[settings.reports_dir / path.name for path in reports],
+        data_rows=data_rows,
+        customers=customers,
+        rejected_rows=rejected,
+        k=k,
+        data_tests_passed=passed,
+        seconds=time.perf_counter() - started_clock,
+    )

@@ -1,0 +1,47 @@
+"""Every setting of a build, in one place.
+
+The command line fills a `Settings`; everything else receives it and reads, never guesses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+SQL_DIR = PROJECT_DIR / "sql"
+SAMPLE_INPUT = PROJECT_DIR / "data" / "sample_customers.csv"
+
+# The columns K-Means reads, in the order they are scaled.
+FEATURES = ("annual_income_k", "spending_score")
+
+# Input header names (compared trimmed and case-insensitively) -> warehouse column names.
+# `Genre` is the spelling of one widely shared copy of the file.
+INPUT_COLUMNS = {
+    "customer_id": ("customerid", "customer_id", "customer id"),
+    "gender": ("gender", "genre"),
+    "age": ("age",),
+    "annual_income_k": ("annual income (k$)", "annual_income_k", "annual income"),
+    "spending_score": ("spending score (1-100)", "spending_score", "spending score"),
+}
+
+# Delimiters the loader recognises in the header line; the first is the default.
+DELIMITERS = (",", ";", "\t", "|")
+
+
+@dataclass(frozen=True)
+class Settings:
+    input_path: Path = SAMPLE_INPUT
+    warehouse_path: Path = PROJECT_DIR / "warehouse" / "mall.duckdb"
+    reports_dir: Path = PROJECT_DIR / "reports"
+    k: int | None = 5  # None: pick K from the silhouette ("--k auto")
+    k_range: tuple[int, int] = (1, 10)  # the elbow and silhouette are computed over these K
+    seed: int = 42
+    n_init: int = 10
+    # Stop the build when more than this share of data rows is rejected.
+    max_reject_share: float = 0.5
+    # DuckDB 1.x (bundled by many BI drivers) cannot open files in a newer storage format.
+    storage_compatibility_version: str = "v1.0.0"
+    # How long a run waits for another run on the same warehouse to finish.
+    lock_timeout_s: float = 60.0
+    sql_dir: Path = SQL_DIR

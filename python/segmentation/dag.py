@@ -1,0 +1,139 @@
+"""The model runner: find the models, order them by the tables their SQL reads, build them.
+
+A SQL model is `sql/<layer>/<name>.sql`, a plain select; its name is the file's stem. A Python
+model declares the tables it reads and writes. Dependencies are read from the SQL by DuckDB's
+own parser, never from a hand-kept list. Data tests run as soon as what they read exists, so
+a failure stops everything downstream.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from graphlib import CycleError, TopologicalSorter
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from . import data_tests
+from .errors import PipelineError
+from .db import first_row, quote_ident
+from .schema import TableDoc
+
+PythonRun = Callable[..., dict[str, pd.DataFrame]]
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    inputs: frozenset[str]
+    outputs: tuple[str, ...]
+    kind: str  # view, table or python
+    sql: str | None = None
+    run: PythonRun | None = None
+
+
+@dataclass(frozen=True)
+class SingularTest:
+    """`sql/tests/<name>.sql`: a select returning offending rows."""
+
+    name: str
+    inputs: frozenset[str]
+    sql: str
+
+
+_parser = duckdb.connect()
+
+
+def tables_read(sql: str) -> frozenset[str]:
+    """Tables and views a statement reads (CTE names excluded), from DuckDB's parser."""
+    return frozenset(_parser.get_table_names(sql))
+
+
+def discover(sql_dir: Path, docs: dict[str, TableDoc]) -> tuple[list[Model], list[SingularTest]]:
+    models, tests = [], []
+    for path in sorted(sql_dir.rglob("*.sql")):
+        sql = path.read_text()
+        if path.parent.name == "tests":
+            tests.append(SingularTest(path.stem, tables_read(sql), sql))
+        else:
+            kind = docs[path.stem].materialized if path.stem in docs else "view"
+            models.append(Model(path.stem, tables_read(sql), (path.stem,), kind, sql=sql))
+    return models, tests
+
+
+def python_model(name: str, inputs: Iterable[str], outputs: Iterable[str], run: PythonRun) -> Model:
+    return Model(name, frozenset(inputs), tuple(outputs), "python", run=run)
+
+
+def build_order(models: list[Model], sources: Iterable[str]) -> list[Model]:
+    producer = {table: model for model in models for table in model.outputs}
+    graph = {}
+    for model in models:
+        unknown = model.inputs - producer.keys() - set(sources)
+        if unknown:
+            raise PipelineError(f"model {model.name} reads unknown table(s): {', '.join(sorted(unknown))}")
+        graph[model.name] = {producer[t].name for t in model.inputs if t in producer}
+    by_name = {model.name: model for model in models}
+    try:
+        return [by_name[name] for name in TopologicalSorter(graph).static_order()]
+    except CycleError as e:
+        raise PipelineError(f"models read each other in a cycle: {' -> '.join(e.args[1])}") from None
+
+
+def materialize(con: duckdb.DuckDBPyConnection, model: Model, context: object) -> None:
+    if model.kind == "python":
+        frames = model.run(con, context)
+        for table in model.outputs:
+            con.from_df(frames[table]).create(table)
+    elif model.kind in ("view", "table"):
+        con.execute(f"create or replace {model.kind} {quote_ident(model.name)} as\n{model.sql}")
+    else:
+        raise PipelineError(f"model {model.name}: unknown materialization {model.kind!r}")
+
+
+def row_count(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    return first_row(con, f"select count(*) from {quote_ident(table)}")[0]
+
+
+def run_models(
+    con: duckdb.DuckDBPyConnection,
+    ordered: list[Model],
+    singular_tests: list[SingularTest],
+    docs: dict[str, TableDoc],
+    sources: Iterable[str],
+    context: object,
+    log: Callable[[str], None] = print,
+    gates: dict[str, Callable[[duckdb.DuckDBPyConnection], None]] | None = None,
+) -> int:
+    """Build every model in order, each followed by its data tests and any gate on it.
+
+    Returns the number of data tests that passed; the first failure raises.
+    """
+    built, pending, passed = set(sources), list(singular_tests), 0
+    width = max(len(model.name) for model in ordered) + 3
+    for number, model in enumerate(ordered, start=1):
+        started = time.perf_counter()
+        materialize(con, model, context)
+        built.update(model.outputs)
+        for table in model.outputs:
+            for test in docs[table].tests if table in docs else ():
+                data_tests.run_column_test(con, test)
+                passed += 1
+            if gates and table in gates:
+                gates[table](con)
+        for test in [t for t in pending if t.inputs <= built]:
+            data_tests.check(con, test.name, test.sql)
+            pending.remove(test)
+            passed += 1
+        counts = ", ".join(f"{row_count(con, t):,} rows" for t in model.outputs[:1])
+        if len(model.outputs) > 1:
+            counts = ", ".join(f"{t} {row_count(con, t):,}" for t in model.outputs)
+        elapsed = time.perf_counter() - started
+        log(f"{number:>3}/{len(ordered)} {model.kind:<6} {model.name:.<{width}} {counts}  {elapsed:.2f} s")
+    if pending:
+        names = ", ".join(t.name for t in pending)
+        raise PipelineError(f"data test(s) {names} read tables no model builds")
+    return passed

@@ -1,0 +1,21 @@
+"""Small helpers for talking to DuckDB safely."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(text: str) -> str:
+    # Only for statements that take no parameters (COMMENT ON), with the project's own text.
+    return "'" + text.replace("'", "''") + "'"
+
+
+def first_row(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None) -> tuple:
+    """The first row of a query, its result fully consumed so the connection is free again."""
+    return con.execute(sql, params or {}).fetchall()[0]

@@ -1,0 +1,13 @@
+"""Errors that stop a build. The command line prints them as one `error:` line."""
+
+
+class PipelineError(Exception):
+    """A build cannot go on; the last published warehouse and reports stay as they were."""
+
+
+class InputError(PipelineError):
+    """The input file cannot be used at all."""
+
+
+class DataTestError(PipelineError):
+    """A data test declared beside the models found offending rows."""

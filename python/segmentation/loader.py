@@ -1,0 +1,159 @@
+"""Put the input file, untouched, into the raw tables `raw_customers` and `raw_columns`.
+
+Every line is kept as text with its line number, so staging can type and validate each row
+and keep the rejected ones with a reason. Only the header is read in Python (to choose the
+delimiter and map the columns); DuckDB reads the rest. The path and every value travel as
+query parameters, never pasted into SQL.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from .config import DELIMITERS, INPUT_COLUMNS
+from .errors import InputError
+
+# One text column per line: a record separator as delimiter and no quoting keep lines whole;
+# WITH ORDINALITY numbers them (blank lines stay as NULL rows, so numbers are line numbers).
+LOAD_LINES = """
+create table raw_customers as
+with lines as (
+    select ordinality as line_number, raw_line
+    from read_csv(
+        $path, columns = {'raw_line': 'varchar'}, delim = chr(30), quote = '', escape = '',
+        header = false, auto_detect = false
+    ) with ordinality
+),
+
+data_lines as (
+    select
+        line_number,
+        raw_line,
+        -- a quoted field may hold the delimiter: split those few lines with a CSV regex
+        case
+            when contains(raw_line, '"') then regexp_extract_all(raw_line || $delim, $field_pattern, 1)
+            else string_split(raw_line, $delim)
+        end as fields
+    from lines
+    where line_number > 1 and trim(coalesce(raw_line, '')) <> ''
+),
+
+unquoted as (
+    select
+        line_number,
+        raw_line,
+        list_transform(
+            fields,
+            lambda f: if(f ^@ '"' and f[-1:] = '"' and len(f) >= 2, replace(f[2:-2], '""', '"'), f)
+        ) as fields
+    from data_lines
+)
+
+select
+    line_number,
+    raw_line,
+    len(fields) as fields_found,
+    $fields_expected::integer as fields_expected,
+    fields[$customer_id] as customer_id,
+    fields[$gender] as gender,
+    fields[$age] as age,
+    fields[$annual_income_k] as annual_income_k,
+    fields[$spending_score] as spending_score
+from unquoted
+order by line_number
+"""
+
+
+@dataclass(frozen=True)
+class Header:
+    delimiter: str
+    names: tuple[str, ...]  # as written in the file
+    positions: dict[str, int]  # warehouse column -> 1-based position in the file
+
+
+def read_header(path: Path) -> Header:
+    """Check the file is usable text with the required columns; say precisely why not."""
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if not path.is_file():
+        raise InputError(f"{path}: not a file")
+    with path.open("rb") as f:
+        head = f.read(1 << 16)
+    if not head.strip():
+        raise InputError(f"{path}: the file is empty")
+    if b"\0" in head:
+        raise InputError(f"{path}: not a text file (it contains NUL bytes)")
+    first_line = head.splitlines()[0]
+    try:
+        text = first_line.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: line 1: the header is not UTF-8 text") from None
+    delimiter = max(DELIMITERS, key=text.count)  # ties go to the earlier, ',' first
+    names = tuple(next(csv.reader([text], delimiter=delimiter)))
+    return Header(delimiter, names, map_columns(path, names))
+
+
+def map_columns(path: Path, names: tuple[str, ...]) -> dict[str, int]:
+    found = {name.strip().lower(): i for i, name in enumerate(names, start=1)}
+    positions, missing = {}, []
+    for column, aliases in INPUT_COLUMNS.items():
+        hits = [found[a] for a in aliases if a in found]
+        if len(hits) > 1:
+            raise InputError(f"{path}: line 1: the header names {column} more than once")
+        if hits:
+            positions[column] = hits[0]
+        else:
+            missing.append(aliases[0])
+    if missing:
+        raise InputError(
+            f"{path}: line 1: missing column(s) {', '.join(missing)} "
+            f"(the header has: {', '.join(names)})"
+        )
+    return positions
+
+
+def field_pattern(delimiter: str) -> str:
+    """RFC 4180 fields: a quoted field (with "" for a quote), or anything up to the delimiter."""
+    return f'("(?:[^"]|"")*"|[^{delimiter}]*)[{delimiter}]'
+
+
+def load_raw(con: duckdb.DuckDBPyConnection, path: Path) -> Header:
+    """Create `raw_customers` (one row per non-blank data line) and `raw_columns`."""
+    header = read_header(path)
+    params = {
+        "path": str(path),
+        "delim": header.delimiter,
+        "field_pattern": field_pattern(header.delimiter),
+        "fields_expected": len(header.names),
+        **header.positions,
+    }
+    try:
+        con.execute(LOAD_LINES, params)
+    except duckdb.InvalidInputException:
+        raise InputError(f"{path}: {first_undecodable_line(path)}") from None
+    con.execute(
+        "create table raw_columns as "
+        "select unnest($positions) as position, unnest($columns) as column_name, "
+        "unnest($names) as source_name order by position",
+        {
+            "positions": list(header.positions.values()),
+            "columns": list(header.positions),
+            "names": [header.names[i - 1].strip() for i in header.positions.values()],
+        },
+    )
+    return header
+
+
+def first_undecodable_line(path: Path) -> str:
+    """Only on the error path: find which line DuckDB could not read as UTF-8."""
+    with path.open("rb") as f:
+        for number, line in enumerate(f, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as e:
+                return f"line {number}: not UTF-8 text (byte 0x{line[e.start]:02x} at column {e.start + 1})"
+    return "the file could not be read as UTF-8 CSV text"

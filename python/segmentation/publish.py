@@ -1,0 +1,106 @@
+"""Build beside the live files, then swap them in whole.
+
+Readers (BI tools, the DuckDB CLI) may hold the live warehouse open: DuckDB would refuse a
+writer on that file, but a new file renamed over it leaves them reading the old data while
+new connections see the new. A build that fails or is killed never touches the live files.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from .db import first_row, quote_ident
+from .errors import PipelineError
+
+
+def lock_path(live: Path) -> Path:
+    return live.with_name(live.name + ".lock")
+
+
+def build_path(live: Path) -> Path:
+    return live.with_name(live.name + ".build")
+
+
+def wal_path(database: Path) -> Path:
+    return database.with_name(database.name + ".wal")
+
+
+@contextmanager
+def writer_lock(live: Path, timeout_s: float) -> Iterator[None]:
+    """One build per warehouse at a time; a second waits up to `timeout_s`, then stops."""
+    live.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path(live), "a") as handle:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise PipelineError(
+                        f"{live}: another build is running (waited {timeout_s:g} s for it)"
+                    ) from None
+                time.sleep(0.1)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def remove_build_files(live: Path) -> None:
+    """What a failed or killed build left beside the live file (we hold the lock)."""
+    for path in (build_path(live), wal_path(build_path(live))):
+        path.unlink(missing_ok=True)
+
+
+def fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def publish_warehouse(built: Path, live: Path, required: list[str]) -> None:
+    """Swap a closed, checkpointed build file in for the live one, after checking it."""
+    if wal_path(built).exists():
+        raise PipelineError(f"{built}: a write-ahead log is left beside the build; not publishing it")
+    with duckdb.connect(str(built), read_only=True) as con:
+        present = {
+            name
+            for (name,) in con.execute(
+                "select table_name from duckdb_tables() union all select view_name from duckdb_views()"
+            ).fetchall()
+        }
+        missing = [name for name in required if name not in present]
+        if missing:
+            raise PipelineError(f"{built}: the build lacks {', '.join(missing)}; not publishing it")
+        for name in required:  # every view must still bind and run
+            first_row(con, f"select count(*) from {quote_ident(name)}")
+    wal_path(live).unlink(missing_ok=True)  # a stale log would be replayed onto the new file
+    os.replace(built, live)
+    fsync_dir(live.parent)
+
+
+def publish_reports(staged: Path, reports_dir: Path) -> None:
+    """Move every staged report over its live counterpart; each replacement is atomic."""
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    for path in sorted(staged.iterdir()):
+        os.replace(path, reports_dir / path.name)
+    fsync_dir(reports_dir)
+    shutil.rmtree(staged)
+
+
+def staging_dir(reports_dir: Path) -> Path:
+    staged = reports_dir / ".building"
+    shutil.rmtree(staged, ignore_errors=True)
+    staged.mkdir(parents=True)
+    return staged

@@ -1,0 +1,85 @@
+"""The YAML files beside the models: descriptions, materialisation and data tests.
+
+Format (as dbt's): a list of `models` (and `sources`), each with `name`, `description`,
+optional `config: {materialized: table}`, and `columns` with `name`, `description` and
+`data_tests`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import yaml
+
+from .db import quote_ident, quote_literal
+
+
+@dataclass(frozen=True)
+class DataTest:
+    kind: str  # unique, not_null, accepted_values, accepted_range, relationships
+    table: str
+    column: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}({self.table}.{self.column})"
+
+
+@dataclass(frozen=True)
+class TableDoc:
+    name: str
+    description: str
+    materialized: str  # view or table; Python outputs and sources are always tables
+    columns: dict[str, str]  # column -> description
+    tests: tuple[DataTest, ...]
+    is_source: bool
+
+
+def load_schema(sql_dir: Path) -> dict[str, TableDoc]:
+    docs = {}
+    for path in sorted(sql_dir.rglob("*.yml")):
+        content = yaml.safe_load(path.read_text()) or {}
+        for section in ("sources", "models"):
+            for entry in content.get(section, []):
+                doc = parse_entry(entry, is_source=section == "sources")
+                if doc.name in docs:
+                    raise ValueError(f"{path}: {doc.name} is documented twice")
+                docs[doc.name] = doc
+    return docs
+
+
+def parse_entry(entry: dict, is_source: bool) -> TableDoc:
+    name = entry["name"]
+    columns, tests = {}, []
+    for column in entry.get("columns", []):
+        columns[column["name"]] = column.get("description", "")
+        for test in column.get("data_tests", []):
+            kind, args = (test, {}) if isinstance(test, str) else next(iter(test.items()))
+            tests.append(DataTest(kind, name, column["name"], dict(args)))
+    return TableDoc(
+        name=name,
+        description=entry.get("description", ""),
+        materialized=entry.get("config", {}).get("materialized", "view"),
+        columns=columns,
+        tests=tuple(tests),
+        is_source=is_source,
+    )
+
+
+def apply_comments(con: duckdb.DuckDBPyConnection, docs: dict[str, TableDoc]) -> None:
+    """COMMENT ON every documented relation and column (after the build: CREATE OR REPLACE
+    drops comments)."""
+    kinds = dict(con.execute("select table_name, 'table' from duckdb_tables()").fetchall())
+    kinds.update(con.execute("select view_name, 'view' from duckdb_views() where not internal").fetchall())
+    for doc in docs.values():
+        kind = kinds.get(doc.name)
+        if kind is None:
+            continue
+        con.execute(f"comment on {kind} {quote_ident(doc.name)} is {quote_literal(doc.description)}")
+        for column, description in doc.columns.items():
+            target = f"{quote_ident(doc.name)}.{quote_ident(column)}"
+            con.execute(f"comment on column {target} is {quote_literal(description)}")

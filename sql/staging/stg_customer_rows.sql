@@ -1,0 +1,163 @@
+-- Every data line of the input, typed where it can be, with every reason it cannot be used.
+-- Whole numbers are gated by a regex first: try_cast alone would accept '19.5', '1e2', '0x10'.
+with
+
+raw_customers as (
+    select * from raw_customers
+),
+
+-- what people write for "no value", compared lower-case after trimming
+missing_markers as (
+    select ['', '?', 'na', 'n/a', 'nan', 'null', 'none', '-'] as markers
+),
+
+trimmed as (
+    select
+        raw_customers.line_number,
+        raw_customers.raw_line,
+        raw_customers.fields_found,
+        raw_customers.fields_expected,
+        if(
+            list_contains(missing_markers.markers, lower(trim(raw_customers.customer_id))),
+            null, trim(raw_customers.customer_id)
+        ) as customer_id,
+        if(
+            list_contains(missing_markers.markers, lower(trim(raw_customers.gender))),
+            null, trim(raw_customers.gender)
+        ) as gender,
+        if(
+            list_contains(missing_markers.markers, lower(trim(raw_customers.age))),
+            null, trim(raw_customers.age)
+        ) as age,
+        if(
+            list_contains(missing_markers.markers, lower(trim(raw_customers.annual_income_k))),
+            null, trim(raw_customers.annual_income_k)
+        ) as annual_income_k,
+        if(
+            list_contains(missing_markers.markers, lower(trim(raw_customers.spending_score))),
+            null, trim(raw_customers.spending_score)
+        ) as spending_score
+    from raw_customers
+    cross join missing_markers
+),
+
+typed as (
+    select
+        *,
+        if(
+            regexp_full_match(customer_id, '[0-9]{1,18}'), customer_id::bigint, null
+        ) as customer_id_int,
+        case lower(gender)
+            when 'male' then 'Male'
+            when 'm' then 'Male'
+            when 'female' then 'Female'
+            when 'f' then 'Female'
+        end as gender_label,
+        if(regexp_full_match(age, '[0-9]{1,9}'), age::integer, null) as age_int,
+        if(
+            regexp_full_match(annual_income_k, '[0-9]{1,9}'), annual_income_k::integer, null
+        ) as annual_income_k_int,
+        if(
+            regexp_full_match(spending_score, '[0-9]{1,9}'), spending_score::integer, null
+        ) as spending_score_int
+    from trimmed
+),
+
+column_checks as (
+    select
+        *,
+        case
+            when customer_id is null then 'customer_id is missing'
+            when customer_id_int is null
+                then format('customer_id ''{}'' is not a whole number', left(customer_id, 40))
+        end as customer_id_problem,
+        case
+            when gender is null then 'gender is missing'
+            when gender_label is null
+                then format('gender ''{}'' is not Male or Female', left(gender, 40))
+        end as gender_problem,
+        case
+            when age is null then 'age is missing'
+            when age_int is null
+                then format('age ''{}'' is not a whole number', left(age, 40))
+            when age_int not between 1 and 120
+                then format('age {} is outside 1 to 120', age_int)
+        end as age_problem,
+        case
+            when annual_income_k is null then 'annual_income_k is missing'
+            when annual_income_k_int is null
+                then format(
+                    'annual_income_k ''{}'' is not a whole number', left(annual_income_k, 40)
+                )
+            when annual_income_k_int > 100000
+                then format('annual_income_k {} is above 100000', annual_income_k_int)
+        end as annual_income_k_problem,
+        case
+            when spending_score is null then 'spending_score is missing'
+            when spending_score_int is null
+                then format('spending_score ''{}'' is not a whole number', left(spending_score, 40))
+            when spending_score_int not between 1 and 100
+                then format('spending_score {} is outside 1 to 100', spending_score_int)
+        end as spending_score_problem
+    from typed
+),
+
+field_checks as (
+    select
+        *,
+        -- a row with too few or too many fields cannot be mapped to columns at all
+        if(
+            fields_found <> fields_expected,
+            format('has {} fields where the header has {}', fields_found, fields_expected),
+            nullif(
+                concat_ws(
+                    '; ',
+                    customer_id_problem,
+                    gender_problem,
+                    age_problem,
+                    annual_income_k_problem,
+                    spending_score_problem
+                ),
+                ''
+            )
+        ) as field_problem
+    from column_checks
+),
+
+-- Among rows whose fields are fine: an id repeated with the same values keeps its first
+-- line; an id repeated with different values cannot be trusted on any of its lines.
+duplicate_checks as (
+    select
+        *,
+        (
+            min((gender_label, age_int, annual_income_k_int, spending_score_int)) over same_id
+            <> max((gender_label, age_int, annual_income_k_int, spending_score_int)) over same_id
+        ) as has_conflicting_rows,
+        list(line_number) over same_id as same_id_lines
+    from field_checks
+    window same_id as (partition by customer_id_int, field_problem is null)
+),
+
+final as (
+    select
+        line_number,
+        raw_line,
+        customer_id_int as customer_id,
+        gender_label as gender,
+        age_int as age,
+        annual_income_k_int as annual_income_k,
+        spending_score_int as spending_score,
+        case
+            when field_problem is not null then field_problem
+            when has_conflicting_rows
+                then format(
+                    'customer_id {} has conflicting rows on lines {}',
+                    customer_id_int, array_to_string(list_sort(same_id_lines), ', ')
+                )
+            when line_number > list_min(same_id_lines)
+                then format('duplicate of line {}', list_min(same_id_lines))
+        end as reject_reason
+    from duplicate_checks
+)
+
+select * from final
