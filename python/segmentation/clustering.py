@@ -29,12 +29,14 @@ def fit_kmeans(scaled: np.ndarray, k: int, params: ClusterParams) -> KMeans:
 
 
 def k_selection(scaled: np.ndarray, params: ClusterParams) -> tuple[pd.DataFrame, dict[int, KMeans]]:
-    """Inertia and silhouette for every K of the range (silhouette needs 2 <= K < rows)."""
+    """Inertia and silhouette for every K of the range (silhouette needs 2 to rows - 1 distinct
+    clusters; identical customers can leave fewer clusters than K)."""
     low, high = params.k_range
     rows, fits = [], {}
     for k in range(low, min(high, len(scaled)) + 1):
         fits[k] = model = fit_kmeans(scaled, k, params)
-        silhouette = silhouette_score(scaled, model.labels_) if 2 <= k < len(scaled) else None
+        distinct = len(np.unique(model.labels_))
+        silhouette = silhouette_score(scaled, model.labels_) if 2 <= distinct < len(scaled) else None
         rows.append({"k": k, "inertia": model.inertia_, "silhouette": silhouette})
     table = pd.DataFrame(rows).astype({"k": "int32", "inertia": "float64", "silhouette": "Float64"})
     return table, fits

@@ -15,14 +15,15 @@ SAMPLE_INPUT = PROJECT_DIR / "data" / "sample_customers.csv"
 # The columns K-Means reads, in the order they are scaled.
 FEATURES = ("annual_income_k", "spending_score")
 
-# Input header names (compared trimmed and case-insensitively) -> warehouse column names.
-# `Genre` is the spelling of one widely shared copy of the file.
+# Warehouse column -> the input header names it may have, compared trimmed and
+# case-insensitively; the first is the classic file's. `Genre` is the spelling of one widely
+# shared copy of the file.
 INPUT_COLUMNS = {
-    "customer_id": ("customerid", "customer_id", "customer id"),
-    "gender": ("gender", "genre"),
-    "age": ("age",),
-    "annual_income_k": ("annual income (k$)", "annual_income_k", "annual income"),
-    "spending_score": ("spending score (1-100)", "spending_score", "spending score"),
+    "customer_id": ("CustomerID", "customer_id", "Customer ID"),
+    "gender": ("Gender", "Genre"),
+    "age": ("Age",),
+    "annual_income_k": ("Annual Income (k$)", "annual_income_k", "Annual Income"),
+    "spending_score": ("Spending Score (1-100)", "spending_score", "Spending Score"),
 }
 
 # Delimiters the loader recognises in the header line; the first is the default.

@@ -101,7 +101,7 @@ def map_columns(path: Path, names: tuple[str, ...]) -> dict[str, int]:
     found = {name.strip().lower(): i for i, name in enumerate(names, start=1)}
     positions, missing = {}, []
     for column, aliases in INPUT_COLUMNS.items():
-        hits = [found[a] for a in aliases if a in found]
+        hits = [found[a.lower()] for a in aliases if a.lower() in found]
         if len(hits) > 1:
             raise InputError(f"{path}: line 1: the header names {column} more than once")
         if hits:

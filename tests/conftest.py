@@ -1,0 +1,76 @@
+"""Shared fixtures: an in-memory DuckDB, the real data file, and builds into temporary folders."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from segmentation.build import BuildResult, build
+from segmentation.config import PROJECT_DIR, SAMPLE_INPUT, Settings
+
+REAL_CSV = PROJECT_DIR.parent / "shared" / "data" / "Mall_Customers.csv"
+
+
+@pytest.fixture
+def con():
+    with duckdb.connect() as connection:
+        yield connection
+
+
+@pytest.fixture(scope="session")
+def real_csv() -> Path:
+    if not REAL_CSV.exists():
+        pytest.skip(f"{REAL_CSV} is not here")
+    return REAL_CSV
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """A build of the bundled sample into a temporary warehouse and reports folder."""
+    return Settings(
+        input_path=SAMPLE_INPUT,
+        warehouse_path=tmp_path / "warehouse" / "mall.duckdb",
+        reports_dir=tmp_path / "reports",
+        lock_timeout_s=5,
+    )
+
+
+def run_build(settings: Settings, **changes) -> BuildResult:
+    return build(replace(settings, **changes), log=lambda line: None)
+
+
+@pytest.fixture(scope="module")
+def sample_build(tmp_path_factory) -> Settings:
+    """One build of the bundled sample, shared by the read-only tests of a module."""
+    root = tmp_path_factory.mktemp("sample")
+    built = Settings(warehouse_path=root / "mall.duckdb", reports_dir=root / "reports")
+    run_build(built)
+    return built
+
+
+def write_csv(directory: Path, text: str | bytes, name: str = "customers.csv") -> Path:
+    path = directory / name
+    if isinstance(text, str):
+        path.write_text(text, encoding="utf-8", newline="")
+    else:
+        path.write_bytes(text)
+    return path
+
+
+def fingerprint(*paths: Path) -> dict[str, str]:
+    """Content hash of every file under the given files or folders."""
+    found = {}
+    for root in paths:
+        for path in sorted([root] if root.is_file() else root.rglob("*")):
+            if path.is_file():
+                found[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return found
+
+
+def query(path: Path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(path), read_only=True) as connection:
+        return connection.execute(sql).fetchall()

@@ -1,0 +1,171 @@
+"""Whole builds of the bundled sample: public tables, data tests, comments, reports, reruns."""
+
+from __future__ import annotations
+
+import csv
+
+import duckdb
+import pytest
+from matplotlib.image import imread
+
+from conftest import fingerprint, query, run_build, write_csv
+from segmentation.build import PUBLISHED
+from segmentation.config import SAMPLE_INPUT, SQL_DIR
+from segmentation.data_tests import query_for
+from segmentation.errors import DataTestError, InputError
+from segmentation.publish import build_path
+from segmentation.schema import load_schema
+
+DOCS = load_schema(SQL_DIR)
+COLUMN_TESTS = [test for doc in DOCS.values() for test in doc.tests]
+
+PUBLIC_COLUMNS = {
+    "stg_customers": ["customer_id", "gender", "age", "annual_income_k", "spending_score"],
+    "customer_clusters": ["customer_id", "cluster_id"],
+    "customer_segments": [
+        "customer_id", "gender", "age", "annual_income_k", "spending_score", "cluster_id", "segment_label",
+    ],
+    "k_selection": ["k", "inertia", "silhouette", "is_chosen"],
+}
+
+
+def columns_of(path, table):
+    return [row[0] for row in query(path, f"select column_name from duckdb_columns() where table_name = '{table}' "
+                                          "order by column_index")]
+
+
+def test_public_tables_are_published(sample_build):
+    names = {row[0] for row in query(sample_build.warehouse_path,
+                                     "select table_name from duckdb_tables() union select view_name from duckdb_views()")}
+    assert set(PUBLISHED) <= names
+    for table, columns in PUBLIC_COLUMNS.items():
+        assert columns_of(sample_build.warehouse_path, table) == columns
+
+
+def test_grains(sample_build):
+    path = sample_build.warehouse_path
+    assert query(path, "select count(*), count(distinct customer_id) from customer_segments") == [(200, 200)]
+    assert query(path, "select count(*), sum(customers) from segment_summary") == [(5, 200)]
+    assert query(path, "select count(*) from k_selection") == [(10,)]
+    assert query(path, "select count(*) from pipeline_runs") == [(1,)]
+
+
+def test_sample_shows_the_five_named_segments(sample_build):
+    labels = {row[0] for row in query(sample_build.warehouse_path, "select segment_label from segment_summary")}
+    assert labels == {
+        "Standard Customers",
+        "Target Customers",
+        "Low-Income, High-Spending",
+        "High-Income, Low-Spending",
+        "Low-Income, Low-Spending",
+    }
+
+
+@pytest.mark.parametrize("test", COLUMN_TESTS, ids=lambda test: test.name)
+def test_declared_data_test_holds_on_the_build(sample_build, test):
+    sql, params = query_for(test)
+    with duckdb.connect(str(sample_build.warehouse_path), read_only=True) as con:
+        assert con.execute(sql, params).fetchall() == []
+
+
+def test_every_published_relation_and_column_is_described(sample_build):
+    path = sample_build.warehouse_path
+    undocumented = query(path, "select table_name from duckdb_tables() where comment is null "
+                               "union all select view_name from duckdb_views() where not internal and comment is null")
+    assert undocumented == []
+    assert query(path, "select table_name, column_name from duckdb_columns() where not internal and comment is null") == []
+
+
+def test_reports_are_written(sample_build):
+    reports = sample_build.reports_dir
+    for name in ("elbow.png", "clusters.png"):
+        image = imread(reports / name)
+        assert image.shape[0] >= 400 and image.shape[1] >= 600
+        assert image.std() > 0.05  # not a blank canvas
+    assert sorted(p.name for p in reports.iterdir()) == ["clusters.png", "elbow.png", "segmented_mall_customers.csv"]
+
+
+def test_segmented_csv_matches_its_golden_file(sample_build):
+    # Regenerate after an intended change: python pipeline.py, then copy
+    # reports/segmented_mall_customers.csv to tests/golden/.
+    written = (sample_build.reports_dir / "segmented_mall_customers.csv").read_text()
+    assert written == (SQL_DIR.parent / "tests" / "golden" / "segmented_sample_customers.csv").read_text()
+
+
+def test_segmented_csv_keeps_the_input_header(tmp_path, settings):
+    text = SAMPLE_INPUT.read_text().replace("Gender", "Genre", 1)
+    run_build(settings, input_path=write_csv(tmp_path, text))
+    with (settings.reports_dir / "segmented_mall_customers.csv").open() as f:
+        header = next(csv.reader(f))
+    assert header == ["CustomerID", "Genre", "Age", "Annual Income (k$)", "Spending Score (1-100)", "Cluster", "Segment"]
+
+
+def test_rerun_gives_the_same_tables_and_appends_a_run(tmp_path, settings):
+    run_build(settings)
+    first = query(settings.warehouse_path, "select * from customer_segments order by customer_id")
+    run_build(settings)
+    assert query(settings.warehouse_path, "select * from customer_segments order by customer_id") == first
+    assert query(settings.warehouse_path, "select run_id from pipeline_runs order by run_id") == [(1,), (2,)]
+    assert not build_path(settings.warehouse_path).exists()
+
+
+def test_pipeline_runs_records_the_build(tmp_path, settings):
+    run_build(settings)
+    row = query(settings.warehouse_path, "select data_rows, customers, rejected_rows, k, seed, n_init, "
+                                         "input_path, length(input_sha256) from pipeline_runs")
+    assert row == [(200, 200, 0, 5, 42, 10, str(SAMPLE_INPUT), 64)]
+
+
+def test_bad_input_leaves_the_last_good_build_untouched(tmp_path, settings):
+    run_build(settings)
+    before = fingerprint(settings.warehouse_path.parent, settings.reports_dir)
+    bad = write_csv(tmp_path, "CustomerID,Gender,Age\n1,Male,19\n")
+    with pytest.raises(InputError, match="missing column"):
+        run_build(settings, input_path=bad)
+    assert fingerprint(settings.warehouse_path.parent, settings.reports_dir) == before
+
+
+def test_too_many_rejects_stop_the_build(tmp_path, settings):
+    lines = SAMPLE_INPUT.read_text().splitlines()
+    broken = [lines[0]] + [line.replace(",", ",?", 1) if i % 2 else line for i, line in enumerate(lines[1:])]
+    path = write_csv(tmp_path, "\n".join(broken) + "\n")
+    with pytest.raises(InputError, match=r"100 of 200 data rows rejected \(50%"):
+        run_build(settings, input_path=path, max_reject_share=0.4)
+    result = run_build(settings, input_path=path, max_reject_share=0.5)
+    assert (result.customers, result.rejected_rows) == (100, 100)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("", "the file has a header but no data rows"),
+        ("x,Male,19,15,39\n", "none of the 1 data rows is usable (first: line 2: customer_id 'x'"),
+        ("1,Male,19,15,39\n2,Male,19,15,39\n", "K=5 needs at least 5 customers, the input has 2"),
+    ],
+)
+def test_inputs_with_nothing_to_segment(tmp_path, settings, body, message):
+    path = write_csv(tmp_path, "CustomerID,Gender,Age,Annual Income (k$),Spending Score (1-100)\n" + body)
+    with pytest.raises(InputError) as error:
+        run_build(settings, input_path=path)
+    assert message in str(error.value) and str(path) in str(error.value)
+    assert not settings.warehouse_path.exists()
+
+
+def test_failing_data_test_stops_the_build_and_names_itself(tmp_path, settings):
+    """A model that breaks its declared tests: the build stops before anything is published."""
+    sql_dir = tmp_path / "sql"
+    sql_dir.mkdir()
+    for source in SQL_DIR.rglob("*"):
+        target = sql_dir / source.relative_to(SQL_DIR)
+        if source.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+        else:
+            target.write_text(source.read_text())
+    features = sql_dir / "features" / "customer_features.sql"
+    features.write_text(features.read_text().replace("from customers\n", "from customers\n    union all\n"
+                                                      "    select * from (select customer_id, annual_income_k,"
+                                                      " spending_score from customers limit 1)\n"))
+    with pytest.raises(DataTestError, match=r"data test unique\(customer_features.customer_id\) failed: 1 offending"):
+        run_build(settings, sql_dir=sql_dir)
+    assert not settings.warehouse_path.exists()
+    assert not list(settings.reports_dir.iterdir())
