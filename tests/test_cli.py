@@ -1,0 +1,59 @@
+"""The command line as a user runs it: a separate process, real files."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from conftest import fingerprint, query, write_csv
+from segmentation.config import PROJECT_DIR
+
+PIPELINE = PROJECT_DIR / "pipeline.py"
+
+
+def pipeline(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(PIPELINE), *args], capture_output=True, text=True, timeout=120)
+
+
+def test_help_explains_every_option():
+    done = pipeline("--help")
+    assert done.returncode == 0
+    for option in ("--input", "--warehouse", "--reports", "--k", "--seed", "--max-reject-share",
+                   "--lock-timeout", "--storage-version"):
+        assert option in done.stdout
+
+
+def test_a_build_prints_one_line_per_model_and_a_summary(tmp_path):
+    done = pipeline("--warehouse", str(tmp_path / "w.duckdb"), "--reports", str(tmp_path / "r"))
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert any("python kmeans_segments" in line for line in lines)
+    assert any(" table " in line and "stg_customer_rows" in line and "200 rows" in line for line in lines)
+    assert lines[-1].startswith("Done in ") and "200 customers in 5 segments" in lines[-1]
+    assert query(tmp_path / "w.duckdb", "select count(*) from customer_segments") == [(200,)]
+
+
+def test_unusable_input_is_one_error_line_and_nothing_changes(tmp_path):
+    warehouse, reports = tmp_path / "w" / "w.duckdb", tmp_path / "r"
+    assert pipeline("--warehouse", str(warehouse), "--reports", str(reports)).returncode == 0
+    before = fingerprint(warehouse, reports)
+    bad = write_csv(tmp_path, "CustomerID,Gender,Age\n1,Male,19\n", name="bad input.csv")
+    done = pipeline("--input", str(bad), "--warehouse", str(warehouse), "--reports", str(reports))
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"error: {bad}: line 1: missing column(s) Annual Income (k$), Spending Score (1-100) "
+        "(the header has: CustomerID, Gender, Age)"
+    ]
+    assert fingerprint(warehouse, reports) == before
+
+
+def test_missing_input_file(tmp_path):
+    done = pipeline("--input", str(tmp_path / "nope.csv"), "--warehouse", str(tmp_path / "w.duckdb"))
+    assert done.returncode == 1
+    assert done.stderr.strip() == f"error: {tmp_path / 'nope.csv'}: no such file"
+
+
+def test_bad_k_is_a_usage_error():
+    done = pipeline("--k", "five")
+    assert done.returncode == 2
+    assert "expected a whole number or 'auto'" in done.stderr
