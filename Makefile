@@ -31,4 +31,4 @@ sample: $(STAMP) ## regenerate the bundled sample data
 	$(BIN)/python -m segmentation.sample_data data/sample_customers.csv
 
 clean: ## remove the built warehouse, reports and caches
-	rm -rf warehouse/*.duckdb* warehouse/*.lock reports/*.png reports/*.csv reports/.building .pytest_cache
+	rm -rf warehouse/*.duckdb* warehouse/*.lock reports/*.png reports/*.csv .reports.building .pytest_cache

@@ -165,7 +165,11 @@ def test_failing_data_test_stops_the_build_and_names_itself(tmp_path, settings):
     features.write_text(features.read_text().replace("from customers\n", "from customers\n    union all\n"
                                                       "    select * from (select customer_id, annual_income_k,"
                                                       " spending_score from customers limit 1)\n"))
-    with pytest.raises(DataTestError, match=r"data test unique\(customer_features.customer_id\) failed: 1 offending"):
+    with pytest.raises(DataTestError) as error:
         run_build(settings, sql_dir=sql_dir)
+    assert str(error.value).startswith(
+        f"{SAMPLE_INPUT}: data test unique(customer_features.customer_id) failed: 1 offending row(s), e.g. ("
+    )
     assert not settings.warehouse_path.exists()
-    assert not list(settings.reports_dir.iterdir())
+    assert not settings.reports_dir.exists()
+    assert not (settings.reports_dir.parent / ".reports.building").exists()

@@ -18,19 +18,19 @@ import sklearn
 
 from . import kmeans_model
 from .config import FEATURES, Settings
-from .dag import Model, SingularTest, build_order, discover, python_model, run_models
+from .dag import Model, SingularTest, build_order, discover, python_model, run_models, run_table_tests
 from .db import first_row
-from .errors import InputError
+from .errors import DataTestError, InputError
 from .loader import load_raw
 from .publish import (
     build_path,
     publish_reports,
     publish_warehouse,
     remove_build_files,
-    staging_dir,
+    reports_staging,
     writer_lock,
 )
-from .reports import write_reports
+from .reports import REPORT_FILES, write_reports
 from .schema import TableDoc, apply_comments, load_schema
 
 SOURCES = ("raw_customers", "raw_columns")
@@ -146,13 +146,18 @@ def record_run(con: duckdb.DuckDBPyConnection, settings: Settings, started: date
     con.from_df(runs).create("pipeline_runs")
 
 
+def cleanup(live: Path, staged: Path) -> None:
+    remove_build_files(live)
+    shutil.rmtree(staged, ignore_errors=True)
+
+
 def build(settings: Settings, log: Callable[[str], None] = print) -> BuildResult:
     started_clock, started = time.perf_counter(), datetime.now(UTC)
     ordered, tests, docs = project(settings)
     live = settings.warehouse_path
     with writer_lock(live, settings.lock_timeout_s):
         remove_build_files(live)
-        building, staged = build_path(live), staging_dir(settings.reports_dir)
+        building, staged = build_path(live), reports_staging(settings.reports_dir, REPORT_FILES)
         try:
             config = {"storage_compatibility_version": settings.storage_compatibility_version}
             with duckdb.connect(str(building), config=config) as con:
@@ -162,6 +167,7 @@ def build(settings: Settings, log: Callable[[str], None] = print) -> BuildResult
                     gates={"stg_customer_rows": input_gate(settings)},
                 )
                 record_run(con, settings, started)
+                passed += run_table_tests(con, docs, "pipeline_runs")
                 apply_comments(con, docs)
                 reports = write_reports(con, staged)
                 data_rows, customers, rejected, k = first_row(
@@ -172,9 +178,11 @@ def build(settings: Settings, log: Callable[[str], None] = print) -> BuildResult
                 con.execute("checkpoint")
             publish_warehouse(building, live, list(PUBLISHED))
             publish_reports(staged, settings.reports_dir)
+        except DataTestError as e:
+            cleanup(live, staged)
+            raise DataTestError(f"{settings.input_path}: {e}") from None
         except BaseException:
-            remove_build_files(live)
-            shutil.rmtree(staged, ignore_errors=True)
+            cleanup(live, staged)
             raise
     return BuildResult(
         warehouse=live,

@@ -98,6 +98,14 @@ def row_count(con: duckdb.DuckDBPyConnection, table: str) -> int:
     return first_row(con, f"select count(*) from {quote_ident(table)}")[0]
 
 
+def run_table_tests(con: duckdb.DuckDBPyConnection, docs: dict[str, TableDoc], table: str) -> int:
+    """The data tests declared on one table's columns; returns how many passed."""
+    tests = docs[table].tests if table in docs else ()
+    for test in tests:
+        data_tests.run_column_test(con, test)
+    return len(tests)
+
+
 def run_models(
     con: duckdb.DuckDBPyConnection,
     ordered: list[Model],
@@ -112,16 +120,15 @@ def run_models(
 
     Returns the number of data tests that passed; the first failure raises.
     """
-    built, pending, passed = set(sources), list(singular_tests), 0
+    built, pending = set(sources), list(singular_tests)
+    passed = sum(run_table_tests(con, docs, source) for source in built)
     width = max(len(model.name) for model in ordered) + 3
     for number, model in enumerate(ordered, start=1):
         started = time.perf_counter()
         materialize(con, model, context)
         built.update(model.outputs)
         for table in model.outputs:
-            for test in docs[table].tests if table in docs else ():
-                data_tests.run_column_test(con, test)
-                passed += 1
+            passed += run_table_tests(con, docs, table)
             if gates and table in gates:
                 gates[table](con)
         for test in [t for t in pending if t.inputs <= built]:

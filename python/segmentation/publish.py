@@ -7,11 +7,12 @@ new connections see the new. A build that fails or is killed never touches the l
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -90,17 +91,47 @@ def publish_warehouse(built: Path, live: Path, required: list[str]) -> None:
     fsync_dir(live.parent)
 
 
-def publish_reports(staged: Path, reports_dir: Path) -> None:
-    """Move every staged report over its live counterpart; each replacement is atomic."""
-    reports_dir.mkdir(parents=True, exist_ok=True)
-    for path in sorted(staged.iterdir()):
-        os.replace(path, reports_dir / path.name)
-    fsync_dir(reports_dir)
-    shutil.rmtree(staged)
+def reports_staging(reports_dir: Path, owned: Iterable[str]) -> Path:
+    """A fresh folder beside `reports_dir` to write the new reports into.
 
-
-def staging_dir(reports_dir: Path) -> Path:
-    staged = reports_dir / ".building"
-    shutil.rmtree(staged, ignore_errors=True)
+    The reports folder is replaced whole, so it must hold nothing but reports (and hidden
+    files such as .gitkeep, which are carried over): anything else would be lost.
+    """
+    if reports_dir.is_dir():
+        foreign = sorted(
+            p.name for p in reports_dir.iterdir()
+            if p.name not in set(owned) and not (p.name.startswith(".") and p.is_file())
+        )
+        if foreign:
+            raise PipelineError(
+                f"{reports_dir}: the reports folder also holds {', '.join(foreign[:5])}; "
+                "choose a folder for the reports alone"
+            )
+    staged = reports_dir.with_name(f".{reports_dir.name}.building")
+    shutil.rmtree(staged, ignore_errors=True)  # left by a killed build (we hold the lock)
     staged.mkdir(parents=True)
     return staged
+
+
+def publish_reports(staged: Path, reports_dir: Path) -> None:
+    """Swap the staged folder in for the live one in one step: readers see all old or all new."""
+    if not reports_dir.exists():
+        os.rename(staged, reports_dir)
+    else:
+        for hidden in reports_dir.glob(".*"):
+            if hidden.is_file():
+                shutil.copy2(hidden, staged / hidden.name)
+        exchange(staged, reports_dir)
+        shutil.rmtree(staged)  # now the previous reports
+    fsync_dir(reports_dir.parent)
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+AT_FDCWD, RENAME_EXCHANGE = -100, 2
+
+
+def exchange(a: Path, b: Path) -> None:
+    """Atomically swap two paths (Linux renameat2 with RENAME_EXCHANGE)."""
+    if _libc.renameat2(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"cannot swap {a} and {b}: {os.strerror(errno)}")

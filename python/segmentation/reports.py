@@ -18,6 +18,7 @@ from .config import FEATURES
 ELBOW_PNG = "elbow.png"
 CLUSTERS_PNG = "clusters.png"
 SEGMENTED_CSV = "segmented_mall_customers.csv"
+REPORT_FILES = (ELBOW_PNG, CLUSTERS_PNG, SEGMENTED_CSV)
 
 
 def plot_elbow(ax: Axes, selection: pd.DataFrame) -> None:
@@ -81,7 +82,7 @@ def write_reports(con: duckdb.DuckDBPyConnection, directory: Path) -> list[Path]
     save(fig, directory / CLUSTERS_PNG)
 
     write_segmented_csv(con, directory / SEGMENTED_CSV)
-    return [directory / name for name in (ELBOW_PNG, CLUSTERS_PNG, SEGMENTED_CSV)]
+    return [directory / name for name in REPORT_FILES]
 
 
 def write_segmented_csv(con: duckdb.DuckDBPyConnection, path: Path) -> None:

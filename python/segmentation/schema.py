@@ -56,13 +56,13 @@ def parse_entry(entry: dict, is_source: bool) -> TableDoc:
     name = entry["name"]
     columns, tests = {}, []
     for column in entry.get("columns", []):
-        columns[column["name"]] = column.get("description", "")
+        columns[column["name"]] = column.get("description", "").strip()
         for test in column.get("data_tests", []):
             kind, args = (test, {}) if isinstance(test, str) else next(iter(test.items()))
             tests.append(DataTest(kind, name, column["name"], dict(args)))
     return TableDoc(
         name=name,
-        description=entry.get("description", ""),
+        description=entry.get("description", "").strip(),
         materialized=entry.get("config", {}).get("materialized", "view"),
         columns=columns,
         tests=tuple(tests),

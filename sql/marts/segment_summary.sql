@@ -115,4 +115,3 @@ final as (
 )
 
 select * from final
-order by cluster_id
