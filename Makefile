@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# DuckDB 1.x, as bundled by many BI drivers: the tests check it opens the published file.
+OLD_DUCKDB := .venv-duckdb1
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test lint sample clean
@@ -16,12 +18,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-install: $(STAMP) ## create .venv and install the project with its dev tools
+$(OLD_DUCKDB)/.installed:
+	$(PYTHON) -m venv $(OLD_DUCKDB)
+	$(OLD_DUCKDB)/bin/python -m pip install --quiet 'duckdb==1.1.3'
+	touch $@
+
+install: $(STAMP) $(OLD_DUCKDB)/.installed ## create .venv (and .venv-duckdb1 for the tests) and install
 
 run: $(STAMP) ## build warehouse/mall.duckdb and reports/ from the bundled sample
 	$(BIN)/python pipeline.py
 
-test: lint ## lint the SQL, then run the whole test suite
+test: lint $(OLD_DUCKDB)/.installed ## lint the SQL, then run the whole test suite
 	$(BIN)/python -m pytest
 
 lint: $(STAMP) ## sqlfluff lint sql/

@@ -1,0 +1,161 @@
+"""Rebuilds while people read: real reader processes, real concurrent runs, real SIGKILL,
+a real DuckDB 1.x, and the client recipes of the README."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import sqlalchemy
+from matplotlib.image import imread
+
+from conftest import fingerprint, query, run_build, write_csv
+from segmentation.config import PROJECT_DIR, SAMPLE_INPUT
+from segmentation.errors import PipelineError
+from segmentation.publish import lock_path
+
+PIPELINE = PROJECT_DIR / "pipeline.py"
+OLD_DUCKDB_PYTHON = PROJECT_DIR / ".venv-duckdb1" / "bin" / "python"
+DUCKDB_CLI = PROJECT_DIR / ".venv" / "bin" / "duckdb"
+
+
+def start_pipeline(settings, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, str(PIPELINE), "--warehouse", str(settings.warehouse_path),
+         "--reports", str(settings.reports_dir), *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+def shifted_input(tmp_path):
+    """The sample with every spending score moved by one: a rebuild that changes the data."""
+    lines = SAMPLE_INPUT.read_text().splitlines()
+    body = []
+    for line in lines[1:]:
+        *fields, spending = line.split(",")
+        body.append(",".join([*fields, str(min(int(spending) + 1, 100))]))
+    return write_csv(tmp_path, "\n".join([lines[0], *body]) + "\n", name="shifted.csv")
+
+
+def test_a_reader_holding_the_file_neither_blocks_nor_breaks(tmp_path, settings):
+    run_build(settings)
+    reader = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import duckdb, sys
+            con = duckdb.connect({str(settings.warehouse_path)!r}, read_only=True)
+            sql = "select count(*), sum(spending_score) from customer_segments"
+            print(con.execute(sql).fetchall(), flush=True)
+            sys.stdin.readline()  # hold the connection while the rebuild runs
+            print(con.execute(sql).fetchall(), flush=True)
+        """)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    before = reader.stdout.readline()
+    rebuild = start_pipeline(settings, "--input", str(shifted_input(tmp_path)))
+    assert rebuild.wait(timeout=120) == 0, rebuild.stderr.read()
+    after, _ = reader.communicate("go\n", timeout=30)
+    assert reader.returncode == 0
+    assert after.strip() == before.strip()  # the open connection still reads the old data
+    new = query(settings.warehouse_path, "select count(*), sum(spending_score) from customer_segments")
+    assert str(new) != before.strip()  # a new connection reads the new data
+    assert query(settings.warehouse_path, "select count(*) from pipeline_runs") == [(2,)]
+
+
+def test_a_second_run_waits_for_the_lock_or_stops_with_a_message(tmp_path, settings):
+    settings.warehouse_path.parent.mkdir(parents=True)
+    with open(lock_path(settings.warehouse_path), "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # as a running build would
+        impatient = start_pipeline(settings, "--lock-timeout", "0")
+        assert impatient.wait(timeout=60) == 1
+        assert impatient.stderr.read().strip() == (
+            f"error: {settings.warehouse_path}: another build is running (waited 0 s for it)"
+        )
+        patient = start_pipeline(settings, "--lock-timeout", "60")
+        with pytest.raises(subprocess.TimeoutExpired):
+            patient.wait(timeout=3)  # still waiting
+    assert patient.wait(timeout=120) == 0, patient.stderr.read()
+    assert query(settings.warehouse_path, "select count(*) from pipeline_runs") == [(1,)]
+
+
+def test_runs_started_together_build_one_after_the_other(settings):
+    runs = [start_pipeline(settings) for _ in range(2)]
+    assert [run.wait(timeout=180) for run in runs] == [0, 0]
+    assert query(settings.warehouse_path, "select run_id from pipeline_runs order by 1") == [(1,), (2,)]
+    assert query(settings.warehouse_path, "select count(*) from customer_segments") == [(200,)]
+
+
+@pytest.mark.parametrize("kill_after", ["stg_customer_rows", "kmeans_segments", "customer_segments"])
+def test_sigkill_mid_build_loses_nothing(tmp_path, settings, kill_after):
+    run_build(settings)
+    before = fingerprint(settings.warehouse_path, settings.reports_dir)
+    run = start_pipeline(settings, "--input", str(shifted_input(tmp_path)))
+    for line in run.stdout:
+        if kill_after in line:
+            run.send_signal(signal.SIGKILL)
+            break
+    run.wait(timeout=60)
+    assert run.returncode == -signal.SIGKILL
+    # the last good build is intact and opens
+    assert fingerprint(settings.warehouse_path, settings.reports_dir) == before
+    assert query(settings.warehouse_path, "select count(*) from customer_segments") == [(200,)]
+    # the next run cleans up what the killed one left, and publishes
+    run_build(settings)
+    leftovers = [p.name for p in settings.warehouse_path.parent.iterdir() if p.name.endswith((".build", ".wal"))]
+    assert leftovers == []
+    assert not (settings.reports_dir.parent / ".reports.building").exists()
+    assert query(settings.warehouse_path, "select count(*) from pipeline_runs") == [(2,)]
+    for image in ("elbow.png", "clusters.png"):
+        assert imread(settings.reports_dir / image).size > 0
+
+
+@pytest.mark.skipif(not OLD_DUCKDB_PYTHON.exists(), reason="make test creates .venv-duckdb1")
+def test_duckdb_1x_opens_the_published_file(sample_build):
+    script = textwrap.dedent(f"""
+        import duckdb
+        con = duckdb.connect({str(sample_build.warehouse_path)!r}, read_only=True)
+        print(duckdb.__version__)
+        print(con.execute("select count(*) from customer_segments").fetchall()[0][0])
+        print(con.execute("select count(*) from segment_summary").fetchall()[0][0])
+        print(con.execute("select comment from duckdb_views() where view_name = 'segment_summary'").fetchall()[0][0] is not None)
+    """)
+    done = subprocess.run([str(OLD_DUCKDB_PYTHON), "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    version, customers, segments, described = done.stdout.split()
+    assert version.startswith("1.") and (customers, segments, described) == ("200", "5", "True")
+    assert query(sample_build.warehouse_path, "select storage_compatibility_version from pipeline_runs") == [("v1.0.0",)]
+
+
+def test_readme_recipe_duckdb_cli(sample_build):
+    done = subprocess.run(
+        [str(DUCKDB_CLI), "-readonly", str(sample_build.warehouse_path), "-csv", "-c",
+         "select segment_label, customers from segment_summary order by cluster_id"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = done.stdout.splitlines()
+    assert rows[0] == "segment_label,customers" and len(rows) == 6
+
+
+def test_readme_recipe_sqlalchemy(sample_build):
+    engine = sqlalchemy.create_engine(f"duckdb:///{sample_build.warehouse_path}", connect_args={"read_only": True})
+    with engine.connect() as connection:
+        rows = connection.execute(sqlalchemy.text("select count(*) from customer_segments")).fetchall()
+    engine.dispose()
+    assert rows == [(200,)]
+
+
+def test_the_reports_folder_keeps_hidden_files_and_refuses_foreign_ones(settings):
+    settings.reports_dir.mkdir(parents=True)
+    (settings.reports_dir / ".gitkeep").write_text("")
+    run_build(settings)
+    assert (settings.reports_dir / ".gitkeep").exists()
+    (settings.reports_dir / "notes.txt").write_text("mine")
+    with pytest.raises(PipelineError, match="the reports folder also holds notes.txt"):
+        run_build(settings)
+    assert (settings.reports_dir / "notes.txt").read_text() == "mine"
