@@ -53,12 +53,12 @@ typed as (
             when 'female' then 'Female'
             when 'f' then 'Female'
         end as gender_label,
-        if(regexp_full_match(age, '[0-9]{1,9}'), age::integer, null) as age_int,
+        if(regexp_full_match(age, '-?[0-9]{1,9}'), age::integer, null) as age_int,
         if(
-            regexp_full_match(annual_income_k, '[0-9]{1,9}'), annual_income_k::integer, null
+            regexp_full_match(annual_income_k, '-?[0-9]{1,9}'), annual_income_k::integer, null
         ) as annual_income_k_int,
         if(
-            regexp_full_match(spending_score, '[0-9]{1,9}'), spending_score::integer, null
+            regexp_full_match(spending_score, '-?[0-9]{1,9}'), spending_score::integer, null
         ) as spending_score_int
     from trimmed
 ),
@@ -69,7 +69,7 @@ column_checks as (
         case
             when customer_id is null then 'customer_id is missing'
             when customer_id_int is null
-                then format('customer_id ''{}'' is not a whole number', left(customer_id, 40))
+                then format('customer_id ''{}'' is not made of digits', left(customer_id, 40))
         end as customer_id_problem,
         case
             when gender is null then 'gender is missing'
@@ -89,8 +89,8 @@ column_checks as (
                 then format(
                     'annual_income_k ''{}'' is not a whole number', left(annual_income_k, 40)
                 )
-            when annual_income_k_int > 100000
-                then format('annual_income_k {} is above 100000', annual_income_k_int)
+            when annual_income_k_int not between 0 and 100000
+                then format('annual_income_k {} is outside 0 to 100000', annual_income_k_int)
         end as annual_income_k_problem,
         case
             when spending_score is null then 'spending_score is missing'
