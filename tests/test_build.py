@@ -140,7 +140,7 @@ def test_too_many_rejects_stop_the_build(tmp_path, settings):
     [
         ("", "the file has a header but no data rows"),
         ("x,Male,19,15,39\n", "none of the 1 data rows is usable (first: line 2: customer_id 'x' is not made of digits"),
-        ("1,Male,19,15,39\n2,Male,19,15,39\n", "K=5 needs at least 5 customers, the input has 2"),
+        ("1,Male,19,15,39\n2,Male,30,60,70\n", "K=5 needs at least 5 customers, the input has 2"),
     ],
 )
 def test_inputs_with_nothing_to_segment(tmp_path, settings, body, message):
