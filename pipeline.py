@@ -19,16 +19,18 @@ from segmentation.errors import PipelineError  # noqa: E402
 DEFAULTS = Settings()
 
 
-def k_option(text: str) -> int | None:
-    if text == "auto":
-        return None
+def positive_int(text: str) -> int:
     try:
-        k = int(text)
+        value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number or 'auto', got {text!r}") from None
-    if k < 1:
-        raise argparse.ArgumentTypeError("K must be at least 1")
-    return k
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def k_option(text: str) -> int | None:
+    return None if text == "auto" else positive_int(text)
 
 
 def share_option(text: str) -> float:
@@ -45,7 +47,7 @@ def parse_args(argv: list[str] | None) -> Settings:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--input", type=Path, default=DEFAULTS.input_path,
-                        help="customer CSV with CustomerID, Gender (or Genre), Age, "
+                        help="customer CSV (or .parquet) with CustomerID, Gender (or Genre), Age, "
                         "Annual Income (k$), Spending Score (1-100)")
     parser.add_argument("--warehouse", type=Path, default=DEFAULTS.warehouse_path,
                         help="DuckDB file to publish; replaced whole, readers are not disturbed")
@@ -54,6 +56,9 @@ def parse_args(argv: list[str] | None) -> Settings:
     parser.add_argument("--k", type=k_option, default=DEFAULTS.k, metavar="N|auto",
                         help="number of segments, or 'auto' for the K with the best silhouette")
     parser.add_argument("--seed", type=int, default=DEFAULTS.seed, help="K-Means random_state")
+    parser.add_argument("--sample-size", type=positive_int, default=DEFAULTS.sample_size,
+                        help="choose K and fit K-Means on at most this many customers (a seeded "
+                        "sample); every customer is then assigned to its nearest centroid")
     parser.add_argument("--max-reject-share", type=share_option, default=DEFAULTS.max_reject_share,
                         help="stop when more than this share of data rows is rejected")
     parser.add_argument("--lock-timeout", type=float, default=DEFAULTS.lock_timeout_s,
@@ -68,6 +73,7 @@ def parse_args(argv: list[str] | None) -> Settings:
         reports_dir=args.reports,
         k=args.k,
         seed=args.seed,
+        sample_size=args.sample_size,
         max_reject_share=args.max_reject_share,
         lock_timeout_s=args.lock_timeout,
         storage_compatibility_version=args.storage_version,

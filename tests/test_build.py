@@ -173,3 +173,18 @@ def test_failing_data_test_stops_the_build_and_names_itself(tmp_path, settings):
     assert not settings.warehouse_path.exists()
     assert not settings.reports_dir.exists()
     assert not (settings.reports_dir.parent / ".reports.building").exists()
+
+
+def test_fitting_on_a_sample_still_assigns_every_customer(tmp_path, settings):
+    result = run_build(settings, sample_size=120)
+    assert result.customers == 200
+    path = settings.warehouse_path
+    assert query(path, "select sample_rows, silhouette_rows from pipeline_runs") == [(120, 120)]
+    assert query(path, "select count(*), count(distinct cluster_id) from customer_clusters") == [(200, 5)]
+    shuffled = write_csv(tmp_path, "\n".join([SAMPLE_INPUT.read_text().splitlines()[0],
+                                              *reversed(SAMPLE_INPUT.read_text().splitlines()[1:])]) + "\n")
+    again = settings.warehouse_path.with_name("again.duckdb")
+    run_build(settings, sample_size=120, input_path=shuffled, warehouse_path=again,
+              reports_dir=tmp_path / "again")
+    sql = "select customer_id, cluster_id from customer_clusters order by customer_id"
+    assert query(again, sql) == query(path, sql)

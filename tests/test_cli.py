@@ -18,7 +18,7 @@ def pipeline(*args: str) -> subprocess.CompletedProcess:
 def test_help_explains_every_option():
     done = pipeline("--help")
     assert done.returncode == 0
-    for option in ("--input", "--warehouse", "--reports", "--k", "--seed", "--max-reject-share",
+    for option in ("--input", "--warehouse", "--reports", "--k", "--seed", "--sample-size", "--max-reject-share",
                    "--lock-timeout", "--storage-version"):
         assert option in done.stdout
 
@@ -56,4 +56,4 @@ def test_missing_input_file(tmp_path):
 def test_bad_k_is_a_usage_error():
     done = pipeline("--k", "five")
     assert done.returncode == 2
-    assert "expected a whole number or 'auto'" in done.stderr
+    assert "argument --k: expected a whole number, got 'five'" in done.stderr

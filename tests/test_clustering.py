@@ -32,19 +32,19 @@ def sample():
 
 def test_reference_elbow_and_silhouette(real_csv):
     tables = cluster_customers(features_of(pd.read_csv(real_csv)), FEATURES, PARAMS)
-    selection = tables["k_selection"]
+    selection = tables.selection
     inertia = [400.00, 269.69, 157.70, 108.92, 65.57, 55.06, 44.86, 37.23, 32.39, 29.98]
     silhouette = [0.3213, 0.4666, 0.4939, 0.5547, 0.5399, 0.5281, 0.4552, 0.4571, 0.4432]
     assert selection["k"].tolist() == list(range(1, 11))
     assert selection["inertia"].to_numpy() == pytest.approx(inertia, abs=0.01)
     assert pd.isna(selection["silhouette"].iloc[0])
     assert selection["silhouette"].iloc[1:].astype(float).to_numpy() == pytest.approx(silhouette, abs=0.01)
-    assert sorted(tables["customer_clusters"]["cluster_id"].value_counts()) == [22, 23, 35, 39, 81]
+    assert sorted(tables.labels["cluster_id"].value_counts()) == [22, 23, 35, 39, 81]
 
 
 def test_recovers_the_generating_groups(sample):
     customers, tables = sample
-    clusters = tables["customer_clusters"].merge(customers, left_on="customer_id", right_on="CustomerID")
+    clusters = tables.labels.merge(customers, left_on="customer_id", right_on="CustomerID")
     assert adjusted_rand_score(clusters["group"], clusters["cluster_id"]) > 0.95
 
 
@@ -52,17 +52,17 @@ def test_row_order_does_not_matter(sample):
     customers, tables = sample
     shuffled = features_of(customers).sample(frac=1, random_state=3)
     again = cluster_customers(shuffled, FEATURES, PARAMS)
-    expected = tables["customer_clusters"].sort_values("customer_id", ignore_index=True)
-    got = again["customer_clusters"].sort_values("customer_id", ignore_index=True)
+    expected = tables.labels.sort_values("customer_id", ignore_index=True)
+    got = again.labels.sort_values("customer_id", ignore_index=True)
     pd.testing.assert_frame_equal(got, expected)
-    pd.testing.assert_frame_equal(again["cluster_centroids"], tables["cluster_centroids"])
+    pd.testing.assert_frame_equal(again.centroids, tables.centroids)
 
 
 def test_same_seed_same_tables(sample):
     customers, tables = sample
     again = cluster_customers(features_of(customers), FEATURES, PARAMS)
-    for name, frame in tables.items():
-        pd.testing.assert_frame_equal(again[name], frame)
+    for name in ("centroids", "selection", "scaling", "labels"):
+        pd.testing.assert_frame_equal(getattr(again, name), getattr(tables, name))
 
 
 def test_cluster_numbers_follow_centroids_whatever_the_seed(sample):
@@ -70,7 +70,7 @@ def test_cluster_numbers_follow_centroids_whatever_the_seed(sample):
     for seed in (0, 1, 42):
         centroids = cluster_customers(
             features_of(customers), FEATURES, ClusterParams(5, (1, 10), seed, 10)
-        )["cluster_centroids"]
+        ).centroids
         keys = list(zip(centroids["annual_income_k"], centroids["spending_score"]))
         assert keys == sorted(keys)
         assert centroids["cluster_id"].tolist() == list(range(5))
@@ -78,15 +78,15 @@ def test_cluster_numbers_follow_centroids_whatever_the_seed(sample):
 
 def test_centroids_in_original_units_are_the_cluster_means(sample):
     customers, tables = sample
-    clusters = tables["customer_clusters"].merge(features_of(customers), on="customer_id")
+    clusters = tables.labels.merge(features_of(customers), on="customer_id")
     means = clusters.groupby("cluster_id")[list(FEATURES)].mean()
-    centroids = tables["cluster_centroids"].set_index("cluster_id")[list(FEATURES)]
+    centroids = tables.centroids.set_index("cluster_id")[list(FEATURES)]
     np.testing.assert_allclose(centroids.to_numpy(), means.to_numpy(), atol=1e-9)
 
 
 def test_scaler_is_population_standard_deviation(sample):
     customers, tables = sample
-    scaling = tables["feature_scaling"].set_index("feature")
+    scaling = tables.scaling.set_index("feature")
     income = customers["Annual Income (k$)"]
     assert scaling.loc["annual_income_k", "mean"] == pytest.approx(income.mean())
     assert scaling.loc["annual_income_k", "std"] == pytest.approx(income.std(ddof=0))
@@ -106,8 +106,8 @@ def test_auto_k_takes_the_best_silhouette():
 def test_k_beyond_the_elbow_range_is_fitted_too(sample):
     customers, _ = sample
     tables = cluster_customers(features_of(customers), FEATURES, ClusterParams(12, (1, 10), 42, 10))
-    assert len(tables["cluster_centroids"]) == 12
-    assert not tables["k_selection"]["is_chosen"].any()
+    assert len(tables.centroids) == 12
+    assert not tables.selection["is_chosen"].any()
 
 
 def test_too_few_customers_for_k():
@@ -120,5 +120,5 @@ def test_identical_customers_leave_silhouette_undefined_instead_of_failing():
     same = pd.DataFrame({"customer_id": [1, 2, 3], "annual_income_k": [10] * 3, "spending_score": [5] * 3})
     with pytest.warns(Warning, match="distinct clusters"):
         tables = cluster_customers(same, FEATURES, ClusterParams(2, (1, 3), 42, 10))
-    assert tables["k_selection"]["silhouette"].isna().all()
-    assert tables["customer_clusters"]["cluster_id"].nunique() == 1
+    assert tables.selection["silhouette"].isna().all()
+    assert tables.labels["cluster_id"].nunique() == 1

@@ -133,6 +133,8 @@ def record_run(con: duckdb.DuckDBPyConnection, settings: Settings, started: date
                 "k_mode": "fixed" if settings.k is not None else "auto",
                 "seed": settings.seed,
                 "n_init": settings.n_init,
+                "sample_rows": min(counts[1], settings.sample_size),
+                "silhouette_rows": min(counts[1], settings.sample_size, settings.silhouette_rows),
                 "features": ",".join(FEATURES),
                 "storage_compatibility_version": settings.storage_compatibility_version,
                 "python_version": platform.python_version(),

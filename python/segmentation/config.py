@@ -39,6 +39,11 @@ class Settings:
     k_range: tuple[int, int] = (1, 10)  # the elbow and silhouette are computed over these K
     seed: int = 42
     n_init: int = 10
+    # K is chosen and K-Means fitted on at most this many customers (a seeded sample), then
+    # every customer is assigned to its nearest centroid in SQL. Fewer customers: all of them.
+    sample_size: int = 50_000
+    # Silhouette is quadratic in rows: beyond this many it is scored on a seeded subset.
+    silhouette_rows: int = 3_000
     # Stop the build when more than this share of data rows is rejected.
     max_reject_share: float = 0.5
     # DuckDB 1.x (bundled by many BI drivers) cannot open files in a newer storage format.

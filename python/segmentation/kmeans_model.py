@@ -1,4 +1,5 @@
-"""The Python step of the DAG: reads the feature view, writes back the clustering tables."""
+"""The Python step of the DAG: fits the scaler and K-Means on (a sample of) the feature view
+and writes back the model as tables; SQL then assigns every customer (customer_clusters)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,32 @@ from .config import FEATURES, Settings
 from .errors import InputError
 
 INPUTS = ("customer_features",)
-OUTPUTS = ("customer_clusters", "cluster_centroids", "k_selection", "feature_scaling")
+OUTPUTS = ("cluster_centroids", "k_selection", "feature_scaling")
+
+# A seeded sample that depends on which customers there are, never on their row order; with
+# fewer customers than the sample size it is all of them, and the fit is exact.
+SAMPLE = """
+select customer_id, {features}
+from customer_features
+order by hash(customer_id, $seed)
+limit $rows
+"""
+
+
+def params(settings: Settings) -> ClusterParams:
+    return ClusterParams(settings.k, settings.k_range, settings.seed, settings.n_init, settings.silhouette_rows)
 
 
 def run(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, pd.DataFrame]:
-    columns = ", ".join(("customer_id", *FEATURES))
-    features = con.sql(f"select {columns} from customer_features").df()
-    params = ClusterParams(settings.k, settings.k_range, settings.seed, settings.n_init)
+    sample = con.execute(
+        SAMPLE.format(features=", ".join(FEATURES)), {"seed": settings.seed, "rows": settings.sample_size}
+    ).df()
     try:
-        return cluster_customers(features, FEATURES, params)
+        model = cluster_customers(sample, FEATURES, params(settings))
     except ValueError as e:  # too few customers for K
         raise InputError(f"{settings.input_path}: {e}") from None
+    return {
+        "cluster_centroids": model.centroids,
+        "k_selection": model.selection,
+        "feature_scaling": model.scaling,
+    }

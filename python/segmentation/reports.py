@@ -14,6 +14,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure  # a bare Figure needs no pyplot and no GUI backend
 
 from .config import FEATURES
+from .db import first_row
 
 ELBOW_PNG = "elbow.png"
 CLUSTERS_PNG = "clusters.png"
@@ -21,8 +22,13 @@ SEGMENTED_CSV = "segmented_mall_customers.csv"
 REPORT_FILES = (ELBOW_PNG, CLUSTERS_PNG, SEGMENTED_CSV)
 
 
-def plot_elbow(ax: Axes, selection: pd.DataFrame) -> None:
-    """Inertia by K with the chosen K marked; silhouette on a second axis."""
+# A scatter of millions of markers takes minutes and shows nothing more than a few thousand.
+SCATTER_POINTS = 5_000
+
+
+def plot_elbow(ax: Axes, selection: pd.DataFrame, note: str) -> None:
+    """Inertia by K with the chosen K marked; silhouette on a second axis; `note` says on
+    how many customers it was computed."""
     ax.plot(selection["k"], selection["inertia"], "o-", color="tab:blue", label="inertia")
     chosen = selection[selection["is_chosen"]]
     if not chosen.empty:
@@ -41,22 +47,22 @@ def plot_elbow(ax: Axes, selection: pd.DataFrame) -> None:
     handles = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
     # below the axes: the two curves cross wherever the data puts them
     right.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=3, frameon=False)
-    ax.set_title("Choosing K: elbow and silhouette")
+    ax.set_title(f"Choosing K: elbow and silhouette\n{note}", fontsize="medium")
 
 
-def plot_clusters(ax: Axes, customers: pd.DataFrame, centroids: pd.DataFrame) -> None:
-    """Income against spending, one colour per segment, centroids marked."""
+def plot_clusters(ax: Axes, points: pd.DataFrame, segments: pd.DataFrame, note: str) -> None:
+    """Income against spending, one colour per segment, centroids marked. `points` may be a
+    sample; `segments` (one row per cluster: centroid, label, customers) is complete."""
     x, y = FEATURES
-    colours = dict(zip(centroids["cluster_id"], [f"C{i % 10}" for i in range(len(centroids))]))
-    for row in centroids.itertuples():
-        members = customers[customers["cluster_id"] == row.cluster_id]
-        ax.scatter(members[x], members[y], s=22, alpha=0.75, color=colours[row.cluster_id],
-                   label=f"{row.cluster_id}: {row.segment_label} ({len(members)})")
-    ax.scatter(centroids[x], centroids[y], marker="X", s=180, color="black", edgecolor="white",
+    for i, row in enumerate(segments.itertuples()):
+        members = points[points["cluster_id"] == row.cluster_id]
+        ax.scatter(members[x], members[y], s=22 if len(points) <= 1000 else 6, alpha=0.75,
+                   color=f"C{i % 10}", label=f"{row.cluster_id}: {row.segment_label} ({row.customers:,})")
+    ax.scatter(segments[x], segments[y], marker="X", s=180, color="black", edgecolor="white",
                label="centroid")
     ax.set_xlabel("annual income (k$)")
     ax.set_ylabel("spending score (1-100)")
-    ax.set_title("Customer segments")
+    ax.set_title(f"Customer segments\n{note}", fontsize="medium")
     ax.legend(loc="best", fontsize="small", framealpha=0.9)
 
 
@@ -66,23 +72,40 @@ def save(fig: Figure, path: Path) -> None:
 
 
 def write_reports(con: duckdb.DuckDBPyConnection, directory: Path) -> list[Path]:
+    customers, sample_rows, silhouette_rows = first_row(
+        con, "select customers, sample_rows, silhouette_rows from pipeline_runs order by run_id desc limit 1"
+    )
     selection = con.sql("select * from k_selection order by k").df()
-    fig = Figure(figsize=(8, 5))
-    plot_elbow(fig.add_subplot(), selection)
+    fig = Figure(figsize=(8, 5.5))
+    plot_elbow(fig.add_subplot(), selection, fitted_on(customers, sample_rows, silhouette_rows))
     save(fig, directory / ELBOW_PNG)
 
-    customers = con.sql("select * from customer_segments").df()
-    centroids = con.sql(
-        "select cluster_centroids.*, segment_summary.segment_label from cluster_centroids "
-        "inner join segment_summary on cluster_centroids.cluster_id = segment_summary.cluster_id "
-        "order by cluster_id"
+    # a seeded sample that depends on the customers, not on their row order
+    points = con.execute(
+        "select * from customer_segments order by hash(customer_id) limit $points", {"points": SCATTER_POINTS}
     ).df()
-    fig = Figure(figsize=(9, 6))
-    plot_clusters(fig.add_subplot(), customers, centroids)
+    segments = con.sql(
+        "select cluster_centroids.*, segment_summary.segment_label, segment_summary.customers "
+        "from cluster_centroids inner join segment_summary "
+        "on cluster_centroids.cluster_id = segment_summary.cluster_id order by cluster_id"
+    ).df()
+    shown = "all customers" if len(points) == customers else f"a sample of {len(points):,} of {customers:,} customers"
+    fig = Figure(figsize=(9, 6.5))
+    plot_clusters(fig.add_subplot(), points, segments, f"{shown}; legend counts are whole segments")
     save(fig, directory / CLUSTERS_PNG)
 
     write_segmented_csv(con, directory / SEGMENTED_CSV)
     return [directory / name for name in REPORT_FILES]
+
+
+def fitted_on(customers: int, sample_rows: int, silhouette_rows: int) -> str:
+    if sample_rows == customers:
+        scope = f"K-Means fitted on all {customers:,} customers"
+    else:
+        scope = f"K-Means fitted on a seeded sample of {sample_rows:,} of {customers:,} customers"
+    if silhouette_rows < sample_rows:
+        scope += f"; silhouette on {silhouette_rows:,} of them"
+    return scope
 
 
 def write_segmented_csv(con: duckdb.DuckDBPyConnection, path: Path) -> None:
