@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     from segmentation.build import build  # the heavy imports, after --help has had its turn
 
     try:
-        result = build(settings)
+        result = build(settings, log=lambda line: print(line, flush=True))
     except PipelineError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -22,6 +22,7 @@ from .dag import Model, SingularTest, build_order, discover, python_model, run_m
 from .db import first_row
 from .errors import DataTestError, InputError
 from .loader import load_raw
+from .progress import step
 from .publish import (
     build_path,
     publish_reports,
@@ -34,6 +35,7 @@ from .reports import REPORT_FILES, write_reports
 from .schema import TableDoc, apply_comments, load_schema
 
 SOURCES = ("raw_customers", "raw_columns")
+STAGE_WIDTH = 20  # the steps around the models line up with the model lines
 # What analysts and BI tools rely on: a build lacking any of these is not published.
 PUBLISHED = (
     "stg_customers",
@@ -163,23 +165,31 @@ def build(settings: Settings, log: Callable[[str], None] = print) -> BuildResult
         try:
             config = {"storage_compatibility_version": settings.storage_compatibility_version}
             with duckdb.connect(str(building), config=config) as con:
-                load_raw(con, settings.input_path)
+                with step(f"{'load':>9} {'raw_customers':.<{STAGE_WIDTH}}", log) as current:
+                    load_raw(con, settings.input_path)
+                    current.summary = f"{first_row(con, 'select count(*) from raw_customers')[0]:,} lines"
                 passed = run_models(
                     con, ordered, tests, docs, SOURCES, settings, log,
                     gates={"stg_customer_rows": input_gate(settings)},
                 )
-                record_run(con, settings, started)
-                passed += run_table_tests(con, docs, "pipeline_runs")
-                apply_comments(con, docs)
-                reports = write_reports(con, staged)
+                with step(f"{'record':>9} {'pipeline_runs':.<{STAGE_WIDTH}}", log) as current:
+                    record_run(con, settings, started)
+                    passed += run_table_tests(con, docs, "pipeline_runs")
+                    apply_comments(con, docs)
+                    con.execute("checkpoint")
+                    current.summary = "comments, checkpoint"
+                with step(f"{'write':>9} {'reports':.<{STAGE_WIDTH}}", log) as current:
+                    reports = write_reports(con, staged)
+                    current.summary = ", ".join(path.name for path in reports)
                 data_rows, customers, rejected, k = first_row(
                     con,
                     "select data_rows, customers, rejected_rows, k from pipeline_runs "
                     "order by run_id desc limit 1",
                 )
-                con.execute("checkpoint")
-            publish_warehouse(building, live, list(PUBLISHED))
-            publish_reports(staged, settings.reports_dir)
+            with step(f"{'publish':>9} {settings.warehouse_path.name:.<{STAGE_WIDTH}}", log) as current:
+                publish_warehouse(building, live, list(PUBLISHED))
+                publish_reports(staged, settings.reports_dir)
+                current.summary = "validated, swapped in with the reports"
         except DataTestError as e:
             cleanup(live, staged)
             raise DataTestError(f"{settings.input_path}: {e}") from None

@@ -8,7 +8,6 @@ a failure stops everything downstream.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from graphlib import CycleError, TopologicalSorter
@@ -19,6 +18,7 @@ import pandas as pd
 
 from . import data_tests
 from .errors import PipelineError
+from .progress import step
 from .db import first_row, quote_ident
 from .schema import TableDoc
 
@@ -124,22 +124,21 @@ def run_models(
     passed = sum(run_table_tests(con, docs, source) for source in built)
     width = max(len(model.name) for model in ordered) + 3
     for number, model in enumerate(ordered, start=1):
-        started = time.perf_counter()
-        materialize(con, model, context)
-        built.update(model.outputs)
-        for table in model.outputs:
-            passed += run_table_tests(con, docs, table)
-            if gates and table in gates:
-                gates[table](con)
-        for test in [t for t in pending if t.inputs <= built]:
-            data_tests.check(con, test.name, test.sql)
-            pending.remove(test)
-            passed += 1
-        counts = ", ".join(f"{row_count(con, t):,} rows" for t in model.outputs[:1])
-        if len(model.outputs) > 1:
-            counts = ", ".join(f"{t} {row_count(con, t):,}" for t in model.outputs)
-        elapsed = time.perf_counter() - started
-        log(f"{number:>3}/{len(ordered)} {model.kind:<6} {model.name:.<{width}} {counts}  {elapsed:.2f} s")
+        with step(f"{number:>3}/{len(ordered)} {model.kind:<6} {model.name:.<{width}}", log) as current:
+            materialize(con, model, context)
+            built.update(model.outputs)
+            for table in model.outputs:
+                passed += run_table_tests(con, docs, table)
+                if gates and table in gates:
+                    gates[table](con)
+            for test in [t for t in pending if t.inputs <= built]:
+                data_tests.check(con, test.name, test.sql)
+                pending.remove(test)
+                passed += 1
+            if len(model.outputs) == 1:
+                current.summary = f"{row_count(con, model.name):,} rows"
+            else:
+                current.summary = ", ".join(f"{t} {row_count(con, t):,}" for t in model.outputs)
     if pending:
         names = ", ".join(t.name for t in pending)
         raise PipelineError(f"data test(s) {names} read tables no model builds")

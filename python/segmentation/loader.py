@@ -1,7 +1,9 @@
 """Put the input file, untouched, into the raw tables `raw_customers` and `raw_columns`.
 
 Every line is kept as text with its line number, so staging can type and validate each row
-and keep the rejected ones with a reason. Only the header is read in Python (to choose the
+and keep the rejected ones with a reason. `raw_customers` is a temporary table: the build
+reads it, the published warehouse keeps the typed rows and the rejected lines' text instead
+of a second copy of the whole file. Only the header is read in Python (to choose the
 delimiter and map the columns); DuckDB reads the rest. The path and every value travel as
 query parameters, never pasted into SQL.
 """
@@ -20,7 +22,7 @@ from .errors import InputError
 # One text column per line: a record separator as delimiter and no quoting keep lines whole;
 # WITH ORDINALITY numbers them (blank lines stay as NULL rows, so numbers are line numbers).
 LOAD_LINES = """
-create table raw_customers as
+create temp table raw_customers as
 with lines as (
     select ordinality as line_number, raw_line
     from read_csv(
@@ -29,28 +31,20 @@ with lines as (
     ) with ordinality
 ),
 
-data_lines as (
+unquoted as (
     select
         line_number,
         raw_line,
         -- a quoted field may hold the delimiter: split those few lines with a CSV regex
         case
-            when contains(raw_line, '"') then regexp_extract_all(raw_line || $delim, $field_pattern, 1)
+            when contains(raw_line, '"') then list_transform(
+                regexp_extract_all(raw_line || $delim, $field_pattern, 1),
+                lambda f: if(f ^@ '"' and f[-1:] = '"' and len(f) >= 2, replace(f[2:-2], '""', '"'), f)
+            )
             else string_split(raw_line, $delim)
         end as fields
     from lines
     where line_number > 1 and trim(coalesce(raw_line, '')) <> ''
-),
-
-unquoted as (
-    select
-        line_number,
-        raw_line,
-        list_transform(
-            fields,
-            lambda f: if(f ^@ '"' and f[-1:] = '"' and len(f) >= 2, replace(f[2:-2], '""', '"'), f)
-        ) as fields
-    from data_lines
 )
 
 select
@@ -64,7 +58,6 @@ select
     fields[$annual_income_k] as annual_income_k,
     fields[$spending_score] as spending_score
 from unquoted
-order by line_number
 """
 
 

@@ -73,7 +73,7 @@ def parse_entry(entry: dict, is_source: bool) -> TableDoc:
 def apply_comments(con: duckdb.DuckDBPyConnection, docs: dict[str, TableDoc]) -> None:
     """COMMENT ON every documented relation and column (after the build: CREATE OR REPLACE
     drops comments)."""
-    kinds = dict(con.execute("select table_name, 'table' from duckdb_tables()").fetchall())
+    kinds = dict(con.execute("select table_name, 'table' from duckdb_tables() where not temporary").fetchall())
     kinds.update(con.execute("select view_name, 'view' from duckdb_views() where not internal").fetchall())
     for doc in docs.values():
         kind = kinds.get(doc.name)

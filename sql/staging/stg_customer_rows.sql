@@ -1,4 +1,5 @@
--- Every data line of the input, typed where it can be, with every reason it cannot be used.
+-- Every data line of the input, typed where it can be, with every reason it cannot be used
+-- (the line's text stays in raw_customers: customer_rejects keeps it for the rejected lines).
 -- Whole numbers are gated by a regex first: try_cast alone would accept '19.5', '1e2', '0x10'.
 with
 
@@ -14,7 +15,6 @@ missing_markers as (
 trimmed as (
     select
         raw_customers.line_number,
-        raw_customers.raw_line,
         raw_customers.fields_found,
         raw_customers.fields_expected,
         if(
@@ -126,38 +126,63 @@ field_checks as (
 
 -- Among rows whose fields are fine: an id repeated with the same values keeps its first
 -- line; an id repeated with different values cannot be trusted on any of its lines.
-duplicate_checks as (
-    select
-        *,
-        (
-            min((gender_label, age_int, annual_income_k_int, spending_score_int)) over same_id
-            <> max((gender_label, age_int, annual_income_k_int, spending_score_int)) over same_id
-        ) as has_conflicting_rows,
-        list(line_number) over same_id as same_id_lines
+repeated_ids as (
+    select customer_id_int
     from field_checks
-    window same_id as (partition by customer_id_int, field_problem is null)
+    where field_problem is null
+    group by customer_id_int
+    having count(*) > 1
+),
+
+repeated_id_lines as (
+    select
+        field_checks.customer_id_int,
+        min(field_checks.line_number) as first_line,
+        list_sort(list(field_checks.line_number)) as line_numbers,
+        (
+            min((
+                field_checks.gender_label,
+                field_checks.age_int,
+                field_checks.annual_income_k_int,
+                field_checks.spending_score_int
+            ))
+            <> max((
+                field_checks.gender_label,
+                field_checks.age_int,
+                field_checks.annual_income_k_int,
+                field_checks.spending_score_int
+            ))
+        ) as has_conflicting_rows
+    from field_checks
+    semi join repeated_ids on field_checks.customer_id_int = repeated_ids.customer_id_int
+    where field_checks.field_problem is null
+    group by field_checks.customer_id_int
 ),
 
 final as (
     select
-        line_number,
-        raw_line,
-        customer_id_int as customer_id,
-        gender_label as gender,
-        age_int as age,
-        annual_income_k_int as annual_income_k,
-        spending_score_int as spending_score,
+        field_checks.line_number,
+        field_checks.customer_id_int as customer_id,
+        field_checks.gender_label as gender,
+        field_checks.age_int as age,
+        field_checks.annual_income_k_int as annual_income_k,
+        field_checks.spending_score_int as spending_score,
         case
-            when field_problem is not null then field_problem
-            when has_conflicting_rows
+            when field_checks.field_problem is not null then field_checks.field_problem
+            when repeated_id_lines.has_conflicting_rows
                 then format(
                     'customer_id {} has conflicting rows on lines {}',
-                    customer_id_int, array_to_string(list_sort(same_id_lines), ', ')
+                    field_checks.customer_id_int,
+                    array_to_string(repeated_id_lines.line_numbers, ', ')
                 )
-            when line_number > list_min(same_id_lines)
-                then format('duplicate of line {}', list_min(same_id_lines))
+            when field_checks.line_number > repeated_id_lines.first_line
+                then format('duplicate of line {}', repeated_id_lines.first_line)
         end as reject_reason
-    from duplicate_checks
+    from field_checks
+    left join repeated_id_lines
+        on
+            field_checks.customer_id_int = repeated_id_lines.customer_id_int
+            and field_checks.field_problem is null
 )
 
 select * from final
