@@ -14,31 +14,15 @@ missing_markers as (
 
 trimmed as (
     select
-        raw_customers.line_number,
-        raw_customers.fields_found,
-        raw_customers.fields_expected,
-        if(
-            list_contains(missing_markers.markers, lower(trim(raw_customers.customer_id))),
-            null, trim(raw_customers.customer_id)
-        ) as customer_id,
-        if(
-            list_contains(missing_markers.markers, lower(trim(raw_customers.gender))),
-            null, trim(raw_customers.gender)
-        ) as gender,
-        if(
-            list_contains(missing_markers.markers, lower(trim(raw_customers.age))),
-            null, trim(raw_customers.age)
-        ) as age,
-        if(
-            list_contains(missing_markers.markers, lower(trim(raw_customers.annual_income_k))),
-            null, trim(raw_customers.annual_income_k)
-        ) as annual_income_k,
-        if(
-            list_contains(missing_markers.markers, lower(trim(raw_customers.spending_score))),
-            null, trim(raw_customers.spending_score)
-        ) as spending_score
+        line_number,
+        fields_found,
+        fields_expected,
+        trim(customer_id) as customer_id,
+        trim(gender) as gender,
+        trim(age) as age,
+        trim(annual_income_k) as annual_income_k,
+        trim(spending_score) as spending_score
     from raw_customers
-    cross join missing_markers
 ),
 
 typed as (
@@ -63,43 +47,58 @@ typed as (
     from trimmed
 ),
 
+-- Checks run in order, so the costlier ones only see the few values that failed to type.
 column_checks as (
     select
-        *,
+        typed.*,
         case
-            when customer_id is null then 'customer_id is missing'
-            when customer_id_int is null
-                then format('customer_id ''{}'' is not made of digits', left(customer_id, 40))
+            when typed.customer_id_int is not null then null
+            when
+                typed.customer_id is null
+                or list_contains(missing_markers.markers, lower(typed.customer_id))
+                then 'customer_id is missing'
+            else format('customer_id ''{}'' is not made of digits', left(typed.customer_id, 40))
         end as customer_id_problem,
         case
-            when gender is null then 'gender is missing'
-            when gender_label is null
-                then format('gender ''{}'' is not Male or Female', left(gender, 40))
+            when typed.gender_label is not null then null
+            when typed.gender is null or list_contains(missing_markers.markers, lower(typed.gender))
+                then 'gender is missing'
+            else format('gender ''{}'' is not Male or Female', left(typed.gender, 40))
         end as gender_problem,
         case
-            when age is null then 'age is missing'
-            when age_int is null
-                then format('age ''{}'' is not a whole number', left(age, 40))
-            when age_int not between 1 and 120
-                then format('age {} is outside 1 to 120', age_int)
+            when typed.age_int between 1 and 120 then null
+            when typed.age_int is not null
+                then format('age {} is outside 1 to 120', typed.age_int)
+            when typed.age is null or list_contains(missing_markers.markers, lower(typed.age))
+                then 'age is missing'
+            else format('age ''{}'' is not a whole number', left(typed.age, 40))
         end as age_problem,
         case
-            when annual_income_k is null then 'annual_income_k is missing'
-            when annual_income_k_int is null
-                then format(
-                    'annual_income_k ''{}'' is not a whole number', left(annual_income_k, 40)
-                )
-            when annual_income_k_int not between 0 and 100000
-                then format('annual_income_k {} is outside 0 to 100000', annual_income_k_int)
+            when typed.annual_income_k_int between 0 and 100000 then null
+            when typed.annual_income_k_int is not null
+                then format('annual_income_k {} is outside 0 to 100000', typed.annual_income_k_int)
+            when
+                typed.annual_income_k is null
+                or list_contains(missing_markers.markers, lower(typed.annual_income_k))
+                then 'annual_income_k is missing'
+            else format(
+                'annual_income_k ''{}'' is not a whole number', left(typed.annual_income_k, 40)
+            )
         end as annual_income_k_problem,
         case
-            when spending_score is null then 'spending_score is missing'
-            when spending_score_int is null
-                then format('spending_score ''{}'' is not a whole number', left(spending_score, 40))
-            when spending_score_int not between 1 and 100
-                then format('spending_score {} is outside 1 to 100', spending_score_int)
+            when typed.spending_score_int between 1 and 100 then null
+            when typed.spending_score_int is not null
+                then format('spending_score {} is outside 1 to 100', typed.spending_score_int)
+            when
+                typed.spending_score is null
+                or list_contains(missing_markers.markers, lower(typed.spending_score))
+                then 'spending_score is missing'
+            else format(
+                'spending_score ''{}'' is not a whole number', left(typed.spending_score, 40)
+            )
         end as spending_score_problem
     from typed
+    cross join missing_markers
 ),
 
 field_checks as (
