@@ -152,7 +152,8 @@ def test_inputs_with_nothing_to_segment(tmp_path, settings, body, message):
 
 
 def test_failing_data_test_stops_the_build_and_names_itself(tmp_path, settings):
-    """A model that breaks its declared tests: the build stops before anything is published."""
+    """A model that doubles a customer: the first test downstream that sees it stops the build
+    before anything is published."""
     sql_dir = tmp_path / "sql"
     sql_dir.mkdir()
     for source in SQL_DIR.rglob("*"):
@@ -168,7 +169,7 @@ def test_failing_data_test_stops_the_build_and_names_itself(tmp_path, settings):
     with pytest.raises(DataTestError) as error:
         run_build(settings, sql_dir=sql_dir)
     assert str(error.value).startswith(
-        f"{SAMPLE_INPUT}: data test unique(customer_features.customer_id) failed: 1 offending row(s), e.g. ("
+        f"{SAMPLE_INPUT}: data test unique(customer_segments.customer_id) failed: 1 offending row(s), e.g. ("
     )
     assert not settings.warehouse_path.exists()
     assert not settings.reports_dir.exists()
