@@ -122,7 +122,7 @@ def test_duckdb_1x_opens_the_published_file(sample_build):
         print(duckdb.__version__)
         print(con.execute("select count(*) from customer_segments").fetchall()[0][0])
         print(con.execute("select count(*) from segment_summary").fetchall()[0][0])
-        print(con.execute("select comment from duckdb_views() where view_name = 'segment_summary'").fetchall()[0][0] is not None)
+        print(con.execute("select comment from duckdb_tables() where table_name = 'segment_summary'").fetchall()[0][0] is not None)
     """)
     done = subprocess.run([str(OLD_DUCKDB_PYTHON), "-c", script], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
