@@ -189,3 +189,27 @@ def test_fitting_on_a_sample_still_assigns_every_customer(tmp_path, settings):
               reports_dir=tmp_path / "again")
     sql = "select customer_id, cluster_id from customer_clusters order by customer_id"
     assert query(again, sql) == query(path, sql)
+
+
+def test_parquet_input_gives_the_same_report_as_csv(tmp_path, settings):
+    import duckdb as db
+
+    parquet = tmp_path / "customers.parquet"
+    with db.connect() as con:
+        con.read_csv(str(SAMPLE_INPUT)).write_parquet(str(parquet))
+    run_build(settings, input_path=parquet)
+    written = (settings.reports_dir / "segmented_mall_customers.csv").read_text()
+    assert written == (SQL_DIR.parent / "tests" / "golden" / "segmented_sample_customers.csv").read_text()
+
+
+def test_parquet_input_problems_are_named(tmp_path, settings):
+    import duckdb as db
+
+    broken = write_csv(tmp_path, "not parquet", name="broken.parquet")
+    with pytest.raises(InputError, match="not a readable Parquet file"):
+        run_build(settings, input_path=broken)
+    partial = tmp_path / "partial.parquet"
+    with db.connect() as con:
+        con.sql("select 1 as CustomerID, 'Male' as Gender").write_parquet(str(partial))
+    with pytest.raises(InputError, match=r"missing column\(s\) Age, Annual Income \(k\$\), Spending Score"):
+        run_build(settings, input_path=partial)

@@ -163,7 +163,10 @@ def build(settings: Settings, log: Callable[[str], None] = print) -> BuildResult
         remove_build_files(live)
         building, staged = build_path(live), reports_staging(settings.reports_dir, REPORT_FILES)
         try:
-            config = {"storage_compatibility_version": settings.storage_compatibility_version}
+            config = {
+                "storage_compatibility_version": settings.storage_compatibility_version,
+                "memory_limit": settings.memory_limit,
+            }
             with duckdb.connect(str(building), config=config) as con:
                 with step(f"{'load':>9} {'raw_customers':.<{STAGE_WIDTH}}", log) as current:
                     load_raw(con, settings.input_path)

@@ -48,6 +48,9 @@ class Settings:
     max_reject_share: float = 0.5
     # DuckDB 1.x (bundled by many BI drivers) cannot open files in a newer storage format.
     storage_compatibility_version: str = "v1.0.0"
+    # DuckDB's own memory; beyond it, it spills to a folder beside the build file. Keeps the
+    # build's memory flat as the input grows.
+    memory_limit: str = "600MB"
     # How long a run waits for another run on the same warehouse to finish.
     lock_timeout_s: float = 60.0
     sql_dir: Path = SQL_DIR

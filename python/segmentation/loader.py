@@ -115,7 +115,23 @@ def field_pattern(delimiter: str) -> str:
 
 
 def load_raw(con: duckdb.DuckDBPyConnection, path: Path) -> Header:
-    """Create `raw_customers` (one row per non-blank data line) and `raw_columns`."""
+    """Create `raw_customers` (one row per non-blank data line, or Parquet record) and
+    `raw_columns`."""
+    header = load_parquet(con, path) if path.suffix.lower() == ".parquet" else load_csv(con, path)
+    con.execute(
+        "create table raw_columns as "
+        "select unnest($positions) as position, unnest($columns) as column_name, "
+        "unnest($names) as source_name order by position",
+        {
+            "positions": list(header.positions.values()),
+            "columns": list(header.positions),
+            "names": [header.names[i - 1].strip() for i in header.positions.values()],
+        },
+    )
+    return header
+
+
+def load_csv(con: duckdb.DuckDBPyConnection, path: Path) -> Header:
     header = read_header(path)
     params = {
         "path": str(path),
@@ -128,17 +144,33 @@ def load_raw(con: duckdb.DuckDBPyConnection, path: Path) -> Header:
         con.execute(LOAD_LINES, params)
     except duckdb.InvalidInputException:
         raise InputError(f"{path}: {first_undecodable_line(path)}") from None
-    con.execute(
-        "create table raw_columns as "
-        "select unnest($positions) as position, unnest($columns) as column_name, "
-        "unnest($names) as source_name order by position",
-        {
-            "positions": list(header.positions.values()),
-            "columns": list(header.positions),
-            "names": [header.names[i - 1].strip() for i in header.positions.values()],
-        },
-    )
     return header
+
+
+def load_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> Header:
+    """A Parquet file's records as text, numbered from 1, so staging treats them as CSV lines.
+    Built with DuckDB's relational API: the file's column names never enter SQL text."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    try:
+        records = con.read_parquet(str(path), file_row_number=True)
+    except duckdb.Error as e:
+        raise InputError(f"{path}: not a readable Parquet file ({str(e).splitlines()[0]})") from None
+    names = tuple(name for name in records.columns if name != "file_row_number")
+    positions = map_columns(path, names)
+    text = [duckdb.ColumnExpression(name).cast(duckdb.sqltype("varchar")) for name in names]
+    as_line = [duckdb.CoalesceOperator(field, duckdb.ConstantExpression("")) for field in text]
+    count = duckdb.ConstantExpression(len(names)).cast(duckdb.sqltype("integer"))
+    records.select(
+        (duckdb.ColumnExpression("file_row_number") + 1).alias("line_number"),
+        duckdb.FunctionExpression("concat_ws", duckdb.ConstantExpression(","), *as_line).alias("raw_line"),
+        count.alias("fields_found"),
+        count.alias("fields_expected"),
+        *[text[i - 1].alias(column) for column, i in positions.items()],
+    ).create_view("parquet_records")
+    con.execute("create temp table raw_customers as select * from parquet_records")
+    con.execute("drop view parquet_records")
+    return Header(",", names, positions)
 
 
 def first_undecodable_line(path: Path) -> str:
