@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 OLD_DUCKDB := .venv-duckdb1
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint sample stress clean
+.PHONY: help install run test lint sample bench stress clean
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -36,6 +36,9 @@ lint: $(STAMP) ## sqlfluff lint sql/
 
 sample: $(STAMP) ## regenerate the bundled sample data
 	$(BIN)/python -m segmentation.sample_data data/sample_customers.csv
+
+bench: $(STAMP) ## time and memory by input size, e.g. make bench BENCH="--sizes 200,1000000"
+	$(BIN)/python benchmarks/bench.py $(BENCH)
 
 stress: $(STAMP) ## readers query in a loop while the pipeline rebuilds 20 times
 	$(BIN)/python benchmarks/stress_readers.py

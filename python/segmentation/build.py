@@ -189,7 +189,7 @@ def build(settings: Settings, log: Callable[[str], None] = print) -> BuildResult
                     "select data_rows, customers, rejected_rows, k from pipeline_runs "
                     "order by run_id desc limit 1",
                 )
-            with step(f"{'publish':>9} {settings.warehouse_path.name:.<{STAGE_WIDTH}}", log) as current:
+            with step(f"{'publish':>9} {'warehouse':.<{STAGE_WIDTH}}", log) as current:
                 publish_warehouse(building, live, list(PUBLISHED))
                 publish_reports(staged, settings.reports_dir)
                 current.summary = "validated, swapped in with the reports"

@@ -41,7 +41,7 @@ class Settings:
     n_init: int = 10
     # K is chosen and K-Means fitted on at most this many customers (a seeded sample), then
     # every customer is assigned to its nearest centroid in SQL. Fewer customers: all of them.
-    sample_size: int = 50_000
+    sample_size: int = 20_000
     # Silhouette is quadratic in rows: beyond this many it is scored on a seeded subset.
     silhouette_rows: int = 3_000
     # Stop the build when more than this share of data rows is rejected.

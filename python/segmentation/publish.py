@@ -57,9 +57,12 @@ def writer_lock(live: Path, timeout_s: float) -> Iterator[None]:
 
 
 def remove_build_files(live: Path) -> None:
-    """What a failed or killed build left beside the live file (we hold the lock)."""
-    for path in (build_path(live), wal_path(build_path(live))):
+    """What a failed or killed build left beside the live file (we hold the lock): the build
+    file, its write-ahead log and DuckDB's spill folder."""
+    building = build_path(live)
+    for path in (building, wal_path(building)):
         path.unlink(missing_ok=True)
+    shutil.rmtree(building.with_name(building.name + ".tmp"), ignore_errors=True)
 
 
 def fsync_dir(directory: Path) -> None:

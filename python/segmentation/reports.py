@@ -67,8 +67,9 @@ def plot_clusters(ax: Axes, points: pd.DataFrame, segments: pd.DataFrame, note: 
 
 
 def save(fig: Figure, path: Path) -> None:
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    # Fixed margins and light PNG compression: tight_layout and zlib's default level were half
+    # the time of a 200-customer build, for the same picture and a slightly larger file.
+    fig.savefig(path, dpi=110, pil_kwargs={"compress_level": 1})
 
 
 def write_reports(con: duckdb.DuckDBPyConnection, directory: Path) -> list[Path]:
@@ -77,6 +78,7 @@ def write_reports(con: duckdb.DuckDBPyConnection, directory: Path) -> list[Path]
     )
     selection = con.sql("select * from k_selection order by k").df()
     fig = Figure(figsize=(8, 5.5))
+    fig.subplots_adjust(left=0.1, right=0.9, top=0.88, bottom=0.2)
     plot_elbow(fig.add_subplot(), selection, fitted_on(customers, sample_rows, silhouette_rows))
     save(fig, directory / ELBOW_PNG)
 
@@ -91,6 +93,7 @@ def write_reports(con: duckdb.DuckDBPyConnection, directory: Path) -> list[Path]
     ).df()
     shown = "all customers" if len(points) == customers else f"a sample of {len(points):,} of {customers:,} customers"
     fig = Figure(figsize=(9, 6.5))
+    fig.subplots_adjust(left=0.08, right=0.97, top=0.9, bottom=0.09)
     plot_clusters(fig.add_subplot(), points, segments, f"{shown}; legend counts are whole segments")
     save(fig, directory / CLUSTERS_PNG)
 

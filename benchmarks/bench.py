@@ -1,0 +1,129 @@
+"""Wall time and peak memory of whole pipeline runs on synthetic customers of growing size.
+
+    .venv/bin/python benchmarks/bench.py [--sizes 200,1000000,10000000] [--repeat 3]
+        [--parquet-from 100000000] [--baseline-up-to 10000000]
+
+For each size it generates the data once (deterministic, cached in benchmarks/data/), runs
+`pipeline.py` as a separate process, and prints: median wall time and peak memory, the time
+of each step (from the pipeline's own lines), and how well the segments recover the groups
+that generated the data (adjusted Rand index). `--baseline-up-to N` also runs the notebook's
+steps as a plain pandas + scikit-learn script (notebook_baseline.py) up to N rows.
+Measures, never asserts: the numbers go in notes, not in the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from math import comb
+from pathlib import Path
+
+import duckdb
+
+PROJECT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT / "python"))
+
+from segmentation.sample_data import GENERATE, write_customers  # noqa: E402
+
+DATA = PROJECT / "benchmarks" / "data"
+STEP_LINE = re.compile(r"^\s*(?:\d+/\d+\s+)?(\w+)\s+(\w+)\.*\s.*\s(\d+\.\d+) s$")
+
+
+def run(command: list[str]) -> tuple[float, float, str]:
+    """Wall seconds, peak resident MiB and stdout of one child process."""
+    started = time.perf_counter()
+    with tempfile.TemporaryFile("w+") as out:
+        child = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - started
+        out.seek(0)
+        text = out.read()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{text}")
+    return wall, usage.ru_maxrss / 1024, text
+
+
+def adjusted_rand_index(pairs: list[tuple[int, int, int]]) -> float:
+    """ARI from a contingency table given as (true group, cluster, count) rows."""
+    n = sum(c for *_, c in pairs)
+    rows, cols = {}, {}
+    for group, cluster, count in pairs:
+        rows[group] = rows.get(group, 0) + count
+        cols[cluster] = cols.get(cluster, 0) + count
+    index = sum(comb(c, 2) for *_, c in pairs)
+    row_sum, col_sum = sum(comb(c, 2) for c in rows.values()), sum(comb(c, 2) for c in cols.values())
+    expected = row_sum * col_sum / comb(n, 2)
+    return (index - expected) / ((row_sum + col_sum) / 2 - expected)
+
+
+def agreement(warehouse: Path, rows: int, seed: int) -> float:
+    with duckdb.connect() as con:
+        con.execute("attach $path as built (read_only)", {"path": str(warehouse)})
+        pairs = con.execute(
+            f"with generated as ({GENERATE}) select generated.group, clusters.cluster_id, count(*) "
+            "from generated inner join built.customer_clusters as clusters "
+            'on generated."CustomerID" = clusters.customer_id group by all',
+            {"rows": rows, "seed": seed},
+        ).fetchall()
+    return adjusted_rand_index(pairs)
+
+
+def input_file(rows: int, parquet: bool) -> Path:
+    DATA.mkdir(parents=True, exist_ok=True)
+    path = DATA / f"customers_{rows}.{'parquet' if parquet else 'csv'}"
+    if not path.exists():
+        print(f"generating {path.name} ...", flush=True)
+        write_customers(path, rows, seed=7)
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="200,1000000,10000000")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--parquet-from", type=int, default=100_000_000)
+    parser.add_argument("--baseline-up-to", type=int, default=0)
+    args = parser.parse_args()
+    sizes = [int(float(size)) for size in args.sizes.split(",")]
+
+    imports = [run([sys.executable, "-c", "import segmentation.build"])[0] for _ in range(args.repeat)]
+    print(f"importing the libraries alone: {statistics.median(imports):.2f} s (median of {args.repeat})\n")
+    header = f"{'rows':>12} {'input':>8} {'what':<10} {'wall s':>8} {'peak MiB':>9} {'ARI':>6}"
+    print(header)
+    print("-" * len(header))
+    steps_by_size = {}
+    for rows in sizes:
+        path = input_file(rows, rows >= args.parquet_from)
+        with tempfile.TemporaryDirectory() as tmp:
+            warehouse = Path(tmp) / "mall.duckdb"
+            command = [sys.executable, str(PROJECT / "pipeline.py"), "--input", str(path),
+                       "--warehouse", str(warehouse), "--reports", str(Path(tmp) / "reports")]
+            runs = [run(command) for _ in range(args.repeat)]
+            ari = agreement(warehouse, rows, seed=7)
+        wall = statistics.median(r[0] for r in runs)
+        peak = max(r[1] for r in runs)
+        print(f"{rows:>12,} {path.suffix[1:]:>8} {'pipeline':<10} {wall:>8.2f} {peak:>9.0f} {ari:>6.3f}", flush=True)
+        steps_by_size[rows] = [m.groups() for m in map(STEP_LINE.match, runs[len(runs) // 2][2].splitlines()) if m]
+        if rows <= args.baseline_up_to:
+            with tempfile.TemporaryDirectory() as tmp:
+                baseline = [run([sys.executable, str(PROJECT / "benchmarks" / "notebook_baseline.py"),
+                                 str(path), tmp]) for _ in range(args.repeat)]
+            wall = statistics.median(r[0] for r in baseline)
+            peak = max(r[1] for r in baseline)
+            print(f"{rows:>12,} {path.suffix[1:]:>8} {'notebook':<10} {wall:>8.2f} {peak:>9.0f} {'':>6}", flush=True)
+
+    print("\nseconds per step (the median run):")
+    names = [name for _, name, _ in next(iter(steps_by_size.values()))]
+    print(f"{'step':<22}" + "".join(f"{rows:>14,}" for rows in steps_by_size))
+    for i, name in enumerate(names):
+        print(f"{name:<22}" + "".join(f"{float(steps[i][2]):>14.2f}" for steps in steps_by_size.values()))
+
+
+if __name__ == "__main__":
+    main()
