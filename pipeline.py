@@ -29,6 +29,12 @@ def positive_int(text: str) -> int:
     return value
 
 
+def seed_option(text: str) -> int:
+    if not text.isdigit() or int(text) >= 2**32:
+        raise argparse.ArgumentTypeError(f"a seed is a whole number from 0 to 2**32 - 1, got {text!r}")
+    return int(text)
+
+
 def k_option(text: str) -> int | None:
     return None if text == "auto" else positive_int(text)
 
@@ -55,7 +61,7 @@ def parse_args(argv: list[str] | None) -> Settings:
                         help="folder for elbow.png, clusters.png and segmented_mall_customers.csv")
     parser.add_argument("--k", type=k_option, default=DEFAULTS.k, metavar="N|auto",
                         help="number of segments, or 'auto' for the K with the best silhouette")
-    parser.add_argument("--seed", type=int, default=DEFAULTS.seed, help="K-Means random_state")
+    parser.add_argument("--seed", type=seed_option, default=DEFAULTS.seed, help="K-Means random_state")
     parser.add_argument("--sample-size", type=positive_int, default=DEFAULTS.sample_size,
                         help="choose K and fit K-Means on at most this many customers (a seeded "
                         "sample); every customer is then assigned to its nearest centroid")

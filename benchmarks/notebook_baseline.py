@@ -13,13 +13,14 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import duckdb  # noqa: E402
 import pandas as pd  # noqa: E402
 from sklearn.cluster import KMeans  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 source, out = Path(sys.argv[1]), Path(sys.argv[2])
 out.mkdir(parents=True, exist_ok=True)
-df = pd.read_parquet(source) if source.suffix == ".parquet" else pd.read_csv(source)
+df = duckdb.read_parquet(str(source)).df() if source.suffix == ".parquet" else pd.read_csv(source)
 X = StandardScaler().fit_transform(df[["Annual Income (k$)", "Spending Score (1-100)"]])
 
 inertia = [KMeans(n_clusters=k, n_init=10, random_state=42).fit(X).inertia_ for k in range(1, 11)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 
 import duckdb
+import pandas as pd
 import pytest
 from matplotlib.image import imread
 
@@ -66,6 +67,18 @@ def test_declared_data_test_holds_on_the_build(sample_build, test):
     sql, params = query_for(test)
     with duckdb.connect(str(sample_build.warehouse_path), read_only=True) as con:
         assert con.execute(sql, params).fetchall() == []
+
+
+def test_sql_assignment_matches_the_fitted_labels(sample_build):
+    from segmentation.clustering import cluster_customers
+    from segmentation.config import FEATURES, Settings
+    from segmentation.kmeans_model import params
+
+    features = query(sample_build.warehouse_path, "select customer_id, annual_income_k, spending_score from stg_customers")
+    frame = pd.DataFrame(features, columns=["customer_id", *FEATURES])
+    labels = cluster_customers(frame, FEATURES, params(Settings())).labels
+    in_sql = query(sample_build.warehouse_path, "select customer_id, cluster_id from customer_clusters order by 1")
+    assert in_sql == list(labels.itertuples(index=False, name=None))
 
 
 def test_every_published_relation_and_column_is_described(sample_build):
@@ -200,6 +213,21 @@ def test_parquet_input_gives_the_same_report_as_csv(tmp_path, settings):
     run_build(settings, input_path=parquet)
     written = (settings.reports_dir / "segmented_mall_customers.csv").read_text()
     assert written == (SQL_DIR.parent / "tests" / "golden" / "segmented_sample_customers.csv").read_text()
+
+
+def test_parquet_whole_numbers_stored_as_floats_are_whole(tmp_path, settings):
+    import duckdb as db
+
+    parquet = tmp_path / "floats.parquet"
+    with db.connect() as con:
+        con.read_csv(str(SAMPLE_INPUT)).select(
+            "CustomerID, Gender, Age::double as Age, \"Annual Income (k$)\"::decimal(9, 1) as \"Annual Income (k$)\", "
+            "if(CustomerID = 7, 50.5, \"Spending Score (1-100)\")::double as \"Spending Score (1-100)\""
+        ).write_parquet(str(parquet))
+    result = run_build(settings, input_path=parquet)
+    assert (result.customers, result.rejected_rows) == (199, 1)
+    assert query(settings.warehouse_path, "select line_number, reject_reason from customer_rejects") == [
+        (7, "spending_score '50.5' is not a whole number")]
 
 
 def test_parquet_input_problems_are_named(tmp_path, settings):

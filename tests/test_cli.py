@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from conftest import fingerprint, query, write_csv
 from segmentation.config import PROJECT_DIR
 
@@ -48,12 +50,23 @@ def test_unusable_input_is_one_error_line_and_nothing_changes(tmp_path):
 
 
 def test_missing_input_file(tmp_path):
-    done = pipeline("--input", str(tmp_path / "nope.csv"), "--warehouse", str(tmp_path / "w.duckdb"))
+    done = pipeline("--input", str(tmp_path / "nope.csv"), "--warehouse", str(tmp_path / "w.duckdb"),
+                    "--reports", str(tmp_path / "r"))
     assert done.returncode == 1
     assert done.stderr.strip() == f"error: {tmp_path / 'nope.csv'}: no such file"
 
 
-def test_bad_k_is_a_usage_error():
-    done = pipeline("--k", "five")
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--k", "five", "argument --k: expected a whole number, got 'five'"),
+        ("--k", "0", "argument --k: must be at least 1"),
+        ("--seed", "-1", "argument --seed: a seed is a whole number from 0 to 2**32 - 1, got '-1'"),
+        ("--seed", str(2**32), "argument --seed: a seed is a whole number from 0 to 2**32 - 1"),
+        ("--max-reject-share", "2", "argument --max-reject-share: a share is between 0 and 1"),
+    ],
+)
+def test_bad_options_are_usage_errors(option, value, message):
+    done = pipeline(option, value)
     assert done.returncode == 2
-    assert "argument --k: expected a whole number, got 'five'" in done.stderr
+    assert message in done.stderr

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from segmentation.clustering import ClusterParams, canonical_order, choose_k, cluster_customers
-from segmentation.config import FEATURES
+from segmentation.clustering import TooFewCustomers, canonical_order, choose_k, cluster_customers
+from segmentation.config import FEATURES, Settings
+from segmentation.kmeans_model import params
 from segmentation.sample_data import generate_customers
 
-PARAMS = ClusterParams(k=5, k_range=(1, 10), seed=42, n_init=10)
+PARAMS = params(Settings())  # K=5, K range 1..10, seed 42, n_init=10, as the pipeline runs
 
 
 def features_of(customers: pd.DataFrame) -> pd.DataFrame:
@@ -69,7 +72,7 @@ def test_cluster_numbers_follow_centroids_whatever_the_seed(sample):
     customers, _ = sample
     for seed in (0, 1, 42):
         centroids = cluster_customers(
-            features_of(customers), FEATURES, ClusterParams(5, (1, 10), seed, 10)
+            features_of(customers), FEATURES, replace(PARAMS, seed=seed)
         ).centroids
         keys = list(zip(centroids["annual_income_k"], centroids["spending_score"]))
         assert keys == sorted(keys)
@@ -105,20 +108,20 @@ def test_auto_k_takes_the_best_silhouette():
 
 def test_k_beyond_the_elbow_range_is_fitted_too(sample):
     customers, _ = sample
-    tables = cluster_customers(features_of(customers), FEATURES, ClusterParams(12, (1, 10), 42, 10))
+    tables = cluster_customers(features_of(customers), FEATURES, replace(PARAMS, k=12))
     assert len(tables.centroids) == 12
     assert not tables.selection["is_chosen"].any()
 
 
 def test_too_few_customers_for_k():
     few = pd.DataFrame({"customer_id": [1, 2, 3], "annual_income_k": [10, 20, 30], "spending_score": [1, 2, 3]})
-    with pytest.raises(ValueError, match="K=5 needs at least 5 customers, the input has 3"):
+    with pytest.raises(TooFewCustomers, match="K=5 needs at least 5 customers, the input has 3"):
         cluster_customers(few, FEATURES, PARAMS)
 
 
 def test_identical_customers_leave_silhouette_undefined_instead_of_failing():
     same = pd.DataFrame({"customer_id": [1, 2, 3], "annual_income_k": [10] * 3, "spending_score": [5] * 3})
     with pytest.warns(Warning, match="distinct clusters"):
-        tables = cluster_customers(same, FEATURES, ClusterParams(2, (1, 3), 42, 10))
+        tables = cluster_customers(same, FEATURES, replace(PARAMS, k=2, k_range=(1, 3)))
     assert tables.selection["silhouette"].isna().all()
     assert tables.labels["cluster_id"].nunique() == 1

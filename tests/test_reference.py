@@ -67,12 +67,13 @@ def test_shuffled_rows_get_the_same_segments(real_build, real_csv, tmp_path):
 
 
 def test_sql_assignment_agrees_with_scikit_learn_on_every_customer(real_build, real_csv):
-    from segmentation.clustering import ClusterParams, cluster_customers
-    from segmentation.config import FEATURES
+    from segmentation.clustering import cluster_customers
+    from segmentation.config import FEATURES, Settings
+    from segmentation.kmeans_model import params
 
     frame = pd.read_csv(real_csv)
     features = pd.DataFrame({"customer_id": frame["CustomerID"], "annual_income_k": frame["Annual Income (k$)"],
                              "spending_score": frame["Spending Score (1-100)"]})
-    labels = cluster_customers(features, FEATURES, ClusterParams(5, (1, 10), 42, 10)).labels
+    labels = cluster_customers(features, FEATURES, params(Settings())).labels
     in_sql = query(real_build.warehouse_path, "select customer_id, cluster_id from customer_clusters order by 1")
     assert in_sql == list(labels.itertuples(index=False, name=None))

@@ -20,17 +20,10 @@ from . import kmeans_model
 from .config import FEATURES, Settings
 from .dag import Model, SingularTest, build_order, discover, python_model, run_models, run_table_tests
 from .db import first_row
-from .errors import DataTestError, InputError
+from .errors import DataTestError, InputError, PipelineError
 from .loader import load_raw
 from .progress import step
-from .publish import (
-    build_path,
-    publish_reports,
-    publish_warehouse,
-    remove_build_files,
-    reports_staging,
-    writer_lock,
-)
+from .publish import build_path, publish, remove_build_files, reports_staging, writer_lock
 from .reports import REPORT_FILES, write_reports
 from .schema import TableDoc, apply_comments, load_schema
 
@@ -108,8 +101,10 @@ def previous_runs(live: Path) -> pd.DataFrame | None:
     try:
         with duckdb.connect(str(live), read_only=True) as old:
             return old.sql("select * from pipeline_runs order by run_id").df()
-    except duckdb.Error:
-        return None  # an unreadable or older-layout warehouse: history starts again
+    except duckdb.CatalogException:
+        return None  # a warehouse without a run history
+    except duckdb.Error as e:
+        raise PipelineError(f"{live}: cannot read its run history to carry it over ({str(e).splitlines()[0]})") from None
 
 
 def record_run(con: duckdb.DuckDBPyConnection, settings: Settings, started: datetime) -> None:
@@ -159,7 +154,7 @@ def build(settings: Settings, log: Callable[[str], None] = print) -> BuildResult
     started_clock, started = time.perf_counter(), datetime.now(UTC)
     ordered, tests, docs = project(settings)
     live = settings.warehouse_path
-    with writer_lock(live, settings.lock_timeout_s):
+    with writer_lock(live, settings.lock_timeout_s), writer_lock(settings.reports_dir, settings.lock_timeout_s):
         remove_build_files(live)
         building, staged = build_path(live), reports_staging(settings.reports_dir, REPORT_FILES)
         try:
@@ -190,8 +185,7 @@ def build(settings: Settings, log: Callable[[str], None] = print) -> BuildResult
                     "order by run_id desc limit 1",
                 )
             with step(f"{'publish':>9} {'warehouse':.<{STAGE_WIDTH}}", log) as current:
-                publish_warehouse(building, live, list(PUBLISHED))
-                publish_reports(staged, settings.reports_dir)
+                publish(building, live, staged, settings.reports_dir, list(PUBLISHED))
                 current.summary = "validated, swapped in with the reports"
         except DataTestError as e:
             cleanup(live, staged)

@@ -17,13 +17,17 @@ from threadpoolctl import threadpool_limits
 SINGLE_THREAD_ROWS = 50_000
 
 
+class TooFewCustomers(ValueError):
+    """K-Means cannot make K clusters of the customers there are."""
+
+
 @dataclass(frozen=True)
 class ClusterParams:
     k: int | None  # None: the K with the best silhouette
     k_range: tuple[int, int]
     seed: int
     n_init: int
-    silhouette_rows: int = 3_000  # silhouette is quadratic in rows: score a seeded subset beyond this
+    silhouette_rows: int  # silhouette is quadratic in rows: score a seeded subset beyond this
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,7 @@ def choose_k(selection: pd.DataFrame, k: int | None) -> int:
         return k
     scored = selection.dropna(subset=["silhouette"])
     if scored.empty:
-        raise ValueError("no K in the range has a silhouette to choose by")
+        raise TooFewCustomers("no K in the range has a silhouette to choose by")
     return int(scored.loc[scored["silhouette"].idxmax(), "k"])
 
 
@@ -85,7 +89,7 @@ def cluster_customers(features: pd.DataFrame, feature_columns: tuple[str, ...], 
     Rows are sorted by customer_id first, so the input's row order cannot change the result.
     """
     if len(features) < 2:
-        raise ValueError(f"K-Means needs at least 2 customers, the input has {len(features)}")
+        raise TooFewCustomers(f"K-Means needs at least 2 customers, the input has {len(features)}")
     features = features.sort_values("customer_id", kind="stable", ignore_index=True)
     values = features[list(feature_columns)].to_numpy(dtype="float64")
     threads = 1 if len(values) <= SINGLE_THREAD_ROWS else None
@@ -95,7 +99,7 @@ def cluster_customers(features: pd.DataFrame, feature_columns: tuple[str, ...], 
         selection, fits = k_selection(scaled, params)
         k = choose_k(selection, params.k)
         if not 1 <= k <= len(values):
-            raise ValueError(f"K={k} needs at least {k} customers, the input has {len(values)}")
+            raise TooFewCustomers(f"K={k} needs at least {k} customers, the input has {len(values)}")
         model = fits[k] if k in fits else fit_kmeans(scaled, k, params)
 
     renumber = canonical_order(model.cluster_centers_)

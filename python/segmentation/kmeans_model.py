@@ -6,7 +6,7 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-from .clustering import ClusterParams, cluster_customers
+from .clustering import ClusterParams, TooFewCustomers, cluster_customers
 from .config import FEATURES, Settings
 from .errors import InputError
 
@@ -33,7 +33,7 @@ def run(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, pd.Data
     ).df()
     try:
         model = cluster_customers(sample, FEATURES, params(settings))
-    except ValueError as e:  # too few customers for K
+    except TooFewCustomers as e:
         raise InputError(f"{settings.input_path}: {e}") from None
     return {
         "cluster_centroids": model.centroids,

@@ -74,8 +74,11 @@ def read_header(path: Path) -> Header:
         raise InputError(f"{path}: no such file")
     if not path.is_file():
         raise InputError(f"{path}: not a file")
-    with path.open("rb") as f:
-        head = f.read(1 << 16)
+    try:
+        with path.open("rb") as f:
+            head = f.read(1 << 16)
+    except OSError as e:
+        raise InputError(f"{path}: cannot be read ({e.strerror})") from None
     if not head.strip():
         raise InputError(f"{path}: the file is empty")
     if b"\0" in head:
@@ -142,8 +145,10 @@ def load_csv(con: duckdb.DuckDBPyConnection, path: Path) -> Header:
     }
     try:
         con.execute(LOAD_LINES, params)
-    except duckdb.InvalidInputException:
-        raise InputError(f"{path}: {first_undecodable_line(path)}") from None
+    except duckdb.Error as e:
+        if "unicode" in str(e).lower() or "utf-8" in str(e).lower():
+            raise InputError(f"{path}: {first_undecodable_line(path)}") from None
+        raise InputError(f"{path}: cannot be read as CSV ({str(e).splitlines()[0]})") from None
     return header
 
 
@@ -158,7 +163,7 @@ def load_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> Header:
         raise InputError(f"{path}: not a readable Parquet file ({str(e).splitlines()[0]})") from None
     names = tuple(name for name in records.columns if name != "file_row_number")
     positions = map_columns(path, names)
-    text = [duckdb.ColumnExpression(name).cast(duckdb.sqltype("varchar")) for name in names]
+    text = [as_text(name, str(kind)) for name, kind in zip(records.columns, records.types) if name in names]
     as_line = [duckdb.CoalesceOperator(field, duckdb.ConstantExpression("")) for field in text]
     count = duckdb.ConstantExpression(len(names)).cast(duckdb.sqltype("integer"))
     records.select(
@@ -168,9 +173,24 @@ def load_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> Header:
         count.alias("fields_expected"),
         *[text[i - 1].alias(column) for column, i in positions.items()],
     ).create_view("parquet_records")
-    con.execute("create temp table raw_customers as select * from parquet_records")
-    con.execute("drop view parquet_records")
+    try:
+        con.execute("create temp table raw_customers as select * from parquet_records")
+    except duckdb.Error as e:
+        raise InputError(f"{path}: cannot be read as Parquet ({str(e).splitlines()[0]})") from None
+    finally:
+        con.execute("drop view if exists parquet_records")
     return Header(",", names, positions)
+
+
+def as_text(name: str, kind: str) -> duckdb.Expression:
+    """A Parquet value as the text a CSV would hold: whole numbers stored as floating point
+    (as pandas writes integer columns with gaps, or as decimals) lose their '.0'."""
+    column = duckdb.ColumnExpression(name)
+    text = column.cast(duckdb.sqltype("varchar"))
+    if kind.upper().startswith(("FLOAT", "DOUBLE", "DECIMAL")):
+        whole = duckdb.FunctionExpression("trunc", column) == column
+        return duckdb.CaseExpression(whole, column.cast(duckdb.sqltype("bigint")).cast(duckdb.sqltype("varchar"))).otherwise(text)
+    return text
 
 
 def first_undecodable_line(path: Path) -> str:

@@ -23,7 +23,7 @@ from .errors import PipelineError
 
 
 def lock_path(live: Path) -> Path:
-    return live.with_name(live.name + ".lock")
+    return live.with_name(live.name + ".lock") if live.suffix else live.with_name(f".{live.name}.lock")
 
 
 def build_path(live: Path) -> Path:
@@ -36,7 +36,8 @@ def wal_path(database: Path) -> Path:
 
 @contextmanager
 def writer_lock(live: Path, timeout_s: float) -> Iterator[None]:
-    """One build per warehouse at a time; a second waits up to `timeout_s`, then stops."""
+    """One build per warehouse (or reports folder) at a time; a second waits up to
+    `timeout_s`, then stops."""
     live.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_path(live), "a") as handle:
         deadline = time.monotonic() + timeout_s
@@ -73,8 +74,8 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def publish_warehouse(built: Path, live: Path, required: list[str]) -> None:
-    """Swap a closed, checkpointed build file in for the live one, after checking it."""
+def validate_build(built: Path, required: list[str]) -> None:
+    """The closed, checkpointed build opens read-only and every published relation reads."""
     if wal_path(built).exists():
         raise PipelineError(f"{built}: a write-ahead log is left beside the build; not publishing it")
     with duckdb.connect(str(built), read_only=True) as con:
@@ -89,9 +90,21 @@ def publish_warehouse(built: Path, live: Path, required: list[str]) -> None:
             raise PipelineError(f"{built}: the build lacks {', '.join(missing)}; not publishing it")
         for name in required:  # every view must still bind and run
             first_row(con, f"select count(*) from {quote_ident(name)}")
-    wal_path(live).unlink(missing_ok=True)  # a stale log would be replayed onto the new file
-    os.replace(built, live)
+
+
+def publish(built: Path, live: Path, staged: Path, reports_dir: Path, required: list[str]) -> None:
+    """Validate the build, swap the reports in, then the warehouse; if the warehouse cannot be
+    replaced, the previous reports are swapped back, so the two never disagree."""
+    validate_build(built, required)
+    swap_reports(staged, reports_dir)
+    try:
+        wal_path(live).unlink(missing_ok=True)  # a stale log would be replayed onto the new file
+        os.replace(built, live)
+    except OSError:
+        swap_reports(staged, reports_dir)  # the exchange is its own inverse
+        raise
     fsync_dir(live.parent)
+    shutil.rmtree(staged, ignore_errors=True)  # now the previous reports
 
 
 def reports_staging(reports_dir: Path, owned: Iterable[str]) -> Path:
@@ -116,16 +129,15 @@ def reports_staging(reports_dir: Path, owned: Iterable[str]) -> Path:
     return staged
 
 
-def publish_reports(staged: Path, reports_dir: Path) -> None:
-    """Swap the staged folder in for the live one in one step: readers see all old or all new."""
+def swap_reports(staged: Path, reports_dir: Path) -> None:
+    """Exchange the staged and live reports folders in one step: readers see all old or all
+    new. Hidden files of the live folder (.gitkeep) are carried over first."""
     if not reports_dir.exists():
-        os.rename(staged, reports_dir)
-    else:
-        for hidden in reports_dir.glob(".*"):
-            if hidden.is_file():
-                shutil.copy2(hidden, staged / hidden.name)
-        exchange(staged, reports_dir)
-        shutil.rmtree(staged)  # now the previous reports
+        reports_dir.mkdir(parents=True)
+    for hidden in reports_dir.glob(".*"):
+        if hidden.is_file() and not (staged / hidden.name).exists():
+            shutil.copy2(hidden, staged / hidden.name)
+    exchange(staged, reports_dir)
     fsync_dir(reports_dir.parent)
 
 

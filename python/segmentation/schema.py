@@ -36,7 +36,6 @@ class TableDoc:
     materialized: str  # view or table; Python outputs and sources are always tables
     columns: dict[str, str]  # column -> description
     tests: tuple[DataTest, ...]
-    is_source: bool
 
 
 def load_schema(sql_dir: Path) -> dict[str, TableDoc]:
@@ -45,14 +44,14 @@ def load_schema(sql_dir: Path) -> dict[str, TableDoc]:
         content = yaml.safe_load(path.read_text()) or {}
         for section in ("sources", "models"):
             for entry in content.get(section, []):
-                doc = parse_entry(entry, is_source=section == "sources")
+                doc = parse_entry(entry)
                 if doc.name in docs:
                     raise ValueError(f"{path}: {doc.name} is documented twice")
                 docs[doc.name] = doc
     return docs
 
 
-def parse_entry(entry: dict, is_source: bool) -> TableDoc:
+def parse_entry(entry: dict) -> TableDoc:
     name = entry["name"]
     columns, tests = {}, []
     for column in entry.get("columns", []):
@@ -66,7 +65,6 @@ def parse_entry(entry: dict, is_source: bool) -> TableDoc:
         materialized=entry.get("config", {}).get("materialized", "view"),
         columns=columns,
         tests=tuple(tests),
-        is_source=is_source,
     )
 
 

@@ -3,7 +3,7 @@
 -- Whole numbers are gated by a regex first: try_cast alone would accept '19.5', '1e2', '0x10'.
 with
 
-raw_customers as (
+raw_lines as (
     select * from raw_customers
 ),
 
@@ -22,7 +22,7 @@ trimmed as (
         trim(age) as age,
         trim(annual_income_k) as annual_income_k,
         trim(spending_score) as spending_score
-    from raw_customers
+    from raw_lines
 ),
 
 typed as (
