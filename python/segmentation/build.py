@@ -107,7 +107,8 @@ def previous_runs(live: Path) -> pd.DataFrame | None:
         raise PipelineError(f"{live}: cannot read its run history to carry it over ({str(e).splitlines()[0]})") from None
 
 
-def record_run(con: duckdb.DuckDBPyConnection, settings: Settings, started: datetime) -> None:
+def record_run(con: duckdb.DuckDBPyConnection, settings: Settings, started: datetime) -> dict:
+    """Write `pipeline_runs` (the live warehouse's history plus this run); returns this run."""
     history = previous_runs(settings.warehouse_path)
     counts = first_row(
         con,
@@ -115,34 +116,38 @@ def record_run(con: duckdb.DuckDBPyConnection, settings: Settings, started: date
         "from stg_customer_rows",
     )
     k = first_row(con, "select count(*) from cluster_centroids")[0]
-    run = pd.DataFrame(
-        [
-            {
-                "run_id": 1 if history is None or history.empty else int(history["run_id"].max()) + 1,
-                "started_at": started,
-                "finished_at": datetime.now(UTC),
-                "input_path": str(settings.input_path.resolve()),
-                "input_sha256": sha256(settings.input_path),
-                "data_rows": counts[0],
-                "customers": counts[1],
-                "rejected_rows": counts[2],
-                "k": k,
-                "k_mode": "fixed" if settings.k is not None else "auto",
-                "seed": settings.seed,
-                "n_init": settings.n_init,
-                "sample_rows": min(counts[1], settings.sample_size),
-                "silhouette_rows": min(counts[1], settings.sample_size, settings.silhouette_rows),
-                "features": ",".join(FEATURES),
-                "storage_compatibility_version": settings.storage_compatibility_version,
-                "python_version": platform.python_version(),
-                "duckdb_version": duckdb.__version__,
-                "sklearn_version": sklearn.__version__,
-                "pandas_version": pd.__version__,
-            }
-        ]
-    )
-    runs = run if history is None else pd.concat([history, run], ignore_index=True)
+    run = {
+        "run_id": 1 if history is None or history.empty else int(history["run_id"].max()) + 1,
+        "started_at": started,
+        "finished_at": datetime.now(UTC),
+        "input_path": str(settings.input_path.resolve()),
+        "input_sha256": sha256(settings.input_path),
+        "data_rows": counts[0],
+        "customers": counts[1],
+        "rejected_rows": counts[2],
+        "k": k,
+        "k_mode": "fixed" if settings.k is not None else "auto",
+        "seed": settings.seed,
+        "n_init": settings.n_init,
+        "sample_rows": min(counts[1], settings.sample_size),
+        "silhouette_rows": min(counts[1], settings.sample_size, settings.silhouette_rows),
+        "features": ",".join(FEATURES),
+        "storage_compatibility_version": settings.storage_compatibility_version,
+        "python_version": platform.python_version(),
+        "duckdb_version": duckdb.__version__,
+        "sklearn_version": sklearn.__version__,
+        "pandas_version": pd.__version__,
+    }
+    runs = pd.DataFrame([run])
+    if history is not None:
+        runs = pd.concat([history, runs], ignore_index=True)
     con.from_df(runs).create("pipeline_runs")
+    return run
+
+
+def stage_label(verb: str, name: str) -> str:
+    """The start of a step line around the models, aligned with the model lines."""
+    return f"{verb:>9} {name:.<{STAGE_WIDTH}}"
 
 
 def cleanup(live: Path, staged: Path) -> None:
@@ -163,28 +168,23 @@ def build(settings: Settings, log: Callable[[str], None] = print) -> BuildResult
                 "memory_limit": settings.memory_limit,
             }
             with duckdb.connect(str(building), config=config) as con:
-                with step(f"{'load':>9} {'raw_customers':.<{STAGE_WIDTH}}", log) as current:
+                with step(stage_label("load", "raw_customers"), log) as current:
                     load_raw(con, settings.input_path)
                     current.summary = f"{first_row(con, 'select count(*) from raw_customers')[0]:,} lines"
                 passed = run_models(
                     con, ordered, tests, docs, SOURCES, settings, log,
                     gates={"stg_customer_rows": input_gate(settings)},
                 )
-                with step(f"{'record':>9} {'pipeline_runs':.<{STAGE_WIDTH}}", log) as current:
-                    record_run(con, settings, started)
+                with step(stage_label("record", "pipeline_runs"), log) as current:
+                    run = record_run(con, settings, started)
                     passed += run_table_tests(con, docs, "pipeline_runs")
                     apply_comments(con, docs)
                     con.execute("checkpoint")
                     current.summary = "comments, checkpoint"
-                with step(f"{'write':>9} {'reports':.<{STAGE_WIDTH}}", log) as current:
+                with step(stage_label("write", "reports"), log) as current:
                     reports = write_reports(con, staged)
                     current.summary = ", ".join(path.name for path in reports)
-                data_rows, customers, rejected, k = first_row(
-                    con,
-                    "select data_rows, customers, rejected_rows, k from pipeline_runs "
-                    "order by run_id desc limit 1",
-                )
-            with step(f"{'publish':>9} {'warehouse':.<{STAGE_WIDTH}}", log) as current:
+            with step(stage_label("publish", "warehouse"), log) as current:
                 publish(building, live, staged, settings.reports_dir, list(PUBLISHED))
                 current.summary = "validated, swapped in with the reports"
         except DataTestError as e:
@@ -196,10 +196,10 @@ def build(settings: Settings, log: Callable[[str], None] = print) -> BuildResult
     return BuildResult(
         warehouse=live,
         reports=[settings.reports_dir / path.name for path in reports],
-        data_rows=data_rows,
-        customers=customers,
-        rejected_rows=rejected,
-        k=k,
+        data_rows=run["data_rows"],
+        customers=run["customers"],
+        rejected_rows=run["rejected_rows"],
+        k=run["k"],
         data_tests_passed=passed,
         seconds=time.perf_counter() - started_clock,
     )
