@@ -25,8 +25,13 @@ PUBLIC_COLUMNS = {
     "customer_clusters": ["customer_id", "cluster_id"],
     "customer_segments": [
         "customer_id", "gender", "age", "annual_income_k", "spending_score", "cluster_id", "segment_label",
+        "distance_to_centroid", "silhouette",
     ],
-    "k_selection": ["k", "inertia", "silhouette", "is_chosen"],
+    "k_selection": ["k", "inertia", "silhouette", "calinski_harabasz", "davies_bouldin", "is_chosen", "choice_reason"],
+    "segment_changes": [
+        "customer_id", "previous_run_id", "run_id", "previous_cluster_id", "previous_segment_label", "cluster_id",
+        "segment_label", "change_type",
+    ],
 }
 
 
@@ -175,10 +180,8 @@ def test_failing_data_test_stops_the_build_and_names_itself(tmp_path, settings):
             target.mkdir(parents=True, exist_ok=True)
         else:
             target.write_text(source.read_text())
-    features = sql_dir / "features" / "customer_features.sql"
-    features.write_text(features.read_text().replace("from customers\n", "from customers\n    union all\n"
-                                                      "    select * from (select customer_id, annual_income_k,"
-                                                      " spending_score from customers limit 1)\n"))
+    clustered = sql_dir / "clustering" / "clustered_customers.sql"
+    clustered.write_text(clustered.read_text() + "union all\nselect * from (select * from final limit 1)\n")
     with pytest.raises(DataTestError) as error:
         run_build(settings, sql_dir=sql_dir)
     assert str(error.value).startswith(

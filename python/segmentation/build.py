@@ -17,28 +17,37 @@ import pandas as pd
 import sklearn
 
 from . import kmeans_model
-from .config import FEATURES, Settings
+from .config import Settings
 from .dag import Model, SingularTest, build_order, discover, python_model, run_models, run_table_tests
 from .db import first_row
 from .errors import DataTestError, InputError, PipelineError
+from .history import CARRIED, carry_history
 from .loader import load_raw
 from .progress import step
 from .publish import build_path, publish, remove_build_files, reports_staging, writer_lock
 from .reports import REPORT_FILES, write_reports
 from .schema import TableDoc, apply_comments, load_schema
 
-SOURCES = ("raw_customers", "raw_columns")
+SOURCES = ("raw_customers", "raw_columns", *CARRIED, "this_run")
 STAGE_WIDTH = 20  # the steps around the models line up with the model lines
 # What analysts and BI tools rely on: a build lacking any of these is not published.
 PUBLISHED = (
     "stg_customers",
     "customer_rejects",
     "customer_features",
+    "clustered_customers",
     "customer_clusters",
     "cluster_centroids",
     "k_selection",
+    "feature_scaling",
+    "customer_silhouettes",
+    "cluster_stability",
+    "segment_playbook",
     "segment_summary",
     "customer_segments",
+    "segment_snapshots",
+    "segment_changes",
+    "segment_movements",
     "pipeline_runs",
 )
 
@@ -94,30 +103,38 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def previous_runs(live: Path) -> pd.DataFrame | None:
-    """The run history of the live warehouse, carried into the new one."""
-    if not live.exists():
-        return None
-    try:
-        with duckdb.connect(str(live), read_only=True) as old:
-            return old.sql("select * from pipeline_runs order by run_id").df()
-    except duckdb.CatalogException:
-        return None  # a warehouse without a run history
-    except duckdb.Error as e:
-        raise PipelineError(f"{live}: cannot read its run history to carry it over ({str(e).splitlines()[0]})") from None
+def run_flags(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[str]:
+    """What makes this segmentation doubtful: segments too small, a partition that changes
+    with the seed."""
+    flags = [
+        f"segment {cluster_id} ({label}) holds {share:.1%} of the customers, "
+        f"less than the {settings.min_segment_share:.0%} minimum"
+        for cluster_id, label, share in con.execute(
+            "select cluster_id, segment_label, share_of_customers from segment_summary "
+            "where is_small_segment order by cluster_id"
+        ).fetchall()
+    ]
+    lowest = first_row(con, "select min(adjusted_rand_index) from cluster_stability")[0]
+    if lowest is not None and lowest < settings.min_stability:
+        flags.append(
+            f"the segments change with the seed: a refit agrees only {lowest:.2f} (adjusted Rand "
+            f"index) with the model, less than the {settings.min_stability} minimum"
+        )
+    return flags
 
 
-def record_run(con: duckdb.DuckDBPyConnection, settings: Settings, started: datetime) -> dict:
+def record_run(con: duckdb.DuckDBPyConnection, settings: Settings, started: datetime, flags: list[str]) -> dict:
     """Write `pipeline_runs` (the live warehouse's history plus this run); returns this run."""
-    history = previous_runs(settings.warehouse_path)
+    history = con.sql("select * from previous_runs order by run_id").df()
     counts = first_row(
         con,
         "select count(*), count(*) filter (where reject_reason is null), count(reject_reason) "
         "from stg_customer_rows",
     )
     k = first_row(con, "select count(*) from cluster_centroids")[0]
+    k_reason = first_row(con, "select any_value(choice_reason) from k_selection")[0]  # none beyond the K range
     run = {
-        "run_id": 1 if history is None or history.empty else int(history["run_id"].max()) + 1,
+        "run_id": first_row(con, "select run_id from this_run")[0],
         "started_at": started,
         "finished_at": datetime.now(UTC),
         "input_path": str(settings.input_path.resolve()),
@@ -127,11 +144,14 @@ def record_run(con: duckdb.DuckDBPyConnection, settings: Settings, started: date
         "rejected_rows": counts[2],
         "k": k,
         "k_mode": "fixed" if settings.k is not None else "auto",
+        "k_reason": k_reason,
         "seed": settings.seed,
         "n_init": settings.n_init,
         "sample_rows": min(counts[1], settings.sample_size),
         "silhouette_rows": min(counts[1], settings.sample_size, settings.silhouette_rows),
-        "features": ",".join(FEATURES),
+        "features": ",".join(settings.features),
+        "min_stability_ari": first_row(con, "select min(adjusted_rand_index) from cluster_stability")[0],
+        "flags": "; ".join(flags) or None,
         "storage_compatibility_version": settings.storage_compatibility_version,
         "python_version": platform.python_version(),
         "duckdb_version": duckdb.__version__,
@@ -139,9 +159,10 @@ def record_run(con: duckdb.DuckDBPyConnection, settings: Settings, started: date
         "pandas_version": pd.__version__,
     }
     runs = pd.DataFrame([run])
-    if history is not None:
+    if not history.empty:
         runs = pd.concat([history, runs], ignore_index=True)
-    con.from_df(runs).create("pipeline_runs")
+    # text columns stay text when every value is null
+    con.from_df(runs).project("* replace (k_reason::varchar as k_reason, flags::varchar as flags)").create("pipeline_runs")
     return run
 
 
@@ -171,12 +192,19 @@ def build(settings: Settings, log: Callable[[str], None] = print) -> BuildResult
                 with step(stage_label("load", "raw_customers"), log) as current:
                     load_raw(con, settings.input_path)
                     current.summary = f"{first_row(con, 'select count(*) from raw_customers')[0]:,} lines"
+                with step(stage_label("carry", "history"), log) as current:
+                    current.summary = f"this is run {carry_history(con, settings)}"
                 passed = run_models(
                     con, ordered, tests, docs, SOURCES, settings, log,
                     gates={"stg_customer_rows": input_gate(settings)},
                 )
+                flags = run_flags(con, settings)
+                for flag in flags:
+                    log(f"  warning: {flag}")
+                if flags and settings.strict:
+                    raise PipelineError(f"{settings.input_path}: {flags[0]} (--strict)")
                 with step(stage_label("record", "pipeline_runs"), log) as current:
-                    run = record_run(con, settings, started)
+                    run = record_run(con, settings, started, flags)
                     passed += run_table_tests(con, docs, "pipeline_runs")
                     apply_comments(con, docs)
                     con.execute("checkpoint")

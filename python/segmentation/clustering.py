@@ -1,4 +1,5 @@
-"""Scaling, choice of K and K-Means: pure functions on frames and arrays, no database."""
+"""Scaling, choice of K, K-Means and its diagnostics: pure functions on frames and arrays, no
+database."""
 
 from __future__ import annotations
 
@@ -6,8 +7,15 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import KMeans
-from sklearn.metrics import silhouette_score
+from sklearn.metrics import (
+    adjusted_rand_score,
+    calinski_harabasz_score,
+    davies_bouldin_score,
+    pairwise_distances,
+    silhouette_samples,
+)
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
@@ -28,6 +36,10 @@ class ClusterParams:
     seed: int
     n_init: int
     silhouette_rows: int  # silhouette is quadratic in rows: score a seeded subset beyond this
+    stability_seeds: int = 3  # refits with other seeds, compared with the model
+    # a cluster keeps the previous run's number when its centroid moved at most this far
+    # (in standard deviations of the current scaling)
+    match_distance: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -35,34 +47,68 @@ class Clustering:
     """A fitted model: the tables written back, plus the fitted rows' own labels."""
 
     centroids: pd.DataFrame  # cluster_id, each feature, each feature scaled
-    selection: pd.DataFrame  # k, inertia, silhouette, is_chosen
-    scaling: pd.DataFrame  # feature, mean, std
+    selection: pd.DataFrame  # k, inertia, silhouette, calinski_harabasz, davies_bouldin, is_chosen
+    scaling: pd.DataFrame  # feature, position, mean, std
     labels: pd.DataFrame  # customer_id, cluster_id of the rows the model was fitted on
+    silhouettes: pd.DataFrame  # customer_id, cluster_id, silhouette of the scored rows
+    stability: pd.DataFrame  # seed, adjusted_rand_index against the model
+    k_reason: str  # why this K, in words
 
 
-def fit_kmeans(scaled: np.ndarray, k: int, params: ClusterParams) -> KMeans:
-    return KMeans(n_clusters=k, n_init=params.n_init, random_state=params.seed).fit(scaled)
+def fit_kmeans(scaled: np.ndarray, k: int, seed: int, n_init: int) -> KMeans:
+    return KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit(scaled)
 
 
-def silhouette(scaled: np.ndarray, labels: np.ndarray, params: ClusterParams) -> float | None:
-    """Mean silhouette, None where it is undefined (fewer than 2, or as many clusters as rows)."""
-    if not 2 <= len(np.unique(labels)) < len(scaled):
-        return None
-    if len(scaled) <= params.silhouette_rows:
-        return float(silhouette_score(scaled, labels))
-    return float(silhouette_score(scaled, labels, sample_size=params.silhouette_rows, random_state=params.seed))
+def silhouette_subset(rows: int, params: ClusterParams) -> np.ndarray:
+    """The rows silhouette is scored on: all, or a seeded subset (it is quadratic in rows)."""
+    if rows <= params.silhouette_rows:
+        return np.arange(rows)
+    return np.sort(np.random.default_rng(params.seed).permutation(rows)[: params.silhouette_rows])
 
 
-def k_selection(scaled: np.ndarray, params: ClusterParams) -> tuple[pd.DataFrame, dict[int, KMeans]]:
-    """Inertia and silhouette for every K of the range (identical customers can leave fewer
-    clusters than K, and silhouette undefined)."""
+def defined(labels: np.ndarray, rows: int) -> bool:
+    """Silhouette and the other scores need 2 or more clusters, and fewer clusters than rows."""
+    return 2 <= len(np.unique(labels)) < rows
+
+
+def k_selection(scaled: np.ndarray, params: ClusterParams) -> tuple[pd.DataFrame, dict[int, KMeans], np.ndarray]:
+    """Inertia, mean silhouette, Calinski-Harabasz and Davies-Bouldin for every K of the range
+    (identical customers can leave fewer clusters than K, and the scores undefined). Also
+    returns the fits and the silhouette subset's pairwise distances, computed once."""
     low, high = params.k_range
+    subset = silhouette_subset(len(scaled), params)
+    distances = pairwise_distances(scaled[subset])
     rows, fits = [], {}
     for k in range(low, min(high, len(scaled)) + 1):
-        fits[k] = model = fit_kmeans(scaled, k, params)
-        rows.append({"k": k, "inertia": model.inertia_, "silhouette": silhouette(scaled, model.labels_, params)})
-    table = pd.DataFrame(rows).astype({"k": "int32", "inertia": "float64", "silhouette": "Float64"})
-    return table, fits
+        fits[k] = model = fit_kmeans(scaled, k, params.seed, params.n_init)
+        labels, scored = model.labels_, model.labels_[subset]
+        rows.append({
+            "k": k,
+            "inertia": model.inertia_,
+            "silhouette": silhouette_samples(distances, scored, metric="precomputed").mean()
+            if defined(scored, len(subset)) else None,
+            "calinski_harabasz": calinski_harabasz_score(scaled, labels) if defined(labels, len(scaled)) else None,
+            "davies_bouldin": davies_bouldin_score(scaled, labels) if defined(labels, len(scaled)) else None,
+        })
+    table = pd.DataFrame(rows).astype(
+        {"k": "int32", "inertia": "float64", "silhouette": "Float64", "calinski_harabasz": "Float64",
+         "davies_bouldin": "Float64"}
+    )
+    return table, fits, distances
+
+
+def elbow_k(selection: pd.DataFrame) -> int | None:
+    """The elbow of the inertia curve: the K farthest below the straight line from the first K
+    to the last, both axes scaled to 0..1 (the 'kneedle' reading of an elbow plot)."""
+    if len(selection) < 3:
+        return None
+    k, inertia = selection["k"].to_numpy(float), selection["inertia"].to_numpy(float)
+    span = inertia[0] - inertia[-1]
+    if span <= 0:
+        return None
+    x = (k - k[0]) / (k[-1] - k[0])
+    y = (inertia - inertia[-1]) / span
+    return int(k[np.argmax(1 - x - y)])
 
 
 def choose_k(selection: pd.DataFrame, k: int | None) -> int:
@@ -74,6 +120,25 @@ def choose_k(selection: pd.DataFrame, k: int | None) -> int:
     return int(scored.loc[scored["silhouette"].idxmax(), "k"])
 
 
+def k_reason(selection: pd.DataFrame, k: int, given: bool) -> str:
+    """Why this K, from the evidence in `selection`."""
+    scored = selection.dropna(subset=["silhouette"])
+    silhouette = dict(zip(scored["k"], scored["silhouette"].astype(float)))
+    elbow = elbow_k(selection)
+    elbow_text = f"the elbow of the inertia curve is at K={elbow}" if elbow else "the inertia curve has no elbow"
+    if not silhouette:
+        return f"K={k} as given; no K in the range has a silhouette; {elbow_text}."
+    best = max(silhouette, key=silhouette.get)
+    span = f"K={min(silhouette)}..{max(silhouette)}"
+    if given:
+        ranking = f"its silhouette is {silhouette[k]:.3f}" if k in silhouette else "it has no silhouette"
+        return (f"K={k} as given (--k {k}); {ranking}, the best of {span} is K={best} "
+                f"({silhouette[best]:.3f}); {elbow_text}.")
+    agreement = "agrees" if elbow == k else "does not agree"
+    return (f"K={k} has the highest mean silhouette of {span} ({silhouette[k]:.3f}); "
+            f"{elbow_text}, which {agreement}.")
+
+
 def canonical_order(centers: np.ndarray) -> np.ndarray:
     """New cluster number for each K-Means cluster: clusters ordered by centroid, feature by
     feature, so numbering does not depend on K-Means' internal (seed-dependent) order."""
@@ -83,8 +148,48 @@ def canonical_order(centers: np.ndarray) -> np.ndarray:
     return renumber
 
 
-def cluster_customers(features: pd.DataFrame, feature_columns: tuple[str, ...], params: ClusterParams) -> Clustering:
-    """Scale, choose K, fit K-Means on the given customers (all of them, or a sample).
+def match_previous(
+    centers: np.ndarray, feature_columns: tuple[str, ...], scaler: StandardScaler,
+    previous: pd.DataFrame | None, max_distance: float,
+) -> np.ndarray:
+    """Cluster numbers for `centers` (scaled, in canonical order): a cluster whose centroid lies
+    within `max_distance` of one of the previous run's (matched one to one, nearest overall,
+    on the features both runs share) keeps its number; the others take numbers the previous
+    run did not use, in canonical order."""
+    numbers = np.full(len(centers), -1)
+    shared = [i for i, column in enumerate(feature_columns) if previous is not None and column in previous]
+    if shared:
+        before = previous[[feature_columns[i] for i in shared]].to_numpy(float)
+        before = (before - scaler.mean_[shared]) / scaler.scale_[shared]
+        cost = pairwise_distances(centers[:, shared], before)
+        for new, old in zip(*linear_sum_assignment(cost)):
+            if cost[new, old] <= max_distance:
+                numbers[new] = previous["cluster_id"].iloc[old]
+    taken = set(previous["cluster_id"]) if previous is not None else set()
+    free = (n for n in range(len(centers) + len(taken)) if n not in taken)
+    for i in np.flatnonzero(numbers < 0):
+        numbers[i] = next(free)
+    return numbers
+
+
+def stability(scaled: np.ndarray, model: KMeans, params: ClusterParams) -> pd.DataFrame:
+    """How far the partition depends on the seed: the adjusted Rand index between the model
+    and refits with other seeds (1 is the same partition)."""
+    seeds = [(params.seed + i) % 2**32 for i in range(1, params.stability_seeds + 1)]
+    agreement = [
+        adjusted_rand_score(model.labels_, fit_kmeans(scaled, model.n_clusters, seed, params.n_init).labels_)
+        for seed in seeds
+    ]
+    return pd.DataFrame({"seed": pd.Series(seeds, dtype="int64"), "adjusted_rand_index": agreement})
+
+
+def cluster_customers(
+    features: pd.DataFrame, feature_columns: tuple[str, ...], params: ClusterParams,
+    previous: pd.DataFrame | None = None,
+) -> Clustering:
+    """Scale, choose K, fit K-Means on the given customers (all of them, or a sample) and
+    score it. `previous`: the previous run's centroids (cluster_id and features, original
+    units), whose numbers matching clusters keep.
 
     Rows are sorted by customer_id first, so the input's row order cannot change the result.
     """
@@ -96,30 +201,47 @@ def cluster_customers(features: pd.DataFrame, feature_columns: tuple[str, ...], 
     with threadpool_limits(limits=threads):
         scaler = StandardScaler().fit(values)
         scaled = scaler.transform(values)
-        selection, fits = k_selection(scaled, params)
+        selection, fits, distances = k_selection(scaled, params)
         k = choose_k(selection, params.k)
         if not 1 <= k <= len(values):
             raise TooFewCustomers(f"K={k} needs at least {k} customers, the input has {len(values)}")
-        model = fits[k] if k in fits else fit_kmeans(scaled, k, params)
+        model = fits[k] if k in fits else fit_kmeans(scaled, k, params.seed, params.n_init)
+        agreement = stability(scaled, model, params)
 
-    renumber = canonical_order(model.cluster_centers_)
-    centers_scaled = np.empty_like(model.cluster_centers_)
-    centers_scaled[renumber] = model.cluster_centers_
+    order = np.argsort(canonical_order(model.cluster_centers_))  # K-Means cluster by canonical place
+    numbers = match_previous(model.cluster_centers_[order], feature_columns, scaler, previous, params.match_distance)
+    renumber = np.empty(k, dtype="int32")
+    renumber[order] = numbers  # K-Means cluster -> published number
+    centers_scaled = model.cluster_centers_[order]
     centers = scaler.inverse_transform(centers_scaled)
-    centroids = pd.DataFrame({"cluster_id": np.arange(k, dtype="int32")})
+    centroids = pd.DataFrame({"cluster_id": numbers.astype("int32")})
     for i, column in enumerate(feature_columns):
         centroids[column] = centers[:, i]
     for i, column in enumerate(feature_columns):
         centroids[f"{column}_scaled"] = centers_scaled[:, i]
+    centroids = centroids.sort_values("cluster_id", ignore_index=True)
     selection["is_chosen"] = selection["k"] == k
     scaling = pd.DataFrame(
         {
             "feature": list(feature_columns),
+            "position": np.arange(1, len(feature_columns) + 1, dtype="int32"),
             "mean": scaler.mean_,
             "std": scaler.scale_,  # population standard deviation, as StandardScaler uses
         }
     )
-    labels = pd.DataFrame(
-        {"customer_id": features["customer_id"], "cluster_id": renumber[model.labels_].astype("int32")}
+    labels = renumber[model.labels_]
+    subset = silhouette_subset(len(values), params)
+    scores = silhouette_samples(distances, labels[subset], metric="precomputed") \
+        if defined(labels[subset], len(subset)) else np.full(len(subset), np.nan)
+    return Clustering(
+        centroids=centroids,
+        selection=selection,
+        scaling=scaling,
+        labels=pd.DataFrame({"customer_id": features["customer_id"], "cluster_id": labels}),
+        silhouettes=pd.DataFrame(
+            {"customer_id": features["customer_id"].iloc[subset].to_numpy(), "cluster_id": labels[subset],
+             "silhouette": scores}
+        ),
+        stability=agreement,
+        k_reason=k_reason(selection, k, given=params.k is not None),
     )
-    return Clustering(centroids, selection, scaling, labels)

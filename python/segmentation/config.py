@@ -12,7 +12,9 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 SQL_DIR = PROJECT_DIR / "sql"
 SAMPLE_INPUT = PROJECT_DIR / "data" / "sample_customers.csv"
 
-# The columns K-Means reads, in the order they are scaled.
+# The columns K-Means may read (`--features`: short name -> column), and the default choice,
+# in the order they are scaled.
+FEATURE_COLUMNS = {"income": "annual_income_k", "spending": "spending_score", "age": "age"}
 FEATURES = ("annual_income_k", "spending_score")
 
 # Warehouse column -> the input header names it may have, compared trimmed and
@@ -37,8 +39,21 @@ class Settings:
     reports_dir: Path = PROJECT_DIR / "reports"
     k: int | None = 5  # None: pick K from the silhouette ("--k auto")
     k_range: tuple[int, int] = (1, 10)  # the elbow and silhouette are computed over these K
+    features: tuple[str, ...] = FEATURES  # income and spending always; age optionally
     seed: int = 42
     n_init: int = 10
+    # Stability: K-Means is refitted with this many other seeds and compared with the model.
+    stability_seeds: int = 3
+    # Below this adjusted Rand index against the refits, the segmentation is flagged unstable.
+    min_stability: float = 0.8
+    # A segment holding a smaller share of the customers than this is flagged as too small.
+    min_segment_share: float = 0.02
+    # Flags (unstable, too small) fail the build instead of only being reported.
+    strict: bool = False
+    # A cluster keeps the previous run's number when its centroid moved at most this many
+    # standard deviations; segment snapshots of this many runs (this one included) are kept.
+    match_distance: float = 0.5
+    keep_snapshots: int = 10
     # K is chosen and K-Means fitted on at most this many customers (a seeded sample), then
     # every customer is assigned to its nearest centroid in SQL. Fewer customers: all of them.
     sample_size: int = 20_000

@@ -1,9 +1,11 @@
 """The model runner: find the models, order them by the tables their SQL reads, build them.
 
-A SQL model is `sql/<layer>/<name>.sql`, a plain select; its name is the file's stem. A Python
-model declares the tables it reads and writes. Dependencies are read from the SQL by DuckDB's
-own parser, never from a hand-kept list. Data tests run as soon as what they read exists, so
-a failure stops everything downstream.
+A SQL model is `sql/<layer>/<name>.sql`, a plain select; its name is the file's stem. A seed
+is `sql/seeds/<name>.csv`, loaded as a table. A macro is `sql/macros/<name>.sql`, one
+`create macro` statement, created once the tables it reads exist. A Python model declares the
+tables it reads and writes. Dependencies are read from the SQL by DuckDB's own parser, never
+from a hand-kept list. Data tests run as soon as what they read exists, so a failure stops
+everything downstream.
 """
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ class Model:
     name: str
     inputs: frozenset[str]
     outputs: tuple[str, ...]
-    kind: str  # view, table or python
+    kind: str  # view, table, seed, macro or python
     sql: str | None = None
     run: PythonRun | None = None
+    path: Path | None = None  # a seed's CSV
 
 
 @dataclass(frozen=True)
@@ -52,12 +55,28 @@ def tables_read(sql: str) -> frozenset[str]:
     return frozenset(_parser.get_table_names(sql))
 
 
+def declare_macro(name: str, arguments: Iterable[str]) -> None:
+    """Let the parser see calls to a project macro as reads of a table named after it, so a
+    model or macro calling it depends on it (the parser expands macros, and rejects unknown
+    ones). Every argument is optional here: only the real macro checks how it is called."""
+    params = ", ".join(f"{quote_ident(argument)} := null" for argument in arguments)
+    _parser.execute(f"create or replace table {quote_ident(name)} (stub integer)")
+    _parser.execute(f"create or replace macro {quote_ident(name)}({params}) as (select null from {quote_ident(name)})")
+
+
 def discover(sql_dir: Path, docs: dict[str, TableDoc]) -> tuple[list[Model], list[SingularTest]]:
-    models, tests = [], []
+    for path in sorted(sql_dir.glob("macros/*.sql")):
+        if path.stem not in docs:
+            raise PipelineError(f"{path}: document the macro and its arguments in a YAML `macros:` entry")
+        declare_macro(path.stem, docs[path.stem].columns)
+    models = [Model(path.stem, frozenset(), (path.stem,), "seed", path=path) for path in sorted(sql_dir.rglob("*.csv"))]
+    tests = []
     for path in sorted(sql_dir.rglob("*.sql")):
         sql = path.read_text()
         if path.parent.name == "tests":
             tests.append(SingularTest(path.stem, tables_read(sql), sql))
+        elif path.parent.name == "macros":
+            models.append(Model(path.stem, tables_read(sql), (path.stem,), "macro", sql=sql))
         else:
             kind = docs[path.stem].materialized if path.stem in docs else "view"
             models.append(Model(path.stem, tables_read(sql), (path.stem,), kind, sql=sql))
@@ -90,6 +109,14 @@ def materialize(con: duckdb.DuckDBPyConnection, model: Model, context: object) -
             con.from_df(frames[table]).create(table)
     elif model.kind in ("view", "table"):
         con.execute(f"create or replace {model.kind} {quote_ident(model.name)} as\n{model.sql}")
+    elif model.kind == "seed":
+        con.execute(
+            f"create or replace table {quote_ident(model.name)} as "
+            "select * from read_csv($path, header = true, all_varchar = true)",
+            {"path": str(model.path)},
+        )
+    elif model.kind == "macro":
+        con.execute(model.sql)
     else:
         raise PipelineError(f"model {model.name}: unknown materialization {model.kind!r}")
 
@@ -135,7 +162,9 @@ def run_models(
                 data_tests.check(con, test.name, test.sql)
                 pending.remove(test)
                 passed += 1
-            if len(model.outputs) == 1:
+            if model.kind == "macro":
+                current.summary = "created"
+            elif len(model.outputs) == 1:
                 current.summary = f"{row_count(con, model.name):,} rows"
             else:
                 current.summary = ", ".join(f"{t} {row_count(con, t):,}" for t in model.outputs)

@@ -1,8 +1,9 @@
 """The YAML files beside the models: descriptions, materialisation and data tests.
 
-Format (as dbt's): a list of `models` (and `sources`), each with `name`, `description`,
-optional `config: {materialized: table}`, and `columns` with `name`, `description` and
-`data_tests`.
+Format (as dbt's): lists of `models`, `sources` and `seeds`, each with `name`,
+`description`, optional `config: {materialized: table}`, and `columns` with `name`,
+`description` and `data_tests`; and `macros`, each with `name`, `description` and
+`arguments`.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def load_schema(sql_dir: Path) -> dict[str, TableDoc]:
     docs = {}
     for path in sorted(sql_dir.rglob("*.yml")):
         content = yaml.safe_load(path.read_text()) or {}
-        for section in ("sources", "models"):
+        for section in ("sources", "seeds", "models", "macros"):
             for entry in content.get(section, []):
                 doc = parse_entry(entry)
                 if doc.name in docs:
@@ -54,7 +55,7 @@ def load_schema(sql_dir: Path) -> dict[str, TableDoc]:
 def parse_entry(entry: dict) -> TableDoc:
     name = entry["name"]
     columns, tests = {}, []
-    for column in entry.get("columns", []):
+    for column in entry.get("columns", entry.get("arguments", [])):
         columns[column["name"]] = column.get("description", "").strip()
         for test in column.get("data_tests", []):
             kind, args = (test, {}) if isinstance(test, str) else next(iter(test.items()))
@@ -73,11 +74,15 @@ def apply_comments(con: duckdb.DuckDBPyConnection, docs: dict[str, TableDoc]) ->
     drops comments)."""
     kinds = dict(con.execute("select table_name, 'table' from duckdb_tables() where not temporary").fetchall())
     kinds.update(con.execute("select view_name, 'view' from duckdb_views() where not internal").fetchall())
+    kinds.update(con.execute("select function_name, 'macro' from duckdb_functions() "
+                             "where function_type = 'macro' and not internal").fetchall())
     for doc in docs.values():
         kind = kinds.get(doc.name)
         if kind is None:
             continue
         con.execute(f"comment on {kind} {quote_ident(doc.name)} is {quote_literal(doc.description)}")
+        if kind == "macro":
+            continue  # arguments take no comments
         for column, description in doc.columns.items():
             target = f"{quote_ident(doc.name)}.{quote_ident(column)}"
             con.execute(f"comment on column {target} is {quote_literal(description)}")

@@ -1,4 +1,5 @@
--- What K-Means reads: one row per customer, the features in their original units.
+-- What K-Means may read: one row per customer, the candidate features in their original
+-- units (income and spending always; age when the build is asked for it).
 with
 
 customers as (
@@ -9,7 +10,8 @@ final as (
     select
         customer_id,
         annual_income_k,
-        spending_score
+        spending_score,
+        age
     from customers
 )
 

@@ -1,21 +1,17 @@
--- One row per segment: its size, share and profile, and a label read from its averages
--- against the whole population's (never from the cluster's number, which K-Means may permute).
+-- One row per segment: its size, share and profile, a label read from its averages against
+-- the whole population's (never from the cluster's number), and the playbook for that label.
 with
 
-customers as (
-    select * from stg_customers
-),
-
-clusters as (
-    select * from customer_clusters
-),
-
 clustered_customers as (
-    select
-        customers.*,
-        clusters.cluster_id
-    from customers
-    inner join clusters on customers.customer_id = clusters.customer_id
+    select * from clustered_customers
+),
+
+playbook as (
+    select * from segment_playbook
+),
+
+run as (
+    select * from this_run
 ),
 
 population as (
@@ -41,6 +37,10 @@ profiles as (
         avg(age) as avg_age,
         min(age) as min_age,
         max(age) as max_age,
+        count(*) filter (where age < 30) as customers_under_30,
+        count(*) filter (where age between 30 and 49) as customers_30_to_49,
+        count(*) filter (where age >= 50) as customers_50_and_over,
+        avg(distance_to_centroid) as avg_distance_to_centroid,
         count(*) filter (where gender = 'Female') as female_customers,
         count(*) filter (where gender = 'Male') as male_customers
     from clustered_customers
@@ -81,37 +81,50 @@ banded as (
 
 labelled as (
     select
-        *,
+        banded.*,
+        banded.share_of_customers < run.min_segment_share as is_small_segment,
         case
-            when income_band = 'Moderate' and spending_band = 'Moderate' then 'Standard Customers'
-            when income_band = 'High' and spending_band = 'High' then 'Target Customers'
-            else income_band || '-Income, ' || spending_band || '-Spending'
+            when banded.income_band = 'Moderate' and banded.spending_band = 'Moderate'
+                then 'Standard Customers'
+            when banded.income_band = 'High' and banded.spending_band = 'High'
+                then 'Target Customers'
+            else banded.income_band || '-Income, ' || banded.spending_band || '-Spending'
         end as segment_label,
-        female_customers / customers as share_female
+        banded.female_customers / banded.customers as share_female
     from banded
+    cross join run
 ),
 
 final as (
     select
-        cluster_id,
-        segment_label,
-        income_band,
-        spending_band,
-        customers,
-        share_of_customers,
-        avg_annual_income_k,
-        min_annual_income_k,
-        max_annual_income_k,
-        avg_spending_score,
-        min_spending_score,
-        max_spending_score,
-        avg_age,
-        min_age,
-        max_age,
-        female_customers,
-        male_customers,
-        share_female
+        labelled.cluster_id,
+        labelled.segment_label,
+        labelled.income_band,
+        labelled.spending_band,
+        labelled.customers,
+        labelled.share_of_customers,
+        labelled.is_small_segment,
+        labelled.avg_annual_income_k,
+        labelled.min_annual_income_k,
+        labelled.max_annual_income_k,
+        labelled.avg_spending_score,
+        labelled.min_spending_score,
+        labelled.max_spending_score,
+        labelled.avg_age,
+        labelled.min_age,
+        labelled.max_age,
+        labelled.customers_under_30,
+        labelled.customers_30_to_49,
+        labelled.customers_50_and_over,
+        labelled.female_customers,
+        labelled.male_customers,
+        labelled.share_female,
+        labelled.avg_distance_to_centroid,
+        playbook.persona,
+        playbook.description,
+        playbook.marketing_actions
     from labelled
+    left join playbook on labelled.segment_label = playbook.segment_label
 )
 
 select * from final
