@@ -2,6 +2,7 @@
 """Build the customer-segmentation warehouse and every report, in one command.
 
     python pipeline.py [--input PATH] [--warehouse PATH] [--reports DIR] [--k N|auto]
+                       [--features income,spending[,age]] [--strict] ...   (--help lists all)
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 # Runs from a plain checkout too, not only after `pip install -e .`.
 sys.path.insert(0, str(Path(__file__).resolve().parent / "python"))
 
-from segmentation.config import Settings  # noqa: E402
+from segmentation.config import FEATURE_COLUMNS, FEATURES, Settings  # noqa: E402
 from segmentation.errors import PipelineError  # noqa: E402
 
 DEFAULTS = Settings()
@@ -46,6 +47,14 @@ def share_option(text: str) -> float:
     return share
 
 
+def features_option(text: str) -> tuple[str, ...]:
+    names = [name.strip() for name in text.split(",")]
+    columns = tuple(FEATURE_COLUMNS.get(name, "") for name in names)
+    if columns not in (FEATURES, (*FEATURES, "age")):
+        raise argparse.ArgumentTypeError(f"expected income,spending or income,spending,age, got {text!r}")
+    return columns
+
+
 def parse_args(argv: list[str] | None) -> Settings:
     parser = argparse.ArgumentParser(
         description="Segment mall customers: load a CSV into DuckDB, clean it in SQL, cluster "
@@ -58,15 +67,22 @@ def parse_args(argv: list[str] | None) -> Settings:
     parser.add_argument("--warehouse", type=Path, default=DEFAULTS.warehouse_path,
                         help="DuckDB file to publish; replaced whole, readers are not disturbed")
     parser.add_argument("--reports", type=Path, default=DEFAULTS.reports_dir,
-                        help="folder for elbow.png, clusters.png and segmented_mall_customers.csv")
+                        help="folder for index.html, the charts, the segmented CSV and the marts as Parquet")
     parser.add_argument("--k", type=k_option, default=DEFAULTS.k, metavar="N|auto",
                         help="number of segments, or 'auto' for the K with the best silhouette")
+    parser.add_argument("--features", type=features_option, default="income,spending",
+                        help="what K-Means reads: income,spending or income,spending,age")
     parser.add_argument("--seed", type=seed_option, default=DEFAULTS.seed, help="K-Means random_state")
     parser.add_argument("--sample-size", type=positive_int, default=DEFAULTS.sample_size,
                         help="choose K and fit K-Means on at most this many customers (a seeded "
                         "sample); every customer is then assigned to its nearest centroid")
     parser.add_argument("--max-reject-share", type=share_option, default=DEFAULTS.max_reject_share,
                         help="stop when more than this share of data rows is rejected")
+    parser.add_argument("--min-segment-share", type=share_option, default=DEFAULTS.min_segment_share,
+                        help="flag a segment holding a smaller share of the customers")
+    parser.add_argument("--strict", action="store_true",
+                        help="fail the build on a flag (segment too small, segments unstable across seeds) "
+                        "instead of only reporting it")
     parser.add_argument("--lock-timeout", type=float, default=DEFAULTS.lock_timeout_s,
                         help="seconds to wait for another build of the same warehouse")
     parser.add_argument("--storage-version", default=DEFAULTS.storage_compatibility_version,
@@ -78,9 +94,12 @@ def parse_args(argv: list[str] | None) -> Settings:
         warehouse_path=args.warehouse,
         reports_dir=args.reports,
         k=args.k,
+        features=args.features,
         seed=args.seed,
         sample_size=args.sample_size,
         max_reject_share=args.max_reject_share,
+        min_segment_share=args.min_segment_share,
+        strict=args.strict,
         lock_timeout_s=args.lock_timeout,
         storage_compatibility_version=args.storage_version,
     )

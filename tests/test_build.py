@@ -96,11 +96,15 @@ def test_every_published_relation_and_column_is_described(sample_build):
 
 def test_reports_are_written(sample_build):
     reports = sample_build.reports_dir
-    for name in ("elbow.png", "clusters.png"):
+    for name in ("elbow.png", "clusters.png", "segment_profiles.png"):
         image = imread(reports / name)
         assert image.shape[0] >= 400 and image.shape[1] >= 600
         assert image.std() > 0.05  # not a blank canvas
-    assert sorted(p.name for p in reports.iterdir()) == ["clusters.png", "elbow.png", "segmented_mall_customers.csv"]
+    assert sorted(p.name for p in reports.iterdir()) == [
+        "clusters.png", "customer_segments.parquet", "elbow.png", "index.html", "segment_changes.parquet",
+        "segment_movements.parquet", "segment_profiles.png", "segment_summary.parquet",
+        "segmented_mall_customers.csv",
+    ]
 
 
 def test_segmented_csv_matches_its_golden_file(sample_build):

@@ -1,4 +1,5 @@
-"""The report files: elbow chart, segment map, segmented CSV.
+"""The report files: index.html, elbow chart, segment map, segment profiles, segmented CSV and
+the marts as Parquet.
 
 Plot helpers draw on an `ax` they are given and know nothing of files or databases; `write_reports`
 is the I/O edge that reads the marts and writes the files.
@@ -6,6 +7,8 @@ is the I/O edge that reads the marts and writes the files.
 
 from __future__ import annotations
 
+import io
+from itertools import combinations
 from pathlib import Path
 
 import duckdb
@@ -13,14 +16,25 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure  # a bare Figure needs no pyplot and no GUI backend
 
-from .config import FEATURES
-from .db import first_row
+from .db import first_row, quote_ident
+from .html_report import ReportData, render
 
+INDEX_HTML = "index.html"
 ELBOW_PNG = "elbow.png"
 CLUSTERS_PNG = "clusters.png"
+PROFILES_PNG = "segment_profiles.png"
 SEGMENTED_CSV = "segmented_mall_customers.csv"
-REPORT_FILES = (ELBOW_PNG, CLUSTERS_PNG, SEGMENTED_CSV)
-
+# For BI tools that cannot hold a DuckDB file: the marts, as Parquet files beside the report.
+PARQUET_TABLES = ("segment_summary", "customer_segments", "segment_changes", "segment_movements")
+REPORT_FILES = (
+    INDEX_HTML, ELBOW_PNG, CLUSTERS_PNG, PROFILES_PNG, SEGMENTED_CSV, *(f"{t}.parquet" for t in PARQUET_TABLES)
+)
+AXIS_LABELS = {
+    "annual_income_k": "annual income (k$)",
+    "spending_score": "spending score (1-100)",
+    "age": "age (years)",
+}
+HISTOGRAM_BINS = 12
 
 # A scatter of millions of markers takes minutes and shows nothing more than a few thousand.
 SCATTER_POINTS = 5_000
@@ -50,55 +64,139 @@ def plot_elbow(ax: Axes, selection: pd.DataFrame, note: str) -> None:
     ax.set_title(f"Choosing K: elbow and silhouette\n{note}", fontsize="medium")
 
 
-def plot_clusters(ax: Axes, points: pd.DataFrame, segments: pd.DataFrame, note: str) -> None:
-    """Income against spending, one colour per segment, centroids marked. `points` may be a
-    sample; `segments` (one row per cluster: centroid, label, customers) is complete."""
-    x, y = FEATURES
+def plot_clusters(ax: Axes, points: pd.DataFrame, segments: pd.DataFrame, x: str, y: str, legend: bool) -> None:
+    """One feature against another, one colour per segment, centroids marked. `points` may be
+    a sample; `segments` (one row per cluster: centroid, label, customers) is complete."""
     for i, row in enumerate(segments.itertuples()):
         members = points[points["cluster_id"] == row.cluster_id]
         ax.scatter(members[x], members[y], s=22 if len(points) <= 1000 else 6, alpha=0.75,
                    color=f"C{i % 10}", label=f"{row.cluster_id}: {row.segment_label} ({row.customers:,})")
     ax.scatter(segments[x], segments[y], marker="X", s=180, color="black", edgecolor="white",
                label="centroid")
-    ax.set_xlabel("annual income (k$)")
-    ax.set_ylabel("spending score (1-100)")
-    ax.set_title(f"Customer segments\n{note}", fontsize="medium")
-    ax.legend(loc="best", fontsize="small", framealpha=0.9)
+    ax.set_xlabel(AXIS_LABELS[x])
+    ax.set_ylabel(AXIS_LABELS[y])
+    if legend:
+        ax.legend(loc="best", fontsize="small", framealpha=0.9)
 
 
-def save(fig: Figure, path: Path) -> None:
-    # Fixed margins and light PNG compression: tight_layout and zlib's default level were half
-    # the time of a 200-customer build, for the same picture and a slightly larger file.
-    fig.savefig(path, dpi=110, pil_kwargs={"compress_level": 1})
+def plot_histogram(ax: Axes, bins: pd.DataFrame, colour: str) -> None:
+    """One segment's distribution of one feature, as bars on the feature's common bins."""
+    ax.bar(bins["bin_start"], bins["customers"], width=bins["bin_width"], align="edge", color=colour,
+           edgecolor="white", linewidth=0.5)
+    ax.tick_params(labelsize="x-small")
+    ax.set_yticks([])
 
 
 def write_reports(con: duckdb.DuckDBPyConnection, directory: Path) -> list[Path]:
-    customers, sample_rows, silhouette_rows = first_row(
-        con, "select customers, sample_rows, silhouette_rows from pipeline_runs order by run_id desc limit 1"
-    )
+    run = con.sql("select * from pipeline_runs order by run_id desc limit 1").df().iloc[0].to_dict()
+    features = run["features"].split(",")
     selection = con.sql("select * from k_selection order by k").df()
+    segments = con.sql(
+        "select segment_summary.*, "
+        + ", ".join(f"cluster_centroids.{quote_ident(f)} as {quote_ident('centroid_' + f)}" for f in features)
+        + " from segment_summary inner join cluster_centroids using (cluster_id) order by cluster_id"
+    ).df()
+    images = {
+        ELBOW_PNG: elbow_chart(selection, fitted_on(run["customers"], run["sample_rows"], run["silhouette_rows"])),
+        CLUSTERS_PNG: segment_map(con, segments, features, run["customers"]),
+        PROFILES_PNG: profile_chart(con, segments, features),
+    }
+    for name, data in images.items():
+        (directory / name).write_bytes(data)
+    write_segmented_csv(con, directory / SEGMENTED_CSV)
+    for table in PARQUET_TABLES:
+        con.sql(f"select * from {quote_ident(table)}").write_parquet(str(directory / f"{table}.parquet"))
+    reasons = con.sql(
+        "select reject_reason, count(*) as n from customer_rejects group by all order by n desc, reject_reason limit 5"
+    ).fetchall()
+    report = ReportData(
+        run=run,
+        reject_reasons=reasons,
+        selection=selection,
+        stability=con.sql("select * from cluster_stability order by seed").df(),
+        segments=segments.sort_values(["customers", "cluster_id"], ascending=[False, True], ignore_index=True),
+        movements=con.sql("select * from segment_movements").df(),
+        images=images,
+        files=[name for name in REPORT_FILES if name != INDEX_HTML],
+    )
+    (directory / INDEX_HTML).write_text(render(report), encoding="utf-8")
+    return [directory / name for name in REPORT_FILES]
+
+
+def png(fig: Figure) -> bytes:
+    # Fixed margins and light PNG compression: tight_layout and zlib's default level were half
+    # the time of a 200-customer build, for the same picture and a slightly larger file.
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, pil_kwargs={"compress_level": 1})
+    return buffer.getvalue()
+
+
+def elbow_chart(selection: pd.DataFrame, note: str) -> bytes:
     fig = Figure(figsize=(8, 5.5))
     fig.subplots_adjust(left=0.1, right=0.9, top=0.88, bottom=0.2)
-    plot_elbow(fig.add_subplot(), selection, fitted_on(customers, sample_rows, silhouette_rows))
-    save(fig, directory / ELBOW_PNG)
+    plot_elbow(fig.add_subplot(), selection, note)
+    return png(fig)
 
+
+def segment_map(con: duckdb.DuckDBPyConnection, segments: pd.DataFrame, features: list[str], customers: int) -> bytes:
+    """Income against spending; with age as a feature, every pair of features side by side."""
     # a seeded sample that depends on the customers, not on their row order
     points = con.execute(
         "select * from customer_segments order by hash(customer_id) limit $points", {"points": SCATTER_POINTS}
     ).df()
-    segments = con.sql(
-        "select cluster_centroids.*, segment_summary.segment_label, segment_summary.customers "
-        "from cluster_centroids inner join segment_summary "
-        "on cluster_centroids.cluster_id = segment_summary.cluster_id order by cluster_id"
-    ).df()
+    centres = segments.rename(columns={f"centroid_{f}": f for f in features}).drop(
+        columns=[c for c in segments.columns if c in features])
+    pairs = list(combinations(features, 2))
+    fig = Figure(figsize=(9 if len(pairs) == 1 else 18, 6.5))
+    fig.subplots_adjust(left=0.06, right=0.98, top=0.88, bottom=0.09, wspace=0.2)
+    for i, (x, y) in enumerate(pairs):
+        plot_clusters(fig.add_subplot(1, len(pairs), i + 1), points, centres, x, y, legend=i == 0)
     shown = "all customers" if len(points) == customers else f"a sample of {len(points):,} of {customers:,} customers"
-    fig = Figure(figsize=(9, 6.5))
-    fig.subplots_adjust(left=0.08, right=0.97, top=0.9, bottom=0.09)
-    plot_clusters(fig.add_subplot(), points, segments, f"{shown}; legend counts are whole segments")
-    save(fig, directory / CLUSTERS_PNG)
+    fig.suptitle(f"Customer segments\n{shown}; legend counts are whole segments", fontsize="medium")
+    return png(fig)
 
-    write_segmented_csv(con, directory / SEGMENTED_CSV)
-    return [directory / name for name in REPORT_FILES]
+
+def profile_chart(con: duckdb.DuckDBPyConnection, segments: pd.DataFrame, features: list[str]) -> bytes:
+    """A small histogram per segment (rows) of income, spending and age (columns), on bins
+    shared by all segments, counted in SQL over every customer."""
+    bins = con.execute(HISTOGRAMS, {"bins": HISTOGRAM_BINS}).df()
+    columns = list(AXIS_LABELS)
+    fig = Figure(figsize=(10, 1.2 + 1.3 * len(segments)))
+    fig.subplots_adjust(left=0.22, right=0.98, top=1 - 0.7 / fig.get_figheight(), bottom=0.5 / fig.get_figheight(),
+                        hspace=0.35, wspace=0.08)
+    axes = fig.subplots(len(segments), len(columns), squeeze=False, sharex="col")
+    for i, row in enumerate(segments.itertuples()):
+        for j, feature in enumerate(columns):
+            ax = axes[i][j]
+            selected = bins[(bins["cluster_id"] == row.cluster_id) & (bins["feature"] == feature)]
+            plot_histogram(ax, selected, f"C{i % 10}")
+            if i == 0:
+                used = "" if feature in features else " (not a feature)"
+                ax.set_title(AXIS_LABELS[feature] + used, fontsize="small")
+        axes[i][0].set_ylabel(f"{row.cluster_id}: {row.segment_label}\n({row.customers:,})", rotation=0,
+                              ha="right", va="center", fontsize="small")
+    return png(fig)
+
+
+# Every customer's income, spending and age, counted per segment on bins shared by all segments.
+HISTOGRAMS = """
+with long as (
+    unpivot (select cluster_id, annual_income_k, spending_score, age from customer_segments)
+    on annual_income_k, spending_score, age into name feature value value
+),
+bounds as (
+    select feature, min(value) as low, greatest(max(value) - min(value), 1) / $bins as bin_width
+    from long group by feature
+),
+binned as (
+    select long.cluster_id, long.feature, least(floor((long.value - bounds.low) / bounds.bin_width), $bins - 1) as bin
+    from long inner join bounds on long.feature = bounds.feature
+)
+select binned.cluster_id, binned.feature, bounds.low + binned.bin * bounds.bin_width as bin_start,
+    bounds.bin_width, count(*) as customers
+from binned inner join bounds on binned.feature = bounds.feature
+group by all
+"""
 
 
 def fitted_on(customers: int, sample_rows: int, silhouette_rows: int) -> str:
