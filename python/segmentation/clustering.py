@@ -161,9 +161,11 @@ def match_previous(
     if shared:
         before = previous[[feature_columns[i] for i in shared]].to_numpy(float)
         before = (before - scaler.mean_[shared]) / scaler.scale_[shared]
-        cost = pairwise_distances(centers[:, shared], before)
+        distance = pairwise_distances(centers[:, shared], before)
+        # pairs too far apart cost so much that no close pair is given up to place them
+        cost = np.where(distance <= max_distance, distance, distance.size * (max_distance + 1))
         for new, old in zip(*linear_sum_assignment(cost)):
-            if cost[new, old] <= max_distance:
+            if distance[new, old] <= max_distance:
                 numbers[new] = previous["cluster_id"].iloc[old]
     taken = set(previous["cluster_id"]) if previous is not None else set()
     free = (n for n in range(len(centers) + len(taken)) if n not in taken)

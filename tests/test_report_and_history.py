@@ -1,0 +1,289 @@
+"""What analysts and marketers use: the HTML report, the diagnostics, scoring in SQL, the
+three-feature run, segments tracked across runs, the Parquet exports, and the flags."""
+
+from __future__ import annotations
+
+import base64
+import io
+import subprocess
+import sys
+from html.parser import HTMLParser
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.image import imread
+
+from conftest import fingerprint, query, run_build, write_csv
+from segmentation.clustering import cluster_customers, match_previous
+from segmentation.config import PROJECT_DIR, Settings
+from segmentation.kmeans_model import params
+from segmentation.reports import PARQUET_TABLES
+
+
+class Page(HTMLParser):
+    """Every tag with its attributes, and the page's text."""
+
+    def __init__(self):
+        super().__init__()
+        self.tags, self.text = [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def parse(path) -> Page:
+    page = Page()
+    page.feed(path.read_text(encoding="utf-8"))
+    page.close()
+    return page
+
+
+@pytest.fixture(scope="module")
+def real_settings(tmp_path_factory, request) -> Settings:
+    root = tmp_path_factory.mktemp("real")
+    settings = Settings(input_path=request.getfixturevalue("real_csv"), warehouse_path=root / "mall.duckdb",
+                        reports_dir=root / "reports")
+    run_build(settings)
+    return settings
+
+
+@pytest.fixture(scope="module")
+def three_features(tmp_path_factory, request) -> Settings:
+    root = tmp_path_factory.mktemp("age")
+    settings = Settings(input_path=request.getfixturevalue("real_csv"), warehouse_path=root / "mall.duckdb",
+                        reports_dir=root / "reports", features=("annual_income_k", "spending_score", "age"))
+    run_build(settings)
+    return settings
+
+
+def real_features(real_csv, columns=("annual_income_k", "spending_score")) -> pd.DataFrame:
+    frame = pd.read_csv(real_csv).rename(columns={
+        "CustomerID": "customer_id", "Age": "age", "Annual Income (k$)": "annual_income_k",
+        "Spending Score (1-100)": "spending_score"})
+    return frame[["customer_id", *columns]]
+
+
+# --- the HTML report ---------------------------------------------------------------------------
+
+def test_report_is_one_self_contained_page(real_settings):
+    page = parse(real_settings.reports_dir / "index.html")
+    images = [attrs for tag, attrs in page.tags if tag == "img"]
+    assert len(images) == 3
+    for attrs in images:
+        prefix = "data:image/png;base64,"
+        assert attrs["src"].startswith(prefix)
+        picture = imread(io.BytesIO(base64.b64decode(attrs["src"][len(prefix):], validate=True)), format="png")
+        assert picture.shape[0] > 300 and picture.std() > 0.05
+    # nothing outside the file: no links, scripts, frames, stylesheets or remote URLs
+    assert not [tag for tag, _ in page.tags if tag in ("script", "link", "iframe", "object", "embed", "a")]
+    text = (real_settings.reports_dir / "index.html").read_text(encoding="utf-8")
+    for outside in ("http:", "https:", "url(", "@import", "src=\"/", "file:"):
+        assert outside not in text
+
+
+def test_report_shows_every_segment_its_playbook_and_the_run(real_settings):
+    page = parse(real_settings.reports_dir / "index.html")
+    text = " ".join(page.text)
+    segments = query(real_settings.warehouse_path,
+                     "select segment_label, persona, marketing_actions, customers from segment_summary")
+    assert len(segments) == 5
+    for label, persona, actions, customers in segments:
+        assert label in text and persona in text and actions in text
+    assert str(real_settings.input_path.resolve()) in text
+    assert "K=5 as given" in text  # why this K
+    assert "first run" in text  # nothing to compare with yet
+    for header in ("Calinski-Harabasz", "Davies-Bouldin", "Playbook", "Stability"):
+        assert header in text
+
+
+def test_report_names_the_top_reject_reasons(tmp_path, real_csv):
+    lines = real_csv.read_text().splitlines()
+    for number in (3, 5):  # the age of two customers is unknown
+        fields = lines[number].split(",")
+        lines[number] = ",".join([*fields[:2], "?", *fields[3:]])
+    path = write_csv(tmp_path, "\n".join(lines) + "\n")
+    settings = Settings(input_path=path, warehouse_path=tmp_path / "w.duckdb", reports_dir=tmp_path / "r")
+    run_build(settings)
+    text = " ".join(parse(settings.reports_dir / "index.html").text)
+    assert "2 × age is missing" in text
+
+
+# --- diagnostics -------------------------------------------------------------------------------
+
+def test_diagnostics_on_the_real_file(real_settings):
+    path = real_settings.warehouse_path
+    rows = query(path, "select k, calinski_harabasz, davies_bouldin from k_selection order by k")
+    assert rows[0][1:] == (None, None)
+    assert min(rows[1:], key=lambda r: r[2])[0] == 5  # Davies-Bouldin is lowest at the reference K
+    stability = query(path, "select seed, adjusted_rand_index from cluster_stability order by seed")
+    assert [seed for seed, _ in stability] == [43, 44, 45]
+    assert all(ari > 0.95 for _, ari in stability)
+    # every customer fitted (200 <= 3,000) has a silhouette, and they average to K=5's
+    mean, scored = query(path, "select avg(silhouette), count(silhouette) from customer_segments")[0]
+    assert scored == 200
+    assert mean == pytest.approx(query(path, "select silhouette from k_selection where k = 5")[0][0])
+    nearest = query(path, "select count(*) from customer_segments where distance_to_centroid < 0")[0][0]
+    assert nearest == 0
+
+
+def test_auto_k_says_why(real_settings, tmp_path):
+    settings = Settings(input_path=real_settings.input_path, warehouse_path=tmp_path / "w.duckdb",
+                        reports_dir=tmp_path / "r", k=None)
+    assert run_build(settings).k == 5
+    reason = query(settings.warehouse_path, "select k_reason from pipeline_runs")[0][0]
+    assert reason.startswith("K=5 has the highest mean silhouette of K=2..10 (0.555)")
+    assert "elbow of the inertia curve is at K=5, which agrees" in reason
+    assert reason in " ".join(parse(settings.reports_dir / "index.html").text)
+
+
+def test_a_small_segment_is_flagged_and_strict_fails_the_build(tmp_path, real_csv):
+    settings = Settings(input_path=real_csv, warehouse_path=tmp_path / "w.duckdb", reports_dir=tmp_path / "r",
+                        min_segment_share=0.115)
+    run_build(settings)
+    flags = query(settings.warehouse_path, "select flags from pipeline_runs")[0][0]
+    assert flags == "segment 0 (Low-Income, High-Spending) holds 11.0% of the customers, less than the 12% minimum"
+    assert query(settings.warehouse_path, "select count(*) from segment_summary where is_small_segment") == [(1,)]
+    assert "holds 11.0% of the customers" in " ".join(parse(settings.reports_dir / "index.html").text)
+
+    before = fingerprint(settings.warehouse_path, settings.reports_dir)
+    cli = subprocess.run(
+        [sys.executable, str(PROJECT_DIR / "pipeline.py"), "--input", str(real_csv), "--warehouse",
+         str(settings.warehouse_path), "--reports", str(settings.reports_dir), "--min-segment-share", "0.115",
+         "--strict"], capture_output=True, text=True)
+    assert cli.returncode == 1
+    assert cli.stderr == (f"error: {real_csv}: segment 0 (Low-Income, High-Spending) holds 11.0% of the customers, "
+                          "less than the 12% minimum (--strict)\n")
+    assert fingerprint(settings.warehouse_path, settings.reports_dir) == before
+
+
+# --- scoring in SQL ----------------------------------------------------------------------------
+
+def test_macros_agree_with_the_python_model_on_every_real_customer(real_settings):
+    labels = cluster_customers(real_features(real_settings.input_path), real_settings.features,
+                               params(real_settings)).labels
+    scored = pd.DataFrame(query(
+        real_settings.warehouse_path,
+        "select customer_id, cluster_of(annual_income_k, spending_score), "
+        "segment_of(annual_income_k, spending_score) = segment_label from customer_segments order by 1"),
+        columns=["customer_id", "cluster_id", "same_label"])
+    assert len(scored) == 200
+    assert scored["cluster_id"].tolist() == labels.sort_values("customer_id")["cluster_id"].tolist()
+    assert scored["same_label"].all()
+
+
+def test_macros_score_new_customers_and_refuse_missing_values(real_settings):
+    rows = query(real_settings.warehouse_path,
+                 "select segment_of(120, 10), segment_of(20, 95), segment_of(90, 90), cluster_of(null, 50), "
+                 "segment_of(annual_income_k := 55, spending_score := 50)")
+    assert rows == [("High-Income, Low-Spending", "Low-Income, High-Spending", "Target Customers", None,
+                     "Standard Customers")]
+
+
+def test_macros_open_in_duckdb_1(real_settings):
+    old = PROJECT_DIR / ".venv-duckdb1" / "bin" / "python"
+    if not old.exists():
+        pytest.skip("make test creates .venv-duckdb1")
+    script = ("import duckdb, sys; con = duckdb.connect(sys.argv[1], read_only=True); "
+              "print(con.sql('select segment_of(120, 10), count(*) from segment_changes').fetchall())")
+    out = subprocess.run([str(old), "-c", script, str(real_settings.warehouse_path)], capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.strip() == "[('High-Income, Low-Spending', 0)]"
+
+
+# --- three features ----------------------------------------------------------------------------
+
+def test_three_feature_run(three_features):
+    path = three_features.warehouse_path
+    assert query(path, "select feature from feature_scaling order by position") == [
+        ("annual_income_k",), ("spending_score",), ("age",)]
+    assert query(path, "select count(*) from cluster_centroids where age_scaled is null") == [(0,)]
+    assert query(path, "select features from pipeline_runs") == [("annual_income_k,spending_score,age",)]
+    labels = cluster_customers(real_features(three_features.input_path, three_features.features),
+                               three_features.features, params(three_features)).labels
+    in_sql = query(path, "select customer_id, cluster_id, cluster_of(annual_income_k, spending_score, age := age) "
+                         "from customer_segments order by 1")
+    assert [row[1] for row in in_sql] == labels.sort_values("customer_id")["cluster_id"].tolist()
+    assert all(row[1] == row[2] for row in in_sql)
+    # the segment map shows every pair of features: three panels, so a wider picture
+    wide = imread(three_features.reports_dir / "clusters.png")
+    assert wide.shape[1] > 1.8 * wide.shape[0]
+    assert "annual_income_k, spending_score, age" in " ".join(parse(three_features.reports_dir / "index.html").text)
+
+
+# --- segments over time ------------------------------------------------------------------------
+
+def test_segment_changes_after_two_builds_on_slightly_different_inputs(tmp_path, real_csv):
+    frame = pd.read_csv(real_csv)
+    first = write_csv(tmp_path, frame.to_csv(index=False), "first.csv")
+    settings = Settings(input_path=first, warehouse_path=tmp_path / "w.duckdb", reports_dir=tmp_path / "r")
+    run_build(settings)
+    before = dict(query(settings.warehouse_path, "select customer_id, cluster_id from customer_clusters"))
+    centroids_before = dict(query(settings.warehouse_path, "select segment_label, cluster_id from segment_summary"))
+
+    changed = frame[frame["CustomerID"] != 7].copy()  # customer 7 leaves
+    changed.loc[changed["CustomerID"] == 1, "Spending Score (1-100)"] = 95  # customer 1 spends much more
+    changed = pd.concat([changed, pd.DataFrame([{"CustomerID": 201, "Gender": "Female", "Age": 30,
+                                                 "Annual Income (k$)": 90, "Spending Score (1-100)": 85}])])
+    second = write_csv(tmp_path, changed.sample(frac=1, random_state=1).to_csv(index=False), "second.csv")
+    run_build(settings, input_path=second)
+
+    path = settings.warehouse_path
+    # the same segments keep their numbers, matched by centroid
+    assert dict(query(path, "select segment_label, cluster_id from segment_summary")) == centroids_before
+    changes = {row[0]: row[1:] for row in query(
+        path, "select customer_id, previous_segment_label, segment_label, change_type, previous_run_id, run_id "
+              "from segment_changes")}
+    assert changes[7] == (query_label(path, before[7], 1), None, "gone", 1, 2)
+    assert changes[201] == (None, "Target Customers", "new", 1, 2)
+    assert changes[1][2] == "moved" and changes[1][:2] == ("Low-Income, Low-Spending", "Low-Income, High-Spending")
+    moved = query(path, "select count(*) from segment_comparison where change_type = 'moved'")[0][0]
+    assert len(changes) == moved + 2
+    # the movement matrix counts everyone of either run once
+    assert query(path, "select sum(customers) from segment_movements") == [(201,)]
+    assert query(path, "select sum(customers) from segment_movements "
+                       "where previous_segment_label = segment_label")[0][0] == 199 - moved
+    assert query(path, "select run_id, count(*) from segment_snapshots group by 1 order by 1") == [(1, 200), (2, 200)]
+    assert "stayed" in " ".join(parse(settings.reports_dir / "index.html").text)
+
+
+def query_label(path, cluster_id, run_id):
+    return query(path, f"select any_value(segment_label) from segment_snapshots "
+                       f"where run_id = {run_id} and cluster_id = {cluster_id}")[0][0]
+
+
+def test_only_the_last_runs_snapshots_are_kept(tmp_path, real_csv):
+    settings = Settings(input_path=real_csv, warehouse_path=tmp_path / "w.duckdb", reports_dir=tmp_path / "r",
+                        keep_snapshots=2)
+    for _ in range(3):
+        run_build(settings)
+    assert query(settings.warehouse_path, "select distinct run_id from segment_snapshots order by 1") == [(2,), (3,)]
+    assert query(settings.warehouse_path, "select count(*) from segment_changes") == [(0,)]
+    assert query(settings.warehouse_path, "select count(*) from pipeline_runs") == [(3,)]
+
+
+def test_cluster_numbers_follow_the_previous_run_not_the_seed():
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(np.array([[0.0, 0.0], [10.0, 10.0]]))
+    centres = scaler.transform(np.array([[1.0, 1.0], [5.0, 5.0], [9.0, 9.0]]))
+    previous = pd.DataFrame({"cluster_id": [7, 3, 0], "annual_income_k": [9.2, 1.1, 20.0],
+                             "spending_score": [8.9, 0.8, 20.0]})
+    numbers = match_previous(centres, ("annual_income_k", "spending_score"), scaler, previous, max_distance=0.5)
+    # the two centres that stayed keep 3 and 7; the new one takes the lowest number not in use before
+    assert numbers.tolist() == [3, 1, 7]
+
+
+# --- Parquet for BI tools ----------------------------------------------------------------------
+
+def test_marts_are_exported_as_parquet(real_settings):
+    with duckdb.connect() as con:
+        for table in PARQUET_TABLES:
+            exported = con.sql(f"select count(*) from read_parquet('{real_settings.reports_dir / table}.parquet')")
+            assert exported.fetchall() == query(real_settings.warehouse_path, f"select count(*) from {table}")
+        columns = con.sql(f"describe select * from read_parquet('{real_settings.reports_dir}/segment_summary.parquet')")
+        assert "marketing_actions" in [row[0] for row in columns.fetchall()]
