@@ -143,7 +143,6 @@ def movements(frame: pd.DataFrame, run: dict) -> str:
 
 def render(data: ReportData) -> str:
     run = data.run
-    chosen = data.selection[data.selection["is_chosen"]]
     reason = escape(run.get("k_reason") or "")
     stability = table(data.stability, {"seed": "refit seed", "adjusted_rand_index": "agreement (ARI)"}, digits=3)
     sections = [
@@ -156,8 +155,7 @@ def render(data: ReportData) -> str:
         + table(data.selection, {"k": "K", "inertia": "inertia", "silhouette": "silhouette",
                                  "calinski_harabasz": "Calinski-Harabasz", "davies_bouldin": "Davies-Bouldin"}, 3)
         + "<p class=\"muted\">Silhouette and Calinski-Harabasz: higher is better; Davies-Bouldin and inertia: "
-        "lower is better (inertia always falls with K: look for the elbow).</p>"
-        + ("" if chosen.empty else f"<p>Chosen: K={int(chosen['k'].iloc[0])}.</p>"),
+        "lower is better (inertia always falls with K: look for the elbow).</p>",
         "<h2>Segment map</h2>" + image("clusters.png", data.images["clusters.png"], "customers by segment"),
         "<h2>Segment profiles</h2>" + profiles(data.segments)
         + image("segment_profiles.png", data.images["segment_profiles.png"], "distributions per segment"),

@@ -17,6 +17,9 @@ import yaml
 
 from .db import quote_ident, quote_literal
 
+# libyaml's loader when PyYAML has it: ten times faster than the pure-Python one, same result
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 @dataclass(frozen=True)
 class DataTest:
@@ -42,7 +45,7 @@ class TableDoc:
 def load_schema(sql_dir: Path) -> dict[str, TableDoc]:
     docs = {}
     for path in sorted(sql_dir.rglob("*.yml")):
-        content = yaml.safe_load(path.read_text()) or {}
+        content = yaml.load(path.read_text(), Loader=SAFE_LOADER) or {}
         for section in ("sources", "seeds", "models", "macros"):
             for entry in content.get(section, []):
                 doc = parse_entry(entry)
@@ -71,11 +74,12 @@ def parse_entry(entry: dict) -> TableDoc:
 
 def apply_comments(con: duckdb.DuckDBPyConnection, docs: dict[str, TableDoc]) -> None:
     """COMMENT ON every documented relation and column (after the build: CREATE OR REPLACE
-    drops comments)."""
+    drops comments), in one transaction: one commit instead of one per comment."""
     kinds = dict(con.execute("select table_name, 'table' from duckdb_tables() where not temporary").fetchall())
     kinds.update(con.execute("select view_name, 'view' from duckdb_views() where not internal").fetchall())
     kinds.update(con.execute("select function_name, 'macro' from duckdb_functions() "
                              "where function_type = 'macro' and not internal").fetchall())
+    con.begin()
     for doc in docs.values():
         kind = kinds.get(doc.name)
         if kind is None:
@@ -86,3 +90,4 @@ def apply_comments(con: duckdb.DuckDBPyConnection, docs: dict[str, TableDoc]) ->
         for column, description in doc.columns.items():
             target = f"{quote_ident(doc.name)}.{quote_ident(column)}"
             con.execute(f"comment on column {target} is {quote_literal(description)}")
+    con.commit()
