@@ -121,9 +121,15 @@ column_checks as (
     cross join missing_markers
 ),
 
-field_checks as (
+-- Read three times below: kept (as DuckDB would) but only with the columns used later.
+field_checks as materialized (
     select
-        *,
+        line_number,
+        customer_id_int,
+        gender_label,
+        age_int,
+        annual_income_k_int,
+        spending_score_int,
         -- a row with too few or too many fields cannot be mapped to columns at all
         if(
             fields_found <> fields_expected,
