@@ -28,8 +28,9 @@ trimmed as (
     from raw_lines
 ),
 
--- A canonical number ('42', '-7') is one try_cast and a comparison; anything else ('007',
--- '19.5', '1e2', '0x10', '+5') goes to the regex, so the rule stays the regex's.
+-- A canonical number ('42', '-7') within the regex's 9 digits (ids: 18) is typed by try_cast
+-- and a round trip to text; anything else ('007', '19.5', '1e2', '0x10', '+5') goes to the
+-- regex, so the rule stays the regex's.
 typed as (
     select
         *,
