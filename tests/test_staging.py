@@ -56,12 +56,31 @@ def test_valid_rows_are_typed(con, tmp_path):
         ("1,Male,19,15", "has 4 fields where the header has 5"),
         ("1,Male,19,15,39,7", "has 6 fields where the header has 5"),
         ("1,?,?,15,39", "gender is missing; age is missing"),
+        ("1,Male,+5,15,39", "age '+5' is not a whole number"),
+        ("1,Male,1_000,15,39", "age '1_000' is not a whole number"),
+        ("1,Male,0000000019,15,39", "age '0000000019' is not a whole number"),
+        ("1,Male,2147483647,15,39", "age '2147483647' is not a whole number"),
+        ("1,Male,-0,15,39", "age 0 is outside 1 to 120"),
+        ("-1,Male,19,15,39", "customer_id '-1' is not made of digits"),
+        ("1234567890123456789,Male,19,15,39", "customer_id '1234567890123456789' is not made of digits"),
     ],
 )
 def test_unusable_rows_are_rejected_with_a_reason(con, tmp_path, line, reason):
     customers, rejects = stage(con, tmp_path, HEADER + "9,Female,30,50,50\n" + line + "\n")
     assert customers == [(9, "Female", 30, 50, 50)]
     assert rejects == [(3, reason)]
+
+
+def test_leading_zeros_and_spaces_are_accepted(con, tmp_path):
+    customers, rejects = stage(con, tmp_path, HEADER + "000000001 , m ,007, 0 ,100\n")
+    assert customers == [(1, "Male", 7, 0, 100)]
+    assert rejects == []
+
+
+def test_lines_of_spaces_are_blank_but_a_leading_space_is_data(con, tmp_path):
+    customers, rejects = stage(con, tmp_path, HEADER + "   \n 1,Male,19,15,39\n\t\n")
+    assert customers == [(1, "Male", 19, 15, 39)]
+    assert rejects == [(4, "has 1 fields where the header has 5")]
 
 
 def test_exact_duplicate_keeps_its_first_line(con, tmp_path):

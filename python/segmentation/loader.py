@@ -1,11 +1,12 @@
 """Put the input file, untouched, into the raw tables `raw_customers` and `raw_columns`.
 
 Every line is kept as text with its line number, so staging can type and validate each row
-and keep the rejected ones with a reason. `raw_customers` is a temporary table: the build
-reads it, the published warehouse keeps the typed rows and the rejected lines' text instead
-of a second copy of the whole file. Only the header is read in Python (to choose the
-delimiter and map the columns); DuckDB reads the rest. The path and every value travel as
-query parameters, never pasted into SQL.
+and keep the rejected ones with a reason. `raw_customers` is temporary (for a CSV, a view that
+splits the lines of the temporary table `raw_lines`): the build reads it, the published
+warehouse keeps the typed rows and the rejected lines' text instead of a second copy of the
+whole file. Only the header is read in Python (to choose the delimiter and map the columns);
+DuckDB reads the rest. The path and every value travel as query parameters, never pasted
+into SQL.
 """
 
 from __future__ import annotations
@@ -21,42 +22,55 @@ from .errors import InputError
 
 # One text column per line: a record separator as delimiter and no quoting keep lines whole;
 # WITH ORDINALITY numbers them (blank lines stay as NULL rows, so numbers are line numbers).
+# Only the data lines are stored; the fields are split where staging reads them (the view
+# below), which is cheaper than storing them and reading them back.
 LOAD_LINES = """
-create temp table raw_customers as
+create temp table raw_lines as
 with lines as (
     select ordinality as line_number, raw_line
     from read_csv(
         $path, columns = {'raw_line': 'varchar'}, delim = chr(30), quote = '', escape = '',
         header = false, auto_detect = false
     ) with ordinality
-),
+)
 
-unquoted as (
+select line_number, raw_line
+from lines
+-- blank lines are dropped; only a line starting with a space needs trimming to tell
+where line_number > 1 and if(raw_line ^@ ' ', trim(raw_line) <> '', raw_line <> '')
+"""
+
+# A view cannot take query parameters: the dialect travels as session variables instead,
+# which DuckDB reads as constants when the view is used.
+SPLIT_LINES = """
+create temp view raw_customers as
+with unquoted as (
     select
         line_number,
         raw_line,
         -- a quoted field may hold the delimiter: split those few lines with a CSV regex
         case
             when contains(raw_line, '"') then list_transform(
-                regexp_extract_all(raw_line || $delim, $field_pattern, 1),
+                regexp_extract_all(
+                    raw_line || getvariable('raw_delimiter'), getvariable('raw_field_pattern'), 1
+                ),
                 lambda f: if(f ^@ '"' and f[-1:] = '"' and len(f) >= 2, replace(f[2:-2], '""', '"'), f)
             )
-            else string_split(raw_line, $delim)
+            else string_split(raw_line, getvariable('raw_delimiter'))
         end as fields
-    from lines
-    where line_number > 1 and trim(coalesce(raw_line, '')) <> ''
+    from raw_lines
 )
 
 select
     line_number,
     raw_line,
     len(fields) as fields_found,
-    $fields_expected::integer as fields_expected,
-    fields[$customer_id] as customer_id,
-    fields[$gender] as gender,
-    fields[$age] as age,
-    fields[$annual_income_k] as annual_income_k,
-    fields[$spending_score] as spending_score
+    getvariable('raw_fields_expected')::integer as fields_expected,
+    fields[getvariable('raw_customer_id')] as customer_id,
+    fields[getvariable('raw_gender')] as gender,
+    fields[getvariable('raw_age')] as age,
+    fields[getvariable('raw_annual_income_k')] as annual_income_k,
+    fields[getvariable('raw_spending_score')] as spending_score
 from unquoted
 """
 
@@ -136,15 +150,17 @@ def load_raw(con: duckdb.DuckDBPyConnection, path: Path) -> Header:
 
 def load_csv(con: duckdb.DuckDBPyConnection, path: Path) -> Header:
     header = read_header(path)
-    params = {
-        "path": str(path),
-        "delim": header.delimiter,
+    dialect = {
+        "delimiter": header.delimiter,
         "field_pattern": field_pattern(header.delimiter),
         "fields_expected": len(header.names),
         **header.positions,
     }
     try:
-        con.execute(LOAD_LINES, params)
+        con.execute(LOAD_LINES, {"path": str(path)})
+        for name, value in dialect.items():
+            con.execute(f"set variable raw_{name} = $value", {"value": value})
+        con.execute(SPLIT_LINES)
     except duckdb.Error as e:
         if "unicode" in str(e).lower() or "utf-8" in str(e).lower():
             raise InputError(f"{path}: {first_undecodable_line(path)}") from None
