@@ -1,6 +1,6 @@
 -- Every data line of the input, typed where it can be, with every reason it cannot be used
 -- (the line's text stays in raw_customers: customer_rejects keeps it for the rejected lines).
--- Whole numbers are gated by a regex: try_cast alone would accept '19.5', '1e2', '0x10'.
+-- Whole numbers are gated by a regex first: try_cast alone would accept '19.5', '1e2', '0x10'.
 with
 
 raw_lines as (
@@ -28,46 +28,25 @@ trimmed as (
     from raw_lines
 ),
 
--- A canonical number ('42', '-7') within the regex's 9 digits (ids: 18) is typed by try_cast
--- and a round trip to text; anything else ('007', '19.5', '1e2', '0x10', '+5') goes to the
--- regex, so the rule stays the regex's.
 typed as (
     select
         *,
-        case
-            when
-                try_cast(customer_id as bigint) between 0 and 999999999999999999
-                and try_cast(customer_id as bigint)::varchar = customer_id
-                then try_cast(customer_id as bigint)
-            when regexp_full_match(customer_id, '[0-9]{1,18}') then customer_id::bigint
-        end as customer_id_int,
+        if(
+            regexp_full_match(customer_id, '[0-9]{1,18}'), customer_id::bigint, null
+        ) as customer_id_int,
         case lower(gender)
             when 'male' then 'Male'
             when 'm' then 'Male'
             when 'female' then 'Female'
             when 'f' then 'Female'
         end as gender_label,
-        case
-            when
-                try_cast(age as integer) between -999999999 and 999999999
-                and try_cast(age as integer)::varchar = age
-                then try_cast(age as integer)
-            when regexp_full_match(age, '-?[0-9]{1,9}') then age::integer
-        end as age_int,
-        case
-            when
-                try_cast(annual_income_k as integer) between -999999999 and 999999999
-                and try_cast(annual_income_k as integer)::varchar = annual_income_k
-                then try_cast(annual_income_k as integer)
-            when regexp_full_match(annual_income_k, '-?[0-9]{1,9}') then annual_income_k::integer
-        end as annual_income_k_int,
-        case
-            when
-                try_cast(spending_score as integer) between -999999999 and 999999999
-                and try_cast(spending_score as integer)::varchar = spending_score
-                then try_cast(spending_score as integer)
-            when regexp_full_match(spending_score, '-?[0-9]{1,9}') then spending_score::integer
-        end as spending_score_int
+        if(regexp_full_match(age, '-?[0-9]{1,9}'), age::integer, null) as age_int,
+        if(
+            regexp_full_match(annual_income_k, '-?[0-9]{1,9}'), annual_income_k::integer, null
+        ) as annual_income_k_int,
+        if(
+            regexp_full_match(spending_score, '-?[0-9]{1,9}'), spending_score::integer, null
+        ) as spending_score_int
     from trimmed
 ),
 
