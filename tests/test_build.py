@@ -25,7 +25,7 @@ PUBLIC_COLUMNS = {
     "customer_clusters": ["customer_id", "cluster_id"],
     "customer_segments": [
         "customer_id", "gender", "age", "annual_income_k", "spending_score", "cluster_id", "segment_label",
-        "distance_to_centroid", "silhouette",
+        "distance_to_centroid",
     ],
     "k_selection": ["k", "inertia", "silhouette", "calinski_harabasz", "davies_bouldin", "is_chosen", "choice_reason"],
     "segment_changes": [
@@ -189,7 +189,7 @@ def test_failing_data_test_stops_the_build_and_names_itself(tmp_path, settings):
     with pytest.raises(DataTestError) as error:
         run_build(settings, sql_dir=sql_dir)
     assert str(error.value).startswith(
-        f"{SAMPLE_INPUT}: data test unique(customer_segments.customer_id) failed: 1 offending row(s), e.g. ("
+        f"{SAMPLE_INPUT}: data test assert_every_customer_is_segmented failed: 1 offending row(s), e.g. ("
     )
     assert not settings.warehouse_path.exists()
     assert not settings.reports_dir.exists()

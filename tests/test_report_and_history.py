@@ -124,7 +124,7 @@ def test_diagnostics_on_the_real_file(real_settings):
     assert [seed for seed, _ in stability] == [43, 44, 45]
     assert all(ari > 0.95 for _, ari in stability)
     # every customer fitted (200 <= 3,000) has a silhouette, and they average to K=5's
-    mean, scored = query(path, "select avg(silhouette), count(silhouette) from customer_segments")[0]
+    mean, scored = query(path, "select avg(silhouette), count(silhouette) from customer_silhouettes")[0]
     assert scored == 200
     assert mean == pytest.approx(query(path, "select silhouette from k_selection where k = 5")[0][0])
     nearest = query(path, "select count(*) from customer_segments where distance_to_centroid < 0")[0][0]
@@ -248,11 +248,12 @@ def test_segment_changes_after_two_builds_on_slightly_different_inputs(tmp_path,
     assert query(path, "select sum(customers) from segment_movements "
                        "where previous_segment_label = segment_label")[0][0] == 199 - moved
     assert query(path, "select run_id, count(*) from segment_snapshots group by 1 order by 1") == [(1, 200), (2, 200)]
+    assert query(path, "select run_id, sum(customers) from segment_history group by 1 order by 1") == [(1, 200), (2, 200)]
     assert "stayed" in " ".join(parse(settings.reports_dir / "index.html").text)
 
 
 def query_label(path, cluster_id, run_id):
-    return query(path, f"select any_value(segment_label) from segment_snapshots "
+    return query(path, f"select segment_label from segment_history "
                        f"where run_id = {run_id} and cluster_id = {cluster_id}")[0][0]
 
 

@@ -46,6 +46,7 @@ PUBLISHED = (
     "segment_summary",
     "customer_segments",
     "segment_snapshots",
+    "segment_history",
     "segment_changes",
     "segment_movements",
     "pipeline_runs",

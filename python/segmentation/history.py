@@ -1,5 +1,6 @@
 """What a build carries over from the live warehouse it will replace: the run history, the
-kept segment snapshots and the last run's centroids, as temporary source tables. With no live
+kept segment snapshots, every run's segments and the last run's centroids, as temporary source
+tables. With no live
 warehouse (or an older one without these tables) they are empty, and this is run 1."""
 
 from __future__ import annotations
@@ -17,9 +18,15 @@ CARRIED = {
     "previous_snapshots": (
         "segment_snapshots",
         # this run's snapshot makes keep_snapshots with these
-        "select * from live.segment_snapshots where run_id in "
+        "select run_id, customer_id, cluster_id from live.segment_snapshots where run_id in "
         "(select distinct run_id from live.segment_snapshots order by run_id desc limit $keep)",
-        "run_id integer, customer_id bigint, cluster_id integer, segment_label varchar",
+        "run_id integer, customer_id bigint, cluster_id integer",
+    ),
+    "previous_segment_history": (
+        "segment_history",
+        "select * from live.segment_history",
+        "run_id integer, cluster_id integer, segment_label varchar, customers bigint, "
+        "share_of_customers double, avg_annual_income_k double, avg_spending_score double, avg_age double",
     ),
     "previous_centroids": (
         "cluster_centroids",

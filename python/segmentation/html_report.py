@@ -123,7 +123,7 @@ def playbook(segments: pd.DataFrame) -> str:
     return "".join(cards)
 
 
-def movements(frame: pd.DataFrame, run: dict) -> str:
+def movements(frame: pd.DataFrame) -> str:
     if frame.empty:
         return "<p>This is the first run kept in this warehouse: there is nothing to compare with yet.</p>"
     labelled = frame.fillna({"previous_segment_label": "(new)", "segment_label": "(gone)"})
@@ -160,7 +160,7 @@ def render(data: ReportData) -> str:
         "<h2>Segment profiles</h2>" + profiles(data.segments)
         + image("segment_profiles.png", data.images["segment_profiles.png"], "distributions per segment"),
         "<h2>Playbook</h2>" + playbook(data.segments),
-        "<h2>Since the previous run</h2>" + movements(data.movements, run),
+        "<h2>Since the previous run</h2>" + movements(data.movements),
         "<h2>Stability</h2><p>K-Means refitted with other seeds on the same customers; an adjusted Rand "
         "index of 1 is the same partition.</p>" + stability,
         "<h2>Files</h2><p>Beside this report: " + ", ".join(f"<code>{escape(f)}</code>" for f in data.files)

@@ -144,8 +144,7 @@ def segment_map(con: duckdb.DuckDBPyConnection, segments: pd.DataFrame, features
     points = con.execute(
         "select * from customer_segments order by hash(customer_id) limit $points", {"points": SCATTER_POINTS}
     ).df()
-    centres = segments.rename(columns={f"centroid_{f}": f for f in features}).drop(
-        columns=[c for c in segments.columns if c in features])
+    centres = segments.rename(columns={f"centroid_{f}": f for f in features})
     pairs = list(combinations(features, 2))
     fig = Figure(figsize=(9 if len(pairs) == 1 else 18, 6.5))
     fig.subplots_adjust(left=0.06, right=0.98, top=0.88, bottom=0.09, wspace=0.2)
@@ -161,7 +160,7 @@ def profile_chart(con: duckdb.DuckDBPyConnection, segments: pd.DataFrame, featur
     per segment (scaled to its own peak), on bins shared by all segments, counted in SQL over
     every customer. Drawn as rows of three panels: a panel per segment and feature would be
     five times the drawing time for the same picture."""
-    bins = con.execute(HISTOGRAMS, {"bins": HISTOGRAM_BINS}).df()
+    bins = histograms(con, HISTOGRAM_BINS)
     rows = len(segments)
     fig = Figure(figsize=(11, 1.3 + 0.8 * rows))
     fig.subplots_adjust(left=0.24, right=0.98, top=1 - 0.65 / fig.get_figheight(),
@@ -181,25 +180,28 @@ def profile_chart(con: duckdb.DuckDBPyConnection, segments: pd.DataFrame, featur
     return png(fig)
 
 
-# Every customer's income, spending and age, counted per segment on bins shared by all segments.
-HISTOGRAMS = """
-with long as (
-    unpivot (select cluster_id, annual_income_k, spending_score, age from customer_segments)
-    on annual_income_k, spending_score, age into name feature value value
-),
-bounds as (
-    select feature, min(value) as low, greatest(max(value) - min(value), 1) / $bins as bin_width
-    from long group by feature
-),
-binned as (
-    select long.cluster_id, long.feature, least(floor((long.value - bounds.low) / bounds.bin_width), $bins - 1) as bin
-    from long inner join bounds on long.feature = bounds.feature
-)
-select binned.cluster_id, binned.feature, bounds.low + binned.bin * bounds.bin_width as bin_start,
-    bounds.bin_width, count(*) as customers
-from binned inner join bounds on binned.feature = bounds.feature
-group by all
-"""
+def histograms(con: duckdb.DuckDBPyConnection, bins: int) -> pd.DataFrame:
+    """cluster_id, feature, bin_start, bin_width, customers: every customer's income, spending
+    and age counted per segment on `bins` bins per feature shared by all segments; two scans
+    of customer_segments, whatever its size."""
+    features = list(AXIS_LABELS)
+    bounds = con.sql(
+        "select " + ", ".join(f"min({f}), max({f})" for f in features) + " from customer_segments"
+    ).fetchall()[0]
+    low = dict(zip(features, bounds[0::2]))
+    width = {f: max(high - low[f], 1) / bins for f, high in zip(features, bounds[1::2])}
+    counts = con.execute(
+        "select cluster_id, "
+        + ", ".join(f"histogram(least(floor(({f} - ${f}_low) / ${f}_width), {bins - 1})::integer) as {f}"
+                    for f in features)
+        + " from customer_segments group by cluster_id",
+        {**{f"{f}_low": low[f] for f in features}, **{f"{f}_width": width[f] for f in features}},
+    ).fetchall()
+    return pd.DataFrame(
+        [(cluster_id, feature, low[feature] + b * width[feature], width[feature], n)
+         for cluster_id, *maps in counts for feature, histogram in zip(features, maps) for b, n in histogram.items()],
+        columns=["cluster_id", "feature", "bin_start", "bin_width", "customers"],
+    )
 
 
 def fitted_on(customers: int, sample_rows: int, silhouette_rows: int) -> str:

@@ -6,8 +6,12 @@ snapshots as (
     select * from segment_snapshots
 ),
 
+segments as (
+    select * from segment_history
+),
+
 run_ids as (
-    select distinct run_id from snapshots
+    select distinct run_id from segments
 ),
 
 ranked_runs as (
@@ -25,16 +29,30 @@ compared_runs as (
     from ranked_runs
 ),
 
+-- nothing to compare on a first run: both sides stay empty, so the join costs nothing
 latest as (
-    select snapshots.*
+    select
+        snapshots.customer_id,
+        snapshots.cluster_id,
+        segments.segment_label
     from snapshots
-    inner join compared_runs on snapshots.run_id = compared_runs.run_id
+    inner join compared_runs
+        on
+            snapshots.run_id = compared_runs.run_id
+            and compared_runs.previous_run_id is not null
+    inner join segments
+        on snapshots.run_id = segments.run_id and snapshots.cluster_id = segments.cluster_id
 ),
 
 earlier as (
-    select snapshots.*
+    select
+        snapshots.customer_id,
+        snapshots.cluster_id,
+        segments.segment_label
     from snapshots
     inner join compared_runs on snapshots.run_id = compared_runs.previous_run_id
+    inner join segments
+        on snapshots.run_id = segments.run_id and snapshots.cluster_id = segments.cluster_id
 ),
 
 compared as (
@@ -55,7 +73,6 @@ compared as (
     from latest
     full outer join earlier on latest.customer_id = earlier.customer_id
     cross join compared_runs
-    where compared_runs.previous_run_id is not null
 ),
 
 final as (

@@ -1,13 +1,13 @@
--- Every kept run's segments, one row per run and customer: the earlier runs carried over
--- from the live warehouse, then this run's.
+-- Every kept run's clusters, one row per run and customer: the earlier runs carried over from
+-- the live warehouse, then this run's. Labels are per run and cluster, in segment_history.
 with
 
 earlier as (
     select * from previous_snapshots
 ),
 
-customers as (
-    select * from customer_segments
+clusters as (
+    select * from customer_clusters
 ),
 
 run as (
@@ -17,10 +17,9 @@ run as (
 this_snapshot as (
     select
         run.run_id,
-        customers.customer_id,
-        customers.cluster_id,
-        customers.segment_label
-    from customers
+        clusters.customer_id,
+        clusters.cluster_id
+    from clusters
     cross join run
 ),
 
@@ -28,15 +27,13 @@ final as (
     select
         run_id,
         customer_id,
-        cluster_id,
-        segment_label
+        cluster_id
     from earlier
     union all
     select
         run_id,
         customer_id,
-        cluster_id,
-        segment_label
+        cluster_id
     from this_snapshot
 )
 

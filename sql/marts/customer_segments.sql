@@ -1,5 +1,5 @@
--- One row per customer: who they are, their cluster, their segment's label, how close they
--- sit to its centre, and their silhouette where it was scored.
+-- One row per customer: who they are, their cluster, their segment's label and how close they
+-- sit to its centre (customer_silhouettes has the silhouettes of the scored customers).
 with
 
 clusters as (
@@ -8,10 +8,6 @@ clusters as (
 
 segments as (
     select * from segment_summary
-),
-
-silhouettes as (
-    select * from customer_silhouettes
 ),
 
 final as (
@@ -23,11 +19,9 @@ final as (
         clusters.spending_score,
         clusters.cluster_id,
         segments.segment_label,
-        clusters.distance_to_centroid,
-        silhouettes.silhouette
+        clusters.distance_to_centroid
     from clusters
     inner join segments on clusters.cluster_id = segments.cluster_id
-    left join silhouettes on clusters.customer_id = silhouettes.customer_id
 )
 
 select * from final
