@@ -70,7 +70,8 @@ def parse_args(argv: list[str] | None) -> Settings:
                         help="folder for index.html, the charts, the segmented CSV and the marts as Parquet")
     parser.add_argument("--k", type=k_option, default=DEFAULTS.k, metavar="N|auto",
                         help="number of segments, or 'auto' for the K with the best silhouette")
-    parser.add_argument("--features", type=features_option, default="income,spending",
+    parser.add_argument("--features", type=features_option,
+                        default=",".join(name for name, column in FEATURE_COLUMNS.items() if column in DEFAULTS.features),
                         help="what K-Means reads: income,spending or income,spending,age")
     parser.add_argument("--seed", type=seed_option, default=DEFAULTS.seed, help="K-Means random_state")
     parser.add_argument("--sample-size", type=positive_int, default=DEFAULTS.sample_size,

@@ -110,7 +110,11 @@ def test_k_beyond_the_elbow_range_is_fitted_too(sample):
     customers, _ = sample
     tables = cluster_customers(features_of(customers), FEATURES, replace(PARAMS, k=12))
     assert len(tables.centroids) == 12
-    assert not tables.selection["is_chosen"].any()
+    # its evidence joins the table, marked chosen, and the reason says where it stands
+    assert tables.selection["k"].tolist() == [*range(1, 11), 12]
+    assert tables.selection["is_chosen"].tolist() == [False] * 10 + [True]
+    assert tables.k_reason.startswith("K=12 as given (--k 12); its silhouette is ")
+    assert "(beyond the K compared), the best of K=2..10 is K=5" in tables.k_reason
 
 
 def test_too_few_customers_for_k():
@@ -121,7 +125,7 @@ def test_too_few_customers_for_k():
 
 def test_identical_customers_leave_silhouette_undefined_instead_of_failing():
     same = pd.DataFrame({"customer_id": [1, 2, 3], "annual_income_k": [10] * 3, "spending_score": [5] * 3})
-    with pytest.warns(Warning, match="distinct clusters"):
-        tables = cluster_customers(same, FEATURES, replace(PARAMS, k=2, k_range=(1, 3)))
+    # scikit-learn's warning is not passed on: the build flags the empty cluster instead
+    tables = cluster_customers(same, FEATURES, replace(PARAMS, k=2, k_range=(1, 3)))
     assert tables.selection["silhouette"].isna().all()
     assert tables.labels["cluster_id"].nunique() == 1

@@ -146,7 +146,7 @@ def test_a_small_segment_is_flagged_and_strict_fails_the_build(tmp_path, real_cs
                         min_segment_share=0.115)
     run_build(settings)
     flags = query(settings.warehouse_path, "select flags from pipeline_runs")[0][0]
-    assert flags == "segment 0 (Low-Income, High-Spending) holds 11.0% of the customers, less than the 12% minimum"
+    assert flags == "segment 0 (Low-Income, High-Spending) holds 11.0% of the customers, less than the 11.5% minimum"
     assert query(settings.warehouse_path, "select count(*) from segment_summary where is_small_segment") == [(1,)]
     assert "holds 11.0% of the customers" in " ".join(parse(settings.reports_dir / "index.html").text)
 
@@ -157,7 +157,7 @@ def test_a_small_segment_is_flagged_and_strict_fails_the_build(tmp_path, real_cs
          "--strict"], capture_output=True, text=True)
     assert cli.returncode == 1
     assert cli.stderr == (f"error: {real_csv}: segment 0 (Low-Income, High-Spending) holds 11.0% of the customers, "
-                          "less than the 12% minimum (--strict)\n")
+                          "less than the 11.5% minimum (--strict)\n")
     assert fingerprint(settings.warehouse_path, settings.reports_dir) == before
 
 
@@ -288,3 +288,37 @@ def test_marts_are_exported_as_parquet(real_settings):
             assert exported.fetchall() == query(real_settings.warehouse_path, f"select count(*) from {table}")
         columns = con.sql(f"describe select * from read_parquet('{real_settings.reports_dir}/segment_summary.parquet')")
         assert "marketing_actions" in [row[0] for row in columns.fetchall()]
+
+
+def test_a_number_once_used_is_never_given_to_another_segment():
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(np.array([[0.0, 0.0], [10.0, 10.0]]))
+    centres = scaler.transform(np.array([[1.0, 1.0], [5.0, 5.0]]))
+    previous = pd.DataFrame({"cluster_id": [0], "annual_income_k": [1.0], "spending_score": [1.0]})
+    numbers = match_previous(centres, ("annual_income_k", "spending_score"), scaler, previous, 0.5,
+                             used=frozenset({0, 1, 2}))
+    assert numbers.tolist() == [0, 3]
+
+
+def test_a_run_on_other_features_numbers_its_clusters_afresh(tmp_path, real_csv):
+    settings = Settings(input_path=real_csv, warehouse_path=tmp_path / "w.duckdb", reports_dir=tmp_path / "r")
+    run_build(settings)
+    run_build(settings, features=("annual_income_k", "spending_score", "age"))
+    path = settings.warehouse_path
+    assert query(path, "select min(cluster_id) from cluster_centroids") == [(5,)]
+    assert query(path, "select change_type, count(*) from segment_changes group by 1") == [("moved", 200)]
+
+
+def test_clusters_left_empty_are_flagged(tmp_path):
+    rows = "".join(f"{i},Male,30,{(i % 3) * 40 + 20},{(i % 3) * 30 + 10}\n" for i in range(1, 13))
+    path = write_csv(tmp_path, "CustomerID,Gender,Age,Annual Income (k$),Spending Score (1-100)\n" + rows)
+    settings = Settings(input_path=path, warehouse_path=tmp_path / "w.duckdb", reports_dir=tmp_path / "r")
+    run_build(settings)
+    flags = query(settings.warehouse_path, "select flags from pipeline_runs")[0][0]
+    assert "K-Means made 5 clusters but only 3 hold customers" in flags
+
+
+def test_at_least_two_snapshots_are_kept():
+    with pytest.raises(ValueError, match="keep_snapshots must be at least 2"):
+        Settings(keep_snapshots=1)

@@ -109,12 +109,17 @@ def run_flags(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[str]:
     with the seed."""
     flags = [
         f"segment {cluster_id} ({label}) holds {share:.1%} of the customers, "
-        f"less than the {settings.min_segment_share:.0%} minimum"
+        f"less than the {settings.min_segment_share:.1%} minimum"
         for cluster_id, label, share in con.execute(
             "select cluster_id, segment_label, share_of_customers from segment_summary "
             "where is_small_segment order by cluster_id"
         ).fetchall()
     ]
+    centroids, segments = first_row(
+        con, "select (select count(*) from cluster_centroids), (select count(*) from segment_summary)")
+    if segments < centroids:
+        flags.append(f"K-Means made {centroids} clusters but only {segments} hold customers "
+                     "(too few distinct customers for K)")
     lowest = first_row(con, "select min(adjusted_rand_index) from cluster_stability")[0]
     if lowest is not None and lowest < settings.min_stability:
         flags.append(
@@ -160,8 +165,8 @@ def record_run(con: duckdb.DuckDBPyConnection, settings: Settings, started: date
         "pandas_version": pd.__version__,
     }
     runs = pd.DataFrame([run])
-    if not history.empty:
-        runs = pd.concat([history, runs], ignore_index=True)
+    if not history.empty:  # in this run's column order, whatever the older rows had
+        runs = pd.concat([history, runs], ignore_index=True).reindex(columns=list(run))
     # text columns stay text when every value is null
     con.from_df(runs).project("* replace (k_reason::varchar as k_reason, flags::varchar as flags)").create("pipeline_runs")
     return run

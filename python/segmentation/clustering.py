@@ -3,12 +3,14 @@ database."""
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import KMeans
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import (
     adjusted_rand_score,
     calinski_harabasz_score,
@@ -36,10 +38,10 @@ class ClusterParams:
     seed: int
     n_init: int
     silhouette_rows: int  # silhouette is quadratic in rows: score a seeded subset beyond this
-    stability_seeds: int = 3  # refits with other seeds, compared with the model
+    stability_seeds: int  # refits with other seeds, compared with the model
     # a cluster keeps the previous run's number when its centroid moved at most this far
     # (in standard deviations of the current scaling)
-    match_distance: float = 0.5
+    match_distance: float
 
 
 @dataclass(frozen=True)
@@ -71,30 +73,37 @@ def defined(labels: np.ndarray, rows: int) -> bool:
     return 2 <= len(np.unique(labels)) < rows
 
 
-def k_selection(scaled: np.ndarray, params: ClusterParams) -> tuple[pd.DataFrame, dict[int, KMeans], np.ndarray]:
-    """Inertia, mean silhouette, Calinski-Harabasz and Davies-Bouldin for every K of the range
-    (identical customers can leave fewer clusters than K, and the scores undefined). Also
-    returns the fits and the silhouette subset's pairwise distances, computed once."""
-    low, high = params.k_range
-    subset = silhouette_subset(len(scaled), params)
-    distances = pairwise_distances(scaled[subset])
-    rows, fits = [], {}
-    for k in range(low, min(high, len(scaled)) + 1):
-        fits[k] = model = fit_kmeans(scaled, k, params.seed, params.n_init)
-        labels, scored = model.labels_, model.labels_[subset]
-        rows.append({
-            "k": k,
-            "inertia": model.inertia_,
-            "silhouette": silhouette_samples(distances, scored, metric="precomputed").mean()
-            if defined(scored, len(subset)) else None,
-            "calinski_harabasz": calinski_harabasz_score(scaled, labels) if defined(labels, len(scaled)) else None,
-            "davies_bouldin": davies_bouldin_score(scaled, labels) if defined(labels, len(scaled)) else None,
-        })
-    table = pd.DataFrame(rows).astype(
+def scores(scaled: np.ndarray, model: KMeans, subset: np.ndarray, distances: np.ndarray) -> dict:
+    """One K's evidence: inertia, mean silhouette (on the subset), Calinski-Harabasz and
+    Davies-Bouldin; the last three None where undefined (identical customers can leave fewer
+    clusters than K)."""
+    labels, scored = model.labels_, model.labels_[subset]
+    whole = defined(labels, len(scaled))
+    return {
+        "k": model.n_clusters,
+        "inertia": model.inertia_,
+        "silhouette": silhouette_samples(distances, scored, metric="precomputed").mean()
+        if defined(scored, len(subset)) else None,
+        "calinski_harabasz": calinski_harabasz_score(scaled, labels) if whole else None,
+        "davies_bouldin": davies_bouldin_score(scaled, labels) if whole else None,
+    }
+
+
+def as_selection(rows: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame(rows).astype(
         {"k": "int32", "inertia": "float64", "silhouette": "Float64", "calinski_harabasz": "Float64",
          "davies_bouldin": "Float64"}
     )
-    return table, fits, distances
+
+
+def k_selection(
+    scaled: np.ndarray, subset: np.ndarray, distances: np.ndarray, params: ClusterParams
+) -> tuple[pd.DataFrame, dict[int, KMeans]]:
+    """Every K of the range, fitted and scored; `distances` are the silhouette subset's
+    pairwise distances, computed once for all K."""
+    low, high = params.k_range
+    fits = {k: fit_kmeans(scaled, k, params.seed, params.n_init) for k in range(low, min(high, len(scaled)) + 1)}
+    return as_selection([scores(scaled, model, subset, distances) for model in fits.values()]), fits
 
 
 def elbow_k(selection: pd.DataFrame) -> int | None:
@@ -120,8 +129,9 @@ def choose_k(selection: pd.DataFrame, k: int | None) -> int:
     return int(scored.loc[scored["silhouette"].idxmax(), "k"])
 
 
-def k_reason(selection: pd.DataFrame, k: int, given: bool) -> str:
-    """Why this K, from the evidence in `selection`."""
+def k_reason(selection: pd.DataFrame, k: int, given: bool, chosen_silhouette: float | None = None) -> str:
+    """Why this K, from the evidence in `selection` (the K range; `chosen_silhouette` is the
+    given K's when it lies beyond the range)."""
     scored = selection.dropna(subset=["silhouette"])
     silhouette = dict(zip(scored["k"], scored["silhouette"].astype(float)))
     elbow = elbow_k(selection)
@@ -131,7 +141,12 @@ def k_reason(selection: pd.DataFrame, k: int, given: bool) -> str:
     best = max(silhouette, key=silhouette.get)
     span = f"K={min(silhouette)}..{max(silhouette)}"
     if given:
-        ranking = f"its silhouette is {silhouette[k]:.3f}" if k in silhouette else "it has no silhouette"
+        if k in silhouette:
+            ranking = f"its silhouette is {silhouette[k]:.3f}"
+        elif chosen_silhouette is not None:
+            ranking = f"its silhouette is {chosen_silhouette:.3f} (beyond the K compared)"
+        else:
+            ranking = "it has no silhouette"
         return (f"K={k} as given (--k {k}); {ranking}, the best of {span} is K={best} "
                 f"({silhouette[best]:.3f}); {elbow_text}.")
     agreement = "agrees" if elbow == k else "does not agree"
@@ -150,12 +165,12 @@ def canonical_order(centers: np.ndarray) -> np.ndarray:
 
 def match_previous(
     centers: np.ndarray, feature_columns: tuple[str, ...], scaler: StandardScaler,
-    previous: pd.DataFrame | None, max_distance: float,
+    previous: pd.DataFrame | None, max_distance: float, used: frozenset[int] = frozenset(),
 ) -> np.ndarray:
     """Cluster numbers for `centers` (scaled, in canonical order): a cluster whose centroid lies
-    within `max_distance` of one of the previous run's (matched one to one, nearest overall,
-    on the features both runs share) keeps its number; the others take numbers the previous
-    run did not use, in canonical order."""
+    within `max_distance` of one of the previous run's (matched one to one, nearest overall)
+    keeps its number; the others take numbers no earlier run used (`used`, and the previous
+    run's), in canonical order, so a number always means one segment."""
     numbers = np.full(len(centers), -1)
     shared = [i for i, column in enumerate(feature_columns) if previous is not None and column in previous]
     if shared:
@@ -167,7 +182,7 @@ def match_previous(
         for new, old in zip(*linear_sum_assignment(cost)):
             if distance[new, old] <= max_distance:
                 numbers[new] = previous["cluster_id"].iloc[old]
-    taken = set(previous["cluster_id"]) if previous is not None else set()
+    taken = set(used) | (set(previous["cluster_id"]) if previous is not None else set())
     free = (n for n in range(len(centers) + len(taken)) if n not in taken)
     for i in np.flatnonzero(numbers < 0):
         numbers[i] = next(free)
@@ -187,11 +202,11 @@ def stability(scaled: np.ndarray, model: KMeans, params: ClusterParams) -> pd.Da
 
 def cluster_customers(
     features: pd.DataFrame, feature_columns: tuple[str, ...], params: ClusterParams,
-    previous: pd.DataFrame | None = None,
+    previous: pd.DataFrame | None = None, used: frozenset[int] = frozenset(),
 ) -> Clustering:
     """Scale, choose K, fit K-Means on the given customers (all of them, or a sample) and
     score it. `previous`: the previous run's centroids (cluster_id and features, original
-    units), whose numbers matching clusters keep.
+    units), whose numbers matching clusters keep; `used`: every number earlier runs gave.
 
     Rows are sorted by customer_id first, so the input's row order cannot change the result.
     """
@@ -200,18 +215,28 @@ def cluster_customers(
     features = features.sort_values("customer_id", kind="stable", ignore_index=True)
     values = features[list(feature_columns)].to_numpy(dtype="float64")
     threads = 1 if len(values) <= SINGLE_THREAD_ROWS else None
-    with threadpool_limits(limits=threads):
+    subset = silhouette_subset(len(values), params)
+    # too few distinct customers for K is reported as a flag of the run, not as a warning
+    with threadpool_limits(limits=threads), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
         scaler = StandardScaler().fit(values)
         scaled = scaler.transform(values)
-        selection, fits, distances = k_selection(scaled, params)
+        distances = pairwise_distances(scaled[subset])
+        selection, fits = k_selection(scaled, subset, distances, params)
         k = choose_k(selection, params.k)
         if not 1 <= k <= len(values):
             raise TooFewCustomers(f"K={k} needs at least {k} customers, the input has {len(values)}")
         model = fits[k] if k in fits else fit_kmeans(scaled, k, params.seed, params.n_init)
         agreement = stability(scaled, model, params)
+    reason = k_reason(selection, k, given=params.k is not None)
+    if k not in fits:  # a given K beyond the range: its evidence joins the table
+        row = scores(scaled, model, subset, distances)
+        reason = k_reason(selection, k, given=True, chosen_silhouette=row["silhouette"])
+        selection = pd.concat([selection, as_selection([row])], ignore_index=True)
 
     order = np.argsort(canonical_order(model.cluster_centers_))  # K-Means cluster by canonical place
-    numbers = match_previous(model.cluster_centers_[order], feature_columns, scaler, previous, params.match_distance)
+    numbers = match_previous(
+        model.cluster_centers_[order], feature_columns, scaler, previous, params.match_distance, used)
     renumber = np.empty(k, dtype="int32")
     renumber[order] = numbers  # K-Means cluster -> published number
     centers_scaled = model.cluster_centers_[order]
@@ -232,8 +257,7 @@ def cluster_customers(
         }
     )
     labels = renumber[model.labels_]
-    subset = silhouette_subset(len(values), params)
-    scores = silhouette_samples(distances, labels[subset], metric="precomputed") \
+    customer_scores = silhouette_samples(distances, labels[subset], metric="precomputed") \
         if defined(labels[subset], len(subset)) else np.full(len(subset), np.nan)
     return Clustering(
         centroids=centroids,
@@ -242,8 +266,8 @@ def cluster_customers(
         labels=pd.DataFrame({"customer_id": features["customer_id"], "cluster_id": labels}),
         silhouettes=pd.DataFrame(
             {"customer_id": features["customer_id"].iloc[subset].to_numpy(), "cluster_id": labels[subset],
-             "silhouette": scores}
+             "silhouette": customer_scores}
         ),
         stability=agreement,
-        k_reason=k_reason(selection, k, given=params.k is not None),
+        k_reason=reason,
     )

@@ -69,3 +69,7 @@ class Settings:
     # How long a run waits for another run on the same warehouse to finish.
     lock_timeout_s: float = 60.0
     sql_dir: Path = SQL_DIR
+
+    def __post_init__(self) -> None:
+        if self.keep_snapshots < 2:
+            raise ValueError("keep_snapshots must be at least 2: this run's snapshot and the one it is compared with")

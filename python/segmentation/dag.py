@@ -47,39 +47,46 @@ class SingularTest:
     sql: str
 
 
-_parser = duckdb.connect()
-
-
-def tables_read(sql: str) -> frozenset[str]:
+def tables_read(sql: str, parser: duckdb.DuckDBPyConnection | None = None) -> frozenset[str]:
     """Tables and views a statement reads (CTE names excluded), from DuckDB's parser."""
-    return frozenset(_parser.get_table_names(sql))
+    if parser is None:
+        with duckdb.connect() as parser:
+            return frozenset(parser.get_table_names(sql))
+    return frozenset(parser.get_table_names(sql))
 
 
-def declare_macro(name: str, arguments: Iterable[str]) -> None:
+def declare_macro(parser: duckdb.DuckDBPyConnection, name: str, arguments: Iterable[str]) -> None:
     """Let the parser see calls to a project macro as reads of a table named after it, so a
     model or macro calling it depends on it (the parser expands macros, and rejects unknown
     ones). Every argument is optional here: only the real macro checks how it is called."""
     params = ", ".join(f"{quote_ident(argument)} := null" for argument in arguments)
-    _parser.execute(f"create or replace table {quote_ident(name)} (stub integer)")
-    _parser.execute(f"create or replace macro {quote_ident(name)}({params}) as (select null from {quote_ident(name)})")
+    parser.execute(f"create table {quote_ident(name)} (stub integer)")
+    parser.execute(f"create macro {quote_ident(name)}({params}) as (select null from {quote_ident(name)})")
 
 
 def discover(sql_dir: Path, docs: dict[str, TableDoc]) -> tuple[list[Model], list[SingularTest]]:
+    with duckdb.connect() as parser:
+        return discover_with(parser, sql_dir, docs)
+
+
+def discover_with(
+    parser: duckdb.DuckDBPyConnection, sql_dir: Path, docs: dict[str, TableDoc]
+) -> tuple[list[Model], list[SingularTest]]:
     for path in sorted(sql_dir.glob("macros/*.sql")):
         if path.stem not in docs:
             raise PipelineError(f"{path}: document the macro and its arguments in a YAML `macros:` entry")
-        declare_macro(path.stem, docs[path.stem].columns)
+        declare_macro(parser, path.stem, docs[path.stem].columns)
     models = [Model(path.stem, frozenset(), (path.stem,), "seed", path=path) for path in sorted(sql_dir.rglob("*.csv"))]
     tests = []
     for path in sorted(sql_dir.rglob("*.sql")):
         sql = path.read_text()
         if path.parent.name == "tests":
-            tests.append(SingularTest(path.stem, tables_read(sql), sql))
+            tests.append(SingularTest(path.stem, tables_read(sql, parser), sql))
         elif path.parent.name == "macros":
-            models.append(Model(path.stem, tables_read(sql), (path.stem,), "macro", sql=sql))
+            models.append(Model(path.stem, tables_read(sql, parser), (path.stem,), "macro", sql=sql))
         else:
             kind = docs[path.stem].materialized if path.stem in docs else "view"
-            models.append(Model(path.stem, tables_read(sql), (path.stem,), kind, sql=sql))
+            models.append(Model(path.stem, tables_read(sql, parser), (path.stem,), kind, sql=sql))
     return models, tests
 
 

@@ -14,18 +14,18 @@ from .errors import PipelineError
 
 # source table -> (the live table it copies, the rows copied, its columns when there is none)
 CARRIED = {
-    "previous_runs": ("pipeline_runs", "select * from live.pipeline_runs", "run_id integer"),
+    "previous_runs": ("pipeline_runs", "select * from live.pipeline_runs", "run_id bigint, features varchar"),
     "previous_snapshots": (
         "segment_snapshots",
         # this run's snapshot makes keep_snapshots with these
         "select run_id, customer_id, cluster_id from live.segment_snapshots where run_id in "
         "(select distinct run_id from live.segment_snapshots order by run_id desc limit $keep)",
-        "run_id integer, customer_id bigint, cluster_id integer",
+        "run_id bigint, customer_id bigint, cluster_id integer",
     ),
     "previous_segment_history": (
         "segment_history",
         "select * from live.segment_history",
-        "run_id integer, cluster_id integer, segment_label varchar, customers bigint, "
+        "run_id bigint, cluster_id integer, segment_label varchar, customers bigint, "
         "share_of_customers double, avg_annual_income_k double, avg_spending_score double, avg_age double",
     ),
     "previous_centroids": (

@@ -117,7 +117,7 @@ def playbook(segments: pd.DataFrame) -> str:
         cards.append(
             f'<div class="segment"><h3>{escape(row.segment_label)}{persona}</h3>'
             f'<p class="muted">Cluster {row.cluster_id}: {row.customers:,} customers '
-            f"({row.share_of_customers:.0%}){flag}</p>"
+            f"({row.share_of_customers:.1%}){flag}</p>"
             f"<p>{escape(description)}</p><p><strong>Actions:</strong> {escape(actions)}</p></div>"
         )
     return "".join(cards)
@@ -126,6 +126,7 @@ def playbook(segments: pd.DataFrame) -> str:
 def movements(frame: pd.DataFrame) -> str:
     if frame.empty:
         return "<p>This is the first run kept in this warehouse: there is nothing to compare with yet.</p>"
+    stayed = int(frame.loc[frame["previous_cluster_id"] == frame["cluster_id"], "customers"].sum())
     labelled = frame.fillna({"previous_segment_label": "(new)", "segment_label": "(gone)"})
     matrix = labelled.pivot_table(index="previous_segment_label", columns="segment_label", values="customers",
                                   aggfunc="sum", fill_value=0)
@@ -134,10 +135,9 @@ def movements(frame: pd.DataFrame) -> str:
         f'<tr><th class="text">{escape(index)}</th>' + "".join(cell(int(v)) for v in row) + "</tr>"
         for index, row in zip(matrix.index, matrix.to_numpy())
     )
-    stayed = int(labelled.loc[labelled["previous_segment_label"] == labelled["segment_label"], "customers"].sum())
     total = int(labelled["customers"].sum())
     return (f"<p>Customers by segment in the previous run (rows) and now (columns); {stayed:,} of {total:,} "
-            f"stayed. Each customer's move is in the <code>segment_changes</code> view.</p>"
+            f"stayed in their cluster. Each customer's move is in the <code>segment_changes</code> view.</p>"
             f'<table><tr><th class="text">previous \\ now</th>{head}</tr>{body}</table>')
 
 

@@ -12,7 +12,7 @@ from .clustering import ClusterParams, TooFewCustomers, cluster_customers
 from .config import FEATURE_COLUMNS, Settings
 from .errors import InputError
 
-INPUTS = ("customer_features", "previous_centroids")
+INPUTS = ("customer_features", "previous_centroids", "previous_runs", "previous_segment_history")
 OUTPUTS = ("cluster_centroids", "k_selection", "feature_scaling", "customer_silhouettes", "cluster_stability")
 
 # A seeded sample that depends on which customers there are, never on their row order; with
@@ -32,14 +32,26 @@ def params(settings: Settings) -> ClusterParams:
     )
 
 
+def previous_model(con: duckdb.DuckDBPyConnection, settings: Settings) -> tuple[pd.DataFrame | None, frozenset[int]]:
+    """The previous run's centroids, when it clustered on the same features (numbers are
+    matched only between like models), and every cluster number an earlier run used."""
+    used = frozenset(row[0] for row in con.execute("select distinct cluster_id from previous_segment_history").fetchall())
+    same_features = con.execute(
+        "select features = $features from previous_runs order by run_id desc limit 1",
+        {"features": ",".join(settings.features)},
+    ).fetchall()
+    if not same_features or not same_features[0][0]:
+        return None, used
+    previous = con.sql("select * from previous_centroids order by cluster_id").df()
+    return previous.dropna(axis="columns", how="all"), used  # without the features it did not use
+
+
 def run(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, pd.DataFrame]:
     sample = con.execute(
         SAMPLE.format(features=", ".join(settings.features)), {"seed": settings.seed, "rows": settings.sample_size}
     ).df()
-    previous = con.sql("select * from previous_centroids").df()
-    previous = previous.dropna(axis="columns", how="all") if len(previous) else None  # features it did not use
     try:
-        model = cluster_customers(sample, settings.features, params(settings), previous)
+        model = cluster_customers(sample, settings.features, params(settings), *previous_model(con, settings))
     except TooFewCustomers as e:
         raise InputError(f"{settings.input_path}: {e}") from None
     # Every candidate feature has its columns, empty when unused, so SQL reads one shape.

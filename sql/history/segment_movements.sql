@@ -1,6 +1,6 @@
--- The movement matrix since the previous run: how many customers went from each segment to
--- each segment (the diagonal stayed; a null side is a customer new or gone since then).
--- Empty after the first run.
+-- The movement matrix since the previous run: how many customers went from each cluster to
+-- each cluster, with both labels (same cluster on both sides: stayed; a null side is a
+-- customer new or gone since then). Empty after the first run.
 with
 
 comparison as (
@@ -9,11 +9,13 @@ comparison as (
 
 final as (
     select
+        previous_cluster_id,
         previous_segment_label,
+        cluster_id,
         segment_label,
         count(*) as customers
     from comparison
-    group by previous_segment_label, segment_label
+    group by previous_cluster_id, previous_segment_label, cluster_id, segment_label
 )
 
 select * from final
