@@ -1,17 +1,14 @@
--- Each customer of the latest run or the one before it, with their segment in both: what
--- segment_changes and segment_movements read. Empty after the first run.
+-- Each customer of the latest run or the one before it, with their cluster in both (null
+-- where they were not there): what segment_changes and segment_movements read. Numbers only,
+-- the labels are per run and cluster in segment_history. Empty after the first run.
 with
 
 snapshots as (
     select * from segment_snapshots
 ),
 
-segments as (
-    select * from segment_history
-),
-
 run_ids as (
-    select distinct run_id from segments
+    select distinct run_id from snapshots
 ),
 
 ranked_runs as (
@@ -33,26 +30,20 @@ compared_runs as (
 latest as (
     select
         snapshots.customer_id,
-        snapshots.cluster_id,
-        segments.segment_label
+        snapshots.cluster_id
     from snapshots
     inner join compared_runs
         on
             snapshots.run_id = compared_runs.run_id
             and compared_runs.previous_run_id is not null
-    inner join segments
-        on snapshots.run_id = segments.run_id and snapshots.cluster_id = segments.cluster_id
 ),
 
 earlier as (
     select
         snapshots.customer_id,
-        snapshots.cluster_id,
-        segments.segment_label
+        snapshots.cluster_id
     from snapshots
     inner join compared_runs on snapshots.run_id = compared_runs.previous_run_id
-    inner join segments
-        on snapshots.run_id = segments.run_id and snapshots.cluster_id = segments.cluster_id
 ),
 
 compared as (
@@ -60,16 +51,8 @@ compared as (
         compared_runs.previous_run_id,
         compared_runs.run_id,
         earlier.cluster_id as previous_cluster_id,
-        earlier.segment_label as previous_segment_label,
         latest.cluster_id,
-        latest.segment_label,
-        coalesce(latest.customer_id, earlier.customer_id) as customer_id,
-        case
-            when earlier.customer_id is null then 'new'
-            when latest.customer_id is null then 'gone'
-            when earlier.cluster_id = latest.cluster_id then 'stayed'
-            else 'moved'
-        end as change_type
+        coalesce(latest.customer_id, earlier.customer_id) as customer_id
     from latest
     full outer join earlier on latest.customer_id = earlier.customer_id
     cross join compared_runs
@@ -81,10 +64,7 @@ final as (
         previous_run_id,
         run_id,
         previous_cluster_id,
-        previous_segment_label,
-        cluster_id,
-        segment_label,
-        change_type
+        cluster_id
     from compared
 )
 
