@@ -4,7 +4,9 @@
         [--parquet-from 100000000] [--baseline-up-to 10000000]
 
 For each size it generates the data once (deterministic, cached in benchmarks/data/), runs
-`pipeline.py` as a separate process, and prints: median wall time and peak memory, the time
+`pipeline.py` as a separate process, each time a first build into a new folder, then once more
+over the last warehouse (a rebuild: it carries the history and compares with the previous
+run), and prints: median wall time and peak memory of the first builds, the rebuild's, the time
 of each step (from the pipeline's own lines), and how well the segments recover the groups
 that generated the data (adjusted Rand index). `--baseline-up-to N` also runs the notebook's
 steps as a plain pandas + scikit-learn script (notebook_baseline.py) up to N rows.
@@ -107,15 +109,19 @@ def main() -> None:
     steps_by_size = {}
     for rows in sizes:
         path = input_file(rows, rows >= args.parquet_from)
+        runs = []
         with tempfile.TemporaryDirectory() as tmp:
-            warehouse = Path(tmp) / "mall.duckdb"
-            command = [sys.executable, str(PROJECT / "pipeline.py"), "--input", str(path),
-                       "--warehouse", str(warehouse), "--reports", str(Path(tmp) / "reports")]
-            runs = [run(command) for _ in range(args.repeat)]
+            for repeat in range(args.repeat):  # each a first build, into a folder of its own
+                warehouse = Path(tmp) / str(repeat) / "mall.duckdb"
+                command = [sys.executable, str(PROJECT / "pipeline.py"), "--input", str(path),
+                           "--warehouse", str(warehouse), "--reports", str(warehouse.parent / "reports")]
+                runs.append(run(command))
+            rebuild = run(command)  # the same input again over the last warehouse: with history
             ari = float(run([sys.executable, __file__, "--agreement", str(warehouse), str(rows)])[2])
         wall = statistics.median(r[0] for r in runs)
         peak = max(r[1] for r in runs)
         print(f"{rows:>12,} {path.suffix[1:]:>8} {'pipeline':<10} {wall:>8.2f} {peak:>9.0f} {ari:>6.3f}", flush=True)
+        print(f"{rows:>12,} {path.suffix[1:]:>8} {'rebuild':<10} {rebuild[0]:>8.2f} {rebuild[1]:>9.0f}", flush=True)
         steps_by_size[rows] = [m.groups() for m in map(STEP_LINE.match, runs[len(runs) // 2][2].splitlines()) if m]
         if rows <= args.baseline_up_to:
             with tempfile.TemporaryDirectory() as tmp:
