@@ -130,6 +130,9 @@ def movements(frame: pd.DataFrame) -> str:
     labelled = frame.fillna({"previous_segment_label": "(new)", "segment_label": "(gone)"})
     matrix = labelled.pivot_table(index="previous_segment_label", columns="segment_label", values="customers",
                                   aggfunc="sum", fill_value=0)
+    last = ("(new)", "(gone)")  # after the segments
+    matrix = matrix.reindex(index=sorted(matrix.index, key=lambda label: (label in last, label)),
+                            columns=sorted(matrix.columns, key=lambda label: (label in last, label)))
     head = "".join(f'<th class="text">{escape(c)}</th>' for c in matrix.columns)
     body = "".join(
         f'<tr><th class="text">{escape(index)}</th>' + "".join(cell(int(v)) for v in row) + "</tr>"
