@@ -228,11 +228,11 @@ def cluster_customers(
             raise TooFewCustomers(f"K={k} needs at least {k} customers, the input has {len(values)}")
         model = fits[k] if k in fits else fit_kmeans(scaled, k, params.seed, params.n_init)
         agreement = stability(scaled, model, params)
-    reason = k_reason(selection, k, given=params.k is not None)
-    if k not in fits:  # a given K beyond the range: its evidence joins the table
-        row = scores(scaled, model, subset, distances)
-        reason = k_reason(selection, k, given=True, chosen_silhouette=row["silhouette"])
-        selection = pd.concat([selection, as_selection([row])], ignore_index=True)
+        # a given K beyond the range is scored too: its evidence joins the table
+        beyond = None if k in fits else scores(scaled, model, subset, distances)
+    reason = k_reason(selection, k, params.k is not None, beyond and beyond["silhouette"])
+    if beyond:
+        selection = pd.concat([selection, as_selection([beyond])], ignore_index=True)
 
     order = np.argsort(canonical_order(model.cluster_centers_))  # K-Means cluster by canonical place
     numbers = match_previous(
