@@ -212,7 +212,7 @@ def test_three_feature_run(three_features):
     # the segment map shows every pair of features: three panels, so a wider picture
     wide = imread(three_features.reports_dir / "clusters.png")
     assert wide.shape[1] > 1.8 * wide.shape[0]
-    assert "annual_income_k, spending_score, age" in " ".join(parse(three_features.reports_dir / "index.html").text)
+    assert "income, spending, age" in " ".join(parse(three_features.reports_dir / "index.html").text)
 
 
 # --- segments over time ------------------------------------------------------------------------

@@ -10,6 +10,10 @@ from html import escape
 
 import pandas as pd
 
+from .config import FEATURE_COLUMNS
+
+SHORT_NAMES = {column: name for name, column in FEATURE_COLUMNS.items()}  # as --features takes them
+
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 70rem; color: #222;
        padding: 0 1rem; line-height: 1.45; }
@@ -68,7 +72,7 @@ def facts(data: ReportData) -> str:
         ("Built", f"{run['finished_at']:%Y-%m-%d %H:%M} UTC (run {run['run_id']})"),
         ("Customers segmented", f"{run['customers']:,} of {run['data_rows']:,} data rows"),
         ("Rows rejected", f"{run['rejected_rows']:,} (kept with their reason in customer_rejects)"),
-        ("Features", run["features"].replace(",", ", ")),
+        ("Features", ", ".join(SHORT_NAMES.get(f, f) for f in run["features"].split(","))),
         ("K", f"{run['k']} ({'chosen automatically' if run['k_mode'] == 'auto' else 'as given'})"),
         ("Seed", f"{run['seed']} (n_init {run['n_init']})"),
         ("Fitted on", f"{run['sample_rows']:,} customers; silhouette on {run['silhouette_rows']:,}"),
