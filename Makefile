@@ -44,4 +44,4 @@ stress: $(STAMP) ## readers query in a loop while the pipeline rebuilds 20 times
 	$(BIN)/python benchmarks/stress_readers.py
 
 clean: ## remove the built warehouse, reports and caches
-	rm -rf warehouse/*.duckdb* reports/*.png reports/*.csv .reports.building .reports.lock .pytest_cache
+	rm -rf warehouse/*.duckdb* reports/*.html reports/*.png reports/*.csv reports/*.parquet .reports.building .reports.lock .pytest_cache
