@@ -65,28 +65,23 @@ def declare_macro(parser: duckdb.DuckDBPyConnection, name: str, arguments: Itera
 
 
 def discover(sql_dir: Path, docs: dict[str, TableDoc]) -> tuple[list[Model], list[SingularTest]]:
-    with duckdb.connect() as parser:
-        return discover_with(parser, sql_dir, docs)
-
-
-def discover_with(
-    parser: duckdb.DuckDBPyConnection, sql_dir: Path, docs: dict[str, TableDoc]
-) -> tuple[list[Model], list[SingularTest]]:
-    for path in sorted(sql_dir.glob("macros/*.sql")):
-        if path.stem not in docs:
-            raise PipelineError(f"{path}: document the macro and its arguments in a YAML `macros:` entry")
-        declare_macro(parser, path.stem, docs[path.stem].columns)
     models = [Model(path.stem, frozenset(), (path.stem,), "seed", path=path) for path in sorted(sql_dir.rglob("*.csv"))]
     tests = []
-    for path in sorted(sql_dir.rglob("*.sql")):
-        sql = path.read_text()
-        if path.parent.name == "tests":
-            tests.append(SingularTest(path.stem, tables_read(sql, parser), sql))
-        elif path.parent.name == "macros":
-            models.append(Model(path.stem, tables_read(sql, parser), (path.stem,), "macro", sql=sql))
-        else:
-            kind = docs[path.stem].materialized if path.stem in docs else "view"
-            models.append(Model(path.stem, tables_read(sql, parser), (path.stem,), kind, sql=sql))
+    with duckdb.connect() as parser:  # this discovery's own: it holds the macro stand-ins
+        for path in sorted(sql_dir.glob("macros/*.sql")):
+            if path.stem not in docs:
+                raise PipelineError(f"{path}: document the macro and its arguments in a YAML `macros:` entry")
+            declare_macro(parser, path.stem, docs[path.stem].columns)
+        for path in sorted(sql_dir.rglob("*.sql")):
+            sql, folder = path.read_text(), path.parent.name
+            inputs = tables_read(sql, parser)
+            if folder == "tests":
+                tests.append(SingularTest(path.stem, inputs, sql))
+            elif folder == "macros":
+                models.append(Model(path.stem, inputs, (path.stem,), "macro", sql=sql))
+            else:
+                kind = docs[path.stem].materialized if path.stem in docs else "view"
+                models.append(Model(path.stem, inputs, (path.stem,), kind, sql=sql))
     return models, tests
 
 
@@ -169,10 +164,8 @@ def run_models(
                 data_tests.check(con, test.name, test.sql)
                 pending.remove(test)
                 passed += 1
-            if model.kind == "macro":
-                current.summary = "created"
-            elif model.kind == "view":
-                current.summary = "created"  # counting its rows would run it
+            if model.kind in ("macro", "view"):
+                current.summary = "created"  # counting a view's rows would run it
             elif len(model.outputs) == 1:
                 current.summary = f"{row_count(con, model.name):,} rows"
             else:

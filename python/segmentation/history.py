@@ -1,7 +1,7 @@
 """What a build carries over from the live warehouse it will replace: the run history, the
 kept segment snapshots, every run's segments and the last run's centroids, as temporary source
-tables. With no live
-warehouse (or an older one without these tables) they are empty, and this is run 1."""
+tables. With no live warehouse (or an older one without these tables) they are empty, and this
+is run 1."""
 
 from __future__ import annotations
 
@@ -34,6 +34,8 @@ CARRIED = {
         "cluster_id integer, annual_income_k double, spending_score double, age double",
     ),
 }
+# Every source table `carry_history` creates.
+TABLES = (*CARRIED, "this_run")
 
 
 def carry_history(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:

@@ -17,7 +17,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure  # a bare Figure needs no pyplot and no GUI backend
 
-from .db import first_row, quote_ident
+from .db import quote_ident
 from .html_report import ReportData, render
 
 INDEX_HTML = "index.html"
