@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from pathlib import Path
 
@@ -108,7 +109,12 @@ def parse_args(argv: list[str] | None) -> Settings:
 
 def main(argv: list[str] | None = None) -> int:
     settings = parse_args(argv)
+    from segmentation import chart_worker
+
+    chart_worker.start()  # it imports matplotlib on another core while this process imports the rest
     from segmentation.build import build  # the heavy imports, after --help has had its turn
+
+    gc.freeze()  # the libraries' objects live until exit: spare the collector (and the exit) them
 
     try:
         result = build(settings, log=lambda line: print(line, flush=True))

@@ -16,7 +16,7 @@ import duckdb
 import pandas as pd
 import sklearn
 
-from . import kmeans_model
+from . import chart_worker, kmeans_model
 from .config import Settings
 from .dag import Model, SingularTest, build_order, discover, python_model, run_models, run_table_tests
 from .db import first_row
@@ -25,7 +25,7 @@ from .history import TABLES as HISTORY_TABLES, carry_history
 from .loader import load_raw
 from .progress import step
 from .publish import build_path, publish, remove_build_files, reports_staging, writer_lock
-from .reports import REPORT_FILES, write_reports
+from .reports import REPORT_FILES, Charts, chart_hooks, write_reports
 from .schema import TableDoc, apply_comments, load_schema
 
 SOURCES = ("raw_customers", "raw_columns", *HISTORY_TABLES)
@@ -138,6 +138,7 @@ def record_run(con: duckdb.DuckDBPyConnection, settings: Settings, started: date
         "from stg_customer_rows",
     )
     k = first_row(con, "select count(*) from cluster_centroids")[0]
+    sample_rows, silhouette_rows = settings.fitted_rows(counts[1])
     k_reason = first_row(con, "select any_value(choice_reason) from k_selection")[0]  # none beyond the K range
     run = {
         "run_id": first_row(con, "select run_id from this_run")[0],
@@ -153,8 +154,8 @@ def record_run(con: duckdb.DuckDBPyConnection, settings: Settings, started: date
         "k_reason": k_reason,
         "seed": settings.seed,
         "n_init": settings.n_init,
-        "sample_rows": min(counts[1], settings.sample_size),
-        "silhouette_rows": min(counts[1], settings.sample_size, settings.silhouette_rows),
+        "sample_rows": sample_rows,
+        "silhouette_rows": silhouette_rows,
         "features": ",".join(settings.features),
         "min_stability_ari": first_row(con, "select min(adjusted_rand_index) from cluster_stability")[0],
         "flags": "; ".join(flags) or None,
@@ -184,6 +185,7 @@ def cleanup(live: Path, staged: Path) -> None:
 
 def build(settings: Settings, log: Callable[[str], None] = print) -> BuildResult:
     started_clock, started = time.perf_counter(), datetime.now(UTC)
+    chart_worker.start()
     ordered, tests, docs = project(settings)
     live = settings.warehouse_path
     with writer_lock(live, settings.lock_timeout_s), writer_lock(settings.reports_dir, settings.lock_timeout_s):
@@ -200,9 +202,10 @@ def build(settings: Settings, log: Callable[[str], None] = print) -> BuildResult
                     current.summary = f"{first_row(con, 'select count(*) from raw_customers')[0]:,} lines"
                 with step(stage_label("carry", "history"), log) as current:
                     current.summary = f"this is run {carry_history(con, settings)}"
+                charts: Charts = {}
                 passed = run_models(
                     con, ordered, tests, docs, SOURCES, settings, log,
-                    gates={"stg_customer_rows": input_gate(settings)},
+                    after={"stg_customer_rows": input_gate(settings), **chart_hooks(settings, charts)},
                 )
                 flags = run_flags(con, settings)
                 for flag in flags:
@@ -216,7 +219,7 @@ def build(settings: Settings, log: Callable[[str], None] = print) -> BuildResult
                     con.execute("checkpoint")
                     current.summary = "comments, checkpoint"
                 with step(stage_label("write", "reports"), log) as current:
-                    reports = write_reports(con, staged)
+                    reports = write_reports(con, staged, charts)
                     current.summary = ", ".join(path.name for path in reports)
             with step(stage_label("publish", "warehouse"), log) as current:
                 publish(building, live, staged, settings.reports_dir, list(PUBLISHED))

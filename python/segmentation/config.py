@@ -70,6 +70,11 @@ class Settings:
     lock_timeout_s: float = 60.0
     sql_dir: Path = SQL_DIR
 
+    def fitted_rows(self, customers: int) -> tuple[int, int]:
+        """How many of `customers` K-Means is fitted on, and how many of those silhouette scores."""
+        sample = min(customers, self.sample_size)
+        return sample, min(sample, self.silhouette_rows)
+
     def __post_init__(self) -> None:
         if self.keep_snapshots < 2:
             raise ValueError("keep_snapshots must be at least 2: this run's snapshot and the one it is compared with")

@@ -143,9 +143,11 @@ def run_models(
     sources: Iterable[str],
     context: object,
     log: Callable[[str], None] = print,
-    gates: dict[str, Callable[[duckdb.DuckDBPyConnection], None]] | None = None,
+    after: dict[str, Callable[[duckdb.DuckDBPyConnection], None]] | None = None,
 ) -> int:
-    """Build every model in order, each followed by its data tests and any gate on it.
+    """Build every model in order, each followed by its data tests, then by what `after` asks
+    once that table is built and tested (a gate that may stop the build, or work that can
+    start early).
 
     Returns the number of data tests that passed; the first failure raises.
     """
@@ -158,8 +160,8 @@ def run_models(
             built.update(model.outputs)
             for table in model.outputs:
                 passed += run_table_tests(con, docs, table)
-                if gates and table in gates:
-                    gates[table](con)
+                if after and table in after:
+                    after[table](con)
             for test in [t for t in pending if t.inputs <= built]:
                 data_tests.check(con, test.name, test.sql)
                 pending.remove(test)
