@@ -175,7 +175,7 @@ def test_inputs_with_nothing_to_segment(tmp_path, settings, body, message):
 
 def test_failing_data_test_stops_the_build_and_names_itself(tmp_path, settings):
     """A model that doubles a customer: the first test downstream that sees it stops the build
-    before anything is published."""
+    before anything is published (that test's SQL ending in a comment)."""
     sql_dir = tmp_path / "sql"
     sql_dir.mkdir()
     for source in SQL_DIR.rglob("*"):
@@ -186,6 +186,8 @@ def test_failing_data_test_stops_the_build_and_names_itself(tmp_path, settings):
             target.write_text(source.read_text())
     clustered = sql_dir / "clustering" / "clustered_customers.sql"
     clustered.write_text(clustered.read_text() + "union all\nselect * from (select * from final limit 1)\n")
+    singular = sql_dir / "tests" / "assert_every_customer_is_segmented.sql"
+    singular.write_text(singular.read_text() + "-- the last line of a test may be a comment")
     with pytest.raises(DataTestError) as error:
         run_build(settings, sql_dir=sql_dir)
     assert str(error.value).startswith(
