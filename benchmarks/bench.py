@@ -8,8 +8,9 @@ For each size it generates the data once (deterministic, cached in benchmarks/da
 over the last warehouse (a rebuild: it carries the history and compares with the previous
 run), and prints: median wall time and peak memory of the first builds, the rebuild's, the time
 of each step (from the pipeline's own lines), and how well the segments recover the groups
-that generated the data (adjusted Rand index). `--baseline-up-to N` also runs the notebook's
-steps as a plain pandas + scikit-learn script (notebook_baseline.py) up to N rows.
+that generated the data (adjusted Rand index). Peak memory counts the chart worker too.
+`--baseline-up-to N` also runs the notebook's steps as a plain pandas + scikit-learn script
+(notebook_baseline.py) up to N rows.
 Measures, never asserts: the numbers go in notes, not in the test suite.
 """
 
@@ -34,24 +35,50 @@ sys.path.insert(0, str(PROJECT / "python"))
 from segmentation.sample_data import GENERATE  # noqa: E402
 
 DATA = PROJECT / "benchmarks" / "data"
+# The libraries a build uses, imported in one process: the floor under a small build's time.
+IMPORTS = "import duckdb, pandas, sklearn.cluster, sklearn.metrics, sklearn.preprocessing, matplotlib.figure"
 STEP_LINE = re.compile(r"^\s*(?:\d+/\d+\s+)?(\w+)\s+(\w+)\.*\s.*\s(\d+\.\d+) s$")
 
 
 def run(command: list[str]) -> tuple[float, float, str]:
     """Wall seconds, peak resident MiB and stdout of one child process.
 
-    The peak is the child's own only while this process stays small: Linux carries a
-    process's peak across fork and exec, so data is generated and scored in children too."""
-    started = time.perf_counter()
+    The peak is the larger of the child's own resident peak (exact, from the kernel) and the
+    memory of the child and its descendants (the chart worker) together, sampled every 10 ms.
+    The child's own is its own only while this process stays small: Linux carries a process's
+    peak across fork and exec, so data is generated and scored in children too."""
+    started, tree_peak = time.perf_counter(), 0.0
     with tempfile.TemporaryFile("w+") as out:
         child = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(child.pid, 0)
+        while True:
+            pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+            if pid:
+                break
+            tree_peak = max(tree_peak, tree_resident_mib(child.pid))
+            time.sleep(0.01)
         wall = time.perf_counter() - started
         out.seek(0)
         text = out.read()
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{text}")
-    return wall, usage.ru_maxrss / 1024, text
+    return wall, max(usage.ru_maxrss / 1024, tree_peak), text
+
+
+def tree_resident_mib(pid: int) -> float:
+    """Memory of a process and its descendants at this moment, from /proc: the proportional
+    set size, so pages they share (libraries) are counted once, not once per process."""
+    total, pending = 0, [pid]
+    while pending:
+        process = pending.pop()
+        try:
+            rollup = Path(f"/proc/{process}/smaps_rollup").read_text()
+            for task in Path(f"/proc/{process}/task").iterdir():
+                pending += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:  # it ended meanwhile
+            continue
+        proportional = re.search(r"^Pss:\s+(\d+) kB", rollup, re.MULTILINE)
+        total += int(proportional.group(1)) if proportional else 0
+    return total / 1024
 
 
 def adjusted_rand_index(pairs: list[tuple[int, int, int]]) -> float:
@@ -101,26 +128,31 @@ def main() -> None:
         return
     sizes = [int(float(size)) for size in args.sizes.split(",")]
 
-    imports = [run([sys.executable, "-c", "import segmentation.build"])[0] for _ in range(args.repeat)]
-    print(f"importing the libraries alone: {statistics.median(imports):.2f} s (median of {args.repeat})\n")
-    header = f"{'rows':>12} {'input':>8} {'what':<10} {'wall s':>8} {'peak MiB':>9} {'ARI':>6}"
+    header = (f"{'rows':>12} {'input':>8} {'what':<10} {'wall s':>8} {'peak MiB':>9} {'ARI':>6}"
+              f" {'over imports':>13} {'over frozen':>12}")
     print(header)
     print("-" * len(header))
-    steps_by_size = {}
+    steps_by_size, imports, frozen = {}, [], []
     for rows in sizes:
         path = input_file(rows, rows >= args.parquet_from)
-        runs = []
+        runs, over, over_frozen = [], [], []
         with tempfile.TemporaryDirectory() as tmp:
             for repeat in range(args.repeat):  # each a first build, into a folder of its own
                 warehouse = Path(tmp) / str(repeat) / "mall.duckdb"
                 command = [sys.executable, str(PROJECT / "pipeline.py"), "--input", str(path),
                            "--warehouse", str(warehouse), "--reports", str(warehouse.parent / "reports")]
+                # the imports alone beside each build, so a drift in the machine's speed hits both
+                imports.append(run([sys.executable, "-c", IMPORTS])[0])
+                frozen.append(run([sys.executable, "-c", IMPORTS + "; import gc; gc.freeze()"])[0])
                 runs.append(run(command))
+                over.append(runs[-1][0] - imports[-1])
+                over_frozen.append(runs[-1][0] - frozen[-1])
             rebuild = run(command)  # the same input again over the last warehouse: with history
             ari = float(run([sys.executable, __file__, "--agreement", str(warehouse), str(rows)])[2])
         wall = statistics.median(r[0] for r in runs)
         peak = max(r[1] for r in runs)
-        print(f"{rows:>12,} {path.suffix[1:]:>8} {'pipeline':<10} {wall:>8.2f} {peak:>9.0f} {ari:>6.3f}", flush=True)
+        print(f"{rows:>12,} {path.suffix[1:]:>8} {'pipeline':<10} {wall:>8.2f} {peak:>9.0f} {ari:>6.3f}"
+              f" {statistics.median(over):>13.2f} {statistics.median(over_frozen):>12.2f}", flush=True)
         print(f"{rows:>12,} {path.suffix[1:]:>8} {'rebuild':<10} {rebuild[0]:>8.2f} {rebuild[1]:>9.0f}", flush=True)
         steps_by_size[rows] = [m.groups() for m in map(STEP_LINE.match, runs[len(runs) // 2][2].splitlines()) if m]
         if rows <= args.baseline_up_to:
@@ -131,6 +163,10 @@ def main() -> None:
             peak = max(r[1] for r in baseline)
             print(f"{rows:>12,} {path.suffix[1:]:>8} {'notebook':<10} {wall:>8.2f} {peak:>9.0f} {'':>6}", flush=True)
 
+    print(f"\nimporting the libraries alone: {statistics.median(imports):.2f} s; "
+          f"{statistics.median(frozen):.2f} s with the collector kept off them at exit, as pipeline.py does "
+          f"(medians of {len(imports)}). 'over imports' and 'over frozen': the median of each build's wall "
+          "time less that of the imports run just before it.")
     print("\nseconds per step (the median run):")
     names = [name for _, name, _ in next(iter(steps_by_size.values()))]
     print(f"{'step':<22}" + "".join(f"{rows:>14,}" for rows in steps_by_size))
