@@ -109,10 +109,10 @@ def parse_args(argv: list[str] | None) -> Settings:
 
 def main(argv: list[str] | None = None) -> int:
     settings = parse_args(argv)
-    from segmentation import chart_worker
+    from segmentation import workers
 
-    chart_worker.start()  # it imports matplotlib on another core while this process imports the rest
-    from segmentation.build import build  # the heavy imports, after --help has had its turn
+    workers.start()  # they import scikit-learn and matplotlib while this process imports DuckDB
+    from segmentation.build import build  # the imports, after --help has had its turn
 
     gc.freeze()  # the libraries' objects live until exit: spare the collector (and the exit) them
 

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from segmentation.clustering import TooFewCustomers, canonical_order, choose_k, cluster_customers
+from segmentation.clustering import canonical_order, choose_k, cluster_customers, params
 from segmentation.config import FEATURES, Settings
-from segmentation.kmeans_model import params
+from segmentation.errors import TooFewCustomers
 from segmentation.sample_data import generate_customers
 
 PARAMS = params(Settings())  # K=5, K range 1..10, seed 42, n_init=10, as the pipeline runs

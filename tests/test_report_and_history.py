@@ -16,9 +16,8 @@ import pytest
 from matplotlib.image import imread
 
 from conftest import fingerprint, query, run_build, write_csv
-from segmentation.clustering import cluster_customers, match_previous
+from segmentation.clustering import cluster_customers, match_previous, params
 from segmentation.config import PROJECT_DIR, Settings
-from segmentation.kmeans_model import params
 from segmentation.reports import PARQUET_TABLES
 
 

@@ -4,6 +4,7 @@ reports, then publish warehouse and reports. Until the last step nothing live is
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import platform
 import shutil
 import time
@@ -14,9 +15,8 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
-import sklearn
 
-from . import chart_worker, kmeans_model
+from . import kmeans_model, workers
 from .config import Settings
 from .dag import Model, SingularTest, build_order, discover, python_model, run_models, run_table_tests
 from .db import first_row
@@ -162,7 +162,7 @@ def record_run(con: duckdb.DuckDBPyConnection, settings: Settings, started: date
         "storage_compatibility_version": settings.storage_compatibility_version,
         "python_version": platform.python_version(),
         "duckdb_version": duckdb.__version__,
-        "sklearn_version": sklearn.__version__,
+        "sklearn_version": importlib.metadata.version("scikit-learn"),  # used in the worker
         "pandas_version": pd.__version__,
     }
     runs = pd.DataFrame([run])
@@ -185,7 +185,7 @@ def cleanup(live: Path, staged: Path) -> None:
 
 def build(settings: Settings, log: Callable[[str], None] = print) -> BuildResult:
     started_clock, started = time.perf_counter(), datetime.now(UTC)
-    chart_worker.start()
+    workers.start()
     ordered, tests, docs = project(settings)
     live = settings.warehouse_path
     with writer_lock(live, settings.lock_timeout_s), writer_lock(settings.reports_dir, settings.lock_timeout_s):

@@ -1,6 +1,6 @@
 """The three charts, as PNG bytes, from frames already read from the warehouse: pure functions,
-no database and no files. They run in the chart worker (`chart_worker`), the one process that
-imports matplotlib.
+no database and no files. They run in the chart worker (`workers`), the one process that imports
+matplotlib.
 
 Plot helpers draw on an `ax` they are given; the chart functions lay out a figure around them.
 """

@@ -1,5 +1,5 @@
 """Scaling, choice of K, K-Means and its diagnostics: pure functions on frames and arrays, no
-database."""
+database. The build runs `model_tables` in the clustering worker (`workers`)."""
 
 from __future__ import annotations
 
@@ -21,14 +21,13 @@ from sklearn.metrics import (
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
+from .config import FEATURE_COLUMNS, Settings
+from .errors import TooFewCustomers
+
 # Up to this many rows a single BLAS/OpenMP thread is faster: more threads only add start-up
 # stalls to each of the many small fits of the elbow (measured: 50,000 rows, K=1..10, n_init=10
 # took 1.1 s on one thread and 2.7 s on two).
 SINGLE_THREAD_ROWS = 50_000
-
-
-class TooFewCustomers(ValueError):
-    """K-Means cannot make K clusters of the customers there are."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +41,13 @@ class ClusterParams:
     # a cluster keeps the previous run's number when its centroid moved at most this far
     # (in standard deviations of the current scaling)
     match_distance: float
+
+
+def params(settings: Settings) -> ClusterParams:
+    return ClusterParams(
+        settings.k, settings.k_range, settings.seed, settings.n_init, settings.silhouette_rows,
+        settings.stability_seeds, settings.match_distance,
+    )
 
 
 @dataclass(frozen=True)
@@ -271,3 +277,23 @@ def cluster_customers(
         stability=agreement,
         k_reason=reason,
     )
+
+
+def model_tables(
+    sample: pd.DataFrame, settings: Settings, previous: pd.DataFrame | None, used: frozenset[int]
+) -> dict[str, pd.DataFrame]:
+    """The Python step's tables from its sample of customer_features (customer_id and the
+    features): the model (cluster_centroids, feature_scaling) and its diagnostics (k_selection,
+    customer_silhouettes, cluster_stability). `previous` and `used` as `cluster_customers`."""
+    model = cluster_customers(sample, settings.features, params(settings), previous, used)
+    # Every candidate feature has its columns, empty when unused, so SQL reads one shape.
+    scaled = [f"{column}_scaled" for column in FEATURE_COLUMNS.values()]
+    centroids = model.centroids.reindex(columns=["cluster_id", *FEATURE_COLUMNS.values(), *scaled])
+    selection = model.selection.assign(choice_reason=np.where(model.selection["is_chosen"], model.k_reason, None))
+    return {
+        "cluster_centroids": centroids.astype({column: "float64" for column in centroids.columns[1:]}),
+        "k_selection": selection,
+        "feature_scaling": model.scaling,
+        "customer_silhouettes": model.silhouettes,
+        "cluster_stability": model.stability,
+    }

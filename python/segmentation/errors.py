@@ -11,3 +11,8 @@ class InputError(PipelineError):
 
 class DataTestError(PipelineError):
     """A data test declared beside the models found offending rows."""
+
+
+class TooFewCustomers(ValueError):
+    """K-Means cannot make K clusters of the customers there are (the build reports it as an
+    InputError naming the file)."""

@@ -1,6 +1,6 @@
 """The report files: index.html, elbow chart, segment map, segment profiles, segmented CSV and
 the marts as Parquet. The I/O edge of the reports: it reads the warehouse and writes the files;
-the charts are drawn from what it reads by `charts`, in the chart worker.
+the charts are drawn from what it reads by `charts`, in the chart worker (`workers`).
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from . import chart_worker
 from .config import FEATURE_COLUMNS, Settings
 from .db import first_row, quote_ident
 from .html_report import ReportData, render
+from .workers import CHARTS
 
 INDEX_HTML = "index.html"
 ELBOW_PNG = "elbow.png"
@@ -51,7 +51,7 @@ def chart_hooks(settings: Settings, charts: Charts) -> dict[str, Callable[[duckd
     def elbow(con: duckdb.DuckDBPyConnection) -> None:
         customers = first_row(con, "select count(*) from customer_features")[0]
         selection = con.sql("select * from k_selection order by k").df()
-        charts[ELBOW_PNG] = chart_worker.draw(
+        charts[ELBOW_PNG] = CHARTS.call(
             "elbow_chart", selection, fitted_on(customers, *settings.fitted_rows(customers)))
 
     def segment_charts(con: duckdb.DuckDBPyConnection) -> None:
@@ -61,8 +61,8 @@ def chart_hooks(settings: Settings, charts: Charts) -> dict[str, Callable[[duckd
         points = con.execute(
             "select * from clustered_customers order by hash(customer_id) limit $points", {"points": SCATTER_POINTS}
         ).df()
-        charts[CLUSTERS_PNG] = chart_worker.draw("segment_map", points, segments, features, customers)
-        charts[PROFILES_PNG] = chart_worker.draw(
+        charts[CLUSTERS_PNG] = CHARTS.call("segment_map", points, segments, features, customers)
+        charts[PROFILES_PNG] = CHARTS.call(
             "profile_chart", histograms(con, HISTOGRAM_BINS), HISTOGRAM_BINS, segments, features)
 
     return {"k_selection": elbow, "segment_summary": segment_charts}
