@@ -9,6 +9,8 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
+from pathlib import Path
 
 import pytest
 import sqlalchemy
@@ -31,6 +33,12 @@ def start_pipeline(settings, *extra: str) -> subprocess.Popen:
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
+
+
+def child_processes(pid: int) -> list[int]:
+    """The processes `pid` started that are still running (Linux: /proc)."""
+    return [int(child) for task in Path(f"/proc/{pid}/task").iterdir()
+            for child in (task / "children").read_text().split()]
 
 
 def shifted_input(tmp_path):
@@ -97,10 +105,17 @@ def test_sigkill_mid_build_loses_nothing(tmp_path, settings, kill_after):
     run = start_pipeline(settings, "--input", str(shifted_input(tmp_path)))
     for line in run.stdout:
         if kill_after in line:
+            workers = child_processes(run.pid)
             run.send_signal(signal.SIGKILL)
             break
     run.wait(timeout=60)
     assert run.returncode == -signal.SIGKILL
+    # its worker processes end with it
+    assert len(workers) >= 2
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
     # the last good build is intact and opens
     assert fingerprint(settings.warehouse_path, settings.reports_dir) == before
     assert query(settings.warehouse_path, "select count(*) from customer_segments") == [(200,)]

@@ -16,6 +16,8 @@ from __future__ import annotations
 import gc
 import importlib
 import multiprocessing
+import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -61,12 +63,21 @@ class Worker:
 
 
 def prepare(module: str) -> None:
-    """A worker's start: import its module, let it warm up, and keep the collector off what
-    exists by then (it lives as long as the worker; exiting is faster too)."""
+    """A worker's start: watch the process that started it, import its module, let it warm
+    up, and keep the collector off what exists by then (it lives as long as the worker;
+    exiting is faster too)."""
+    threading.Thread(target=end_with_parent, daemon=True).start()
     warm_up = getattr(importlib.import_module(module), "warm_up", None)
     if warm_up is not None:
         warm_up()
     gc.freeze()
+
+
+def end_with_parent() -> None:
+    """A worker waits for its tasks on a queue it shares with the process that started it, so it
+    would wait forever once that process is killed outright: it ends with it instead."""
+    multiprocessing.parent_process().join()
+    os._exit(1)
 
 
 def run(module: str, function: str, *args: Any) -> Any:
