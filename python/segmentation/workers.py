@@ -17,6 +17,7 @@ import gc
 import importlib
 import multiprocessing
 import os
+import signal
 import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -63,9 +64,10 @@ class Worker:
 
 
 def prepare(module: str) -> None:
-    """A worker's start: watch the process that started it, import its module, let it warm
-    up, and keep the collector off what exists by then (it lives as long as the worker;
-    exiting is faster too)."""
+    """A worker's start: leave Ctrl-C to the build (it stops the workers), watch the process
+    that started it, import its module, let it warm up, and keep the collector off what exists
+    by then (it lives as long as the worker; exiting is faster too)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=end_with_parent, daemon=True).start()
     warm_up = getattr(importlib.import_module(module), "warm_up", None)
     if warm_up is not None:
