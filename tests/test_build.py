@@ -187,7 +187,7 @@ def test_failing_data_test_stops_the_build_and_names_itself(tmp_path, settings):
     clustered = sql_dir / "clustering" / "clustered_customers.sql"
     clustered.write_text(clustered.read_text() + "union all\nselect * from (select * from final limit 1)\n")
     singular = sql_dir / "tests" / "assert_every_customer_is_segmented.sql"
-    singular.write_text(singular.read_text() + "-- the last line of a test may be a comment")
+    singular.write_text(singular.read_text() + "-- a test may end in a comment")
     with pytest.raises(DataTestError) as error:
         run_build(settings, sql_dir=sql_dir)
     assert str(error.value).startswith(

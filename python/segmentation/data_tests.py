@@ -55,11 +55,11 @@ def query_for(test: DataTest) -> tuple[str, dict[str, Any]]:
 
 def check(con: duckdb.DuckDBPyConnection, name: str, sql: str, params: dict[str, Any] | None = None) -> None:
     """Run one test query; raise with the test's name and a few offending rows if any."""
-    # One statement, not a relation and its limit: a third of the time on small tables. The
-    # test's SQL stands on lines of its own: its last line may be a comment.
-    failures = con.execute(f"select * from (\n{sql}\n) limit {SHOWN_ROWS}", params or {}).fetchall()
+    # a relation, not SQL text around the test's: that may end in a comment
+    relation = con.sql(sql, params=params or None)
+    failures = relation.limit(SHOWN_ROWS).fetchall()
     if failures:
-        total = first_row(con, f"select count(*) from (\n{sql}\n)", params)[0]
+        total = relation.aggregate("count(*)").fetchall()[0][0]
         shown = "; ".join(str(row) for row in failures)
         raise DataTestError(f"data test {name} failed: {total} offending row(s), e.g. {shown}")
 
