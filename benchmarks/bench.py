@@ -8,7 +8,7 @@ For each size it generates the data once (deterministic, cached in benchmarks/da
 over the last warehouse (a rebuild: it carries the history and compares with the previous
 run), and prints: median wall time and peak memory of the first builds, the rebuild's, the time
 of each step (from the pipeline's own lines), and how well the segments recover the groups
-that generated the data (adjusted Rand index). Peak memory counts the chart worker too.
+that generated the data (adjusted Rand index). Peak memory counts the worker processes too.
 `--baseline-up-to N` also runs the notebook's steps as a plain pandas + scikit-learn script
 (notebook_baseline.py) up to N rows.
 Measures, never asserts: the numbers go in notes, not in the test suite.
@@ -23,6 +23,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from math import comb
 from pathlib import Path
@@ -44,19 +45,25 @@ def run(command: list[str]) -> tuple[float, float, str]:
     """Wall seconds, peak resident MiB and stdout of one child process.
 
     The peak is the larger of the child's own resident peak (exact, from the kernel) and the
-    memory of the child and its descendants (the chart worker) together, sampled every 10 ms.
+    memory of the child and its descendants (the worker processes) together, sampled every
+    0.1 s (each sample walks their page tables: more often would slow what is timed).
     The child's own is its own only while this process stays small: Linux carries a process's
     peak across fork and exec, so data is generated and scored in children too."""
-    started, tree_peak = time.perf_counter(), 0.0
+    started, done, tree_peak = time.perf_counter(), threading.Event(), 0.0
     with tempfile.TemporaryFile("w+") as out:
         child = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-        while True:
-            pid, status, usage = os.wait4(child.pid, os.WNOHANG)
-            if pid:
-                break
-            tree_peak = max(tree_peak, tree_resident_mib(child.pid))
-            time.sleep(0.01)
+
+        def sample() -> None:
+            nonlocal tree_peak
+            while not done.wait(0.1):
+                tree_peak = max(tree_peak, tree_resident_mib(child.pid))
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        _, status, usage = os.wait4(child.pid, 0)
         wall = time.perf_counter() - started
+        done.set()
+        sampler.join()
         out.seek(0)
         text = out.read()
     if os.waitstatus_to_exitcode(status) != 0:
@@ -166,7 +173,8 @@ def main() -> None:
     print(f"\nimporting the libraries alone: {statistics.median(imports):.2f} s; "
           f"{statistics.median(frozen):.2f} s with the collector kept off them at exit, as pipeline.py does "
           f"(medians of {len(imports)}). 'over imports' and 'over frozen': the median of each build's wall "
-          "time less that of the imports run just before it.")
+          "time less that of the imports run just before it: what a build costs beyond importing its "
+          "libraries in one process (the build imports them in three, at once).")
     print("\nseconds per step (the median run):")
     names = [name for _, name, _ in next(iter(steps_by_size.values()))]
     print(f"{'step':<22}" + "".join(f"{rows:>14,}" for rows in steps_by_size))
