@@ -109,18 +109,28 @@ def parse_args(argv: list[str] | None) -> Settings:
 
 def main(argv: list[str] | None = None) -> int:
     settings = parse_args(argv)
-    from segmentation import workers
+    from segmentation.workers import InProcess, Workers
 
-    workers.start()  # they import scikit-learn and matplotlib while this process imports DuckDB
-    from segmentation.build import build  # the imports, after --help has had its turn
-
-    gc.freeze()  # the libraries' objects live until exit: spare the collector (and the exit) them
-
+    try:  # first: they import scikit-learn and matplotlib while this process imports DuckDB
+        runner = Workers()
+    except (OSError, NotImplementedError) as e:  # a host without processes or semaphores for them
+        print(f"warning: K-Means and the charts run in this process: no worker processes ({e})", file=sys.stderr)
+        runner = InProcess()
     try:
-        result = build(settings, log=lambda line: print(line, flush=True))
+        with runner:
+            from segmentation.build import build  # the imports, after --help has had its turn
+
+            gc.freeze()  # the libraries' objects live until exit: spare the collector (and the exit) them
+            result = build(settings, log=lambda line: print(line, flush=True), runner=runner)
     except PipelineError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    except (KeyboardInterrupt, RuntimeError) as e:
+        # Ctrl-C: Python raises KeyboardInterrupt, or DuckDB, when it stops the query it was running
+        if isinstance(e, RuntimeError) and str(e) != "Query interrupted":
+            raise
+        print("error: interrupted; the published warehouse and reports are as they were", file=sys.stderr)
+        return 130
     print(
         f"Done in {result.seconds:.2f} s: {result.customers:,} customers in {result.k} segments, "
         f"{result.rejected_rows:,} of {result.data_rows:,} rows rejected, "

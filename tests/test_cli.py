@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
+import textwrap
+import time
+from pathlib import Path
 
 import pytest
 
-from conftest import fingerprint, query, write_csv
-from segmentation.config import PROJECT_DIR
+from conftest import fingerprint, query, run_build, write_csv
+from segmentation.config import PROJECT_DIR, Settings
 
 PIPELINE = PROJECT_DIR / "pipeline.py"
 
@@ -70,3 +74,58 @@ def test_bad_options_are_usage_errors(option, value, message):
     done = pipeline(option, value)
     assert done.returncode == 2
     assert message in done.stderr
+
+
+def test_the_command_builds_what_a_build_in_process_builds(tmp_path, real_csv):
+    """The command fits and draws in worker processes; `build` alone, in its own: same tables,
+    same charts."""
+    done = pipeline("--input", str(real_csv), "--warehouse", str(tmp_path / "cli" / "w.duckdb"),
+                    "--reports", str(tmp_path / "cli" / "r"))
+    assert done.returncode == 0, done.stderr
+    here = Settings(input_path=real_csv, warehouse_path=tmp_path / "here" / "w.duckdb", reports_dir=tmp_path / "here" / "r")
+    run_build(here)
+    for table in ("customer_segments", "segment_summary", "k_selection", "cluster_centroids", "feature_scaling",
+                  "customer_silhouettes", "cluster_stability"):
+        sql = f"select * from {table} order by all"
+        assert query(tmp_path / "cli" / "w.duckdb", sql) == query(here.warehouse_path, sql), table
+    for chart in ("elbow.png", "clusters.png", "segment_profiles.png"):
+        assert (tmp_path / "cli" / "r" / chart).read_bytes() == (here.reports_dir / chart).read_bytes(), chart
+
+
+def test_the_command_process_imports_neither_scikit_learn_nor_matplotlib(tmp_path):
+    script = textwrap.dedent(f"""
+        import runpy, sys
+        main = runpy.run_path({str(PIPELINE)!r}, run_name="pipeline")["main"]
+        assert main(["--warehouse", {str(tmp_path / "w.duckdb")!r}, "--reports", {str(tmp_path / "r")!r}]) == 0
+        print(sorted(name for name in ("sklearn", "matplotlib") if name in sys.modules))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize("stop_after", ["stg_customer_rows", "clustered_customers", "segment_movements"])
+def test_ctrl_c_stops_the_build_and_its_workers_at_once_and_changes_nothing(tmp_path, stop_after):
+    warehouse, reports = tmp_path / "w.duckdb", tmp_path / "r"
+    assert pipeline("--warehouse", str(warehouse), "--reports", str(reports)).returncode == 0
+    before = fingerprint(warehouse, reports)
+    run = subprocess.Popen(
+        [sys.executable, "-u", str(PIPELINE), "--warehouse", str(warehouse), "--reports", str(reports)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as a terminal would have it
+    )
+    for line in run.stdout:
+        if stop_after in line:
+            workers = [int(child) for task in Path(f"/proc/{run.pid}/task").iterdir()
+                       for child in (task / "children").read_text().split()]
+            run.send_signal(signal.SIGINT)
+            stopped = time.monotonic()
+            break
+    assert run.wait(timeout=60) == 130
+    assert time.monotonic() - stopped < 5
+    assert run.stderr.read().strip() == "error: interrupted; the published warehouse and reports are as they were"
+    assert fingerprint(warehouse, reports) == before
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]

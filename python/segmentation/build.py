@@ -11,12 +11,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
-from . import kmeans_model, workers
+from . import kmeans_model
 from .config import Settings
 from .dag import Model, SingularTest, build_order, discover, python_model, run_models, run_table_tests
 from .db import first_row
@@ -27,6 +28,7 @@ from .progress import step
 from .publish import build_path, publish, remove_build_files, reports_staging, writer_lock
 from .reports import REPORT_FILES, Charts, chart_hooks, write_reports
 from .schema import TableDoc, apply_comments, load_schema
+from .workers import InProcess, Runner
 
 SOURCES = ("raw_customers", "raw_columns", *HISTORY_TABLES)
 STAGE_WIDTH = 20  # the steps around the models line up with the model lines
@@ -65,10 +67,13 @@ class BuildResult:
     seconds: float
 
 
-def project(settings: Settings) -> tuple[list[Model], list[SingularTest], dict[str, TableDoc]]:
+def project(
+    settings: Settings, runner: Runner = InProcess()
+) -> tuple[list[Model], list[SingularTest], dict[str, TableDoc]]:
     docs = load_schema(settings.sql_dir)
     models, tests = discover(settings.sql_dir, docs)
-    models.append(python_model("kmeans_segments", kmeans_model.INPUTS, kmeans_model.OUTPUTS, kmeans_model.run))
+    fit = partial(kmeans_model.run, runner=runner)
+    models.append(python_model("kmeans_segments", kmeans_model.INPUTS, kmeans_model.OUTPUTS, fit))
     return build_order(models, SOURCES), tests, docs
 
 
@@ -183,10 +188,10 @@ def cleanup(live: Path, staged: Path) -> None:
     shutil.rmtree(staged, ignore_errors=True)
 
 
-def build(settings: Settings, log: Callable[[str], None] = print) -> BuildResult:
+def build(settings: Settings, log: Callable[[str], None] = print, runner: Runner = InProcess()) -> BuildResult:
+    """`runner`: where K-Means and the charts run (`workers`): here by default."""
     started_clock, started = time.perf_counter(), datetime.now(UTC)
-    workers.start()
-    ordered, tests, docs = project(settings)
+    ordered, tests, docs = project(settings, runner)
     live = settings.warehouse_path
     with writer_lock(live, settings.lock_timeout_s), writer_lock(settings.reports_dir, settings.lock_timeout_s):
         remove_build_files(live)
@@ -205,7 +210,7 @@ def build(settings: Settings, log: Callable[[str], None] = print) -> BuildResult
                 charts: Charts = {}
                 passed = run_models(
                     con, ordered, tests, docs, SOURCES, settings, log,
-                    after={"stg_customer_rows": input_gate(settings), **chart_hooks(settings, charts)},
+                    after=[("stg_customer_rows", input_gate(settings)), *chart_hooks(settings, runner, charts)],
                 )
                 flags = run_flags(con, settings)
                 for flag in flags:

@@ -1,6 +1,6 @@
 """The three charts, as PNG bytes, from frames already read from the warehouse: pure functions,
-no database and no files. They run in the chart worker (`workers`), the one process that imports
-matplotlib.
+no database and no files. The build calls them through its runner (`workers`): from the
+command line, in a worker process of their own.
 
 Plot helpers draw on an `ax` they are given; the chart functions lay out a figure around them.
 """
@@ -43,6 +43,7 @@ def plot_elbow(ax: Axes, selection: pd.DataFrame, note: str) -> None:
     handles = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
     # below the axes: the two curves cross wherever the data puts them
     right.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=3, frameon=False)
+    # a fixed title position (y): finding one measures every tick label first
     ax.set_title(f"Choosing K: elbow and silhouette\n{note}", fontsize="medium", y=1.0)
 
 
@@ -118,7 +119,7 @@ def profile_chart(bins: pd.DataFrame, bin_count: int, segments: pd.DataFrame, fe
             counts[selected["bin"].to_numpy()] = selected["customers"].to_numpy()
             plot_histogram(ax, counts, edges, rows - 1 - i, f"C{i % 10}")
         used = "" if feature in features else " (not a feature)"
-        ax.set_title(AXIS_LABELS[feature] + used, fontsize="small", y=1.0)
+        ax.set_title(AXIS_LABELS[feature] + used, fontsize="small", y=1.0)  # fixed: see plot_elbow
         ax.tick_params(labelsize="x-small")
     axes[0].set_yticks([rows - 1 - i + 0.4 for i in range(rows)],
                        [f"{row.cluster_id}: {row.segment_label} ({row.customers:,})" for row in segments.itertuples()],
@@ -137,5 +138,5 @@ def warm_up() -> None:
     ax.stairs([1.0], [0, 1], fill=True)
     ax.twinx().set_ylabel("right")
     ax.legend(fontsize="small")
-    ax.set_title("title", fontsize="medium")
+    ax.set_title("title", fontsize="medium", y=1.0)
     png(fig)

@@ -143,14 +143,18 @@ def run_models(
     sources: Iterable[str],
     context: object,
     log: Callable[[str], None] = print,
-    after: dict[str, Callable[[duckdb.DuckDBPyConnection], None]] | None = None,
+    after: Iterable[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]] = (),
 ) -> int:
     """Build every model in order, each followed by its data tests, then by what `after` asks
-    once that table is built and tested (a gate that may stop the build, or work that can
-    start early).
+    once that table is built and tested: (table, function of the connection) pairs, gates
+    that may stop the build or work that can start early.
 
     Returns the number of data tests that passed; the first failure raises.
     """
+    after = list(after)
+    unknown = {table for table, _ in after} - {table for model in ordered for table in model.outputs}
+    if unknown:
+        raise PipelineError(f"no model builds {', '.join(sorted(unknown))}, which a step waits for")
     built, pending = set(sources), list(singular_tests)
     passed = sum(run_table_tests(con, docs, source) for source in built)
     width = max(len(model.name) for model in ordered) + 3
@@ -160,8 +164,9 @@ def run_models(
             built.update(model.outputs)
             for table in model.outputs:
                 passed += run_table_tests(con, docs, table)
-                if after and table in after:
-                    after[table](con)
+                for waited_for, then in after:
+                    if waited_for == table:
+                        then(con)
             for test in [t for t in pending if t.inputs <= built]:
                 data_tests.check(con, test.name, test.sql)
                 pending.remove(test)

@@ -1,7 +1,8 @@
 """The Python step of the DAG: fits the scaler and K-Means on (a sample of) the feature view
 and writes back the model and its diagnostics as tables; SQL then assigns every customer
-(clustered_customers). The fitting itself (`clustering.model_tables`) runs in the clustering
-worker: this module reads and writes the database only, and never imports scikit-learn."""
+(clustered_customers). The fitting itself (`clustering.model_tables`) goes through the build's
+runner (`workers`): this module reads and writes the database only, and never imports
+scikit-learn."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pandas as pd
 
 from .config import Settings
 from .errors import InputError, TooFewCustomers
-from .workers import CLUSTERING
+from .workers import CLUSTERING, Runner
 
 INPUTS = ("customer_features", "previous_centroids", "previous_runs", "previous_segment_history")
 OUTPUTS = ("cluster_centroids", "k_selection", "feature_scaling", "customer_silhouettes", "cluster_stability")
@@ -39,11 +40,11 @@ def previous_model(con: duckdb.DuckDBPyConnection, settings: Settings) -> tuple[
     return previous.dropna(axis="columns", how="all"), used  # without the features it did not use
 
 
-def run(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, pd.DataFrame]:
+def run(con: duckdb.DuckDBPyConnection, settings: Settings, runner: Runner) -> dict[str, pd.DataFrame]:
     sample = con.execute(
         SAMPLE.format(features=", ".join(settings.features)), {"seed": settings.seed, "rows": settings.sample_size}
     ).df()
     try:
-        return CLUSTERING.call("model_tables", sample, settings, *previous_model(con, settings))()
+        return runner.call(CLUSTERING, "model_tables", sample, settings, *previous_model(con, settings))()
     except TooFewCustomers as e:
         raise InputError(f"{settings.input_path}: {e}") from None

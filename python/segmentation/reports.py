@@ -1,6 +1,6 @@
 """The report files: index.html, elbow chart, segment map, segment profiles, segmented CSV and
 the marts as Parquet. The I/O edge of the reports: it reads the warehouse and writes the files;
-the charts are drawn from what it reads by `charts`, in the chart worker (`workers`).
+the charts are drawn from what it reads by `charts`, through the build's runner (`workers`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pandas as pd
 from .config import FEATURE_COLUMNS, Settings
 from .db import first_row, quote_ident
 from .html_report import ReportData, render
-from .workers import CHARTS
+from .workers import CHARTS, Result, Runner
 
 INDEX_HTML = "index.html"
 ELBOW_PNG = "elbow.png"
@@ -23,15 +23,14 @@ PROFILES_PNG = "segment_profiles.png"
 SEGMENTED_CSV = "segmented_mall_customers.csv"
 # For BI tools that cannot hold a DuckDB file: the marts, as Parquet files beside the report.
 PARQUET_TABLES = ("segment_summary", "customer_segments", "segment_changes", "segment_movements")
-REPORT_FILES = (
-    INDEX_HTML, ELBOW_PNG, CLUSTERS_PNG, PROFILES_PNG, SEGMENTED_CSV, *(f"{t}.parquet" for t in PARQUET_TABLES)
-)
+CHART_FILES = (ELBOW_PNG, CLUSTERS_PNG, PROFILES_PNG)
+REPORT_FILES = (INDEX_HTML, *CHART_FILES, SEGMENTED_CSV, *(f"{t}.parquet" for t in PARQUET_TABLES))
 HISTOGRAM_BINS = 12
 
 # A scatter of millions of markers takes minutes and shows nothing more than a few thousand.
 SCATTER_POINTS = 5_000
 
-Charts = dict[str, Callable[[], bytes]]  # chart file name -> waits for its PNG bytes
+Charts = dict[str, Result]  # chart file name -> waits for its PNG bytes
 
 
 def segments_with_centroids(con: duckdb.DuckDBPyConnection, features: Iterable[str]) -> pd.DataFrame:
@@ -42,17 +41,20 @@ def segments_with_centroids(con: duckdb.DuckDBPyConnection, features: Iterable[s
     ).df()
 
 
-def chart_hooks(settings: Settings, charts: Charts) -> dict[str, Callable[[duckdb.DuckDBPyConnection], None]]:
+def chart_hooks(
+    settings: Settings, runner: Runner, charts: Charts
+) -> list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]]:
     """What to draw as soon as the tables it shows are built (for `run_models`' `after`): the
     elbow once k_selection is, the segment charts once segment_summary is. Each goes to the
-    chart worker while the build goes on, and lands in `charts` for `write_reports`."""
+    runner (a worker draws it while the build goes on) and lands in `charts` for
+    `write_reports`."""
     features = list(settings.features)
 
     def elbow(con: duckdb.DuckDBPyConnection) -> None:
         customers = first_row(con, "select count(*) from customer_features")[0]
         selection = con.sql("select * from k_selection order by k").df()
-        charts[ELBOW_PNG] = CHARTS.call(
-            "elbow_chart", selection, fitted_on(customers, *settings.fitted_rows(customers)))
+        charts[ELBOW_PNG] = runner.call(
+            CHARTS, "elbow_chart", selection, fitted_on(customers, *settings.fitted_rows(customers)))
 
     def segment_charts(con: duckdb.DuckDBPyConnection) -> None:
         segments = segments_with_centroids(con, features)
@@ -61,11 +63,11 @@ def chart_hooks(settings: Settings, charts: Charts) -> dict[str, Callable[[duckd
         points = con.execute(
             "select * from clustered_customers order by hash(customer_id) limit $points", {"points": SCATTER_POINTS}
         ).df()
-        charts[CLUSTERS_PNG] = CHARTS.call("segment_map", points, segments, features, customers)
-        charts[PROFILES_PNG] = CHARTS.call(
-            "profile_chart", histograms(con, HISTOGRAM_BINS), HISTOGRAM_BINS, segments, features)
+        charts[CLUSTERS_PNG] = runner.call(CHARTS, "segment_map", points, segments, features, customers)
+        charts[PROFILES_PNG] = runner.call(
+            CHARTS, "profile_chart", histograms(con, HISTOGRAM_BINS), HISTOGRAM_BINS, segments, features)
 
-    return {"k_selection": elbow, "segment_summary": segment_charts}
+    return [("k_selection", elbow), ("segment_summary", segment_charts)]
 
 
 def write_reports(con: duckdb.DuckDBPyConnection, directory: Path, charts: Charts) -> list[Path]:
@@ -78,7 +80,7 @@ def write_reports(con: duckdb.DuckDBPyConnection, directory: Path, charts: Chart
         "select reject_reason, count(*) as n from customer_rejects group by all order by n desc, reject_reason limit 5"
     ).fetchall()
     segments = segments_with_centroids(con, run["features"].split(","))
-    images = {name: image() for name, image in charts.items()}
+    images = {name: charts[name]() for name in CHART_FILES}
     for name, data in images.items():
         (directory / name).write_bytes(data)
     report = ReportData(

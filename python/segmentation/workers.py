@@ -1,14 +1,15 @@
-"""Worker processes for the pure Python work: K-Means (scikit-learn) and the charts
-(matplotlib). Importing those libraries and running them is Python work that would otherwise
-queue behind the database work; each in a process of its own, they run beside it, and the
-build's own process, which only talks to DuckDB, never imports them.
+"""Where the pure Python work runs: K-Means (scikit-learn, `clustering`) and the charts
+(matplotlib, `charts`). A build calls them by module and function name, through a runner:
 
-A worker is started before the build's own imports, so it imports its library on another core
-meanwhile; it is kept for later builds in the same process. It is a fresh interpreter
-(`spawn`), not a fork of a process holding DuckDB's threads; like any spawned process it
-imports the caller's main module, so a script that calls `build` needs the usual
-`if __name__ == "__main__":` guard. Should a worker fail to start or die, the call runs in
-the caller's process instead.
+- `InProcess` (the default of `build`): each call runs in the caller's process when its result
+  is asked for. Nothing is started; for tests, notebooks and services that call `build`.
+- `Workers` (what `pipeline.py` uses): one process per module, started before the command's
+  own imports, so each imports its library on another core while the command imports DuckDB
+  and loads and stages the input. Calls are sent as soon as their data exists and run beside
+  the database work. The command's process never imports either library.
+
+A worker is a fresh interpreter (`spawn`), not a fork of a process holding DuckDB's threads.
+It leaves Ctrl-C to the command, and ends with it, even when it is killed outright.
 """
 
 from __future__ import annotations
@@ -20,53 +21,84 @@ import os
 import signal
 import threading
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from functools import cached_property
+from contextlib import suppress
+from functools import partial
+from types import TracebackType
 from typing import Any
 
+from .errors import PipelineError
 
-class Worker:
-    """A process of its own that runs the functions of one module, called by name (so the
-    caller never imports the module)."""
+CLUSTERING = "segmentation.clustering"
+CHARTS = "segmentation.charts"
 
-    def __init__(self, module: str) -> None:
-        self.module = module
+Result = Callable[[], Any]  # waits for a call's result, or raises its exception
 
-    @cached_property
-    def pool(self) -> ProcessPoolExecutor:
-        pool = ProcessPoolExecutor(
-            max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=prepare, initargs=(self.module,)
-        )
-        pool.submit(int)  # starts the process now, so it imports its module while the caller works on
-        return pool
 
-    def start(self) -> None:
-        """Start the process if it is not running: called before the heavy imports, it overlaps them."""
-        self.pool  # noqa: B018 (the property starts it)
+class InProcess:
+    """Each call runs here, when its result is asked for; nothing to start or stop."""
 
-    def call(self, function: str, *args: Any) -> Callable[[], Any]:
-        """Start `<module>.<function>(*args)` in the worker; the returned function waits for its
-        result (or raises its exception)."""
+    def call(self, module: str, function: str, *args: Any) -> Result:
+        return partial(run, module, function, *args)
+
+    def __enter__(self) -> InProcess:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        pass
+
+
+class Workers:
+    """A worker process per module, for the length of a `with` block. Leaving the block stops
+    them; leaving it on an error (Ctrl-C, a failed build) stops them at once, whatever they
+    were doing."""
+
+    def __init__(self, modules: tuple[str, ...] = (CLUSTERING, CHARTS)) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.pools: dict[str, ProcessPoolExecutor] = {}
+        self.pids: dict[str, Future[int]] = {}
         try:
-            future = self.pool.submit(run, self.module, function, *args)
-        except BrokenProcessPool:  # an earlier process died: start another
-            del self.pool
-            future = self.pool.submit(run, self.module, function, *args)
+            for module in modules:  # in the order their results are needed
+                self.pools[module] = ProcessPoolExecutor(1, mp_context=context, initializer=prepare, initargs=(module,))
+                self.pids[module] = self.pools[module].submit(os.getpid)  # starts the process now
+        except BaseException:
+            self.stop(at_once=True)
+            raise
+
+    def call(self, module: str, function: str, *args: Any) -> Result:
+        future = self.pools[module].submit(run, module, function, *args)
 
         def result() -> Any:
             try:
                 return future.result()
-            except BrokenProcessPool:  # the worker could not start, or died: run it here
-                return run(self.module, function, *args)
+            except BrokenProcessPool:
+                raise PipelineError(
+                    f"the {module} worker process ended before finishing {function} (out of memory?)"
+                ) from None
 
         return result
 
+    def stop(self, at_once: bool = False) -> None:
+        for module, pool in self.pools.items():
+            pool.shutdown(wait=False, cancel_futures=True)
+            pid = self.pids.get(module)
+            # one still importing has no pid yet: it ends on shutdown's signal once imported
+            if at_once and pid is not None and pid.done() and not pid.cancelled() and pid.exception() is None:
+                with suppress(ProcessLookupError):
+                    os.kill(pid.result(), signal.SIGTERM)
+
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop(at_once=error is not None)
+
 
 def prepare(module: str) -> None:
-    """A worker's start: leave Ctrl-C to the build (it stops the workers), watch the process
-    that started it, import its module, let it warm up, and keep the collector off what exists
-    by then (it lives as long as the worker; exiting is faster too)."""
+    """A worker's start: leave Ctrl-C to the command, watch the process that started it, import
+    its module, let it warm up, and keep the collector off what exists by then (it lives as
+    long as the worker; exiting is faster too)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=end_with_parent, daemon=True).start()
     warm_up = getattr(importlib.import_module(module), "warm_up", None)
@@ -76,7 +108,7 @@ def prepare(module: str) -> None:
 
 
 def end_with_parent() -> None:
-    """A worker waits for its tasks on a queue it shares with the process that started it, so it
+    """A worker waits for its calls on a queue it shares with the process that started it, so it
     would wait forever once that process is killed outright: it ends with it instead."""
     multiprocessing.parent_process().join()
     os._exit(1)
@@ -86,10 +118,4 @@ def run(module: str, function: str, *args: Any) -> Any:
     return getattr(importlib.import_module(module), function)(*args)
 
 
-CLUSTERING = Worker("segmentation.clustering")
-CHARTS = Worker("segmentation.charts")
-
-
-def start() -> None:
-    CLUSTERING.start()  # first: its result is needed first
-    CHARTS.start()
+Runner = InProcess | Workers
