@@ -167,7 +167,7 @@ def record_run(con: duckdb.DuckDBPyConnection, settings: Settings, started: date
         "storage_compatibility_version": settings.storage_compatibility_version,
         "python_version": platform.python_version(),
         "duckdb_version": duckdb.__version__,
-        "sklearn_version": importlib.metadata.version("scikit-learn"),  # used in the worker
+        "sklearn_version": importlib.metadata.version("scikit-learn"),  # imported by the K-Means worker
         "pandas_version": pd.__version__,
     }
     runs = pd.DataFrame([run])
