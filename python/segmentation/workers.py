@@ -25,7 +25,6 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import suppress
 from functools import partial
-from types import TracebackType
 from typing import Any
 
 from .errors import PipelineError
@@ -50,9 +49,8 @@ class InProcess:
 
 
 class Workers:
-    """A worker process per module, for the length of a `with` block. Leaving the block stops
-    them; leaving it on an error (Ctrl-C, a failed build) stops them at once, whatever they
-    were doing."""
+    """A worker process per module, for the length of a `with` block: leaving the block (done,
+    failed, Ctrl-C) ends them at once."""
 
     def __init__(self, modules: tuple[str, ...] = (CLUSTERING, CHARTS)) -> None:
         context = multiprocessing.get_context("spawn")
@@ -63,7 +61,7 @@ class Workers:
                 self.pools[module] = ProcessPoolExecutor(1, mp_context=context, initializer=prepare, initargs=(module,))
                 self.pids[module] = self.pools[module].submit(os.getpid)  # starts the process now
         except BaseException:
-            self.stop(at_once=True)
+            self.stop()
             raise
 
     def call(self, module: str, function: str, *args: Any) -> Result:
@@ -79,20 +77,23 @@ class Workers:
 
         return result
 
-    def stop(self, at_once: bool = False) -> None:
-        for module, pool in self.pools.items():
-            pool.shutdown(wait=False, cancel_futures=True)
-            pid = self.pids.get(module)
-            # one still importing has no pid yet: it ends on shutdown's signal once imported
-            if at_once and pid is not None and pid.done() and not pid.cancelled() and pid.exception() is None:
+    def stop(self) -> None:
+        """End the workers now, whatever they are doing: their results are collected, or no
+        longer wanted. (One still importing has no pid yet: it ends on shutdown's signal.)"""
+        for pid in self.pids.values():
+            if pid.done() and not pid.cancelled() and pid.exception() is None:
                 with suppress(ProcessLookupError):
                     os.kill(pid.result(), signal.SIGTERM)
+        for pool in self.pools.values():
+            # waits for the pool to see its process end: Python's own clean-up at exit races
+            # with a pool still closing (a "Bad file descriptor" traceback)
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def __enter__(self) -> Workers:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
-        self.stop(at_once=error is not None)
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
 
 
 def prepare(module: str) -> None:
