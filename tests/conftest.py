@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -74,3 +75,17 @@ def fingerprint(*paths: Path) -> dict[str, str]:
 def query(path: Path, sql: str) -> list[tuple]:
     with duckdb.connect(str(path), read_only=True) as connection:
         return connection.execute(sql).fetchall()
+
+
+def child_processes(pid: int) -> list[int]:
+    """The processes `pid` started that are still running (Linux: /proc)."""
+    return [int(child) for task in Path(f"/proc/{pid}/task").iterdir()
+            for child in (task / "children").read_text().split()]
+
+
+def still_running(pids: list[int], within_s: float = 10) -> list[int]:
+    """Those of `pids` still running after up to `within_s` seconds of waiting for them to end."""
+    deadline = time.monotonic() + within_s
+    while any(Path(f"/proc/{pid}").exists() for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return [pid for pid in pids if Path(f"/proc/{pid}").exists()]

@@ -75,9 +75,8 @@ def test_declared_data_test_holds_on_the_build(sample_build, test):
 
 
 def test_sql_assignment_matches_the_fitted_labels(sample_build):
-    from segmentation.clustering import cluster_customers
+    from segmentation.clustering import cluster_customers, params
     from segmentation.config import FEATURES, Settings
-    from segmentation.clustering import params
 
     features = query(sample_build.warehouse_path, "select customer_id, annual_income_k, spending_score from stg_customers")
     frame = pd.DataFrame(features, columns=["customer_id", *FEATURES])

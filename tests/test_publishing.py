@@ -9,14 +9,12 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
-from pathlib import Path
 
 import pytest
 import sqlalchemy
 from matplotlib.image import imread
 
-from conftest import fingerprint, query, run_build, write_csv
+from conftest import child_processes, fingerprint, query, run_build, still_running, write_csv
 from segmentation.config import PROJECT_DIR, SAMPLE_INPUT
 from segmentation.errors import PipelineError
 from segmentation.publish import lock_path
@@ -33,12 +31,6 @@ def start_pipeline(settings, *extra: str) -> subprocess.Popen:
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
-
-
-def child_processes(pid: int) -> list[int]:
-    """The processes `pid` started that are still running (Linux: /proc)."""
-    return [int(child) for task in Path(f"/proc/{pid}/task").iterdir()
-            for child in (task / "children").read_text().split()]
 
 
 def shifted_input(tmp_path):
@@ -112,10 +104,7 @@ def test_sigkill_mid_build_loses_nothing(tmp_path, settings, kill_after):
     assert run.returncode == -signal.SIGKILL
     # its worker processes end with it
     assert len(workers) >= 2
-    deadline = time.monotonic() + 10
-    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
+    assert still_running(workers) == []
     # the last good build is intact and opens
     assert fingerprint(settings.warehouse_path, settings.reports_dir) == before
     assert query(settings.warehouse_path, "select count(*) from customer_segments") == [(200,)]

@@ -67,9 +67,8 @@ def test_shuffled_rows_get_the_same_segments(real_build, real_csv, tmp_path):
 
 
 def test_sql_assignment_agrees_with_scikit_learn_on_every_customer(real_build, real_csv):
-    from segmentation.clustering import cluster_customers
+    from segmentation.clustering import cluster_customers, params
     from segmentation.config import FEATURES, Settings
-    from segmentation.clustering import params
 
     frame = pd.read_csv(real_csv)
     features = pd.DataFrame({"customer_id": frame["CustomerID"], "annual_income_k": frame["Annual Income (k$)"],
