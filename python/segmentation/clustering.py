@@ -1,5 +1,6 @@
 """Scaling, choice of K, K-Means and its diagnostics: pure functions on frames and arrays, no
-database. The build runs `model_tables` in the clustering worker (`workers`)."""
+database. The build calls `model_tables` through its runner (`workers`): from the command line,
+in a worker process of its own."""
 
 from __future__ import annotations
 

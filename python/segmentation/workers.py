@@ -65,15 +65,20 @@ class Workers:
             raise
 
     def call(self, module: str, function: str, *args: Any) -> Result:
-        future = self.pools[module].submit(run, module, function, *args)
+        ended = PipelineError(
+            f"the {module} worker process ended before finishing {function} (killed, out of memory, "
+            "or an error it printed above)"
+        )
+        try:
+            future = self.pools[module].submit(run, module, function, *args)
+        except BrokenProcessPool:
+            raise ended from None
 
         def result() -> Any:
             try:
                 return future.result()
             except BrokenProcessPool:
-                raise PipelineError(
-                    f"the {module} worker process ended before finishing {function} (out of memory?)"
-                ) from None
+                raise ended from None
 
         return result
 
