@@ -40,16 +40,8 @@ final as (
         avg_age
     from earlier
     union all
-    select
-        run_id,
-        cluster_id,
-        segment_label,
-        customers,
-        share_of_customers,
-        avg_annual_income_k,
-        avg_spending_score,
-        avg_age
-    from this_run_segments
+    -- this run's columns are listed above, in the same order
+    select * from this_run_segments
 )
 
 select * from final
