@@ -6,24 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from conftest import write_csv
-from segmentation.config import SQL_DIR
-from segmentation.dag import discover, materialize
-from segmentation.loader import load_raw
-from segmentation.schema import load_schema
+from conftest import stage_file, write_csv
 
 HEADER = "CustomerID,Gender,Age,Annual Income (k$),Spending Score (1-100)\n"
-STAGING = ("stg_customer_rows", "stg_customers", "customer_rejects")
-
-
-def stage(con, tmp_path: Path, text: str | bytes):
+def stage(con, tmp_path: Path, text: str | bytes, **settings):
     """Load the text as an input file and build the staging models on it."""
-    load_raw(con, write_csv(tmp_path, text))
-    models, _ = discover(SQL_DIR, load_schema(SQL_DIR))
-    by_name = {model.name: model for model in models}
-    for name in STAGING:
-        materialize(con, by_name[name], None)
-    customers = con.execute("select * from stg_customers order by customer_id").fetchall()
+    stage_file(con, write_csv(tmp_path, text), tmp_path / "work", **settings)
+    customers = con.execute(
+        "select customer_id, gender, age, annual_income_k, spending_score from stg_customers order by line_number"
+    ).fetchall()
     rejects = con.execute("select line_number, reject_reason from customer_rejects order by 1").fetchall()
     return customers, rejects
 
