@@ -25,8 +25,8 @@ $(OLD_DUCKDB)/.installed:
 
 install: $(STAMP) $(OLD_DUCKDB)/.installed ## create .venv (and .venv-duckdb1 for the tests) and install
 
-run: $(STAMP) ## build warehouse/mall.duckdb and reports/ from the bundled sample
-	$(BIN)/python pipeline.py
+run: $(STAMP) ## build warehouse/mall.duckdb and reports/, from the bundled sample or INPUT=path/to/customers.csv
+	$(BIN)/python pipeline.py $(if $(INPUT),--input "$(INPUT)")
 
 test: lint $(OLD_DUCKDB)/.installed ## lint the SQL, then run the whole test suite
 	$(BIN)/python -m pytest
