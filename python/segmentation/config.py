@@ -17,6 +17,10 @@ SAMPLE_INPUT = PROJECT_DIR / "data" / "sample_customers.csv"
 FEATURE_COLUMNS = {"income": "annual_income_k", "spending": "spending_score", "age": "age"}
 FEATURES = ("annual_income_k", "spending_score")
 
+# The values a customer may have: (lowest, highest), None for no bound. The scoring macros
+# (sql/macros/cluster_of.sql) return null outside them; a large income is never refused.
+ACCEPTED_RANGES = {"annual_income_k": (0, None), "spending_score": (1, 100), "age": (1, 120)}
+
 # Warehouse column -> the input header names it may have, compared trimmed and
 # case-insensitively; the first is the classic file's. `Genre` is the spelling of one widely
 # shared copy of the file.
