@@ -73,6 +73,9 @@ class Settings:
     # How long a run waits for another run on the same warehouse to finish.
     lock_timeout_s: float = 60.0
     sql_dir: Path = SQL_DIR
+    # The dataset this build belongs to ("--dataset"); None: the previous build's when this is
+    # plausibly the same customers, else a new one named after the input file.
+    dataset: str | None = None
 
     def fitted_rows(self, customers: int) -> tuple[int, int]:
         """How many of `customers` K-Means is fitted on, and how many of those silhouette scores."""
