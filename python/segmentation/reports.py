@@ -35,9 +35,10 @@ Charts = dict[str, Result]  # chart file name -> waits for its PNG bytes
 
 def segments_with_centroids(con: duckdb.DuckDBPyConnection, features: Iterable[str]) -> pd.DataFrame:
     return con.sql(
-        "select segment_summary.*, "
+        "select segment_summary.*, segment_colours.colour, "
         + ", ".join(f"cluster_centroids.{quote_ident(f)} as {quote_ident('centroid_' + f)}" for f in features)
-        + " from segment_summary inner join cluster_centroids using (cluster_id) order by cluster_id"
+        + " from segment_summary inner join cluster_centroids using (cluster_id) "
+        "inner join segment_colours using (segment_label) order by cluster_id"
     ).df()
 
 
@@ -45,7 +46,7 @@ def chart_hooks(
     settings: Settings, runner: Runner, charts: Charts
 ) -> list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]]:
     """What to draw as soon as the tables it shows are built (for `run_models`' `after`): the
-    elbow once k_selection is, the segment charts once segment_summary is. Each goes to the
+    elbow once k_selection is, the segment charts once the segments have their colours. Each goes to the
     runner (a worker draws it while the build goes on) and lands in `charts` for
     `write_reports`."""
     features = list(settings.features)
@@ -67,7 +68,7 @@ def chart_hooks(
         charts[PROFILES_PNG] = runner.call(
             CHARTS, "profile_chart", histograms(con, HISTOGRAM_BINS), HISTOGRAM_BINS, segments, features)
 
-    return [("k_selection", elbow), ("segment_summary", segment_charts)]
+    return [("k_selection", elbow), ("segment_colours", segment_charts)]
 
 
 def write_reports(con: duckdb.DuckDBPyConnection, directory: Path, charts: Charts) -> list[Path]:
