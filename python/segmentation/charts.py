@@ -13,7 +13,8 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure  # a bare Figure needs no pyplot and no GUI backend
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator  # a bare Figure needs no pyplot and no GUI backend
 
 FONT = 13  # points: large, so the text still reads when a phone scales the picture down
 AXIS_LABELS = {
@@ -33,19 +34,22 @@ def plot_elbow(ax: Axes, selection: pd.DataFrame, note: str) -> None:
         ax.axvline(k, color="grey", linestyle="--", linewidth=1)
         ax.plot([k], [inertia], "o", markersize=12, markerfacecolor="none", color="tab:red",
                 label=f"chosen K = {k}")
-    ax.set_xlabel("number of clusters K")
-    ax.set_ylabel("inertia (within-cluster sum of squares, scaled units)")
+    ax.set_xlabel("number of clusters K", fontsize=FONT)
+    ax.set_ylabel("inertia (scaled units)", fontsize=FONT)
     ax.set_xticks(selection["k"])
+    ax.tick_params(labelsize=FONT - 1)
     scored = selection.dropna(subset=["silhouette"])
     right = ax.twinx()
     right.plot(scored["k"], scored["silhouette"].astype(float), "s--", color="tab:orange",
                label="silhouette")
-    right.set_ylabel("mean silhouette (higher is better)")
+    right.set_ylabel("mean silhouette (higher is better)", fontsize=FONT)
+    right.tick_params(labelsize=FONT - 1)
     handles = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
     # below the axes: the two curves cross wherever the data puts them
-    right.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=3, frameon=False)
+    right.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3, frameon=False,
+                 fontsize=FONT - 1)
     # a fixed title position (y): finding one measures every tick label first
-    ax.set_title(f"Choosing K: elbow and silhouette\n{note}", fontsize="medium", y=1.0)
+    ax.set_title(f"Choosing K: elbow and silhouette\n{note}", fontsize=FONT - 1, y=1.0)
 
 
 def plot_clusters(ax: Axes, points: pd.DataFrame, segments: pd.DataFrame, x: str, y: str) -> None:
@@ -80,31 +84,37 @@ def png(fig: Figure) -> bytes:
 
 
 def elbow_chart(selection: pd.DataFrame, note: str) -> bytes:
-    fig = Figure(figsize=(8, 5.5))
-    fig.subplots_adjust(left=0.1, right=0.9, top=0.88, bottom=0.2)
+    fig = Figure(figsize=(7, 5.6))
+    fig.subplots_adjust(left=0.13, right=0.87, top=0.86, bottom=0.22)
     plot_elbow(fig.add_subplot(), selection, note)
     return png(fig)
 
 
-def segment_map_figure(points: pd.DataFrame, segments: pd.DataFrame, features: list[str], customers: int) -> Figure:
+def segment_map_figure(
+    points: pd.DataFrame, segments: pd.DataFrame, features: list[str], customers: int, narrow: bool = False
+) -> Figure:
     """Income against spending, the legend below it; with age as a feature, a pair grid: the
-    three pairs of features and the legend in the fourth cell. Square panels and large text,
-    so the picture still reads scaled down to a phone's width. `points`: customers (all, or a
-    sample) with their features and cluster_id; `segments`: one row per cluster with its label,
-    customers, colour and centroid (`centroid_<feature>`)."""
+    three pairs of features and the legend in the fourth cell. `narrow`: for a phone, the pairs
+    one above the other and the legend below. Square panels and large text, so the picture
+    reads at the width it is shown. `points`: customers (all, or a sample) with their features
+    and cluster_id; `segments`: one row per cluster with its label, customers, colour and
+    centroid (`centroid_<feature>`)."""
     centres = segments.rename(columns={f"centroid_{f}": f for f in features})
     pairs = list(combinations(features, 2))
     shown = "all customers" if len(points) == customers else f"a sample of {len(points):,} of {customers:,} customers"
-    if len(pairs) == 1:
-        legend_in = 0.32 * (len(segments) + 1)
-        fig = Figure(figsize=(7, 6.4 + legend_in))
+    if len(pairs) == 1 or narrow:
+        legend_in = 0.3 * (len(segments) + 1) + 0.2
+        width, panel = (5.2, 4.6) if narrow else (7, 6)
+        fig = Figure(figsize=(width, panel * len(pairs) + legend_in + 0.9))
         height = fig.get_figheight()
-        fig.subplots_adjust(left=0.12, right=0.96, top=1 - 0.75 / height, bottom=(legend_in + 0.75) / height)
-        ax = fig.add_subplot()
-        plot_clusters(ax, points, centres, *pairs[0])
-        handles, labels = ax.get_legend_handles_labels()
-        fig.legend(handles, labels, loc="lower center", fontsize=FONT - 1, frameon=False, markerscale=1.4,
-                   bbox_to_anchor=(0.5, 0.0))
+        fig.subplots_adjust(left=0.16 if narrow else 0.12, right=0.96, top=1 - 0.8 / height,
+                            bottom=(legend_in + 0.6) / height, hspace=0.3 * 4.6 / panel)
+        axes = fig.subplots(len(pairs), 1, squeeze=False)[:, 0]
+        for ax, (x, y) in zip(axes, pairs):
+            plot_clusters(ax, points, centres, x, y)
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="lower left", fontsize=FONT - 1, frameon=False, markerscale=1.4,
+                   bbox_to_anchor=(0.02, 0.0))
     else:
         fig = Figure(figsize=(10, 10))
         fig.subplots_adjust(left=0.08, right=0.98, top=0.92, bottom=0.07, wspace=0.28, hspace=0.25)
@@ -120,8 +130,10 @@ def segment_map_figure(points: pd.DataFrame, segments: pd.DataFrame, features: l
     return fig
 
 
-def segment_map(points: pd.DataFrame, segments: pd.DataFrame, features: list[str], customers: int) -> bytes:
-    return png(segment_map_figure(points, segments, features, customers))
+def segment_map(
+    points: pd.DataFrame, segments: pd.DataFrame, features: list[str], customers: int, narrow: bool = False
+) -> bytes:
+    return png(segment_map_figure(points, segments, features, customers, narrow))
 
 
 def profile_chart(bins: pd.DataFrame, bin_count: int, segments: pd.DataFrame, features: list[str]) -> bytes:
@@ -131,9 +143,9 @@ def profile_chart(bins: pd.DataFrame, bin_count: int, segments: pd.DataFrame, fe
     cluster_id, feature, bin (0 to `bin_count` - 1), low, bin_width, customers; empty bins
     may be left out."""
     rows = len(segments)
-    fig = Figure(figsize=(8, 1.0 + 1.55 * rows))
+    fig = Figure(figsize=(6.4, 1.1 + 1.75 * rows))
     height = fig.get_figheight()
-    fig.subplots_adjust(left=0.1, right=0.98, top=1 - 0.55 / height, bottom=0.6 / height, wspace=0.08, hspace=0.75)
+    fig.subplots_adjust(left=0.14, right=0.97, top=1 - 0.55 / height, bottom=0.75 / height, wspace=0.1, hspace=0.8)
     axes = fig.subplots(rows, len(AXIS_LABELS), sharey=True, squeeze=False)
     for column, feature in enumerate(AXIS_LABELS):
         of_feature = bins[bins["feature"] == feature]
@@ -144,15 +156,17 @@ def profile_chart(bins: pd.DataFrame, bin_count: int, segments: pd.DataFrame, fe
             counts = np.zeros(bin_count)
             counts[selected["bin"].to_numpy()] = selected["customers"].to_numpy()
             plot_histogram(ax, 100 * counts / max(row.customers, 1), edges, row.colour)
-            ax.tick_params(labelsize=FONT - 2)
+            ax.tick_params(labelsize=FONT - 1)
+            ax.xaxis.set_major_locator(MaxNLocator(3))
+            ax.yaxis.set_major_locator(MaxNLocator(3))
             ax.grid(axis="y", alpha=0.3)
             if column == 0:
-                ax.set_ylabel("% of segment", fontsize=FONT - 2)
+                ax.set_ylabel("% of segment", fontsize=FONT - 1)
                 ax.set_title(f"{row.segment_label} ({row.customers:,} customers)", loc="left",
-                             fontsize=FONT - 1, y=1.0)  # fixed: see plot_elbow
+                             fontsize=FONT, y=1.0)  # fixed: see plot_elbow
             if i == rows - 1:
                 used = "" if feature in features else "\n(not a feature)"
-                ax.set_xlabel(AXIS_LABELS[feature] + used, fontsize=FONT - 1)
+                ax.set_xlabel(AXIS_LABELS[feature].replace(" (", "\n(") + used, fontsize=FONT - 1)
     return png(fig)
 
 

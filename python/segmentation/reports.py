@@ -19,6 +19,7 @@ from .workers import CHARTS, Result, Runner
 INDEX_HTML = "index.html"
 ELBOW_PNG = "elbow.png"
 CLUSTERS_PNG = "clusters.png"
+CLUSTERS_NARROW = "clusters_narrow.png"  # the segment map for a phone: embedded in the report only
 PROFILES_PNG = "segment_profiles.png"
 SEGMENTED_CSV = "segmented_mall_customers.csv"
 # For BI tools that cannot hold a DuckDB file: the marts, as Parquet files beside the report.
@@ -65,6 +66,7 @@ def chart_hooks(
             "select * from clustered_customers order by hash(customer_id) limit $points", {"points": SCATTER_POINTS}
         ).df()
         charts[CLUSTERS_PNG] = runner.call(CHARTS, "segment_map", points, segments, features, customers)
+        charts[CLUSTERS_NARROW] = runner.call(CHARTS, "segment_map", points, segments, features, customers, True)
         charts[PROFILES_PNG] = runner.call(
             CHARTS, "profile_chart", histograms(con, HISTOGRAM_BINS), HISTOGRAM_BINS, segments, features)
 
@@ -84,6 +86,7 @@ def write_reports(con: duckdb.DuckDBPyConnection, directory: Path, charts: Chart
     images = {name: charts[name]() for name in CHART_FILES}
     for name, data in images.items():
         (directory / name).write_bytes(data)
+    images[CLUSTERS_NARROW] = charts[CLUSTERS_NARROW]()
     report = ReportData(
         run=run,
         reject_reasons=reasons,
@@ -93,6 +96,7 @@ def write_reports(con: duckdb.DuckDBPyConnection, directory: Path, charts: Chart
         movements=con.sql("select * from segment_movements").df(),
         images=images,
         files=[name for name in REPORT_FILES if name != INDEX_HTML],
+        dataset=con.sql("select * from dataset_match").df().astype(object).iloc[0].to_dict(),
     )
     (directory / INDEX_HTML).write_text(render(report), encoding="utf-8")
     return [directory / name for name in REPORT_FILES]
