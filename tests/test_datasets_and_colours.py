@@ -93,7 +93,7 @@ def test_a_build_on_another_dataset_reports_no_movements_and_says_why(tmp_path, 
     assert query(path, "select list(cluster_id order by cluster_id) from segment_summary") == [([0, 1, 2, 3, 4],)]
     started = query(path, "select started_at from pipeline_runs where run_id = 1")[0][0]
     text = (settings.reports_dir / "index.html").read_text(encoding="utf-8")
-    assert f"The previous build was on another dataset (sample_customers,\n{started:%Y-%m-%d %H:%M} UTC)" in text
+    assert f"The previous build was on another dataset (sample_customers, {started:%Y-%m-%d %H:%M} UTC)" in text
     assert "no movements are shown" in text
 
 
