@@ -29,6 +29,8 @@ run: $(STAMP) ## build warehouse/mall.duckdb and reports/, from the bundled samp
 	$(BIN)/python pipeline.py $(if $(INPUT),--input "$(INPUT)")
 
 test: lint $(OLD_DUCKDB)/.installed ## lint the SQL, then run the whole test suite
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || [ -n "$$CHROMIUM" ] \
+		|| echo "note: no Chromium found: the browser test of the report is SKIPPED (apt-get install chromium)"
 	$(BIN)/python -m pytest
 
 lint: $(STAMP) ## sqlfluff lint sql/
