@@ -14,8 +14,9 @@ parts as (
     select * from raw_parts
 ),
 
+-- where the record is, then what it is
 final as (
-    select  -- noqa: ST06 (where the record is, then what it is)
+    select  -- noqa: ST06
         customer_rows.line_number,
         parts.file_name,
         customer_rows.line_number - parts.first_line + 1 as file_line_number,
