@@ -312,6 +312,18 @@ def test_parquet_nan_rejects_its_row(tmp_path, con):
     assert rejects(con) == [(2, "annual_income_k is missing")]
 
 
+def test_parquet_column_names_are_only_names(tmp_path, settings):
+    path = tmp_path / "customers.parquet"
+    duckdb.sql(
+        'select range::varchar as "CustomerID", 15 + range % 50 as "Income", 1 + range % 99 as "Spending", '
+        '\'x\' as "*", \'y\' as "a""b", \'z\' as "1); drop table t; --" from range(50)'
+    ).write_parquet(str(path))
+    run_build(settings, input_path=path)
+    assert query(settings.warehouse_path, 'select "*", "a""b", "1); drop table t; --" from stg_customers limit 1') == [
+        ("x", "y", "z")]
+    assert segmented_csv(settings)[0][3:6] == ["*", 'a"b', "1); drop table t; --"]
+
+
 # --- the input is what was asked for ---------------------------------------------------------
 
 

@@ -310,7 +310,7 @@ def load_records(con: duckdb.DuckDBPyConnection, records: Iterator[tuple]) -> No
 
 def load_parquet(con: duckdb.DuckDBPyConnection, parts: tuple[input_file.FileFacts, ...], work: Path) -> tuple[str, ...]:
     """Every part's records as text, numbered from 1 on from the previous part's. Built with
-    DuckDB's relational API: the file's column names never enter SQL text."""
+    DuckDB's relational API; the file's column names enter it only as quoted identifiers."""
     con.execute(RECORDS_TABLE)
     names: tuple[str, ...] = ()
     offset = 0
@@ -343,7 +343,7 @@ def load_parquet(con: duckdb.DuckDBPyConnection, parts: tuple[input_file.FileFac
 def as_text(name: str, kind: str) -> duckdb.Expression:
     """A Parquet value as the text a CSV would hold: whole numbers stored as floating point
     (as pandas writes integer columns with gaps) lose their '.0'; NaN and infinity stay text."""
-    column = duckdb.ColumnExpression(name)
+    column = duckdb.SQLExpression(quote_ident(name))  # a quoted name: even `*` is a column
     text = column.cast(duckdb.sqltype("varchar"))
     if kind.upper().startswith(("FLOAT", "DOUBLE", "DECIMAL")):
         finite = duckdb.FunctionExpression("isfinite", column.cast(duckdb.sqltype("double")))
