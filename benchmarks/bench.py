@@ -3,12 +3,15 @@
     .venv/bin/python benchmarks/bench.py [--sizes 200,1000000,10000000] [--repeat 3]
         [--parquet-from 100000000] [--baseline-up-to 10000000]
 
-For each size it generates the data once (deterministic, cached in benchmarks/data/), runs
+For each size it generates the data once (deterministic, cached in benchmarks/data/; the
+classic columns plus an Email column the build carries through), runs
 `pipeline.py` as a separate process, each time a first build into a new folder, then once more
 over the last warehouse (a rebuild: it carries the history and compares with the previous
 run), and prints: median wall time and peak memory of the first builds, the rebuild's, the time
 of each step (from the pipeline's own lines), and how well the segments recover the groups
 that generated the data (adjusted Rand index). Peak memory counts the worker processes too.
+A floor row times DuckDB alone reading the same file into a typed table and writing the
+segmented CSV and Parquet (floor.py), and the ratio of the pipeline to it.
 `--baseline-up-to N` also runs the notebook's steps as a plain pandas + scikit-learn script
 (notebook_baseline.py) up to N rows.
 Measures, never asserts: the numbers go in notes, not in the test suite.
@@ -107,7 +110,7 @@ def agreement(warehouse: Path, rows: int, seed: int) -> float:
         pairs = con.execute(
             f"with generated as ({GENERATE}) select generated.group, clusters.cluster_id, count(*) "
             "from generated inner join built.customer_clusters as clusters "
-            'on generated."CustomerID" = clusters.customer_id group by all',
+            'on generated."CustomerID"::varchar = clusters.customer_id group by all',
             {"rows": rows, "seed": seed},
         ).fetchall()
     return adjusted_rand_index(pairs)
@@ -115,10 +118,11 @@ def agreement(warehouse: Path, rows: int, seed: int) -> float:
 
 def input_file(rows: int, parquet: bool) -> Path:
     DATA.mkdir(parents=True, exist_ok=True)
-    path = DATA / f"customers_{rows}.{'parquet' if parquet else 'csv'}"
+    path = DATA / f"customers_{rows}_email.{'parquet' if parquet else 'csv'}"
     if not path.exists():
         print(f"generating {path.name} ...", flush=True)
-        run([sys.executable, "-m", "segmentation.sample_data", str(path), "--rows", str(rows), "--seed", "7"])
+        run([sys.executable, "-m", "segmentation.sample_data", str(path), "--rows", str(rows), "--seed", "7",
+             "--email"])
     return path
 
 
@@ -161,6 +165,12 @@ def main() -> None:
         print(f"{rows:>12,} {path.suffix[1:]:>8} {'pipeline':<10} {wall:>8.2f} {peak:>9.0f} {ari:>6.3f}"
               f" {statistics.median(over):>13.2f} {statistics.median(over_frozen):>12.2f}", flush=True)
         print(f"{rows:>12,} {path.suffix[1:]:>8} {'rebuild':<10} {rebuild[0]:>8.2f} {rebuild[1]:>9.0f}", flush=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            floor = [run([sys.executable, str(PROJECT / "benchmarks" / "floor.py"), str(path), tmp])
+                     for _ in range(args.repeat)]
+        floor_wall = statistics.median(r[0] for r in floor)
+        print(f"{rows:>12,} {path.suffix[1:]:>8} {'floor':<10} {floor_wall:>8.2f} {max(r[1] for r in floor):>9.0f}"
+              f" {'':>6} {'pipeline/floor':>13} {wall / floor_wall:>12.2f}", flush=True)
         steps_by_size[rows] = [m.groups() for m in map(STEP_LINE.match, runs[len(runs) // 2][2].splitlines()) if m]
         if rows <= args.baseline_up_to:
             with tempfile.TemporaryDirectory() as tmp:

@@ -90,10 +90,14 @@ def generate_customers(rows: int = 200, seed: int = 7) -> pd.DataFrame:
         return customers_relation(con, rows, seed).df()
 
 
-def write_customers(path: Path, rows: int = 200, seed: int = 7) -> None:
-    """The file a user would have: CSV or, by its suffix, Parquet; without the group column."""
+def write_customers(path: Path, rows: int = 200, seed: int = 7, email: bool = False) -> None:
+    """The file a user would have: CSV or, by its suffix, Parquet; without the group column,
+    with an Email column (text the model does not use) when asked."""
     with duckdb.connect() as con:
-        relation = customers_relation(con, rows, seed).select(*[duckdb.ColumnExpression(c) for c in HEADER])
+        columns = [duckdb.ColumnExpression(c) for c in HEADER]
+        if email:
+            columns.append(duckdb.SQLExpression("'customer' || \"CustomerID\" || '@example.com'").alias("Email"))
+        relation = customers_relation(con, rows, seed).select(*columns)
         if path.suffix == ".parquet":
             relation.write_parquet(str(path))
         else:
@@ -105,8 +109,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("path", type=Path)
     parser.add_argument("--rows", type=int, default=200)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--email", action="store_true", help="add an Email column")
     args = parser.parse_args(argv)
-    write_customers(args.path, args.rows, args.seed)
+    write_customers(args.path, args.rows, args.seed, args.email)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,28 @@
+"""The floor under a build: DuckDB alone reading the input into a typed table, then writing the
+segmented CSV (input order) and the customers as Parquet, nothing else. `bench.py` runs it
+beside the pipeline so the ratio to what DuckDB itself needs is visible.
+
+    .venv/bin/python benchmarks/floor.py INPUT.csv|INPUT.parquet OUT_DIR
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import duckdb
+
+
+def main(source: Path, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(out / "floor.duckdb"), config={"memory_limit": "600MB"}) as con:
+        reader = "read_parquet($path)" if source.suffix == ".parquet" else "read_csv($path, header = true)"
+        con.execute(f"create table customers as select row_number() over () as line_number, * from {reader}",
+                    {"path": str(source)})
+        con.sql("select * exclude (line_number), 0 as \"Cluster\", 'Segment' as \"Segment\" from customers "
+                "order by line_number").write_csv(str(out / "segmented.csv"), header=True)
+        con.table("customers").write_parquet(str(out / "customers.parquet"))
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), Path(sys.argv[2]))
