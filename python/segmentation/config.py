@@ -28,6 +28,15 @@ INPUT_COLUMNS = {
     "spending_score": ("Spending Score (1-100)", "spending_score", "Spending Score"),
 }
 
+# The values a feature may take for a customer to be scored: column -> (lowest, highest), both
+# inclusive, None for no bound. The exported scoring SQL (`scoring`) gives no cluster to a
+# customer with a feature missing or outside these.
+FEATURE_RANGES: dict[str, tuple[float | None, float | None]] = {
+    "annual_income_k": (0, None),
+    "spending_score": (1, 100),
+    "age": (1, 120),
+}
+
 # Delimiters the loader recognises in the header line; the first is the default.
 DELIMITERS = (",", ";", "\t", "|")
 
