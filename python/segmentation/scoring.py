@@ -10,8 +10,11 @@ null when a feature is missing or outside `config.FEATURE_RANGES`. `customer_id`
 through as it is.
 
 Numbers go in as `cast('<shortest repr>' as double)`: every engine parses the text to the same
-double (a bare literal such as 59.7 is a decimal in PostgreSQL, Spark and Trino), so each
-engine computes the warehouse's distances bit for bit.
+double (a bare literal such as 59.7 is a decimal in PostgreSQL, Spark and Trino), and the
+distance is spelled out as plain IEEE operations, so every engine computes the same distances
+bit for bit. They may differ from `clustered_customers`' in the last bit (DuckDB's
+`list_distance` fuses each multiply-add), which moves a customer only if two centroids are
+within one rounding of each other; the engine tests check every customer agrees.
 """
 
 from __future__ import annotations
