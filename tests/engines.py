@@ -123,6 +123,7 @@ def spark_session() -> Iterator[object]:
         SparkSession.builder.master("local[2]")
         .appName("segmentation-scoring-tests")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.driver.memory", "1g")
         .config("spark.sql.session.timeZone", "UTC")
