@@ -32,8 +32,41 @@ SYNTHETIC_ID_OFFSET = 1_000_000
 
 def unavailable(reason: str) -> None:
     if REQUIRED:
-        pytest.fail(f"{reason} (SEGMENTATION_ENGINES=required)")
+        pytest.fail(f"{reason} (SEGMENTATION_ENGINES=required)", pytrace=False)
     pytest.skip(reason)
+
+
+def need(missing: str | None) -> None:
+    """At the top of an engine's test module: when the engine is missing, one skip line for the
+    whole module (one failure when engines are required)."""
+    if missing is None:
+        return
+    if REQUIRED:
+        pytest.fail(f"{missing} (SEGMENTATION_ENGINES=required)", pytrace=False)
+    pytest.skip(missing, allow_module_level=True)
+
+
+def postgres_missing() -> str | None:
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        return "psycopg is not installed: make engines"
+    if postgres_bin() is None:
+        return "no PostgreSQL server in /usr/lib/postgresql: apt-get install postgresql"
+    if os.geteuid() == 0 and (shutil.which("runuser") is None
+                              or not any(_user_exists(name) for name in ("postgres", "nobody"))):
+        return "running as root without runuser and a postgres user to start PostgreSQL as"
+    return None
+
+
+def spark_missing() -> str | None:
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        return "pyspark is not installed: make engines"
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        return "no Java for Spark: apt-get install openjdk-17-jre-headless"
+    return None
 
 
 def customers_input(path: Path, synthetic: int, seed: int = 11) -> Path:
@@ -63,19 +96,13 @@ def postgres_server() -> Iterator[str]:
     """A PostgreSQL server of its own in a temporary folder, reachable only on a Unix socket
     there; yields a libpq connection string. As root the server runs as the `postgres` user
     (or `nobody`), since PostgreSQL refuses to run as root."""
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        unavailable("psycopg is not installed: make engines")
+    if missing := postgres_missing():
+        unavailable(missing)
     bin_dir = postgres_bin()
-    if bin_dir is None:
-        unavailable("no PostgreSQL server in /usr/lib/postgresql: apt-get install postgresql")
     folder = Path(tempfile.mkdtemp(prefix="segmentation-pg-"))
     as_user: list[str] = []
     if os.geteuid() == 0:
-        user = next((name for name in ("postgres", "nobody") if _user_exists(name)), None)
-        if user is None or shutil.which("runuser") is None:
-            unavailable("running as root without a postgres user and runuser to start PostgreSQL")
+        user = next(name for name in ("postgres", "nobody") if _user_exists(name))
         shutil.chown(folder, user)
         as_user = ["runuser", "-u", user, "--"]
     data, log = folder / "data", folder / "server.log"
@@ -113,12 +140,10 @@ def _user_exists(name: str) -> bool:
 @contextmanager
 def spark_session() -> Iterator[object]:
     """A local Spark session (two threads, no UI), stopped afterwards."""
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError:
-        unavailable("pyspark is not installed: make engines")
-    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        unavailable("no Java for Spark: apt-get install openjdk-17-jre-headless")
+    if missing := spark_missing():
+        unavailable(missing)
+    from pyspark.sql import SparkSession
+
     spark = (
         SparkSession.builder.master("local[2]")
         .appName("segmentation-scoring-tests")

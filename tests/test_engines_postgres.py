@@ -4,15 +4,16 @@ folder on a Unix socket): the bundled sample's customers, the real file's when p
 
 from __future__ import annotations
 
-import io
 
 import pandas as pd
 import pytest
 
 from conftest import query, run_build
-from engines import customers_input, postgres_server
+from engines import customers_input, need, postgres_missing, postgres_server
 from segmentation.config import Settings
 from segmentation.scoring import TABLE
+
+need(postgres_missing())
 
 SYNTHETIC = 100_000
 COLUMNS = {"CustomerID": "customer_id", "Annual Income (k$)": "annual_income_k",

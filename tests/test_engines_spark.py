@@ -10,10 +10,12 @@ import duckdb
 import pytest
 
 from conftest import run_build
-from engines import spark_session
+from engines import need, spark_missing, spark_session
 from segmentation.config import SQL_DIR, Settings
 from segmentation.sample_data import write_customers
 from segmentation.scoring import TABLE
+
+need(spark_missing())
 
 pytestmark = pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning")
 

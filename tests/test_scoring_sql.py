@@ -171,3 +171,11 @@ def test_a_cluster_without_customers_has_no_label():
 def test_a_model_that_cannot_be_written_as_sql_is_refused(bad):
     with pytest.raises(ValueError, match="cannot export"):
         source_sql(model({0: (bad, 0.0)}))
+
+
+def test_a_rebuild_replaces_the_queries(settings):
+    run_build(settings)
+    run_build(settings)
+    assert "warehouse run 2." in scoring_file(settings, "spark")
+    assert sorted(p.name for p in (settings.reports_dir / "scoring").iterdir()) == sorted(
+        f"{dialect}.sql" for dialect in DIALECTS)
