@@ -56,6 +56,24 @@ def features_option(text: str) -> tuple[str, ...]:
     return columns
 
 
+def columns_option(text: str) -> dict[str, str]:
+    from segmentation.columns import parse_mapping
+
+    try:
+        return parse_mapping(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def encoding_option(text: str) -> str:
+    import codecs
+
+    try:
+        return codecs.lookup(text).name
+    except LookupError:
+        raise argparse.ArgumentTypeError(f"unknown encoding {text!r} (e.g. utf-8, utf-16, cp1252, latin-1)") from None
+
+
 def parse_args(argv: list[str] | None) -> Settings:
     parser = argparse.ArgumentParser(
         description="Segment mall customers: load a CSV into DuckDB, clean it in SQL, cluster "
@@ -63,8 +81,17 @@ def parse_args(argv: list[str] | None) -> Settings:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--input", type=Path, default=DEFAULTS.input_path,
-                        help="customer CSV (or .parquet) with CustomerID, Gender (or Genre), Age, "
-                        "Annual Income (k$), Spending Score (1-100)")
+                        help="customer file: CSV (any delimiter, UTF-8/UTF-16/Windows-1252), .xlsx or "
+                        ".parquet, with an id, income and spending score column (age and gender optional); "
+                        "taken literally (no ~ or wildcards)")
+    parser.add_argument("--columns", type=columns_option, default={}, metavar="COL=HEADER,...",
+                        help="map warehouse columns (customer_id, gender, age, annual_income_k, "
+                        "spending_score) to the input's header names, e.g. customer_id=Kundennummer")
+    parser.add_argument("--encoding", type=encoding_option, default=DEFAULTS.encoding,
+                        help="text encoding of a CSV input (default: detected)")
+    parser.add_argument("--sheet", default=DEFAULTS.sheet, help="sheet of an .xlsx input (default: the first)")
+    parser.add_argument("--income-unit", choices=("k", "dollars"), default=DEFAULTS.income_unit,
+                        help="unit of the income column (default: from its header, else from its values)")
     parser.add_argument("--warehouse", type=Path, default=DEFAULTS.warehouse_path,
                         help="DuckDB file to publish; replaced whole, readers are not disturbed")
     parser.add_argument("--reports", type=Path, default=DEFAULTS.reports_dir,
@@ -80,6 +107,8 @@ def parse_args(argv: list[str] | None) -> Settings:
                         "sample); every customer is then assigned to its nearest centroid")
     parser.add_argument("--max-reject-share", type=share_option, default=DEFAULTS.max_reject_share,
                         help="stop when more than this share of data rows is rejected")
+    parser.add_argument("--warn-reject-share", type=share_option, default=DEFAULTS.warn_reject_share,
+                        help="warn and flag the report when more than this share of data rows is rejected")
     parser.add_argument("--min-segment-share", type=share_option, default=DEFAULTS.min_segment_share,
                         help="flag a segment holding a smaller share of the customers")
     parser.add_argument("--strict", action="store_true",
@@ -93,6 +122,11 @@ def parse_args(argv: list[str] | None) -> Settings:
     args = parser.parse_args(argv)
     return Settings(
         input_path=args.input,
+        columns=args.columns,
+        encoding=args.encoding,
+        sheet=args.sheet,
+        income_unit=args.income_unit,
+        warn_reject_share=args.warn_reject_share,
         warehouse_path=args.warehouse,
         reports_dir=args.reports,
         k=args.k,
@@ -134,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"Done in {result.seconds:.2f} s: {result.customers:,} customers in {result.k} segments, "
         f"{result.rejected_rows:,} of {result.data_rows:,} rows rejected, "
+        f"{result.value_issues:,} values set to null, "
         f"{result.data_tests_passed} data tests passed -> {result.warehouse}, {settings.reports_dir}/"
     )
     return 0

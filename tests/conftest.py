@@ -89,3 +89,31 @@ def still_running(pids: list[int], within_s: float = 10) -> list[int]:
     while any(Path(f"/proc/{pid}").exists() for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
     return [pid for pid in pids if Path(f"/proc/{pid}").exists()]
+
+
+STAGING = ("stg_customer_rows", "stg_customers", "customer_rejects", "customer_data_issues")
+
+
+def load(con, path: Path, work: Path, **changes):
+    """Load `path` as a build would (with an empty history), into `con`."""
+    from segmentation.history import carry_history
+    from segmentation.loader import load_raw
+
+    settings = replace(Settings(input_path=path, warehouse_path=work / "none.duckdb"), **changes)
+    loaded = load_raw(con, settings, work / "input")
+    carry_history(con, settings)
+    return loaded
+
+
+def stage_file(con, path: Path, work: Path, **changes):
+    """Load the file and build the staging models on it, as a build would."""
+    from segmentation.config import SQL_DIR
+    from segmentation.dag import discover, materialize
+    from segmentation.schema import load_schema
+
+    loaded = load(con, path, work, **changes)
+    models, _ = discover(SQL_DIR, load_schema(SQL_DIR))
+    by_name = {model.name: model for model in models}
+    for name in STAGING:
+        materialize(con, by_name[name], None)
+    return loaded

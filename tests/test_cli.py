@@ -46,8 +46,9 @@ def test_unusable_input_is_one_error_line_and_nothing_changes(tmp_path):
     done = pipeline("--input", str(bad), "--warehouse", str(warehouse), "--reports", str(reports))
     assert done.returncode == 1
     assert done.stderr.splitlines() == [
-        f"error: {bad}: line 1: missing column(s) Annual Income (k$), Spending Score (1-100) "
-        "(the header has: CustomerID, Gender, Age)"
+        f"error: {bad}: line 1: missing column(s) annual_income_k, spending_score "
+        "(the header has: 'CustomerID', 'Gender', 'Age'); "
+        "name them with --columns annual_income_k=HEADER,spending_score=HEADER"
     ]
     assert fingerprint(warehouse, reports) == before
 

@@ -6,9 +6,8 @@ import re
 
 import pytest
 
-from conftest import write_csv
+from conftest import load, write_csv
 from segmentation.errors import InputError
-from segmentation.loader import load_raw, read_header
 
 HEADER = "CustomerID,Gender,Age,Annual Income (k$),Spending Score (1-100)\n"
 
@@ -19,48 +18,55 @@ HEADER = "CustomerID,Gender,Age,Annual Income (k$),Spending Score (1-100)\n"
         ("", "the file is empty"),
         ("\n\n  \n", "the file is empty"),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "not a text file"),
-        ("CustomerID,Gender,Age,Annual Income (k$)\n1,Male,19,15\n", "missing column(s) Spending Score (1-100)"),
-        ("a;b;c\n1;2;3\n", "missing column(s) CustomerID, Gender, Age"),
-        ("CustomerID,Gender,Genre,Age,Annual Income (k$),Spending Score (1-100)\n", "names gender more than once"),
-        (b"Customer\xffID,Gender\n", "line 1: the header is not UTF-8 text"),
+        ("CustomerID,Gender,Age,Annual Income (k$)\n1,Male,19,15\n", "missing column(s) spending_score"),
+        ("a;b;c\n1;2;3\n", "missing column(s) customer_id, annual_income_k, spending_score"),
+        ("CustomerID,Gender,Genre,Age,Annual Income (k$),Spending Score (1-100)\n",
+         "columns 2 ('Gender') and 3 ('Genre') both look like gender"),
+        # not UTF-8: read as Windows-1252
+        (b"Customer\xffID,Gender\n", "(the header has: 'Customer\u00ffID', 'Gender')"),
+        ("CustomerID," + ",".join(f"c{i}" for i in range(3000)) + "\n", "the header has 3,001 columns"),
     ],
 )
-def test_unusable_files(tmp_path, content, message):
+def test_unusable_files(con, tmp_path, content, message):
     path = write_csv(tmp_path, content)
     with pytest.raises(InputError, match=re.escape(message)) as error:
-        read_header(path)
+        load(con, path, tmp_path / "work")
     assert str(error.value).startswith(str(path))
 
 
-def test_missing_file(tmp_path):
+def test_missing_file(con, tmp_path):
     with pytest.raises(InputError, match="no such file"):
-        read_header(tmp_path / "nope.csv")
+        load(con, tmp_path / "nope.csv", tmp_path / "work")
 
 
-def test_a_folder_is_not_a_file(tmp_path):
+def test_a_folder_is_not_a_file(con, tmp_path):
     with pytest.raises(InputError, match="not a file"):
-        read_header(tmp_path)
-
-
-def test_bad_bytes_after_the_header_name_their_line(con, tmp_path):
-    path = write_csv(tmp_path, HEADER.encode() + b"1,Male,19,15,39\n2,F\xe9male,20,16,40\n")
-    with pytest.raises(InputError, match=r"line 3: not UTF-8 text \(byte 0xe9 at column 4\)"):
-        load_raw(con, path)
+        load(con, tmp_path, tmp_path / "work")
 
 
 def test_path_with_spaces_and_quotes(con, tmp_path):
     folder = tmp_path / "it's a \"folder\""
     folder.mkdir()
-    load_raw(con, write_csv(folder, HEADER + "1,Male,19,15,39\n", name="my customers.csv"))
+    load(con, write_csv(folder, HEADER + "1,Male,19,15,39\n", name="my customers.csv"), tmp_path / "work")
     assert con.execute("select customer_id, raw_line from raw_customers").fetchall() == [("1", "1,Male,19,15,39")]
 
 
 def test_header_names_are_kept_for_the_report(con, tmp_path):
-    load_raw(con, write_csv(tmp_path, " customerid ;GENRE;Age;Annual Income (k$);Spending Score (1-100)\n"))
+    load(con, write_csv(tmp_path, " customerid ;GENRE;Age;Annual Income (k$);Spending Score (1-100);Notes\n"),
+         tmp_path / "work")
     assert con.execute("select column_name, source_name from raw_columns order by position").fetchall() == [
         ("customer_id", "customerid"),
         ("gender", "GENRE"),
         ("age", "Age"),
         ("annual_income_k", "Annual Income (k$)"),
         ("spending_score", "Spending Score (1-100)"),
+        ("Notes", "Notes"),
     ]
+
+
+def test_a_long_header_is_read_whole(con, tmp_path):
+    names = [f"extra column number {i} " + "x" * 40 for i in range(1500)]  # about 100 KiB
+    header = ",".join(["CustomerID", "Annual Income (k$)", "Spending Score (1-100)", *names])
+    load(con, write_csv(tmp_path, header + "\n1,15,39" + "," * 1500 + "\n"), tmp_path / "work")
+    assert con.execute("select count(*), max(position) from raw_columns").fetchall() == [(1503, 1503)]
+    assert con.execute("select fields_found, fields_expected from raw_customers").fetchall() == [(1503, 1503)]

@@ -71,8 +71,8 @@ def test_sql_assignment_agrees_with_scikit_learn_on_every_customer(real_build, r
     from segmentation.config import FEATURES, Settings
 
     frame = pd.read_csv(real_csv)
-    features = pd.DataFrame({"customer_id": frame["CustomerID"], "annual_income_k": frame["Annual Income (k$)"],
+    features = pd.DataFrame({"customer_id": frame["CustomerID"].astype(str), "annual_income_k": frame["Annual Income (k$)"],
                              "spending_score": frame["Spending Score (1-100)"]})
     labels = cluster_customers(features, FEATURES, params(Settings())).labels
     in_sql = query(real_build.warehouse_path, "select customer_id, cluster_id from customer_clusters order by 1")
-    assert in_sql == list(labels.itertuples(index=False, name=None))
+    assert dict(in_sql) == dict(labels.itertuples(index=False, name=None))

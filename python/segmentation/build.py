@@ -3,7 +3,6 @@ reports, then publish warehouse and reports. Until the last step nothing live is
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import platform
 import shutil
@@ -23,19 +22,20 @@ from .dag import Model, SingularTest, build_order, discover, python_model, run_m
 from .db import first_row
 from .errors import DataTestError, InputError, PipelineError
 from .history import TABLES as HISTORY_TABLES, carry_history
-from .loader import load_raw
+from .loader import LoadedInput, load_raw
 from .progress import step
 from .publish import build_path, publish, remove_build_files, reports_staging, writer_lock
 from .reports import REPORT_ENTRIES, Charts, chart_hooks, write_reports
 from .schema import TableDoc, apply_comments, load_schema
 from .workers import InProcess, Runner
 
-SOURCES = ("raw_customers", "raw_columns", *HISTORY_TABLES)
+SOURCES = ("raw_records", "raw_customers", "raw_columns", "raw_input", *HISTORY_TABLES)
 STAGE_WIDTH = 20  # the steps around the models line up with the model lines
 # What analysts and BI tools rely on: a build lacking any of these is not published.
 PUBLISHED = (
     "stg_customers",
     "customer_rejects",
+    "customer_data_issues",
     "customer_features",
     "clustered_customers",
     "customer_clusters",
@@ -62,6 +62,7 @@ class BuildResult:
     data_rows: int
     customers: int
     rejected_rows: int
+    value_issues: int
     k: int
     data_tests_passed: int
     seconds: float
@@ -101,18 +102,26 @@ def input_gate(settings: Settings) -> Callable[[duckdb.DuckDBPyConnection], None
     return check
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+def reject_flag(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[str]:
+    """Customers lost: more than the warning share of data rows rejected, with the top reasons."""
+    data_rows, rejected = first_row(con, "select count(*), count(reject_reason) from stg_customer_rows")
+    if not data_rows or rejected / data_rows <= settings.warn_reject_share:
+        return []
+    reasons = con.execute(
+        "select reject_reason, count(*) as n from stg_customer_rows where reject_reason is not null "
+        "group by all order by n desc, reject_reason limit 3"
+    ).fetchall()
+    top = " | ".join(f"{n:,} × {reason.replace('; ', ', ')}" for reason, n in reasons)
+    return [
+        f"{rejected:,} of {data_rows:,} data rows rejected ({rejected / data_rows:.1%}, more than "
+        f"{settings.warn_reject_share:.0%}); top reasons: {top}"
+    ]
 
 
 def run_flags(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[str]:
-    """What makes this segmentation doubtful: segments too small, a partition that changes
-    with the seed."""
-    flags = [
+    """What makes this segmentation doubtful: customers lost, segments too small, a partition
+    that changes with the seed."""
+    flags = reject_flag(con, settings) + [
         f"segment {cluster_id} ({label}) holds {share:.1%} of the customers, "
         f"less than the {settings.min_segment_share:.1%} minimum"
         for cluster_id, label, share in con.execute(
@@ -134,7 +143,9 @@ def run_flags(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[str]:
     return flags
 
 
-def record_run(con: duckdb.DuckDBPyConnection, settings: Settings, started: datetime, flags: list[str]) -> dict:
+def record_run(
+    con: duckdb.DuckDBPyConnection, settings: Settings, loaded: LoadedInput, started: datetime, flags: list[str]
+) -> dict:
     """Write `pipeline_runs` (the live warehouse's history plus this run); returns this run."""
     history = con.sql("select * from previous_runs order by run_id").df()
     counts = first_row(
@@ -150,10 +161,13 @@ def record_run(con: duckdb.DuckDBPyConnection, settings: Settings, started: date
         "started_at": started,
         "finished_at": datetime.now(UTC),
         "input_path": str(settings.input_path.resolve()),
-        "input_sha256": sha256(settings.input_path),
+        "input_sha256": loaded.facts.sha256,
+        "input_format": first_row(con, "select input_format from raw_input")[0],
+        "income_unit": loaded.income_unit,
         "data_rows": counts[0],
         "customers": counts[1],
         "rejected_rows": counts[2],
+        "value_issues": first_row(con, "select count(*) from customer_data_issues")[0],
         "k": k,
         "k_mode": "fixed" if settings.k is not None else "auto",
         "k_reason": k_reason,
@@ -183,8 +197,14 @@ def stage_label(verb: str, name: str) -> str:
     return f"{verb:>9} {name:.<{STAGE_WIDTH}}"
 
 
+def input_folder(live: Path) -> Path:
+    """Where the build keeps the copy (or link) of the input that DuckDB reads."""
+    return build_path(live).with_name(build_path(live).name + ".input")
+
+
 def cleanup(live: Path, staged: Path) -> None:
     remove_build_files(live)
+    shutil.rmtree(input_folder(live), ignore_errors=True)
     shutil.rmtree(staged, ignore_errors=True)
 
 
@@ -195,6 +215,7 @@ def build(settings: Settings, log: Callable[[str], None] = print, runner: Runner
     live = settings.warehouse_path
     with writer_lock(live, settings.lock_timeout_s), writer_lock(settings.reports_dir, settings.lock_timeout_s):
         remove_build_files(live)
+        shutil.rmtree(input_folder(live), ignore_errors=True)
         building, staged = build_path(live), reports_staging(settings.reports_dir, REPORT_ENTRIES)
         try:
             config = {
@@ -203,8 +224,13 @@ def build(settings: Settings, log: Callable[[str], None] = print, runner: Runner
             }
             with duckdb.connect(str(building), config=config) as con:
                 with step(stage_label("load", "raw_customers"), log) as current:
-                    load_raw(con, settings.input_path)
-                    current.summary = f"{first_row(con, 'select count(*) from raw_customers')[0]:,} lines"
+                    loaded = load_raw(con, settings, input_folder(live))
+                    current.summary = (
+                        f"{first_row(con, 'select count(*) from raw_records')[0]:,} records, "
+                        f"{first_row(con, 'select input_format from raw_input')[0]}"
+                    )
+                for warning in loaded.warnings:
+                    log(f"  warning: {warning}")
                 with step(stage_label("carry", "history"), log) as current:
                     current.summary = f"this is run {carry_history(con, settings)}"
                 charts: Charts = {}
@@ -218,7 +244,7 @@ def build(settings: Settings, log: Callable[[str], None] = print, runner: Runner
                 if flags and settings.strict:
                     raise PipelineError(f"{settings.input_path}: {flags[0]} (--strict)")
                 with step(stage_label("record", "pipeline_runs"), log) as current:
-                    run = record_run(con, settings, started, flags)
+                    run = record_run(con, settings, loaded, started, flags)
                     passed += run_table_tests(con, docs, "pipeline_runs")
                     apply_comments(con, docs)
                     con.execute("checkpoint")
@@ -227,6 +253,7 @@ def build(settings: Settings, log: Callable[[str], None] = print, runner: Runner
                     reports = write_reports(con, staged, charts)
                     current.summary = ", ".join(path.name for path in reports)
             with step(stage_label("publish", "warehouse"), log) as current:
+                shutil.rmtree(input_folder(live), ignore_errors=True)
                 publish(building, live, staged, settings.reports_dir, list(PUBLISHED))
                 current.summary = "validated, swapped in with the reports"
         except DataTestError as e:
@@ -241,6 +268,7 @@ def build(settings: Settings, log: Callable[[str], None] = print, runner: Runner
         data_rows=run["data_rows"],
         customers=run["customers"],
         rejected_rows=run["rejected_rows"],
+        value_issues=run["value_issues"],
         k=run["k"],
         data_tests_passed=passed,
         seconds=time.perf_counter() - started_clock,

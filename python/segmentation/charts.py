@@ -109,8 +109,9 @@ def profile_chart(bins: pd.DataFrame, bin_count: int, segments: pd.DataFrame, fe
     fig = Figure(figsize=(11, 1.3 + 0.8 * rows))
     fig.subplots_adjust(left=0.24, right=0.98, top=1 - 0.65 / fig.get_figheight(),
                         bottom=0.55 / fig.get_figheight(), wspace=0.06)
-    axes = fig.subplots(1, len(AXIS_LABELS), sharey=True)
-    for ax, feature in zip(axes, AXIS_LABELS):
+    shown = [feature for feature in AXIS_LABELS if feature in set(bins["feature"])]  # age may be absent
+    axes = np.atleast_1d(fig.subplots(1, len(shown), sharey=True))
+    for ax, feature in zip(axes, shown):
         of_feature = bins[bins["feature"] == feature]
         edges = of_feature["low"].iloc[0] + of_feature["bin_width"].iloc[0] * np.arange(bin_count + 1)
         for i, row in enumerate(segments.itertuples()):

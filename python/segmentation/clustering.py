@@ -215,11 +215,13 @@ def cluster_customers(
     score it. `previous`: the previous run's centroids (cluster_id and features, original
     units), whose numbers matching clusters keep; `used`: every number earlier runs gave.
 
-    Rows are sorted by customer_id first, so the input's row order cannot change the result.
+    Rows are sorted by customer_id first, so the input's row order cannot change the result:
+    shorter ids first, so whole-number ids (1, 2, ..., 10) keep their numeric order.
     """
     if len(features) < 2:
         raise TooFewCustomers(f"K-Means needs at least 2 customers, the input has {len(features)}")
-    features = features.sort_values("customer_id", kind="stable", ignore_index=True)
+    ids = features["customer_id"].astype(str)
+    features = features.iloc[np.lexsort((ids.to_numpy(), ids.str.len().to_numpy()))].reset_index(drop=True)
     values = features[list(feature_columns)].to_numpy(dtype="float64")
     threads = 1 if len(values) <= SINGLE_THREAD_ROWS else None
     subset = silhouette_subset(len(values), params)

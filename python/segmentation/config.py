@@ -5,7 +5,7 @@ The command line fills a `Settings`; everything else receives it and reads, neve
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -17,15 +17,24 @@ SAMPLE_INPUT = PROJECT_DIR / "data" / "sample_customers.csv"
 FEATURE_COLUMNS = {"income": "annual_income_k", "spending": "spending_score", "age": "age"}
 FEATURES = ("annual_income_k", "spending_score")
 
-# Warehouse column -> the input header names it may have, compared trimmed and
-# case-insensitively; the first is the classic file's. `Genre` is the spelling of one widely
-# shared copy of the file.
+# Warehouse column -> the input header names it may have, compared after normalising case,
+# spaces, punctuation and a bracketed unit (`columns.normalise`); the first is the classic
+# file's. `Genre` is the spelling of one widely shared copy of the file. `--columns` maps any
+# other name.
 INPUT_COLUMNS = {
-    "customer_id": ("CustomerID", "customer_id", "Customer ID"),
-    "gender": ("Gender", "Genre"),
-    "age": ("Age",),
-    "annual_income_k": ("Annual Income (k$)", "annual_income_k", "Annual Income"),
-    "spending_score": ("Spending Score (1-100)", "spending_score", "Spending Score"),
+    "customer_id": (
+        "CustomerID", "Customer ID", "customer_id", "id", "client id", "member id", "customer",
+        "customer number", "customer no", "cust id", "client number", "member number", "user id",
+    ),
+    "gender": ("Gender", "Genre", "sex"),
+    "age": ("Age", "age years"),
+    "annual_income_k": (
+        "Annual Income (k$)", "annual income", "income", "annual_income_k", "income k",
+        "yearly income", "annual income usd", "annual income k", "income usd",
+    ),
+    "spending_score": (
+        "Spending Score (1-100)", "spending score", "spending", "spend score", "spending_score",
+    ),
 }
 
 # The values a feature may take for a customer to be scored: column -> (lowest, highest), both
@@ -78,6 +87,15 @@ class Settings:
     # How long a run waits for another run on the same warehouse to finish.
     lock_timeout_s: float = 60.0
     sql_dir: Path = SQL_DIR
+    # Reading the input: warehouse column -> header name (`--columns`), the text encoding
+    # (None: detected), the workbook sheet (None: the first) and the income unit (None: from
+    # the header, else from the values).
+    columns: dict[str, str] = field(default_factory=dict)
+    encoding: str | None = None
+    sheet: str | None = None
+    income_unit: str | None = None
+    # Warn (and flag the report) when more than this share of data rows is rejected.
+    warn_reject_share: float = 0.05
 
     def fitted_rows(self, customers: int) -> tuple[int, int]:
         """How many of `customers` K-Means is fitted on, and how many of those silhouette scores."""
@@ -85,5 +103,7 @@ class Settings:
         return sample, min(sample, self.silhouette_rows)
 
     def __post_init__(self) -> None:
+        for name in ("input_path", "warehouse_path", "reports_dir"):  # build() takes str too
+            object.__setattr__(self, name, Path(getattr(self, name)))
         if self.keep_snapshots < 2:
             raise ValueError("keep_snapshots must be at least 2: this run's snapshot and the one it is compared with")

@@ -18,9 +18,9 @@ CARRIED = {
     "previous_snapshots": (
         "segment_snapshots",
         # this run's snapshot makes keep_snapshots with these
-        "select run_id, customer_id, cluster_id from live.segment_snapshots where run_id in "
+        "select run_id, customer_id::varchar as customer_id, cluster_id from live.segment_snapshots where run_id in "
         "(select distinct run_id from live.segment_snapshots order by run_id desc limit $keep)",
-        "run_id bigint, customer_id bigint, cluster_id integer",
+        "run_id bigint, customer_id varchar, cluster_id integer",
     ),
     "previous_segment_history": (
         "segment_history",
@@ -60,7 +60,7 @@ def carry_history(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
         con.execute("detach database if exists live")
     con.execute(
         "create temp table this_run as select coalesce(max(run_id), 0) + 1 as run_id, "
-        "$min_segment_share::double as min_segment_share from previous_runs",
-        {"min_segment_share": settings.min_segment_share},
+        "$min_segment_share::double as min_segment_share, $features::varchar[] as features from previous_runs",
+        {"min_segment_share": settings.min_segment_share, "features": list(settings.features)},
     )
     return con.execute("select run_id from this_run").fetchall()[0][0]

@@ -12,6 +12,7 @@ import pandas as pd
 
 from .config import FEATURE_COLUMNS
 
+INCOME_UNITS = {"k": "k$", "dollars": "dollars, converted to k$"}
 SHORT_NAMES = {column: name for name, column in FEATURE_COLUMNS.items()}  # as --features takes them
 
 STYLE = """
@@ -68,10 +69,11 @@ def image(name: str, data: bytes, alt: str) -> str:
 def facts(data: ReportData) -> str:
     run = data.run
     rows = [
-        ("Input", run["input_path"]),
+        ("Input", f"{run['input_path']} ({run['input_format']}; income in {INCOME_UNITS[run['income_unit']]})"),
         ("Built", f"{run['finished_at']:%Y-%m-%d %H:%M} UTC (run {run['run_id']})"),
         ("Customers segmented", f"{run['customers']:,} of {run['data_rows']:,} data rows"),
         ("Rows rejected", f"{run['rejected_rows']:,} (kept with their reason in customer_rejects)"),
+        ("Values set to null", f"{run['value_issues']:,} in kept customers (listed in customer_data_issues)"),
         ("Features", ", ".join(SHORT_NAMES.get(f, f) for f in run["features"].split(","))),
         ("K", f"{run['k']} ({'chosen automatically' if run['k_mode'] == 'auto' else 'as given'})"),
         ("Seed", f"{run['seed']} (n_init {run['n_init']})"),

@@ -1,29 +1,48 @@
-"""Put the input file, untouched, into the raw tables `raw_customers` and `raw_columns`.
+"""Put the input, untouched, into the raw tables: `raw_customers`, `raw_columns`, `raw_input`.
 
-Every line is kept as text with its line number, so staging can type and validate each row
-and keep the rejected ones with a reason. `raw_customers` is temporary (for a CSV, a view that
-splits the lines of the temporary table `raw_lines`): the build reads it, the published
-warehouse keeps the typed rows and the rejected lines' text instead of a second copy of the
-whole file. Only the header is read in Python (to choose the delimiter and map the columns);
-DuckDB reads the rest. The path and every value travel as query parameters, never pasted
-into SQL.
+Every record is kept as text with its line number (a Parquet or Excel row number), so staging
+can type and validate each row and keep the rejected ones with a reason. Three readers make
+one shape, `raw_records` (line_number, raw_line, fields, line_problem):
+
+- a CSV file: DuckDB reads its lines (`input_file` makes sure it can) and a view splits them;
+  a file whose quoted fields hold line ends is read by Python's RFC 4180 reader instead;
+- a Parquet file: DuckDB reads it, each value as the text a CSV would hold;
+- an Excel workbook: openpyxl reads its first sheet (or `--sheet`).
+
+`raw_customers` then names the fields: the five the warehouse knows, and every other column
+under its own name. The path and values travel as query parameters or files in the build's
+folder, never pasted into SQL; column names are quoted identifiers.
 """
 
 from __future__ import annotations
 
 import csv
+from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 
-from .config import DELIMITERS, INPUT_COLUMNS
+from . import input_file
+from .columns import ColumnMap, income_unit, map_columns
+from .config import DELIMITERS, INPUT_COLUMNS, Settings
+from .db import first_row, quote_ident
 from .errors import InputError
+
+MAX_COLUMNS = 2_000
+MAX_HEADER_CHARS = 16 << 20  # a header is read whole up to this
+# A quoted field may hold line ends; one still open after this many lines is a stray quote:
+# its line is rejected and reading goes on with the next line.
+MAX_RECORD_LINES = 100
+BATCH = 100_000
+# Above this median an income without a unit in its header is taken to be in dollars.
+DOLLARS_MEDIAN = 1_000
 
 # One text column per line: a record separator as delimiter and no quoting keep lines whole;
 # WITH ORDINALITY numbers them (blank lines stay as NULL rows, so numbers are line numbers).
-# Only the data lines are stored; the fields are split where staging reads them (the view
-# below), which is cheaper than storing them and reading them back.
 LOAD_LINES = """
 create temp table raw_lines as
 with lines as (
@@ -40,90 +59,138 @@ from lines
 where line_number > 1 and if(raw_line ^@ ' ', trim(raw_line) <> '', raw_line <> '')
 """
 
-# A view cannot take query parameters: the dialect travels as session variables instead,
-# which DuckDB reads as constants when the view is used.
-SPLIT_LINES = """
-create temp view raw_customers as
-with unquoted as (
-    select
-        line_number,
-        raw_line,
-        -- a quoted field may hold the delimiter: split those few lines with a CSV regex
-        case
-            when contains(raw_line, '"') then list_transform(
-                regexp_extract_all(
-                    raw_line || getvariable('raw_delimiter'), getvariable('raw_field_pattern'), 1
-                ),
-                lambda f: if(f ^@ '"' and f[-1:] = '"' and len(f) >= 2, replace(f[2:-2], '""', '"'), f)
-            )
-            else string_split(raw_line, getvariable('raw_delimiter'))
-        end as fields
-    from raw_lines
-)
-
-select
-    line_number,
-    raw_line,
-    len(fields) as fields_found,
-    getvariable('raw_fields_expected')::integer as fields_expected,
-    fields[getvariable('raw_customer_id')] as customer_id,
-    fields[getvariable('raw_gender')] as gender,
-    fields[getvariable('raw_age')] as age,
-    fields[getvariable('raw_annual_income_k')] as annual_income_k,
-    fields[getvariable('raw_spending_score')] as spending_score
-from unquoted
+# Lines whose quotes do not pair up: a quoted field holding a line end starts on one of them.
+OPEN_QUOTES = """
+select count(*) from raw_lines
+where contains(raw_line, '"') and (length(raw_line) - length(replace(raw_line, '"', ''))) % 2 = 1
 """
+
+# The fields of a CSV line; a quoted field may hold the delimiter: those few lines are split
+# with an RFC 4180 regex. A view cannot take query parameters: the dialect travels as session
+# variables, which DuckDB reads as constants when the view is used.
+SPLIT_LINES = """
+create temp view raw_records as
+select
+    raw_lines.line_number,
+    raw_lines.raw_line,
+    case
+        when contains(raw_lines.raw_line, '"') then list_transform(
+            regexp_extract_all(raw_lines.raw_line || getvariable('raw_delimiter'), getvariable('raw_field_pattern'), 1),
+            lambda f: if(f ^@ '"' and f[-1:] = '"' and len(f) >= 2, replace(f[2:-2], '""', '"'), f)
+        )
+        else string_split(raw_lines.raw_line, getvariable('raw_delimiter'))
+    end as fields,
+    {problem} as line_problem
+from raw_lines
+{join}
+"""
+
+RECORDS_TABLE = "create temp table raw_records (line_number bigint, raw_line varchar, fields varchar[], line_problem varchar)"
 
 
 @dataclass(frozen=True)
-class Header:
-    delimiter: str
-    names: tuple[str, ...]  # as written in the file
-    positions: dict[str, int]  # warehouse column -> 1-based position in the file
+class LoadedInput:
+    facts: input_file.FileFacts
+    columns: ColumnMap
+    income_unit: str  # 'k' or 'dollars'
+    income_unit_reason: str
+    warnings: tuple[str, ...]
 
 
-def read_header(path: Path) -> Header:
-    """Check the file is usable text with the required columns; say precisely why not."""
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if not path.is_file():
-        raise InputError(f"{path}: not a file")
+def required_columns(settings: Settings) -> tuple[str, ...]:
+    return ("customer_id", *settings.features)
+
+
+def input_kind(path: Path) -> str:
+    suffix = path.suffix.lower()
+    return "parquet" if suffix == ".parquet" else "excel" if suffix in (".xlsx", ".xlsm") else "csv"
+
+
+def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) -> LoadedInput:
+    """Create `raw_records`, `raw_customers`, `raw_columns` and `raw_input` from the input;
+    `work` is a folder of the build's own for the copy DuckDB reads."""
+    path, kind = settings.input_path, input_kind(settings.input_path)
+    facts = input_file.inspect(path, text=kind == "csv", encoding=settings.encoding)
+    work.mkdir(parents=True, exist_ok=True)
+    if kind == "csv":
+        names = load_csv(con, facts, work / "input.csv")
+    elif kind == "parquet":
+        names = load_parquet(con, facts, work / "input.parquet")
+    else:
+        names = load_excel(con, facts, settings.sheet)
+    input_file.check_unchanged(facts)
+    if len(names) > MAX_COLUMNS:
+        raise InputError(f"{path}: line 1: the header has {len(names):,} columns; at most {MAX_COLUMNS:,} are read")
     try:
-        with path.open("rb") as f:
-            head = f.read(1 << 16)
-    except OSError as e:
-        raise InputError(f"{path}: cannot be read ({e.strerror})") from None
-    if not head.strip():
+        columns = map_columns(names, required_columns(settings), settings.columns)
+    except ValueError as e:
+        raise InputError(f"{path}: line 1: {e}") from None
+    create_raw_customers(con, columns)
+    unit, reason, warnings = decide_income_unit(con, columns, settings.income_unit)
+    con.execute(
+        "create temp table raw_input as select $path as input_path, $sha256 as input_sha256, "
+        "$format as input_format, $income_unit as income_unit, $scale::double as income_scale",
+        {"path": str(path), "sha256": facts.sha256, "format": describe(kind, facts), "income_unit": unit,
+         "scale": 0.001 if unit == "dollars" else 1.0},
+    )
+    return LoadedInput(facts, columns, unit, reason, warnings)
+
+
+def describe(kind: str, facts: input_file.FileFacts) -> str:
+    return f"CSV ({facts.described})" if kind == "csv" else {"parquet": "Parquet", "excel": "Excel workbook"}[kind]
+
+
+# --- CSV ---------------------------------------------------------------------------------
+
+
+def read_header(path: Path, source: Path) -> tuple[str, tuple[str, ...]]:
+    """The delimiter and the header's names, from the first line of `source` (UTF-8)."""
+    with source.open(encoding="utf-8-sig", errors="replace", newline="") as f:
+        first = f.readline(MAX_HEADER_CHARS)
+        blank = not first.strip() and not f.read(1 << 16).strip()
+    if blank:
         raise InputError(f"{path}: the file is empty")
-    if b"\0" in head:
-        raise InputError(f"{path}: not a text file (it contains NUL bytes)")
-    first_line = head.splitlines()[0]
-    try:
-        text = first_line.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: line 1: the header is not UTF-8 text") from None
+    if len(first) >= MAX_HEADER_CHARS and not first.endswith(("\n", "\r")):
+        raise InputError(f"{path}: line 1: the header is longer than {MAX_HEADER_CHARS:,} characters")
+    text = first.rstrip("\r\n")
+    if "\ufffd" in text or "\x00" in text:
+        raise InputError(f"{path}: line 1: the header is not text (undecodable bytes); is this a CSV file?")
     delimiter = max(DELIMITERS, key=text.count)  # ties go to the earlier, ',' first
-    names = tuple(next(csv.reader([text], delimiter=delimiter)))
-    return Header(delimiter, names, map_columns(path, names))
+    names = tuple(next(csv.reader([text], delimiter=delimiter), []))
+    return delimiter, names
 
 
-def map_columns(path: Path, names: tuple[str, ...]) -> dict[str, int]:
-    found = {name.strip().lower(): i for i, name in enumerate(names, start=1)}
-    positions, missing = {}, []
-    for column, aliases in INPUT_COLUMNS.items():
-        hits = [found[a.lower()] for a in aliases if a.lower() in found]
-        if len(hits) > 1:
-            raise InputError(f"{path}: line 1: the header names {column} more than once")
-        if hits:
-            positions[column] = hits[0]
-        else:
-            missing.append(aliases[0])
-    if missing:
-        raise InputError(
-            f"{path}: line 1: missing column(s) {', '.join(missing)} "
-            f"(the header has: {', '.join(names)})"
-        )
-    return positions
+def load_csv(con: duckdb.DuckDBPyConnection, facts: input_file.FileFacts, copy: Path) -> tuple[str, ...]:
+    path = facts.path
+    if facts.encoding.startswith("utf-16") and not looks_like_text(path, facts.encoding):
+        raise InputError(f"{path}: not a text file (it contains NUL bytes)")
+    problems = input_file.readable_copy(facts, copy)
+    if 1 in dict(problems):
+        raise InputError(f"{path}: line 1: the header is not {facts.encoding} text ({dict(problems)[1]})")
+    delimiter, names = read_header(path, copy)
+    try:
+        con.execute(LOAD_LINES, {"path": str(copy)})
+    except duckdb.Error as e:
+        raise InputError(f"{path}: cannot be read as CSV ({str(e).splitlines()[0]})") from None
+    if first_row(con, OPEN_QUOTES)[0]:
+        con.execute("drop table raw_lines")
+        load_records(con, csv_records(copy, delimiter, dict(problems)))
+        return names
+    if problems:
+        con.execute("create temp table raw_line_problems (line_number bigint, problem varchar)")
+        con.executemany("insert into raw_line_problems values (?, ?)", problems)
+        problem, join = "raw_line_problems.problem", "left join raw_line_problems using (line_number)"
+    else:
+        problem, join = "null::varchar", ""
+    con.execute("set variable raw_delimiter = $value", {"value": delimiter})
+    con.execute("set variable raw_field_pattern = $value", {"value": field_pattern(delimiter)})
+    con.execute(SPLIT_LINES.format(problem=problem, join=join))
+    return names
+
+
+def looks_like_text(path: Path, encoding: str) -> bool:
+    with path.open(encoding=encoding, errors="replace") as f:
+        return "\x00" not in f.read(4096)
 
 
 def field_pattern(delimiter: str) -> str:
@@ -131,90 +198,198 @@ def field_pattern(delimiter: str) -> str:
     return f'("(?:[^"]|"")*"|[^{delimiter}]*)[{delimiter}]'
 
 
-def load_raw(con: duckdb.DuckDBPyConnection, path: Path) -> Header:
-    """Create `raw_customers` (one row per non-blank data line, or Parquet record) and
-    `raw_columns`."""
-    header = load_parquet(con, path) if path.suffix.lower() == ".parquet" else load_csv(con, path)
-    con.execute(
-        "create table raw_columns as "
-        "select unnest($positions) as position, unnest($columns) as column_name, "
-        "unnest($names) as source_name order by position",
-        {
-            "positions": list(header.positions.values()),
-            "columns": list(header.positions),
-            "names": [header.names[i - 1].strip() for i in header.positions.values()],
-        },
-    )
-    return header
+class StrayQuote(Exception):
+    """A quoted field still open after MAX_RECORD_LINES lines."""
 
 
-def load_csv(con: duckdb.DuckDBPyConnection, path: Path) -> Header:
-    header = read_header(path)
-    dialect = {
-        "delimiter": header.delimiter,
-        "field_pattern": field_pattern(header.delimiter),
-        "fields_expected": len(header.names),
-        **header.positions,
-    }
+def csv_records(source: Path, delimiter: str, problems: dict[int, str]) -> Iterator[tuple]:
+    """(line number, raw text, fields, problem) of each non-blank record after the header, read
+    with Python's RFC 4180 reader: a quoted field may hold line ends. A record is numbered by
+    its first line."""
+    with source.open(encoding="utf-8", newline="") as f:
+        backlog: deque[tuple[int, str]] = deque(enumerate((line.rstrip("\r\n") for line in f), start=1))
+        backlog.popleft() if backlog else None  # the header
+        # `backlog` holds every line: a stray quote's lines are read again after it
+        lines: list[tuple[int, str]] = []
+
+        def feed() -> Iterator[str]:
+            while backlog:
+                lines.append(backlog.popleft())
+                if len(lines) > MAX_RECORD_LINES:
+                    raise StrayQuote
+                yield lines[-1][1] + "\n"  # the reader keeps a quoted line end
+
+        while backlog:
+            reader = csv.reader(feed(), delimiter=delimiter, strict=False)
+            try:
+                for fields in reader:
+                    number, text = lines[0][0], "\n".join(line for _, line in lines)
+                    lines.clear()
+                    if fields and any(field.strip() for field in fields):
+                        yield number, text, fields, problems.get(number)
+            except StrayQuote:
+                (number, text), rest = lines[0], lines[1:]
+                lines.clear()
+                backlog.extendleft(reversed(rest))
+                yield number, text, [], f"a quoted field opened on line {number} is not closed"
+            except csv.Error as e:
+                number, text = lines[0] if lines else (0, "")
+                lines.clear()
+                yield number, text, [], f"not readable as CSV ({e})"
+
+
+def load_records(con: duckdb.DuckDBPyConnection, records: Iterator[tuple]) -> None:
+    """`raw_records` from Python rows (line_number, raw_line, fields, line_problem)."""
+    con.execute(RECORDS_TABLE)
+    columns = ["line_number", "raw_line", "fields", "line_problem"]
+    while batch := list(islice(records, BATCH)):
+        frame = pd.DataFrame(batch, columns=columns)  # noqa: F841 (read by the query below)
+        con.execute(
+            "insert into raw_records select line_number, raw_line, fields::varchar[], line_problem::varchar "
+            "from frame"
+        )
+
+
+# --- Parquet and Excel -------------------------------------------------------------------
+
+
+def load_parquet(con: duckdb.DuckDBPyConnection, facts: input_file.FileFacts, link: Path) -> tuple[str, ...]:
+    """A Parquet file's records as text, numbered from 1. Built with DuckDB's relational API:
+    the file's column names never enter SQL text."""
+    path = facts.path
+    input_file.readable_copy(facts, link)
     try:
-        con.execute(LOAD_LINES, {"path": str(path)})
-        for name, value in dialect.items():
-            con.execute(f"set variable raw_{name} = $value", {"value": value})
-        con.execute(SPLIT_LINES)
-    except duckdb.Error as e:
-        if "unicode" in str(e).lower() or "utf-8" in str(e).lower():
-            raise InputError(f"{path}: {first_undecodable_line(path)}") from None
-        raise InputError(f"{path}: cannot be read as CSV ({str(e).splitlines()[0]})") from None
-    return header
-
-
-def load_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> Header:
-    """A Parquet file's records as text, numbered from 1, so staging treats them as CSV lines.
-    Built with DuckDB's relational API: the file's column names never enter SQL text."""
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
-    try:
-        records = con.read_parquet(str(path), file_row_number=True)
-    except duckdb.Error as e:
-        raise InputError(f"{path}: not a readable Parquet file ({str(e).splitlines()[0]})") from None
-    names = tuple(name for name in records.columns if name != "file_row_number")
-    positions = map_columns(path, names)
-    text = [as_text(name, str(kind)) for name, kind in zip(records.columns, records.types) if name in names]
-    as_line = [duckdb.CoalesceOperator(field, duckdb.ConstantExpression("")) for field in text]
-    count = duckdb.ConstantExpression(len(names)).cast(duckdb.sqltype("integer"))
-    records.select(
-        (duckdb.ColumnExpression("file_row_number") + 1).alias("line_number"),
-        duckdb.FunctionExpression("concat_ws", duckdb.ConstantExpression(","), *as_line).alias("raw_line"),
-        count.alias("fields_found"),
-        count.alias("fields_expected"),
-        *[text[i - 1].alias(column) for column, i in positions.items()],
-    ).create_view("parquet_records")
-    try:
-        con.execute("create temp table raw_customers as select * from parquet_records")
+        records = con.read_parquet(str(link), file_row_number=True)
+        names = tuple(name for name in records.columns if name != "file_row_number")
+        text = [as_text(name, str(kind)) for name, kind in zip(records.columns, records.types) if name in names]
+        fields = duckdb.FunctionExpression("list_value", *text)
+        as_line = [duckdb.CoalesceOperator(field, duckdb.ConstantExpression("")) for field in text]
+        records.select(
+            (duckdb.ColumnExpression("file_row_number") + 1).alias("line_number"),
+            duckdb.FunctionExpression("concat_ws", duckdb.ConstantExpression(","), *as_line).alias("raw_line"),
+            fields.alias("fields"),
+            duckdb.ConstantExpression(None).cast(duckdb.sqltype("varchar")).alias("line_problem"),
+        ).create_view("parquet_records")
+        con.execute("create temp table raw_records as select * from parquet_records")
     except duckdb.Error as e:
         raise InputError(f"{path}: cannot be read as Parquet ({str(e).splitlines()[0]})") from None
     finally:
         con.execute("drop view if exists parquet_records")
-    return Header(",", names, positions)
+    return names
 
 
 def as_text(name: str, kind: str) -> duckdb.Expression:
     """A Parquet value as the text a CSV would hold: whole numbers stored as floating point
-    (as pandas writes integer columns with gaps, or as decimals) lose their '.0'."""
+    (as pandas writes integer columns with gaps) lose their '.0'; NaN and infinity stay text."""
     column = duckdb.ColumnExpression(name)
     text = column.cast(duckdb.sqltype("varchar"))
     if kind.upper().startswith(("FLOAT", "DOUBLE", "DECIMAL")):
+        finite = duckdb.FunctionExpression("isfinite", column.cast(duckdb.sqltype("double")))
+        small = duckdb.FunctionExpression("abs", column) < duckdb.ConstantExpression(1e15)
         whole = duckdb.FunctionExpression("trunc", column) == column
-        return duckdb.CaseExpression(whole, column.cast(duckdb.sqltype("bigint")).cast(duckdb.sqltype("varchar"))).otherwise(text)
+        as_integer = column.cast(duckdb.sqltype("bigint")).cast(duckdb.sqltype("varchar"))
+        return duckdb.CaseExpression(finite & small & whole, as_integer).otherwise(text)
     return text
 
 
-def first_undecodable_line(path: Path) -> str:
-    """Only on the error path: find which line DuckDB could not read as UTF-8."""
-    with path.open("rb") as f:
-        for number, line in enumerate(f, start=1):
-            try:
-                line.decode("utf-8")
-            except UnicodeDecodeError as e:
-                return f"line {number}: not UTF-8 text (byte 0x{line[e.start]:02x} at column {e.start + 1})"
-    return "the file could not be read as UTF-8 CSV text"
+def load_excel(con: duckdb.DuckDBPyConnection, facts: input_file.FileFacts, sheet: str | None) -> tuple[str, ...]:
+    """The first sheet (or `sheet`) of a workbook; rows are numbered as Excel numbers them."""
+    from openpyxl import load_workbook  # only a workbook needs it
+
+    path = facts.path
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except Exception as e:  # openpyxl raises many kinds for a file that is not a workbook
+        raise InputError(f"{path}: not a readable Excel workbook ({type(e).__name__}: {e})") from None
+    try:
+        if sheet is not None and sheet not in book.sheetnames:
+            raise InputError(f"{path}: no sheet named {sheet!r} (it has: {', '.join(book.sheetnames)})")
+        rows = book[sheet] if sheet is not None else book.worksheets[0]
+        numbered = ((number, [cell_text(v) for v in row]) for number, row in enumerate(rows.iter_rows(values_only=True), 1))
+        header = next(numbered, None)
+        if header is None or not any(header[1]):
+            raise InputError(f"{path}: the sheet {rows.title!r} is empty")
+        names = tuple(header[1])
+        width = max(i for i, name in enumerate(names, 1) if name)
+        load_records(con, (
+            (number, ",".join(fields), fields[:max(width, last_filled(fields))], None)
+            for number, fields in numbered if any(field.strip() for field in fields)
+        ))
+    finally:
+        book.close()
+    return names[:width]
+
+
+def last_filled(fields: list[str]) -> int:
+    return max((i for i, field in enumerate(fields, 1) if field.strip()), default=0)
+
+
+def cell_text(value: object) -> str:
+    """A cell as the text a CSV export would hold."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    if hasattr(value, "isoformat"):
+        return value.isoformat()  # type: ignore[no-any-return]
+    return str(value)
+
+
+# --- The named columns -------------------------------------------------------------------
+
+
+def create_raw_customers(con: duckdb.DuckDBPyConnection, columns: ColumnMap) -> None:
+    """`raw_customers`: each record's fields by name (null where the input has no such column)
+    and how many fields it has (surplus empty fields at the end, as spreadsheets write, are
+    not counted); `raw_columns`: every input column, its warehouse name and its header."""
+    expected = len(columns.names)
+    named = [
+        f"fields[{columns.positions[column]}] as {column}" if column in columns.positions
+        else f"null::varchar as {column}"
+        for column in INPUT_COLUMNS
+    ]
+    named += [f"fields[{position}] as {quote_ident(name)}" for position, name in columns.extras.items()]
+    con.execute(f"""
+        create temp view raw_customers as
+        select
+            line_number,
+            raw_line,
+            if(
+                len(fields) > {expected} and len(list_filter(fields[{expected + 1}:], lambda f: trim(f) <> '')) = 0,
+                {expected},
+                len(fields)
+            ) as fields_found,
+            {expected} as fields_expected,
+            line_problem,
+            {", ".join(named)}
+        from raw_records
+    """)
+    rows = [(position, column, columns.names[position - 1].strip(), True) for column, position in columns.positions.items()]
+    rows += [(position, name, columns.names[position - 1].strip(), False) for position, name in columns.extras.items()]
+    con.execute("create temp table raw_columns (position integer, column_name varchar, source_name varchar, is_model_column boolean)")
+    con.executemany("insert into raw_columns values (?, ?, ?, ?)", sorted(rows))
+
+
+def decide_income_unit(
+    con: duckdb.DuckDBPyConnection, columns: ColumnMap, option: str | None
+) -> tuple[str, str, tuple[str, ...]]:
+    """'k' or 'dollars', why, and a warning when it was guessed from the values."""
+    header = columns.source_name("annual_income_k")
+    if option:
+        return option, f"--income-unit {option}", ()
+    stated = income_unit(header)
+    if stated:
+        return stated, f"the header {header!r} says so", ()
+    rows = first_row(con, "select count(*) from raw_records")[0]
+    median = first_row(
+        con,
+        "select median(try_cast(regexp_replace(trim(annual_income_k), '[$,]', '', 'g') as double)) "
+        "from raw_customers where line_number % $step = 0",
+        {"step": max(1, rows // 10_000)},
+    )[0]
+    if median is not None and median > DOLLARS_MEDIAN:
+        warning = (f"{header!r} has no unit and its median is {median:,.0f}: read as dollars and "
+                   "converted to k$ (--income-unit k to keep it)")
+        return "dollars", f"median {median:,.0f} > {DOLLARS_MEDIAN:,}", (warning,)
+    return "k", "no unit in the header; values look like k$", ()
+

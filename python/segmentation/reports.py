@@ -107,10 +107,13 @@ def histograms(con: duckdb.DuckDBPyConnection, bins: int) -> pd.DataFrame:
     """cluster_id, feature, bin, low, bin_width, customers: every customer's income, spending
     and age counted per segment on `bins` bins per feature shared by all segments; two scans
     of clustered_customers, whatever its size."""
-    features = list(FEATURE_COLUMNS.values())
     bounds = con.sql(
-        "select " + ", ".join(f"min({f}), max({f})" for f in features) + " from clustered_customers"
+        "select " + ", ".join(f"min({f}), max({f})" for f in FEATURE_COLUMNS.values()) + " from clustered_customers"
     ).fetchall()[0]
+    # a column the input does not have (age may be absent) has no histogram
+    features = [f for f, low in zip(FEATURE_COLUMNS.values(), bounds[0::2]) if low is not None]
+    bounds = tuple(b for f, low, high in zip(FEATURE_COLUMNS.values(), bounds[0::2], bounds[1::2])
+                   if low is not None for b in (low, high))
     low = dict(zip(features, bounds[0::2]))
     width = {f: max(high - low[f], 1) / bins for f, high in zip(features, bounds[1::2])}
     counts = con.execute(
@@ -137,10 +140,24 @@ def fitted_on(customers: int, sample_rows: int, silhouette_rows: int) -> str:
     return scope
 
 
+# A text cell a spreadsheet would read as a formula gets a leading quote (OWASP's advice for
+# CSV injection); numbers, negative ones too, are left as they are.
+SAFE_CELL = (
+    "if(regexp_matches({cell}, '^[=+\\-@\\t\\r]') and try_cast({cell} as double) is null, "
+    "'''' || {cell}, {cell})"
+)
+
+
 def write_segmented_csv(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-    """The input's columns under their original header names, plus Cluster and Segment."""
-    names = dict(con.execute("select column_name, source_name from raw_columns order by position").fetchall())
-    columns = [duckdb.ColumnExpression(column).alias(name) for column, name in names.items()]
-    columns += [duckdb.ColumnExpression("cluster_id").alias("Cluster"),
-                duckdb.ColumnExpression("segment_label").alias("Segment")]
-    con.table("customer_segments").order("customer_id").select(*columns).write_csv(str(path), header=True)
+    """The input as it was, every column under its header in input order, plus Cluster and
+    Segment, one line per customer in input order; always UTF-8."""
+    names = con.execute("select column_name, source_name from raw_columns order by position").fetchall()
+    cells = [
+        SAFE_CELL.format(cell=f"trim(raw.{quote_ident(column)})") + f" as {quote_ident(name)}"
+        for column, name in names
+    ]
+    con.sql(
+        f"select {', '.join(cells)}, segments.cluster_id as \"Cluster\", segments.segment_label as \"Segment\" "
+        "from raw_customers as raw inner join customer_segments as segments using (line_number) "
+        "order by raw.line_number"
+    ).write_csv(str(path), header=True)

@@ -65,11 +65,8 @@ distances as (
 
 final as (
     select
-        customer_id,
-        gender,
-        age,
-        annual_income_k,
-        spending_score,
+        -- the customer's columns, those the model does not use too
+        columns(* exclude (scaled_point, cluster_ids, distance)),
         -- the first nearest centre on a tie
         cluster_ids[list_position(distance, list_min(distance))] as cluster_id,
         list_min(distance) as distance_to_centroid

@@ -12,11 +12,7 @@ segments as (
 
 final as (
     select
-        clusters.customer_id,
-        clusters.gender,
-        clusters.age,
-        clusters.annual_income_k,
-        clusters.spending_score,
+        columns(clusters.* exclude (cluster_id, distance_to_centroid)),
         clusters.cluster_id,
         segments.segment_label,
         clusters.distance_to_centroid

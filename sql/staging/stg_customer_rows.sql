@@ -1,10 +1,20 @@
--- Every data line of the input, typed where it can be, with every reason it cannot be used
--- (the line's text stays in raw_customers: customer_rejects keeps it for the rejected lines).
--- Whole numbers are gated by a regex first: try_cast alone would accept '19.5', '1e2', '0x10'.
+-- Every data record of the input, typed where it can be. Only what the model needs can
+-- reject a record: its id and the features in use (income and spending; age when it is a
+-- feature). A bad or missing value elsewhere keeps the customer: the value becomes null and
+-- the problem is listed in value_issues. Columns the model does not use travel as text.
+-- Numbers are gated by a regex first: try_cast alone would accept '1e2' and '0x10'.
 with
 
-raw_lines as (
+raw_rows as (
     select * from raw_customers
+),
+
+run_settings as (
+    select features from this_run
+),
+
+input_settings as (
+    select income_scale from raw_input
 ),
 
 -- what people write for "no value", compared lower-case after trimming
@@ -12,184 +22,220 @@ missing_markers as (
     select ['', '?', 'na', 'n/a', 'nan', 'null', 'none', '-'] as markers
 ),
 
--- trim() strips only spaces: fields without one (nearly all) skip it, which is much cheaper
+-- every field trimmed; an empty field of a column the model does not use is null
 trimmed as (
     select
         line_number,
         fields_found,
         fields_expected,
-        if(contains(customer_id, ' '), trim(customer_id), customer_id) as customer_id,
-        if(contains(gender, ' '), trim(gender), gender) as gender,
-        if(contains(age, ' '), trim(age), age) as age,
-        if(
-            contains(annual_income_k, ' '), trim(annual_income_k), annual_income_k
-        ) as annual_income_k,
-        if(contains(spending_score, ' '), trim(spending_score), spending_score) as spending_score
-    from raw_lines
+        line_problem,
+        trim(customer_id) as customer_id,
+        trim(gender) as gender,
+        trim(age) as age,
+        trim(annual_income_k) as annual_income_k,
+        trim(spending_score) as spending_score,
+        nullif(
+            trim(
+                columns(
+                    * exclude (
+                        line_number, raw_line, fields_found, fields_expected, line_problem,
+                        customer_id, gender, age, annual_income_k, spending_score
+                    )
+                )
+            ),
+            ''
+        )
+    from raw_rows
 ),
 
 typed as (
     select
-        *,
-        if(
-            regexp_full_match(customer_id, '[0-9]{1,18}'), customer_id::bigint, null
-        ) as customer_id_int,
-        case lower(gender)
-            when 'male' then 'Male'
-            when 'm' then 'Male'
-            when 'female' then 'Female'
-            when 'f' then 'Female'
+        trimmed.*,
+        coalesce(list_contains(missing_markers.markers, lower(trimmed.customer_id)), true)
+            as is_id_missing,
+        case
+            when list_contains(['male', 'm'], lower(trimmed.gender)) then 'Male'
+            when list_contains(['female', 'f'], lower(trimmed.gender)) then 'Female'
+            when not list_contains(missing_markers.markers, lower(trimmed.gender))
+                then trimmed.gender
         end as gender_label,
-        if(regexp_full_match(age, '-?[0-9]{1,9}'), age::integer, null) as age_int,
+        coalesce(list_contains(missing_markers.markers, lower(trimmed.gender)), true)
+            as is_gender_missing,
         if(
-            regexp_full_match(annual_income_k, '-?[0-9]{1,9}'), annual_income_k::integer, null
-        ) as annual_income_k_int,
+            regexp_full_match(trimmed.age, '-?[0-9]+(\.0*)?'), try_cast(trimmed.age as double), null
+        ) as age_number,
+        -- an income may carry a dollar sign and thousands separators
         if(
-            regexp_full_match(spending_score, '-?[0-9]{1,9}'), spending_score::integer, null
-        ) as spending_score_int
+            regexp_full_match(
+                trimmed.annual_income_k,
+                '-?\$?([0-9]{1,3}(,[0-9]{3})+|[0-9]+)(\.[0-9]*)?|-?\$?\.[0-9]+'
+            ),
+            try_cast(regexp_replace(trimmed.annual_income_k, '[$,]', '', 'g') as double),
+            null
+        ) as income_number,
+        if(
+            regexp_full_match(trimmed.spending_score, '-?[0-9]+(\.0*)?'),
+            try_cast(trimmed.spending_score as double),
+            null
+        ) as spending_number,
+        list_contains(run_settings.features, 'age') as is_age_a_feature,
+        missing_markers.markers
     from trimmed
+    cross join missing_markers
+    cross join run_settings
 ),
 
 -- Checks run in order, so the costlier ones only see the few values that failed to type.
 column_checks as (
     select
-        typed.*,
+        *,
         case
-            when typed.customer_id_int is not null then null
-            when
-                typed.customer_id is null
-                or list_contains(missing_markers.markers, lower(typed.customer_id))
-                then 'customer_id is missing'
-            else format('customer_id ''{}'' is not made of digits', left(typed.customer_id, 40))
+            when is_id_missing then 'customer_id is missing'
+            when length(customer_id) > 100 then 'customer_id is longer than 100 characters'
         end as customer_id_problem,
         case
-            when typed.gender_label is not null then null
-            when typed.gender is null or list_contains(missing_markers.markers, lower(typed.gender))
-                then 'gender is missing'
-            else format('gender ''{}'' is not Male or Female', left(typed.gender, 40))
-        end as gender_problem,
-        case
-            when typed.age_int between 1 and 120 then null
-            when typed.age_int is not null
-                then format('age {} is outside 1 to 120', typed.age_int)
-            when typed.age is null or list_contains(missing_markers.markers, lower(typed.age))
-                then 'age is missing'
-            else format('age ''{}'' is not a whole number', left(typed.age, 40))
+            when age_number between 1 and 120 then null
+            when age_number is not null or regexp_full_match(age, '-?[0-9]+(\.0*)?')
+                then format('age {} is outside 1 to 120', age)
+            when age is null or list_contains(markers, lower(age)) then 'age is missing'
+            else format('age ''{}'' is not a whole number', left(age, 40))
         end as age_problem,
         case
-            when typed.annual_income_k_int between 0 and 100000 then null
-            when typed.annual_income_k_int is not null
-                then format('annual_income_k {} is outside 0 to 100000', typed.annual_income_k_int)
+            when income_number >= 0 and isfinite(income_number) then null
+            when income_number < 0
+                then format('annual_income_k {} is outside 0 to infinity', annual_income_k)
             when
-                typed.annual_income_k is null
-                or list_contains(missing_markers.markers, lower(typed.annual_income_k))
+                annual_income_k is null or list_contains(markers, lower(annual_income_k))
                 then 'annual_income_k is missing'
-            else format(
-                'annual_income_k ''{}'' is not a whole number', left(typed.annual_income_k, 40)
-            )
+            when income_number is not null
+                then format('annual_income_k ''{}'' is too large', left(annual_income_k, 40))
+            else format('annual_income_k ''{}'' is not a number', left(annual_income_k, 40))
         end as annual_income_k_problem,
         case
-            when typed.spending_score_int between 1 and 100 then null
-            when typed.spending_score_int is not null
-                then format('spending_score {} is outside 1 to 100', typed.spending_score_int)
+            when spending_number between 1 and 100 then null
             when
-                typed.spending_score is null
-                or list_contains(missing_markers.markers, lower(typed.spending_score))
+                spending_number is not null
+                or regexp_full_match(spending_score, '-?[0-9]+(\.0*)?')
+                then format('spending_score {} is outside 1 to 100', spending_score)
+            when
+                spending_score is null or list_contains(markers, lower(spending_score))
                 then 'spending_score is missing'
-            else format(
-                'spending_score ''{}'' is not a whole number', left(typed.spending_score, 40)
-            )
+            else format('spending_score ''{}'' is not a whole number', left(spending_score, 40))
         end as spending_score_problem
     from typed
-    cross join missing_markers
 ),
 
 -- Read three times below: kept (as DuckDB would) but only with the columns used later.
 field_checks as materialized (
     select
-        line_number,
-        customer_id_int,
-        gender_label,
-        age_int,
-        annual_income_k_int,
-        spending_score_int,
-        -- a row with too few or too many fields cannot be mapped to columns at all
-        if(
-            fields_found <> fields_expected,
-            format('has {} fields where the header has {}', fields_found, fields_expected),
-            nullif(
+        * exclude (
+            fields_found, fields_expected, line_problem, customer_id, gender, age,
+            annual_income_k, spending_score, is_id_missing, gender_label, is_gender_missing,
+            age_number, income_number, spending_number, is_age_a_feature, markers,
+            customer_id_problem, age_problem, annual_income_k_problem, spending_score_problem
+        ),
+        if(customer_id_problem is null, customer_id, null) as customer_id,
+        gender_label as gender,
+        if(age_problem is null, age_number::integer, null) as age,
+        income_number as annual_income_k,
+        if(spending_score_problem is null, spending_number::integer, null) as spending_score,
+        -- a record with too few or too many fields cannot be mapped to columns at all
+        case
+            when line_problem is not null then line_problem
+            when fields_found <> fields_expected
+                then format('has {} fields where the header has {}', fields_found, fields_expected)
+            else nullif(
                 concat_ws(
                     '; ',
                     customer_id_problem,
-                    gender_problem,
-                    age_problem,
+                    if(is_age_a_feature, age_problem, null),
                     annual_income_k_problem,
                     spending_score_problem
                 ),
                 ''
             )
-        ) as field_problem
+        end as field_problem,
+        -- problems of the columns the model does not use: the customer is kept
+        if(
+            (age_problem is null or is_age_a_feature) and not is_gender_missing,
+            null,
+            list_filter(
+                [
+                    {
+                        'column_name': 'age',
+                        'raw_value': nullif(age, ''),
+                        'problem': if(is_age_a_feature, null, age_problem)
+                    },
+                    {
+                        'column_name': 'gender',
+                        'raw_value': nullif(gender, ''),
+                        'problem': if(is_gender_missing, 'gender is missing', null)
+                    }
+                ],
+                lambda issue: issue.problem is not null
+            )
+        ) as value_issues
     from column_checks
 ),
 
--- Among rows whose fields are fine: an id repeated with the same values keeps its first
+-- Among records whose fields are fine: an id repeated with the same values keeps its first
 -- line; an id repeated with different values cannot be trusted on any of its lines.
 repeated_ids as (
-    select customer_id_int
+    select customer_id
     from field_checks
     where field_problem is null
-    group by customer_id_int
+    group by customer_id
     having count(*) > 1
 ),
 
 repeated_id_lines as (
     select
-        field_checks.customer_id_int,
+        field_checks.customer_id,
         min(field_checks.line_number) as first_line,
         list_sort(list(field_checks.line_number)) as line_numbers,
-        (
-            min((
-                field_checks.gender_label,
-                field_checks.age_int,
-                field_checks.annual_income_k_int,
-                field_checks.spending_score_int
-            ))
-            <> max((
-                field_checks.gender_label,
-                field_checks.age_int,
-                field_checks.annual_income_k_int,
-                field_checks.spending_score_int
-            ))
-        ) as has_conflicting_rows
+        count(
+            distinct hash(
+                *columns(field_checks.* exclude (line_number, field_problem, value_issues))
+            )
+        ) > 1 as has_conflicting_rows
     from field_checks
-    semi join repeated_ids on field_checks.customer_id_int = repeated_ids.customer_id_int
+    semi join repeated_ids on field_checks.customer_id = repeated_ids.customer_id
     where field_checks.field_problem is null
-    group by field_checks.customer_id_int
+    group by field_checks.customer_id
 ),
 
 final as (
     select
         field_checks.line_number,
-        field_checks.customer_id_int as customer_id,
-        field_checks.gender_label as gender,
-        field_checks.age_int as age,
-        field_checks.annual_income_k_int as annual_income_k,
-        field_checks.spending_score_int as spending_score,
+        field_checks.customer_id,
+        field_checks.gender,
+        field_checks.age,
+        field_checks.annual_income_k * input_settings.income_scale as annual_income_k,
+        field_checks.spending_score,
+        -- the columns the model does not use, in input order
+        columns(
+            field_checks.* exclude (
+                line_number, customer_id, gender, age, annual_income_k, spending_score,
+                field_problem, value_issues
+            )
+        ),
         case
             when field_checks.field_problem is not null then field_checks.field_problem
             when repeated_id_lines.has_conflicting_rows
                 then format(
-                    'customer_id {} has conflicting rows on lines {}',
-                    field_checks.customer_id_int,
+                    'customer_id ''{}'' has conflicting rows on lines {}',
+                    left(field_checks.customer_id, 40),
                     array_to_string(repeated_id_lines.line_numbers, ', ')
                 )
             when field_checks.line_number > repeated_id_lines.first_line
                 then format('duplicate of line {}', repeated_id_lines.first_line)
-        end as reject_reason
+        end as reject_reason,
+        field_checks.value_issues
     from field_checks
+    cross join input_settings
     left join repeated_id_lines
         on
-            field_checks.customer_id_int = repeated_id_lines.customer_id_int
+            field_checks.customer_id = repeated_id_lines.customer_id
             and field_checks.field_problem is null
 )
 

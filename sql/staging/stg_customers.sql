@@ -1,4 +1,5 @@
--- One row per valid customer: typed, trimmed, gender categorised.
+-- One row per usable customer: typed, trimmed, gender categorised, and every column the
+-- model does not use under its own name.
 with
 
 customer_rows as (
@@ -11,7 +12,14 @@ final as (
         gender,
         age,
         annual_income_k,
-        spending_score
+        spending_score,
+        line_number,
+        columns(
+            * exclude (
+                customer_id, gender, age, annual_income_k, spending_score, line_number,
+                reject_reason, value_issues
+            )
+        )
     from customer_rows
     where reject_reason is null
 )

@@ -1,0 +1,124 @@
+"""Which input column is which: header names matched to the warehouse's columns.
+
+Pure functions on the header's names. A name matches after normalising case, spaces,
+punctuation and a bracketed unit ("Annual Income (k$)" and "annual_income" are one name);
+`--columns` maps any name explicitly. Every column the model does not use travels under its
+own name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from .config import INPUT_COLUMNS
+
+# Names the warehouse gives its own columns: an input column named so travels renamed.
+RESERVED = frozenset({
+    *INPUT_COLUMNS, "line_number", "raw_line", "fields_found", "fields_expected", "line_problem",
+    "reject_reason", "value_issues", "cluster_id", "segment_label", "distance_to_centroid",
+})
+
+
+def normalise(name: str) -> str:
+    """'Annual Income (k$)' -> 'annualincome': lower case, no bracketed part, letters and digits only."""
+    without_brackets = re.sub(r"[(\[{][^)\]}]*[)\]}]", "", name.casefold())
+    return re.sub(r"[\W_]+", "", without_brackets) or re.sub(r"[\W_]+", "", name.casefold())
+
+
+ALIASES = {column: frozenset(normalise(alias) for alias in aliases) for column, aliases in INPUT_COLUMNS.items()}
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    """The header's columns: where each warehouse column is, and what the others are called."""
+
+    names: tuple[str, ...]  # the header as written
+    positions: dict[str, int]  # warehouse column -> 1-based position in the header
+    extras: dict[int, str]  # 1-based position -> warehouse name of a column the model does not use
+
+    def source_name(self, column: str) -> str:
+        return self.names[self.positions[column] - 1].strip()
+
+
+def parse_mapping(text: str) -> dict[str, str]:
+    """`customer_id=Kundennummer,gender=Geschlecht` -> {'customer_id': 'Kundennummer', ...}."""
+    mapping = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        column, equals, header = item.partition("=")
+        column = column.strip()
+        if not equals or not header.strip():
+            raise ValueError(f"expected COLUMN=HEADER, got {item!r}")
+        if column not in INPUT_COLUMNS:
+            raise ValueError(f"{column!r} is not a warehouse column (one of {', '.join(INPUT_COLUMNS)})")
+        if column in mapping:
+            raise ValueError(f"{column} is mapped twice")
+        mapping[column] = header.strip()
+    return mapping
+
+
+def map_columns(names: tuple[str, ...], required: tuple[str, ...], explicit: Mapping[str, str] = {}) -> ColumnMap:
+    """Match the header to the warehouse's columns; raise ValueError saying what is wrong and
+    how to fix it. `required`: the columns the build cannot do without."""
+    positions: dict[str, int] = {}
+    for column, header in explicit.items():
+        hits = [i for i, name in enumerate(names, 1) if name.strip() == header]
+        hits = hits or [i for i, name in enumerate(names, 1) if normalise(name) == normalise(header)]
+        if not hits:
+            raise ValueError(f"--columns {column}={header}: the header has no such column "
+                             f"(it has: {', '.join(map(repr, names))})")
+        if len(hits) > 1:
+            raise ValueError(f"--columns {column}={header}: the header names it at positions "
+                             f"{' and '.join(map(str, hits))}")
+        positions[column] = hits[0]
+    taken = set(positions.values())
+    for column, aliases in ALIASES.items():
+        if column in positions:
+            continue
+        hits = [i for i, name in enumerate(names, 1) if i not in taken and normalise(name) in aliases]
+        if len(hits) > 1:
+            found = " and ".join(f"{i} ({names[i - 1].strip()!r})" for i in hits)
+            raise ValueError(
+                f"columns {found} both look like {column}; choose one with "
+                f"--columns {column}={names[hits[0] - 1].strip()}"
+            )
+        if hits:
+            positions[column] = hits[0]
+            taken.add(hits[0])
+    missing = [column for column in required if column not in positions]
+    if missing:
+        fix = ",".join(f"{column}=HEADER" for column in missing)
+        raise ValueError(
+            f"missing column(s) {', '.join(missing)} (the header has: {', '.join(map(repr, names))}); "
+            f"name them with --columns {fix}"
+        )
+    return ColumnMap(names, dict(sorted(positions.items(), key=lambda item: item[1])), extra_names(names, taken))
+
+
+def extra_names(names: tuple[str, ...], taken: set[int]) -> dict[int, str]:
+    """The warehouse names of the columns the model does not use: the header's own, made
+    unique (DuckDB compares names without case) and never one of the warehouse's."""
+    used = {name.casefold() for name in RESERVED}
+    extras = {}
+    for position, name in enumerate(names, 1):
+        if position in taken:
+            continue
+        base = name.strip() or f"column_{position}"
+        candidate, n = base, 1
+        while candidate.casefold() in used:
+            n += 1
+            candidate = f"{base}_{n}"
+        used.add(candidate.casefold())
+        extras[position] = candidate
+    return extras
+
+
+def income_unit(header: str) -> str | None:
+    """'k' or 'dollars' when the income header says its unit, else None."""
+    text = header.casefold()
+    if re.search(r"k\s*\$|\$\s*k|\(k\)|thousand|k\s*usd|usd\s*k|\bk\b", text):
+        return "k"
+    if re.search(r"\$|usd|dollar", text):
+        return "dollars"
+    return None

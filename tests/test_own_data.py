@@ -1,0 +1,374 @@
+"""A user's own export, as people really save them: other ids, headers, columns, units,
+encodings, line ends and formats, through the loader, staging and whole builds."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import re
+
+import pytest
+
+from conftest import load, query, run_build, stage_file, write_csv
+from segmentation import loader
+from segmentation.config import SAMPLE_INPUT
+from segmentation.errors import InputError
+
+HEADER = "CustomerID,Gender,Age,Annual Income (k$),Spending Score (1-100)"
+SAMPLE_ROWS = SAMPLE_INPUT.read_text().splitlines()[1:]
+
+
+def customers(con) -> list[tuple]:
+    return con.execute(
+        "select customer_id, gender, age, annual_income_k, spending_score from stg_customers order by line_number"
+    ).fetchall()
+
+
+def rejects(con) -> list[tuple]:
+    return con.execute("select line_number, reject_reason from customer_rejects order by 1").fetchall()
+
+
+def segmented_csv(settings) -> list[list[str]]:
+    text = (settings.reports_dir / "segmented_mall_customers.csv").read_text(encoding="utf-8")
+    return list(csv.reader(io.StringIO(text)))
+
+
+# --- ids and columns ------------------------------------------------------------------------
+
+
+def test_ids_are_text_kept_as_written(con, tmp_path):
+    uuid = "3f2b8c1e-9d4a-4e6b-a1c2-7e5f9b0d4c3a"
+    text = f"{HEADER}\nC-0001,Male,19,15,39\n0002,Female,21,15,81\n {uuid} ,F,30,50,50\n{'x' * 101},M,30,50,50\n"
+    stage_file(con, write_csv(tmp_path, text), tmp_path / "work")
+    assert [row[0] for row in customers(con)] == ["C-0001", "0002", uuid]
+    assert rejects(con) == [(5, "customer_id is longer than 100 characters")]
+
+
+def test_ids_of_any_length_build_and_reach_every_output(tmp_path, settings):
+    rows = [f"CRM-{row.split(',', 1)[0].zfill(6)},{row.split(',', 1)[1]}" for row in SAMPLE_ROWS]
+    path = write_csv(tmp_path, "\n".join([HEADER, *rows]) + "\n")
+    run_build(settings, input_path=path)
+    ids = query(settings.warehouse_path, "select customer_id from customer_segments order by line_number limit 2")
+    assert ids == [("CRM-000001",), ("CRM-000002",)]
+    assert query(settings.warehouse_path, "select count(*) from customer_clusters where customer_id like 'CRM-%'") == [(200,)]
+    assert segmented_csv(settings)[1][0] == "CRM-000001"
+
+
+def test_extra_columns_travel_in_input_order(tmp_path, settings):
+    header = "Email,CustomerID,Gender,Age,City,Annual Income (k$),Spending Score (1-100),Notes"
+    rows = []
+    for row in SAMPLE_ROWS:
+        cid, gender, age, income, spending = row.split(",")
+        rows.append(f"c{cid}@example.com,{cid},{gender},{age},Town {int(cid) % 3},{income},{spending},\"a, b\"")
+    run_build(settings, input_path=write_csv(tmp_path, "\n".join([header, *rows]) + "\n"))
+    warehouse = settings.warehouse_path
+    assert query(warehouse, "select \"Email\", \"City\", \"Notes\" from stg_customers where customer_id = '7'") == [
+        ("c7@example.com", "Town 1", "a, b")]
+    assert query(warehouse, "select \"Email\" from customer_segments where customer_id = '7'") == [("c7@example.com",)]
+    table = segmented_csv(settings)
+    assert table[0] == [*header.split(","), "Cluster", "Segment"]
+    assert table[7][:8] == rows[6].replace('"a, b"', "a, b").split(",", 7)[:7] + ["a, b"]
+    assert len(table) == 201
+
+
+def test_common_headers_are_recognised(con, tmp_path):
+    text = "id,sex,AGE,income,spending\n1,m,19,15,39\n"
+    loaded = stage_file(con, write_csv(tmp_path, text), tmp_path / "work")
+    assert customers(con) == [("1", "Male", 19, 15.0, 39)]
+    assert loaded.columns.positions == {"customer_id": 1, "gender": 2, "age": 3, "annual_income_k": 4, "spending_score": 5}
+
+
+def test_columns_are_mapped_explicitly(con, tmp_path):
+    text = "Kundennummer;Geschlecht;Alter;Einkommen;Ausgaben\nK1;W;30;50;60\n"
+    mapping = {"customer_id": "Kundennummer", "gender": "Geschlecht", "age": "Alter",
+               "annual_income_k": "Einkommen", "spending_score": "Ausgaben"}
+    stage_file(con, write_csv(tmp_path, text), tmp_path / "work", columns=mapping)
+    assert customers(con) == [("K1", "W", 30, 50.0, 60)]
+
+
+def test_a_missing_column_names_the_headers_and_the_fix(con, tmp_path):
+    path = write_csv(tmp_path, "Kundennummer,Einkommen,Ausgaben\nK1,50,60\n")
+    with pytest.raises(InputError) as error:
+        load(con, path, tmp_path / "work")
+    message = str(error.value)
+    assert message.startswith(f"{path}: line 1: missing column(s) customer_id, annual_income_k, spending_score")
+    assert "'Kundennummer', 'Einkommen', 'Ausgaben'" in message
+    assert "--columns customer_id=HEADER,annual_income_k=HEADER,spending_score=HEADER" in message
+
+
+def test_a_header_naming_one_column_twice_is_an_error_naming_both(con, tmp_path):
+    path = write_csv(tmp_path, "CustomerID,Gender,Sex,Age,Income,Spending\n1,Male,M,19,15,39\n")
+    with pytest.raises(InputError, match=re.escape("columns 2 ('Gender') and 3 ('Sex') both look like gender")):
+        load(con, path, tmp_path / "work")
+
+
+def test_repeated_extra_names_stay_apart(con, tmp_path):
+    text = "CustomerID,Note,Income,Spending,Note,line_number\n1,a,15,39,b,x\n"
+    stage_file(con, write_csv(tmp_path, text), tmp_path / "work")
+    assert con.execute('select "Note", "Note_2", line_number_2 from stg_customers').fetchall() == [("a", "b", "x")]
+
+
+# --- only what the model needs rejects a row -------------------------------------------------
+
+
+def test_missing_age_and_other_genders_keep_the_customer(con, tmp_path):
+    lines = [HEADER, "1,Male,,15,39", "2,Non-binary,25,16,40", "3,,abc,17,41", "4,f,30,18,42"]
+    stage_file(con, write_csv(tmp_path, "\n".join(lines) + "\n"), tmp_path / "work")
+    assert customers(con) == [("1", "Male", None, 15, 39), ("2", "Non-binary", 25, 16, 40),
+                              ("3", None, None, 17, 41), ("4", "Female", 30, 18, 42)]
+    assert rejects(con) == []
+    assert con.execute("select line_number, column_name, raw_value, problem from customer_data_issues order by 1, 2").fetchall() == [
+        (2, "age", None, "age is missing"),
+        (4, "age", "abc", "age 'abc' is not a whole number"),
+        (4, "gender", None, "gender is missing"),
+    ]
+
+
+def test_age_rejects_only_when_it_is_a_feature(con, tmp_path):
+    lines = [HEADER, "1,Male,,15,39", "2,Non-binary,25,16,40", "3,Male,200,17,41"]
+    stage_file(con, write_csv(tmp_path, "\n".join(lines) + "\n"), tmp_path / "work",
+               features=("annual_income_k", "spending_score", "age"))
+    assert customers(con) == [("2", "Non-binary", 25, 16, 40)]
+    assert rejects(con) == [(2, "age is missing"), (4, "age 200 is outside 1 to 120")]
+
+
+def test_a_file_without_age_or_gender_builds(tmp_path, settings):
+    rows = [",".join(row.split(",")[i] for i in (0, 3, 4)) for row in SAMPLE_ROWS]
+    result = run_build(settings, input_path=write_csv(tmp_path, "\n".join(["id,income,spending", *rows]) + "\n"))
+    assert (result.customers, result.rejected_rows) == (200, 0)
+
+
+def test_a_third_without_age_builds_every_customer(tmp_path, settings):
+    rows = []
+    for i, row in enumerate(SAMPLE_ROWS):
+        cid, gender, age, income, spending = row.split(",")
+        rows.append(",".join([cid, "Non-binary" if i % 10 == 0 else gender, "" if i % 3 == 0 else age, income, spending]))
+    result = run_build(settings, input_path=write_csv(tmp_path, "\n".join([HEADER, *rows]) + "\n"))
+    assert (result.customers, result.rejected_rows, result.value_issues) == (200, 0, 67)
+    assert query(settings.warehouse_path, "select value_issues from pipeline_runs") == [(67,)]
+    assert "67 in kept customers" in (settings.reports_dir / "index.html").read_text()
+
+
+# --- formulas, units ------------------------------------------------------------------------
+
+
+def test_formulas_are_neutralised_in_the_csv_only(tmp_path, settings):
+    rows = [row + ",x" for row in SAMPLE_ROWS]
+    rows[0] = SAMPLE_ROWS[0] + ',"=HYPERLINK(""http://x"")"'
+    rows[1] = SAMPLE_ROWS[1] + ",@SUM(A1)"
+    rows[2] = SAMPLE_ROWS[2] + ",-5"
+    rows[3] = SAMPLE_ROWS[3] + ",+cmd"
+    run_build(settings, input_path=write_csv(tmp_path, "\n".join([HEADER + ",Note", *rows]) + "\n"))
+    assert [row[5] for row in segmented_csv(settings)[1:5]] == ["'=HYPERLINK(\"http://x\")", "'@SUM(A1)", "-5", "'+cmd"]
+    assert query(settings.warehouse_path, "select \"Note\" from stg_customers order by line_number limit 1") == [
+        ('=HYPERLINK("http://x")',)]
+
+
+@pytest.mark.parametrize(
+    ("header", "option", "unit", "warned"),
+    [
+        ("Annual Income ($)", None, "dollars", False),
+        ("Income USD", None, "dollars", False),
+        ("Annual Income", None, "dollars", True),
+        ("Annual Income", "dollars", "dollars", False),
+    ],
+)
+def test_incomes_in_dollars_are_converted(con, tmp_path, header, option, unit, warned):
+    text = f"CustomerID,{header},Spending Score\n1,15000,39\n2,\"$137,500\",40\n3,1500000,41\n"
+    loaded = stage_file(con, write_csv(tmp_path, text), tmp_path / "work", income_unit=option)
+    assert loaded.income_unit == unit
+    assert bool(loaded.warnings) == warned
+    assert [row[3] for row in customers(con)] == [15.0, 137.5, 1500.0]
+
+
+def test_income_in_k_is_kept_and_can_be_forced(con, tmp_path):
+    text = "CustomerID,Annual Income,Spending Score\n1,15,39\n2,72.5,40\n"
+    loaded = stage_file(con, write_csv(tmp_path, text), tmp_path / "work")
+    assert (loaded.income_unit, [row[3] for row in customers(con)]) == ("k", [15.0, 72.5])
+
+
+def test_dollar_income_builds_with_a_warning_and_no_customer_lost(tmp_path, settings):
+    rows = [",".join([*row.split(",")[:3], str(int(row.split(",")[3]) * 1000), row.split(",")[4]]) for row in SAMPLE_ROWS]
+    path = write_csv(tmp_path, "\n".join(["CustomerID,Gender,Age,Annual Income,Spending Score", *rows]) + "\n")
+    lines = []
+    result = run_build(settings, input_path=path) if False else None
+    from dataclasses import replace
+
+    from segmentation.build import build
+    result = build(replace(settings, input_path=path), log=lines.append)
+    assert (result.customers, result.rejected_rows) == (200, 0)
+    assert any(line.strip().startswith("warning:") and "read as dollars" in line for line in lines)
+    assert query(settings.warehouse_path, "select income_unit from pipeline_runs") == [("dollars",)]
+    assert query(settings.warehouse_path, "select max(annual_income_k) < 1000 from stg_customers") == [(True,)]
+
+
+# --- encodings, line ends, quoting ----------------------------------------------------------
+
+ACCENTED = [HEADER + ",City", "1,Male,19,15,39,Zürich", "2,Female,21,15,81,Besançon – €"]
+
+
+@pytest.mark.parametrize(
+    "encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "cp1252"]
+)
+def test_encodings_people_save_in(con, tmp_path, encoding):
+    data = ("\r\n".join(ACCENTED) + "\r\n").encode(encoding)
+    if encoding in ("utf-16-le", "utf-16-be"):
+        data = (codecs.BOM_UTF16_LE if encoding.endswith("le") else codecs.BOM_UTF16_BE) + data
+    stage_file(con, write_csv(tmp_path, data), tmp_path / "work")
+    assert con.execute('select "City" from stg_customers order by line_number').fetchall() == [
+        ("Zürich",), ("Besançon – €",)]
+
+
+def test_an_encoding_can_be_named(con, tmp_path):
+    data = ("\n".join(ACCENTED) + "\n").encode("latin-1", errors="replace")
+    stage_file(con, write_csv(tmp_path, data), tmp_path / "work", encoding="latin-1")
+    assert con.execute('select "City" from stg_customers order by line_number').fetchall()[0] == ("Zürich",)
+
+
+def test_a_bad_byte_rejects_its_row_alone(con, tmp_path):
+    data = ("\n".join(ACCENTED) + "\n").encode() + b"3,Male,30,50,50,Caf\xe9\n4,Male,31,51,51,ok\n"
+    stage_file(con, write_csv(tmp_path, data), tmp_path / "work")
+    assert [row[0] for row in customers(con)] == ["1", "2", "4"]
+    assert rejects(con) == [(4, "not utf-8 text (byte 0xe9 at column 20)")]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\r".join(line.encode() for line in [HEADER, "1,Male,19,15,39", "2,Male,20,16,40"]) + b"\r",
+        HEADER.encode() + b"\r\n1,Male,19,15,39\n2,Male,20,16,40\r\n",
+        HEADER.encode() + b"\r\n1,Male,19,15,39\r2,Male,20,16,40\r\n",
+        HEADER.encode() + b"\n1,Male,19,15,39\n2,Male,20,16,40",
+    ],
+    ids=["CR", "one LF in CRLF", "stray CR", "no final line end"],
+)
+def test_line_ends_of_any_kind(con, tmp_path, data):
+    stage_file(con, write_csv(tmp_path, data), tmp_path / "work")
+    assert [row[0] for row in customers(con)] == ["1", "2"]
+    assert con.execute("select line_number from stg_customers order by 1").fetchall() == [(2,), (3,)]
+
+
+def test_a_quoted_line_end_is_part_of_the_value(con, tmp_path):
+    text = f'{HEADER},Address\r\n1,Male,19,15,39,"1 Main St\r\nFlat 2"\r\n2,Male,20,16,40,"x, ""y"""\r\n\r\n3,Male,21,17,41,z\r\n'
+    stage_file(con, write_csv(tmp_path, text), tmp_path / "work")
+    assert con.execute('select customer_id, line_number, "Address" from stg_customers order by 2').fetchall() == [
+        ("1", 2, "1 Main St\nFlat 2"), ("2", 4, 'x, "y"'), ("3", 6, "z")]
+    assert rejects(con) == []
+
+
+def test_a_stray_quote_costs_its_line_only(con, tmp_path):
+    lines = [HEADER + ",Note", '1,Male,19,15,39,"unclosed', *[f"{i},Male,20,16,40,ok" for i in range(2, 150)]]
+    stage_file(con, write_csv(tmp_path, "\n".join(lines) + "\n"), tmp_path / "work")
+    assert con.execute("select count(*) from stg_customers").fetchall() == [(148,)]
+    assert rejects(con) == [(2, "a quoted field opened on line 2 is not closed")]
+
+
+def test_excel_workbook_first_sheet_or_named(con, tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Notes"
+    sheet.append(["nothing here"])
+    data = book.create_sheet("Customers")
+    data.append(["Customer ID", "Gender", "Age", "Annual Income (k$)", "Spending Score (1-100)", "Joined"])
+    data.append(["C-1", "Male", 19, 15.0, 39, None])
+    data.append(["C-2", "Female", 21.0, 72.5, 81, "2024-01-31"])
+    data.append([None, None, None, None, None, None])
+    data.append(["C-3", "F", "x", 20, 50, None])
+    path = tmp_path / "customers.xlsx"
+    book.save(path)
+    stage_file(con, path, tmp_path / "work", sheet="Customers")
+    assert customers(con) == [("C-1", "Male", 19, 15.0, 39), ("C-2", "Female", 21, 72.5, 81), ("C-3", "Female", None, 20.0, 50)]
+    assert con.execute("select line_number from stg_customers order by 1").fetchall() == [(2,), (3,), (5,)]
+    with pytest.raises(InputError, match="no sheet named 'Nope'"):
+        load(con, path, tmp_path / "work2", sheet="Nope")
+
+
+def test_excel_builds_end_to_end(tmp_path, settings):
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    book.active.append(HEADER.split(","))
+    for row in SAMPLE_ROWS:
+        cid, gender, age, income, spending = row.split(",")
+        book.active.append([int(cid), gender, int(age), int(income), int(spending)])
+    path = tmp_path / "customers.xlsx"
+    book.save(path)
+    result = run_build(settings, input_path=path)
+    assert (result.customers, result.rejected_rows) == (200, 0)
+    assert query(settings.warehouse_path, "select input_format from pipeline_runs") == [("Excel workbook",)]
+
+
+def test_parquet_nan_rejects_its_row(tmp_path, con):
+    import duckdb
+
+    path = tmp_path / "customers.parquet"
+    duckdb.sql(
+        "select * from (values (1, 'Male', 19, 15.0, 39), (2, 'Male', 20, 'nan'::double, 40), (3, 'Male', 20, 16.5, 40)) "
+        "t(CustomerID, Gender, Age, \"Annual Income (k$)\", \"Spending Score (1-100)\")"
+    ).write_parquet(str(path))
+    stage_file(con, path, tmp_path / "work")
+    assert [row[0] for row in customers(con)] == ["1", "3"]
+    assert rejects(con) == [(2, "annual_income_k is missing")]
+
+
+# --- the input is what was asked for ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["cust[1].csv", "cust*.csv", "cust?.csv", "~cust.csv"])
+def test_a_glob_like_name_is_taken_literally(tmp_path, settings, monkeypatch, name):
+    decoy = "\n".join([HEADER, *SAMPLE_ROWS[:50]]) + "\n"
+    wanted = "\n".join([HEADER, *SAMPLE_ROWS]) + "\n"
+    write_csv(tmp_path, decoy, name="cust1.csv")
+    path = write_csv(tmp_path, wanted, name=name)
+    monkeypatch.chdir(tmp_path)
+    from pathlib import Path
+
+    result = run_build(settings, input_path=Path(name))
+    assert result.customers == 200
+    assert query(settings.warehouse_path, "select input_sha256 from pipeline_runs") == [
+        (hashlib.sha256(path.read_bytes()).hexdigest(),)]
+
+
+def test_a_file_that_grows_while_read_stops_the_build(tmp_path, settings, monkeypatch):
+    path = write_csv(tmp_path, "\n".join([HEADER, *SAMPLE_ROWS]) + "\n")
+    run_build(settings, input_path=path)
+    before = (settings.warehouse_path.read_bytes(), sorted(p.name for p in settings.reports_dir.iterdir()))
+    original = loader.load_csv
+
+    def appended_meanwhile(*args, **kwargs):
+        names = original(*args, **kwargs)
+        with path.open("a") as f:  # another program still writing the export
+            f.write("201,Male,30,50,5")
+        return names
+
+    monkeypatch.setattr(loader, "load_csv", appended_meanwhile)
+    with pytest.raises(InputError, match="changed while it was read"):
+        run_build(settings, input_path=path)
+    assert (settings.warehouse_path.read_bytes(), sorted(p.name for p in settings.reports_dir.iterdir())) == before
+
+
+def test_build_takes_str_paths(tmp_path):
+    from segmentation.build import build
+    from segmentation.config import Settings
+
+    result = build(Settings(input_path=str(SAMPLE_INPUT), warehouse_path=str(tmp_path / "w.duckdb"),
+                            reports_dir=str(tmp_path / "reports")), log=lambda line: None)
+    assert result.customers == 200
+
+
+# --- say when customers are lost ---------------------------------------------------------------
+
+
+def test_many_rejects_warn_and_flag_the_report(tmp_path, settings):
+    rows = [row if i % 10 else row.rsplit(",", 1)[0] + ",?" for i, row in enumerate(SAMPLE_ROWS)]
+    lines = []
+    from dataclasses import replace
+
+    from segmentation.build import build
+    build(replace(settings, input_path=write_csv(tmp_path, "\n".join([HEADER, *rows]) + "\n")), log=lines.append)
+    warnings = [line for line in lines if "warning:" in line and "rejected" in line]
+    assert warnings and "20 of 200 data rows rejected (10.0%" in warnings[0] and "spending_score is missing" in warnings[0]
+    assert "20 of 200 data rows rejected" in query(settings.warehouse_path, "select flags from pipeline_runs")[0][0]
+    assert "20 of 200 data rows rejected" in (settings.reports_dir / "index.html").read_text()
