@@ -33,10 +33,12 @@ $(ENGINES_STAMP): $(STAMP)
 
 engines: $(ENGINES_STAMP) ## add pyspark and psycopg to .venv: the engine tests run instead of skipping
 
-run: $(STAMP) ## build warehouse/mall.duckdb and reports/ from the bundled sample
-	$(BIN)/python pipeline.py
+run: $(STAMP) ## build warehouse/mall.duckdb and reports/, from the bundled sample or INPUT=path/to/customers.csv
+	$(BIN)/python pipeline.py $(if $(INPUT),--input "$(INPUT)")
 
 test: lint $(OLD_DUCKDB)/.installed ## lint the SQL, then run the whole test suite (engine tests need make engines)
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || [ -n "$$CHROMIUM" ] \
+		|| echo "note: no Chromium found: the browser test of the report is SKIPPED (apt-get install chromium)"
 	$(BIN)/python -m pytest
 
 lint: $(STAMP) ## sqlfluff lint sql/

@@ -101,6 +101,10 @@ def parse_args(argv: list[str] | None) -> Settings:
     parser.add_argument("--features", type=features_option,
                         default=",".join(name for name, column in FEATURE_COLUMNS.items() if column in DEFAULTS.features),
                         help="what K-Means reads: income,spending or income,spending,age")
+    parser.add_argument("--dataset", default=None, metavar="NAME",
+                        help="the dataset this build belongs to: a build is compared with the previous "
+                        "one only on the same dataset (default: the previous build's when this is plausibly "
+                        "the same customers, else a new one named after the input file)")
     parser.add_argument("--seed", type=seed_option, default=DEFAULTS.seed, help="K-Means random_state")
     parser.add_argument("--sample-size", type=positive_int, default=DEFAULTS.sample_size,
                         help="choose K and fit K-Means on at most this many customers (a seeded "
@@ -132,6 +136,7 @@ def parse_args(argv: list[str] | None) -> Settings:
         k=args.k,
         features=args.features,
         seed=args.seed,
+        dataset=args.dataset,
         sample_size=args.sample_size,
         max_reject_share=args.max_reject_share,
         min_segment_share=args.min_segment_share,

@@ -208,9 +208,9 @@ def test_three_feature_run(three_features):
                          "from customer_segments")
     assert {row[0]: row[1] for row in in_sql} == dict(zip(labels["customer_id"], labels["cluster_id"]))
     assert all(row[1] == row[2] for row in in_sql)
-    # the segment map shows every pair of features: three panels, so a wider picture
-    wide = imread(three_features.reports_dir / "clusters.png")
-    assert wide.shape[1] > 1.8 * wide.shape[0]
+    # the segment map shows every pair of features: a square pair grid, the legend in its own cell
+    grid = imread(three_features.reports_dir / "clusters.png")
+    assert 0.9 < grid.shape[1] / grid.shape[0] < 1.1
     assert "income, spending, age" in " ".join(parse(three_features.reports_dir / "index.html").text)
 
 
@@ -234,7 +234,7 @@ def test_segment_changes_after_two_builds_on_slightly_different_inputs(tmp_path,
     path = settings.warehouse_path
     # the same segments keep their numbers, matched by centroid
     assert dict(query(path, "select segment_label, cluster_id from segment_summary")) == centroids_before
-    changes = {row[0]: row[1:] for row in query(
+    changes = {int(row[0]): row[1:] for row in query(
         path, "select customer_id, previous_segment_label, segment_label, change_type, previous_run_id, run_id "
               "from segment_changes")}
     assert changes["7"] == (query_label(path, before["7"], 1), None, "gone", 1, 2)
@@ -249,6 +249,9 @@ def test_segment_changes_after_two_builds_on_slightly_different_inputs(tmp_path,
     assert query(path, "select run_id, count(*) from segment_snapshots group by 1 order by 1") == [(1, 200), (2, 200)]
     assert query(path, "select run_id, sum(customers) from segment_history group by 1 order by 1") == [(1, 200), (2, 200)]
     assert "stayed" in " ".join(parse(settings.reports_dir / "index.html").text)
+    # next month's export under a new file name is the same dataset
+    assert query(path, "select run_id, dataset, compared_with_run_id from pipeline_runs order by 1") == [
+        (1, "first", None), (2, "first", 1)]
 
 
 def query_label(path, cluster_id, run_id):

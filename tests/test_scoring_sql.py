@@ -13,7 +13,7 @@ import sqlglot
 from sqlglot import exp
 
 from conftest import query, run_build
-from segmentation.config import FEATURE_RANGES
+from segmentation.config import ACCEPTED_RANGES
 from segmentation.sample_data import generate_customers
 from segmentation.scoring import (DIALECTS, TABLE, ScoringModel, header, read_model, scoring_queries, source_sql,
                                   transpile)
@@ -148,7 +148,7 @@ def test_a_tie_goes_to_the_lowest_cluster_id():
 
 
 def test_missing_or_out_of_range_values_get_no_segment():
-    assert FEATURE_RANGES["spending_score"] == (1, 100)
+    assert ACCEPTED_RANGES["spending_score"] == (1, 100)
     rows = [("C-0001", 15.5, 39), ("C-0002", None, 50), ("C-0003", 50, None), ("C-0004", -1, 50),
             ("C-0005", 50, 0), ("C-0006", 50, 101), ("C-0007", 0, 1), ("C-0008", 100_000, 100)]
     scored = run_source(model({0: (-1.0, -1.0), 1: (1.0, 1.0)}), rows)

@@ -16,12 +16,12 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from . import kmeans_model
+from . import colours, kmeans_model
 from .config import Settings
 from .dag import Model, SingularTest, build_order, discover, python_model, run_models, run_table_tests
 from .db import first_row
 from .errors import DataTestError, InputError, PipelineError
-from .history import TABLES as HISTORY_TABLES, carry_history
+from .history import TABLES as HISTORY_TABLES, carry_history, dataset_warning
 from .loader import LoadedInput, load_raw
 from .progress import step
 from .publish import build_path, publish, remove_build_files, reports_staging, writer_lock
@@ -46,7 +46,9 @@ PUBLISHED = (
     "cluster_stability",
     "segment_playbook",
     "segment_summary",
+    "segment_colours",
     "customer_segments",
+    "dataset_match",
     "segment_snapshots",
     "segment_history",
     "segment_changes",
@@ -75,6 +77,7 @@ def project(
     models, tests = discover(settings.sql_dir, docs)
     fit = partial(kmeans_model.run, runner=runner)
     models.append(python_model("kmeans_segments", kmeans_model.INPUTS, kmeans_model.OUTPUTS, fit))
+    models.append(python_model("segment_colours", colours.INPUTS, colours.OUTPUTS, colours.run))
     return build_order(models, SOURCES), tests, docs
 
 
@@ -156,6 +159,8 @@ def record_run(
     k = first_row(con, "select count(*) from cluster_centroids")[0]
     sample_rows, silhouette_rows = settings.fitted_rows(counts[1])
     k_reason = first_row(con, "select any_value(choice_reason) from k_selection")[0]  # none beyond the K range
+    dataset, compared_with = first_row(
+        con, "select dataset, case when is_comparable then previous_run_id end from dataset_match")
     run = {
         "run_id": first_row(con, "select run_id from this_run")[0],
         "started_at": started,
@@ -164,6 +169,8 @@ def record_run(
         "input_sha256": loaded.facts.sha256,
         "input_format": first_row(con, "select input_format from raw_input")[0],
         "income_unit": loaded.income_unit,
+        "dataset": dataset,
+        "compared_with_run_id": compared_with,
         "data_rows": counts[0],
         "customers": counts[1],
         "rejected_rows": counts[2],
@@ -188,7 +195,10 @@ def record_run(
     if not history.empty:  # in this run's column order, whatever the older rows had
         runs = pd.concat([history, runs], ignore_index=True).reindex(columns=list(run))
     # text columns stay text when every value is null
-    con.from_df(runs).project("* replace (k_reason::varchar as k_reason, flags::varchar as flags)").create("pipeline_runs")
+    con.from_df(runs).project(
+        "* replace (k_reason::varchar as k_reason, flags::varchar as flags, "
+        "compared_with_run_id::bigint as compared_with_run_id)"
+    ).create("pipeline_runs")
     return run
 
 
@@ -238,6 +248,8 @@ def build(settings: Settings, log: Callable[[str], None] = print, runner: Runner
                     con, ordered, tests, docs, SOURCES, settings, log,
                     after=[("stg_customer_rows", input_gate(settings)), *chart_hooks(settings, runner, charts)],
                 )
+                if warning := dataset_warning(con):  # not a flag: the segments are sound
+                    log(f"  warning: {warning}")
                 flags = run_flags(con, settings)
                 for flag in flags:
                     log(f"  warning: {flag}")

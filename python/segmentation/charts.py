@@ -13,8 +13,10 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure  # a bare Figure needs no pyplot and no GUI backend
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator  # a bare Figure needs no pyplot and no GUI backend
 
+FONT = 13  # points: large, so the text still reads when a phone scales the picture down
 AXIS_LABELS = {
     "annual_income_k": "annual income (k$)",
     "spending_score": "spending score (1-100)",
@@ -32,41 +34,45 @@ def plot_elbow(ax: Axes, selection: pd.DataFrame, note: str) -> None:
         ax.axvline(k, color="grey", linestyle="--", linewidth=1)
         ax.plot([k], [inertia], "o", markersize=12, markerfacecolor="none", color="tab:red",
                 label=f"chosen K = {k}")
-    ax.set_xlabel("number of clusters K")
-    ax.set_ylabel("inertia (within-cluster sum of squares, scaled units)")
+    ax.set_xlabel("number of clusters K", fontsize=FONT)
+    ax.set_ylabel("inertia (scaled units)", fontsize=FONT)
     ax.set_xticks(selection["k"])
+    ax.tick_params(labelsize=FONT - 1)
     scored = selection.dropna(subset=["silhouette"])
     right = ax.twinx()
     right.plot(scored["k"], scored["silhouette"].astype(float), "s--", color="tab:orange",
                label="silhouette")
-    right.set_ylabel("mean silhouette (higher is better)")
+    right.set_ylabel("mean silhouette (higher is better)", fontsize=FONT)
+    right.tick_params(labelsize=FONT - 1)
     handles = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
     # below the axes: the two curves cross wherever the data puts them
-    right.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=3, frameon=False)
+    right.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3, frameon=False,
+                 fontsize=FONT - 1)
     # a fixed title position (y): finding one measures every tick label first
-    ax.set_title(f"Choosing K: elbow and silhouette\n{note}", fontsize="medium", y=1.0)
+    ax.set_title(f"Choosing K: elbow and silhouette\n{note}", fontsize=FONT - 1, y=1.0)
 
 
-def plot_clusters(ax: Axes, points: pd.DataFrame, segments: pd.DataFrame, x: str, y: str, legend: bool) -> None:
-    """One feature against another, one colour per segment, centroids marked. `points` may be
-    a sample; `segments` (one row per cluster: centroid, label, customers) is complete."""
-    for i, row in enumerate(segments.itertuples()):
+def plot_clusters(ax: Axes, points: pd.DataFrame, segments: pd.DataFrame, x: str, y: str) -> None:
+    """One feature against another, each segment in its own colour (`segments.colour`, which
+    the label keeps from run to run), centroids marked. `points` may be a sample; `segments`
+    (one row per cluster: centroid, label, customers, colour) is complete."""
+    for row in segments.itertuples():
         members = points[points["cluster_id"] == row.cluster_id]
-        ax.scatter(members[x], members[y], s=22 if len(points) <= 1000 else 6, alpha=0.75,
-                   color=f"C{i % 10}", label=f"{row.cluster_id}: {row.segment_label} ({row.customers:,})")
-    ax.scatter(segments[x], segments[y], marker="X", s=180, color="black", edgecolor="white",
-               label="centroid")
-    ax.set_xlabel(AXIS_LABELS[x])
-    ax.set_ylabel(AXIS_LABELS[y])
-    if legend:
-        ax.legend(loc="best", fontsize="small", framealpha=0.9)
+        ax.scatter(members[x], members[y], s=22 if len(points) <= 1000 else 6, alpha=0.8,
+                   color=row.colour, edgecolor="none", label=f"{row.segment_label} ({row.customers:,})")
+    ax.scatter(segments[x], segments[y], marker="X", s=150, color="black", edgecolor="white",
+               label="centre of a segment")
+    ax.set_xlabel(AXIS_LABELS[x], fontsize=FONT)
+    ax.set_ylabel(AXIS_LABELS[y], fontsize=FONT)
+    ax.tick_params(labelsize=FONT - 1)
+    ax.grid(alpha=0.25)
 
 
-def plot_histogram(ax: Axes, counts: np.ndarray, edges: np.ndarray, base: float, colour: str) -> None:
+def plot_histogram(ax: Axes, shares: np.ndarray, edges: np.ndarray, colour: str) -> None:
     """One segment's distribution of one feature: a filled step histogram on the feature's
-    common bins, standing on `base` and scaled so the tallest bin is 0.85 high (one artist,
-    where a bar per bin would be a dozen)."""
-    ax.stairs(base + 0.85 * counts / max(counts.max(), 1), edges, baseline=base, fill=True, color=colour)
+    common bins, its height the share (%) of the segment's customers (one artist, where a bar
+    per bin would be a dozen)."""
+    ax.stairs(shares, edges, fill=True, color=colour)
 
 
 def png(fig: Figure) -> bytes:
@@ -78,54 +84,90 @@ def png(fig: Figure) -> bytes:
 
 
 def elbow_chart(selection: pd.DataFrame, note: str) -> bytes:
-    fig = Figure(figsize=(8, 5.5))
-    fig.subplots_adjust(left=0.1, right=0.9, top=0.88, bottom=0.2)
+    fig = Figure(figsize=(7, 5.6))
+    fig.subplots_adjust(left=0.13, right=0.87, top=0.86, bottom=0.22)
     plot_elbow(fig.add_subplot(), selection, note)
     return png(fig)
 
 
-def segment_map(points: pd.DataFrame, segments: pd.DataFrame, features: list[str], customers: int) -> bytes:
-    """Income against spending; with age as a feature, every pair of features side by side.
-    `points`: customers (all, or a sample) with their features and cluster_id; `segments`: one
-    row per cluster with its label, customers and centroid (`centroid_<feature>`)."""
+def segment_map_figure(
+    points: pd.DataFrame, segments: pd.DataFrame, features: list[str], customers: int, narrow: bool = False
+) -> Figure:
+    """Income against spending, the legend below it; with age as a feature, a pair grid: the
+    three pairs of features and the legend in the fourth cell. `narrow`: for a phone, the pairs
+    one above the other and the legend below. Square panels and large text, so the picture
+    reads at the width it is shown. `points`: customers (all, or a sample) with their features
+    and cluster_id; `segments`: one row per cluster with its label, customers, colour and
+    centroid (`centroid_<feature>`)."""
     centres = segments.rename(columns={f"centroid_{f}": f for f in features})
     pairs = list(combinations(features, 2))
-    fig = Figure(figsize=(9 if len(pairs) == 1 else 18, 6.5))
-    fig.subplots_adjust(left=0.06, right=0.98, top=0.88, bottom=0.09, wspace=0.2)
-    for i, (x, y) in enumerate(pairs):
-        plot_clusters(fig.add_subplot(1, len(pairs), i + 1), points, centres, x, y, legend=i == 0)
     shown = "all customers" if len(points) == customers else f"a sample of {len(points):,} of {customers:,} customers"
-    fig.suptitle(f"Customer segments\n{shown}; legend counts are whole segments", fontsize="medium")
-    return png(fig)
+    if len(pairs) == 1 or narrow:
+        legend_in = 0.3 * (len(segments) + 1) + 0.2
+        width, panel = (5.2, 4.6) if narrow else (7, 6)
+        fig = Figure(figsize=(width, panel * len(pairs) + legend_in + 0.9))
+        height = fig.get_figheight()
+        fig.subplots_adjust(left=0.16 if narrow else 0.12, right=0.96, top=1 - 0.8 / height,
+                            bottom=(legend_in + 0.6) / height, hspace=0.3 * 4.6 / panel)
+        axes = fig.subplots(len(pairs), 1, squeeze=False)[:, 0]
+        for ax, (x, y) in zip(axes, pairs):
+            plot_clusters(ax, points, centres, x, y)
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="lower left", fontsize=FONT - 1, frameon=False, markerscale=1.4,
+                   bbox_to_anchor=(0.02, 0.0))
+    else:
+        fig = Figure(figsize=(10, 10))
+        fig.subplots_adjust(left=0.08, right=0.98, top=0.92, bottom=0.07, wspace=0.28, hspace=0.25)
+        grid = fig.subplots(2, 2)
+        for ax, (x, y) in zip(grid.flat, pairs):
+            plot_clusters(ax, points, centres, x, y)
+        key = grid[1, 1]
+        key.axis("off")
+        handles, labels = grid[0, 0].get_legend_handles_labels()
+        key.legend(handles, labels, loc="center", fontsize=FONT - 1, frameon=False, markerscale=1.4,
+                   title="segment (customers)", title_fontsize=FONT)
+    fig.suptitle(f"Customer segments\n{shown}; legend counts are whole segments", fontsize=FONT)
+    return fig
+
+
+def segment_map(
+    points: pd.DataFrame, segments: pd.DataFrame, features: list[str], customers: int, narrow: bool = False
+) -> bytes:
+    return png(segment_map_figure(points, segments, features, customers, narrow))
 
 
 def profile_chart(bins: pd.DataFrame, bin_count: int, segments: pd.DataFrame, features: list[str]) -> bytes:
-    """Each segment's distribution of income, spending and age: one row of small histograms
-    per segment (scaled to its own peak), on bins shared by all segments. `bins`: cluster_id,
-    feature, bin (0 to `bin_count` - 1), low, bin_width, customers; empty bins may be left out.
-    Three panels, one per feature, each stacking the segments: a panel per segment and
-    feature took twice as long to draw, for the same picture."""
+    """Each segment's distribution of income, spending and age: a row of histograms per
+    segment, in its colour, on bins shared by all segments, the height the share of the
+    segment's customers in each bin (one axis for all, so segments compare). `bins`:
+    cluster_id, feature, bin (0 to `bin_count` - 1), low, bin_width, customers; empty bins
+    may be left out."""
     rows = len(segments)
-    fig = Figure(figsize=(11, 1.3 + 0.8 * rows))
-    fig.subplots_adjust(left=0.24, right=0.98, top=1 - 0.65 / fig.get_figheight(),
-                        bottom=0.55 / fig.get_figheight(), wspace=0.06)
     shown = [feature for feature in AXIS_LABELS if feature in set(bins["feature"])]  # age may be absent
-    axes = np.atleast_1d(fig.subplots(1, len(shown), sharey=True))
-    for ax, feature in zip(axes, shown):
+    fig = Figure(figsize=(6.4, 1.1 + 1.75 * rows))
+    height = fig.get_figheight()
+    fig.subplots_adjust(left=0.14, right=0.97, top=1 - 0.55 / height, bottom=0.75 / height, wspace=0.1, hspace=0.8)
+    axes = fig.subplots(rows, len(shown), sharey=True, squeeze=False)
+    for column, feature in enumerate(shown):
         of_feature = bins[bins["feature"] == feature]
         edges = of_feature["low"].iloc[0] + of_feature["bin_width"].iloc[0] * np.arange(bin_count + 1)
         for i, row in enumerate(segments.itertuples()):
+            ax = axes[i, column]
             selected = of_feature[of_feature["cluster_id"] == row.cluster_id]
             counts = np.zeros(bin_count)
             counts[selected["bin"].to_numpy()] = selected["customers"].to_numpy()
-            plot_histogram(ax, counts, edges, rows - 1 - i, f"C{i % 10}")
-        used = "" if feature in features else " (not a feature)"
-        ax.set_title(AXIS_LABELS[feature] + used, fontsize="small", y=1.0)  # fixed: see plot_elbow
-        ax.tick_params(labelsize="x-small")
-    axes[0].set_yticks([rows - 1 - i + 0.4 for i in range(rows)],
-                       [f"{row.cluster_id}: {row.segment_label} ({row.customers:,})" for row in segments.itertuples()],
-                       fontsize="small")
-    axes[0].set_ylim(-0.1, rows)
+            plot_histogram(ax, 100 * counts / max(row.customers, 1), edges, row.colour)
+            ax.tick_params(labelsize=FONT - 1)
+            ax.xaxis.set_major_locator(MaxNLocator(3))
+            ax.yaxis.set_major_locator(MaxNLocator(3))
+            ax.grid(axis="y", alpha=0.3)
+            if column == 0:
+                ax.set_ylabel("% of segment", fontsize=FONT - 1)
+                ax.set_title(f"{row.segment_label} ({row.customers:,} customers)", loc="left",
+                             fontsize=FONT, y=1.0)  # fixed: see plot_elbow
+            if i == rows - 1:
+                used = "" if feature in features else "\n(not a feature)"
+                ax.set_xlabel(AXIS_LABELS[feature].replace(" (", "\n(") + used, fontsize=FONT - 1)
     return png(fig)
 
 
@@ -136,7 +178,7 @@ def warm_up() -> None:
     ax = fig.add_subplot()
     ax.plot([0, 1], [0, 1], "o-", label="line")
     ax.scatter([0.5], [0.5], marker="X", label="point")
-    ax.stairs([1.0], [0, 1], fill=True)
+    ax.stairs([1.0], [0, 1], fill=True, color="#0072B2")
     ax.twinx().set_ylabel("right")
     ax.legend(fontsize="small")
     ax.set_title("title", fontsize="medium", y=1.0)

@@ -17,6 +17,11 @@ SAMPLE_INPUT = PROJECT_DIR / "data" / "sample_customers.csv"
 FEATURE_COLUMNS = {"income": "annual_income_k", "spending": "spending_score", "age": "age"}
 FEATURES = ("annual_income_k", "spending_score")
 
+# The values a customer may have: (lowest, highest), None for no bound. Staging rejects a
+# customer outside them for a feature; the scoring macros (sql/macros/cluster_of.sql) and the
+# exported scoring SQL (`scoring`) return null outside them; a large income is never refused.
+ACCEPTED_RANGES = {"annual_income_k": (0, None), "spending_score": (1, 100), "age": (1, 120)}
+
 # Warehouse column -> the input header names it may have, compared after normalising case,
 # spaces, punctuation and a bracketed unit (`columns.normalise`); the first is the classic
 # file's. `Genre` is the spelling of one widely shared copy of the file. `--columns` maps any
@@ -35,15 +40,6 @@ INPUT_COLUMNS = {
     "spending_score": (
         "Spending Score (1-100)", "spending score", "spending", "spend score", "spending_score",
     ),
-}
-
-# The values a feature may take for a customer to be scored: column -> (lowest, highest), both
-# inclusive, None for no bound. The exported scoring SQL (`scoring`) gives no cluster to a
-# customer with a feature missing or outside these.
-FEATURE_RANGES: dict[str, tuple[float | None, float | None]] = {
-    "annual_income_k": (0, None),
-    "spending_score": (1, 100),
-    "age": (1, 120),
 }
 
 # Delimiters the loader recognises in the header line; the first is the default.
@@ -96,6 +92,9 @@ class Settings:
     income_unit: str | None = None
     # Warn (and flag the report) when more than this share of data rows is rejected.
     warn_reject_share: float = 0.05
+    # The dataset this build belongs to ("--dataset"); None: the previous build's when this is
+    # plausibly the same customers, else a new one named after the input file.
+    dataset: str | None = None
 
     def fitted_rows(self, customers: int) -> tuple[int, int]:
         """How many of `customers` K-Means is fitted on, and how many of those silhouette scores."""

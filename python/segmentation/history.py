@@ -1,25 +1,35 @@
 """What a build carries over from the live warehouse it will replace: the run history, the
-kept segment snapshots, every run's segments and the last run's centroids, as temporary source
-tables. With no live warehouse (or an older one without these tables) they are empty, and this
-is run 1."""
+kept segment snapshots, every run's segments, the last run's centroids and colours, and a
+sample of the last run's customers (to tell whether this build is on the same customers, in
+`dataset_match`), as temporary source tables. With no live warehouse (or an older one without
+these tables) they are empty, and this is run 1."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from datetime import UTC, datetime
 
 import duckdb
 
 from .config import Settings
 from .errors import PipelineError
 
-# source table -> (the live table it copies, the rows copied, its columns when there is none)
+# The last run's customers compared with this run's, at most this many (a sample chosen by a
+# hash of the id, so the same customers are drawn on both sides).
+COMPARED_CUSTOMERS = 20_000
+
+# source table -> (the live table it copies, the rows copied, its columns when there is none).
+# Ids are carried as text, whatever type the run that wrote them used.
 CARRIED = {
-    "previous_runs": ("pipeline_runs", "select * from live.pipeline_runs", "run_id bigint, features varchar"),
+    "previous_runs": (
+        "pipeline_runs",
+        "select * from live.pipeline_runs",
+        "run_id bigint, started_at timestamp with time zone, features varchar, dataset varchar",
+    ),
     "previous_snapshots": (
         "segment_snapshots",
         # this run's snapshot makes keep_snapshots with these
-        "select run_id, customer_id::varchar as customer_id, cluster_id from live.segment_snapshots where run_id in "
-        "(select distinct run_id from live.segment_snapshots order by run_id desc limit $keep)",
+        "select run_id, customer_id::varchar as customer_id, cluster_id from live.segment_snapshots "
+        "where run_id in (select distinct run_id from live.segment_snapshots order by run_id desc limit $keep)",
         "run_id bigint, customer_id varchar, cluster_id integer",
     ),
     "previous_segment_history": (
@@ -33,6 +43,17 @@ CARRIED = {
         "select * from live.cluster_centroids",
         "cluster_id integer, annual_income_k double, spending_score double, age double",
     ),
+    "previous_segment_colours": (
+        "segment_colours",
+        "select * from live.segment_colours",
+        "segment_label varchar, colour varchar, first_run_id bigint",
+    ),
+    "previous_customers": (
+        "stg_customers",
+        "select customer_id::varchar as customer_id, {gender}::varchar as gender, {age}::double as age "
+        "from live.stg_customers order by hash(customer_id::varchar) limit $compared",
+        "customer_id varchar, gender varchar, age double",
+    ),
 }
 # Every source table `carry_history` creates.
 TABLES = (*CARRIED, "this_run")
@@ -41,26 +62,55 @@ TABLES = (*CARRIED, "this_run")
 def carry_history(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
     """Create the `previous_*` tables and `this_run`; returns this run's id."""
     live = settings.warehouse_path
-    found = set()
+    found: set[str] = set()
+    columns: set[tuple[str, str]] = set()
     if live.exists():
         try:
             con.execute("attach $path as live (read_only)", {"path": str(live)})
         except duckdb.Error as e:
             raise PipelineError(f"{live}: cannot read it to carry its history over ({str(e).splitlines()[0]})") from None
         found = {row[0] for row in con.execute(
-            "select table_name from duckdb_tables() where database_name = 'live'").fetchall()}
+            "select table_name from duckdb_tables() where database_name = 'live' union all "
+            "select view_name from duckdb_views() where database_name = 'live'").fetchall()}
+        columns = {tuple(row) for row in con.execute(
+            "select table_name, column_name from duckdb_columns() where database_name = 'live'").fetchall()}
     try:
         for table, (live_table, query, empty) in CARRIED.items():
             if live_table in found:
-                params = {"keep": settings.keep_snapshots - 1} if "$keep" in query else {}
-                con.execute(f"create temp table {table} as {query}", params)
+                # gender and age may be missing from an input: carried as null
+                query = query.format(**{c: c if (live_table, c) in columns else "null" for c in ("gender", "age")})
+                params = {"keep": settings.keep_snapshots - 1, "compared": COMPARED_CUSTOMERS}
+                con.execute(f"create temp table {table} as {query}",
+                            {k: v for k, v in params.items() if f"${k}" in query})
             else:
                 con.execute(f"create temp table {table} ({empty})")
     finally:
         con.execute("detach database if exists live")
+    # runs recorded before datasets were: no dataset, never compared by name
+    con.execute("alter table previous_runs add column if not exists dataset varchar")
     con.execute(
         "create temp table this_run as select coalesce(max(run_id), 0) + 1 as run_id, "
-        "$min_segment_share::double as min_segment_share, $features::varchar[] as features from previous_runs",
-        {"min_segment_share": settings.min_segment_share, "features": list(settings.features)},
+        "$started_at::timestamp with time zone as started_at, $min_segment_share::double as min_segment_share, "
+        "$features::varchar[] as features, $dataset::varchar as dataset_option, $input_name::varchar as input_name "
+        "from previous_runs",
+        {
+            "started_at": datetime.now(UTC),
+            "min_segment_share": settings.min_segment_share,
+            "features": list(settings.features),
+            "dataset": settings.dataset,
+            "input_name": settings.input_path.stem,
+        },
     )
     return con.execute("select run_id from this_run").fetchall()[0][0]
+
+
+def dataset_warning(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The line a build prints when the previous build was on another dataset, else None."""
+    rows = con.execute(
+        "select previous_dataset, previous_started_at, dataset from dataset_match "
+        "where previous_run_id is not null and not is_comparable").fetchall()
+    if not rows:
+        return None
+    previous, when, dataset = rows[0]
+    return (f"the previous build was on another dataset ({previous or 'unnamed'}, {when:%Y-%m-%d %H:%M} UTC): "
+            f"this build starts the history of dataset {dataset}; no customer changes are reported")

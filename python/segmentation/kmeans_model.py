@@ -13,7 +13,7 @@ from .config import Settings
 from .errors import InputError, TooFewCustomers
 from .workers import CLUSTERING, Runner
 
-INPUTS = ("customer_features", "previous_centroids", "previous_runs", "previous_segment_history")
+INPUTS = ("customer_features", "dataset_match", "previous_centroids", "previous_runs", "previous_segment_history")
 OUTPUTS = ("cluster_centroids", "k_selection", "feature_scaling", "customer_silhouettes", "cluster_stability")
 
 # A seeded sample that depends on which customers there are, never on their row order; with
@@ -28,8 +28,14 @@ limit $rows
 
 def previous_model(con: duckdb.DuckDBPyConnection, settings: Settings) -> tuple[pd.DataFrame | None, frozenset[int]]:
     """The previous run's centroids, when it clustered on the same features (numbers are
-    matched only between like models), and every cluster number an earlier run used."""
-    used = frozenset(row[0] for row in con.execute("select distinct cluster_id from previous_segment_history").fetchall())
+    matched only between like models), and every cluster number an earlier run of this
+    dataset used. A build not comparable with the previous one (dataset_match) numbers its
+    clusters afresh: numbers never carry across datasets."""
+    if not con.execute("select is_comparable from dataset_match").fetchall()[0][0]:
+        return None, frozenset()
+    used = frozenset(row[0] for row in con.execute(
+        "select distinct cluster_id from previous_segment_history where run_id in "
+        "(select run_id from previous_runs where dataset = (select dataset from dataset_match))").fetchall())
     same_features = con.execute(
         "select features = $features from previous_runs order by run_id desc limit 1",
         {"features": ",".join(settings.features)},

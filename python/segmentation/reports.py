@@ -20,6 +20,7 @@ from .workers import CHARTS, Result, Runner
 INDEX_HTML = "index.html"
 ELBOW_PNG = "elbow.png"
 CLUSTERS_PNG = "clusters.png"
+CLUSTERS_NARROW = "clusters_narrow.png"  # the segment map for a phone: embedded in the report only
 PROFILES_PNG = "segment_profiles.png"
 SEGMENTED_CSV = "segmented_mall_customers.csv"
 # For BI tools that cannot hold a DuckDB file: the marts, as Parquet files beside the report.
@@ -40,9 +41,10 @@ Charts = dict[str, Result]  # chart file name -> waits for its PNG bytes
 
 def segments_with_centroids(con: duckdb.DuckDBPyConnection, features: Iterable[str]) -> pd.DataFrame:
     return con.sql(
-        "select segment_summary.*, "
+        "select segment_summary.*, segment_colours.colour, "
         + ", ".join(f"cluster_centroids.{quote_ident(f)} as {quote_ident('centroid_' + f)}" for f in features)
-        + " from segment_summary inner join cluster_centroids using (cluster_id) order by cluster_id"
+        + " from segment_summary inner join cluster_centroids using (cluster_id) "
+        "inner join segment_colours using (segment_label) order by cluster_id"
     ).df()
 
 
@@ -50,7 +52,7 @@ def chart_hooks(
     settings: Settings, runner: Runner, charts: Charts
 ) -> list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]]:
     """What to draw as soon as the tables it shows are built (for `run_models`' `after`): the
-    elbow once k_selection is, the segment charts once segment_summary is. Each goes to the
+    elbow once k_selection is, the segment charts once the segments have their colours. Each goes to the
     runner (a worker draws it while the build goes on) and lands in `charts` for
     `write_reports`."""
     features = list(settings.features)
@@ -69,10 +71,11 @@ def chart_hooks(
             "select * from clustered_customers order by hash(customer_id) limit $points", {"points": SCATTER_POINTS}
         ).df()
         charts[CLUSTERS_PNG] = runner.call(CHARTS, "segment_map", points, segments, features, customers)
+        charts[CLUSTERS_NARROW] = runner.call(CHARTS, "segment_map", points, segments, features, customers, True)
         charts[PROFILES_PNG] = runner.call(
             CHARTS, "profile_chart", histograms(con, HISTOGRAM_BINS), HISTOGRAM_BINS, segments, features)
 
-    return [("k_selection", elbow), ("segment_summary", segment_charts)]
+    return [("k_selection", elbow), ("segment_colours", segment_charts)]
 
 
 def write_reports(con: duckdb.DuckDBPyConnection, directory: Path, charts: Charts) -> list[Path]:
@@ -89,6 +92,7 @@ def write_reports(con: duckdb.DuckDBPyConnection, directory: Path, charts: Chart
     images = {name: charts[name]() for name in CHART_FILES}
     for name, data in images.items():
         (directory / name).write_bytes(data)
+    images[CLUSTERS_NARROW] = charts[CLUSTERS_NARROW]()
     report = ReportData(
         run=run,
         reject_reasons=reasons,
@@ -98,6 +102,7 @@ def write_reports(con: duckdb.DuckDBPyConnection, directory: Path, charts: Chart
         movements=con.sql("select * from segment_movements").df(),
         images=images,
         files=[name for name in REPORT_FILES if name != INDEX_HTML],
+        dataset=con.sql("select * from dataset_match").df().astype(object).iloc[0].to_dict(),
     )
     (directory / INDEX_HTML).write_text(render(report), encoding="utf-8")
     return [directory / name for name in REPORT_FILES]

@@ -6,7 +6,7 @@ as literals), and transpiled to each dialect by sqlglot. It reads a table `custo
 (`customer_id`, `annual_income_k`, `spending_score`, and `age` when the model uses it) and
 returns `customer_id`, `cluster_id`, `segment_label`, `distance_to_centroid`: the nearest
 centroid in scaled units, as `clustered_customers` assigns it (the lowest cluster_id on a tie),
-null when a feature is missing or outside `config.FEATURE_RANGES`. `customer_id` is passed
+null when a feature is missing or outside `config.ACCEPTED_RANGES`. `customer_id` is passed
 through as it is.
 
 Numbers go in as `cast('<shortest repr>' as double)`: every engine parses the text to the same
@@ -27,7 +27,7 @@ from pathlib import Path
 import duckdb
 import sqlglot
 
-from .config import FEATURE_RANGES
+from .config import ACCEPTED_RANGES
 from .db import quote_literal
 
 TABLE = "customers_to_score"
@@ -72,7 +72,7 @@ def number(value: float) -> str:
 
 
 def range_condition(feature: str) -> str:
-    low, high = FEATURE_RANGES[feature]
+    low, high = ACCEPTED_RANGES[feature]
     if low is not None and high is not None:
         return f"{feature} between {low} and {high}"
     return f"{feature} >= {low}" if low is not None else f"{feature} <= {high}"

@@ -1,10 +1,15 @@
 -- Each customer of the latest run or the one before it, with their cluster in both (null
 -- where they were not there): what segment_changes and segment_movements read. Numbers only,
--- the labels are per run and cluster in segment_history. Empty after the first run.
+-- the labels are per run and cluster in segment_history. Empty after the first run, and when
+-- the previous build was on another dataset (dataset_match): other people, maybe the same ids.
 with
 
 snapshots as (
     select * from segment_snapshots
+),
+
+datasets as (
+    select * from dataset_match
 ),
 
 run_ids as (
@@ -18,12 +23,16 @@ ranked_runs as (
     from run_ids
 ),
 
--- the latest run and the one before it (none after the first run)
+-- the latest run and the one before it (none after the first run, nor after a build on
+-- another dataset)
 compared_runs as (
     select
-        any_value(run_id) filter (where recency = 1) as run_id,
-        any_value(run_id) filter (where recency = 2) as previous_run_id
+        any_value(ranked_runs.run_id) filter (where ranked_runs.recency = 1) as run_id,
+        any_value(ranked_runs.run_id) filter (
+            where ranked_runs.recency = 2 and datasets.is_comparable
+        ) as previous_run_id
     from ranked_runs
+    cross join datasets
 ),
 
 -- nothing to compare on a first run: both sides stay empty, so the join costs nothing

@@ -1,5 +1,6 @@
 -- Every kept run's clusters, one row per run and customer: the earlier runs carried over from
--- the live warehouse, then this run's. Labels are per run and cluster, in segment_history.
+-- the live warehouse, then this run's. Labels are per run and cluster, in segment_history. Ids
+-- are kept as text, whatever type the input had.
 with
 
 earlier as (
@@ -17,7 +18,7 @@ run as (
 this_snapshot as (
     select
         run.run_id,
-        clusters.customer_id,
+        clusters.customer_id::varchar as customer_id,
         clusters.cluster_id
     from clusters
     cross join run

@@ -1,7 +1,9 @@
 -- cluster_of(annual_income_k, spending_score[, age]): the cluster of a customer with these
 -- values, from the stored scaler and centroids (the same nearest-centroid rule as
--- clustered_customers). Null when a value the model uses is missing. Plain SQL without lambdas,
--- so DuckDB 1.x clients can read the stored macro.
+-- clustered_customers). Null when a value the model uses is missing, and when a value lies
+-- outside the accepted ranges (ACCEPTED_RANGES in python/segmentation/config.py: income at
+-- least 0, spending score 1 to 100, age 1 to 120). Plain SQL without lambdas, so DuckDB 1.x
+-- clients can read the stored macro.
 create or replace macro cluster_of(annual_income_k, spending_score, age := null) as (
     with
 
@@ -51,6 +53,12 @@ create or replace macro cluster_of(annual_income_k, spending_score, age := null)
         having count(squared_gap) = count(*)
     )
 
-    -- the lowest cluster number on a tie
-    select arg_min(cluster_id, (squared_distance, cluster_id)) from distances
+    -- the lowest cluster number on a tie; none for a value outside the accepted ranges
+    select arg_min(cluster_id, (squared_distance, cluster_id))
+    from distances
+    where
+        -- the macro's arguments
+        coalesce(annual_income_k >= 0, true)  -- noqa: RF02
+        and coalesce(spending_score between 1 and 100, true)  -- noqa: RF02
+        and coalesce(age between 1 and 120, true)  -- noqa: RF02
 )

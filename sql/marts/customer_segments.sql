@@ -10,9 +10,10 @@ segments as (
     select * from segment_summary
 ),
 
+-- the customer's columns (those the model does not use too), then the segment
 final as (
-    select
-        columns(clusters.* exclude (cluster_id, distance_to_centroid)),
+    select  -- noqa: ST06
+        columns(clusters.* exclude (cluster_id, distance_to_centroid)),  -- noqa: RF02
         clusters.cluster_id,
         segments.segment_label,
         clusters.distance_to_centroid

@@ -17,11 +17,11 @@ issues as (
 
 final as (
     select
-        line_number,
-        customer_id,
-        issue.column_name,
-        issue.raw_value,
-        issue.problem
+        issues.line_number,
+        issues.customer_id,
+        issues.issue.column_name,
+        issues.issue.raw_value,
+        issues.issue.problem
     from issues
 )
 
