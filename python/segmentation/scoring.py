@@ -84,6 +84,7 @@ def source_sql(model: ScoringModel) -> str:
     ids = sorted(model.centroids)
     if not ids:
         raise ValueError("the model has no centroids")
+    casts = ",\n".join(f"        cast({f} as double) as {f}" for f in features)
     usable = "\n            and ".join(range_condition(f) for f in features)
     scaled = ",\n".join(
         f"        case when\n            {usable}\n            then ({f} - {number(model.scaler[f][0])}) / "
@@ -122,7 +123,7 @@ def source_sql(model: ScoringModel) -> str:
 customers as (
     select
         customer_id,
-{",".join(chr(10) + f"        cast({f} as double) as {f}" for f in features)[1:]}
+{casts}
     from {TABLE}
 ),
 
