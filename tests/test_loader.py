@@ -39,9 +39,10 @@ def test_missing_file(con, tmp_path):
         load(con, tmp_path / "nope.csv", tmp_path / "work")
 
 
-def test_a_folder_is_not_a_file(con, tmp_path):
-    with pytest.raises(InputError, match="not a file"):
-        load(con, tmp_path, tmp_path / "work")
+def test_an_empty_folder_holds_no_data(con, tmp_path):
+    (tmp_path / "in").mkdir()
+    with pytest.raises(InputError, match="the folder holds no data files"):
+        load(con, tmp_path / "in", tmp_path / "work")
 
 
 def test_path_with_spaces_and_quotes(con, tmp_path):

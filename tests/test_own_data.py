@@ -9,6 +9,7 @@ import hashlib
 import io
 import re
 
+import duckdb
 import pytest
 
 from conftest import load, query, run_build, stage_file, write_csv
@@ -282,8 +283,8 @@ def test_excel_workbook_first_sheet_or_named(con, tmp_path):
     stage_file(con, path, tmp_path / "work", sheet="Customers")
     assert customers(con) == [("C-1", "Male", 19, 15.0, 39), ("C-2", "Female", 21, 72.5, 81), ("C-3", "Female", None, 20.0, 50)]
     assert con.execute("select line_number from stg_customers order by 1").fetchall() == [(2,), (3,), (5,)]
-    with pytest.raises(InputError, match="no sheet named 'Nope'"):
-        load(con, path, tmp_path / "work2", sheet="Nope")
+    with pytest.raises(InputError, match="no sheet named 'Nope'"), duckdb.connect() as other:
+        load(other, path, tmp_path / "work2", sheet="Nope")
 
 
 def test_excel_builds_end_to_end(tmp_path, settings):
@@ -301,8 +302,6 @@ def test_excel_builds_end_to_end(tmp_path, settings):
 
 
 def test_parquet_nan_rejects_its_row(tmp_path, con):
-    import duckdb
-
     path = tmp_path / "customers.parquet"
     duckdb.sql(
         "select * from (values (1, 'Male', 19, 15.0, 39), (2, 'Male', 20, 'nan'::double, 40), (3, 'Male', 20, 16.5, 40)) "
@@ -372,3 +371,36 @@ def test_many_rejects_warn_and_flag_the_report(tmp_path, settings):
     assert warnings and "20 of 200 data rows rejected (10.0%" in warnings[0] and "spending_score is missing" in warnings[0]
     assert "20 of 200 data rows rejected" in query(settings.warehouse_path, "select flags from pipeline_runs")[0][0]
     assert "20 of 200 data rows rejected" in (settings.reports_dir / "index.html").read_text()
+
+
+# --- a folder of part files ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_a_folder_of_part_files_is_one_dataset(tmp_path, settings, kind):
+    folder = tmp_path / "customers"
+    folder.mkdir()
+    (folder / "_SUCCESS").write_text("")
+    (folder / ".part-00000.crc").write_text("x")
+    chunks = [SAMPLE_ROWS[:120], SAMPLE_ROWS[120:], ["999,Male,30,50,?"]]
+    for number, rows in enumerate(chunks):
+        csv_text = "\n".join([HEADER, *rows]) + "\n"
+        if kind == "csv":
+            write_csv(folder, csv_text, name=f"part-{number:05d}.csv")
+        else:
+            staged = write_csv(tmp_path, csv_text, name=f"chunk{number}.csv")
+            duckdb.read_csv(str(staged), all_varchar=True).write_parquet(str(folder / f"part-{number:05d}.parquet"))
+    result = run_build(settings, input_path=folder)
+    assert (result.customers, result.rejected_rows) == (200, 1)
+    rejected = query(settings.warehouse_path, "select file_name, file_line_number, reject_reason from customer_rejects")
+    assert rejected == [(f"part-00002.{kind}", 2 if kind == "csv" else 1, "spending_score is missing")]
+    assert query(settings.warehouse_path, "select input_format from pipeline_runs")[0][0].endswith("3 part files")
+
+
+def test_part_files_with_different_headers_are_refused(con, tmp_path):
+    folder = tmp_path / "customers"
+    folder.mkdir()
+    write_csv(folder, HEADER + "\n1,Male,19,15,39\n", name="part-0.csv")
+    write_csv(folder, HEADER.replace("Age", "Alter") + "\n2,Male,19,15,39\n", name="part-1.csv")
+    with pytest.raises(InputError, match="part-1.csv: line 1: its header differs from that of part-0.csv"):
+        load(con, folder, tmp_path / "work")

@@ -234,7 +234,7 @@ def test_segment_changes_after_two_builds_on_slightly_different_inputs(tmp_path,
     path = settings.warehouse_path
     # the same segments keep their numbers, matched by centroid
     assert dict(query(path, "select segment_label, cluster_id from segment_summary")) == centroids_before
-    changes = {int(row[0]): row[1:] for row in query(
+    changes = {row[0]: row[1:] for row in query(
         path, "select customer_id, previous_segment_label, segment_label, change_type, previous_run_id, run_id "
               "from segment_changes")}
     assert changes["7"] == (query_label(path, before["7"], 1), None, "gone", 1, 2)

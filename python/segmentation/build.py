@@ -29,7 +29,7 @@ from .reports import REPORT_ENTRIES, Charts, chart_hooks, write_reports
 from .schema import TableDoc, apply_comments, load_schema
 from .workers import InProcess, Runner
 
-SOURCES = ("raw_records", "raw_customers", "raw_columns", "raw_input", *HISTORY_TABLES)
+SOURCES = ("raw_records", "raw_parts", "raw_customers", "raw_columns", "raw_input", *HISTORY_TABLES)
 STAGE_WIDTH = 20  # the steps around the models line up with the model lines
 # What analysts and BI tools rely on: a build lacking any of these is not published.
 PUBLISHED = (
@@ -166,7 +166,7 @@ def record_run(
         "started_at": started,
         "finished_at": datetime.now(UTC),
         "input_path": str(settings.input_path.resolve()),
-        "input_sha256": loaded.facts.sha256,
+        "input_sha256": loaded.sha256,
         "input_format": first_row(con, "select input_format from raw_input")[0],
         "income_unit": loaded.income_unit,
         "dataset": dataset,

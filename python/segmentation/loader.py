@@ -17,6 +17,7 @@ folder, never pasted into SQL; column names are quoted identifiers.
 from __future__ import annotations
 
 import csv
+import hashlib
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -44,7 +45,7 @@ DOLLARS_MEDIAN = 1_000
 # One text column per line: a record separator as delimiter and no quoting keep lines whole;
 # WITH ORDINALITY numbers them (blank lines stay as NULL rows, so numbers are line numbers).
 LOAD_LINES = """
-create temp table raw_lines as
+insert into raw_lines
 with lines as (
     select ordinality as line_number, raw_line
     from read_csv(
@@ -53,7 +54,7 @@ with lines as (
     ) with ordinality
 )
 
-select line_number, raw_line
+select line_number + $offset, raw_line
 from lines
 -- blank lines are dropped; only a line starting with a space needs trimming to tell
 where line_number > 1 and if(raw_line ^@ ' ', trim(raw_line) <> '', raw_line <> '')
@@ -90,11 +91,19 @@ RECORDS_TABLE = "create temp table raw_records (line_number bigint, raw_line var
 
 @dataclass(frozen=True)
 class LoadedInput:
-    facts: input_file.FileFacts
+    parts: tuple[input_file.FileFacts, ...]  # the file, or a folder's part files in name order
     columns: ColumnMap
     income_unit: str  # 'k' or 'dollars'
     income_unit_reason: str
     warnings: tuple[str, ...]
+
+    @property
+    def sha256(self) -> str:
+        """The file's SHA-256; for a folder, that of its parts' names and SHA-256s."""
+        if len(self.parts) == 1 and self.parts[0].path.is_file():
+            return self.parts[0].sha256
+        listing = "".join(f"{facts.path.name} {facts.sha256}\n" for facts in self.parts)
+        return hashlib.sha256(listing.encode()).hexdigest()
 
 
 def required_columns(settings: Settings) -> tuple[str, ...]:
@@ -106,19 +115,40 @@ def input_kind(path: Path) -> str:
     return "parquet" if suffix == ".parquet" else "excel" if suffix in (".xlsx", ".xlsm") else "csv"
 
 
+def input_parts(path: Path) -> list[Path]:
+    """The file itself, or the part files of a folder (as Spark and other engines write a
+    table) in name order; hidden and `_`-prefixed files (`_SUCCESS`, `.crc`) are not data."""
+    if not path.is_dir():
+        return [path]
+    parts = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith((".", "_")))
+    if not parts:
+        raise InputError(f"{path}: the folder holds no data files")
+    kinds = {input_kind(p) for p in parts}
+    if len(kinds) > 1 or kinds == {"excel"}:
+        raise InputError(f"{path}: a folder input holds CSV or Parquet part files of one kind "
+                         f"(it has: {', '.join(p.name for p in parts[:5])})")
+    return parts
+
+
 def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) -> LoadedInput:
-    """Create `raw_records`, `raw_customers`, `raw_columns` and `raw_input` from the input;
-    `work` is a folder of the build's own for the copy DuckDB reads."""
-    path, kind = settings.input_path, input_kind(settings.input_path)
-    facts = input_file.inspect(path, text=kind == "csv", encoding=settings.encoding)
+    """Create `raw_records`, `raw_parts`, `raw_customers`, `raw_columns` and `raw_input` from
+    the input; `work` is a folder of the build's own for the copies DuckDB reads."""
+    path = settings.input_path
+    paths = input_parts(path)
+    kind = input_kind(paths[0])
+    parts = tuple(input_file.inspect(p, text=kind == "csv", encoding=settings.encoding) for p in paths)
     work.mkdir(parents=True, exist_ok=True)
+    con.execute("create temp table raw_parts (file_name varchar, first_line bigint, last_line bigint)")
     if kind == "csv":
-        names = load_csv(con, facts, work / "input.csv")
+        names = load_csv(con, parts, work)
     elif kind == "parquet":
-        names = load_parquet(con, facts, work / "input.parquet")
+        names = load_parquet(con, parts, work)
     else:
-        names = load_excel(con, facts, settings.sheet)
-    input_file.check_unchanged(facts)
+        names = load_excel(con, parts[0], settings.sheet)
+    for facts in parts:
+        input_file.check_unchanged(facts)
+    if path.is_dir() and input_parts(path) != paths:
+        raise input_file.changed(path)
     if len(names) > MAX_COLUMNS:
         raise InputError(f"{path}: line 1: the header has {len(names):,} columns; at most {MAX_COLUMNS:,} are read")
     try:
@@ -127,17 +157,28 @@ def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) -> 
         raise InputError(f"{path}: line 1: {e}") from None
     create_raw_customers(con, columns)
     unit, reason, warnings = decide_income_unit(con, columns, settings.income_unit)
+    loaded = LoadedInput(parts, columns, unit, reason, warnings)
     con.execute(
         "create temp table raw_input as select $path as input_path, $sha256 as input_sha256, "
         "$format as input_format, $income_unit as income_unit, $scale::double as income_scale",
-        {"path": str(path), "sha256": facts.sha256, "format": describe(kind, facts), "income_unit": unit,
+        {"path": str(path), "sha256": loaded.sha256, "format": describe(kind, parts), "income_unit": unit,
          "scale": 0.001 if unit == "dollars" else 1.0},
     )
-    return LoadedInput(facts, columns, unit, reason, warnings)
+    return loaded
 
 
-def describe(kind: str, facts: input_file.FileFacts) -> str:
-    return f"CSV ({facts.described})" if kind == "csv" else {"parquet": "Parquet", "excel": "Excel workbook"}[kind]
+def describe(kind: str, parts: tuple[input_file.FileFacts, ...]) -> str:
+    name = {"csv": f"CSV ({parts[0].described})", "parquet": "Parquet", "excel": "Excel workbook"}[kind]
+    return name if len(parts) == 1 else f"{name}, {len(parts)} part files"
+
+
+def record_part(con: duckdb.DuckDBPyConnection, facts: input_file.FileFacts, offset: int, table: str) -> int:
+    """Note which lines of `table` came from this part; returns the next part's offset."""
+    last = first_row(con, f"select coalesce(max(line_number), $offset + 1) from {table} where line_number > $offset",
+                     {"offset": offset})[0]
+    con.execute("insert into raw_parts values ($name, $first, $last)",
+                {"name": facts.path.name, "first": offset + 1, "last": last})
+    return last
 
 
 # --- CSV ---------------------------------------------------------------------------------
@@ -160,22 +201,37 @@ def read_header(path: Path, source: Path) -> tuple[str, tuple[str, ...]]:
     return delimiter, names
 
 
-def load_csv(con: duckdb.DuckDBPyConnection, facts: input_file.FileFacts, copy: Path) -> tuple[str, ...]:
-    path = facts.path
-    if facts.encoding.startswith("utf-16") and not looks_like_text(path, facts.encoding):
-        raise InputError(f"{path}: not a text file (it contains NUL bytes)")
-    problems = input_file.readable_copy(facts, copy)
-    if 1 in dict(problems):
-        raise InputError(f"{path}: line 1: the header is not {facts.encoding} text ({dict(problems)[1]})")
-    delimiter, names = read_header(path, copy)
-    try:
-        con.execute(LOAD_LINES, {"path": str(copy)})
-    except duckdb.Error as e:
-        raise InputError(f"{path}: cannot be read as CSV ({str(e).splitlines()[0]})") from None
+def load_csv(con: duckdb.DuckDBPyConnection, parts: tuple[input_file.FileFacts, ...], work: Path) -> tuple[str, ...]:
+    """Every part's lines into `raw_lines`, numbered on from the previous part's, then
+    `raw_records` splitting them (or, when a quoted field holds a line end, read by Python's
+    CSV reader)."""
+    con.execute("create temp table raw_lines (line_number bigint, raw_line varchar)")
+    copies: list[tuple[Path, int, dict[int, str]]] = []
+    delimiter, names, offset = ",", (), 0
+    for number, facts in enumerate(parts):
+        path, copy = facts.path, work / f"part-{number:05d}.csv"
+        if facts.encoding.startswith("utf-16") and not looks_like_text(path, facts.encoding):
+            raise InputError(f"{path}: not a text file (it contains NUL bytes)")
+        problems = dict(input_file.readable_copy(facts, copy))
+        if 1 in problems:
+            raise InputError(f"{path}: line 1: the header is not {facts.encoding} text ({problems[1]})")
+        if number == 0:
+            delimiter, names = read_header(path, copy)
+        elif read_header(path, copy) != (delimiter, names):
+            raise InputError(f"{path}: line 1: its header differs from that of {parts[0].path.name}")
+        try:
+            con.execute(LOAD_LINES, {"path": str(copy), "offset": offset})
+        except duckdb.Error as e:
+            raise InputError(f"{path}: cannot be read as CSV ({str(e).splitlines()[0]})") from None
+        copies.append((copy, offset, problems))
+        offset = record_part(con, facts, offset, "raw_lines")
     if first_row(con, OPEN_QUOTES)[0]:
         con.execute("drop table raw_lines")
-        load_records(con, csv_records(copy, delimiter, dict(problems)))
+        con.execute(RECORDS_TABLE)
+        for copy, offset, problems in copies:
+            load_records(con, csv_records(copy, delimiter, problems, offset))
         return names
+    problems = [(offset + line, problem) for _, offset, found in copies for line, problem in found.items()]
     if problems:
         con.execute("create temp table raw_line_problems (line_number bigint, problem varchar)")
         con.executemany("insert into raw_line_problems values (?, ?)", problems)
@@ -202,10 +258,10 @@ class StrayQuote(Exception):
     """A quoted field still open after MAX_RECORD_LINES lines."""
 
 
-def csv_records(source: Path, delimiter: str, problems: dict[int, str]) -> Iterator[tuple]:
+def csv_records(source: Path, delimiter: str, problems: dict[int, str], offset: int = 0) -> Iterator[tuple]:
     """(line number, raw text, fields, problem) of each non-blank record after the header, read
     with Python's RFC 4180 reader: a quoted field may hold line ends. A record is numbered by
-    its first line."""
+    its first line (plus `offset`, for a part after the first)."""
     with source.open(encoding="utf-8", newline="") as f:
         backlog: deque[tuple[int, str]] = deque(enumerate((line.rstrip("\r\n") for line in f), start=1))
         backlog.popleft() if backlog else None  # the header
@@ -226,21 +282,20 @@ def csv_records(source: Path, delimiter: str, problems: dict[int, str]) -> Itera
                     number, text = lines[0][0], "\n".join(line for _, line in lines)
                     lines.clear()
                     if fields and any(field.strip() for field in fields):
-                        yield number, text, fields, problems.get(number)
+                        yield offset + number, text, fields, problems.get(number)
             except StrayQuote:
                 (number, text), rest = lines[0], lines[1:]
                 lines.clear()
                 backlog.extendleft(reversed(rest))
-                yield number, text, [], f"a quoted field opened on line {number} is not closed"
+                yield offset + number, text, [], f"a quoted field opened on line {number} is not closed"
             except csv.Error as e:
                 number, text = lines[0] if lines else (0, "")
                 lines.clear()
-                yield number, text, [], f"not readable as CSV ({e})"
+                yield offset + number, text, [], f"not readable as CSV ({e})"
 
 
 def load_records(con: duckdb.DuckDBPyConnection, records: Iterator[tuple]) -> None:
-    """`raw_records` from Python rows (line_number, raw_line, fields, line_problem)."""
-    con.execute(RECORDS_TABLE)
+    """Python rows (line_number, raw_line, fields, line_problem) into `raw_records`."""
     columns = ["line_number", "raw_line", "fields", "line_problem"]
     while batch := list(islice(records, BATCH)):
         frame = pd.DataFrame(batch, columns=columns)  # noqa: F841 (read by the query below)
@@ -253,28 +308,35 @@ def load_records(con: duckdb.DuckDBPyConnection, records: Iterator[tuple]) -> No
 # --- Parquet and Excel -------------------------------------------------------------------
 
 
-def load_parquet(con: duckdb.DuckDBPyConnection, facts: input_file.FileFacts, link: Path) -> tuple[str, ...]:
-    """A Parquet file's records as text, numbered from 1. Built with DuckDB's relational API:
-    the file's column names never enter SQL text."""
-    path = facts.path
-    input_file.readable_copy(facts, link)
-    try:
-        records = con.read_parquet(str(link), file_row_number=True)
-        names = tuple(name for name in records.columns if name != "file_row_number")
-        text = [as_text(name, str(kind)) for name, kind in zip(records.columns, records.types) if name in names]
-        fields = duckdb.FunctionExpression("list_value", *text)
-        as_line = [duckdb.CoalesceOperator(field, duckdb.ConstantExpression("")) for field in text]
-        records.select(
-            (duckdb.ColumnExpression("file_row_number") + 1).alias("line_number"),
-            duckdb.FunctionExpression("concat_ws", duckdb.ConstantExpression(","), *as_line).alias("raw_line"),
-            fields.alias("fields"),
-            duckdb.ConstantExpression(None).cast(duckdb.sqltype("varchar")).alias("line_problem"),
-        ).create_view("parquet_records")
-        con.execute("create temp table raw_records as select * from parquet_records")
-    except duckdb.Error as e:
-        raise InputError(f"{path}: cannot be read as Parquet ({str(e).splitlines()[0]})") from None
-    finally:
-        con.execute("drop view if exists parquet_records")
+def load_parquet(con: duckdb.DuckDBPyConnection, parts: tuple[input_file.FileFacts, ...], work: Path) -> tuple[str, ...]:
+    """Every part's records as text, numbered from 1 on from the previous part's. Built with
+    DuckDB's relational API: the file's column names never enter SQL text."""
+    con.execute(RECORDS_TABLE)
+    names: tuple[str, ...] = ()
+    offset = 0
+    for number, facts in enumerate(parts):
+        path, link = facts.path, work / f"part-{number:05d}.parquet"
+        input_file.readable_copy(facts, link)
+        try:
+            records = con.read_parquet(str(link), file_row_number=True)
+            found = tuple(name for name in records.columns if name != "file_row_number")
+            if number and found != names:
+                raise InputError(f"{path}: its columns differ from those of {parts[0].path.name}")
+            names = found
+            text = [as_text(name, str(kind)) for name, kind in zip(records.columns, records.types) if name in names]
+            as_line = [duckdb.CoalesceOperator(field, duckdb.ConstantExpression("")) for field in text]
+            records.select(
+                (duckdb.ColumnExpression("file_row_number") + 1 + offset).alias("line_number"),
+                duckdb.FunctionExpression("concat_ws", duckdb.ConstantExpression(","), *as_line).alias("raw_line"),
+                duckdb.FunctionExpression("list_value", *text).alias("fields"),
+                duckdb.ConstantExpression(None).cast(duckdb.sqltype("varchar")).alias("line_problem"),
+            ).create_view("parquet_records")
+            con.execute("insert into raw_records select * from parquet_records")
+        except duckdb.Error as e:
+            raise InputError(f"{path}: cannot be read as Parquet ({str(e).splitlines()[0]})") from None
+        finally:
+            con.execute("drop view if exists parquet_records")
+        offset = record_part(con, facts, offset, "raw_records")
     return names
 
 
@@ -311,12 +373,14 @@ def load_excel(con: duckdb.DuckDBPyConnection, facts: input_file.FileFacts, shee
             raise InputError(f"{path}: the sheet {rows.title!r} is empty")
         names = tuple(header[1])
         width = max(i for i, name in enumerate(names, 1) if name)
+        con.execute(RECORDS_TABLE)
         load_records(con, (
             (number, ",".join(fields), fields[:max(width, last_filled(fields))], None)
             for number, fields in numbered if any(field.strip() for field in fields)
         ))
     finally:
         book.close()
+    record_part(con, facts, 0, "raw_records")
     return names[:width]
 
 

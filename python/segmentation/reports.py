@@ -154,15 +154,22 @@ SAFE_CELL = (
 
 
 def write_segmented_csv(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-    """The input as it was, every column under its header in input order, plus Cluster and
-    Segment, one line per customer in input order; always UTF-8."""
+    """The input's customers, every column under its header in input order, plus Cluster and
+    Segment, one line per customer in input order; always UTF-8. The five columns the
+    warehouse knows hold its clean values (income in the input's unit), the others their text."""
     names = con.execute("select column_name, source_name from raw_columns order by position").fetchall()
-    cells = [
-        SAFE_CELL.format(cell=f"trim(raw.{quote_ident(column)})") + f" as {quote_ident(name)}"
-        for column, name in names
-    ]
+    scale = first_row(con, "select income_scale from raw_input")[0]
+    cells = []
+    for column, name in names:
+        cell = f"segments.{quote_ident(column)}"
+        if column == "annual_income_k":
+            cell = f"{cell} / {scale}"
+        if column in ("annual_income_k", "age", "spending_score"):  # 15.0 as 15, as the input wrote it
+            cell = f"if({cell} = trunc({cell}), ({cell})::bigint::varchar, ({cell})::varchar)"
+        else:
+            cell = SAFE_CELL.format(cell=cell)
+        cells.append(f"{cell} as {quote_ident(name)}")
     con.sql(
         f"select {', '.join(cells)}, segments.cluster_id as \"Cluster\", segments.segment_label as \"Segment\" "
-        "from raw_customers as raw inner join customer_segments as segments using (line_number) "
-        "order by raw.line_number"
+        "from customer_segments as segments order by segments.line_number"
     ).write_csv(str(path), header=True)

@@ -1,4 +1,4 @@
--- One row per input line that could not be used: its number, its text and the reasons.
+-- One row per input record that could not be used: where it is, its text and the reasons.
 with
 
 customer_rows as (
@@ -9,13 +9,23 @@ raw_lines as (
     select * from raw_customers
 ),
 
+-- the input's files: one, or a folder's part files, each holding a range of line numbers
+parts as (
+    select * from raw_parts
+),
+
+-- where the record is, then what it is
 final as (
-    select
+    select  -- noqa: ST06
         customer_rows.line_number,
+        parts.file_name,
+        customer_rows.line_number - parts.first_line + 1 as file_line_number,
         raw_lines.raw_line,
         customer_rows.reject_reason
     from customer_rows
     inner join raw_lines on customer_rows.line_number = raw_lines.line_number
+    inner join parts
+        on customer_rows.line_number between parts.first_line and parts.last_line
     where customer_rows.reject_reason is not null
 )
 

@@ -25,18 +25,21 @@ missing_markers as (
     select ['', '?', 'na', 'n/a', 'nan', 'null', 'none', '-'] as markers
 ),
 
--- every field trimmed; an empty field of a column the model does not use is null
+-- every field trimmed (trim() only where a space is: nearly every field skips it); an empty
+-- field of a column the model does not use is null
 trimmed as (
     select
         line_number,
         fields_found,
         fields_expected,
         line_problem,
-        trim(customer_id) as customer_id,
-        trim(gender) as gender,
-        trim(age) as age,
-        trim(annual_income_k) as annual_income_k,
-        trim(spending_score) as spending_score,
+        if(contains(customer_id, ' '), trim(customer_id), customer_id) as customer_id,
+        if(contains(gender, ' '), trim(gender), gender) as gender,
+        if(contains(age, ' '), trim(age), age) as age,
+        if(
+            contains(annual_income_k, ' '), trim(annual_income_k), annual_income_k
+        ) as annual_income_k,
+        if(contains(spending_score, ' '), trim(spending_score), spending_score) as spending_score,
         nullif(
             trim(
                 columns(
@@ -51,36 +54,50 @@ trimmed as (
     from raw_rows
 ),
 
+-- Each value is typed by a cheap test first (plain digits, an exact label); only the few that
+-- fail it meet the costlier rules. A missing marker is at most 4 characters long.
 typed as (
     select
         trimmed.*,
-        coalesce(list_contains(missing_markers.markers, lower(trimmed.customer_id)), true)
-            as is_id_missing,
+        coalesce(
+            length(trimmed.customer_id) <= 4
+            and list_contains(missing_markers.markers, lower(trimmed.customer_id)),
+            true
+        ) as is_id_missing,
         case
-            when list_contains(['male', 'm'], lower(trimmed.gender)) then 'Male'
-            when list_contains(['female', 'f'], lower(trimmed.gender)) then 'Female'
+            when trimmed.gender in ('Male', 'Female') then trimmed.gender
+            when lower(trimmed.gender) in ('male', 'm') then 'Male'
+            when lower(trimmed.gender) in ('female', 'f') then 'Female'
             when not list_contains(missing_markers.markers, lower(trimmed.gender))
                 then trimmed.gender
         end as gender_label,
-        coalesce(list_contains(missing_markers.markers, lower(trimmed.gender)), true)
-            as is_gender_missing,
-        if(
-            regexp_full_match(trimmed.age, '-?[0-9]+(\.0*)?'), try_cast(trimmed.age as double), null
-        ) as age_number,
-        -- an income may carry a dollar sign and thousands separators
-        if(
-            regexp_full_match(
-                trimmed.annual_income_k,
-                '-?\$?([0-9]{1,3}(,[0-9]{3})+|[0-9]+)(\.[0-9]*)?|-?\$?\.[0-9]+'
-            ),
-            try_cast(regexp_replace(trimmed.annual_income_k, '[$,]', '', 'g') as double),
-            null
-        ) as income_number,
-        if(
-            regexp_full_match(trimmed.spending_score, '-?[0-9]+(\.0*)?'),
-            try_cast(trimmed.spending_score as double),
-            null
-        ) as spending_number,
+        coalesce(
+            length(trimmed.gender) <= 4
+            and list_contains(missing_markers.markers, lower(trimmed.gender)),
+            true
+        ) as is_gender_missing,
+        case
+            when regexp_full_match(trimmed.age, '[0-9]{1,3}') then trimmed.age::double
+            when regexp_full_match(trimmed.age, '-?[0-9]+(\.0*)?')
+                then try_cast(trimmed.age as double)
+        end as age_number,
+        -- an income may carry a dollar sign, thousands separators and decimals
+        case
+            when regexp_full_match(trimmed.annual_income_k, '[0-9]{1,15}')
+                then trimmed.annual_income_k::double
+            when
+                regexp_full_match(
+                    trimmed.annual_income_k,
+                    '-?\$?([0-9]{1,3}(,[0-9]{3})+|[0-9]+)(\.[0-9]*)?|-?\$?\.[0-9]+'
+                )
+                then try_cast(regexp_replace(trimmed.annual_income_k, '[$,]', '', 'g') as double)
+        end as income_number,
+        case
+            when regexp_full_match(trimmed.spending_score, '[0-9]{1,3}')
+                then trimmed.spending_score::double
+            when regexp_full_match(trimmed.spending_score, '-?[0-9]+(\.0*)?')
+                then try_cast(trimmed.spending_score as double)
+        end as spending_number,
         list_contains(run_settings.features, 'age') as is_age_a_feature,
         missing_markers.markers
     from trimmed
