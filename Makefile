@@ -3,14 +3,16 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The SQL engines the exported scoring queries are tested on (pyspark, psycopg): `make engines`.
+ENGINES_STAMP := $(VENV)/.engines-installed
 # DuckDB 1.x, as bundled by many BI drivers: the tests check it opens the published file.
 OLD_DUCKDB := .venv-duckdb1
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint sample bench stress clean
+.PHONY: help install engines run test lint sample bench bench-scoring stress clean
 
 help: ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,10 +27,16 @@ $(OLD_DUCKDB)/.installed:
 
 install: $(STAMP) $(OLD_DUCKDB)/.installed ## create .venv (and .venv-duckdb1 for the tests) and install
 
+$(ENGINES_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,engines]'
+	touch $@
+
+engines: $(ENGINES_STAMP) ## add pyspark and psycopg to .venv: the engine tests run instead of skipping
+
 run: $(STAMP) ## build warehouse/mall.duckdb and reports/, from the bundled sample or INPUT=path/to/customers.csv
 	$(BIN)/python pipeline.py $(if $(INPUT),--input "$(INPUT)")
 
-test: lint $(OLD_DUCKDB)/.installed ## lint the SQL, then run the whole test suite
+test: lint $(OLD_DUCKDB)/.installed ## lint the SQL, then run the whole test suite (engine tests need make engines)
 	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || [ -n "$$CHROMIUM" ] \
 		|| echo "note: no Chromium found: the browser test of the report is SKIPPED (apt-get install chromium)"
 	$(BIN)/python -m pytest
@@ -42,8 +50,11 @@ sample: $(STAMP) ## regenerate the bundled sample data
 bench: $(STAMP) ## time and memory by input size, e.g. make bench BENCH="--sizes 200,1000000"
 	$(BIN)/python benchmarks/bench.py $(BENCH)
 
+bench-scoring: $(ENGINES_STAMP) ## the exported scoring SQL on DuckDB, Spark, PostgreSQL: agreement and seconds
+	$(BIN)/python benchmarks/scoring_engines.py $(BENCH)
+
 stress: $(STAMP) ## readers query in a loop while the pipeline rebuilds 20 times
 	$(BIN)/python benchmarks/stress_readers.py
 
 clean: ## remove the built warehouse, reports and caches
-	rm -rf warehouse/*.duckdb* reports/*.html reports/*.png reports/*.csv reports/*.parquet .reports.building .reports.lock .pytest_cache
+	rm -rf warehouse/*.duckdb* reports/*.html reports/*.png reports/*.csv reports/*.parquet reports/scoring .reports.building .reports.lock .pytest_cache

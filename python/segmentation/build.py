@@ -25,7 +25,7 @@ from .history import TABLES as HISTORY_TABLES, carry_history, dataset_warning
 from .loader import LoadedInput, load_raw
 from .progress import step
 from .publish import build_path, publish, remove_build_files, reports_staging, writer_lock
-from .reports import REPORT_FILES, Charts, chart_hooks, write_reports
+from .reports import REPORT_ENTRIES, Charts, chart_hooks, write_reports
 from .schema import TableDoc, apply_comments, load_schema
 from .workers import InProcess, Runner
 
@@ -226,7 +226,7 @@ def build(settings: Settings, log: Callable[[str], None] = print, runner: Runner
     with writer_lock(live, settings.lock_timeout_s), writer_lock(settings.reports_dir, settings.lock_timeout_s):
         remove_build_files(live)
         shutil.rmtree(input_folder(live), ignore_errors=True)
-        building, staged = build_path(live), reports_staging(settings.reports_dir, REPORT_FILES)
+        building, staged = build_path(live), reports_staging(settings.reports_dir, REPORT_ENTRIES)
         try:
             config = {
                 "storage_compatibility_version": settings.storage_compatibility_version,

@@ -18,8 +18,8 @@ FEATURE_COLUMNS = {"income": "annual_income_k", "spending": "spending_score", "a
 FEATURES = ("annual_income_k", "spending_score")
 
 # The values a customer may have: (lowest, highest), None for no bound. Staging rejects a
-# customer outside them for a feature; the scoring macros (sql/macros/cluster_of.sql) return
-# null outside them; a large income is never refused.
+# customer outside them for a feature; the scoring macros (sql/macros/cluster_of.sql) and the
+# exported scoring SQL (`scoring`) return null outside them; a large income is never refused.
 ACCEPTED_RANGES = {"annual_income_k": (0, None), "spending_score": (1, 100), "age": (1, 120)}
 
 # Warehouse column -> the input header names it may have, compared after normalising case,

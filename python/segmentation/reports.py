@@ -14,6 +14,7 @@ import pandas as pd
 from .config import FEATURE_COLUMNS, Settings
 from .db import first_row, quote_ident
 from .html_report import ReportData, render
+from .scoring import FILES as SCORING_FILES, write_scoring
 from .workers import CHARTS, Result, Runner
 
 INDEX_HTML = "index.html"
@@ -25,7 +26,11 @@ SEGMENTED_CSV = "segmented_mall_customers.csv"
 # For BI tools that cannot hold a DuckDB file: the marts, as Parquet files beside the report.
 PARQUET_TABLES = ("segment_summary", "customer_segments", "segment_changes", "segment_movements")
 CHART_FILES = (ELBOW_PNG, CLUSTERS_PNG, PROFILES_PNG)
-REPORT_FILES = (INDEX_HTML, *CHART_FILES, SEGMENTED_CSV, *(f"{t}.parquet" for t in PARQUET_TABLES))
+# the fitted model as one SQL query per engine, in a folder of its own: scoring/<dialect>.sql
+REPORT_FILES = (
+    INDEX_HTML, *CHART_FILES, SEGMENTED_CSV, *(f"{t}.parquet" for t in PARQUET_TABLES), *SCORING_FILES)
+# what the reports folder holds at its top level
+REPORT_ENTRIES = tuple(dict.fromkeys(name.split("/")[0] for name in REPORT_FILES))
 HISTOGRAM_BINS = 12
 
 # A scatter of millions of markers takes minutes and shows nothing more than a few thousand.
@@ -77,6 +82,7 @@ def write_reports(con: duckdb.DuckDBPyConnection, directory: Path, charts: Chart
     """Every report file into `directory`; `charts` as `chart_hooks` filled it."""
     run = con.sql("select * from pipeline_runs order by run_id desc limit 1").df().iloc[0].to_dict()
     write_segmented_csv(con, directory / SEGMENTED_CSV)
+    write_scoring(con, directory)
     for table in PARQUET_TABLES:
         con.sql(f"select * from {quote_ident(table)}").write_parquet(str(directory / f"{table}.parquet"))
     reasons = con.sql(

@@ -1,0 +1,200 @@
+"""The fitted model as portable SQL: one `SELECT` per SQL engine that segments the customers
+where they live (Spark, PostgreSQL, BigQuery, Snowflake, Trino, DuckDB), without Python.
+
+The query is written once, as DuckDB SQL, from the run's scaler, centroids and labels (inlined
+as literals), and transpiled to each dialect by sqlglot. It reads a table `customers_to_score`
+(`customer_id`, `annual_income_k`, `spending_score`, and `age` when the model uses it) and
+returns `customer_id`, `cluster_id`, `segment_label`, `distance_to_centroid`: the nearest
+centroid in scaled units, as `clustered_customers` assigns it (the lowest cluster_id on a tie),
+null when a feature is missing or outside `config.ACCEPTED_RANGES`. `customer_id` is passed
+through as it is.
+
+Numbers go in as `cast('<shortest repr>' as double)`: every engine parses the text to the same
+double (a bare literal such as 59.7 is a decimal in PostgreSQL, Spark and Trino), and the
+distance is spelled out as plain IEEE operations, so every engine computes the same distances
+bit for bit. They may differ from `clustered_customers`' in the last bit (DuckDB's
+`list_distance` fuses each multiply-add), which moves a customer only if two centroids are
+within one rounding of each other; the engine tests check every customer agrees.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import sqlglot
+
+from .config import ACCEPTED_RANGES
+from .db import quote_literal
+
+TABLE = "customers_to_score"
+SCORING_DIR = "scoring"
+# sqlglot's dialect names; each becomes reports/scoring/<dialect>.sql
+DIALECTS = ("duckdb", "postgres", "spark", "bigquery", "snowflake", "trino")
+FILES = tuple(f"{SCORING_DIR}/{dialect}.sql" for dialect in DIALECTS)
+
+
+@dataclass(frozen=True)
+class ScoringModel:
+    run_id: int
+    input_name: str
+    input_sha256: str
+    features: tuple[str, ...]  # in the order they are scaled
+    scaler: Mapping[str, tuple[float, float]]  # feature -> (mean, population std)
+    centroids: Mapping[int, Mapping[str, float]]  # cluster_id -> feature -> centre, scaled units
+    labels: Mapping[int, str]  # cluster_id -> segment label (a cluster without customers has none)
+
+
+def read_model(con: duckdb.DuckDBPyConnection) -> ScoringModel:
+    """The latest run's model, from a built warehouse (pipeline_runs, feature_scaling,
+    cluster_centroids, segment_summary)."""
+    run_id, input_path, sha, features = con.execute(
+        "select run_id, input_path, input_sha256, features from pipeline_runs order by run_id desc limit 1"
+    ).fetchall()[0]
+    scaler = {feature: (mean, std) for feature, mean, std in con.execute(
+        "select feature, mean, std from feature_scaling order by position").fetchall()}
+    names = tuple(features.split(","))
+    centroids = {row[0]: dict(zip(names, row[1:])) for row in con.execute(
+        "select cluster_id, " + ", ".join(f"{f}_scaled" for f in names) + " from cluster_centroids order by cluster_id"
+    ).fetchall()}
+    labels = dict(con.execute("select cluster_id, segment_label from segment_summary").fetchall())
+    return ScoringModel(run_id, Path(input_path).name, sha, names, scaler, centroids, labels)
+
+
+def number(value: float) -> str:
+    """A double as a literal every engine reads back exactly."""
+    if not math.isfinite(value):
+        raise ValueError(f"cannot export {value!r} as a SQL number")
+    return f"cast('{float(value)!r}' as double)"
+
+
+def range_condition(feature: str) -> str:
+    low, high = ACCEPTED_RANGES[feature]
+    if low is not None and high is not None:
+        return f"{feature} between {low} and {high}"
+    return f"{feature} >= {low}" if low is not None else f"{feature} <= {high}"
+
+
+def source_sql(model: ScoringModel) -> str:
+    """The scoring query in DuckDB SQL: the one source every dialect is transpiled from."""
+    features = model.features
+    ids = sorted(model.centroids)
+    if not ids:
+        raise ValueError("the model has no centroids")
+    casts = ",\n".join(f"        cast({f} as double) as {f}" for f in features)
+    usable = "\n            and ".join(range_condition(f) for f in features)
+    scaled = ",\n".join(
+        f"        case when\n            {usable}\n            then ({f} - {number(model.scaler[f][0])}) / "
+        f"{number(model.scaler[f][1])}\n        end as {f}_scaled"
+        for f in features
+    )
+    distances = ",\n".join(
+        "        sqrt(\n            "
+        + "\n            + ".join(
+            f"({f}_scaled - {c}) * ({f}_scaled - {c})"
+            for f in features for c in [number(model.centroids[cluster][f])])
+        + f"\n        ) as distance_{i}"
+        for i, cluster in enumerate(ids)
+    )
+
+    def nearest(result: str) -> str:
+        # branch i is reached only when every earlier centroid is farther than a later one, so
+        # a centroid nearer than or as near as every later one is the nearest, the first on a tie
+        branches = [
+            "            when "
+            + " and ".join(f"distance_{i} <= distance_{j}" for j in range(i + 1, len(ids)))
+            + f" then {result.format(i=i, cluster=cluster)}"
+            for i, cluster in enumerate(ids[:-1])
+        ]
+        last = len(ids) - 1
+        branches.append(f"            when distance_{last} is not null then {result.format(i=last, cluster=ids[-1])}")
+        return "case\n" + "\n".join(branches) + "\n        end"
+
+    labels = "\n".join(
+        f"            when {cluster} then {quote_literal(model.labels[cluster])}"
+        for cluster in ids if cluster in model.labels
+    )
+    segment_label = f"case cluster_id\n{labels}\n        end" if labels else "cast(null as varchar)"
+    return f"""with
+
+customers as (
+    select
+        customer_id,
+{casts}
+    from {TABLE}
+),
+
+-- in scaled units; null unless every feature has a value in its accepted range
+scaled as (
+    select
+        customer_id,
+{scaled}
+    from customers
+),
+
+distances as (
+    select
+        customer_id,
+{distances}
+    from scaled
+),
+
+-- the nearest centroid, the lowest cluster_id on a tie
+nearest as (
+    select
+        customer_id,
+        {nearest("{cluster}")} as cluster_id,
+        {nearest("distance_{i}")} as distance_to_centroid
+    from distances
+),
+
+final as (
+    select
+        customer_id,
+        cluster_id,
+        {segment_label} as segment_label,
+        distance_to_centroid
+    from nearest
+)
+
+select * from final
+"""
+
+
+def header(model: ScoringModel, dialect: str) -> str:
+    columns = ", ".join(("customer_id", *model.features))
+    ranges = ", ".join(range_condition(f) for f in model.features)
+    return "\n".join(f"-- {line}" for line in (
+        f"Customer segments for {dialect}: the model of warehouse run {model.run_id}.",
+        f"Input: {model.input_name}, SHA-256 {model.input_sha256}.",
+        f"Features: {', '.join(model.features)}; K = {len(model.centroids)}.",
+        f"Reads table {TABLE}({columns}); returns customer_id, cluster_id,",
+        "segment_label, distance_to_centroid (nearest centroid in scaled units, lowest cluster_id on a",
+        f"tie; null when a feature is missing or outside {ranges}).",
+        f"Generated from one DuckDB source by sqlglot {sqlglot.__version__}; do not edit.",
+    )) + "\n"
+
+
+def transpile(sql: str, dialect: str) -> str:
+    return sqlglot.transpile(sql, read="duckdb", write=dialect, pretty=True)[0] + "\n"
+
+
+def scoring_queries(model: ScoringModel, dialects: Iterable[str] = DIALECTS) -> dict[str, str]:
+    """dialect -> the scoring query with its header comment."""
+    source = source_sql(model)
+    return {dialect: header(model, dialect) + transpile(source, dialect) for dialect in dialects}
+
+
+def write_scoring(con: duckdb.DuckDBPyConnection, directory: Path) -> list[Path]:
+    """reports/scoring/<dialect>.sql for the latest run of the warehouse behind `con`."""
+    folder = directory / SCORING_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for dialect, sql in scoring_queries(read_model(con)).items():
+        path = folder / f"{dialect}.sql"
+        path.write_text(sql, encoding="utf-8")
+        written.append(path)
+    return written
