@@ -160,6 +160,6 @@ def test_the_reports_folder_keeps_hidden_files_and_refuses_foreign_ones(settings
     run_build(settings)
     assert (settings.reports_dir / ".gitkeep").exists()
     (settings.reports_dir / "notes.txt").write_text("mine")
-    with pytest.raises(PipelineError, match="the reports folder also holds notes.txt"):
+    with pytest.raises(PipelineError, match="the reports folder holds notes.txt, which no build recorded writing"):
         run_build(settings)
     assert (settings.reports_dir / "notes.txt").read_text() == "mine"

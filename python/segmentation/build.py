@@ -9,7 +9,7 @@ import platform
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -21,12 +21,20 @@ from . import kmeans_model
 from .config import Settings
 from .dag import Model, SingularTest, build_order, discover, python_model, run_models, run_table_tests
 from .db import first_row
-from .errors import DataTestError, InputError, PipelineError
+from .errors import DataTestError, InputError, Interrupted, PipelineError
 from .history import TABLES as HISTORY_TABLES, carry_history
 from .loader import load_raw
 from .progress import step
-from .publish import build_path, publish, remove_build_files, reports_staging, writer_lock
-from .reports import REPORT_FILES, Charts, chart_hooks, write_reports
+from .publish import (
+    build_path,
+    prepare,
+    publish,
+    remove_build_files,
+    reports_staging,
+    resolve_paths,
+    writer_lock,
+)
+from .reports import Charts, chart_hooks, write_reports
 from .schema import TableDoc, apply_comments, load_schema
 from .workers import InProcess, Runner
 
@@ -183,20 +191,45 @@ def stage_label(verb: str, name: str) -> str:
     return f"{verb:>9} {name:.<{STAGE_WIDTH}}"
 
 
-def cleanup(live: Path, staged: Path) -> None:
+def cleanup(live: Path, staged: Path | None) -> None:
     remove_build_files(live)
-    shutil.rmtree(staged, ignore_errors=True)
+    if staged is not None:
+        shutil.rmtree(staged, ignore_errors=True)
+
+
+def is_interrupt(error: BaseException) -> bool:
+    """Ctrl-C: Python raises KeyboardInterrupt, or DuckDB, when it stops the query it was running."""
+    return isinstance(error, (KeyboardInterrupt, duckdb.InterruptException)) or (
+        isinstance(error, RuntimeError) and str(error) == "Query interrupted")
+
+
+def failure(error: BaseException, live: Path) -> PipelineError | None:
+    """The one-line error for a failure the user can meet (disk full, permissions, memory), or
+    None for one that is a bug."""
+    if isinstance(error, OSError):
+        where = error.filename or live
+        return PipelineError(f"{where}: {error.strerror or error} (nothing was published)")
+    if isinstance(error, (duckdb.IOException, duckdb.PermissionException)):
+        return PipelineError(f"{live}: cannot build it: {str(error).splitlines()[0]} (nothing was published)")
+    if isinstance(error, (MemoryError, duckdb.OutOfMemoryException)):
+        return PipelineError(f"{live}: out of memory while building it: {str(error).splitlines()[0] or 'MemoryError'} "
+                             "(nothing was published)")
+    return None
 
 
 def build(settings: Settings, log: Callable[[str], None] = print, runner: Runner = InProcess()) -> BuildResult:
     """`runner`: where K-Means and the charts run (`workers`): here by default."""
     started_clock, started = time.perf_counter(), datetime.now(UTC)
     ordered, tests, docs = project(settings, runner)
-    live = settings.warehouse_path
-    with writer_lock(live, settings.lock_timeout_s), writer_lock(settings.reports_dir, settings.lock_timeout_s):
-        remove_build_files(live)
-        building, staged = build_path(live), reports_staging(settings.reports_dir, REPORT_FILES)
-        try:
+    live, reports_dir = resolve_paths(settings.warehouse_path, settings.reports_dir)
+    settings = replace(settings, warehouse_path=live, reports_dir=reports_dir)
+    ours = {name for model in ordered for name in model.outputs} | {"pipeline_runs"}
+    staged, run_id, published = None, None, False
+    try:
+        with writer_lock(live, settings.lock_timeout_s), writer_lock(reports_dir, settings.lock_timeout_s):
+            highest_run_id = prepare(live, reports_dir, settings.lock_timeout_s, ours, log)
+            remove_build_files(live)
+            building, staged = build_path(live), reports_staging(reports_dir)
             config = {
                 "storage_compatibility_version": settings.storage_compatibility_version,
                 "memory_limit": settings.memory_limit,
@@ -206,7 +239,8 @@ def build(settings: Settings, log: Callable[[str], None] = print, runner: Runner
                     load_raw(con, settings.input_path)
                     current.summary = f"{first_row(con, 'select count(*) from raw_customers')[0]:,} lines"
                 with step(stage_label("carry", "history"), log) as current:
-                    current.summary = f"this is run {carry_history(con, settings)}"
+                    run_id = carry_history(con, settings, highest_run_id)
+                    current.summary = f"this is run {run_id}"
                 charts: Charts = {}
                 passed = run_models(
                     con, ordered, tests, docs, SOURCES, settings, log,
@@ -227,17 +261,32 @@ def build(settings: Settings, log: Callable[[str], None] = print, runner: Runner
                     reports = write_reports(con, staged, charts)
                     current.summary = ", ".join(path.name for path in reports)
             with step(stage_label("publish", "warehouse"), log) as current:
-                publish(building, live, staged, settings.reports_dir, list(PUBLISHED))
+                interrupted = publish(building, live, staged, reports_dir, list(PUBLISHED),
+                                      run_id, highest_run_id, settings.lock_timeout_s)
+                published = True
                 current.summary = "validated, swapped in with the reports"
-        except DataTestError as e:
-            cleanup(live, staged)
-            raise DataTestError(f"{settings.input_path}: {e}") from None
-        except BaseException:
-            cleanup(live, staged)
+            if interrupted:
+                raise KeyboardInterrupt
+    except DataTestError as e:
+        cleanup(live, staged)
+        raise DataTestError(f"{settings.input_path}: {e}") from None
+    except PipelineError:
+        cleanup(live, staged)
+        raise
+    except BaseException as e:
+        cleanup(live, staged)
+        if is_interrupt(e):
+            raise Interrupted(
+                f"interrupted after run {run_id} was published: the warehouse and reports are this build's"
+                if published else "interrupted; the published warehouse and reports are as they were"
+            ) from None
+        error = failure(e, live)
+        if error is None:
             raise
+        raise error from None
     return BuildResult(
         warehouse=live,
-        reports=[settings.reports_dir / path.name for path in reports],
+        reports=[reports_dir / path.name for path in reports],
         data_rows=run["data_rows"],
         customers=run["customers"],
         rejected_rows=run["rejected_rows"],

@@ -11,6 +11,7 @@ import duckdb
 
 from .config import Settings
 from .errors import PipelineError
+from .publish import WRITER_HELD, is_lock_conflict
 
 # source table -> (the live table it copies, the rows copied, its columns when there is none)
 CARRIED = {
@@ -38,14 +39,18 @@ CARRIED = {
 TABLES = (*CARRIED, "this_run")
 
 
-def carry_history(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
-    """Create the `previous_*` tables and `this_run`; returns this run's id."""
+def carry_history(con: duckdb.DuckDBPyConnection, settings: Settings, highest_run_id: int = 0) -> int:
+    """Create the `previous_*` tables and `this_run`; returns this run's id: one more than any
+    run of the live warehouse and than `highest_run_id` (ids handed out to builds stopped
+    before their warehouse was published are never reused)."""
     live = settings.warehouse_path
     found = set()
     if live.exists():
         try:
             con.execute("attach $path as live (read_only)", {"path": str(live)})
         except duckdb.Error as e:
+            if is_lock_conflict(e):
+                raise PipelineError(f"{live}: {WRITER_HELD}") from None
             raise PipelineError(f"{live}: cannot read it to carry its history over ({str(e).splitlines()[0]})") from None
         found = {row[0] for row in con.execute(
             "select table_name from duckdb_tables() where database_name = 'live'").fetchall()}
@@ -59,8 +64,8 @@ def carry_history(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
     finally:
         con.execute("detach database if exists live")
     con.execute(
-        "create temp table this_run as select coalesce(max(run_id), 0) + 1 as run_id, "
+        "create temp table this_run as select greatest(coalesce(max(run_id), 0), $highest) + 1 as run_id, "
         "$min_segment_share::double as min_segment_share from previous_runs",
-        {"min_segment_share": settings.min_segment_share},
+        {"min_segment_share": settings.min_segment_share, "highest": highest_run_id},
     )
     return con.execute("select run_id from this_run").fetchall()[0][0]
