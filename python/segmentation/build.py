@@ -203,13 +203,19 @@ def is_interrupt(error: BaseException) -> bool:
         isinstance(error, RuntimeError) and str(error) == "Query interrupted")
 
 
+# DuckDB reports a write that failed (disk full, file too large) as a failed commit or
+# checkpoint too: these words say it was the file system
+FILE_TROUBLE = ("Could not write file", "No space left on device", "File too large", "Permission denied")
+
+
 def failure(error: BaseException, live: Path) -> PipelineError | None:
     """The one-line error for a failure the user can meet (disk full, permissions, memory), or
     None for one that is a bug."""
     if isinstance(error, OSError):
         where = error.filename or live
         return PipelineError(f"{where}: {error.strerror or error} (nothing was published)")
-    if isinstance(error, (duckdb.IOException, duckdb.PermissionException)):
+    if isinstance(error, (duckdb.IOException, duckdb.PermissionException)) or (
+            isinstance(error, duckdb.Error) and any(words in str(error) for words in FILE_TROUBLE)):
         return PipelineError(f"{live}: cannot build it: {str(error).splitlines()[0]} (nothing was published)")
     if isinstance(error, (MemoryError, duckdb.OutOfMemoryException)):
         return PipelineError(f"{live}: out of memory while building it: {str(error).splitlines()[0] or 'MemoryError'} "
