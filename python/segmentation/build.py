@@ -3,6 +3,7 @@ reports, then publish warehouse and reports. Until the last step nothing live is
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata
 import platform
@@ -192,7 +193,10 @@ def stage_label(verb: str, name: str) -> str:
 
 
 def cleanup(live: Path, staged: Path | None) -> None:
-    remove_build_files(live)
+    """Remove what a stopped build wrote beside the live files (when it can: the error being
+    reported may be that it cannot)."""
+    with contextlib.suppress(OSError):
+        remove_build_files(live)
     if staged is not None:
         shutil.rmtree(staged, ignore_errors=True)
 
