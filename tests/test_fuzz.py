@@ -98,9 +98,13 @@ OPTIONS = {
 @st.composite
 def commands(draw) -> tuple[list[str], bytes]:
     argv: list[str] = []
+    # without --warehouse or --reports the project's own would be used: the fuzz's instead
+    defaults = {"--input": None, "--warehouse": "{root}/default/mall.duckdb", "--reports": "{root}/default-reports"}
     for option, kind in (("--input", "input"), ("--warehouse", "warehouse"), ("--reports", "reports")):
         if draw(st.booleans()):
             argv += [option, draw(paths(kind))]
+        elif defaults[option]:
+            argv += [option, defaults[option]]
     for option, values in OPTIONS.items():
         if draw(st.integers(0, 3)) == 0:
             argv += [option, draw(st.sampled_from(values))]

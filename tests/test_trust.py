@@ -525,3 +525,17 @@ def test_the_manifest_records_the_files_the_run_and_the_warehouse(settings):
     assert data["warehouse"] == str(settings.warehouse_path)
     assert "index.html" in data["files"] and MANIFEST not in data["files"]
     assert {"customer_segments", "pipeline_runs", "segment_of"} <= set(data["objects"])
+
+
+def test_the_readme_recipe_for_keeping_your_own_tables(settings, tmp_path):
+    run_build(settings)
+    own = tmp_path / "analysis.duckdb"
+    with duckdb.connect(str(own)) as con:
+        con.execute("attach $path as mall (read_only)", {"path": str(settings.warehouse_path)})
+        con.execute("create table my_targets as select customer_id from mall.customer_segments "
+                    "where segment_label = 'Target Customers'")
+        run_build(settings)  # published while the attachment is open
+        con.execute("detach mall")
+        targets = con.execute("select count(*) from my_targets").fetchall()[0][0]
+    assert targets > 0
+    assert warehouse_run(settings) == reports_run(settings) == 2

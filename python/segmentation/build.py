@@ -233,7 +233,7 @@ def build(settings: Settings, log: Callable[[str], None] = print, runner: Runner
     ordered, tests, docs = project(settings, runner)
     live, reports_dir = resolve_paths(settings.warehouse_path, settings.reports_dir)
     settings = replace(settings, warehouse_path=live, reports_dir=reports_dir)
-    ours = {name for model in ordered for name in model.outputs} | {"pipeline_runs"}
+    ours = {name for model in ordered for name in model.outputs} | {"pipeline_runs", *SOURCES}
     staged, run_id, published = None, None, False
     try:
         with writer_lock(live, settings.lock_timeout_s), writer_lock(reports_dir, settings.lock_timeout_s):
