@@ -5,13 +5,14 @@ is run 1."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import duckdb
 
 from .config import Settings
 from .errors import PipelineError
-from .publish import WRITER_HELD, is_lock_conflict
+from .publish import POLL_S, WRITER_HELD, is_lock_conflict
 
 # source table -> (the live table it copies, the rows copied, its columns when there is none)
 CARRIED = {
@@ -46,12 +47,18 @@ def carry_history(con: duckdb.DuckDBPyConnection, settings: Settings, highest_ru
     live = settings.warehouse_path
     found = set()
     if live.exists():
-        try:
-            con.execute("attach $path as live (read_only)", {"path": str(live)})
-        except duckdb.Error as e:
-            if is_lock_conflict(e):
-                raise PipelineError(f"{live}: {WRITER_HELD}") from None
-            raise PipelineError(f"{live}: cannot read it to carry its history over ({str(e).splitlines()[0]})") from None
+        deadline = time.monotonic() + settings.lock_timeout_s
+        while True:  # a program holding it read-write is waited for, as when publishing
+            try:
+                con.execute("attach $path as live (read_only)", {"path": str(live)})
+                break
+            except duckdb.Error as e:
+                if not is_lock_conflict(e):
+                    raise PipelineError(
+                        f"{live}: cannot read it to carry its history over ({str(e).splitlines()[0]})") from None
+                if time.monotonic() >= deadline:
+                    raise PipelineError(f"{live}: {WRITER_HELD}") from None
+                time.sleep(POLL_S)
         found = {row[0] for row in con.execute(
             "select table_name from duckdb_tables() where database_name = 'live'").fetchall()}
     try:
