@@ -7,7 +7,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -388,18 +387,26 @@ def test_a_warehouse_that_cannot_be_replaced_swaps_the_reports_back(settings, mo
 
 # --- 6. failures the user meets are one error line, never a traceback ----------------------------
 
-def limited_file_size(limit: int):
-    def apply() -> None:
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-    return apply
+def file_size_limit_hook(limit: int) -> str:
+    """From the build on, this process cannot write files past `limit` bytes: a write past it
+    fails with EFBIG, as on a full disk (its worker processes, started before, are not limited)."""
+    return f"""
+        import resource
+        import segmentation.build
+        original = segmentation.build.load_raw
+        def limited(*args, **kwargs):
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))
+            return original(*args, **kwargs)
+        segmentation.build.load_raw = limited
+    """
 
 
 @pytest.mark.parametrize("limit", [64 << 10, 2 << 20])
 def test_a_full_disk_is_one_error_line(settings, limit):
     run_build(settings)
     before = fingerprint(settings.warehouse_path, settings.reports_dir)
-    done = pipeline(settings, preexec_fn=limited_file_size(limit))
+    done = hooked_pipeline(settings, file_size_limit_hook(limit))
     assert done.returncode == 1
     line = one_error_line(done)
     assert line.startswith(f"error: {settings.warehouse_path}: cannot build it: ") and "File too large" in line
