@@ -104,7 +104,7 @@ def parse_args(argv: list[str] | None) -> Settings:
         "with K-Means, publish the warehouse and the reports.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--input", type=path_option, default=DEFAULTS.input_path,
+    parser.add_argument("--input", type=Path, default=DEFAULTS.input_path,
                         help="customer CSV (or .parquet) with CustomerID, Gender (or Genre), Age, "
                         "Annual Income (k$), Spending Score (1-100)")
     parser.add_argument("--warehouse", type=warehouse_option, default=DEFAULTS.warehouse_path,

@@ -387,31 +387,39 @@ def test_a_warehouse_that_cannot_be_replaced_swaps_the_reports_back(settings, mo
 
 # --- 6. failures the user meets are one error line, never a traceback ----------------------------
 
-def file_size_limit_hook(limit: int) -> str:
-    """From the build on, this process cannot write files past `limit` bytes: a write past it
-    fails with EFBIG, as on a full disk (its worker processes, started before, are not limited)."""
+def file_size_limit_hook(step: str, limit: int) -> str:
+    """From `step` of the build on, this process cannot write files past `limit` bytes: a write
+    past it fails with EFBIG, as on a full disk (its worker processes are not limited)."""
     return f"""
         import resource
         import segmentation.build
-        original = segmentation.build.load_raw
+        original = segmentation.build.{step}
         def limited(*args, **kwargs):
             signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
             resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))
             return original(*args, **kwargs)
-        segmentation.build.load_raw = limited
+        segmentation.build.{step} = limited
     """
 
 
-@pytest.mark.parametrize("limit", [64 << 10, 2 << 20])
-def test_a_full_disk_is_one_error_line(settings, limit):
+@pytest.mark.parametrize("step", ["run_flags", "write_reports"])
+def test_a_full_disk_is_one_error_line(settings, step):
+    """The disk fills while DuckDB records the run, or while the reports are written."""
     run_build(settings)
     before = fingerprint(settings.warehouse_path, settings.reports_dir)
-    done = hooked_pipeline(settings, file_size_limit_hook(limit))
+    done = hooked_pipeline(settings, file_size_limit_hook(step, 64 << 10))
     assert done.returncode == 1
     line = one_error_line(done)
-    assert line.startswith(f"error: {settings.warehouse_path}: cannot build it: ") and "File too large" in line
+    if step == "run_flags":
+        assert line.startswith(f"error: {settings.warehouse_path}: cannot build it: ") and "File too large" in line
+    else:
+        assert line == f"error: {settings.reports_dir}: cannot write the reports: File too large (nothing was published)"
     assert fingerprint(settings.warehouse_path, settings.reports_dir) == before
-    assert not publish.build_path(settings.warehouse_path).exists()
+    assert not publish.build_path(settings.warehouse_path).exists() and not staged_exists(settings)
+
+
+def staged_exists(settings) -> bool:
+    return staging_path(settings.reports_dir).exists()
 
 
 def test_no_space_left_while_writing_the_reports(settings, monkeypatch):
@@ -425,10 +433,10 @@ def test_no_space_left_while_writing_the_reports(settings, monkeypatch):
     monkeypatch.setattr(segmentation.build, "write_reports", disk_full)
     with pytest.raises(PipelineError) as failed:
         run_build(settings)
-    staged = staging_path(settings.reports_dir)
-    assert str(failed.value) == f"{staged / 'index.html'}: No space left on device (nothing was published)"
+    assert str(failed.value) == (
+        f"{settings.reports_dir}: cannot write the reports: No space left on device (nothing was published)")
     assert fingerprint(settings.warehouse_path, settings.reports_dir) == before
-    assert not staged.exists()
+    assert not staging_path(settings.reports_dir).exists()
 
 
 @contextmanager

@@ -268,7 +268,11 @@ def build(settings: Settings, log: Callable[[str], None] = print, runner: Runner
                     con.execute("checkpoint")
                     current.summary = "comments, checkpoint"
                 with step(stage_label("write", "reports"), log) as current:
-                    reports = write_reports(con, staged, charts)
+                    try:
+                        reports = write_reports(con, staged, charts)
+                    except OSError as e:  # a failed write names no file: say which folder
+                        raise PipelineError(f"{reports_dir}: cannot write the reports: {e.strerror or e} "
+                                            "(nothing was published)") from None
                     current.summary = ", ".join(path.name for path in reports)
             with step(stage_label("publish", "warehouse"), log) as current:
                 interrupted = publish(building, live, staged, reports_dir, list(PUBLISHED),
