@@ -9,7 +9,7 @@ ENGINES_STAMP := $(VENV)/.engines-installed
 OLD_DUCKDB := .venv-duckdb1
 
 .DEFAULT_GOAL := help
-.PHONY: help install engines run test lint sample bench bench-scoring stress clean
+.PHONY: help install engines run test lint sample bench bench-scoring stress fuzz clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -53,8 +53,11 @@ bench: $(STAMP) ## time and memory by input size, e.g. make bench BENCH="--sizes
 bench-scoring: $(ENGINES_STAMP) ## the exported scoring SQL on DuckDB, Spark, PostgreSQL: agreement and seconds
 	$(BIN)/python benchmarks/scoring_engines.py $(BENCH)
 
-stress: $(STAMP) ## readers query in a loop while the pipeline rebuilds 20 times
-	$(BIN)/python benchmarks/stress_readers.py
+stress: $(STAMP) ## readers and a read-write holder in a loop while the pipeline rebuilds 50 times
+	$(BIN)/python benchmarks/stress_readers.py --rebuilds 50 --writer
+
+fuzz: $(STAMP) ## throw random paths, options and files at the command (FUZZ_EXAMPLES=300)
+	FUZZ_RANDOM=1 FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-300} $(BIN)/python -m pytest tests/test_fuzz.py -q
 
 clean: ## remove the built warehouse, reports and caches
-	rm -rf warehouse/*.duckdb* reports/*.html reports/*.png reports/*.csv reports/*.parquet reports/scoring .reports.building .reports.lock .pytest_cache
+	rm -rf warehouse/*.duckdb* reports/*.html reports/*.png reports/*.csv reports/*.parquet reports/scoring reports/.manifest.json .reports.building .reports.lock .pytest_cache

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import gc
+import math
+import os
 import sys
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent / "python"))
 
 from segmentation.config import FEATURE_COLUMNS, FEATURES, Settings  # noqa: E402
-from segmentation.errors import PipelineError  # noqa: E402
+from segmentation.errors import Interrupted, PipelineError  # noqa: E402
 
 DEFAULTS = Settings()
 
@@ -37,12 +39,52 @@ def seed_option(text: str) -> int:
     return int(text)
 
 
+def seconds_option(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number of seconds, 0 or more, got {text!r}")
+    return value
+
+
+def storage_version_option(text: str) -> str:
+    if text == DEFAULTS.storage_compatibility_version:
+        return text
+    import duckdb  # only when another version is asked for: --help stays quick
+
+    try:
+        duckdb.connect(":memory:", config={"storage_compatibility_version": text}).close()
+    except duckdb.Error:
+        raise argparse.ArgumentTypeError(
+            f"not a DuckDB storage version: {text!r} (e.g. v1.0.0, v1.1.0, v1.2.0, latest)") from None
+    return text
+
+
+def path_option(text: str) -> Path:
+    """A file or folder path: not empty, no NUL; `~` is the home folder even when quoted."""
+    if not text or "\0" in text:
+        raise argparse.ArgumentTypeError(f"expected a path, got {text!r}")
+    return Path(os.path.expanduser(text))
+
+
+def warehouse_option(text: str) -> Path:
+    path = path_option(text)
+    if "?" in text:
+        raise argparse.ArgumentTypeError(f"DuckDB cannot write a database whose path holds '?': {text!r}")
+    return path
+
+
 def k_option(text: str) -> int | None:
     return None if text == "auto" else positive_int(text)
 
 
 def share_option(text: str) -> float:
-    share = float(text)
+    try:
+        share = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a share between 0 and 1, got {text!r}") from None
     if not 0 <= share <= 1:
         raise argparse.ArgumentTypeError("a share is between 0 and 1")
     return share
@@ -82,8 +124,8 @@ def parse_args(argv: list[str] | None) -> Settings:
     )
     parser.add_argument("--input", type=Path, default=DEFAULTS.input_path,
                         help="customer file: CSV (any delimiter, UTF-8/UTF-16/Windows-1252), .xlsx or "
-                        ".parquet, with an id, income and spending score column (age and gender optional); "
-                        "taken literally (no ~ or wildcards)")
+                        ".parquet, or a folder of CSV or Parquet part files, with an id, income and spending "
+                        "score column (age and gender optional); taken literally (no ~ or wildcards)")
     parser.add_argument("--columns", type=columns_option, default={}, metavar="COL=HEADER,...",
                         help="map warehouse columns (customer_id, gender, age, annual_income_k, "
                         "spending_score) to the input's header names, e.g. customer_id=Kundennummer")
@@ -92,9 +134,9 @@ def parse_args(argv: list[str] | None) -> Settings:
     parser.add_argument("--sheet", default=DEFAULTS.sheet, help="sheet of an .xlsx input (default: the first)")
     parser.add_argument("--income-unit", choices=("k", "dollars"), default=DEFAULTS.income_unit,
                         help="unit of the income column (default: from its header, else from its values)")
-    parser.add_argument("--warehouse", type=Path, default=DEFAULTS.warehouse_path,
+    parser.add_argument("--warehouse", type=warehouse_option, default=DEFAULTS.warehouse_path,
                         help="DuckDB file to publish; replaced whole, readers are not disturbed")
-    parser.add_argument("--reports", type=Path, default=DEFAULTS.reports_dir,
+    parser.add_argument("--reports", type=path_option, default=DEFAULTS.reports_dir,
                         help="folder for index.html, the charts, the segmented CSV and the marts as Parquet")
     parser.add_argument("--k", type=k_option, default=DEFAULTS.k, metavar="N|auto",
                         help="number of segments, or 'auto' for the K with the best silhouette")
@@ -118,9 +160,10 @@ def parse_args(argv: list[str] | None) -> Settings:
     parser.add_argument("--strict", action="store_true",
                         help="fail the build on a flag (segment too small, segments unstable across seeds) "
                         "instead of only reporting it")
-    parser.add_argument("--lock-timeout", type=float, default=DEFAULTS.lock_timeout_s,
-                        help="seconds to wait for another build of the same warehouse")
-    parser.add_argument("--storage-version", default=DEFAULTS.storage_compatibility_version,
+    parser.add_argument("--lock-timeout", type=seconds_option, default=DEFAULTS.lock_timeout_s,
+                        help="seconds to wait for another build of the same warehouse, or for a "
+                        "program holding it open for writing")
+    parser.add_argument("--storage-version", type=storage_version_option, default=DEFAULTS.storage_compatibility_version,
                         help="DuckDB storage compatibility version of the published file "
                         "(v1.0.0 opens in DuckDB 1.x, as bundled by many BI tools)")
     args = parser.parse_args(argv)
@@ -164,10 +207,10 @@ def main(argv: list[str] | None = None) -> int:
     except PipelineError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    except (KeyboardInterrupt, RuntimeError) as e:
-        # Ctrl-C: Python raises KeyboardInterrupt, or DuckDB, when it stops the query it was running
-        if isinstance(e, RuntimeError) and str(e) != "Query interrupted":
-            raise
+    except Interrupted as e:  # the build says what it had published
+        print(f"error: {e}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:  # before the build began
         print("error: interrupted; the published warehouse and reports are as they were", file=sys.stderr)
         return 130
     print(

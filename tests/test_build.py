@@ -99,7 +99,7 @@ def test_reports_are_written(sample_build):
         image = imread(reports / name)
         assert image.shape[0] >= 400 and image.shape[1] >= 600
         assert image.std() > 0.05  # not a blank canvas
-    assert sorted(p.name for p in reports.iterdir()) == [
+    assert sorted(p.name for p in reports.iterdir() if not p.name.startswith(".")) == [
         "clusters.png", "customer_segments.parquet", "elbow.png", "index.html", "scoring", "segment_changes.parquet",
         "segment_movements.parquet", "segment_profiles.png", "segment_summary.parquet",
         "segmented_mall_customers.csv",

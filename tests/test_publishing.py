@@ -3,6 +3,8 @@ a real DuckDB 1.x, and the client recipes of the README."""
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import fcntl
 import os
 import signal
@@ -16,6 +18,7 @@ from matplotlib.image import imread
 
 from conftest import child_processes, fingerprint, query, run_build, still_running, write_csv
 from segmentation.config import PROJECT_DIR, SAMPLE_INPUT
+from segmentation import publish
 from segmentation.errors import PipelineError
 from segmentation.publish import lock_path
 
@@ -160,6 +163,91 @@ def test_the_reports_folder_keeps_hidden_files_and_refuses_foreign_ones(settings
     run_build(settings)
     assert (settings.reports_dir / ".gitkeep").exists()
     (settings.reports_dir / "notes.txt").write_text("mine")
-    with pytest.raises(PipelineError, match="the reports folder also holds notes.txt"):
+    with pytest.raises(PipelineError, match="the reports folder holds notes.txt, which no build recorded writing"):
         run_build(settings)
     assert (settings.reports_dir / "notes.txt").read_text() == "mine"
+
+
+# --- the exchange each system has, forced one by one on Linux -----------------------------------
+
+class MacLibc:
+    """What macOS's libc offers: renamex_np(from, to, RENAME_SWAP), played by Linux's renameat2."""
+
+    def __init__(self, real):
+        self.real, self.calls = real, []
+
+    def renamex_np(self, a, b, flags):
+        self.calls.append(flags)
+        assert flags == publish.RENAME_SWAP
+        return self.real.renameat2(publish.AT_FDCWD, a, publish.AT_FDCWD, b, publish.RENAME_EXCHANGE)
+
+
+class RefusingLibc:
+    """A file system that cannot exchange (as some network file systems): EINVAL."""
+
+    def renameat2(self, *args):
+        ctypes.set_errno(errno.EINVAL)
+        return -1
+
+
+def two_folders(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    for folder in (a, b):
+        folder.mkdir()
+        (folder / "which").write_text(folder.name)
+    return a, b
+
+
+def test_the_exchange_is_chosen_from_what_the_system_has():
+    assert publish.exchange_method(publish.load_libc()) == "renameat2"  # this is Linux
+    assert publish.exchange_method(MacLibc(None)) == "renamex_np"
+    assert publish.exchange_method(None) == "renames"  # Windows: no libc to ask
+    assert publish.exchange_method(object()) == "renames"
+
+
+@pytest.mark.parametrize("method", ["renameat2", "renamex_np", "renames"])
+def test_each_exchange_swaps_two_folders_and_publishes_a_build(tmp_path, settings, monkeypatch, method):
+    if method == "renamex_np":
+        monkeypatch.setattr(publish, "LIBC", MacLibc(publish.LIBC))
+    monkeypatch.setattr(publish, "METHOD", method)
+    a, b = two_folders(tmp_path)
+    publish.exchange(a, b)
+    assert ((a / "which").read_text(), (b / "which").read_text()) == ("b", "a")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]
+    for run in (1, 2):
+        run_build(settings)
+        assert query(settings.warehouse_path, "select max(run_id) from pipeline_runs") == [(run,)]
+        assert publish.read_manifest(settings.reports_dir).run_id == run
+    if method == "renamex_np":
+        assert publish.LIBC.calls == [publish.RENAME_SWAP] * 3
+
+
+def test_a_file_system_that_cannot_exchange_gets_the_renames(tmp_path, monkeypatch):
+    monkeypatch.setattr(publish, "LIBC", RefusingLibc())
+    monkeypatch.setattr(publish, "METHOD", "renameat2")
+    a, b = two_folders(tmp_path)
+    publish.exchange(a, b)
+    assert ((a / "which").read_text(), (b / "which").read_text()) == ("b", "a")
+
+
+class FakeMsvcrt:
+    """Windows' msvcrt.locking, played by flock (both lock per open file, not per process)."""
+
+    LK_NBLCK, LK_UNLCK = 2, 0
+
+    @staticmethod
+    def locking(fd, mode, length):
+        assert length == 1 and os.lseek(fd, 0, os.SEEK_CUR) == 0
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB if mode == FakeMsvcrt.LK_NBLCK else fcntl.LOCK_UN)
+
+
+def test_the_build_lock_without_fcntl_uses_msvcrt(tmp_path, monkeypatch):
+    monkeypatch.setattr(publish, "fcntl", None)
+    monkeypatch.setattr(publish, "msvcrt", FakeMsvcrt)
+    live = tmp_path / "mall.duckdb"
+    with publish.writer_lock(live, 5):
+        with pytest.raises(PipelineError, match="another build is running .waited 0 s"):
+            with publish.writer_lock(live, 0):
+                pass
+    with publish.writer_lock(live, 0):  # released
+        pass

@@ -3,12 +3,13 @@ reports, then publish warehouse and reports. Until the last step nothing live is
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import platform
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -20,12 +21,20 @@ from . import colours, kmeans_model
 from .config import Settings
 from .dag import Model, SingularTest, build_order, discover, python_model, run_models, run_table_tests
 from .db import first_row
-from .errors import DataTestError, InputError, PipelineError
+from .errors import DataTestError, InputError, Interrupted, PipelineError
 from .history import TABLES as HISTORY_TABLES, carry_history, dataset_warning
 from .loader import LoadedInput, load_raw
 from .progress import step
-from .publish import build_path, publish, remove_build_files, reports_staging, writer_lock
-from .reports import REPORT_ENTRIES, Charts, chart_hooks, write_reports
+from .publish import (
+    build_path,
+    prepare,
+    publish,
+    remove_build_files,
+    reports_staging,
+    resolve_paths,
+    writer_lock,
+)
+from .reports import Charts, chart_hooks, write_reports
 from .schema import TableDoc, apply_comments, load_schema
 from .workers import InProcess, Runner
 
@@ -212,22 +221,30 @@ def input_folder(live: Path) -> Path:
     return build_path(live).with_name(build_path(live).name + ".input")
 
 
-def cleanup(live: Path, staged: Path) -> None:
-    remove_build_files(live)
+def cleanup(live: Path, staged: Path | None) -> None:
+    """Remove what a stopped build wrote beside the live files (when it can: the error being
+    reported may be that it cannot)."""
+    with contextlib.suppress(OSError):
+        remove_build_files(live)
     shutil.rmtree(input_folder(live), ignore_errors=True)
-    shutil.rmtree(staged, ignore_errors=True)
+    if staged is not None:
+        shutil.rmtree(staged, ignore_errors=True)
 
 
 def build(settings: Settings, log: Callable[[str], None] = print, runner: Runner = InProcess()) -> BuildResult:
     """`runner`: where K-Means and the charts run (`workers`): here by default."""
     started_clock, started = time.perf_counter(), datetime.now(UTC)
     ordered, tests, docs = project(settings, runner)
-    live = settings.warehouse_path
-    with writer_lock(live, settings.lock_timeout_s), writer_lock(settings.reports_dir, settings.lock_timeout_s):
-        remove_build_files(live)
-        shutil.rmtree(input_folder(live), ignore_errors=True)
-        building, staged = build_path(live), reports_staging(settings.reports_dir, REPORT_ENTRIES)
-        try:
+    live, reports_dir = resolve_paths(settings.warehouse_path, settings.reports_dir)
+    settings = replace(settings, warehouse_path=live, reports_dir=reports_dir)
+    ours = {name for model in ordered for name in model.outputs} | {"pipeline_runs", *SOURCES}
+    staged, run_id, published = None, None, False
+    try:
+        with writer_lock(live, settings.lock_timeout_s), writer_lock(reports_dir, settings.lock_timeout_s):
+            highest_run_id = prepare(live, reports_dir, settings.lock_timeout_s, ours, log)
+            remove_build_files(live)
+            shutil.rmtree(input_folder(live), ignore_errors=True)
+            building, staged = build_path(live), reports_staging(reports_dir)
             config = {
                 "storage_compatibility_version": settings.storage_compatibility_version,
                 "memory_limit": settings.memory_limit,
@@ -242,7 +259,8 @@ def build(settings: Settings, log: Callable[[str], None] = print, runner: Runner
                 for warning in loaded.warnings:
                     log(f"  warning: {warning}")
                 with step(stage_label("carry", "history"), log) as current:
-                    current.summary = f"this is run {carry_history(con, settings)}"
+                    run_id = carry_history(con, settings, highest_run_id)
+                    current.summary = f"this is run {run_id}"
                 charts: Charts = {}
                 passed = run_models(
                     con, ordered, tests, docs, SOURCES, settings, log,
@@ -262,21 +280,40 @@ def build(settings: Settings, log: Callable[[str], None] = print, runner: Runner
                     con.execute("checkpoint")
                     current.summary = "comments, checkpoint"
                 with step(stage_label("write", "reports"), log) as current:
-                    reports = write_reports(con, staged, charts)
+                    try:
+                        reports = write_reports(con, staged, charts)
+                    except OSError as e:  # a failed write names no file: say which folder
+                        raise PipelineError(f"{reports_dir}: cannot write the reports: {e.strerror or e} "
+                                            "(nothing was published)") from None
                     current.summary = ", ".join(path.name for path in reports)
             with step(stage_label("publish", "warehouse"), log) as current:
                 shutil.rmtree(input_folder(live), ignore_errors=True)
-                publish(building, live, staged, settings.reports_dir, list(PUBLISHED))
+                interrupted = publish(building, live, staged, reports_dir, list(PUBLISHED),
+                                      run_id, highest_run_id, settings.lock_timeout_s)
+                published = True
                 current.summary = "validated, swapped in with the reports"
-        except DataTestError as e:
-            cleanup(live, staged)
-            raise DataTestError(f"{settings.input_path}: {e}") from None
-        except BaseException:
-            cleanup(live, staged)
+            if interrupted:
+                raise KeyboardInterrupt
+    except DataTestError as e:
+        cleanup(live, staged)
+        raise DataTestError(f"{settings.input_path}: {e}") from None
+    except PipelineError:
+        cleanup(live, staged)
+        raise
+    except BaseException as e:
+        cleanup(live, staged)
+        if is_interrupt(e):
+            raise Interrupted(
+                f"interrupted after run {run_id} was published: the warehouse and reports are this build's"
+                if published else "interrupted; the published warehouse and reports are as they were"
+            ) from None
+        error = failure(e, live)
+        if error is None:
             raise
+        raise error from None
     return BuildResult(
         warehouse=live,
-        reports=[settings.reports_dir / path.name for path in reports],
+        reports=[reports_dir / path.name for path in reports],
         data_rows=run["data_rows"],
         customers=run["customers"],
         rejected_rows=run["rejected_rows"],

@@ -16,3 +16,7 @@ class DataTestError(PipelineError):
 class TooFewCustomers(ValueError):
     """K-Means cannot make K clusters of the customers there are (the build reports it as an
     InputError naming the file)."""
+
+
+class Interrupted(Exception):
+    """Ctrl-C stopped a build; the message says what is published."""

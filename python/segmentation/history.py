@@ -7,11 +7,14 @@ these tables) they are empty, and this is run 1."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+import time
+from pathlib import Path
 
 import duckdb
 
 from .config import Settings
 from .errors import PipelineError
+from .publish import POLL_S, WRITER_HELD, is_lock_conflict
 
 # The last run's customers compared with this run's, at most this many (a sample chosen by a
 # hash of the id, so the same customers are drawn on both sides).
@@ -59,16 +62,26 @@ CARRIED = {
 TABLES = (*CARRIED, "this_run")
 
 
-def carry_history(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
-    """Create the `previous_*` tables and `this_run`; returns this run's id."""
+def carry_history(con: duckdb.DuckDBPyConnection, settings: Settings, highest_run_id: int = 0) -> int:
+    """Create the `previous_*` tables and `this_run`; returns this run's id: one more than any
+    run of the live warehouse and than `highest_run_id` (ids handed out to builds stopped
+    before their warehouse was published are never reused)."""
     live = settings.warehouse_path
     found: set[str] = set()
     columns: set[tuple[str, str]] = set()
     if live.exists():
-        try:
-            con.execute("attach $path as live (read_only)", {"path": str(live)})
-        except duckdb.Error as e:
-            raise PipelineError(f"{live}: cannot read it to carry its history over ({str(e).splitlines()[0]})") from None
+        deadline = time.monotonic() + settings.lock_timeout_s
+        while True:  # a program holding it read-write is waited for, as when publishing
+            try:
+                con.execute("attach $path as live (read_only)", {"path": str(live)})
+                break
+            except duckdb.Error as e:
+                if not is_lock_conflict(e):
+                    raise PipelineError(
+                        f"{live}: cannot read it to carry its history over ({str(e).splitlines()[0]})") from None
+                if time.monotonic() >= deadline:
+                    raise PipelineError(f"{live}: {WRITER_HELD}") from None
+                time.sleep(POLL_S)
         found = {row[0] for row in con.execute(
             "select table_name from duckdb_tables() where database_name = 'live' union all "
             "select view_name from duckdb_views() where database_name = 'live'").fetchall()}
@@ -89,7 +102,7 @@ def carry_history(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
     # runs recorded before datasets were: no dataset, never compared by name
     con.execute("alter table previous_runs add column if not exists dataset varchar")
     con.execute(
-        "create temp table this_run as select coalesce(max(run_id), 0) + 1 as run_id, "
+        "create temp table this_run as select greatest(coalesce(max(run_id), 0), $highest) + 1 as run_id, "
         "$started_at::timestamp with time zone as started_at, $min_segment_share::double as min_segment_share, "
         "$features::varchar[] as features, $dataset::varchar as dataset_option, $input_name::varchar as input_name "
         "from previous_runs",
@@ -99,6 +112,7 @@ def carry_history(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
             "features": list(settings.features),
             "dataset": settings.dataset,
             "input_name": settings.input_path.stem,
+            "highest": highest_run_id,
         },
     )
     return con.execute("select run_id from this_run").fetchall()[0][0]

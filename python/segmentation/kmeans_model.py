@@ -10,6 +10,7 @@ import duckdb
 import pandas as pd
 
 from .config import Settings
+from .db import first_row
 from .errors import InputError, TooFewCustomers
 from .workers import CLUSTERING, Runner
 
@@ -53,4 +54,10 @@ def run(con: duckdb.DuckDBPyConnection, settings: Settings, runner: Runner) -> d
     try:
         return runner.call(CLUSTERING, "model_tables", sample, settings, *previous_model(con, settings))()
     except TooFewCustomers as e:
+        customers = first_row(con, "select count(*) from customer_features")[0]
+        if len(sample) < customers:  # the sample, not the input, is too small
+            raise InputError(
+                f"{settings.input_path}: {str(e).replace('the input has', 'the sample has')} of the "
+                f"{customers:,} customers (--sample-size {settings.sample_size}); raise --sample-size"
+            ) from None
         raise InputError(f"{settings.input_path}: {e}") from None

@@ -1,19 +1,32 @@
-"""Build beside the live files, then swap them in whole.
+"""Build beside the live files, then swap them in whole; own exactly what was written.
 
-Readers (BI tools, the DuckDB CLI) may hold the live warehouse open: DuckDB would refuse a
-writer on that file, but a new file renamed over it leaves them reading the old data while
-new connections see the new. A build that fails or is killed never touches the live files.
+Readers (BI tools, the DuckDB CLI) may hold the live warehouse open read-only: a new file
+renamed over it leaves them reading the old data while new connections see the new. A program
+holding it read-write is different: its write-ahead log is named after the path, so after a
+rename it would land beside the new file and break it. The build therefore publishes only while
+it holds the live file read-only itself (DuckDB's lock: no writer can be connected then).
+
+The reports folder and the warehouse are published as a pair: the reports are exchanged first,
+then the warehouse is renamed over the live one (the commit point). A build stopped between the
+two leaves the previous reports in the staging folder; the next build puts them back before it
+does anything else. Every published reports folder holds a manifest of what the build wrote
+there, the run it belongs to and the warehouse's objects: the next build refuses to replace
+anything not in it.
 """
 
 from __future__ import annotations
 
 import ctypes
-import fcntl
+import errno
+import json
 import os
 import shutil
+import signal
+import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import duckdb
@@ -21,6 +34,12 @@ import duckdb
 from .db import first_row, quote_ident
 from .errors import PipelineError
 
+MANIFEST = ".manifest.json"  # in the reports folder: what the build that published it wrote
+WRITER_HELD = "open for writing by another program; connect BI tools read-only"
+POLL_S = 0.1
+
+
+# --- names beside the live files ----------------------------------------------------------
 
 def lock_path(live: Path) -> Path:
     return live.with_name(live.name + ".lock") if live.suffix else live.with_name(f".{live.name}.lock")
@@ -34,27 +53,299 @@ def wal_path(database: Path) -> Path:
     return database.with_name(database.name + ".wal")
 
 
+def staging_path(reports_dir: Path) -> Path:
+    """Where the new reports are written; after the exchange, the previous reports."""
+    return reports_dir.with_name(f".{reports_dir.name}.building")
+
+
+def aside_path(path: Path) -> Path:
+    """Where `exchange_by_renames` parks `path` for a moment."""
+    return path.with_name(f".{path.name}.aside")
+
+
+# --- paths the user gave ---------------------------------------------------------------------
+
+def resolve_paths(warehouse: Path, reports_dir: Path) -> tuple[Path, Path]:
+    """Absolute, `~` expanded, symlinks followed (a symlinked reports folder or warehouse is
+    published through: the link stays and points at the new content). Refuses what cannot work."""
+    live, reports = (Path(os.path.expanduser(p)).resolve() for p in (warehouse, reports_dir))
+    if "?" in str(live):
+        raise PipelineError(f"{live}: DuckDB cannot write a database whose path holds '?'; choose another --warehouse")
+    if live.is_dir():
+        raise PipelineError(f"{live}: is a folder; --warehouse names a DuckDB file")
+    if reports.parent == reports:
+        raise PipelineError(f"{reports}: the root folder cannot be the reports folder; choose a folder of its own")
+    if reports.exists() and not reports.is_dir():
+        raise PipelineError(f"{reports}: is a file, not a folder; choose a folder for --reports")
+    if live == reports or reports in live.parents:
+        raise PipelineError(f"{live}: the warehouse cannot be inside the reports folder {reports}")
+    return live, reports
+
+
+# --- one build at a time: a lock file -------------------------------------------------------
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
+try:
+    import msvcrt
+except ImportError:  # Linux, macOS
+    msvcrt = None  # type: ignore[assignment]
+
+
+def try_lock(handle) -> bool:
+    """Take the exclusive lock on an open lock file without waiting: flock on Linux and macOS,
+    msvcrt.locking of its first byte on Windows."""
+    if fcntl is not None:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            return False
+    handle.seek(0)
+    try:
+        msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+        return True
+    except OSError:
+        return False
+
+
+def unlock(handle) -> None:
+    if fcntl is not None:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    else:
+        handle.seek(0)
+        msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+
+
 @contextmanager
 def writer_lock(live: Path, timeout_s: float) -> Iterator[None]:
     """One build per warehouse (or reports folder) at a time; a second waits up to
     `timeout_s`, then stops."""
     live.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path(live), "a") as handle:
+    with open(lock_path(live), "a+") as handle:
         deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise PipelineError(
-                        f"{live}: another build is running (waited {timeout_s:g} s for it)"
-                    ) from None
-                time.sleep(0.1)
+        while not try_lock(handle):
+            if time.monotonic() >= deadline:
+                raise PipelineError(f"{live}: another build is running (waited {timeout_s:g} s for it)")
+            time.sleep(POLL_S)
         try:
             yield
         finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            unlock(handle)
+
+
+# --- the live warehouse: held read-only, so no writer is connected ---------------------------
+
+def is_lock_conflict(error: duckdb.Error) -> bool:
+    text = str(error).lower()
+    return "could not set lock" in text or "conflicting lock" in text or "used by another process" in text
+
+
+@contextmanager
+def live_warehouse(live: Path, timeout_s: float) -> Iterator[duckdb.DuckDBPyConnection | None]:
+    """A read-only connection to the live warehouse (None when there is none yet), held for
+    the block: while it is open no program can connect read-write. Waits up to `timeout_s` for
+    a program holding it read-write to let go."""
+    if not live.exists():
+        yield None
+        return
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            con = duckdb.connect(str(live), read_only=True)
+            break
+        except duckdb.Error as e:
+            if not is_lock_conflict(e):
+                raise PipelineError(
+                    f"{live}: not a DuckDB database this pipeline can replace ({str(e).splitlines()[0]}); "
+                    "choose another --warehouse"
+                ) from None
+            if time.monotonic() >= deadline:
+                raise PipelineError(f"{live}: {WRITER_HELD}") from None
+            time.sleep(POLL_S)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def objects(con: duckdb.DuckDBPyConnection) -> dict[str, str | None]:
+    """Every table, view and macro of the connection's database file -> its comment;
+    outside schema main, named schema.name."""
+    rows = con.execute(
+        """
+        with found as (
+            select schema_name, table_name as name, comment from duckdb_tables()
+            where database_name = current_database() and not temporary and not internal
+            union all
+            select schema_name, view_name, comment from duckdb_views()
+            where database_name = current_database() and not temporary and not internal
+            union all
+            select schema_name, function_name, comment from duckdb_functions()
+            where database_name = current_database() and function_type in ('macro', 'table_macro')
+                and not internal
+        )
+        select if(schema_name = 'main', name, schema_name || '.' || name), any_value(comment)
+        from found group by all order by 1
+        """
+    ).fetchall()
+    return dict(rows)
+
+
+def last_run_id(con: duckdb.DuckDBPyConnection, live: Path) -> int:
+    """The live warehouse's last run; refuses a DuckDB file this pipeline did not build."""
+    columns = {
+        name for (name,) in con.execute(
+            "select column_name from duckdb_columns() where database_name = current_database() "
+            "and schema_name = 'main' and table_name = 'pipeline_runs'"
+        ).fetchall()
+    }
+    if not {"run_id", "input_sha256"} <= columns:
+        raise PipelineError(
+            f"{live}: a DuckDB database this pipeline did not build (it has no pipeline_runs table); "
+            "not replacing it: choose another --warehouse"
+        )
+    return first_row(con, "select coalesce(max(run_id), 0) from pipeline_runs")[0]
+
+
+def check_foreign_objects(con: duckdb.DuckDBPyConnection, live: Path, recorded: set[str] | None,
+                          ours: set[str]) -> None:
+    """Refuse a live warehouse holding tables the builds did not create: judged by what the
+    last build recorded (its manifest); without a record, by what this build creates and the
+    comments every pipeline object carries."""
+    found = objects(con)
+    if recorded is not None:
+        foreign = [name for name in found if name not in recorded]
+    else:
+        foreign = [name for name, comment in found.items() if name not in ours and not comment]
+    if foreign:
+        listed = ", ".join(foreign[:10]) + (f" and {len(foreign) - 10} more" if len(foreign) > 10 else "")
+        raise PipelineError(
+            f"{live}: holds {listed}, which this pipeline did not create; a build replaces the whole "
+            "file, so move them to a DuckDB file of your own (it can ATTACH the warehouse read-only)"
+        )
+
+
+# --- the reports folder: a manifest of what the build wrote ---------------------------------
+
+@dataclass(frozen=True)
+class Manifest:
+    run_id: int  # the run these reports belong to
+    highest_run_id: int  # the highest run id ever handed out for this pair: never reused
+    warehouse: str  # the warehouse they were published with
+    objects: tuple[str, ...]  # that warehouse's tables, views and macros, as built
+    files: dict[str, tuple[int, int]]  # path in the folder -> (size, mtime in ns)
+
+
+def read_manifest(folder: Path) -> Manifest | None:
+    path = folder / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return Manifest(
+            run_id=int(data["run_id"]),
+            highest_run_id=int(data["highest_run_id"]),
+            warehouse=str(data["warehouse"]),
+            objects=tuple(str(name) for name in data["objects"]),
+            files={str(name): (int(size), int(mtime)) for name, (size, mtime) in data["files"].items()},
+        )
+    except (ValueError, KeyError, TypeError) as e:
+        raise PipelineError(f"{path}: unreadable ({e}); remove the reports folder or choose another") from None
+
+
+def write_manifest(folder: Path, manifest: Manifest) -> None:
+    data = {
+        "run_id": manifest.run_id,
+        "highest_run_id": manifest.highest_run_id,
+        "warehouse": manifest.warehouse,
+        "objects": list(manifest.objects),
+        "files": {name: list(stat) for name, stat in manifest.files.items()},
+    }
+    temporary = folder / (MANIFEST + ".new")
+    temporary.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    os.replace(temporary, folder / MANIFEST)
+
+
+def written_files(folder: Path) -> dict[str, tuple[int, int]]:
+    """Every file under `folder` (but hidden ones at its top) -> (size, mtime in ns)."""
+    found = {}
+    for path in sorted(folder.rglob("*")):
+        name = path.relative_to(folder).as_posix()
+        if path.is_file() and not path.is_symlink() and not (path.parent == folder and path.name.startswith(".")):
+            stat = path.stat()
+            found[name] = (stat.st_size, stat.st_mtime_ns)
+    return found
+
+
+def foreign_entries(folder: Path, manifest: Manifest | None) -> list[str]:
+    """What the reports folder holds that the last build did not record writing (or that
+    changed since): hidden files at its top (.gitkeep) are kept and never count."""
+    recorded = manifest.files if manifest else {}
+    parents = {parent.as_posix() for name in recorded for parent in Path(name).parents}
+    foreign = []
+    for path in sorted(folder.rglob("*")):
+        name = path.relative_to(folder).as_posix()
+        if path.parent == folder and path.name.startswith(".") and path.is_file() and not path.is_symlink():
+            continue
+        if path.is_symlink():
+            foreign.append(name)
+        elif path.is_dir():
+            if name not in parents:
+                foreign.append(name + "/")
+        elif name not in recorded:
+            foreign.append(name)
+        else:
+            stat = path.stat()
+            if (stat.st_size, stat.st_mtime_ns) != recorded[name]:
+                foreign.append(f"{name} (changed since the last build wrote it)")
+    # the content of a foreign folder is not listed again
+    return [name for name in foreign if not any(name.startswith(f) for f in foreign if f.endswith("/") and f != name)]
+
+
+def check_reports_folder(reports_dir: Path, manifest: Manifest | None) -> None:
+    if not reports_dir.is_dir():
+        return
+    foreign = foreign_entries(reports_dir, manifest)
+    if foreign:
+        listed = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise PipelineError(
+            f"{reports_dir}: the reports folder holds {listed}, which no build recorded writing; "
+            "a build replaces the whole folder: move them, or choose an empty or new folder for --reports"
+        )
+
+
+# --- before a build: the pair as the last build left it --------------------------------------
+
+def prepare(live: Path, reports_dir: Path, timeout_s: float, ours: set[str], log: Callable[[str], None]) -> int:
+    """Check what the build will replace and restore the pair if a build was stopped while
+    publishing it (we hold both build locks). Returns the highest run id handed out so far."""
+    staged = staging_path(reports_dir)
+    finish_exchange(staged, reports_dir)
+    current = read_manifest(reports_dir)
+    for_this = current if current and current.warehouse == str(live) else None
+    with live_warehouse(live, timeout_s) as con:
+        live_run = last_run_id(con, live) if con is not None else 0
+        if con is not None:
+            check_foreign_objects(con, live, set(for_this.objects) if for_this else None, ours)
+    if for_this and live.exists() and for_this.run_id != live_run:
+        previous = read_manifest(staged) if staged.is_dir() else None
+        if previous and previous.run_id == live_run and previous.warehouse == str(live):
+            with deferred_interrupts():
+                exchange(staged, reports_dir)
+                fsync_dir(reports_dir.parent)
+            write_manifest(reports_dir, replace(previous, highest_run_id=max(
+                previous.highest_run_id, for_this.highest_run_id)))
+            log(f"  restored the reports of run {live_run} to match the warehouse: the build of run "
+                f"{for_this.run_id} was stopped while publishing them")
+            current = read_manifest(reports_dir)
+        else:
+            log(f"  warning: the reports are of run {for_this.run_id}, the warehouse of run {live_run}; "
+                "this build replaces both")
+    check_reports_folder(reports_dir, current)
+    return max(live_run, current.highest_run_id if current else 0)
 
 
 def remove_build_files(live: Path) -> None:
@@ -66,7 +357,19 @@ def remove_build_files(live: Path) -> None:
     shutil.rmtree(building.with_name(building.name + ".tmp"), ignore_errors=True)
 
 
+def reports_staging(reports_dir: Path) -> Path:
+    """A fresh folder beside `reports_dir` to write the new reports into."""
+    staged = staging_path(reports_dir)
+    shutil.rmtree(staged, ignore_errors=True)  # left by a stopped build (we hold the lock)
+    staged.mkdir(parents=True)
+    return staged
+
+
+# --- publishing ------------------------------------------------------------------------------
+
 def fsync_dir(directory: Path) -> None:
+    if os.name == "nt":  # folders cannot be opened for fsync; NTFS journals the renames
+        return
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -74,59 +377,59 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def validate_build(built: Path, required: list[str]) -> None:
-    """The closed, checkpointed build opens read-only and every published relation reads."""
+def validate_build(built: Path, required: list[str]) -> list[str]:
+    """The closed, checkpointed build opens read-only and every published relation reads;
+    returns its tables, views and macros."""
     if wal_path(built).exists():
         raise PipelineError(f"{built}: a write-ahead log is left beside the build; not publishing it")
     with duckdb.connect(str(built), read_only=True) as con:
-        present = {
-            name
-            for (name,) in con.execute(
-                "select table_name from duckdb_tables() union all select view_name from duckdb_views()"
-            ).fetchall()
-        }
+        present = objects(con)
         missing = [name for name in required if name not in present]
         if missing:
             raise PipelineError(f"{built}: the build lacks {', '.join(missing)}; not publishing it")
         for name in required:  # every view must still bind and run
             first_row(con, f"select count(*) from {quote_ident(name)}")
+    return list(present)
 
 
-def publish(built: Path, live: Path, staged: Path, reports_dir: Path, required: list[str]) -> None:
-    """Validate the build, swap the reports in, then the warehouse; if the warehouse cannot be
-    replaced, the previous reports are swapped back, so the two never disagree."""
-    validate_build(built, required)
-    swap_reports(staged, reports_dir)
-    try:
-        wal_path(live).unlink(missing_ok=True)  # a stale log would be replayed onto the new file
-        os.replace(built, live)
-    except OSError:
-        swap_reports(staged, reports_dir)  # the exchange is its own inverse
-        raise
-    fsync_dir(live.parent)
-    shutil.rmtree(staged, ignore_errors=True)  # now the previous reports
+def replace_file(built: Path, live: Path) -> None:
+    os.replace(built, live)
 
 
-def reports_staging(reports_dir: Path, owned: Iterable[str]) -> Path:
-    """A fresh folder beside `reports_dir` to write the new reports into.
+def remove_tree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
 
-    The reports folder is replaced whole, so it must hold nothing but reports (and hidden
-    files such as .gitkeep, which are carried over): anything else would be lost.
-    """
-    if reports_dir.is_dir():
-        foreign = sorted(
-            p.name for p in reports_dir.iterdir()
-            if p.name not in set(owned) and not (p.name.startswith(".") and p.is_file())
-        )
-        if foreign:
-            raise PipelineError(
-                f"{reports_dir}: the reports folder also holds {', '.join(foreign[:5])}; "
-                "choose a folder for the reports alone"
-            )
-    staged = reports_dir.with_name(f".{reports_dir.name}.building")
-    shutil.rmtree(staged, ignore_errors=True)  # left by a killed build (we hold the lock)
-    staged.mkdir(parents=True)
-    return staged
+
+def publish(built: Path, live: Path, staged: Path, reports_dir: Path, required: list[str],
+            run_id: int, highest_run_id: int, timeout_s: float) -> bool:
+    """Validate the build, record what it wrote, then, holding the live warehouse read-only
+    (no writer connected), swap the reports in and rename the warehouse over the live one.
+    If the warehouse cannot be replaced, the previous reports are swapped back. Returns whether
+    a Ctrl-C came while publishing (it waited until the pair was published)."""
+    built_objects = validate_build(built, required)
+    write_manifest(staged, Manifest(run_id, max(run_id, highest_run_id), str(live), tuple(built_objects),
+                                    written_files(staged)))
+    with live_warehouse(live, timeout_s) as con:
+        if con is not None:  # what it holds now: a writer may have been at work during the build
+            manifest = read_manifest(reports_dir) if reports_dir.is_dir() else None
+            recorded = set(manifest.objects) if manifest and manifest.warehouse == str(live) else None
+            check_foreign_objects(con, live, recorded, set(built_objects))
+        with deferred_interrupts() as received:
+            # a log left by a writer that was killed belongs to the old file: beside the new one
+            # it would be replayed onto it
+            wal_path(live).unlink(missing_ok=True)
+            swap_reports(staged, reports_dir)
+            try:
+                if con is not None and os.name == "nt":
+                    con.close()  # Windows renames no file that is open
+                replace_file(built, live)
+            except OSError as e:
+                swap_reports(staged, reports_dir)  # the exchange is its own inverse
+                raise PipelineError(f"{live}: cannot replace it ({e.strerror}); the previous warehouse "
+                                    "and reports stay") from None
+            fsync_dir(live.parent)
+    remove_tree(staged)  # now the previous reports
+    return signal.SIGINT in received
 
 
 def swap_reports(staged: Path, reports_dir: Path) -> None:
@@ -135,18 +438,111 @@ def swap_reports(staged: Path, reports_dir: Path) -> None:
     if not reports_dir.exists():
         reports_dir.mkdir(parents=True)
     for hidden in reports_dir.glob(".*"):
-        if hidden.is_file() and not (staged / hidden.name).exists():
+        if hidden.is_file() and not hidden.is_symlink() and not (staged / hidden.name).exists():
             shutil.copy2(hidden, staged / hidden.name)
     exchange(staged, reports_dir)
     fsync_dir(reports_dir.parent)
 
 
-_libc = ctypes.CDLL(None, use_errno=True)
-AT_FDCWD, RENAME_EXCHANGE = -100, 2
+@contextmanager
+def deferred_interrupts() -> Iterator[list[int]]:
+    """Ctrl-C and SIGTERM wait until the block is done: the pair is never left half swapped by
+    them (a SIGKILL is repaired by the next build). Yields the list of the signals received
+    meanwhile: a SIGTERM is then delivered again, a Ctrl-C is the caller's to report. In the
+    main thread only (elsewhere signals reach no Python code)."""
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+    kinds = [signal.SIGINT] + ([signal.SIGTERM] if hasattr(signal, "SIGTERM") else [])
+    previous = {kind: signal.signal(kind, lambda number, frame: received.append(number)) for kind in kinds}
+    try:
+        yield received
+    finally:
+        for kind, handler in previous.items():
+            signal.signal(kind, handler)
+    if any(number != signal.SIGINT for number in received):
+        signal.raise_signal(next(number for number in received if number != signal.SIGINT))
+
+
+# --- exchanging two paths --------------------------------------------------------------------
+
+AT_FDCWD, RENAME_EXCHANGE = -100, 2  # Linux <fcntl.h>, <linux/fs.h>
+RENAME_SWAP = 2  # macOS <stdio.h>
+# errors meaning "this file system (or kernel) cannot exchange": use the renames then
+UNSUPPORTED = {errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, getattr(errno, "EOPNOTSUPP", errno.ENOTSUP)}
+
+
+def load_libc():
+    if os.name != "posix":
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+
+
+def exchange_method(libc) -> str:
+    """Which exchange this system has: `renameat2` (Linux 3.15+, glibc 2.28+), `renamex_np`
+    (macOS 10.12+), else `renames` (Windows, others)."""
+    if libc is not None and hasattr(libc, "renameat2"):
+        return "renameat2"
+    if libc is not None and hasattr(libc, "renamex_np"):
+        return "renamex_np"
+    return "renames"
+
+
+LIBC = load_libc()
+METHOD = exchange_method(LIBC)
+
+
+def exchange_renameat2(a: Path, b: Path) -> None:
+    if LIBC.renameat2(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code), str(a), None, str(b))
+
+
+def exchange_renamex_np(a: Path, b: Path) -> None:
+    if LIBC.renamex_np(os.fsencode(a), os.fsencode(b), RENAME_SWAP) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code), str(a), None, str(b))
+
+
+def exchange_by_renames(a: Path, b: Path) -> None:
+    """Three renames: `b` aside, `a` to `b`, the aside to `a`. For a moment `b` is missing
+    (readers opening it then fail once); a build stopped in between is completed or undone by
+    `finish_exchange` before the next one starts."""
+    aside = aside_path(b)
+    os.rename(b, aside)
+    os.rename(a, b)
+    os.rename(aside, a)
+
+
+def finish_exchange(a: Path, b: Path) -> None:
+    """Repair what a stopped `exchange_by_renames(a, b)` left: `b` is put back if it was only
+    moved aside, and the exchange is completed if `a` had already moved into its place."""
+    aside = aside_path(b)
+    if not aside.exists():
+        return
+    if not b.exists():
+        os.rename(aside, b)
+    elif not a.exists():
+        os.rename(aside, a)
+    else:
+        raise PipelineError(f"{aside}: left by a stopped build beside {b}; move it away")
+
+
+EXCHANGES = {"renameat2": exchange_renameat2, "renamex_np": exchange_renamex_np, "renames": exchange_by_renames}
 
 
 def exchange(a: Path, b: Path) -> None:
-    """Atomically swap two paths (Linux renameat2 with RENAME_EXCHANGE)."""
-    if _libc.renameat2(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) != 0:
-        errno = ctypes.get_errno()
-        raise OSError(errno, f"cannot swap {a} and {b}: {os.strerror(errno)}")
+    """Swap two paths: atomically where the system can (see `exchange_method`), else by
+    `exchange_by_renames`, also when the file system refuses the atomic exchange."""
+    if METHOD != "renames":
+        try:
+            EXCHANGES[METHOD](a, b)
+            return
+        except OSError as e:
+            if e.errno not in UNSUPPORTED:
+                raise
+    exchange_by_renames(a, b)

@@ -30,7 +30,6 @@ CHART_FILES = (ELBOW_PNG, CLUSTERS_PNG, PROFILES_PNG)
 REPORT_FILES = (
     INDEX_HTML, *CHART_FILES, SEGMENTED_CSV, *(f"{t}.parquet" for t in PARQUET_TABLES), *SCORING_FILES)
 # what the reports folder holds at its top level
-REPORT_ENTRIES = tuple(dict.fromkeys(name.split("/")[0] for name in REPORT_FILES))
 HISTOGRAM_BINS = 12
 
 # A scatter of millions of markers takes minutes and shows nothing more than a few thousand.
