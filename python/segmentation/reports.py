@@ -29,7 +29,6 @@ CHART_FILES = (ELBOW_PNG, CLUSTERS_PNG, PROFILES_PNG)
 # the fitted model as one SQL query per engine, in a folder of its own: scoring/<dialect>.sql
 REPORT_FILES = (
     INDEX_HTML, *CHART_FILES, SEGMENTED_CSV, *(f"{t}.parquet" for t in PARQUET_TABLES), *SCORING_FILES)
-# what the reports folder holds at its top level
 HISTOGRAM_BINS = 12
 
 # A scatter of millions of markers takes minutes and shows nothing more than a few thousand.
