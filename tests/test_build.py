@@ -183,7 +183,7 @@ def test_failing_data_test_stops_the_build_and_names_itself(tmp_path, settings):
             target.mkdir(parents=True, exist_ok=True)
         else:
             target.write_text(source.read_text())
-    clustered = sql_dir / "clustering" / "clustered_customers.sql"
+    clustered = sql_dir / "clustering" / "int_clustered_customers.sql"
     clustered.write_text(clustered.read_text() + "union all\nselect * from (select * from final limit 1)\n")
     singular = sql_dir / "tests" / "assert_every_customer_is_segmented.sql"
     singular.write_text(singular.read_text() + "-- a test may end in a comment")

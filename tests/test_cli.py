@@ -104,7 +104,7 @@ def test_the_command_process_imports_neither_scikit_learn_nor_matplotlib(tmp_pat
     assert done.stdout.splitlines()[-1] == "[]"
 
 
-@pytest.mark.parametrize("stop_after", ["stg_customer_rows", "clustered_customers", "segment_movements"])
+@pytest.mark.parametrize("stop_after", ["stg_customer_rows", "int_clustered_customers", "segment_movements"])
 def test_ctrl_c_stops_the_build_and_its_workers_at_once_and_changes_nothing(tmp_path, stop_after):
     warehouse, reports = tmp_path / "w.duckdb", tmp_path / "r"
     assert pipeline("--warehouse", str(warehouse), "--reports", str(reports)).returncode == 0

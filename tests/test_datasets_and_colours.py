@@ -115,7 +115,7 @@ def legend_colours(settings: Settings) -> dict[str, str]:
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         features = list(settings.features)
         segments = segments_with_centroids(con, features)
-        points = con.sql("select * from clustered_customers").df()
+        points = con.sql("select * from int_clustered_customers").df()
     fig = segment_map_figure(points, segments, features, int(segments["customers"].sum()))
     handles, labels = fig.axes[0].get_legend_handles_labels()
     return {label.rsplit(" (", 1)[0]: to_hex(handle.get_facecolor()[0]) for handle, label in zip(handles, labels)

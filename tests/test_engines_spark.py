@@ -93,7 +93,7 @@ def test_lakehouse_recipe_sample_in_spark_build_on_the_sample_score_everyone_in_
     scored = score_in_spark(spark, lake, settings.reports_dir / "scoring" / "spark.sql", tmp_path / "scored")
 
     # 4. what the warehouse assigns to all customers with the same fitted model: its own
-    # clustered_customers model run over every customer, with the sample build's scaler and
+    # int_clustered_customers model run over every customer, with the sample build's scaler and
     # centroids, and labels from its segment_summary
     with duckdb.connect() as con:
         con.execute(f"attach '{settings.warehouse_path}' as model (read_only)")
@@ -103,9 +103,9 @@ def test_lakehouse_recipe_sample_in_spark_build_on_the_sample_score_everyone_in_
             "create view stg_customers as select CustomerID::varchar as customer_id, Gender as gender, Age as age, "
             "\"Annual Income (k$)\" as annual_income_k, \"Spending Score (1-100)\" as spending_score "
             f"from read_parquet('{lake}')")
-        con.execute("create table clustered_customers as "
-                    + (SQL_DIR / "clustering" / "clustered_customers.sql").read_text(encoding="utf-8"))
-        everyone = ("select clustered_customers.customer_id, clustered_customers.cluster_id, "
-                    "segments.segment_label, clustered_customers.distance_to_centroid "
-                    "from clustered_customers inner join model.segment_summary as segments using (cluster_id)")
+        con.execute("create table int_clustered_customers as "
+                    + (SQL_DIR / "clustering" / "int_clustered_customers.sql").read_text(encoding="utf-8"))
+        everyone = ("select int_clustered_customers.customer_id, int_clustered_customers.cluster_id, "
+                    "segments.segment_label, int_clustered_customers.distance_to_centroid "
+                    "from int_clustered_customers inner join model.segment_summary as segments using (cluster_id)")
         assert compare(con, scored, everyone) == (CUSTOMERS,) * 3

@@ -32,7 +32,7 @@ def summarise(con, frame: pd.DataFrame, features: tuple[str, ...], k: int) -> pd
     scaled = StandardScaler().fit_transform(frame[list(features)].to_numpy(float))
     model = KMeans(n_clusters=k, n_init=10, random_state=42).fit(scaled)
     clustered = frame.assign(cluster_id=model.labels_.astype("int32"), distance_to_centroid=0.0)
-    con.execute("create or replace table clustered_customers as select * from clustered")
+    con.execute("create or replace table int_clustered_customers as select * from clustered")
     con.execute("create or replace table feature_scaling as select unnest($features) as feature",
                 {"features": list(features)})
     con.execute("create or replace table this_run as select 1 as run_id, 0.02 as min_segment_share")

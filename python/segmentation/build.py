@@ -46,7 +46,7 @@ PUBLISHED = (
     "customer_rejects",
     "customer_data_issues",
     "customer_features",
-    "clustered_customers",
+    "int_clustered_customers",
     "customer_clusters",
     "cluster_centroids",
     "k_selection",

@@ -1,6 +1,6 @@
 """The Python step of the DAG: fits the scaler and K-Means on (a sample of) the feature view
 and writes back the model and its diagnostics as tables; SQL then assigns every customer
-(clustered_customers). The fitting itself (`clustering.model_tables`) goes through the build's
+(int_clustered_customers). The fitting itself (`clustering.model_tables`) goes through the build's
 runner (`workers`): this module reads and writes the database only, and never imports
 scikit-learn."""
 

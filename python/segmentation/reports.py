@@ -66,7 +66,7 @@ def chart_hooks(
         customers = int(segments["customers"].sum())
         # a seeded sample that depends on the customers, not on their row order
         points = con.execute(
-            "select * from clustered_customers order by hash(customer_id) limit $points", {"points": SCATTER_POINTS}
+            "select * from int_clustered_customers order by hash(customer_id) limit $points", {"points": SCATTER_POINTS}
         ).df()
         charts[CLUSTERS_PNG] = runner.call(CHARTS, "segment_map", points, segments, features, customers)
         charts[CLUSTERS_NARROW] = runner.call(CHARTS, "segment_map", points, segments, features, customers, True)
@@ -109,9 +109,9 @@ def write_reports(con: duckdb.DuckDBPyConnection, directory: Path, charts: Chart
 def histograms(con: duckdb.DuckDBPyConnection, bins: int) -> pd.DataFrame:
     """cluster_id, feature, bin, low, bin_width, customers: every customer's income, spending
     and age counted per segment on `bins` bins per feature shared by all segments; two scans
-    of clustered_customers, whatever its size."""
+    of int_clustered_customers, whatever its size."""
     bounds = con.sql(
-        "select " + ", ".join(f"min({f}), max({f})" for f in FEATURE_COLUMNS.values()) + " from clustered_customers"
+        "select " + ", ".join(f"min({f}), max({f})" for f in FEATURE_COLUMNS.values()) + " from int_clustered_customers"
     ).fetchall()[0]
     # a column the input does not have (age may be absent) has no histogram
     features = [f for f, low in zip(FEATURE_COLUMNS.values(), bounds[0::2]) if low is not None]
@@ -123,7 +123,7 @@ def histograms(con: duckdb.DuckDBPyConnection, bins: int) -> pd.DataFrame:
         "select cluster_id, "
         + ", ".join(f"histogram(least(floor(({f} - ${f}_low) / ${f}_width), {bins - 1})::integer) as {f}"
                     for f in features)
-        + " from clustered_customers group by cluster_id",
+        + " from int_clustered_customers group by cluster_id",
         {**{f"{f}_low": low[f] for f in features}, **{f"{f}_width": width[f] for f in features}},
     ).fetchall()
     return pd.DataFrame(

@@ -5,14 +5,14 @@ The query is written once, as DuckDB SQL, from the run's scaler, centroids and l
 as literals), and transpiled to each dialect by sqlglot. It reads a table `customers_to_score`
 (`customer_id`, `annual_income_k`, `spending_score`, and `age` when the model uses it) and
 returns `customer_id`, `cluster_id`, `segment_label`, `distance_to_centroid`: the nearest
-centroid in scaled units, as `clustered_customers` assigns it (the lowest cluster_id on a tie),
+centroid in scaled units, as `int_clustered_customers` assigns it (the lowest cluster_id on a tie),
 null when a feature is missing or outside `config.ACCEPTED_RANGES`. `customer_id` is passed
 through as it is.
 
 Numbers go in as `cast('<shortest repr>' as double)`: every engine parses the text to the same
 double (a bare literal such as 59.7 is a decimal in PostgreSQL, Spark and Trino), and the
 distance is spelled out as plain IEEE operations, so every engine computes the same distances
-bit for bit. They may differ from `clustered_customers`' in the last bit (DuckDB's
+bit for bit. They may differ from `int_clustered_customers`' in the last bit (DuckDB's
 `list_distance` fuses each multiply-add), which moves a customer only if two centroids are
 within one rounding of each other; the engine tests check every customer agrees.
 """

@@ -1,8 +1,8 @@
--- Every customer's cluster (clustered_customers holds the rest of the assignment).
+-- Every customer's cluster (int_clustered_customers holds the rest of the assignment).
 with
 
 clustered as (
-    select * from clustered_customers
+    select * from int_clustered_customers
 ),
 
 final as (

@@ -1,6 +1,6 @@
 -- cluster_of(annual_income_k, spending_score[, age]): the cluster of a customer with these
 -- values, from the stored scaler and centroids (the same nearest-centroid rule as
--- clustered_customers). Null when a value the model uses is missing, and when a value lies
+-- int_clustered_customers). Null when a value the model uses is missing, and when a value lies
 -- outside the accepted ranges (ACCEPTED_RANGES in python/segmentation/config.py: income at
 -- least 0, spending score 1 to 100, age 1 to 120). Plain SQL without lambdas, so DuckDB 1.x
 -- clients can read the stored macro.

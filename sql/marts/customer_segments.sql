@@ -3,7 +3,7 @@
 with
 
 clusters as (
-    select * from clustered_customers
+    select * from int_clustered_customers
 ),
 
 segments as (

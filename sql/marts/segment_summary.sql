@@ -6,7 +6,7 @@
 with
 
 clustered_customers as (
-    select * from clustered_customers
+    select * from int_clustered_customers
 ),
 
 playbook as (

@@ -5,7 +5,7 @@ customer_rows as (
     select * from stg_customer_rows
 ),
 
-raw_lines as (
+input_records as (
     select * from raw_customers
 ),
 
@@ -20,10 +20,10 @@ final as (
         customer_rows.line_number,
         parts.file_name,
         customer_rows.line_number - parts.first_line + 1 as file_line_number,
-        raw_lines.raw_line,
+        input_records.raw_line,
         customer_rows.reject_reason
     from customer_rows
-    inner join raw_lines on customer_rows.line_number = raw_lines.line_number
+    inner join input_records on customer_rows.line_number = input_records.line_number
     inner join parts
         on customer_rows.line_number between parts.first_line and parts.last_line
     where customer_rows.reject_reason is not null
