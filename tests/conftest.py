@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -13,7 +14,10 @@ import pytest
 from segmentation.build import BuildResult, build
 from segmentation.config import PROJECT_DIR, SAMPLE_INPUT, Settings
 
-REAL_CSV = PROJECT_DIR.parent / "shared" / "data" / "Mall_Customers.csv"
+# The classic file, needed only by the tests of the published reference figures (GUIDE
+# section 3); every other test runs on the bundled sample or generated customers.
+# SEGMENTATION_REAL_CSV points elsewhere (e.g. at a missing file, to run as a fresh clone does).
+REAL_CSV = Path(os.environ.get("SEGMENTATION_REAL_CSV", PROJECT_DIR.parent / "shared" / "data" / "Mall_Customers.csv"))
 
 
 @pytest.fixture
@@ -25,7 +29,7 @@ def con():
 @pytest.fixture(scope="session")
 def real_csv() -> Path:
     if not REAL_CSV.exists():
-        pytest.skip(f"{REAL_CSV} is not here")
+        pytest.skip(f"reference figures need the real file {REAL_CSV}, which is not here")
     return REAL_CSV
 
 

@@ -212,6 +212,28 @@ def test_fitting_on_a_sample_still_assigns_every_customer(tmp_path, settings):
     assert query(again, sql) == query(path, sql)
 
 
+def test_shuffled_rows_get_the_same_segments(tmp_path, settings):
+    run_build(settings)
+    frame = pd.read_csv(SAMPLE_INPUT).sample(frac=1, random_state=11)
+    shuffled = write_csv(tmp_path, frame.to_csv(index=False, lineterminator="\r\n"), name="shuffled.csv")
+    run_build(settings, input_path=shuffled, warehouse_path=tmp_path / "s.duckdb", reports_dir=tmp_path / "s")
+    sql = "select customer_id, cluster_id, segment_label from customer_segments order by customer_id"
+    assert query(tmp_path / "s.duckdb", sql) == query(settings.warehouse_path, sql)
+
+
+def test_sql_assignment_agrees_with_scikit_learn_on_every_customer(settings):
+    from segmentation.clustering import cluster_customers, params
+    from segmentation.config import FEATURES, Settings
+
+    run_build(settings)
+    frame = pd.read_csv(SAMPLE_INPUT)
+    features = pd.DataFrame({"customer_id": frame["CustomerID"].astype(str), "annual_income_k": frame["Annual Income (k$)"],
+                             "spending_score": frame["Spending Score (1-100)"]})
+    labels = cluster_customers(features, FEATURES, params(Settings())).labels
+    in_sql = query(settings.warehouse_path, "select customer_id, cluster_id from customer_clusters order by 1")
+    assert dict(in_sql) == dict(labels.itertuples(index=False, name=None))
+
+
 def test_parquet_input_gives_the_same_report_as_csv(tmp_path, settings):
     import duckdb as db
 

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from conftest import child_processes, fingerprint, query, run_build, still_running, write_csv
-from segmentation.config import PROJECT_DIR, Settings
+from segmentation.config import PROJECT_DIR, SAMPLE_INPUT, Settings
 
 PIPELINE = PROJECT_DIR / "pipeline.py"
 
@@ -76,13 +76,14 @@ def test_bad_options_are_usage_errors(option, value, message):
     assert message in done.stderr
 
 
-def test_the_command_builds_what_a_build_in_process_builds(tmp_path, real_csv):
+def test_the_command_builds_what_a_build_in_process_builds(tmp_path):
     """The command fits and draws in worker processes; `build` alone, in its own: same tables,
     same charts."""
-    done = pipeline("--input", str(real_csv), "--warehouse", str(tmp_path / "cli" / "w.duckdb"),
+    done = pipeline("--input", str(SAMPLE_INPUT), "--warehouse", str(tmp_path / "cli" / "w.duckdb"),
                     "--reports", str(tmp_path / "cli" / "r"))
     assert done.returncode == 0, done.stderr
-    here = Settings(input_path=real_csv, warehouse_path=tmp_path / "here" / "w.duckdb", reports_dir=tmp_path / "here" / "r")
+    here = Settings(input_path=SAMPLE_INPUT, warehouse_path=tmp_path / "here" / "w.duckdb",
+                    reports_dir=tmp_path / "here" / "r")
     run_build(here)
     for table in ("customer_segments", "segment_summary", "k_selection", "cluster_centroids", "feature_scaling",
                   "customer_silhouettes", "cluster_stability"):

@@ -15,6 +15,7 @@ from segmentation.charts import segment_map_figure
 from segmentation.colours import FIXED, PALETTE, assign
 from segmentation.config import PROJECT_DIR, SAMPLE_INPUT, SQL_DIR, Settings
 from segmentation.reports import segments_with_centroids
+from segmentation.sample_data import write_customers
 
 import duckdb
 
@@ -75,20 +76,22 @@ def test_no_shared_ids_is_another_dataset(con):
 
 # --- builds ------------------------------------------------------------------------------------
 
-def test_a_build_on_another_dataset_reports_no_movements_and_says_why(tmp_path, real_csv):
+def test_a_build_on_another_dataset_reports_no_movements_and_says_why(tmp_path):
     settings = Settings(warehouse_path=tmp_path / "w.duckdb", reports_dir=tmp_path / "r")
     run_build(settings)  # the bundled sample
+    other = tmp_path / "other_customers.csv"  # other people under the same ids 1..200
+    write_customers(other, rows=200, seed=13)
     lines: list[str] = []
     from segmentation.build import build
     from dataclasses import replace
-    build(replace(settings, input_path=real_csv), log=lines.append)
+    build(replace(settings, input_path=other), log=lines.append)
     path = settings.warehouse_path
     warnings = [line for line in lines if "warning:" in line]
     assert len(warnings) == 1 and "the previous build was on another dataset (sample_customers, " in warnings[0]
     assert query(path, "select count(*) from segment_changes") == [(0,)]
     assert query(path, "select count(*) from segment_movements") == [(0,)]
     assert query(path, "select run_id, dataset, compared_with_run_id from pipeline_runs order by 1") == [
-        (1, "sample_customers", None), (2, "Mall_Customers", None)]
+        (1, "sample_customers", None), (2, "other_customers", None)]
     # cluster numbers start afresh: ordered by centroid, as on a first build
     assert query(path, "select list(cluster_id order by cluster_id) from segment_summary") == [([0, 1, 2, 3, 4],)]
     started = query(path, "select started_at from pipeline_runs where run_id = 1")[0][0]
@@ -122,12 +125,12 @@ def legend_colours(settings: Settings) -> dict[str, str]:
             if label != "centre of a segment"}
 
 
-def test_a_label_keeps_its_colour_across_runs_with_other_cluster_numbers(tmp_path, real_csv):
-    settings = Settings(input_path=real_csv, warehouse_path=tmp_path / "w.duckdb", reports_dir=tmp_path / "r")
+def test_a_label_keeps_its_colour_across_runs_with_other_cluster_numbers(tmp_path):
+    settings = Settings(input_path=SAMPLE_INPUT, warehouse_path=tmp_path / "w.duckdb", reports_dir=tmp_path / "r")
     run_build(settings)
     before = legend_colours(settings)
     numbers_before = dict(query(settings.warehouse_path, "select segment_label, cluster_id from segment_summary"))
-    again = Settings(input_path=real_csv, warehouse_path=settings.warehouse_path, reports_dir=settings.reports_dir,
+    again = Settings(input_path=SAMPLE_INPUT, warehouse_path=settings.warehouse_path, reports_dir=settings.reports_dir,
                      features=("annual_income_k", "spending_score", "age"), k=6)
     run_build(again)
     after = legend_colours(again)

@@ -1,11 +1,13 @@
-"""The classic study's result on the real file (GUIDE section 3), through the whole build."""
+"""The classic study's result on the real file (GUIDE section 3), through the whole build.
+
+Only the published reference figures are checked here; every behaviour is tested on the bundled
+sample or generated customers elsewhere, so these are the only tests a fresh clone skips."""
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 
-from conftest import query, run_build, write_csv
+from conftest import query, run_build
 
 REFERENCE = {  # label: customers, mean income k$, mean spending, mean age
     "Standard Customers": (81, 55.30, 49.52, 42.7),
@@ -56,23 +58,3 @@ def test_elbow_and_silhouette_match_the_reference(real_build):
 def test_auto_k_picks_five(real_build, tmp_path):
     result = run_build(real_build, k=None, warehouse_path=tmp_path / "auto.duckdb", reports_dir=tmp_path / "r")
     assert result.k == 5
-
-
-def test_shuffled_rows_get_the_same_segments(real_build, real_csv, tmp_path):
-    frame = pd.read_csv(real_csv).sample(frac=1, random_state=11)
-    shuffled = write_csv(tmp_path, frame.to_csv(index=False, lineterminator="\r\n"), name="shuffled.csv")
-    run_build(real_build, input_path=shuffled, warehouse_path=tmp_path / "s.duckdb", reports_dir=tmp_path / "r")
-    sql = "select customer_id, cluster_id, segment_label from customer_segments order by customer_id"
-    assert query(tmp_path / "s.duckdb", sql) == query(real_build.warehouse_path, sql)
-
-
-def test_sql_assignment_agrees_with_scikit_learn_on_every_customer(real_build, real_csv):
-    from segmentation.clustering import cluster_customers, params
-    from segmentation.config import FEATURES, Settings
-
-    frame = pd.read_csv(real_csv)
-    features = pd.DataFrame({"customer_id": frame["CustomerID"].astype(str), "annual_income_k": frame["Annual Income (k$)"],
-                             "spending_score": frame["Spending Score (1-100)"]})
-    labels = cluster_customers(features, FEATURES, params(Settings())).labels
-    in_sql = query(real_build.warehouse_path, "select customer_id, cluster_id from customer_clusters order by 1")
-    assert dict(in_sql) == dict(labels.itertuples(index=False, name=None))

@@ -17,7 +17,7 @@ from matplotlib.image import imread
 
 from conftest import fingerprint, query, run_build, write_csv
 from segmentation.clustering import cluster_customers, match_previous, params
-from segmentation.config import PROJECT_DIR, Settings
+from segmentation.config import PROJECT_DIR, SAMPLE_INPUT, Settings
 from segmentation.reports import PARQUET_TABLES
 
 
@@ -43,25 +43,16 @@ def parse(path) -> Page:
 
 
 @pytest.fixture(scope="module")
-def real_settings(tmp_path_factory, request) -> Settings:
-    root = tmp_path_factory.mktemp("real")
-    settings = Settings(input_path=request.getfixturevalue("real_csv"), warehouse_path=root / "mall.duckdb",
-                        reports_dir=root / "reports")
-    run_build(settings)
-    return settings
-
-
-@pytest.fixture(scope="module")
-def three_features(tmp_path_factory, request) -> Settings:
+def three_features(tmp_path_factory) -> Settings:
     root = tmp_path_factory.mktemp("age")
-    settings = Settings(input_path=request.getfixturevalue("real_csv"), warehouse_path=root / "mall.duckdb",
+    settings = Settings(input_path=SAMPLE_INPUT, warehouse_path=root / "mall.duckdb",
                         reports_dir=root / "reports", features=("annual_income_k", "spending_score", "age"))
     run_build(settings)
     return settings
 
 
-def real_features(real_csv, columns=("annual_income_k", "spending_score")) -> pd.DataFrame:
-    frame = pd.read_csv(real_csv).rename(columns={
+def features_of(path, columns=("annual_income_k", "spending_score")) -> pd.DataFrame:
+    frame = pd.read_csv(path).rename(columns={
         "CustomerID": "customer_id", "Age": "age", "Annual Income (k$)": "annual_income_k",
         "Spending Score (1-100)": "spending_score"})
     return frame[["customer_id", *columns]].astype({"customer_id": str})
@@ -69,8 +60,8 @@ def real_features(real_csv, columns=("annual_income_k", "spending_score")) -> pd
 
 # --- the HTML report ---------------------------------------------------------------------------
 
-def test_report_is_one_self_contained_page(real_settings):
-    page = parse(real_settings.reports_dir / "index.html")
+def test_report_is_one_self_contained_page(sample_build):
+    page = parse(sample_build.reports_dir / "index.html")
     images = [attrs for tag, attrs in page.tags if tag == "img"]
     assert len(images) == 3
     for attrs in images:
@@ -80,28 +71,28 @@ def test_report_is_one_self_contained_page(real_settings):
         assert picture.shape[0] > 300 and picture.std() > 0.05
     # nothing outside the file: no links, scripts, frames, stylesheets or remote URLs
     assert not [tag for tag, _ in page.tags if tag in ("script", "link", "iframe", "object", "embed", "a")]
-    text = (real_settings.reports_dir / "index.html").read_text(encoding="utf-8")
+    text = (sample_build.reports_dir / "index.html").read_text(encoding="utf-8")
     for outside in ("http:", "https:", "url(", "@import", "src=\"/", "file:"):
         assert outside not in text
 
 
-def test_report_shows_every_segment_its_playbook_and_the_run(real_settings):
-    page = parse(real_settings.reports_dir / "index.html")
+def test_report_shows_every_segment_its_playbook_and_the_run(sample_build):
+    page = parse(sample_build.reports_dir / "index.html")
     text = " ".join(page.text)
-    segments = query(real_settings.warehouse_path,
+    segments = query(sample_build.warehouse_path,
                      "select segment_label, persona, marketing_actions, customers from segment_summary")
     assert len(segments) == 5
     for label, persona, actions, customers in segments:
         assert label in text and persona in text and actions in text
-    assert str(real_settings.input_path.resolve()) in text
+    assert str(sample_build.input_path.resolve()) in text
     assert "K=5 as given" in text  # why this K
     assert "first run" in text  # nothing to compare with yet
     for header in ("Calinski-Harabasz", "Davies-Bouldin", "Playbook", "Stability"):
         assert header in text
 
 
-def test_report_names_the_top_reject_reasons(tmp_path, real_csv):
-    lines = real_csv.read_text().splitlines()
+def test_report_names_the_top_reject_reasons(tmp_path):
+    lines = SAMPLE_INPUT.read_text().splitlines()
     for number in (3, 5):  # the spending score of two customers is unknown
         fields = lines[number].split(",")
         lines[number] = ",".join([*fields[:4], "?"])
@@ -114,8 +105,8 @@ def test_report_names_the_top_reject_reasons(tmp_path, real_csv):
 
 # --- diagnostics -------------------------------------------------------------------------------
 
-def test_diagnostics_on_the_real_file(real_settings):
-    path = real_settings.warehouse_path
+def test_diagnostics(sample_build):
+    path = sample_build.warehouse_path
     rows = query(path, "select k, calinski_harabasz, davies_bouldin from k_selection order by k")
     assert rows[0][1:] == (None, None)
     assert min(rows[1:], key=lambda r: r[2])[0] == 5  # Davies-Bouldin is lowest at the reference K
@@ -130,43 +121,43 @@ def test_diagnostics_on_the_real_file(real_settings):
     assert nearest == 0
 
 
-def test_auto_k_says_why(real_settings, tmp_path):
-    settings = Settings(input_path=real_settings.input_path, warehouse_path=tmp_path / "w.duckdb",
+def test_auto_k_says_why(sample_build, tmp_path):
+    settings = Settings(input_path=sample_build.input_path, warehouse_path=tmp_path / "w.duckdb",
                         reports_dir=tmp_path / "r", k=None)
     assert run_build(settings).k == 5
     reason = query(settings.warehouse_path, "select k_reason from pipeline_runs")[0][0]
-    assert reason.startswith("K=5 has the highest mean silhouette of K=2..10 (0.555)")
+    assert reason.startswith("K=5 has the highest mean silhouette of K=2..10 (0.614)")
     assert "elbow of the inertia curve is at K=5, which agrees" in reason
     assert reason in " ".join(parse(settings.reports_dir / "index.html").text)
 
 
-def test_a_small_segment_is_flagged_and_strict_fails_the_build(tmp_path, real_csv):
-    settings = Settings(input_path=real_csv, warehouse_path=tmp_path / "w.duckdb", reports_dir=tmp_path / "r",
-                        min_segment_share=0.115)
+def test_a_small_segment_is_flagged_and_strict_fails_the_build(tmp_path):
+    settings = Settings(input_path=SAMPLE_INPUT, warehouse_path=tmp_path / "w.duckdb", reports_dir=tmp_path / "r",
+                        min_segment_share=0.1)
     run_build(settings)
     flags = query(settings.warehouse_path, "select flags from pipeline_runs")[0][0]
-    assert flags == "segment 0 (Low-Income, High-Spending) holds 11.0% of the customers, less than the 11.5% minimum"
+    assert flags == "segment 0 (Low-Income, Low-Spending) holds 9.5% of the customers, less than the 10.0% minimum"
     assert query(settings.warehouse_path, "select count(*) from segment_summary where is_small_segment") == [(1,)]
-    assert "holds 11.0% of the customers" in " ".join(parse(settings.reports_dir / "index.html").text)
+    assert "holds 9.5% of the customers" in " ".join(parse(settings.reports_dir / "index.html").text)
 
     before = fingerprint(settings.warehouse_path, settings.reports_dir)
     cli = subprocess.run(
-        [sys.executable, str(PROJECT_DIR / "pipeline.py"), "--input", str(real_csv), "--warehouse",
-         str(settings.warehouse_path), "--reports", str(settings.reports_dir), "--min-segment-share", "0.115",
+        [sys.executable, str(PROJECT_DIR / "pipeline.py"), "--input", str(SAMPLE_INPUT), "--warehouse",
+         str(settings.warehouse_path), "--reports", str(settings.reports_dir), "--min-segment-share", "0.1",
          "--strict"], capture_output=True, text=True)
     assert cli.returncode == 1
-    assert cli.stderr == (f"error: {real_csv}: segment 0 (Low-Income, High-Spending) holds 11.0% of the customers, "
-                          "less than the 11.5% minimum (--strict)\n")
+    assert cli.stderr == (f"error: {SAMPLE_INPUT}: segment 0 (Low-Income, Low-Spending) holds 9.5% of the customers, "
+                          "less than the 10.0% minimum (--strict)\n")
     assert fingerprint(settings.warehouse_path, settings.reports_dir) == before
 
 
 # --- scoring in SQL ----------------------------------------------------------------------------
 
-def test_macros_agree_with_the_python_model_on_every_real_customer(real_settings):
-    labels = cluster_customers(real_features(real_settings.input_path), real_settings.features,
-                               params(real_settings)).labels
+def test_macros_agree_with_the_python_model_on_every_customer(sample_build):
+    labels = cluster_customers(features_of(sample_build.input_path), sample_build.features,
+                               params(sample_build)).labels
     scored = pd.DataFrame(query(
-        real_settings.warehouse_path,
+        sample_build.warehouse_path,
         "select customer_id, cluster_of(annual_income_k, spending_score), "
         "segment_of(annual_income_k, spending_score) = segment_label from customer_segments"),
         columns=["customer_id", "cluster_id", "same_label"])
@@ -175,21 +166,21 @@ def test_macros_agree_with_the_python_model_on_every_real_customer(real_settings
     assert scored["same_label"].all()
 
 
-def test_macros_score_new_customers_and_refuse_missing_values(real_settings):
-    rows = query(real_settings.warehouse_path,
+def test_macros_score_new_customers_and_refuse_missing_values(sample_build):
+    rows = query(sample_build.warehouse_path,
                  "select segment_of(120, 10), segment_of(20, 95), segment_of(90, 90), cluster_of(null, 50), "
                  "segment_of(annual_income_k := 55, spending_score := 50)")
     assert rows == [("High-Income, Low-Spending", "Low-Income, High-Spending", "Target Customers", None,
                      "Standard Customers")]
 
 
-def test_macros_open_in_duckdb_1(real_settings):
+def test_macros_open_in_duckdb_1(sample_build):
     old = PROJECT_DIR / ".venv-duckdb1" / "bin" / "python"
     if not old.exists():
         pytest.skip("make test creates .venv-duckdb1")
     script = ("import duckdb, sys; con = duckdb.connect(sys.argv[1], read_only=True); "
               "print(con.sql('select segment_of(120, 10), count(*) from segment_changes').fetchall())")
-    out = subprocess.run([str(old), "-c", script, str(real_settings.warehouse_path)], capture_output=True,
+    out = subprocess.run([str(old), "-c", script, str(sample_build.warehouse_path)], capture_output=True,
                          text=True, check=True)
     assert out.stdout.strip() == "[('High-Income, Low-Spending', 0)]"
 
@@ -202,7 +193,7 @@ def test_three_feature_run(three_features):
         ("annual_income_k",), ("spending_score",), ("age",)]
     assert query(path, "select count(*) from cluster_centroids where age_scaled is null") == [(0,)]
     assert query(path, "select features from pipeline_runs") == [("annual_income_k,spending_score,age",)]
-    labels = cluster_customers(real_features(three_features.input_path, three_features.features),
+    labels = cluster_customers(features_of(three_features.input_path, three_features.features),
                                three_features.features, params(three_features)).labels
     in_sql = query(path, "select customer_id, cluster_id, cluster_of(annual_income_k, spending_score, age := age) "
                          "from customer_segments")
@@ -216,8 +207,8 @@ def test_three_feature_run(three_features):
 
 # --- segments over time ------------------------------------------------------------------------
 
-def test_segment_changes_after_two_builds_on_slightly_different_inputs(tmp_path, real_csv):
-    frame = pd.read_csv(real_csv)
+def test_segment_changes_after_two_builds_on_slightly_different_inputs(tmp_path):
+    frame = pd.read_csv(SAMPLE_INPUT)
     first = write_csv(tmp_path, frame.to_csv(index=False), "first.csv")
     settings = Settings(input_path=first, warehouse_path=tmp_path / "w.duckdb", reports_dir=tmp_path / "r")
     run_build(settings)
@@ -225,7 +216,7 @@ def test_segment_changes_after_two_builds_on_slightly_different_inputs(tmp_path,
     centroids_before = dict(query(settings.warehouse_path, "select segment_label, cluster_id from segment_summary"))
 
     changed = frame[frame["CustomerID"] != 7].copy()  # customer 7 leaves
-    changed.loc[changed["CustomerID"] == 1, "Spending Score (1-100)"] = 95  # customer 1 spends much more
+    changed.loc[changed["CustomerID"] == 1, "Spending Score (1-100)"] = 5  # customer 1 spends much less
     changed = pd.concat([changed, pd.DataFrame([{"CustomerID": 201, "Gender": "Female", "Age": 30,
                                                  "Annual Income (k$)": 90, "Spending Score (1-100)": 85}])])
     second = write_csv(tmp_path, changed.sample(frac=1, random_state=1).to_csv(index=False), "second.csv")
@@ -239,7 +230,7 @@ def test_segment_changes_after_two_builds_on_slightly_different_inputs(tmp_path,
               "from segment_changes")}
     assert changes["7"] == (query_label(path, before["7"], 1), None, "gone", 1, 2)
     assert changes["201"] == (None, "Target Customers", "new", 1, 2)
-    assert changes["1"][2] == "moved" and changes["1"][:2] == ("Low-Income, Low-Spending", "Low-Income, High-Spending")
+    assert changes["1"][2] == "moved" and changes["1"][:2] == ("Target Customers", "High-Income, Low-Spending")
     moved = query(path, "select count(*) from segment_comparison where previous_cluster_id <> cluster_id")[0][0]
     assert len(changes) == moved + 2
     # the movement matrix counts everyone of either run once
@@ -259,8 +250,8 @@ def query_label(path, cluster_id, run_id):
                        f"where run_id = {run_id} and cluster_id = {cluster_id}")[0][0]
 
 
-def test_only_the_last_runs_snapshots_are_kept(tmp_path, real_csv):
-    settings = Settings(input_path=real_csv, warehouse_path=tmp_path / "w.duckdb", reports_dir=tmp_path / "r",
+def test_only_the_last_runs_snapshots_are_kept(tmp_path):
+    settings = Settings(input_path=SAMPLE_INPUT, warehouse_path=tmp_path / "w.duckdb", reports_dir=tmp_path / "r",
                         keep_snapshots=2)
     for _ in range(3):
         run_build(settings)
@@ -283,12 +274,12 @@ def test_cluster_numbers_follow_the_previous_run_not_the_seed():
 
 # --- Parquet for BI tools ----------------------------------------------------------------------
 
-def test_marts_are_exported_as_parquet(real_settings):
+def test_marts_are_exported_as_parquet(sample_build):
     with duckdb.connect() as con:
         for table in PARQUET_TABLES:
-            exported = con.sql(f"select count(*) from read_parquet('{real_settings.reports_dir / table}.parquet')")
-            assert exported.fetchall() == query(real_settings.warehouse_path, f"select count(*) from {table}")
-        columns = con.sql(f"describe select * from read_parquet('{real_settings.reports_dir}/segment_summary.parquet')")
+            exported = con.sql(f"select count(*) from read_parquet('{sample_build.reports_dir / table}.parquet')")
+            assert exported.fetchall() == query(sample_build.warehouse_path, f"select count(*) from {table}")
+        columns = con.sql(f"describe select * from read_parquet('{sample_build.reports_dir}/segment_summary.parquet')")
         assert "marketing_actions" in [row[0] for row in columns.fetchall()]
 
 
@@ -303,8 +294,8 @@ def test_a_number_once_used_is_never_given_to_another_segment():
     assert numbers.tolist() == [0, 3]
 
 
-def test_a_run_on_other_features_numbers_its_clusters_afresh(tmp_path, real_csv):
-    settings = Settings(input_path=real_csv, warehouse_path=tmp_path / "w.duckdb", reports_dir=tmp_path / "r")
+def test_a_run_on_other_features_numbers_its_clusters_afresh(tmp_path):
+    settings = Settings(input_path=SAMPLE_INPUT, warehouse_path=tmp_path / "w.duckdb", reports_dir=tmp_path / "r")
     run_build(settings)
     run_build(settings, features=("annual_income_k", "spending_score", "age"))
     path = settings.warehouse_path
