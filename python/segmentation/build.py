@@ -35,35 +35,11 @@ from .publish import (
     writer_lock,
 )
 from .reports import Charts, chart_hooks, write_reports
-from .schema import TableDoc, apply_comments, load_schema
+from .schema import TableDoc, apply_comments, load_schema, published_tables
 from .workers import InProcess, Runner
 
 SOURCES = ("raw_records", "raw_parts", "raw_customers", "raw_columns", "raw_input", *HISTORY_TABLES)
 STAGE_WIDTH = 20  # the steps around the models line up with the model lines
-# What analysts and BI tools rely on: a build lacking any of these is not published.
-PUBLISHED = (
-    "stg_customers",
-    "customer_rejects",
-    "customer_data_issues",
-    "customer_features",
-    "int_clustered_customers",
-    "customer_clusters",
-    "cluster_centroids",
-    "k_selection",
-    "feature_scaling",
-    "customer_silhouettes",
-    "cluster_stability",
-    "segment_playbook",
-    "segment_summary",
-    "segment_colours",
-    "customer_segments",
-    "dataset_match",
-    "segment_snapshots",
-    "segment_history",
-    "segment_changes",
-    "segment_movements",
-    "pipeline_runs",
-)
 
 
 @dataclass(frozen=True)
@@ -288,7 +264,8 @@ def build(settings: Settings, log: Callable[[str], None] = print, runner: Runner
                     current.summary = ", ".join(path.name for path in reports)
             with step(stage_label("publish", "warehouse"), log) as current:
                 shutil.rmtree(input_folder(live), ignore_errors=True)
-                interrupted = publish(building, live, staged, reports_dir, list(PUBLISHED),
+                # every model and seed the YAML declares: a build lacking any of them is not published
+                interrupted = publish(building, live, staged, reports_dir, list(published_tables(docs)),
                                       run_id, highest_run_id, settings.lock_timeout_s)
                 published = True
                 current.summary = "validated, swapped in with the reports"

@@ -15,6 +15,7 @@ import duckdb
 from .config import Settings
 from .errors import PipelineError
 from .publish import POLL_S, WRITER_HELD, is_lock_conflict
+from .schema import column_types, load_schema
 
 # The last run's customers compared with this run's, at most this many (a sample chosen by a
 # hash of the id, so the same customers are drawn on both sides).
@@ -26,36 +27,29 @@ CARRIED = {
     "previous_runs": (
         "pipeline_runs",
         "select * from live.pipeline_runs",
-        "run_id bigint, started_at timestamp with time zone, features varchar, dataset varchar",
     ),
     "previous_snapshots": (
         "segment_snapshots",
         # this run's snapshot makes keep_snapshots with these
         "select run_id, customer_id::varchar as customer_id, cluster_id from live.segment_snapshots "
         "where run_id in (select distinct run_id from live.segment_snapshots order by run_id desc limit $keep)",
-        "run_id bigint, customer_id varchar, cluster_id integer",
     ),
     "previous_segment_history": (
         "segment_history",
         "select * from live.segment_history",
-        "run_id bigint, cluster_id integer, segment_label varchar, customers bigint, "
-        "share_of_customers double, avg_annual_income_k double, avg_spending_score double, avg_age double",
     ),
     "previous_centroids": (
         "cluster_centroids",
         "select * from live.cluster_centroids",
-        "cluster_id integer, annual_income_k double, spending_score double, age double",
     ),
     "previous_segment_colours": (
         "segment_colours",
         "select * from live.segment_colours",
-        "segment_label varchar, colour varchar, first_run_id bigint",
     ),
     "previous_customers": (
         "stg_customers",
         "select customer_id::varchar as customer_id, {gender}::varchar as gender, {age}::double as age "
         "from live.stg_customers order by hash(customer_id::varchar) limit $compared",
-        "customer_id varchar, gender varchar, age double",
     ),
 }
 # Every source table `carry_history` creates.
@@ -67,6 +61,7 @@ def carry_history(con: duckdb.DuckDBPyConnection, settings: Settings, highest_ru
     run of the live warehouse and than `highest_run_id` (ids handed out to builds stopped
     before their warehouse was published are never reused)."""
     live = settings.warehouse_path
+    declared = load_schema(settings.sql_dir)
     found: set[str] = set()
     columns: set[tuple[str, str]] = set()
     if live.exists():
@@ -88,7 +83,7 @@ def carry_history(con: duckdb.DuckDBPyConnection, settings: Settings, highest_ru
         columns = {tuple(row) for row in con.execute(
             "select table_name, column_name from duckdb_columns() where database_name = 'live'").fetchall()}
     try:
-        for table, (live_table, query, empty) in CARRIED.items():
+        for table, (live_table, query) in CARRIED.items():
             if live_table in found:
                 # gender and age may be missing from an input: carried as null
                 query = query.format(**{c: c if (live_table, c) in columns else "null" for c in ("gender", "age")})
@@ -96,7 +91,7 @@ def carry_history(con: duckdb.DuckDBPyConnection, settings: Settings, highest_ru
                 con.execute(f"create temp table {table} as {query}",
                             {k: v for k, v in params.items() if f"${k}" in query})
             else:
-                con.execute(f"create temp table {table} ({empty})")
+                con.execute(f"create temp table {table} ({column_types(declared[table])})")
     finally:
         con.execute("detach database if exists live")
     # runs recorded before datasets were: no dataset, never compared by name

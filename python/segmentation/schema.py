@@ -2,8 +2,10 @@
 
 Format (as dbt's): lists of `models`, `sources` and `seeds`, each with `name`,
 `description`, optional `config: {materialized: table}`, and `columns` with `name`,
-`description` and `data_tests`; and `macros`, each with `name`, `description` and
-`arguments`.
+`data_type`, `description` and `data_tests`; and `macros`, each with `name`, `description`
+and `arguments`. These files are the one list of what a build creates: every model and seed
+is published with the columns and types declared (staging and the tables after it add any
+other input columns under their own names); a test checks a build against them.
 """
 
 from __future__ import annotations
@@ -40,6 +42,18 @@ class TableDoc:
     materialized: str  # view or table; Python outputs and sources are always tables
     columns: dict[str, str]  # column -> description
     tests: tuple[DataTest, ...]
+    kind: str = "models"  # the section it is declared in: sources, seeds, models or macros
+    data_types: dict[str, str] = field(default_factory=dict)  # column -> declared data_type
+
+
+def published_tables(docs: dict[str, TableDoc]) -> tuple[str, ...]:
+    """Every table and view a build publishes: the declared models and seeds."""
+    return tuple(name for name, doc in docs.items() if doc.kind in ("models", "seeds"))
+
+
+def column_types(doc: TableDoc) -> str:
+    """The declared columns as a column list for `create table`, e.g. `run_id bigint, ...`."""
+    return ", ".join(f"{quote_ident(column)} {data_type}" for column, data_type in doc.data_types.items())
 
 
 def load_schema(sql_dir: Path) -> dict[str, TableDoc]:
@@ -48,18 +62,20 @@ def load_schema(sql_dir: Path) -> dict[str, TableDoc]:
         content = yaml.load(path.read_text(), Loader=SAFE_LOADER) or {}
         for section in ("sources", "seeds", "models", "macros"):
             for entry in content.get(section, []):
-                doc = parse_entry(entry)
+                doc = parse_entry(entry, section)
                 if doc.name in docs:
                     raise ValueError(f"{path}: {doc.name} is documented twice")
                 docs[doc.name] = doc
     return docs
 
 
-def parse_entry(entry: dict) -> TableDoc:
+def parse_entry(entry: dict, section: str = "models") -> TableDoc:
     name = entry["name"]
-    columns, tests = {}, []
+    columns, tests, data_types = {}, [], {}
     for column in entry.get("columns", entry.get("arguments", [])):
         columns[column["name"]] = column.get("description", "").strip()
+        if "data_type" in column:
+            data_types[column["name"]] = column["data_type"]
         for test in column.get("data_tests", []):
             kind, args = (test, {}) if isinstance(test, str) else next(iter(test.items()))
             tests.append(DataTest(kind, name, column["name"], dict(args)))
@@ -69,6 +85,8 @@ def parse_entry(entry: dict) -> TableDoc:
         materialized=entry.get("config", {}).get("materialized", "view"),
         columns=columns,
         tests=tuple(tests),
+        kind=section,
+        data_types=data_types,
     )
 
 

@@ -39,8 +39,7 @@ final as (
         avg_spending_score,
         avg_age
     from earlier
-    union all
-    -- this run's columns are listed above, in the same order
+    union all by name
     select * from this_run_segments
 )
 

@@ -30,7 +30,7 @@ final as (
         customer_id,
         cluster_id
     from earlier
-    union all
+    union all by name
     select
         run_id,
         customer_id,
