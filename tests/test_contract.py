@@ -1,13 +1,17 @@
 """The YAML files under sql/ are the one list of tables and columns: a build publishes exactly
 the models and seeds they declare, with the declared columns and data types; the tables carried
 from the live warehouse on a first build are created from them; the Python step writes only
-declared tables."""
+declared tables; and the model table in docs/models.md lists the same models."""
 
 from __future__ import annotations
 
+import re
+
+import pytest
+
 from conftest import query
 from segmentation import colours, kmeans_model
-from segmentation.config import SQL_DIR
+from segmentation.config import PROJECT_DIR, SQL_DIR
 from segmentation.history import CARRIED
 from segmentation.schema import load_schema, published_tables
 
@@ -60,3 +64,31 @@ def test_a_first_build_creates_the_carried_tables_as_declared(con, tmp_path):
 def test_the_python_step_writes_declared_tables():
     for name in (*kmeans_model.OUTPUTS, *colours.OUTPUTS):
         assert DOCS[name].kind == "models", name
+
+def model_table(path) -> set[str]:
+    """Every name in backticks in the `model` column (the second) of the markdown tables in `path`."""
+    names: set[str] = set()
+    for line in path.read_text(encoding="utf-8").splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if line.startswith("|") and len(cells) > 2 and not set(cells[1]) <= set("-: ") and cells[1] != "model":
+            names |= set(re.findall(r"`([a-z_]+)`", cells[1]))
+    return names
+
+
+@pytest.mark.parametrize("kind", ["sources", "seeds", "models", "macros"])
+def test_the_model_table_in_the_docs_lists_every_declared_model(kind):
+    listed = model_table(PROJECT_DIR / "docs" / "models.md")
+    declared = {name for name, doc in DOCS.items() if doc.kind == kind}
+    assert declared <= listed, sorted(declared - listed)
+
+
+def test_the_model_table_in_the_docs_lists_nothing_undeclared():
+    assert model_table(PROJECT_DIR / "docs" / "models.md") == set(DOCS)
+
+
+def test_the_tables_the_readme_names_are_published():
+    readme = (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
+    named = {name for line in readme.splitlines() if line.startswith("| `")
+             for name in re.findall(r"`([a-z_]+)`", line.split("|")[1])}
+    assert len(named) >= 10
+    assert named <= set(PUBLISHED), sorted(named - set(PUBLISHED))

@@ -1,5 +1,5 @@
 """reports/scoring/spark.sql on Apache Spark (pyspark, local mode): a million customers as Parquet
-scored in Spark exactly as the warehouse segments them, and the README's lakehouse recipe end to
+scored in Spark exactly as the warehouse segments them, and the lakehouse recipe (docs/bi-tools.md) end to
 end: sample in Spark, build the warehouse on the sample, score everyone in Spark."""
 
 from __future__ import annotations

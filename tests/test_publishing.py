@@ -1,5 +1,5 @@
 """Rebuilds while people read: real reader processes, real concurrent runs, real SIGKILL,
-a real DuckDB 1.x, and the client recipes of the README."""
+a real DuckDB 1.x, and the client recipes of docs/bi-tools.md."""
 
 from __future__ import annotations
 
