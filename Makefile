@@ -15,12 +15,15 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
+	@echo "Installing the project and its tools (DuckDB, pandas, scikit-learn, matplotlib, pytest, sqlfluff)"
+	@echo "into $(VENV): half a minute to a minute, once (again only when pyproject.toml changes)."
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
 $(OLD_DUCKDB)/.installed:
+	@echo "Installing DuckDB 1.1.3 into $(OLD_DUCKDB) (the tests check it opens the warehouse): a few seconds, once."
 	$(PYTHON) -m venv $(OLD_DUCKDB)
 	$(OLD_DUCKDB)/bin/python -m pip install --quiet 'duckdb==1.1.3'
 	touch $@
@@ -28,6 +31,7 @@ $(OLD_DUCKDB)/.installed:
 install: $(STAMP) $(OLD_DUCKDB)/.installed ## create .venv (and .venv-duckdb1 for the tests) and install
 
 $(ENGINES_STAMP): $(STAMP)
+	@echo "Installing pyspark and psycopg into $(VENV) for the engine tests (pyspark is large): a minute or more, once."
 	$(BIN)/python -m pip install --quiet -e '.[dev,engines]'
 	touch $@
 
