@@ -231,7 +231,7 @@ def test_segment_changes_after_two_builds_on_slightly_different_inputs(tmp_path)
     assert changes["7"] == (query_label(path, before["7"], 1), None, "gone", 1, 2)
     assert changes["201"] == (None, "Target Customers", "new", 1, 2)
     assert changes["1"][2] == "moved" and changes["1"][:2] == ("Target Customers", "High-Income, Low-Spending")
-    moved = query(path, "select count(*) from segment_comparison where previous_cluster_id <> cluster_id")[0][0]
+    moved = query(path, "select count(*) from int_segment_comparison where previous_cluster_id <> cluster_id")[0][0]
     assert len(changes) == moved + 2
     # the movement matrix counts everyone of either run once
     assert query(path, "select sum(customers) from segment_movements") == [(201,)]

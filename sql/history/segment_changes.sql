@@ -3,7 +3,7 @@
 with
 
 comparison as (
-    select * from segment_comparison
+    select * from int_segment_comparison
 ),
 
 segments as (
