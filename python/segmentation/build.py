@@ -231,6 +231,32 @@ def cleanup(live: Path, staged: Path | None) -> None:
         shutil.rmtree(staged, ignore_errors=True)
 
 
+def is_interrupt(error: BaseException) -> bool:
+    """Ctrl-C: Python raises KeyboardInterrupt, or DuckDB, when it stops the query it was running."""
+    return isinstance(error, (KeyboardInterrupt, duckdb.InterruptException)) or (
+        isinstance(error, RuntimeError) and str(error) == "Query interrupted")
+
+
+# DuckDB reports a write that failed (disk full, file too large) as a failed commit or
+# checkpoint too: these words say it was the file system
+FILE_TROUBLE = ("Could not write file", "No space left on device", "File too large", "Permission denied")
+
+
+def failure(error: BaseException, live: Path) -> PipelineError | None:
+    """The one-line error for a failure the user can meet (disk full, permissions, memory), or
+    None for one that is a bug."""
+    if isinstance(error, OSError):
+        where = error.filename or live
+        return PipelineError(f"{where}: {error.strerror or error} (nothing was published)")
+    if isinstance(error, (duckdb.IOException, duckdb.PermissionException)) or (
+            isinstance(error, duckdb.Error) and any(words in str(error) for words in FILE_TROUBLE)):
+        return PipelineError(f"{live}: cannot build it: {str(error).splitlines()[0]} (nothing was published)")
+    if isinstance(error, (MemoryError, duckdb.OutOfMemoryException)):
+        return PipelineError(f"{live}: out of memory while building it: {str(error).splitlines()[0] or 'MemoryError'} "
+                             "(nothing was published)")
+    return None
+
+
 def build(settings: Settings, log: Callable[[str], None] = print, runner: Runner = InProcess()) -> BuildResult:
     """`runner`: where K-Means and the charts run (`workers`): here by default."""
     started_clock, started = time.perf_counter(), datetime.now(UTC)
