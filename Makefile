@@ -41,8 +41,11 @@ test: lint $(OLD_DUCKDB)/.installed ## lint the SQL, then run the whole test sui
 		|| echo "note: no Chromium found: the browser test of the report is SKIPPED (apt-get install chromium)"
 	$(BIN)/python -m pytest
 
-lint: $(STAMP) ## sqlfluff lint sql/
+lint: $(STAMP) ## sqlfluff on sql/, ruff (lint and format) and mypy on the Python
 	$(BIN)/sqlfluff lint sql
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 sample: $(STAMP) ## regenerate the bundled sample data
 	$(BIN)/python -m segmentation.sample_data data/sample_customers.csv

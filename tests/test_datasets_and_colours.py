@@ -7,16 +7,15 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
+import duckdb
 import pytest
 from matplotlib.colors import to_hex
 
 from conftest import query, run_build
 from segmentation.charts import segment_map_figure
 from segmentation.colours import FIXED, PALETTE, assign
-from segmentation.config import PROJECT_DIR, SAMPLE_INPUT, SQL_DIR, Settings
+from segmentation.config import PROJECT_DIR, SQL_DIR, Settings
 from segmentation.reports import segments_with_centroids
-
-import duckdb
 
 MATCH_SQL = (SQL_DIR / "history" / "dataset_match.sql").read_text()
 
@@ -79,8 +78,9 @@ def test_a_build_on_another_dataset_reports_no_movements_and_says_why(tmp_path, 
     settings = Settings(warehouse_path=tmp_path / "w.duckdb", reports_dir=tmp_path / "r")
     run_build(settings)  # the bundled sample
     lines: list[str] = []
-    from segmentation.build import build
     from dataclasses import replace
+
+    from segmentation.build import build
     build(replace(settings, input_path=real_csv), log=lines.append)
     path = settings.warehouse_path
     warnings = [line for line in lines if "warning:" in line]

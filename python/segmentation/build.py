@@ -22,7 +22,8 @@ from .config import Settings
 from .dag import Model, SingularTest, build_order, discover, python_model, run_models, run_table_tests
 from .db import first_row
 from .errors import DataTestError, InputError, Interrupted, PipelineError
-from .history import TABLES as HISTORY_TABLES, carry_history, dataset_warning
+from .history import TABLES as HISTORY_TABLES
+from .history import carry_history, dataset_warning
 from .loader import LoadedInput, load_raw
 from .progress import step
 from .publish import (
@@ -36,7 +37,7 @@ from .publish import (
 )
 from .reports import Charts, chart_hooks, write_reports
 from .schema import TableDoc, apply_comments, load_schema
-from .workers import InProcess, Runner
+from .workers import IN_PROCESS, Runner
 
 SOURCES = ("raw_records", "raw_parts", "raw_customers", "raw_columns", "raw_input", *HISTORY_TABLES)
 STAGE_WIDTH = 20  # the steps around the models line up with the model lines
@@ -80,7 +81,7 @@ class BuildResult:
 
 
 def project(
-    settings: Settings, runner: Runner = InProcess()
+    settings: Settings, runner: Runner = IN_PROCESS
 ) -> tuple[list[Model], list[SingularTest], dict[str, TableDoc]]:
     docs = load_schema(settings.sql_dir)
     models, tests = discover(settings.sql_dir, docs)
@@ -257,7 +258,7 @@ def failure(error: BaseException, live: Path) -> PipelineError | None:
     return None
 
 
-def build(settings: Settings, log: Callable[[str], None] = print, runner: Runner = InProcess()) -> BuildResult:
+def build(settings: Settings, log: Callable[[str], None] = print, runner: Runner = IN_PROCESS) -> BuildResult:
     """`runner`: where K-Means and the charts run (`workers`): here by default."""
     started_clock, started = time.perf_counter(), datetime.now(UTC)
     ordered, tests, docs = project(settings, runner)
@@ -271,7 +272,7 @@ def build(settings: Settings, log: Callable[[str], None] = print, runner: Runner
             remove_build_files(live)
             shutil.rmtree(input_folder(live), ignore_errors=True)
             building, staged = build_path(live), reports_staging(reports_dir)
-            config = {
+            config: dict[str, str | bool | int | float | list[str]] = {
                 "storage_compatibility_version": settings.storage_compatibility_version,
                 "memory_limit": settings.memory_limit,
             }
@@ -292,8 +293,8 @@ def build(settings: Settings, log: Callable[[str], None] = print, runner: Runner
                     con, ordered, tests, docs, SOURCES, settings, log,
                     after=[("stg_customer_rows", input_gate(settings)), *chart_hooks(settings, runner, charts)],
                 )
-                if warning := dataset_warning(con):  # not a flag: the segments are sound
-                    log(f"  warning: {warning}")
+                if note := dataset_warning(con):  # not a flag: the segments are sound
+                    log(f"  warning: {note}")
                 flags = run_flags(con, settings)
                 for flag in flags:
                     log(f"  warning: {flag}")
