@@ -15,7 +15,7 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
-	@echo "Installing the project and its tools (DuckDB, pandas, scikit-learn, matplotlib, pytest, sqlfluff)"
+	@echo "Installing the project and its tools (DuckDB, pandas, scikit-learn, matplotlib, pytest, sqlfluff, ruff, mypy)"
 	@echo "into $(VENV): half a minute to a minute, once (again only when pyproject.toml changes)."
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -45,8 +45,11 @@ test: lint $(OLD_DUCKDB)/.installed ## lint the SQL, then run the whole test sui
 		|| echo "note: no Chromium found: the browser test of the report is SKIPPED (apt-get install chromium)"
 	$(BIN)/python -m pytest
 
-lint: $(STAMP) ## sqlfluff lint sql/
+lint: $(STAMP) ## sqlfluff on sql/, ruff (lint and format) and mypy on the Python
 	$(BIN)/sqlfluff lint sql
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 sample: $(STAMP) ## regenerate the bundled sample data
 	$(BIN)/python -m segmentation.sample_data data/sample_customers.csv

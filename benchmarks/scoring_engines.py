@@ -87,6 +87,7 @@ def score_spark(customers: Path, sql: str, out: Path, repeat: int) -> tuple[floa
 
 def score_postgres(customers: Path, sql: str, out: Path, repeat: int) -> tuple[float, float]:
     import psycopg
+
     from engines import postgres_server
 
     with postgres_server() as conninfo, psycopg.connect(conninfo, autocommit=True) as con:
@@ -102,7 +103,7 @@ def score_postgres(customers: Path, sql: str, out: Path, repeat: int) -> tuple[f
             con.execute("drop table if exists scored")
             con.execute(f"create table scored as {sql}")
         first, best = timed(run, repeat)
-        scored = pd.DataFrame(con.execute("select * from scored").fetchall(),
+        scored = pd.DataFrame(con.execute("select * from scored").fetchall(),  # noqa: F841 (read by DuckDB below)
                               columns=["customer_id", "cluster_id", "segment_label", "distance_to_centroid"])
     with duckdb.connect() as local:
         local.execute(f"copy (select * from scored) to '{out}' (format parquet)")

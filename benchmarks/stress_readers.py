@@ -44,7 +44,7 @@ def read_loop(warehouse: str, hold: bool, stop, results) -> None:
             # a whole build: every customer segmented, and a run history without holes
             inconsistent += customers != segmented or runs != last_run
             seen_runs.add(last_run)
-        except Exception as e:  # noqa: BLE001 - every failure is what we count
+        except Exception as e:
             errors.append(f"{type(e).__name__}: {e}"[:200])
         queries += 1
     results.put({"hold": hold, "queries": queries, "errors": errors, "inconsistent": inconsistent,
@@ -67,7 +67,7 @@ def write_loop(warehouse: str, stop, results) -> None:
                 time.sleep(0.2)
                 con.execute("update pipeline_runs set flags = flags")
             sessions += 1
-        except Exception as e:  # noqa: BLE001 - every failure is what we count
+        except Exception as e:
             if is_lock_conflict(e):
                 refused += 1  # readers or a publishing build hold it: try again
             else:
@@ -86,7 +86,7 @@ def opens(warehouse: Path) -> str | None:
             with duckdb.connect(str(warehouse), read_only=True) as con:
                 con.execute(CHECK).fetchall()
             return None
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             if not is_lock_conflict(e) or time.monotonic() > deadline:
                 return f"{type(e).__name__}: {e}"[:200]
             time.sleep(0.05)

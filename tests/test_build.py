@@ -226,7 +226,8 @@ def test_sql_assignment_agrees_with_scikit_learn_on_every_customer(settings):
 
     run_build(settings)
     frame = pd.read_csv(SAMPLE_INPUT)
-    features = pd.DataFrame({"customer_id": frame["CustomerID"].astype(str), "annual_income_k": frame["Annual Income (k$)"],
+    features = pd.DataFrame({"customer_id": frame["CustomerID"].astype(str),
+                             "annual_income_k": frame["Annual Income (k$)"],
                              "spending_score": frame["Spending Score (1-100)"]})
     labels = cluster_customers(features, FEATURES, params(Settings())).labels
     in_sql = query(settings.warehouse_path, "select customer_id, cluster_id from customer_clusters order by 1")

@@ -18,25 +18,37 @@ from segmentation.schema import load_schema, published_tables
 DOCS = load_schema(SQL_DIR)
 PUBLISHED = published_tables(DOCS)
 # carried columns cast on purpose when copied (history.py): ids as text, ages as double
-CAST_WHEN_CARRIED = {("previous_snapshots", "customer_id"), ("previous_customers", "customer_id"),
-                     ("previous_customers", "age")}
+CAST_WHEN_CARRIED = {
+    ("previous_snapshots", "customer_id"),
+    ("previous_customers", "customer_id"),
+    ("previous_customers", "age"),
+}
 
 
 def test_every_published_column_declares_its_data_type():
-    missing = [f"{name}.{column}" for name in PUBLISHED for column in DOCS[name].columns
-               if column not in DOCS[name].data_types]
+    missing = [
+        f"{name}.{column}" for name in PUBLISHED for column in DOCS[name].columns if column not in DOCS[name].data_types
+    ]
     assert missing == []
 
 
 def test_the_warehouse_holds_exactly_the_declared_tables_columns_and_types(sample_build):
     path = sample_build.warehouse_path
-    relations = {row[0] for row in query(
-        path, "select table_name from duckdb_tables() where schema_name = 'main' "
-              "union all select view_name from duckdb_views() where schema_name = 'main' and not internal")}
+    relations = {
+        row[0]
+        for row in query(
+            path,
+            "select table_name from duckdb_tables() where schema_name = 'main' "
+            "union all select view_name from duckdb_views() where schema_name = 'main' and not internal",
+        )
+    }
     assert relations == set(PUBLISHED)
     for name in PUBLISHED:
-        built = query(path, f"select column_name, lower(data_type) from duckdb_columns() "
-                            f"where schema_name = 'main' and table_name = '{name}' order by column_index")
+        built = query(
+            path,
+            f"select column_name, lower(data_type) from duckdb_columns() "
+            f"where schema_name = 'main' and table_name = '{name}' order by column_index",
+        )
         assert built == list(DOCS[name].data_types.items()), name
 
 
@@ -56,14 +68,17 @@ def test_a_first_build_creates_the_carried_tables_as_declared(con, tmp_path):
 
     load(con, SAMPLE_INPUT, tmp_path)
     for table in CARRIED:
-        created = con.execute(f"select column_name, lower(data_type) from duckdb_columns() "
-                              f"where table_name = '{table}' order by column_index").fetchall()
+        created = con.execute(
+            f"select column_name, lower(data_type) from duckdb_columns() "
+            f"where table_name = '{table}' order by column_index"
+        ).fetchall()
         assert created == list(DOCS[table].data_types.items()), table
 
 
 def test_the_python_step_writes_declared_tables():
     for name in (*kmeans_model.OUTPUTS, *colours.OUTPUTS):
         assert DOCS[name].kind == "models", name
+
 
 def model_table(path) -> set[str]:
     """Every name in backticks in the `model` column (the second) of the markdown tables in `path`."""
@@ -88,7 +103,11 @@ def test_the_model_table_in_the_docs_lists_nothing_undeclared():
 
 def test_the_tables_the_readme_names_are_published():
     readme = (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
-    named = {name for line in readme.splitlines() if line.startswith("| `")
-             for name in re.findall(r"`([a-z_]+)`", line.split("|")[1])}
+    named = {
+        name
+        for line in readme.splitlines()
+        if line.startswith("| `")
+        for name in re.findall(r"`([a-z_]+)`", line.split("|")[1])
+    }
     assert len(named) >= 10
     assert named <= set(PUBLISHED), sorted(named - set(PUBLISHED))

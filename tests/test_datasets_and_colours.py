@@ -7,6 +7,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
+import duckdb
 import pytest
 from matplotlib.colors import to_hex
 
@@ -16,8 +17,6 @@ from segmentation.colours import FIXED, PALETTE, assign
 from segmentation.config import PROJECT_DIR, SAMPLE_INPUT, SQL_DIR, Settings
 from segmentation.reports import segments_with_centroids
 from segmentation.sample_data import write_customers
-
-import duckdb
 
 MATCH_SQL = (SQL_DIR / "history" / "dataset_match.sql").read_text()
 
@@ -82,8 +81,9 @@ def test_a_build_on_another_dataset_reports_no_movements_and_says_why(tmp_path):
     other = tmp_path / "other_customers.csv"  # other people under the same ids 1..200
     write_customers(other, rows=200, seed=13)
     lines: list[str] = []
-    from segmentation.build import build
     from dataclasses import replace
+
+    from segmentation.build import build
     build(replace(settings, input_path=other), log=lines.append)
     path = settings.warehouse_path
     warnings = [line for line in lines if "warning:" in line]

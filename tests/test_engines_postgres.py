@@ -4,7 +4,6 @@ folder on a Unix socket): the bundled sample's customers, the real file's when p
 
 from __future__ import annotations
 
-
 import pandas as pd
 import pytest
 

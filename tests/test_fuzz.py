@@ -17,14 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import fingerprint, run_build
 from segmentation import workers
 from segmentation.config import PROJECT_DIR, SAMPLE_INPUT, Settings
 
 sys.path.insert(0, str(PROJECT_DIR))
-import pipeline  # noqa: E402
+import pipeline
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "15"))
 RANDOM = os.environ.get("FUZZ_RANDOM") == "1"

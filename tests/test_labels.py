@@ -11,7 +11,7 @@ from sklearn.cluster import KMeans
 from sklearn.preprocessing import StandardScaler
 
 from conftest import query
-from segmentation.config import ACCEPTED_RANGES, PROJECT_DIR, SAMPLE_INPUT, SQL_DIR
+from segmentation.config import ACCEPTED_RANGES, SAMPLE_INPUT, SQL_DIR
 from segmentation.sample_data import HEADER, generate_customers
 
 TWO = ("annual_income_k", "spending_score")
@@ -32,7 +32,8 @@ def summarise(con, frame: pd.DataFrame, features: tuple[str, ...], k: int) -> pd
     """segment_summary, run by itself on a K-Means partition like the build's."""
     scaled = StandardScaler().fit_transform(frame[list(features)].to_numpy(float))
     model = KMeans(n_clusters=k, n_init=10, random_state=42).fit(scaled)
-    clustered = frame.assign(cluster_id=model.labels_.astype("int32"), distance_to_centroid=0.0)
+    clustered = frame.assign(  # noqa: F841 (read by the query below)
+        cluster_id=model.labels_.astype("int32"), distance_to_centroid=0.0)
     con.execute("create or replace table int_clustered_customers as select * from clustered")
     con.execute("create or replace table feature_scaling as select unnest($features) as feature",
                 {"features": list(features)})

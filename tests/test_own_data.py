@@ -70,7 +70,7 @@ def test_extra_columns_travel_in_input_order(tmp_path, settings):
     assert query(warehouse, "select \"Email\" from customer_segments where customer_id = '7'") == [("c7@example.com",)]
     table = segmented_csv(settings)
     assert table[0] == [*header.split(","), "Cluster", "Segment"]
-    assert table[7][:8] == rows[6].replace('"a, b"', "a, b").split(",", 7)[:7] + ["a, b"]
+    assert table[7][:8] == [*rows[6].split(",")[:7], "a, b"]
     assert len(table) == 201
 
 
@@ -414,5 +414,5 @@ def test_part_files_with_different_headers_are_refused(con, tmp_path):
     folder.mkdir()
     write_csv(folder, HEADER + "\n1,Male,19,15,39\n", name="part-0.csv")
     write_csv(folder, HEADER.replace("Age", "Alter") + "\n2,Male,19,15,39\n", name="part-1.csv")
-    with pytest.raises(InputError, match="part-1.csv: line 1: its header differs from that of part-0.csv"):
+    with pytest.raises(InputError, match=r"part-1\.csv: line 1: its header differs from that of part-0\.csv"):
         load(con, folder, tmp_path / "work")

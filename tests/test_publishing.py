@@ -17,8 +17,8 @@ import sqlalchemy
 from matplotlib.image import imread
 
 from conftest import child_processes, fingerprint, query, run_build, still_running, write_csv
-from segmentation.config import PROJECT_DIR, SAMPLE_INPUT
 from segmentation import publish
+from segmentation.config import PROJECT_DIR, SAMPLE_INPUT
 from segmentation.errors import PipelineError
 from segmentation.publish import lock_path
 
@@ -163,7 +163,7 @@ def test_the_reports_folder_keeps_hidden_files_and_refuses_foreign_ones(settings
     run_build(settings)
     assert (settings.reports_dir / ".gitkeep").exists()
     (settings.reports_dir / "notes.txt").write_text("mine")
-    with pytest.raises(PipelineError, match="the reports folder holds notes.txt, which no build recorded writing"):
+    with pytest.raises(PipelineError, match=r"the reports folder holds notes\.txt, which no build recorded writing"):
         run_build(settings)
     assert (settings.reports_dir / "notes.txt").read_text() == "mine"
 
@@ -245,9 +245,11 @@ def test_the_build_lock_without_fcntl_uses_msvcrt(tmp_path, monkeypatch):
     monkeypatch.setattr(publish, "fcntl", None)
     monkeypatch.setattr(publish, "msvcrt", FakeMsvcrt)
     live = tmp_path / "mall.duckdb"
-    with publish.writer_lock(live, 5):
-        with pytest.raises(PipelineError, match="another build is running .waited 0 s"):
-            with publish.writer_lock(live, 0):
-                pass
+    with (
+        publish.writer_lock(live, 5),
+        pytest.raises(PipelineError, match=r"another build is running \(waited 0 s"),
+        publish.writer_lock(live, 0),
+    ):
+        pass
     with publish.writer_lock(live, 0):  # released
         pass

@@ -82,7 +82,7 @@ def test_report_shows_every_segment_its_playbook_and_the_run(sample_build):
     segments = query(sample_build.warehouse_path,
                      "select segment_label, persona, marketing_actions, customers from segment_summary")
     assert len(segments) == 5
-    for label, persona, actions, customers in segments:
+    for label, persona, actions, _customers in segments:
         assert label in text and persona in text and actions in text
     assert str(sample_build.input_path.resolve()) in text
     assert "K=5 as given" in text  # why this K

@@ -15,8 +15,16 @@ from sqlglot import exp
 from conftest import query, run_build
 from segmentation.config import ACCEPTED_RANGES
 from segmentation.sample_data import generate_customers
-from segmentation.scoring import (DIALECTS, TABLE, ScoringModel, header, read_model, scoring_queries, source_sql,
-                                  transpile)
+from segmentation.scoring import (
+    DIALECTS,
+    TABLE,
+    ScoringModel,
+    header,
+    read_model,
+    scoring_queries,
+    source_sql,
+    transpile,
+)
 
 SYNTHETIC = 100_000
 ID_OFFSET = 1_000_000  # synthetic customers' ids, clear of the sample's

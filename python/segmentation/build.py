@@ -22,7 +22,8 @@ from .config import Settings
 from .dag import Model, SingularTest, build_order, discover, python_model, run_models, run_table_tests
 from .db import first_row
 from .errors import DataTestError, InputError, Interrupted, PipelineError
-from .history import TABLES as HISTORY_TABLES, carry_history, dataset_warning
+from .history import TABLES as HISTORY_TABLES
+from .history import carry_history, dataset_warning
 from .loader import LoadedInput, load_raw
 from .progress import step
 from .publish import (
@@ -36,7 +37,7 @@ from .publish import (
 )
 from .reports import Charts, chart_hooks, write_reports
 from .schema import TableDoc, apply_comments, load_schema, published_tables
-from .workers import InProcess, Runner
+from .workers import IN_PROCESS, Runner
 
 SOURCES = ("raw_records", "raw_parts", "raw_customers", "raw_columns", "raw_input", *HISTORY_TABLES)
 STAGE_WIDTH = 20  # the steps around the models line up with the model lines
@@ -56,7 +57,7 @@ class BuildResult:
 
 
 def project(
-    settings: Settings, runner: Runner = InProcess()
+    settings: Settings, runner: Runner = IN_PROCESS
 ) -> tuple[list[Model], list[SingularTest], dict[str, TableDoc]]:
     docs = load_schema(settings.sql_dir)
     models, tests = discover(settings.sql_dir, docs)
@@ -207,7 +208,33 @@ def cleanup(live: Path, staged: Path | None) -> None:
         shutil.rmtree(staged, ignore_errors=True)
 
 
-def build(settings: Settings, log: Callable[[str], None] = print, runner: Runner = InProcess()) -> BuildResult:
+def is_interrupt(error: BaseException) -> bool:
+    """Ctrl-C: Python raises KeyboardInterrupt, or DuckDB, when it stops the query it was running."""
+    return isinstance(error, (KeyboardInterrupt, duckdb.InterruptException)) or (
+        isinstance(error, RuntimeError) and str(error) == "Query interrupted")
+
+
+# DuckDB reports a write that failed (disk full, file too large) as a failed commit or
+# checkpoint too: these words say it was the file system
+FILE_TROUBLE = ("Could not write file", "No space left on device", "File too large", "Permission denied")
+
+
+def failure(error: BaseException, live: Path) -> PipelineError | None:
+    """The one-line error for a failure the user can meet (disk full, permissions, memory), or
+    None for one that is a bug."""
+    if isinstance(error, OSError):
+        where = error.filename or live
+        return PipelineError(f"{where}: {error.strerror or error} (nothing was published)")
+    if isinstance(error, (duckdb.IOException, duckdb.PermissionException)) or (
+            isinstance(error, duckdb.Error) and any(words in str(error) for words in FILE_TROUBLE)):
+        return PipelineError(f"{live}: cannot build it: {str(error).splitlines()[0]} (nothing was published)")
+    if isinstance(error, (MemoryError, duckdb.OutOfMemoryException)):
+        return PipelineError(f"{live}: out of memory while building it: {str(error).splitlines()[0] or 'MemoryError'} "
+                             "(nothing was published)")
+    return None
+
+
+def build(settings: Settings, log: Callable[[str], None] = print, runner: Runner = IN_PROCESS) -> BuildResult:
     """`runner`: where K-Means and the charts run (`workers`): here by default."""
     started_clock, started = time.perf_counter(), datetime.now(UTC)
     ordered, tests, docs = project(settings, runner)
@@ -221,7 +248,7 @@ def build(settings: Settings, log: Callable[[str], None] = print, runner: Runner
             remove_build_files(live)
             shutil.rmtree(input_folder(live), ignore_errors=True)
             building, staged = build_path(live), reports_staging(reports_dir)
-            config = {
+            config: dict[str, str | bool | int | float | list[str]] = {
                 "storage_compatibility_version": settings.storage_compatibility_version,
                 "memory_limit": settings.memory_limit,
             }
@@ -242,8 +269,8 @@ def build(settings: Settings, log: Callable[[str], None] = print, runner: Runner
                     con, ordered, tests, docs, SOURCES, settings, log,
                     after=[("stg_customer_rows", input_gate(settings)), *chart_hooks(settings, runner, charts)],
                 )
-                if warning := dataset_warning(con):  # not a flag: the segments are sound
-                    log(f"  warning: {warning}")
+                if note := dataset_warning(con):  # not a flag: the segments are sound
+                    log(f"  warning: {note}")
                 flags = run_flags(con, settings)
                 for flag in flags:
                     log(f"  warning: {flag}")

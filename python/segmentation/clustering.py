@@ -145,7 +145,7 @@ def k_reason(selection: pd.DataFrame, k: int, given: bool, chosen_silhouette: fl
     elbow_text = f"the elbow of the inertia curve is at K={elbow}" if elbow else "the inertia curve has no elbow"
     if not silhouette:
         return f"K={k} as given; no K in the range has a silhouette; {elbow_text}."
-    best = max(silhouette, key=silhouette.get)
+    best = max(silhouette, key=lambda k: silhouette[k])
     span = f"K={min(silhouette)}..{max(silhouette)}"
     if given:
         if k in silhouette:
@@ -180,7 +180,7 @@ def match_previous(
     run's), in canonical order, so a number always means one segment."""
     numbers = np.full(len(centers), -1)
     shared = [i for i, column in enumerate(feature_columns) if previous is not None and column in previous]
-    if shared:
+    if shared and previous is not None:
         before = previous[[feature_columns[i] for i in shared]].to_numpy(float)
         before = (before - scaler.mean_[shared]) / scaler.scale_[shared]
         distance = pairwise_distances(centers[:, shared], before)
@@ -239,7 +239,7 @@ def cluster_customers(
         agreement = stability(scaled, model, params)
         # a given K beyond the range is scored too: its evidence joins the table
         beyond = None if k in fits else scores(scaled, model, subset, distances)
-    reason = k_reason(selection, k, params.k is not None, beyond and beyond["silhouette"])
+    reason = k_reason(selection, k, params.k is not None, beyond["silhouette"] if beyond else None)
     if beyond:
         selection = pd.concat([selection, as_selection([beyond])], ignore_index=True)
 
@@ -292,7 +292,8 @@ def model_tables(
     # Every candidate feature has its columns, empty when unused, so SQL reads one shape.
     scaled = [f"{column}_scaled" for column in FEATURE_COLUMNS.values()]
     centroids = model.centroids.reindex(columns=["cluster_id", *FEATURE_COLUMNS.values(), *scaled])
-    selection = model.selection.assign(choice_reason=np.where(model.selection["is_chosen"], model.k_reason, None))
+    chosen = model.selection["is_chosen"].to_numpy(bool)
+    selection = model.selection.assign(choice_reason=[model.k_reason if is_chosen else None for is_chosen in chosen])
     return {
         "cluster_centroids": centroids.astype({column: "float64" for column in centroids.columns[1:]}),
         "k_selection": selection,

@@ -19,9 +19,9 @@ import duckdb
 import pandas as pd
 
 from . import data_tests
+from .db import first_row, quote_ident
 from .errors import PipelineError
 from .progress import step
-from .db import first_row, quote_ident
 from .schema import TableDoc
 
 PythonRun = Callable[..., dict[str, pd.DataFrame]]
@@ -105,11 +105,11 @@ def build_order(models: list[Model], sources: Iterable[str]) -> list[Model]:
 
 
 def materialize(con: duckdb.DuckDBPyConnection, model: Model, context: object) -> None:
-    if model.kind == "python":
+    if model.kind == "python" and model.run is not None:
         frames = model.run(con, context)
         for table in model.outputs:
             con.from_df(frames[table]).create(table)
-    elif model.kind in ("view", "table"):
+    elif model.kind in ("view", "table") and model.sql is not None:
         con.execute(f"create or replace {model.kind} {quote_ident(model.name)} as\n{model.sql}")
     elif model.kind == "seed":
         con.execute(
@@ -117,7 +117,7 @@ def materialize(con: duckdb.DuckDBPyConnection, model: Model, context: object) -
             "select * from read_csv($path, header = true, all_varchar = true)",
             {"path": str(model.path)},
         )
-    elif model.kind == "macro":
+    elif model.kind == "macro" and model.sql is not None:
         con.execute(model.sql)
     else:
         raise PipelineError(f"model {model.name}: unknown materialization {model.kind!r}")

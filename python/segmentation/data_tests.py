@@ -9,8 +9,8 @@ from typing import Any
 
 import duckdb
 
+from .db import quote_ident
 from .errors import DataTestError
-from .db import first_row, quote_ident
 from .schema import DataTest
 
 SHOWN_ROWS = 5

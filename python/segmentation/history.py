@@ -6,9 +6,8 @@ these tables) they are empty, and this is run 1."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 import time
-from pathlib import Path
+from datetime import UTC, datetime
 
 import duckdb
 

@@ -49,7 +49,7 @@ def number(value: object) -> str:
 
 
 def fixed(value: object, digits: int = 2) -> str:
-    return "" if missing(value) else f"{float(value):,.{digits}f}"
+    return "" if missing(value) else f"{float(value):,.{digits}f}"  # type: ignore[arg-type]
 
 
 def when(value: object) -> str:

@@ -207,7 +207,7 @@ def load_csv(con: duckdb.DuckDBPyConnection, parts: tuple[input_file.FileFacts, 
     CSV reader)."""
     con.execute("create temp table raw_lines (line_number bigint, raw_line varchar)")
     copies: list[tuple[Path, int, dict[int, str]]] = []
-    delimiter, names, offset = ",", (), 0
+    delimiter, names, offset = ",", tuple[str, ...](), 0
     for number, facts in enumerate(parts):
         path, copy = facts.path, work / f"part-{number:05d}.csv"
         if facts.encoding.startswith("utf-16") and not looks_like_text(path, facts.encoding):
@@ -231,10 +231,10 @@ def load_csv(con: duckdb.DuckDBPyConnection, parts: tuple[input_file.FileFacts, 
         for copy, offset, problems in copies:
             load_records(con, csv_records(copy, delimiter, problems, offset))
         return names
-    problems = [(offset + line, problem) for _, offset, found in copies for line, problem in found.items()]
-    if problems:
+    numbered = [(offset + line, problem) for _, offset, found in copies for line, problem in found.items()]
+    if numbered:
         con.execute("create temp table raw_line_problems (line_number bigint, problem varchar)")
-        con.executemany("insert into raw_line_problems values (?, ?)", problems)
+        con.executemany("insert into raw_line_problems values (?, ?)", numbered)
         problem, join = "raw_line_problems.problem", "left join raw_line_problems using (line_number)"
     else:
         problem, join = "null::varchar", ""
@@ -395,7 +395,7 @@ def cell_text(value: object) -> str:
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         return str(int(value))
     if hasattr(value, "isoformat"):
-        return value.isoformat()  # type: ignore[no-any-return]
+        return str(value.isoformat())
     return str(value)
 
 

@@ -14,7 +14,8 @@ import pandas as pd
 from .config import FEATURE_COLUMNS, Settings
 from .db import first_row, quote_ident
 from .html_report import ReportData, render
-from .scoring import FILES as SCORING_FILES, write_scoring
+from .scoring import FILES as SCORING_FILES
+from .scoring import write_scoring
 from .workers import CHARTS, Result, Runner
 
 INDEX_HTML = "index.html"

@@ -116,7 +116,9 @@ def prepare(module: str) -> None:
 def end_with_parent() -> None:
     """A worker waits for its calls on a queue it shares with the process that started it, so it
     would wait forever once that process is killed outright: it ends with it instead."""
-    multiprocessing.parent_process().join()
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        parent.join()
     os._exit(1)
 
 
@@ -125,3 +127,5 @@ def run(module: str, function: str, *args: Any) -> Any:
 
 
 Runner = InProcess | Workers
+# The default runner: it holds no state, so one serves every build.
+IN_PROCESS = InProcess()

@@ -1,0 +1,197 @@
+"""The command line: options, declared once (each option's `dest` is the `Settings` field it
+fills), and `main`, which runs a build and turns every way it can end into an exit code and at
+most one line on stderr. `pipeline.py` and the `mall-segmentation` script call `main`."""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import math
+import os
+import sys
+from pathlib import Path
+
+from .config import FEATURE_COLUMNS, FEATURES, Settings
+from .errors import Interrupted, PipelineError
+
+DEFAULTS = Settings()
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def seed_option(text: str) -> int:
+    if not text.isdigit() or int(text) >= 2**32:
+        raise argparse.ArgumentTypeError(f"a seed is a whole number from 0 to 2**32 - 1, got {text!r}")
+    return int(text)
+
+
+def seconds_option(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number of seconds, 0 or more, got {text!r}")
+    return value
+
+
+def storage_version_option(text: str) -> str:
+    if text == DEFAULTS.storage_compatibility_version:
+        return text
+    import duckdb  # only when another version is asked for: --help stays quick
+
+    try:
+        duckdb.connect(":memory:", config={"storage_compatibility_version": text}).close()
+    except duckdb.Error:
+        raise argparse.ArgumentTypeError(
+            f"not a DuckDB storage version: {text!r} (e.g. v1.0.0, v1.1.0, v1.2.0, latest)") from None
+    return text
+
+
+def path_option(text: str) -> Path:
+    """A file or folder path: not empty, no NUL; `~` is the home folder even when quoted."""
+    if not text or "\0" in text:
+        raise argparse.ArgumentTypeError(f"expected a path, got {text!r}")
+    return Path(os.path.expanduser(text))
+
+
+def warehouse_option(text: str) -> Path:
+    path = path_option(text)
+    if "?" in text:
+        raise argparse.ArgumentTypeError(f"DuckDB cannot write a database whose path holds '?': {text!r}")
+    return path
+
+
+def k_option(text: str) -> int | None:
+    return None if text == "auto" else positive_int(text)
+
+
+def share_option(text: str) -> float:
+    try:
+        share = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a share between 0 and 1, got {text!r}") from None
+    if not 0 <= share <= 1:
+        raise argparse.ArgumentTypeError("a share is between 0 and 1")
+    return share
+
+
+def features_option(text: str) -> tuple[str, ...]:
+    names = [name.strip() for name in text.split(",")]
+    columns = tuple(FEATURE_COLUMNS.get(name, "") for name in names)
+    if columns not in (FEATURES, (*FEATURES, "age")):
+        raise argparse.ArgumentTypeError(f"expected income,spending or income,spending,age, got {text!r}")
+    return columns
+
+
+def columns_option(text: str) -> dict[str, str]:
+    from .columns import parse_mapping
+
+    try:
+        return parse_mapping(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def encoding_option(text: str) -> str:
+    import codecs
+
+    try:
+        return codecs.lookup(text).name
+    except LookupError:
+        raise argparse.ArgumentTypeError(f"unknown encoding {text!r} (e.g. utf-8, utf-16, cp1252, latin-1)") from None
+
+
+def parse_args(argv: list[str] | None) -> Settings:
+    parser = argparse.ArgumentParser(
+        description="Segment mall customers: load a CSV into DuckDB, clean it in SQL, cluster "
+        "with K-Means, publish the warehouse and the reports.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--input", dest="input_path", metavar="PATH", type=Path, default=DEFAULTS.input_path,
+                        help="customer file: CSV (any delimiter, UTF-8/UTF-16/Windows-1252), .xlsx or "
+                        ".parquet, or a folder of CSV or Parquet part files, with an id, income and spending "
+                        "score column (age and gender optional); taken literally (no ~ or wildcards)")
+    parser.add_argument("--columns", type=columns_option, default={}, metavar="COL=HEADER,...",
+                        help="map warehouse columns (customer_id, gender, age, annual_income_k, "
+                        "spending_score) to the input's header names, e.g. customer_id=Kundennummer")
+    parser.add_argument("--encoding", type=encoding_option, default=DEFAULTS.encoding,
+                        help="text encoding of a CSV input (default: detected)")
+    parser.add_argument("--sheet", default=DEFAULTS.sheet, help="sheet of an .xlsx input (default: the first)")
+    parser.add_argument("--income-unit", choices=("k", "dollars"), default=DEFAULTS.income_unit,
+                        help="unit of the income column (default: from its header, else from its values)")
+    parser.add_argument("--warehouse", dest="warehouse_path", metavar="PATH", type=warehouse_option, default=DEFAULTS.warehouse_path,
+                        help="DuckDB file to publish; replaced whole, readers are not disturbed")
+    parser.add_argument("--reports", dest="reports_dir", metavar="DIR", type=path_option, default=DEFAULTS.reports_dir,
+                        help="folder for index.html, the charts, the segmented CSV and the marts as Parquet")
+    parser.add_argument("--k", type=k_option, default=DEFAULTS.k, metavar="N|auto",
+                        help="number of segments, or 'auto' for the K with the best silhouette")
+    parser.add_argument("--features", type=features_option,
+                        default=",".join(name for name, column in FEATURE_COLUMNS.items() if column in DEFAULTS.features),
+                        help="what K-Means reads: income,spending or income,spending,age")
+    parser.add_argument("--dataset", default=None, metavar="NAME",
+                        help="the dataset this build belongs to: a build is compared with the previous "
+                        "one only on the same dataset (default: the previous build's when this is plausibly "
+                        "the same customers, else a new one named after the input file)")
+    parser.add_argument("--seed", type=seed_option, default=DEFAULTS.seed, help="K-Means random_state")
+    parser.add_argument("--sample-size", type=positive_int, default=DEFAULTS.sample_size,
+                        help="choose K and fit K-Means on at most this many customers (a seeded "
+                        "sample); every customer is then assigned to its nearest centroid")
+    parser.add_argument("--max-reject-share", type=share_option, default=DEFAULTS.max_reject_share,
+                        help="stop when more than this share of data rows is rejected")
+    parser.add_argument("--warn-reject-share", type=share_option, default=DEFAULTS.warn_reject_share,
+                        help="warn and flag the report when more than this share of data rows is rejected")
+    parser.add_argument("--min-segment-share", type=share_option, default=DEFAULTS.min_segment_share,
+                        help="flag a segment holding a smaller share of the customers")
+    parser.add_argument("--strict", action="store_true",
+                        help="fail the build on a flag (segment too small, segments unstable across seeds) "
+                        "instead of only reporting it")
+    parser.add_argument("--lock-timeout", dest="lock_timeout_s", metavar="SECONDS", type=seconds_option, default=DEFAULTS.lock_timeout_s,
+                        help="seconds to wait for another build of the same warehouse, or for a "
+                        "program holding it open for writing")
+    parser.add_argument("--storage-version", dest="storage_compatibility_version", metavar="VERSION", type=storage_version_option, default=DEFAULTS.storage_compatibility_version,
+                        help="DuckDB storage compatibility version of the published file "
+                        "(v1.0.0 opens in DuckDB 1.x, as bundled by many BI tools)")
+    return Settings(**vars(parser.parse_args(argv)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = parse_args(argv)
+    from .workers import InProcess, Runner, Workers
+
+    runner: Runner
+    try:  # first: they import scikit-learn and matplotlib while this process imports DuckDB
+        runner = Workers()
+    except (OSError, NotImplementedError) as e:  # a host without processes or semaphores for them
+        print(f"warning: K-Means and the charts run in this process: no worker processes ({e})", file=sys.stderr)
+        runner = InProcess()
+    try:
+        with runner:
+            from .build import build  # the imports, after --help has had its turn
+
+            gc.freeze()  # the libraries' objects live until exit: spare the collector (and the exit) them
+            result = build(settings, log=lambda line: print(line, flush=True), runner=runner)
+    except PipelineError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except Interrupted as e:  # the build says what it had published
+        print(f"error: {e}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:  # before the build began
+        print("error: interrupted; the published warehouse and reports are as they were", file=sys.stderr)
+        return 130
+    print(
+        f"Done in {result.seconds:.2f} s: {result.customers:,} customers in {result.k} segments, "
+        f"{result.rejected_rows:,} of {result.data_rows:,} rows rejected, "
+        f"{result.value_issues:,} values set to null, "
+        f"{result.data_tests_passed} data tests passed -> {result.warehouse}, {settings.reports_dir}/"
+    )
+    return 0
