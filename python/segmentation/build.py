@@ -43,6 +43,9 @@ SOURCES = ("raw_records", "raw_parts", "raw_customers", "raw_columns", "raw_inpu
 STAGE_WIDTH = 20  # the steps around the models line up with the model lines
 # What analysts and BI tools rely on: a build lacking any of these is not published.
 PUBLISHED = (
+    "int_customer_rows",
+    "int_repeated_customer_ids",
+    "stg_customer_rows",
     "stg_customers",
     "customer_rejects",
     "customer_data_issues",
