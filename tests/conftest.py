@@ -95,7 +95,7 @@ def still_running(pids: list[int], within_s: float = 10) -> list[int]:
     return [pid for pid in pids if Path(f"/proc/{pid}").exists()]
 
 
-STAGING = ("stg_customer_rows", "stg_customers", "customer_rejects", "customer_data_issues")
+STAGING = ("int_customer_rows", "int_repeated_customer_ids", "stg_customer_rows", "stg_customers", "customer_rejects", "customer_data_issues")
 
 
 def load(con, path: Path, work: Path, **changes):

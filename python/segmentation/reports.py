@@ -168,7 +168,10 @@ def write_segmented_csv(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         else:
             cell = SAFE_CELL.format(cell=cell)
         cells.append(f"{cell} as {quote_ident(name)}")
+    # the labels of a handful of segments as a map: cheaper than joining every customer to them
+    labels = "(select map(list(cluster_id), list(segment_label)) from segment_summary)"
     con.sql(
-        f"select {', '.join(cells)}, segments.cluster_id as \"Cluster\", segments.segment_label as \"Segment\" "
-        "from customer_segments as segments order by segments.line_number"
+        f"select {', '.join(cells)}, segments.cluster_id as \"Cluster\", "
+        f"{labels}[segments.cluster_id] as \"Segment\" "
+        "from int_clustered_customers as segments order by segments.line_number"
     ).write_csv(str(path), header=True)

@@ -1,0 +1,222 @@
+-- Every data record of the input, typed where it can be, with the problems of its own fields
+-- (stg_customer_rows adds those between records: repeated ids). Only what the model needs can
+-- reject a record: its id and the features in use (income and spending; age when it is a
+-- feature). A bad or missing value elsewhere keeps the customer: the value becomes null and
+-- the problem is listed in value_issues. Columns the model does not use travel as text.
+-- Numbers are gated by a regex first: try_cast alone would accept '1e2' and '0x10'.
+-- The input's own columns travel through star expressions (columns(*), * exclude), which the
+-- linter cannot resolve into names: its reference and column-order rules are off here.
+-- noqa: disable=RF02,RF03,ST06
+with
+
+raw_rows as (
+    select * from raw_customers
+),
+
+run_settings as (
+    select features from this_run
+),
+
+input_settings as (
+    select income_scale from raw_input
+),
+
+-- what people write for "no value", compared lower-case after trimming
+missing_markers as (
+    select ['', '?', 'na', 'n/a', 'nan', 'null', 'none', '-'] as markers
+),
+
+-- every field trimmed (trim() only where a space is: nearly every field skips it); an empty
+-- field of a column the model does not use is null
+trimmed as (
+    select
+        line_number,
+        fields_found,
+        fields_expected,
+        line_problem,
+        if(contains(customer_id, ' '), trim(customer_id), customer_id) as customer_id,
+        if(contains(gender, ' '), trim(gender), gender) as gender,
+        if(contains(age, ' '), trim(age), age) as age,
+        if(
+            contains(annual_income_k, ' '), trim(annual_income_k), annual_income_k
+        ) as annual_income_k,
+        if(contains(spending_score, ' '), trim(spending_score), spending_score) as spending_score,
+        nullif(
+            trim(
+                columns(
+                    * exclude (
+                        line_number, raw_line, fields_found, fields_expected, line_problem,
+                        customer_id, gender, age, annual_income_k, spending_score
+                    )
+                )
+            ),
+            ''
+        )
+    from raw_rows
+),
+
+-- Each value is typed by a cheap test first (plain digits, an exact label); only the few that
+-- fail it meet the costlier rules. A missing marker is at most 4 characters long.
+typed as (
+    select
+        trimmed.*,
+        coalesce(
+            length(trimmed.customer_id) <= 4
+            and list_contains(missing_markers.markers, lower(trimmed.customer_id)),
+            true
+        ) as is_id_missing,
+        case
+            when trimmed.gender in ('Male', 'Female') then trimmed.gender
+            when lower(trimmed.gender) in ('male', 'm') then 'Male'
+            when lower(trimmed.gender) in ('female', 'f') then 'Female'
+            when not list_contains(missing_markers.markers, lower(trimmed.gender))
+                then trimmed.gender
+        end as gender_label,
+        coalesce(
+            length(trimmed.gender) <= 4
+            and list_contains(missing_markers.markers, lower(trimmed.gender)),
+            true
+        ) as is_gender_missing,
+        case
+            when regexp_full_match(trimmed.age, '[0-9]{1,3}') then trimmed.age::double
+            when regexp_full_match(trimmed.age, '-?[0-9]+(\.0*)?')
+                then try_cast(trimmed.age as double)
+        end as age_number,
+        -- an income may carry a dollar sign, thousands separators and decimals
+        case
+            when regexp_full_match(trimmed.annual_income_k, '[0-9]{1,15}')
+                then trimmed.annual_income_k::double
+            when
+                regexp_full_match(
+                    trimmed.annual_income_k,
+                    '-?\$?([0-9]{1,3}(,[0-9]{3})+|[0-9]+)(\.[0-9]*)?|-?\$?\.[0-9]+'
+                )
+                then try_cast(regexp_replace(trimmed.annual_income_k, '[$,]', '', 'g') as double)
+        end as income_number,
+        case
+            when regexp_full_match(trimmed.spending_score, '[0-9]{1,3}')
+                then trimmed.spending_score::double
+            when regexp_full_match(trimmed.spending_score, '-?[0-9]+(\.0*)?')
+                then try_cast(trimmed.spending_score as double)
+        end as spending_number,
+        list_contains(run_settings.features, 'age') as is_age_a_feature,
+        missing_markers.markers
+    from trimmed
+    cross join missing_markers
+    cross join run_settings
+),
+
+-- Checks run in order, so the costlier ones only see the few values that failed to type.
+column_checks as (
+    select
+        *,
+        case
+            when is_id_missing then 'customer_id is missing'
+            when length(customer_id) > 100 then 'customer_id is longer than 100 characters'
+        end as customer_id_problem,
+        case
+            when age_number between 1 and 120 then null
+            when age_number is not null or regexp_full_match(age, '-?[0-9]+(\.0*)?')
+                then format('age {} is outside 1 to 120', age)
+            when age is null or list_contains(markers, lower(age)) then 'age is missing'
+            else format('age ''{}'' is not a whole number', left(age, 40))
+        end as age_problem,
+        case
+            when income_number >= 0 and isfinite(income_number) then null
+            when income_number < 0
+                then format('annual_income_k {} is outside 0 to infinity', annual_income_k)
+            when
+                annual_income_k is null or list_contains(markers, lower(annual_income_k))
+                then 'annual_income_k is missing'
+            when income_number is not null
+                then format('annual_income_k ''{}'' is too large', left(annual_income_k, 40))
+            else format('annual_income_k ''{}'' is not a number', left(annual_income_k, 40))
+        end as annual_income_k_problem,
+        case
+            when spending_number between 1 and 100 then null
+            when
+                spending_number is not null
+                or regexp_full_match(spending_score, '-?[0-9]+(\.0*)?')
+                then format('spending_score {} is outside 1 to 100', spending_score)
+            when
+                spending_score is null or list_contains(markers, lower(spending_score))
+                then 'spending_score is missing'
+            else format('spending_score ''{}'' is not a whole number', left(spending_score, 40))
+        end as spending_score_problem
+    from typed
+),
+
+field_checks as (
+    select
+        * exclude (
+            fields_found, fields_expected, line_problem, customer_id, gender, age,
+            annual_income_k, spending_score, is_id_missing, gender_label, is_gender_missing,
+            age_number, income_number, spending_number, is_age_a_feature, markers,
+            customer_id_problem, age_problem, annual_income_k_problem, spending_score_problem
+        ),
+        if(customer_id_problem is null, customer_id, null) as customer_id,
+        gender_label as gender,
+        if(age_problem is null, age_number::integer, null) as age,
+        income_number as annual_income_k,
+        if(spending_score_problem is null, spending_number::integer, null) as spending_score,
+        -- a record with too few or too many fields cannot be mapped to columns at all
+        case
+            when line_problem is not null then line_problem
+            when fields_found <> fields_expected
+                then format('has {} fields where the header has {}', fields_found, fields_expected)
+            else nullif(
+                concat_ws(
+                    '; ',
+                    customer_id_problem,
+                    if(is_age_a_feature, age_problem, null),
+                    annual_income_k_problem,
+                    spending_score_problem
+                ),
+                ''
+            )
+        end as field_problem,
+        -- problems of the columns the model does not use: the customer is kept
+        if(
+            (age_problem is null or is_age_a_feature) and not is_gender_missing,
+            null,
+            list_filter(
+                [
+                    {
+                        'column_name': 'age',
+                        'raw_value': nullif(age, ''),
+                        'problem': if(is_age_a_feature, null, age_problem)
+                    },
+                    {
+                        'column_name': 'gender',
+                        'raw_value': nullif(gender, ''),
+                        'problem': if(is_gender_missing, 'gender is missing', null)
+                    }
+                ],
+                lambda issue: issue.problem is not null
+            )
+        ) as value_issues
+    from column_checks
+),
+
+final as (
+    select
+        line_number,
+        customer_id,
+        gender,
+        age,
+        annual_income_k * input_settings.income_scale as annual_income_k,
+        spending_score,
+        -- the columns the model does not use, in input order
+        columns(
+            * exclude (
+                line_number, customer_id, gender, age, annual_income_k, spending_score,
+                field_problem, value_issues, income_scale
+            )
+        ),
+        field_problem,
+        value_issues
+    from field_checks
+    cross join input_settings
+)
+
+select * from final
