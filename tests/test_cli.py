@@ -36,7 +36,7 @@ def test_a_build_prints_one_line_per_model_and_a_summary(tmp_path):
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert any("python kmeans_segments" in line for line in lines)
-    assert any(" table " in line and "stg_customer_rows" in line and "200 rows" in line for line in lines)
+    assert any(" table " in line and "int_customer_rows" in line and "200 rows" in line for line in lines)
     assert lines[-1].startswith("Done in ") and "200 customers in 5 segments" in lines[-1]
     assert query(tmp_path / "w.duckdb", "select count(*) from customer_segments") == [(200,)]
 
