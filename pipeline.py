@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Build the customer-segmentation warehouse and every report, in one command.
 
-    python pipeline.py [--input PATH] [--warehouse PATH] [--reports DIR] [--k N|auto]
-                       [--features income,spending[,age]] [--strict] ...   (--help lists all)
+python pipeline.py [--input PATH] [--warehouse PATH] [--reports DIR] [--k N|auto]
+                   [--features income,spending[,age]] [--strict] ...   (--help lists all)
 """
 
 import sys

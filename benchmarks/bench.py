@@ -121,8 +121,9 @@ def input_file(rows: int, parquet: bool) -> Path:
     path = DATA / f"customers_{rows}_email.{'parquet' if parquet else 'csv'}"
     if not path.exists():
         print(f"generating {path.name} ...", flush=True)
-        run([sys.executable, "-m", "segmentation.sample_data", str(path), "--rows", str(rows), "--seed", "7",
-             "--email"])
+        run(
+            [sys.executable, "-m", "segmentation.sample_data", str(path), "--rows", str(rows), "--seed", "7", "--email"]
+        )
     return path
 
 
@@ -139,8 +140,10 @@ def main() -> None:
         return
     sizes = [int(float(size)) for size in args.sizes.split(",")]
 
-    header = (f"{'rows':>12} {'input':>8} {'what':<10} {'wall s':>8} {'peak MiB':>9} {'ARI':>6}"
-              f" {'over imports':>13} {'over frozen':>12}")
+    header = (
+        f"{'rows':>12} {'input':>8} {'what':<10} {'wall s':>8} {'peak MiB':>9} {'ARI':>6}"
+        f" {'over imports':>13} {'over frozen':>12}"
+    )
     print(header)
     print("-" * len(header))
     steps_by_size, imports, frozen = {}, [], []
@@ -150,8 +153,16 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             for repeat in range(args.repeat):  # each a first build, into a folder of its own
                 warehouse = Path(tmp) / str(repeat) / "mall.duckdb"
-                command = [sys.executable, str(PROJECT / "pipeline.py"), "--input", str(path),
-                           "--warehouse", str(warehouse), "--reports", str(warehouse.parent / "reports")]
+                command = [
+                    sys.executable,
+                    str(PROJECT / "pipeline.py"),
+                    "--input",
+                    str(path),
+                    "--warehouse",
+                    str(warehouse),
+                    "--reports",
+                    str(warehouse.parent / "reports"),
+                ]
                 # the imports alone beside each build, so a drift in the machine's speed hits both
                 imports.append(run([sys.executable, "-c", IMPORTS])[0])
                 frozen.append(run([sys.executable, "-c", IMPORTS + "; import gc; gc.freeze()"])[0])
@@ -162,29 +173,41 @@ def main() -> None:
             ari = float(run([sys.executable, __file__, "--agreement", str(warehouse), str(rows)])[2])
         wall = statistics.median(r[0] for r in runs)
         peak = max(r[1] for r in runs)
-        print(f"{rows:>12,} {path.suffix[1:]:>8} {'pipeline':<10} {wall:>8.2f} {peak:>9.0f} {ari:>6.3f}"
-              f" {statistics.median(over):>13.2f} {statistics.median(over_frozen):>12.2f}", flush=True)
+        print(
+            f"{rows:>12,} {path.suffix[1:]:>8} {'pipeline':<10} {wall:>8.2f} {peak:>9.0f} {ari:>6.3f}"
+            f" {statistics.median(over):>13.2f} {statistics.median(over_frozen):>12.2f}",
+            flush=True,
+        )
         print(f"{rows:>12,} {path.suffix[1:]:>8} {'rebuild':<10} {rebuild[0]:>8.2f} {rebuild[1]:>9.0f}", flush=True)
         with tempfile.TemporaryDirectory() as tmp:
-            floor = [run([sys.executable, str(PROJECT / "benchmarks" / "floor.py"), str(path), tmp])
-                     for _ in range(args.repeat)]
+            floor = [
+                run([sys.executable, str(PROJECT / "benchmarks" / "floor.py"), str(path), tmp])
+                for _ in range(args.repeat)
+            ]
         floor_wall = statistics.median(r[0] for r in floor)
-        print(f"{rows:>12,} {path.suffix[1:]:>8} {'floor':<10} {floor_wall:>8.2f} {max(r[1] for r in floor):>9.0f}"
-              f" {'':>6} {'pipeline/floor':>13} {wall / floor_wall:>12.2f}", flush=True)
+        print(
+            f"{rows:>12,} {path.suffix[1:]:>8} {'floor':<10} {floor_wall:>8.2f} {max(r[1] for r in floor):>9.0f}"
+            f" {'':>6} {'pipeline/floor':>13} {wall / floor_wall:>12.2f}",
+            flush=True,
+        )
         steps_by_size[rows] = [m.groups() for m in map(STEP_LINE.match, runs[len(runs) // 2][2].splitlines()) if m]
         if rows <= args.baseline_up_to:
             with tempfile.TemporaryDirectory() as tmp:
-                baseline = [run([sys.executable, str(PROJECT / "benchmarks" / "notebook_baseline.py"),
-                                 str(path), tmp]) for _ in range(args.repeat)]
+                baseline = [
+                    run([sys.executable, str(PROJECT / "benchmarks" / "notebook_baseline.py"), str(path), tmp])
+                    for _ in range(args.repeat)
+                ]
             wall = statistics.median(r[0] for r in baseline)
             peak = max(r[1] for r in baseline)
             print(f"{rows:>12,} {path.suffix[1:]:>8} {'notebook':<10} {wall:>8.2f} {peak:>9.0f} {'':>6}", flush=True)
 
-    print(f"\nimporting the libraries alone: {statistics.median(imports):.2f} s; "
-          f"{statistics.median(frozen):.2f} s with the collector kept off them at exit, as pipeline.py does "
-          f"(medians of {len(imports)}). 'over imports' and 'over frozen': the median of each build's wall "
-          "time less that of the imports run just before it: what a build costs beyond importing its "
-          "libraries in one process (the build imports them in three, at once).")
+    print(
+        f"\nimporting the libraries alone: {statistics.median(imports):.2f} s; "
+        f"{statistics.median(frozen):.2f} s with the collector kept off them at exit, as pipeline.py does "
+        f"(medians of {len(imports)}). 'over imports' and 'over frozen': the median of each build's wall "
+        "time less that of the imports run just before it: what a build costs beyond importing its "
+        "libraries in one process (the build imports them in three, at once)."
+    )
     print("\nseconds per step (the median run):")
     names = [name for _, name, _ in next(iter(steps_by_size.values()))]
     print(f"{'step':<22}" + "".join(f"{rows:>14,}" for rows in steps_by_size))

@@ -17,10 +17,14 @@ def main(source: Path, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(out / "floor.duckdb"), config={"memory_limit": "600MB"}) as con:
         reader = "read_parquet($path)" if source.suffix == ".parquet" else "read_csv($path, header = true)"
-        con.execute(f"create table customers as select row_number() over () as line_number, * from {reader}",
-                    {"path": str(source)})
-        con.sql("select * exclude (line_number), 0 as \"Cluster\", 'Segment' as \"Segment\" from customers "
-                "order by line_number").write_csv(str(out / "segmented.csv"), header=True)
+        con.execute(
+            f"create table customers as select row_number() over () as line_number, * from {reader}",
+            {"path": str(source)},
+        )
+        con.sql(
+            'select * exclude (line_number), 0 as "Cluster", \'Segment\' as "Segment" from customers '
+            "order by line_number"
+        ).write_csv(str(out / "segmented.csv"), header=True)
         con.table("customers").write_parquet(str(out / "customers.parquet"))
 
 

@@ -38,8 +38,12 @@ from segmentation.sample_data import write_customers  # noqa: E402
 from segmentation.scoring import TABLE  # noqa: E402
 
 DATA = PROJECT / "benchmarks" / "data"
-COLUMNS = ("cast(CustomerID as varchar) as customer_id", '"Annual Income (k$)" as annual_income_k',
-           '"Spending Score (1-100)" as spending_score', '"Age" as age')
+COLUMNS = (
+    "cast(CustomerID as varchar) as customer_id",
+    '"Annual Income (k$)" as annual_income_k',
+    '"Spending Score (1-100)" as spending_score',
+    '"Age" as age',
+)
 
 
 def timed(action: Callable[[], None], repeat: int) -> tuple[float, float]:
@@ -69,6 +73,7 @@ def score_duckdb(customers: Path, sql: str, out: Path, repeat: int) -> tuple[flo
         with duckdb.connect() as con:
             con.execute(f"create view {TABLE} as select {', '.join(COLUMNS)} from read_parquet('{customers}')")
             con.execute(f"copy ({sql}) to '{out}' (format parquet)")
+
     return timed(run, repeat)
 
 
@@ -76,12 +81,20 @@ def score_spark(customers: Path, sql: str, out: Path, repeat: int) -> tuple[floa
     from engines import spark_session
 
     with spark_session() as spark:
+
         def run() -> None:
-            (spark.read.parquet(str(customers))
-             .selectExpr("cast(CustomerID as string) as customer_id", "`Annual Income (k$)` as annual_income_k",
-                         "`Spending Score (1-100)` as spending_score", "Age as age")
-             .createOrReplaceTempView(TABLE))
+            (
+                spark.read.parquet(str(customers))
+                .selectExpr(
+                    "cast(CustomerID as string) as customer_id",
+                    "`Annual Income (k$)` as annual_income_k",
+                    "`Spending Score (1-100)` as spending_score",
+                    "Age as age",
+                )
+                .createOrReplaceTempView(TABLE)
+            )
             spark.sql(sql).write.mode("overwrite").parquet(str(out))
+
         return timed(run, repeat)
 
 
@@ -91,20 +104,28 @@ def score_postgres(customers: Path, sql: str, out: Path, repeat: int) -> tuple[f
     from engines import postgres_server
 
     with postgres_server() as conninfo, psycopg.connect(conninfo, autocommit=True) as con:
-        con.execute(f"create table {TABLE} (customer_id text, annual_income_k double precision, "
-                    "spending_score integer, age integer)")
+        con.execute(
+            f"create table {TABLE} (customer_id text, annual_income_k double precision, "
+            "spending_score integer, age integer)"
+        )
         with duckdb.connect() as local, con.cursor().copy(f"copy {TABLE} from stdin with (format csv)") as copy:
-            csv = local.sql(f"select {', '.join(COLUMNS)} from read_parquet('{customers}')").df().to_csv(
-                index=False, header=False)
+            csv = (
+                local.sql(f"select {', '.join(COLUMNS)} from read_parquet('{customers}')")
+                .df()
+                .to_csv(index=False, header=False)
+            )
             copy.write(csv)
         con.execute(f"analyze {TABLE}")
 
         def run() -> None:
             con.execute("drop table if exists scored")
             con.execute(f"create table scored as {sql}")
+
         first, best = timed(run, repeat)
-        scored = pd.DataFrame(con.execute("select * from scored").fetchall(),  # noqa: F841 (read by DuckDB below)
-                              columns=["customer_id", "cluster_id", "segment_label", "distance_to_centroid"])
+        scored = pd.DataFrame(  # noqa: F841 (DuckDB reads it by name below)
+            con.execute("select * from scored").fetchall(),
+            columns=["customer_id", "cluster_id", "segment_label", "distance_to_centroid"],
+        )
     with duckdb.connect() as local:
         local.execute(f"copy (select * from scored) to '{out}' (format parquet)")
     return first, best

@@ -47,8 +47,9 @@ def read_loop(warehouse: str, hold: bool, stop, results) -> None:
         except Exception as e:
             errors.append(f"{type(e).__name__}: {e}"[:200])
         queries += 1
-    results.put({"hold": hold, "queries": queries, "errors": errors, "inconsistent": inconsistent,
-                 "runs_seen": len(seen_runs)})
+    results.put(
+        {"hold": hold, "queries": queries, "errors": errors, "inconsistent": inconsistent, "runs_seen": len(seen_runs)}
+    )
 
 
 def is_lock_conflict(error: Exception) -> bool:
@@ -102,14 +103,24 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         warehouse, reports = Path(tmp) / "mall.duckdb", Path(tmp) / "reports"
-        command = [sys.executable, str(PROJECT / "pipeline.py"), "--input", str(args.input),
-                   "--warehouse", str(warehouse), "--reports", str(reports)]
+        command = [
+            sys.executable,
+            str(PROJECT / "pipeline.py"),
+            "--input",
+            str(args.input),
+            "--warehouse",
+            str(warehouse),
+            "--reports",
+            str(reports),
+        ]
         subprocess.run(command, check=True, capture_output=True)  # the first good build
 
         ctx = mp.get_context("spawn")
         stop, results = ctx.Event(), ctx.Queue()
-        readers = [ctx.Process(target=read_loop, args=(str(warehouse), hold, stop, results))
-                   for hold in [True] + [False] * args.readers]
+        readers = [
+            ctx.Process(target=read_loop, args=(str(warehouse), hold, stop, results))
+            for hold in [True] + [False] * args.readers
+        ]
         if args.writer:
             readers.append(ctx.Process(target=write_loop, args=(str(warehouse), stop, results)))
         for reader in readers:
@@ -146,14 +157,20 @@ def main() -> None:
     print(f"rebuilds completed   {completed} of {args.rebuilds} in {elapsed:.1f} s")
     for r in reports_:
         kind = "holding one connection" if r["hold"] else "reconnecting per query"
-        print(f"reader ({kind:<22}) {r['queries']:>6} queries, {len(r['errors'])} errors, "
-              f"{r['inconsistent']} inconsistent answers, {r['runs_seen']} builds seen")
+        print(
+            f"reader ({kind:<22}) {r['queries']:>6} queries, {len(r['errors'])} errors, "
+            f"{r['inconsistent']} inconsistent answers, {r['runs_seen']} builds seen"
+        )
     if writer is not None:
-        print(f"writer (read-write)    {writer['sessions']:>6} sessions committed, {writer['refused']} refused by "
-              f"a lock, {len(writer['errors'])} errors")
+        print(
+            f"writer (read-write)    {writer['sessions']:>6} sessions committed, {writer['refused']} refused by "
+            f"a lock, {len(writer['errors'])} errors"
+        )
     print(f"reader queries       {queries}")
-    print(f"reader errors        {len(errors)}" + (f" (and {len(refused)} refused while the writer held the file)"
-                                                   if args.writer else ""))
+    print(
+        f"reader errors        {len(errors)}"
+        + (f" (and {len(refused)} refused while the writer held the file)" if args.writer else "")
+    )
     print(f"unopenable states    {len(unopenable)} (after each of {args.rebuilds} rebuilds)")
     print(f"data lost            {0 if history_intact else 'run history has holes: ' + str(runs)}")
     writer_errors = writer["errors"] if writer else []

@@ -83,8 +83,9 @@ def query(path: Path, sql: str) -> list[tuple]:
 
 def child_processes(pid: int) -> list[int]:
     """The processes `pid` started that are still running (Linux: /proc)."""
-    return [int(child) for task in Path(f"/proc/{pid}/task").iterdir()
-            for child in (task / "children").read_text().split()]
+    return [
+        int(child) for task in Path(f"/proc/{pid}/task").iterdir() for child in (task / "children").read_text().split()
+    ]
 
 
 def still_running(pids: list[int], within_s: float = 10) -> list[int]:
@@ -95,7 +96,14 @@ def still_running(pids: list[int], within_s: float = 10) -> list[int]:
     return [pid for pid in pids if Path(f"/proc/{pid}").exists()]
 
 
-STAGING = ("int_customer_rows", "int_repeated_customer_ids", "stg_customer_rows", "stg_customers", "customer_rejects", "customer_data_issues")
+STAGING = (
+    "int_customer_rows",
+    "int_repeated_customer_ids",
+    "stg_customer_rows",
+    "stg_customers",
+    "customer_rejects",
+    "customer_data_issues",
+)
 
 
 def load(con, path: Path, work: Path, **changes):

@@ -53,8 +53,9 @@ def postgres_missing() -> str | None:
         return "psycopg is not installed: make engines"
     if postgres_bin() is None:
         return "no PostgreSQL server in /usr/lib/postgresql: apt-get install postgresql"
-    if os.geteuid() == 0 and (shutil.which("runuser") is None
-                              or not any(_user_exists(name) for name in ("postgres", "nobody"))):
+    if os.geteuid() == 0 and (
+        shutil.which("runuser") is None or not any(_user_exists(name) for name in ("postgres", "nobody"))
+    ):
         return "running as root without runuser and a postgres user to start PostgreSQL as"
     return None
 
@@ -85,6 +86,7 @@ def customers_input(path: Path, synthetic: int, seed: int = 11) -> Path:
 
 # --- PostgreSQL ---------------------------------------------------------------------------------
 
+
 def postgres_bin() -> Path | None:
     """The newest Debian PostgreSQL server's programs."""
     found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name))
@@ -111,19 +113,42 @@ def postgres_server() -> Iterator[str]:
         subprocess.run([*as_user, *command], check=True, capture_output=True, text=True, cwd=folder)
 
     try:
-        run(str(bin_dir / "initdb"), "-D", str(data), "-U", "scoring", "--auth=trust", "--no-sync",
-            "--encoding=UTF8", "--no-locale")
-        run(str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60", "-o",
+        run(
+            str(bin_dir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "scoring",
+            "--auth=trust",
+            "--no-sync",
+            "--encoding=UTF8",
+            "--no-locale",
+        )
+        run(
+            str(bin_dir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(log),
+            "-w",
+            "-t",
+            "60",
+            "-o",
             f"-k {folder} -c listen_addresses='' -c fsync=off -c synchronous_commit=off "
-            "-c full_page_writes=off -c max_connections=10 -c shared_buffers=64MB", "start")
+            "-c full_page_writes=off -c max_connections=10 -c shared_buffers=64MB",
+            "start",
+        )
         yield f"host={folder} dbname=postgres user=scoring"
     except subprocess.CalledProcessError as e:
         details = e.stderr + (log.read_text() if log.exists() else "")
         raise RuntimeError(f"PostgreSQL did not start: {details}") from None
     finally:
         if (data / "postmaster.pid").exists():
-            subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                           capture_output=True, cwd=folder)
+            subprocess.run(
+                [*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+                capture_output=True,
+                cwd=folder,
+            )
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -136,6 +161,7 @@ def _user_exists(name: str) -> bool:
 
 
 # --- Spark --------------------------------------------------------------------------------------
+
 
 @contextmanager
 def spark_session() -> Iterator[object]:

@@ -22,32 +22,40 @@ def with_rows(*extra: str, header: str = HEADER, rows: list[str] = ROWS, end: st
 
 # kind -> (file content, the rejects expected: [(line, reason)])
 BUILDS = {
-    "extra columns": (
-        with_rows(header=HEADER + ",Notes", rows=[row + ",x" for row in ROWS]), []),
+    "extra columns": (with_rows(header=HEADER + ",Notes", rows=[row + ",x" for row in ROWS]), []),
     "ragged row": (with_rows("201,Male,30"), [(202, "has 3 fields where the header has 5")]),
     "question marks and blanks": (
         with_rows("201,Male,?,50,50", "202,,30,50,50", "203,Male,30,?,50", "204,Male,30,50,"),
-        [(204, "annual_income_k is missing"), (205, "spending_score is missing")]),
+        [(204, "annual_income_k is missing"), (205, "spending_score is missing")],
+    ),
     "decimals where integers belong": (
         with_rows("201,Male,30.5,50,50", "202,Male,30,50.5,50", "203,Male,30,50,50.5"),
-        [(204, "spending_score '50.5' is not a whole number")]),
+        [(204, "spending_score '50.5' is not a whole number")],
+    ),
     "negative and out of range": (
         with_rows("201,Male,30,-50,50", "202,Male,30,50,500", "203,Male,300,50,50"),
-        [(202, "annual_income_k -50 is outside 0 to infinity"), (203, "spending_score 500 is outside 1 to 100")]),
+        [(202, "annual_income_k -50 is outside 0 to infinity"), (203, "spending_score 500 is outside 1 to 100")],
+    ),
     "any gender": (with_rows("201,X,30,50,50", "202,Non-binary,30,50,50"), []),
     "duplicate rows": (with_rows(ROWS[0]), [(202, "duplicate of line 2")]),
     "conflicting duplicates of one id": (
         with_rows("1,Female,99,15,39"),
-        [(2, "customer_id '1' has conflicting rows on lines 2, 202"),
-         (202, "customer_id '1' has conflicting rows on lines 2, 202")]),
+        [
+            (2, "customer_id '1' has conflicting rows on lines 2, 202"),
+            (202, "customer_id '1' has conflicting rows on lines 2, 202"),
+        ],
+    ),
     "BOM": ("\ufeff" + SAMPLE, []),
     "CRLF line ends": (with_rows(end="\r\n"), []),
     "semicolon delimiter": (SAMPLE.replace(",", ";"), []),
     "columns in another order": (
-        "\n".join(";".join(reversed(line.split(","))) for line in SAMPLE.splitlines()) + "\n", []),
+        "\n".join(";".join(reversed(line.split(","))) for line in SAMPLE.splitlines()) + "\n",
+        [],
+    ),
     "formula in a text field": (
         with_rows('201,"=HYPERLINK(""http://x"")",30,50,50', "202,+cmd,30,50,50", "@SUM(A1),Male,30,50,50"),
-        []),
+        [],
+    ),
 }
 
 
@@ -56,7 +64,9 @@ def test_builds_with_the_bad_rows_rejected(tmp_path, settings, kind):
     content, rejects = BUILDS[kind]
     path = write_csv(tmp_path, content)
     result = run_build(settings, input_path=path)
-    assert query(settings.warehouse_path, "select line_number, reject_reason from customer_rejects order by 1") == rejects
+    assert (
+        query(settings.warehouse_path, "select line_number, reject_reason from customer_rejects order by 1") == rejects
+    )
     assert result.customers == len(content.strip().splitlines()) - 1 - len(rejects)
     raw = {line: text for line, text in enumerate(content.lstrip("\ufeff").splitlines(), start=1)}
     for line, text in query(settings.warehouse_path, "select line_number, raw_line from customer_rejects"):
@@ -69,12 +79,14 @@ STOPS = {
     "header only": (HEADER + "\n", "the file has a header but no data rows"),
     "missing column": (
         "\n".join(line.rsplit(",", 1)[0] for line in SAMPLE.splitlines()) + "\n",
-        "line 1: missing column(s) spending_score"),
+        "line 1: missing column(s) spending_score",
+    ),
     "binary file": (bytes(range(256)) * 4, "not a text file (it contains NUL bytes)"),
     "nothing valid left": (with_rows(rows=[row + "x" for row in ROWS]), "none of the 200 data rows"),
     "too many rejects": (
         with_rows(rows=[row + "x" if i % 3 else row for i, row in enumerate(ROWS)]),
-        "133 of 200 data rows rejected (66%, more than the 50% allowed"),
+        "133 of 200 data rows rejected (66%, more than the 50% allowed",
+    ),
 }
 
 
@@ -95,12 +107,13 @@ def test_a_file_that_does_not_exist(tmp_path, settings):
 
 
 def test_a_path_with_spaces_and_quotes(tmp_path, settings):
-    folder = tmp_path / "Mall's \"best\" customers; drop table x"
+    folder = tmp_path / 'Mall\'s "best" customers; drop table x'
     folder.mkdir()
     result = run_build(settings, input_path=write_csv(folder, SAMPLE, name="my customers.csv"))
     assert result.customers == 200
     assert query(settings.warehouse_path, "select input_path from pipeline_runs") == [
-        (str(folder / "my customers.csv"),)]
+        (str(folder / "my customers.csv"),)
+    ]
 
 
 def test_no_exported_cell_can_run_as_a_formula(tmp_path, settings):
@@ -110,4 +123,4 @@ def test_no_exported_cell_can_run_as_a_formula(tmp_path, settings):
         cells = [cell for row in csv.reader(f) for cell in row]
     assert len(cells) == 7 * 204
     assert not [cell for cell in cells if cell[:1] in ("=", "+", "-", "@")]
-    assert [cell for cell in cells if cell[:1] == "'"] == ["'=HYPERLINK(\"http://x\")", "'+cmd", "'@SUM(A1)"]
+    assert [cell for cell in cells if cell[:1] == "'"] == ['\'=HYPERLINK("http://x")', "'+cmd", "'@SUM(A1)"]

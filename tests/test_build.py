@@ -23,25 +23,47 @@ PUBLIC_COLUMNS = {
     "stg_customers": ["customer_id", "gender", "age", "annual_income_k", "spending_score", "line_number"],
     "customer_clusters": ["customer_id", "cluster_id"],
     "customer_segments": [
-        "customer_id", "gender", "age", "annual_income_k", "spending_score", "line_number", "cluster_id",
-        "segment_label", "distance_to_centroid",
+        "customer_id",
+        "gender",
+        "age",
+        "annual_income_k",
+        "spending_score",
+        "line_number",
+        "cluster_id",
+        "segment_label",
+        "distance_to_centroid",
     ],
     "k_selection": ["k", "inertia", "silhouette", "calinski_harabasz", "davies_bouldin", "is_chosen", "choice_reason"],
     "segment_changes": [
-        "customer_id", "previous_run_id", "run_id", "previous_cluster_id", "previous_segment_label", "cluster_id",
-        "segment_label", "change_type",
+        "customer_id",
+        "previous_run_id",
+        "run_id",
+        "previous_cluster_id",
+        "previous_segment_label",
+        "cluster_id",
+        "segment_label",
+        "change_type",
     ],
 }
 
 
 def columns_of(path, table):
-    return [row[0] for row in query(path, f"select column_name from duckdb_columns() where table_name = '{table}' "
-                                          "order by column_index")]
+    return [
+        row[0]
+        for row in query(
+            path, f"select column_name from duckdb_columns() where table_name = '{table}' order by column_index"
+        )
+    ]
 
 
 def test_public_tables_are_published(sample_build):
-    names = {row[0] for row in query(sample_build.warehouse_path,
-                                     "select table_name from duckdb_tables() union select view_name from duckdb_views()")}
+    names = {
+        row[0]
+        for row in query(
+            sample_build.warehouse_path,
+            "select table_name from duckdb_tables() union select view_name from duckdb_views()",
+        )
+    }
     assert set(published_tables(DOCS)) <= names
     for table, columns in PUBLIC_COLUMNS.items():
         assert columns_of(sample_build.warehouse_path, table) == columns
@@ -77,7 +99,9 @@ def test_sql_assignment_matches_the_fitted_labels(sample_build):
     from segmentation.clustering import cluster_customers, params
     from segmentation.config import FEATURES, Settings
 
-    features = query(sample_build.warehouse_path, "select customer_id, annual_income_k, spending_score from stg_customers")
+    features = query(
+        sample_build.warehouse_path, "select customer_id, annual_income_k, spending_score from stg_customers"
+    )
     frame = pd.DataFrame(features, columns=["customer_id", *FEATURES])
     labels = cluster_customers(frame, FEATURES, params(Settings())).labels
     in_sql = query(sample_build.warehouse_path, "select customer_id, cluster_id from customer_clusters")
@@ -86,10 +110,15 @@ def test_sql_assignment_matches_the_fitted_labels(sample_build):
 
 def test_every_published_relation_and_column_is_described(sample_build):
     path = sample_build.warehouse_path
-    undocumented = query(path, "select table_name from duckdb_tables() where comment is null "
-                               "union all select view_name from duckdb_views() where not internal and comment is null")
+    undocumented = query(
+        path,
+        "select table_name from duckdb_tables() where comment is null "
+        "union all select view_name from duckdb_views() where not internal and comment is null",
+    )
     assert undocumented == []
-    assert query(path, "select table_name, column_name from duckdb_columns() where not internal and comment is null") == []
+    assert (
+        query(path, "select table_name, column_name from duckdb_columns() where not internal and comment is null") == []
+    )
 
 
 def test_reports_are_written(sample_build):
@@ -99,8 +128,15 @@ def test_reports_are_written(sample_build):
         assert image.shape[0] >= 400 and image.shape[1] >= 600
         assert image.std() > 0.05  # not a blank canvas
     assert sorted(p.name for p in reports.iterdir() if not p.name.startswith(".")) == [
-        "clusters.png", "customer_segments.parquet", "elbow.png", "index.html", "scoring", "segment_changes.parquet",
-        "segment_movements.parquet", "segment_profiles.png", "segment_summary.parquet",
+        "clusters.png",
+        "customer_segments.parquet",
+        "elbow.png",
+        "index.html",
+        "scoring",
+        "segment_changes.parquet",
+        "segment_movements.parquet",
+        "segment_profiles.png",
+        "segment_summary.parquet",
         "segmented_mall_customers.csv",
     ]
 
@@ -117,7 +153,15 @@ def test_segmented_csv_keeps_the_input_header(tmp_path, settings):
     run_build(settings, input_path=write_csv(tmp_path, text))
     with (settings.reports_dir / "segmented_mall_customers.csv").open() as f:
         header = next(csv.reader(f))
-    assert header == ["CustomerID", "Genre", "Age", "Annual Income (k$)", "Spending Score (1-100)", "Cluster", "Segment"]
+    assert header == [
+        "CustomerID",
+        "Genre",
+        "Age",
+        "Annual Income (k$)",
+        "Spending Score (1-100)",
+        "Cluster",
+        "Segment",
+    ]
 
 
 def test_rerun_gives_the_same_tables_and_appends_a_run(tmp_path, settings):
@@ -131,8 +175,11 @@ def test_rerun_gives_the_same_tables_and_appends_a_run(tmp_path, settings):
 
 def test_pipeline_runs_records_the_build(tmp_path, settings):
     run_build(settings)
-    row = query(settings.warehouse_path, "select data_rows, customers, rejected_rows, k, seed, n_init, "
-                                         "input_path, length(input_sha256) from pipeline_runs")
+    row = query(
+        settings.warehouse_path,
+        "select data_rows, customers, rejected_rows, k, seed, n_init, "
+        "input_path, length(input_sha256) from pipeline_runs",
+    )
     assert row == [(200, 200, 0, 5, 42, 10, str(SAMPLE_INPUT), 64)]
 
 
@@ -202,11 +249,13 @@ def test_fitting_on_a_sample_still_assigns_every_customer(tmp_path, settings):
     path = settings.warehouse_path
     assert query(path, "select sample_rows, silhouette_rows from pipeline_runs") == [(120, 120)]
     assert query(path, "select count(*), count(distinct cluster_id) from customer_clusters") == [(200, 5)]
-    shuffled = write_csv(tmp_path, "\n".join([SAMPLE_INPUT.read_text().splitlines()[0],
-                                              *reversed(SAMPLE_INPUT.read_text().splitlines()[1:])]) + "\n")
+    shuffled = write_csv(
+        tmp_path,
+        "\n".join([SAMPLE_INPUT.read_text().splitlines()[0], *reversed(SAMPLE_INPUT.read_text().splitlines()[1:])])
+        + "\n",
+    )
     again = settings.warehouse_path.with_name("again.duckdb")
-    run_build(settings, sample_size=120, input_path=shuffled, warehouse_path=again,
-              reports_dir=tmp_path / "again")
+    run_build(settings, sample_size=120, input_path=shuffled, warehouse_path=again, reports_dir=tmp_path / "again")
     sql = "select customer_id, cluster_id from customer_clusters order by customer_id"
     assert query(again, sql) == query(path, sql)
 
@@ -226,9 +275,13 @@ def test_sql_assignment_agrees_with_scikit_learn_on_every_customer(settings):
 
     run_build(settings)
     frame = pd.read_csv(SAMPLE_INPUT)
-    features = pd.DataFrame({"customer_id": frame["CustomerID"].astype(str),
-                             "annual_income_k": frame["Annual Income (k$)"],
-                             "spending_score": frame["Spending Score (1-100)"]})
+    features = pd.DataFrame(
+        {
+            "customer_id": frame["CustomerID"].astype(str),
+            "annual_income_k": frame["Annual Income (k$)"],
+            "spending_score": frame["Spending Score (1-100)"],
+        }
+    )
     labels = cluster_customers(features, FEATURES, params(Settings())).labels
     in_sql = query(settings.warehouse_path, "select customer_id, cluster_id from customer_clusters order by 1")
     assert dict(in_sql) == dict(labels.itertuples(index=False, name=None))
@@ -251,13 +304,14 @@ def test_parquet_whole_numbers_stored_as_floats_are_whole(tmp_path, settings):
     parquet = tmp_path / "floats.parquet"
     with db.connect() as con:
         con.read_csv(str(SAMPLE_INPUT)).select(
-            "CustomerID, Gender, Age::double as Age, \"Annual Income (k$)\"::decimal(9, 1) as \"Annual Income (k$)\", "
-            "if(CustomerID = 7, 50.5, \"Spending Score (1-100)\")::double as \"Spending Score (1-100)\""
+            'CustomerID, Gender, Age::double as Age, "Annual Income (k$)"::decimal(9, 1) as "Annual Income (k$)", '
+            'if(CustomerID = 7, 50.5, "Spending Score (1-100)")::double as "Spending Score (1-100)"'
         ).write_parquet(str(parquet))
     result = run_build(settings, input_path=parquet)
     assert (result.customers, result.rejected_rows) == (199, 1)
     assert query(settings.warehouse_path, "select line_number, reject_reason from customer_rejects") == [
-        (7, "spending_score '50.5' is not a whole number")]
+        (7, "spending_score '50.5' is not a whole number")
+    ]
 
 
 def test_parquet_input_problems_are_named(tmp_path, settings):

@@ -57,8 +57,14 @@ def test_unusable_input_is_one_error_line_and_nothing_changes(tmp_path):
 
 
 def test_missing_input_file(tmp_path):
-    done = pipeline("--input", str(tmp_path / "nope.csv"), "--warehouse", str(tmp_path / "w.duckdb"),
-                    "--reports", str(tmp_path / "r"))
+    done = pipeline(
+        "--input",
+        str(tmp_path / "nope.csv"),
+        "--warehouse",
+        str(tmp_path / "w.duckdb"),
+        "--reports",
+        str(tmp_path / "r"),
+    )
     assert done.returncode == 1
     assert done.stderr.strip() == f"error: {tmp_path / 'nope.csv'}: no such file"
 
@@ -82,14 +88,28 @@ def test_bad_options_are_usage_errors(option, value, message):
 def test_the_command_builds_what_a_build_in_process_builds(tmp_path):
     """The command fits and draws in worker processes; `build` alone, in its own: same tables,
     same charts."""
-    done = pipeline("--input", str(SAMPLE_INPUT), "--warehouse", str(tmp_path / "cli" / "w.duckdb"),
-                    "--reports", str(tmp_path / "cli" / "r"))
+    done = pipeline(
+        "--input",
+        str(SAMPLE_INPUT),
+        "--warehouse",
+        str(tmp_path / "cli" / "w.duckdb"),
+        "--reports",
+        str(tmp_path / "cli" / "r"),
+    )
     assert done.returncode == 0, done.stderr
-    here = Settings(input_path=SAMPLE_INPUT, warehouse_path=tmp_path / "here" / "w.duckdb",
-                    reports_dir=tmp_path / "here" / "r")
+    here = Settings(
+        input_path=SAMPLE_INPUT, warehouse_path=tmp_path / "here" / "w.duckdb", reports_dir=tmp_path / "here" / "r"
+    )
     run_build(here)
-    for table in ("customer_segments", "segment_summary", "k_selection", "cluster_centroids", "feature_scaling",
-                  "customer_silhouettes", "cluster_stability"):
+    for table in (
+        "customer_segments",
+        "segment_summary",
+        "k_selection",
+        "cluster_centroids",
+        "feature_scaling",
+        "customer_silhouettes",
+        "cluster_stability",
+    ):
         sql = f"select * from {table} order by all"
         assert query(tmp_path / "cli" / "w.duckdb", sql) == query(here.warehouse_path, sql), table
     for chart in ("elbow.png", "clusters.png", "segment_profiles.png"):
@@ -115,7 +135,10 @@ def test_ctrl_c_stops_the_build_and_its_workers_at_once_and_changes_nothing(tmp_
     before = fingerprint(warehouse, reports)
     run = subprocess.Popen(
         [sys.executable, "-u", str(PIPELINE), "--warehouse", str(warehouse), "--reports", str(reports)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as a terminal would have it
     )
     for line in run.stdout:

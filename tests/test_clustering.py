@@ -71,9 +71,7 @@ def test_same_seed_same_tables(sample):
 def test_cluster_numbers_follow_centroids_whatever_the_seed(sample):
     customers, _ = sample
     for seed in (0, 1, 42):
-        centroids = cluster_customers(
-            features_of(customers), FEATURES, replace(PARAMS, seed=seed)
-        ).centroids
+        centroids = cluster_customers(features_of(customers), FEATURES, replace(PARAMS, seed=seed)).centroids
         keys = list(zip(centroids["annual_income_k"], centroids["spending_score"]))
         assert keys == sorted(keys)
         assert centroids["cluster_id"].tolist() == list(range(5))

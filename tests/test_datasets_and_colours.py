@@ -23,14 +23,19 @@ MATCH_SQL = (SQL_DIR / "history" / "dataset_match.sql").read_text()
 
 # --- dataset_match on a few rows (given / expect) ----------------------------------------------
 
+
 def match(con, previous_rows, rows, days_between=0.0, dataset=None, previous_dataset="shop"):
     now = datetime(2026, 6, 1, tzinfo=UTC)
-    con.execute("create or replace table previous_runs as select 1::bigint as run_id, $started::timestamptz "
-                "as started_at, $dataset::varchar as dataset",
-                {"started": now - timedelta(days=days_between), "dataset": previous_dataset})
-    con.execute("create or replace table this_run as select 2::bigint as run_id, $now::timestamptz as started_at, "
-                "$dataset::varchar as dataset_option, 'export_june'::varchar as input_name",
-                {"now": now, "dataset": dataset})
+    con.execute(
+        "create or replace table previous_runs as select 1::bigint as run_id, $started::timestamptz "
+        "as started_at, $dataset::varchar as dataset",
+        {"started": now - timedelta(days=days_between), "dataset": previous_dataset},
+    )
+    con.execute(
+        "create or replace table this_run as select 2::bigint as run_id, $now::timestamptz as started_at, "
+        "$dataset::varchar as dataset_option, 'export_june'::varchar as input_name",
+        {"now": now, "dataset": dataset},
+    )
     con.execute("create or replace table previous_customers (customer_id varchar, gender varchar, age double)")
     con.execute("create or replace table stg_customers (customer_id varchar, gender varchar, age integer)")
     con.executemany("insert into previous_customers values (?, ?, ?)", previous_rows)
@@ -75,6 +80,7 @@ def test_no_shared_ids_is_another_dataset(con):
 
 # --- builds ------------------------------------------------------------------------------------
 
+
 def test_a_build_on_another_dataset_reports_no_movements_and_says_why(tmp_path):
     settings = Settings(warehouse_path=tmp_path / "w.duckdb", reports_dir=tmp_path / "r")
     run_build(settings)  # the bundled sample
@@ -84,6 +90,7 @@ def test_a_build_on_another_dataset_reports_no_movements_and_says_why(tmp_path):
     from dataclasses import replace
 
     from segmentation.build import build
+
     build(replace(settings, input_path=other), log=lines.append)
     path = settings.warehouse_path
     warnings = [line for line in lines if "warning:" in line]
@@ -91,7 +98,9 @@ def test_a_build_on_another_dataset_reports_no_movements_and_says_why(tmp_path):
     assert query(path, "select count(*) from segment_changes") == [(0,)]
     assert query(path, "select count(*) from segment_movements") == [(0,)]
     assert query(path, "select run_id, dataset, compared_with_run_id from pipeline_runs order by 1") == [
-        (1, "sample_customers", None), (2, "other_customers", None)]
+        (1, "sample_customers", None),
+        (2, "other_customers", None),
+    ]
     # cluster numbers start afresh: ordered by centroid, as on a first build
     assert query(path, "select list(cluster_id order by cluster_id) from segment_summary") == [([0, 1, 2, 3, 4],)]
     started = query(path, "select started_at from pipeline_runs where run_id = 1")[0][0]
@@ -101,8 +110,14 @@ def test_a_build_on_another_dataset_reports_no_movements_and_says_why(tmp_path):
 
 
 def test_dataset_option_starts_a_new_history_line(tmp_path):
-    command = [sys.executable, str(PROJECT_DIR / "pipeline.py"), "--warehouse", str(tmp_path / "w.duckdb"),
-               "--reports", str(tmp_path / "r")]
+    command = [
+        sys.executable,
+        str(PROJECT_DIR / "pipeline.py"),
+        "--warehouse",
+        str(tmp_path / "w.duckdb"),
+        "--reports",
+        str(tmp_path / "r"),
+    ]
     first = subprocess.run([*command, "--dataset", "north"], capture_output=True, text=True)
     assert first.returncode == 0, first.stderr
     again = subprocess.run([*command, "--dataset", "south"], capture_output=True, text=True)
@@ -113,6 +128,7 @@ def test_dataset_option_starts_a_new_history_line(tmp_path):
 
 # --- colours -----------------------------------------------------------------------------------
 
+
 def legend_colours(settings: Settings) -> dict[str, str]:
     """Label -> colour, read from the segment map drawn from the warehouse's tables."""
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
@@ -121,8 +137,11 @@ def legend_colours(settings: Settings) -> dict[str, str]:
         points = con.sql("select * from int_clustered_customers").df()
     fig = segment_map_figure(points, segments, features, int(segments["customers"].sum()))
     handles, labels = fig.axes[0].get_legend_handles_labels()
-    return {label.rsplit(" (", 1)[0]: to_hex(handle.get_facecolor()[0]) for handle, label in zip(handles, labels)
-            if label != "centre of a segment"}
+    return {
+        label.rsplit(" (", 1)[0]: to_hex(handle.get_facecolor()[0])
+        for handle, label in zip(handles, labels)
+        if label != "centre of a segment"
+    }
 
 
 def test_a_label_keeps_its_colour_across_runs_with_other_cluster_numbers(tmp_path):
@@ -130,8 +149,13 @@ def test_a_label_keeps_its_colour_across_runs_with_other_cluster_numbers(tmp_pat
     run_build(settings)
     before = legend_colours(settings)
     numbers_before = dict(query(settings.warehouse_path, "select segment_label, cluster_id from segment_summary"))
-    again = Settings(input_path=SAMPLE_INPUT, warehouse_path=settings.warehouse_path, reports_dir=settings.reports_dir,
-                     features=("annual_income_k", "spending_score", "age"), k=6)
+    again = Settings(
+        input_path=SAMPLE_INPUT,
+        warehouse_path=settings.warehouse_path,
+        reports_dir=settings.reports_dir,
+        features=("annual_income_k", "spending_score", "age"),
+        k=6,
+    )
     run_build(again)
     after = legend_colours(again)
     numbers_after = dict(query(settings.warehouse_path, "select segment_label, cluster_id from segment_summary"))
@@ -142,12 +166,16 @@ def test_a_label_keeps_its_colour_across_runs_with_other_cluster_numbers(tmp_pat
         assert before[label] == after[label] == FIXED[label].lower()
     assert len(set(after.values())) == len(after)  # one colour per segment
     # the new labels got colours, remembered for the next run
-    assert query(settings.warehouse_path, "select count(*) from segment_colours where segment_label like '%(%'") == [(2,)]
+    assert query(settings.warehouse_path, "select count(*) from segment_colours where segment_label like '%(%'") == [
+        (2,)
+    ]
 
 
 def test_new_labels_take_free_colours_and_keep_them():
     labels = [f"Standard Customers ({place} Income)" for place in ("Lowest", "Middle", "Highest")] + [
-        "Target Customers", "Low-Income, Low-Spending"]
+        "Target Customers",
+        "Low-Income, Low-Spending",
+    ]
     first = assign(labels, {}, {label: label.split(" (")[0] for label in labels})
     assert len(set(first.values())) == len(labels) and set(first.values()) <= set(PALETTE)
     assert first["Target Customers"] == FIXED["Target Customers"]

@@ -15,8 +15,12 @@ from segmentation.scoring import TABLE
 need(postgres_missing())
 
 SYNTHETIC = 100_000
-COLUMNS = {"CustomerID": "customer_id", "Annual Income (k$)": "annual_income_k",
-           "Spending Score (1-100)": "spending_score", "Age": "age"}
+COLUMNS = {
+    "CustomerID": "customer_id",
+    "Annual Income (k$)": "annual_income_k",
+    "Spending Score (1-100)": "spending_score",
+    "Age": "age",
+}
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +30,12 @@ def postgres():
 
 
 def build_on(root, synthetic: int, **settings) -> Settings:
-    built = Settings(input_path=customers_input(root / "customers.csv", synthetic),
-                     warehouse_path=root / "mall.duckdb", reports_dir=root / "reports", **settings)
+    built = Settings(
+        input_path=customers_input(root / "customers.csv", synthetic),
+        warehouse_path=root / "mall.duckdb",
+        reports_dir=root / "reports",
+        **settings,
+    )
     run_build(built)
     return built
 
@@ -41,8 +49,10 @@ def score_in_postgres(conninfo: str, settings: Settings) -> pd.DataFrame:
     sql = (settings.reports_dir / "scoring" / "postgres.sql").read_text(encoding="utf-8")
     with psycopg.connect(conninfo, autocommit=True) as con:
         con.execute(f"drop table if exists {TABLE}")
-        con.execute(f"create table {TABLE} (customer_id text primary key, annual_income_k double precision, "
-                    "spending_score integer, age integer)")
+        con.execute(
+            f"create table {TABLE} (customer_id text primary key, annual_income_k double precision, "
+            "spending_score integer, age integer)"
+        )
         with con.cursor().copy(f"copy {TABLE} from stdin with (format csv)") as copy:
             copy.write(customers.to_csv(index=False, header=False))
         assert con.execute(f"select count(*) from {TABLE}").fetchone()[0] == len(customers)
@@ -52,9 +62,12 @@ def score_in_postgres(conninfo: str, settings: Settings) -> pd.DataFrame:
 
 def warehouse_segments(settings: Settings) -> pd.DataFrame:
     return pd.DataFrame(
-        query(settings.warehouse_path, "select customer_id::varchar, cluster_id, segment_label, distance_to_centroid "
-                                       "from customer_segments"),
-        columns=["customer_id", "cluster_id", "segment_label", "distance_to_centroid"])
+        query(
+            settings.warehouse_path,
+            "select customer_id::varchar, cluster_id, segment_label, distance_to_centroid from customer_segments",
+        ),
+        columns=["customer_id", "cluster_id", "segment_label", "distance_to_centroid"],
+    )
 
 
 def assert_same_segments(scored: pd.DataFrame, warehouse: pd.DataFrame) -> None:

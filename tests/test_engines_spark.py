@@ -41,10 +41,16 @@ def lake(spark, tmp_path_factory) -> Path:
 def score_in_spark(spark, customers: Path, scoring_sql: Path, out: Path) -> Path:
     """Every customer of the Parquet file scored by Spark with `scoring_sql`; the result as
     Parquet files in `out`."""
-    (spark.read.parquet(str(customers))
-     .selectExpr("cast(CustomerID as string) as customer_id", "`Annual Income (k$)` as annual_income_k",
-                 "`Spending Score (1-100)` as spending_score", "Age as age")
-     .createOrReplaceTempView(TABLE))
+    (
+        spark.read.parquet(str(customers))
+        .selectExpr(
+            "cast(CustomerID as string) as customer_id",
+            "`Annual Income (k$)` as annual_income_k",
+            "`Spending Score (1-100)` as spending_score",
+            "Age as age",
+        )
+        .createOrReplaceTempView(TABLE)
+    )
     spark.sql(scoring_sql.read_text(encoding="utf-8")).write.mode("overwrite").parquet(str(out))
     return out
 
@@ -71,17 +77,28 @@ def test_spark_scores_a_million_customers_like_the_warehouse(spark, lake, tmp_pa
     run_build(settings)
     scored = score_in_spark(spark, lake, settings.reports_dir / "scoring" / "spark.sql", tmp_path / "scored")
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
-        assert compare(con, scored, "select customer_id::varchar as customer_id, cluster_id, segment_label, "
-                                    "distance_to_centroid from customer_segments") == (CUSTOMERS,) * 3
+        assert (
+            compare(
+                con,
+                scored,
+                "select customer_id::varchar as customer_id, cluster_id, segment_label, "
+                "distance_to_centroid from customer_segments",
+            )
+            == (CUSTOMERS,) * 3
+        )
 
 
 def test_lakehouse_recipe_sample_in_spark_build_on_the_sample_score_everyone_in_spark(spark, lake, tmp_path):
     from pyspark.sql import functions as F
 
     # 1. a seeded sample by hash of the id, as one Parquet file (the warehouse reads one file)
-    (spark.read.parquet(str(lake))
-     .where(F.pmod(F.xxhash64(F.lit(SAMPLE_SEED), F.col("CustomerID").cast("string")), F.lit(SAMPLE_ONE_IN)) == 0)
-     .coalesce(1).write.mode("overwrite").parquet(str(tmp_path / "sample")))
+    (
+        spark.read.parquet(str(lake))
+        .where(F.pmod(F.xxhash64(F.lit(SAMPLE_SEED), F.col("CustomerID").cast("string")), F.lit(SAMPLE_ONE_IN)) == 0)
+        .coalesce(1)
+        .write.mode("overwrite")
+        .parquet(str(tmp_path / "sample"))
+    )
     [part] = (tmp_path / "sample").glob("part-*.parquet")
 
     # 2. the warehouse, built on the sample
@@ -101,11 +118,16 @@ def test_lakehouse_recipe_sample_in_spark_build_on_the_sample_score_everyone_in_
         con.execute("create view cluster_centroids as select * from model.cluster_centroids")
         con.execute(
             "create view stg_customers as select CustomerID::varchar as customer_id, Gender as gender, Age as age, "
-            "\"Annual Income (k$)\" as annual_income_k, \"Spending Score (1-100)\" as spending_score "
-            f"from read_parquet('{lake}')")
-        con.execute("create table int_clustered_customers as "
-                    + (SQL_DIR / "clustering" / "int_clustered_customers.sql").read_text(encoding="utf-8"))
-        everyone = ("select int_clustered_customers.customer_id, int_clustered_customers.cluster_id, "
-                    "segments.segment_label, int_clustered_customers.distance_to_centroid "
-                    "from int_clustered_customers inner join model.segment_summary as segments using (cluster_id)")
+            '"Annual Income (k$)" as annual_income_k, "Spending Score (1-100)" as spending_score '
+            f"from read_parquet('{lake}')"
+        )
+        con.execute(
+            "create table int_clustered_customers as "
+            + (SQL_DIR / "clustering" / "int_clustered_customers.sql").read_text(encoding="utf-8")
+        )
+        everyone = (
+            "select int_clustered_customers.customer_id, int_clustered_customers.cluster_id, "
+            "segments.segment_label, int_clustered_customers.distance_to_centroid "
+            "from int_clustered_customers inner join model.segment_summary as segments using (cluster_id)"
+        )
         assert compare(con, scored, everyone) == (CUSTOMERS,) * 3

@@ -58,30 +58,91 @@ def place(tmp_path_factory) -> Place:
 
 def paths(kind: str) -> st.SearchStrategy[str]:
     """Paths a user might give (relative ones are read from the scratch folder)."""
-    odd_names = st.sampled_from([
-        "new.duckdb", "with space.duckdb", "ünï cødé.duckdb", "odd?name.duckdb", "star*.duckdb", "semi;colon",
-        "quote'd.duckdb", "x" * 250, "x" * 300 + ".duckdb", ".hidden", "new-folder/deeper/w.duckdb",
-        "md:remote", ":memory:", "-", "~/in-home.duckdb", "~", "a folder", "notes.txt", "notes.txt/under-a-file",
-        "linked-reports", "linked-reports/inside.duckdb", ".", "..", "/", "", "new-reports", "new-reports/",
-    ])
-    published = st.sampled_from(["{warehouse}", "{reports}", "{reports}/index.html", "{warehouse}.lock",
-                                 "{reports}/segment_summary.parquet", "{root}/warehouse"])
-    return st.one_of(odd_names, published) if kind != "input" else st.one_of(
-        odd_names, published, st.just("{sample}"), st.just("{generated}"))
+    odd_names = st.sampled_from(
+        [
+            "new.duckdb",
+            "with space.duckdb",
+            "ünï cødé.duckdb",
+            "odd?name.duckdb",
+            "star*.duckdb",
+            "semi;colon",
+            "quote'd.duckdb",
+            "x" * 250,
+            "x" * 300 + ".duckdb",
+            ".hidden",
+            "new-folder/deeper/w.duckdb",
+            "md:remote",
+            ":memory:",
+            "-",
+            "~/in-home.duckdb",
+            "~",
+            "a folder",
+            "notes.txt",
+            "notes.txt/under-a-file",
+            "linked-reports",
+            "linked-reports/inside.duckdb",
+            ".",
+            "..",
+            "/",
+            "",
+            "new-reports",
+            "new-reports/",
+        ]
+    )
+    published = st.sampled_from(
+        [
+            "{warehouse}",
+            "{reports}",
+            "{reports}/index.html",
+            "{warehouse}.lock",
+            "{reports}/segment_summary.parquet",
+            "{root}/warehouse",
+        ]
+    )
+    return (
+        st.one_of(odd_names, published)
+        if kind != "input"
+        else st.one_of(odd_names, published, st.just("{sample}"), st.just("{generated}"))
+    )
 
 
 def csv_texts() -> st.SearchStrategy[bytes]:
     """The sample, cut, mutated or replaced by garbage."""
-    line = st.one_of(st.sampled_from(SAMPLE_LINES[1:]), st.text(max_size=40),
-                     st.sampled_from(["", ",,,,", "1,Male,19,15,39,extra", "x,y", '"unclosed,1,2,3,4',
-                                      "99999999999999999999,Female,20,2147483648,50", "\x00\x01\x02"]))
-    header = st.sampled_from([SAMPLE_LINES[0], SAMPLE_LINES[0].replace("Gender", "Genre"), "", "a,b,c",
-                              "\ufeff" + SAMPLE_LINES[0], SAMPLE_LINES[0].replace(",", ";")])
-    text = st.builds(lambda h, rows, end: end.join([h, *rows]) + end, header,
-                     st.lists(line, max_size=30), st.sampled_from(["\n", "\r\n"]))
+    line = st.one_of(
+        st.sampled_from(SAMPLE_LINES[1:]),
+        st.text(max_size=40),
+        st.sampled_from(
+            [
+                "",
+                ",,,,",
+                "1,Male,19,15,39,extra",
+                "x,y",
+                '"unclosed,1,2,3,4',
+                "99999999999999999999,Female,20,2147483648,50",
+                "\x00\x01\x02",
+            ]
+        ),
+    )
+    header = st.sampled_from(
+        [
+            SAMPLE_LINES[0],
+            SAMPLE_LINES[0].replace("Gender", "Genre"),
+            "",
+            "a,b,c",
+            "\ufeff" + SAMPLE_LINES[0],
+            SAMPLE_LINES[0].replace(",", ";"),
+        ]
+    )
+    text = st.builds(
+        lambda h, rows, end: end.join([h, *rows]) + end,
+        header,
+        st.lists(line, max_size=30),
+        st.sampled_from(["\n", "\r\n"]),
+    )
     whole = st.builds(lambda n: "\n".join(SAMPLE_LINES[: n + 1]) + "\n", st.integers(0, len(SAMPLE_LINES)))
-    return st.one_of(text.map(lambda t: t.encode("utf-8", "surrogatepass")), whole.map(str.encode),
-                     st.binary(max_size=300))
+    return st.one_of(
+        text.map(lambda t: t.encode("utf-8", "surrogatepass")), whole.map(str.encode), st.binary(max_size=300)
+    )
 
 
 OPTIONS = {
@@ -131,15 +192,25 @@ def state(place: Place) -> dict[str, str]:
     return {name: digest for name, digest in fingerprint(place.root).items() if not name.endswith(".lock")}
 
 
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=not RANDOM, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=not RANDOM,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(command=commands())
 def test_whatever_is_thrown_at_the_command(place, monkeypatch, command):
     argv, content = command
     generated = place.scratch / "generated.csv"
     generated.write_bytes(content)
-    values = {"warehouse": place.warehouse, "reports": place.reports, "root": place.root,
-              "sample": SAMPLE_INPUT, "generated": generated}
+    values = {
+        "warehouse": place.warehouse,
+        "reports": place.reports,
+        "root": place.root,
+        "sample": SAMPLE_INPUT,
+        "generated": generated,
+    }
     argv = [arg.format(**values) if "{" in arg else arg for arg in argv]
     monkeypatch.chdir(place.scratch)
     monkeypatch.setenv("HOME", str(place.root / "home"))

@@ -58,7 +58,8 @@ def test_every_record_is_a_customer_or_a_reject_and_none_is_torn(tmp_path_factor
             return  # a file-level refusal is a message, never a traceback
         records, kept, rejected, reasonless = con.execute(
             "select (select count(*) from raw_records), (select count(*) from stg_customers), "
-            "(select count(*) from customer_rejects), (select count(*) from customer_rejects where reject_reason is null)"
+            "(select count(*) from customer_rejects), "
+            "(select count(*) from customer_rejects where reject_reason is null)"
         ).fetchall()[0]
         assert kept + rejected == records and reasonless == 0
         written = {(r[0].strip(), r[4].strip()) for r in rows}

@@ -17,11 +17,20 @@ from segmentation.sample_data import HEADER, generate_customers
 TWO = ("annual_income_k", "spending_score")
 THREE = (*TWO, "age")
 REFERENCE = {  # the reference run on the real file: label -> customers
-    "Standard Customers": 81, "Target Customers": 39, "High-Income, Low-Spending": 35,
-    "Low-Income, Low-Spending": 23, "Low-Income, High-Spending": 22,
+    "Standard Customers": 81,
+    "Target Customers": 39,
+    "High-Income, Low-Spending": 35,
+    "Low-Income, Low-Spending": 23,
+    "Low-Income, High-Spending": 22,
 }
-HEADERS = {"CustomerID": "customer_id", "Gender": "gender", "Genre": "gender", "Age": "age",
-           "Annual Income (k$)": "annual_income_k", "Spending Score (1-100)": "spending_score"}
+HEADERS = {
+    "CustomerID": "customer_id",
+    "Gender": "gender",
+    "Genre": "gender",
+    "Age": "age",
+    "Annual Income (k$)": "annual_income_k",
+    "Spending Score (1-100)": "spending_score",
+}
 
 
 def customers(path) -> pd.DataFrame:
@@ -33,14 +42,18 @@ def summarise(con, frame: pd.DataFrame, features: tuple[str, ...], k: int) -> pd
     scaled = StandardScaler().fit_transform(frame[list(features)].to_numpy(float))
     model = KMeans(n_clusters=k, n_init=10, random_state=42).fit(scaled)
     clustered = frame.assign(  # noqa: F841 (read by the query below)
-        cluster_id=model.labels_.astype("int32"), distance_to_centroid=0.0)
+        cluster_id=model.labels_.astype("int32"), distance_to_centroid=0.0
+    )
     con.execute("create or replace table int_clustered_customers as select * from clustered")
-    con.execute("create or replace table feature_scaling as select unnest($features) as feature",
-                {"features": list(features)})
+    con.execute(
+        "create or replace table feature_scaling as select unnest($features) as feature", {"features": list(features)}
+    )
     con.execute("create or replace table this_run as select 1 as run_id, 0.02 as min_segment_share")
     for seed in ("segment_playbook", "segment_band_playbook"):
-        con.execute(f"create or replace table {seed} as select * from read_csv($path, all_varchar = true)",
-                    {"path": str(SQL_DIR / "seeds" / f"{seed}.csv")})
+        con.execute(
+            f"create or replace table {seed} as select * from read_csv($path, all_varchar = true)",
+            {"path": str(SQL_DIR / "seeds" / f"{seed}.csv")},
+        )
     return con.sql((SQL_DIR / "marts" / "segment_summary.sql").read_text()).df()
 
 
@@ -50,8 +63,11 @@ def test_labels_are_unique_for_every_k(con, features, source):
     if source == "sample":
         frame = customers(SAMPLE_INPUT)
     else:  # 400 other customers, drawn with another seed
-        frame = generate_customers(400, seed=3)[list(HEADER)].rename(columns=HEADERS).sort_values(
-            "customer_id", ignore_index=True)
+        frame = (
+            generate_customers(400, seed=3)[list(HEADER)]
+            .rename(columns=HEADERS)
+            .sort_values("customer_id", ignore_index=True)
+        )
     for k in range(2, 11):
         summary = summarise(con, frame, features, k)
         labels = summary["segment_label"].tolist()
@@ -87,8 +103,10 @@ def test_segments_apart_on_one_feature_are_named_by_their_place_on_it(con):
     summary = summarise(con, customers(SAMPLE_INPUT), TWO, 8).set_index("segment_label")
     higher, lower = summary.loc["Standard Customers (Higher Income)"], summary.loc["Standard Customers (Lower Income)"]
     assert higher["avg_annual_income_k"] > lower["avg_annual_income_k"]
-    assert (summary.loc[["Target Customers (Higher Income)", "Target Customers (Lower Income)"], "base_label"]
-            == "Target Customers").all()
+    assert (
+        summary.loc[["Target Customers (Higher Income)", "Target Customers (Lower Income)"], "base_label"]
+        == "Target Customers"
+    ).all()
 
 
 def test_many_segments_of_one_kind_get_ordered_places(con):
@@ -102,12 +120,15 @@ def test_many_segments_of_one_kind_get_ordered_places(con):
     frame = frame.assign(customer_id=range(1, len(frame) + 1), gender="Female", age=40)
     summary = summarise(con, frame, TWO, 9).sort_values("avg_annual_income_k")
     standard = summary[summary["base_label"] == "Standard Customers"]["segment_label"].tolist()
-    places = {6: ["Lowest", "2nd-Lowest", "3rd-Lowest", "3rd-Highest", "2nd-Highest", "Highest"],
-              7: ["Lowest", "2nd-Lowest", "3rd-Lowest", "Middle", "3rd-Highest", "2nd-Highest", "Highest"]}
+    places = {
+        6: ["Lowest", "2nd-Lowest", "3rd-Lowest", "3rd-Highest", "2nd-Highest", "Highest"],
+        7: ["Lowest", "2nd-Lowest", "3rd-Lowest", "Middle", "3rd-Highest", "2nd-Highest", "Highest"],
+    }
     assert standard == [f"Standard Customers ({place} Income)" for place in places[len(standard)]]
 
 
 # --- scoring -----------------------------------------------------------------------------------
+
 
 def test_the_accepted_ranges_are_one_constant():
     assert ACCEPTED_RANGES == {"annual_income_k": (0, None), "spending_score": (1, 100), "age": (1, 120)}
@@ -119,17 +140,23 @@ def test_scoring_refuses_values_outside_the_accepted_ranges(sample_build):
     refused = [(20, 500), (20, low_spend - 1), (20, high_spend + 1), (-1, 50), (20, -3)]
     for income, spending in refused:
         assert query(path, f"select segment_of({income}, {spending}), cluster_of({income}, {spending})") == [
-            (None, None)], (income, spending)
+            (None, None)
+        ], (income, spending)
     for age in (low_age - 1, high_age + 1):
         assert query(path, f"select cluster_of(50, 50, age := {age})") == [(None,)]
     # the edges are accepted, and a large income is never refused
-    accepted = query(path, f"select segment_of(0, {low_spend}), segment_of(50, {high_spend}), "
-                           f"segment_of(100000, 50), cluster_of(50, 50, age := {high_age})")[0]
+    accepted = query(
+        path,
+        f"select segment_of(0, {low_spend}), segment_of(50, {high_spend}), "
+        f"segment_of(100000, 50), cluster_of(50, 50, age := {high_age})",
+    )[0]
     assert None not in accepted
 
 
 def test_segment_of_returns_each_segments_own_label(sample_build):
-    labels = query(sample_build.warehouse_path,
-                   "select segment_label, segment_of(avg_annual_income_k, avg_spending_score) from segment_summary")
+    labels = query(
+        sample_build.warehouse_path,
+        "select segment_label, segment_of(avg_annual_income_k, avg_spending_score) from segment_summary",
+    )
     assert all(label == scored for label, scored in labels)
     assert len({label for label, _ in labels}) == len(labels)

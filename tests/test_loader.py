@@ -20,8 +20,10 @@ HEADER = "CustomerID,Gender,Age,Annual Income (k$),Spending Score (1-100)\n"
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "not a text file"),
         ("CustomerID,Gender,Age,Annual Income (k$)\n1,Male,19,15\n", "missing column(s) spending_score"),
         ("a;b;c\n1;2;3\n", "missing column(s) customer_id, annual_income_k, spending_score"),
-        ("CustomerID,Gender,Genre,Age,Annual Income (k$),Spending Score (1-100)\n",
-         "columns 2 ('Gender') and 3 ('Genre') both look like gender"),
+        (
+            "CustomerID,Gender,Genre,Age,Annual Income (k$),Spending Score (1-100)\n",
+            "columns 2 ('Gender') and 3 ('Genre') both look like gender",
+        ),
         # not UTF-8: read as Windows-1252
         (b"Customer\xffID,Gender\n", "(the header has: 'Customer\u00ffID', 'Gender')"),
         ("CustomerID," + ",".join(f"c{i}" for i in range(3000)) + "\n", "the header has 3,001 columns"),
@@ -46,15 +48,18 @@ def test_an_empty_folder_holds_no_data(con, tmp_path):
 
 
 def test_path_with_spaces_and_quotes(con, tmp_path):
-    folder = tmp_path / "it's a \"folder\""
+    folder = tmp_path / 'it\'s a "folder"'
     folder.mkdir()
     load(con, write_csv(folder, HEADER + "1,Male,19,15,39\n", name="my customers.csv"), tmp_path / "work")
     assert con.execute("select customer_id, raw_line from raw_customers").fetchall() == [("1", "1,Male,19,15,39")]
 
 
 def test_header_names_are_kept_for_the_report(con, tmp_path):
-    load(con, write_csv(tmp_path, " customerid ;GENRE;Age;Annual Income (k$);Spending Score (1-100);Notes\n"),
-         tmp_path / "work")
+    load(
+        con,
+        write_csv(tmp_path, " customerid ;GENRE;Age;Annual Income (k$);Spending Score (1-100);Notes\n"),
+        tmp_path / "work",
+    )
     assert con.execute("select column_name, source_name from raw_columns order by position").fetchall() == [
         ("customer_id", "customerid"),
         ("gender", "GENRE"),

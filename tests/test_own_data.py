@@ -53,7 +53,9 @@ def test_ids_of_any_length_build_and_reach_every_output(tmp_path, settings):
     run_build(settings, input_path=path)
     ids = query(settings.warehouse_path, "select customer_id from customer_segments order by line_number limit 2")
     assert ids == [("CRM-000001",), ("CRM-000002",)]
-    assert query(settings.warehouse_path, "select count(*) from customer_clusters where customer_id like 'CRM-%'") == [(200,)]
+    assert query(settings.warehouse_path, "select count(*) from customer_clusters where customer_id like 'CRM-%'") == [
+        (200,)
+    ]
     assert segmented_csv(settings)[1][0] == "CRM-000001"
 
 
@@ -62,11 +64,12 @@ def test_extra_columns_travel_in_input_order(tmp_path, settings):
     rows = []
     for row in SAMPLE_ROWS:
         cid, gender, age, income, spending = row.split(",")
-        rows.append(f"c{cid}@example.com,{cid},{gender},{age},Town {int(cid) % 3},{income},{spending},\"a, b\"")
+        rows.append(f'c{cid}@example.com,{cid},{gender},{age},Town {int(cid) % 3},{income},{spending},"a, b"')
     run_build(settings, input_path=write_csv(tmp_path, "\n".join([header, *rows]) + "\n"))
     warehouse = settings.warehouse_path
-    assert query(warehouse, "select \"Email\", \"City\", \"Notes\" from stg_customers where customer_id = '7'") == [
-        ("c7@example.com", "Town 1", "a, b")]
+    assert query(warehouse, 'select "Email", "City", "Notes" from stg_customers where customer_id = \'7\'') == [
+        ("c7@example.com", "Town 1", "a, b")
+    ]
     assert query(warehouse, "select \"Email\" from customer_segments where customer_id = '7'") == [("c7@example.com",)]
     table = segmented_csv(settings)
     assert table[0] == [*header.split(","), "Cluster", "Segment"]
@@ -78,13 +81,24 @@ def test_common_headers_are_recognised(con, tmp_path):
     text = "id,sex,AGE,income,spending\n1,m,19,15,39\n"
     loaded = stage_file(con, write_csv(tmp_path, text), tmp_path / "work")
     assert customers(con) == [("1", "Male", 19, 15.0, 39)]
-    assert loaded.columns.positions == {"customer_id": 1, "gender": 2, "age": 3, "annual_income_k": 4, "spending_score": 5}
+    assert loaded.columns.positions == {
+        "customer_id": 1,
+        "gender": 2,
+        "age": 3,
+        "annual_income_k": 4,
+        "spending_score": 5,
+    }
 
 
 def test_columns_are_mapped_explicitly(con, tmp_path):
     text = "Kundennummer;Geschlecht;Alter;Einkommen;Ausgaben\nK1;W;30;50;60\n"
-    mapping = {"customer_id": "Kundennummer", "gender": "Geschlecht", "age": "Alter",
-               "annual_income_k": "Einkommen", "spending_score": "Ausgaben"}
+    mapping = {
+        "customer_id": "Kundennummer",
+        "gender": "Geschlecht",
+        "age": "Alter",
+        "annual_income_k": "Einkommen",
+        "spending_score": "Ausgaben",
+    }
     stage_file(con, write_csv(tmp_path, text), tmp_path / "work", columns=mapping)
     assert customers(con) == [("K1", "W", 30, 50.0, 60)]
 
@@ -117,10 +131,16 @@ def test_repeated_extra_names_stay_apart(con, tmp_path):
 def test_missing_age_and_other_genders_keep_the_customer(con, tmp_path):
     lines = [HEADER, "1,Male,,15,39", "2,Non-binary,25,16,40", "3,,abc,17,41", "4,f,30,18,42"]
     stage_file(con, write_csv(tmp_path, "\n".join(lines) + "\n"), tmp_path / "work")
-    assert customers(con) == [("1", "Male", None, 15, 39), ("2", "Non-binary", 25, 16, 40),
-                              ("3", None, None, 17, 41), ("4", "Female", 30, 18, 42)]
+    assert customers(con) == [
+        ("1", "Male", None, 15, 39),
+        ("2", "Non-binary", 25, 16, 40),
+        ("3", None, None, 17, 41),
+        ("4", "Female", 30, 18, 42),
+    ]
     assert rejects(con) == []
-    assert con.execute("select line_number, column_name, raw_value, problem from customer_data_issues order by 1, 2").fetchall() == [
+    assert con.execute(
+        "select line_number, column_name, raw_value, problem from customer_data_issues order by 1, 2"
+    ).fetchall() == [
         (2, "age", None, "age is missing"),
         (4, "age", "abc", "age 'abc' is not a whole number"),
         (4, "gender", None, "gender is missing"),
@@ -129,8 +149,12 @@ def test_missing_age_and_other_genders_keep_the_customer(con, tmp_path):
 
 def test_age_rejects_only_when_it_is_a_feature(con, tmp_path):
     lines = [HEADER, "1,Male,,15,39", "2,Non-binary,25,16,40", "3,Male,200,17,41"]
-    stage_file(con, write_csv(tmp_path, "\n".join(lines) + "\n"), tmp_path / "work",
-               features=("annual_income_k", "spending_score", "age"))
+    stage_file(
+        con,
+        write_csv(tmp_path, "\n".join(lines) + "\n"),
+        tmp_path / "work",
+        features=("annual_income_k", "spending_score", "age"),
+    )
     assert customers(con) == [("2", "Non-binary", 25, 16, 40)]
     assert rejects(con) == [(2, "age is missing"), (4, "age 200 is outside 1 to 120")]
 
@@ -145,7 +169,9 @@ def test_a_third_without_age_builds_every_customer(tmp_path, settings):
     rows = []
     for i, row in enumerate(SAMPLE_ROWS):
         cid, gender, age, income, spending = row.split(",")
-        rows.append(",".join([cid, "Non-binary" if i % 10 == 0 else gender, "" if i % 3 == 0 else age, income, spending]))
+        rows.append(
+            ",".join([cid, "Non-binary" if i % 10 == 0 else gender, "" if i % 3 == 0 else age, income, spending])
+        )
     result = run_build(settings, input_path=write_csv(tmp_path, "\n".join([HEADER, *rows]) + "\n"))
     assert (result.customers, result.rejected_rows, result.value_issues) == (200, 0, 67)
     assert query(settings.warehouse_path, "select value_issues from pipeline_runs") == [(67,)]
@@ -162,9 +188,10 @@ def test_formulas_are_neutralised_in_the_csv_only(tmp_path, settings):
     rows[2] = SAMPLE_ROWS[2] + ",-5"
     rows[3] = SAMPLE_ROWS[3] + ",+cmd"
     run_build(settings, input_path=write_csv(tmp_path, "\n".join([HEADER + ",Note", *rows]) + "\n"))
-    assert [row[5] for row in segmented_csv(settings)[1:5]] == ["'=HYPERLINK(\"http://x\")", "'@SUM(A1)", "-5", "'+cmd"]
-    assert query(settings.warehouse_path, "select \"Note\" from stg_customers order by line_number limit 1") == [
-        ('=HYPERLINK("http://x")',)]
+    assert [row[5] for row in segmented_csv(settings)[1:5]] == ['\'=HYPERLINK("http://x")', "'@SUM(A1)", "-5", "'+cmd"]
+    assert query(settings.warehouse_path, 'select "Note" from stg_customers order by line_number limit 1') == [
+        ('=HYPERLINK("http://x")',)
+    ]
 
 
 @pytest.mark.parametrize(
@@ -177,7 +204,7 @@ def test_formulas_are_neutralised_in_the_csv_only(tmp_path, settings):
     ],
 )
 def test_incomes_in_dollars_are_converted(con, tmp_path, header, option, unit, warned):
-    text = f"CustomerID,{header},Spending Score\n1,15000,39\n2,\"$137,500\",40\n3,1500000,41\n"
+    text = f'CustomerID,{header},Spending Score\n1,15000,39\n2,"$137,500",40\n3,1500000,41\n'
     loaded = stage_file(con, write_csv(tmp_path, text), tmp_path / "work", income_unit=option)
     assert loaded.income_unit == unit
     assert bool(loaded.warnings) == warned
@@ -191,13 +218,16 @@ def test_income_in_k_is_kept_and_can_be_forced(con, tmp_path):
 
 
 def test_dollar_income_builds_with_a_warning_and_no_customer_lost(tmp_path, settings):
-    rows = [",".join([*row.split(",")[:3], str(int(row.split(",")[3]) * 1000), row.split(",")[4]]) for row in SAMPLE_ROWS]
+    rows = [
+        ",".join([*row.split(",")[:3], str(int(row.split(",")[3]) * 1000), row.split(",")[4]]) for row in SAMPLE_ROWS
+    ]
     path = write_csv(tmp_path, "\n".join(["CustomerID,Gender,Age,Annual Income,Spending Score", *rows]) + "\n")
     lines = []
     result = run_build(settings, input_path=path) if False else None
     from dataclasses import replace
 
     from segmentation.build import build
+
     result = build(replace(settings, input_path=path), log=lines.append)
     assert (result.customers, result.rejected_rows) == (200, 0)
     assert any(line.strip().startswith("warning:") and "read as dollars" in line for line in lines)
@@ -210,16 +240,16 @@ def test_dollar_income_builds_with_a_warning_and_no_customer_lost(tmp_path, sett
 ACCENTED = [HEADER + ",City", "1,Male,19,15,39,Zürich", "2,Female,21,15,81,Besançon – €"]
 
 
-@pytest.mark.parametrize(
-    "encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "cp1252"]
-)
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "cp1252"])
 def test_encodings_people_save_in(con, tmp_path, encoding):
     data = ("\r\n".join(ACCENTED) + "\r\n").encode(encoding)
     if encoding in ("utf-16-le", "utf-16-be"):
         data = (codecs.BOM_UTF16_LE if encoding.endswith("le") else codecs.BOM_UTF16_BE) + data
     stage_file(con, write_csv(tmp_path, data), tmp_path / "work")
     assert con.execute('select "City" from stg_customers order by line_number').fetchall() == [
-        ("Zürich",), ("Besançon – €",)]
+        ("Zürich",),
+        ("Besançon – €",),
+    ]
 
 
 def test_an_encoding_can_be_named(con, tmp_path):
@@ -252,10 +282,16 @@ def test_line_ends_of_any_kind(con, tmp_path, data):
 
 
 def test_a_quoted_line_end_is_part_of_the_value(con, tmp_path):
-    text = f'{HEADER},Address\r\n1,Male,19,15,39,"1 Main St\r\nFlat 2"\r\n2,Male,20,16,40,"x, ""y"""\r\n\r\n3,Male,21,17,41,z\r\n'
+    text = (
+        f'{HEADER},Address\r\n1,Male,19,15,39,"1 Main St\r\nFlat 2"\r\n'
+        '2,Male,20,16,40,"x, ""y"""\r\n\r\n3,Male,21,17,41,z\r\n'
+    )
     stage_file(con, write_csv(tmp_path, text), tmp_path / "work")
     assert con.execute('select customer_id, line_number, "Address" from stg_customers order by 2').fetchall() == [
-        ("1", 2, "1 Main St\nFlat 2"), ("2", 4, 'x, "y"'), ("3", 6, "z")]
+        ("1", 2, "1 Main St\nFlat 2"),
+        ("2", 4, 'x, "y"'),
+        ("3", 6, "z"),
+    ]
     assert rejects(con) == []
 
 
@@ -281,7 +317,11 @@ def test_excel_workbook_first_sheet_or_named(con, tmp_path):
     path = tmp_path / "customers.xlsx"
     book.save(path)
     stage_file(con, path, tmp_path / "work", sheet="Customers")
-    assert customers(con) == [("C-1", "Male", 19, 15.0, 39), ("C-2", "Female", 21, 72.5, 81), ("C-3", "Female", None, 20.0, 50)]
+    assert customers(con) == [
+        ("C-1", "Male", 19, 15.0, 39),
+        ("C-2", "Female", 21, 72.5, 81),
+        ("C-3", "Female", None, 20.0, 50),
+    ]
     assert con.execute("select line_number from stg_customers order by 1").fetchall() == [(2,), (3,), (5,)]
     with pytest.raises(InputError, match="no sheet named 'Nope'"), duckdb.connect() as other:
         load(other, path, tmp_path / "work2", sheet="Nope")
@@ -304,8 +344,9 @@ def test_excel_builds_end_to_end(tmp_path, settings):
 def test_parquet_nan_rejects_its_row(tmp_path, con):
     path = tmp_path / "customers.parquet"
     duckdb.sql(
-        "select * from (values (1, 'Male', 19, 15.0, 39), (2, 'Male', 20, 'nan'::double, 40), (3, 'Male', 20, 16.5, 40)) "
-        "t(CustomerID, Gender, Age, \"Annual Income (k$)\", \"Spending Score (1-100)\")"
+        "select * from (values (1, 'Male', 19, 15.0, 39), (2, 'Male', 20, 'nan'::double, 40), "
+        "(3, 'Male', 20, 16.5, 40)) "
+        't(CustomerID, Gender, Age, "Annual Income (k$)", "Spending Score (1-100)")'
     ).write_parquet(str(path))
     stage_file(con, path, tmp_path / "work")
     assert [row[0] for row in customers(con)] == ["1", "3"]
@@ -320,7 +361,8 @@ def test_parquet_column_names_are_only_names(tmp_path, settings):
     ).write_parquet(str(path))
     run_build(settings, input_path=path)
     assert query(settings.warehouse_path, 'select "*", "a""b", "1); drop table t; --" from stg_customers limit 1') == [
-        ("x", "y", "z")]
+        ("x", "y", "z")
+    ]
     assert segmented_csv(settings)[0][3:6] == ["*", 'a"b', "1); drop table t; --"]
 
 
@@ -339,7 +381,8 @@ def test_a_glob_like_name_is_taken_literally(tmp_path, settings, monkeypatch, na
     result = run_build(settings, input_path=Path(name))
     assert result.customers == 200
     assert query(settings.warehouse_path, "select input_sha256 from pipeline_runs") == [
-        (hashlib.sha256(path.read_bytes()).hexdigest(),)]
+        (hashlib.sha256(path.read_bytes()).hexdigest(),)
+    ]
 
 
 def test_a_file_that_grows_while_read_stops_the_build(tmp_path, settings, monkeypatch):
@@ -364,8 +407,14 @@ def test_build_takes_str_paths(tmp_path):
     from segmentation.build import build
     from segmentation.config import Settings
 
-    result = build(Settings(input_path=str(SAMPLE_INPUT), warehouse_path=str(tmp_path / "w.duckdb"),
-                            reports_dir=str(tmp_path / "reports")), log=lambda line: None)
+    result = build(
+        Settings(
+            input_path=str(SAMPLE_INPUT),
+            warehouse_path=str(tmp_path / "w.duckdb"),
+            reports_dir=str(tmp_path / "reports"),
+        ),
+        log=lambda line: None,
+    )
     assert result.customers == 200
 
 
@@ -378,9 +427,12 @@ def test_many_rejects_warn_and_flag_the_report(tmp_path, settings):
     from dataclasses import replace
 
     from segmentation.build import build
+
     build(replace(settings, input_path=write_csv(tmp_path, "\n".join([HEADER, *rows]) + "\n")), log=lines.append)
     warnings = [line for line in lines if "warning:" in line and "rejected" in line]
-    assert warnings and "20 of 200 data rows rejected (10.0%" in warnings[0] and "spending_score is missing" in warnings[0]
+    assert (
+        warnings and "20 of 200 data rows rejected (10.0%" in warnings[0] and "spending_score is missing" in warnings[0]
+    )
     assert "20 of 200 data rows rejected" in query(settings.warehouse_path, "select flags from pipeline_runs")[0][0]
     assert "20 of 200 data rows rejected" in (settings.reports_dir / "index.html").read_text()
 

@@ -29,9 +29,18 @@ DUCKDB_CLI = PROJECT_DIR / ".venv" / "bin" / "duckdb"
 
 def start_pipeline(settings, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, str(PIPELINE), "--warehouse", str(settings.warehouse_path),
-         "--reports", str(settings.reports_dir), *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            str(PIPELINE),
+            "--warehouse",
+            str(settings.warehouse_path),
+            "--reports",
+            str(settings.reports_dir),
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
 
@@ -49,15 +58,21 @@ def shifted_input(tmp_path):
 def test_a_reader_holding_the_file_neither_blocks_nor_breaks(tmp_path, settings):
     run_build(settings)
     reader = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(f"""
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
             import duckdb, sys
             con = duckdb.connect({str(settings.warehouse_path)!r}, read_only=True)
             sql = "select count(*), sum(spending_score) from customer_segments"
             print(con.execute(sql).fetchall(), flush=True)
             sys.stdin.readline()  # hold the connection while the rebuild runs
             print(con.execute(sql).fetchall(), flush=True)
-        """)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        """),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     before = reader.stdout.readline()
     rebuild = start_pipeline(settings, "--input", str(shifted_input(tmp_path)))
@@ -129,20 +144,31 @@ def test_duckdb_1x_opens_the_published_file(sample_build):
         print(duckdb.__version__)
         print(con.execute("select count(*) from customer_segments").fetchall()[0][0])
         print(con.execute("select count(*) from segment_summary").fetchall()[0][0])
-        print(con.execute("select comment from duckdb_tables() where table_name = 'segment_summary'").fetchall()[0][0] is not None)
+        comment = "select comment from duckdb_tables() where table_name = 'segment_summary'"
+        print(con.execute(comment).fetchall()[0][0] is not None)
     """)
     done = subprocess.run([str(OLD_DUCKDB_PYTHON), "-c", script], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     version, customers, segments, described = done.stdout.split()
     assert version.startswith("1.") and (customers, segments, described) == ("200", "5", "True")
-    assert query(sample_build.warehouse_path, "select storage_compatibility_version from pipeline_runs") == [("v1.0.0",)]
+    assert query(sample_build.warehouse_path, "select storage_compatibility_version from pipeline_runs") == [
+        ("v1.0.0",)
+    ]
 
 
 def test_readme_recipe_duckdb_cli(sample_build):
     done = subprocess.run(
-        [str(DUCKDB_CLI), "-readonly", str(sample_build.warehouse_path), "-csv", "-c",
-         "select segment_label, customers from segment_summary order by cluster_id"],
-        capture_output=True, text=True, timeout=60,
+        [
+            str(DUCKDB_CLI),
+            "-readonly",
+            str(sample_build.warehouse_path),
+            "-csv",
+            "-c",
+            "select segment_label, customers from segment_summary order by cluster_id",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     rows = done.stdout.splitlines()
@@ -169,6 +195,7 @@ def test_the_reports_folder_keeps_hidden_files_and_refuses_foreign_ones(settings
 
 
 # --- the exchange each system has, forced one by one on Linux -----------------------------------
+
 
 class MacLibc:
     """What macOS's libc offers: renamex_np(from, to, RENAME_SWAP), played by Linux's renameat2."""

@@ -30,8 +30,10 @@ def real_build(tmp_path_factory, request):
 
 
 def test_segments_match_the_reference(real_build):
-    rows = query(real_build.warehouse_path, "select segment_label, customers, avg_annual_income_k, "
-                                            "avg_spending_score, avg_age from segment_summary")
+    rows = query(
+        real_build.warehouse_path,
+        "select segment_label, customers, avg_annual_income_k, avg_spending_score, avg_age from segment_summary",
+    )
     got = {label: values for label, *values in rows}
     assert got.keys() == REFERENCE.keys()
     for label, (customers, income, spending, age) in REFERENCE.items():
@@ -40,8 +42,11 @@ def test_segments_match_the_reference(real_build):
 
 
 def test_centroids_match_the_reference(real_build):
-    rows = query(real_build.warehouse_path, "select segment_label, annual_income_k, spending_score "
-                                            "from cluster_centroids inner join segment_summary using (cluster_id)")
+    rows = query(
+        real_build.warehouse_path,
+        "select segment_label, annual_income_k, spending_score "
+        "from cluster_centroids inner join segment_summary using (cluster_id)",
+    )
     for label, income, spending in rows:
         assert (income, spending) == pytest.approx(REFERENCE[label][1:3], abs=0.1)
 

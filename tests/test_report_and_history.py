@@ -45,20 +45,30 @@ def parse(path) -> Page:
 @pytest.fixture(scope="module")
 def three_features(tmp_path_factory) -> Settings:
     root = tmp_path_factory.mktemp("age")
-    settings = Settings(input_path=SAMPLE_INPUT, warehouse_path=root / "mall.duckdb",
-                        reports_dir=root / "reports", features=("annual_income_k", "spending_score", "age"))
+    settings = Settings(
+        input_path=SAMPLE_INPUT,
+        warehouse_path=root / "mall.duckdb",
+        reports_dir=root / "reports",
+        features=("annual_income_k", "spending_score", "age"),
+    )
     run_build(settings)
     return settings
 
 
 def features_of(path, columns=("annual_income_k", "spending_score")) -> pd.DataFrame:
-    frame = pd.read_csv(path).rename(columns={
-        "CustomerID": "customer_id", "Age": "age", "Annual Income (k$)": "annual_income_k",
-        "Spending Score (1-100)": "spending_score"})
+    frame = pd.read_csv(path).rename(
+        columns={
+            "CustomerID": "customer_id",
+            "Age": "age",
+            "Annual Income (k$)": "annual_income_k",
+            "Spending Score (1-100)": "spending_score",
+        }
+    )
     return frame[["customer_id", *columns]].astype({"customer_id": str})
 
 
 # --- the HTML report ---------------------------------------------------------------------------
+
 
 def test_report_is_one_self_contained_page(sample_build):
     page = parse(sample_build.reports_dir / "index.html")
@@ -67,20 +77,21 @@ def test_report_is_one_self_contained_page(sample_build):
     for attrs in images:
         prefix = "data:image/png;base64,"
         assert attrs["src"].startswith(prefix)
-        picture = imread(io.BytesIO(base64.b64decode(attrs["src"][len(prefix):], validate=True)), format="png")
+        picture = imread(io.BytesIO(base64.b64decode(attrs["src"][len(prefix) :], validate=True)), format="png")
         assert picture.shape[0] > 300 and picture.std() > 0.05
     # nothing outside the file: no links, scripts, frames, stylesheets or remote URLs
     assert not [tag for tag, _ in page.tags if tag in ("script", "link", "iframe", "object", "embed", "a")]
     text = (sample_build.reports_dir / "index.html").read_text(encoding="utf-8")
-    for outside in ("http:", "https:", "url(", "@import", "src=\"/", "file:"):
+    for outside in ("http:", "https:", "url(", "@import", 'src="/', "file:"):
         assert outside not in text
 
 
 def test_report_shows_every_segment_its_playbook_and_the_run(sample_build):
     page = parse(sample_build.reports_dir / "index.html")
     text = " ".join(page.text)
-    segments = query(sample_build.warehouse_path,
-                     "select segment_label, persona, marketing_actions, customers from segment_summary")
+    segments = query(
+        sample_build.warehouse_path, "select segment_label, persona, marketing_actions, customers from segment_summary"
+    )
     assert len(segments) == 5
     for label, persona, actions, _customers in segments:
         assert label in text and persona in text and actions in text
@@ -105,6 +116,7 @@ def test_report_names_the_top_reject_reasons(tmp_path):
 
 # --- diagnostics -------------------------------------------------------------------------------
 
+
 def test_diagnostics(sample_build):
     path = sample_build.warehouse_path
     rows = query(path, "select k, calinski_harabasz, davies_bouldin from k_selection order by k")
@@ -122,8 +134,9 @@ def test_diagnostics(sample_build):
 
 
 def test_auto_k_says_why(sample_build, tmp_path):
-    settings = Settings(input_path=sample_build.input_path, warehouse_path=tmp_path / "w.duckdb",
-                        reports_dir=tmp_path / "r", k=None)
+    settings = Settings(
+        input_path=sample_build.input_path, warehouse_path=tmp_path / "w.duckdb", reports_dir=tmp_path / "r", k=None
+    )
     assert run_build(settings).k == 5
     reason = query(settings.warehouse_path, "select k_reason from pipeline_runs")[0][0]
     assert reason.startswith("K=5 has the highest mean silhouette of K=2..10 (0.614)")
@@ -132,8 +145,9 @@ def test_auto_k_says_why(sample_build, tmp_path):
 
 
 def test_a_small_segment_is_flagged_and_strict_fails_the_build(tmp_path):
-    settings = Settings(input_path=SAMPLE_INPUT, warehouse_path=tmp_path / "w.duckdb", reports_dir=tmp_path / "r",
-                        min_segment_share=0.1)
+    settings = Settings(
+        input_path=SAMPLE_INPUT, warehouse_path=tmp_path / "w.duckdb", reports_dir=tmp_path / "r", min_segment_share=0.1
+    )
     run_build(settings)
     flags = query(settings.warehouse_path, "select flags from pipeline_runs")[0][0]
     assert flags == "segment 0 (Low-Income, Low-Spending) holds 9.5% of the customers, less than the 10.0% minimum"
@@ -142,61 +156,95 @@ def test_a_small_segment_is_flagged_and_strict_fails_the_build(tmp_path):
 
     before = fingerprint(settings.warehouse_path, settings.reports_dir)
     cli = subprocess.run(
-        [sys.executable, str(PROJECT_DIR / "pipeline.py"), "--input", str(SAMPLE_INPUT), "--warehouse",
-         str(settings.warehouse_path), "--reports", str(settings.reports_dir), "--min-segment-share", "0.1",
-         "--strict"], capture_output=True, text=True)
+        [
+            sys.executable,
+            str(PROJECT_DIR / "pipeline.py"),
+            "--input",
+            str(SAMPLE_INPUT),
+            "--warehouse",
+            str(settings.warehouse_path),
+            "--reports",
+            str(settings.reports_dir),
+            "--min-segment-share",
+            "0.1",
+            "--strict",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert cli.returncode == 1
-    assert cli.stderr == (f"error: {SAMPLE_INPUT}: segment 0 (Low-Income, Low-Spending) holds 9.5% of the customers, "
-                          "less than the 10.0% minimum (--strict)\n")
+    assert cli.stderr == (
+        f"error: {SAMPLE_INPUT}: segment 0 (Low-Income, Low-Spending) holds 9.5% of the customers, "
+        "less than the 10.0% minimum (--strict)\n"
+    )
     assert fingerprint(settings.warehouse_path, settings.reports_dir) == before
 
 
 # --- scoring in SQL ----------------------------------------------------------------------------
 
+
 def test_macros_agree_with_the_python_model_on_every_customer(sample_build):
-    labels = cluster_customers(features_of(sample_build.input_path), sample_build.features,
-                               params(sample_build)).labels
-    scored = pd.DataFrame(query(
-        sample_build.warehouse_path,
-        "select customer_id, cluster_of(annual_income_k, spending_score), "
-        "segment_of(annual_income_k, spending_score) = segment_label from customer_segments"),
-        columns=["customer_id", "cluster_id", "same_label"])
+    labels = cluster_customers(features_of(sample_build.input_path), sample_build.features, params(sample_build)).labels
+    scored = pd.DataFrame(
+        query(
+            sample_build.warehouse_path,
+            "select customer_id, cluster_of(annual_income_k, spending_score), "
+            "segment_of(annual_income_k, spending_score) = segment_label from customer_segments",
+        ),
+        columns=["customer_id", "cluster_id", "same_label"],
+    )
     assert len(scored) == 200
-    assert dict(zip(scored["customer_id"], scored["cluster_id"])) == dict(zip(labels["customer_id"], labels["cluster_id"]))
+    assert dict(zip(scored["customer_id"], scored["cluster_id"])) == dict(
+        zip(labels["customer_id"], labels["cluster_id"])
+    )
     assert scored["same_label"].all()
 
 
 def test_macros_score_new_customers_and_refuse_missing_values(sample_build):
-    rows = query(sample_build.warehouse_path,
-                 "select segment_of(120, 10), segment_of(20, 95), segment_of(90, 90), cluster_of(null, 50), "
-                 "segment_of(annual_income_k := 55, spending_score := 50)")
-    assert rows == [("High-Income, Low-Spending", "Low-Income, High-Spending", "Target Customers", None,
-                     "Standard Customers")]
+    rows = query(
+        sample_build.warehouse_path,
+        "select segment_of(120, 10), segment_of(20, 95), segment_of(90, 90), cluster_of(null, 50), "
+        "segment_of(annual_income_k := 55, spending_score := 50)",
+    )
+    assert rows == [
+        ("High-Income, Low-Spending", "Low-Income, High-Spending", "Target Customers", None, "Standard Customers")
+    ]
 
 
 def test_macros_open_in_duckdb_1(sample_build):
     old = PROJECT_DIR / ".venv-duckdb1" / "bin" / "python"
     if not old.exists():
         pytest.skip("make test creates .venv-duckdb1")
-    script = ("import duckdb, sys; con = duckdb.connect(sys.argv[1], read_only=True); "
-              "print(con.sql('select segment_of(120, 10), count(*) from segment_changes').fetchall())")
-    out = subprocess.run([str(old), "-c", script, str(sample_build.warehouse_path)], capture_output=True,
-                         text=True, check=True)
+    script = (
+        "import duckdb, sys; con = duckdb.connect(sys.argv[1], read_only=True); "
+        "print(con.sql('select segment_of(120, 10), count(*) from segment_changes').fetchall())"
+    )
+    out = subprocess.run(
+        [str(old), "-c", script, str(sample_build.warehouse_path)], capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == "[('High-Income, Low-Spending', 0)]"
 
 
 # --- three features ----------------------------------------------------------------------------
 
+
 def test_three_feature_run(three_features):
     path = three_features.warehouse_path
     assert query(path, "select feature from feature_scaling order by position") == [
-        ("annual_income_k",), ("spending_score",), ("age",)]
+        ("annual_income_k",),
+        ("spending_score",),
+        ("age",),
+    ]
     assert query(path, "select count(*) from cluster_centroids where age_scaled is null") == [(0,)]
     assert query(path, "select features from pipeline_runs") == [("annual_income_k,spending_score,age",)]
-    labels = cluster_customers(features_of(three_features.input_path, three_features.features),
-                               three_features.features, params(three_features)).labels
-    in_sql = query(path, "select customer_id, cluster_id, cluster_of(annual_income_k, spending_score, age := age) "
-                         "from customer_segments")
+    labels = cluster_customers(
+        features_of(three_features.input_path, three_features.features), three_features.features, params(three_features)
+    ).labels
+    in_sql = query(
+        path,
+        "select customer_id, cluster_id, cluster_of(annual_income_k, spending_score, age := age) "
+        "from customer_segments",
+    )
     assert {row[0]: row[1] for row in in_sql} == dict(zip(labels["customer_id"], labels["cluster_id"]))
     assert all(row[1] == row[2] for row in in_sql)
     # the segment map shows every pair of features: a square pair grid, the legend in its own cell
@@ -206,6 +254,7 @@ def test_three_feature_run(three_features):
 
 
 # --- segments over time ------------------------------------------------------------------------
+
 
 def test_segment_changes_after_two_builds_on_slightly_different_inputs(tmp_path):
     frame = pd.read_csv(SAMPLE_INPUT)
@@ -217,17 +266,36 @@ def test_segment_changes_after_two_builds_on_slightly_different_inputs(tmp_path)
 
     changed = frame[frame["CustomerID"] != 7].copy()  # customer 7 leaves
     changed.loc[changed["CustomerID"] == 1, "Spending Score (1-100)"] = 5  # customer 1 spends much less
-    changed = pd.concat([changed, pd.DataFrame([{"CustomerID": 201, "Gender": "Female", "Age": 30,
-                                                 "Annual Income (k$)": 90, "Spending Score (1-100)": 85}])])
+    changed = pd.concat(
+        [
+            changed,
+            pd.DataFrame(
+                [
+                    {
+                        "CustomerID": 201,
+                        "Gender": "Female",
+                        "Age": 30,
+                        "Annual Income (k$)": 90,
+                        "Spending Score (1-100)": 85,
+                    }
+                ]
+            ),
+        ]
+    )
     second = write_csv(tmp_path, changed.sample(frac=1, random_state=1).to_csv(index=False), "second.csv")
     run_build(settings, input_path=second)
 
     path = settings.warehouse_path
     # the same segments keep their numbers, matched by centroid
     assert dict(query(path, "select segment_label, cluster_id from segment_summary")) == centroids_before
-    changes = {row[0]: row[1:] for row in query(
-        path, "select customer_id, previous_segment_label, segment_label, change_type, previous_run_id, run_id "
-              "from segment_changes")}
+    changes = {
+        row[0]: row[1:]
+        for row in query(
+            path,
+            "select customer_id, previous_segment_label, segment_label, change_type, previous_run_id, run_id "
+            "from segment_changes",
+        )
+    }
     assert changes["7"] == (query_label(path, before["7"], 1), None, "gone", 1, 2)
     assert changes["201"] == (None, "Target Customers", "new", 1, 2)
     assert changes["1"][2] == "moved" and changes["1"][:2] == ("Target Customers", "High-Income, Low-Spending")
@@ -235,24 +303,33 @@ def test_segment_changes_after_two_builds_on_slightly_different_inputs(tmp_path)
     assert len(changes) == moved + 2
     # the movement matrix counts everyone of either run once
     assert query(path, "select sum(customers) from segment_movements") == [(201,)]
-    assert query(path, "select sum(customers) from segment_movements "
-                       "where previous_segment_label = segment_label")[0][0] == 199 - moved
+    assert (
+        query(path, "select sum(customers) from segment_movements where previous_segment_label = segment_label")[0][0]
+        == 199 - moved
+    )
     assert query(path, "select run_id, count(*) from segment_snapshots group by 1 order by 1") == [(1, 200), (2, 200)]
-    assert query(path, "select run_id, sum(customers) from segment_history group by 1 order by 1") == [(1, 200), (2, 200)]
+    assert query(path, "select run_id, sum(customers) from segment_history group by 1 order by 1") == [
+        (1, 200),
+        (2, 200),
+    ]
     assert "stayed" in " ".join(parse(settings.reports_dir / "index.html").text)
     # next month's export under a new file name is the same dataset
     assert query(path, "select run_id, dataset, compared_with_run_id from pipeline_runs order by 1") == [
-        (1, "first", None), (2, "first", 1)]
+        (1, "first", None),
+        (2, "first", 1),
+    ]
 
 
 def query_label(path, cluster_id, run_id):
-    return query(path, f"select segment_label from segment_history "
-                       f"where run_id = {run_id} and cluster_id = {cluster_id}")[0][0]
+    return query(
+        path, f"select segment_label from segment_history where run_id = {run_id} and cluster_id = {cluster_id}"
+    )[0][0]
 
 
 def test_only_the_last_runs_snapshots_are_kept(tmp_path):
-    settings = Settings(input_path=SAMPLE_INPUT, warehouse_path=tmp_path / "w.duckdb", reports_dir=tmp_path / "r",
-                        keep_snapshots=2)
+    settings = Settings(
+        input_path=SAMPLE_INPUT, warehouse_path=tmp_path / "w.duckdb", reports_dir=tmp_path / "r", keep_snapshots=2
+    )
     for _ in range(3):
         run_build(settings)
     assert query(settings.warehouse_path, "select distinct run_id from segment_snapshots order by 1") == [(2,), (3,)]
@@ -265,14 +342,16 @@ def test_cluster_numbers_follow_the_previous_run_not_the_seed():
 
     scaler = StandardScaler().fit(np.array([[0.0, 0.0], [10.0, 10.0]]))
     centres = scaler.transform(np.array([[1.0, 1.0], [5.0, 5.0], [9.0, 9.0]]))
-    previous = pd.DataFrame({"cluster_id": [7, 3, 0], "annual_income_k": [9.2, 1.1, 20.0],
-                             "spending_score": [8.9, 0.8, 20.0]})
+    previous = pd.DataFrame(
+        {"cluster_id": [7, 3, 0], "annual_income_k": [9.2, 1.1, 20.0], "spending_score": [8.9, 0.8, 20.0]}
+    )
     numbers = match_previous(centres, ("annual_income_k", "spending_score"), scaler, previous, max_distance=0.5)
     # the two centres that stayed keep 3 and 7; the new one takes the lowest number not in use before
     assert numbers.tolist() == [3, 1, 7]
 
 
 # --- Parquet for BI tools ----------------------------------------------------------------------
+
 
 def test_marts_are_exported_as_parquet(sample_build):
     with duckdb.connect() as con:
@@ -289,8 +368,9 @@ def test_a_number_once_used_is_never_given_to_another_segment():
     scaler = StandardScaler().fit(np.array([[0.0, 0.0], [10.0, 10.0]]))
     centres = scaler.transform(np.array([[1.0, 1.0], [5.0, 5.0]]))
     previous = pd.DataFrame({"cluster_id": [0], "annual_income_k": [1.0], "spending_score": [1.0]})
-    numbers = match_previous(centres, ("annual_income_k", "spending_score"), scaler, previous, 0.5,
-                             used=frozenset({0, 1, 2}))
+    numbers = match_previous(
+        centres, ("annual_income_k", "spending_score"), scaler, previous, 0.5, used=frozenset({0, 1, 2})
+    )
     assert numbers.tolist() == [0, 3]
 
 

@@ -24,7 +24,8 @@ def chromium() -> str | None:
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="browser test skipped: Playwright is not installed")
 pytestmark = pytest.mark.skipif(
-    chromium() is None, reason="browser test skipped: no Chromium found (apt-get install chromium, or set CHROMIUM)")
+    chromium() is None, reason="browser test skipped: no Chromium found (apt-get install chromium, or set CHROMIUM)"
+)
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +33,13 @@ def report(tmp_path_factory) -> Path:
     """A report with long labels and wide tables: three features and eight segments, built
     twice, so the movement matrix is there too."""
     root = tmp_path_factory.mktemp("browser")
-    settings = Settings(input_path=SAMPLE_INPUT, warehouse_path=root / "w.duckdb", reports_dir=root / "r",
-                        features=("annual_income_k", "spending_score", "age"), k=8)
+    settings = Settings(
+        input_path=SAMPLE_INPUT,
+        warehouse_path=root / "w.duckdb",
+        reports_dir=root / "r",
+        features=("annual_income_k", "spending_score", "age"),
+        k=8,
+    )
     run_build(settings)
     run_build(settings)
     return settings.reports_dir / "index.html"

@@ -39,6 +39,7 @@ def test_groups_have_their_shares_and_shapes():
 def test_parquet_output(tmp_path):
     write_customers(tmp_path / "c.parquet", 1000, seed=7)
     with duckdb.connect() as con:
-        rows = con.execute("select count(*), count(distinct \"CustomerID\") from read_parquet($p)",
-                           {"p": str(tmp_path / "c.parquet")}).fetchall()
+        rows = con.execute(
+            'select count(*), count(distinct "CustomerID") from read_parquet($p)', {"p": str(tmp_path / "c.parquet")}
+        ).fetchall()
     assert rows == [(1000, 1000)]

@@ -36,12 +36,14 @@ def scoring_file(settings, dialect: str) -> str:
 
 def synthetic_customers(rows: int, seed: int = 3) -> pd.DataFrame:
     frame = generate_customers(rows, seed)
-    return pd.DataFrame({
-        "customer_id": (frame["CustomerID"] + ID_OFFSET).astype(str),
-        "annual_income_k": frame["Annual Income (k$)"],
-        "spending_score": frame["Spending Score (1-100)"],
-        "age": frame["Age"],
-    })
+    return pd.DataFrame(
+        {
+            "customer_id": (frame["CustomerID"] + ID_OFFSET).astype(str),
+            "annual_income_k": frame["Annual Income (k$)"],
+            "spending_score": frame["Spending Score (1-100)"],
+            "age": frame["Age"],
+        }
+    )
 
 
 def score(warehouse, sql: str, customers: pd.DataFrame) -> pd.DataFrame:
@@ -60,8 +62,9 @@ def score(warehouse, sql: str, customers: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_every_build_writes_one_query_per_engine(sample_build):
-    run_id, sha, features = query(sample_build.warehouse_path,
-                                  "select run_id, input_sha256, features from pipeline_runs")[0]
+    run_id, sha, features = query(
+        sample_build.warehouse_path, "select run_id, input_sha256, features from pipeline_runs"
+    )[0]
     for dialect in DIALECTS:
         text = scoring_file(sample_build, dialect)
         head = text.split("\nWITH", 1)[0]
@@ -71,7 +74,12 @@ def test_every_build_writes_one_query_per_engine(sample_build):
         ctes = {cte.alias for cte in statements[0].find_all(exp.CTE)}
         assert {t.name.lower() for t in statements[0].find_all(exp.Table)} - ctes == {TABLE}, dialect
         final = next(cte.this for cte in statements[0].find_all(exp.CTE) if cte.alias == "final")
-        assert [name.lower() for name in final.named_selects] == ["customer_id", "cluster_id", "segment_label", "distance_to_centroid"]
+        assert [name.lower() for name in final.named_selects] == [
+            "customer_id",
+            "cluster_id",
+            "segment_label",
+            "distance_to_centroid",
+        ]
 
 
 def test_the_queries_come_from_one_source(sample_build):
@@ -89,12 +97,25 @@ def test_duckdb_scores_every_customer_like_the_warehouse(sample_build):
     """The warehouse's own customers against customer_segments, 100,000 others against its
     cluster_of/segment_of macros; and every dialect translated back to DuckDB, the same."""
     warehouse = sample_build.warehouse_path
-    own = pd.DataFrame(query(warehouse, "select customer_id::varchar, annual_income_k, spending_score, cluster_id, "
-                                        "segment_label, distance_to_centroid from customer_segments"),
-                       columns=["customer_id", "annual_income_k", "spending_score", "cluster_id", "segment_label",
-                                "distance_to_centroid"])
-    customers = pd.concat([own[["customer_id", "annual_income_k", "spending_score"]],
-                           synthetic_customers(SYNTHETIC).drop(columns="age")], ignore_index=True)
+    own = pd.DataFrame(
+        query(
+            warehouse,
+            "select customer_id::varchar, annual_income_k, spending_score, cluster_id, "
+            "segment_label, distance_to_centroid from customer_segments",
+        ),
+        columns=[
+            "customer_id",
+            "annual_income_k",
+            "spending_score",
+            "cluster_id",
+            "segment_label",
+            "distance_to_centroid",
+        ],
+    )
+    customers = pd.concat(
+        [own[["customer_id", "annual_income_k", "spending_score"]], synthetic_customers(SYNTHETIC).drop(columns="age")],
+        ignore_index=True,
+    )
     for dialect in DIALECTS:
         sql = sqlglot.transpile(scoring_file(sample_build, dialect), read=dialect, write="duckdb")[0]
         scored = score(warehouse, sql, customers)
@@ -115,12 +136,17 @@ def test_three_features_score_like_the_warehouse(tmp_path, settings):
     run_build(age)
     sql = scoring_file(age, "duckdb")
     assert "AND age BETWEEN 1 AND 120" in sql and "Features: annual_income_k, spending_score, age;" in sql
-    own = pd.DataFrame(query(age.warehouse_path, "select customer_id::varchar, annual_income_k, spending_score, age, "
-                                                 "cluster_id, segment_label from customer_segments"),
-                       columns=["customer_id", "annual_income_k", "spending_score", "age", "cluster_id",
-                                "segment_label"])
-    customers = pd.concat([own.drop(columns=["cluster_id", "segment_label"]), synthetic_customers(10_000)],
-                          ignore_index=True)
+    own = pd.DataFrame(
+        query(
+            age.warehouse_path,
+            "select customer_id::varchar, annual_income_k, spending_score, age, "
+            "cluster_id, segment_label from customer_segments",
+        ),
+        columns=["customer_id", "annual_income_k", "spending_score", "age", "cluster_id", "segment_label"],
+    )
+    customers = pd.concat(
+        [own.drop(columns=["cluster_id", "segment_label"]), synthetic_customers(10_000)], ignore_index=True
+    )
     scored = score(age.warehouse_path, sql, customers)
     assert (scored["cluster_id"] == scored["macro_cluster"]).all()
     assert (scored["segment_label"] == scored["macro_segment"]).all()
@@ -130,7 +156,9 @@ def test_three_features_score_like_the_warehouse(tmp_path, settings):
 
 def model(centroids: dict[int, tuple[float, float]], labels: dict[int, str] | None = None) -> ScoringModel:
     return ScoringModel(
-        run_id=1, input_name="customers.csv", input_sha256="0" * 64,
+        run_id=1,
+        input_name="customers.csv",
+        input_sha256="0" * 64,
         features=("annual_income_k", "spending_score"),
         scaler={"annual_income_k": (50.0, 10.0), "spending_score": (50.0, 20.0)},
         centroids={c: {"annual_income_k": x, "spending_score": y} for c, (x, y) in centroids.items()},
@@ -148,8 +176,7 @@ def run_source(scoring: ScoringModel, rows: list[tuple]) -> list[tuple]:
 def test_a_tie_goes_to_the_lowest_cluster_id():
     # clusters 7 and 3 share a centre, 5 is elsewhere; the ids are not 0..K-1 nor in row order
     tied = model({7: (1.0, 1.0), 3: (1.0, 1.0), 5: (-1.0, -1.0)})
-    assert run_source(tied, [("a", 60, 70), ("b", 40, 30)]) == [
-        ("a", 3, "segment 3", 0.0), ("b", 5, "segment 5", 0.0)]
+    assert run_source(tied, [("a", 60, 70), ("b", 40, 30)]) == [("a", 3, "segment 3", 0.0), ("b", 5, "segment 5", 0.0)]
     # and a customer halfway between two centres
     halfway = model({2: (1.0, 0.0), 1: (-1.0, 0.0)})
     assert run_source(halfway, [("m", 50, 50)]) == [("m", 1, "segment 1", 1.0)]
@@ -157,8 +184,16 @@ def test_a_tie_goes_to_the_lowest_cluster_id():
 
 def test_missing_or_out_of_range_values_get_no_segment():
     assert ACCEPTED_RANGES["spending_score"] == (1, 100)
-    rows = [("C-0001", 15.5, 39), ("C-0002", None, 50), ("C-0003", 50, None), ("C-0004", -1, 50),
-            ("C-0005", 50, 0), ("C-0006", 50, 101), ("C-0007", 0, 1), ("C-0008", 100_000, 100)]
+    rows = [
+        ("C-0001", 15.5, 39),
+        ("C-0002", None, 50),
+        ("C-0003", 50, None),
+        ("C-0004", -1, 50),
+        ("C-0005", 50, 0),
+        ("C-0006", 50, 101),
+        ("C-0007", 0, 1),
+        ("C-0008", 100_000, 100),
+    ]
     scored = run_source(model({0: (-1.0, -1.0), 1: (1.0, 1.0)}), rows)
     # ids pass through as text, decimals are scored, the bounds are accepted
     assert [row[0] for row in scored] == [row[0] for row in rows]
@@ -169,10 +204,14 @@ def test_missing_or_out_of_range_values_get_no_segment():
 def test_a_cluster_without_customers_has_no_label():
     sql = scoring_queries(model({0: (-1.0, -1.0), 1: (1.0, 1.0)}, labels={0: "Only"}), ["duckdb"])["duckdb"]
     with duckdb.connect() as con:
-        con.execute(f"create table {TABLE} as select * from (values ('x', 60, 70), ('y', 40, 30)) "
-                    "as t(customer_id, annual_income_k, spending_score)")
+        con.execute(
+            f"create table {TABLE} as select * from (values ('x', 60, 70), ('y', 40, 30)) "
+            "as t(customer_id, annual_income_k, spending_score)"
+        )
         assert con.sql(f"select customer_id, cluster_id, segment_label from ({sql}) order by 1").fetchall() == [
-            ("x", 1, None), ("y", 0, "Only")]
+            ("x", 1, None),
+            ("y", 0, "Only"),
+        ]
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf")])
@@ -186,4 +225,5 @@ def test_a_rebuild_replaces_the_queries(settings):
     run_build(settings)
     assert "warehouse run 2." in scoring_file(settings, "spark")
     assert sorted(p.name for p in (settings.reports_dir / "scoring").iterdir()) == sorted(
-        f"{dialect}.sql" for dialect in DIALECTS)
+        f"{dialect}.sql" for dialect in DIALECTS
+    )

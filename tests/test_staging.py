@@ -9,6 +9,8 @@ import pytest
 from conftest import stage_file, write_csv
 
 HEADER = "CustomerID,Gender,Age,Annual Income (k$),Spending Score (1-100)\n"
+
+
 def stage(con, tmp_path: Path, text: str | bytes, **settings):
     """Load the text as an input file and build the staging models on it."""
     stage_file(con, write_csv(tmp_path, text), tmp_path / "work", **settings)
@@ -92,7 +94,10 @@ def test_a_broken_row_does_not_make_its_id_a_conflict(con, tmp_path):
 def test_a_duplicate_differing_in_a_carried_column_is_a_conflict(con, tmp_path):
     customers, rejects = stage(con, tmp_path, HEADER.strip() + ",Email\n1,Male,19,15,39,a@x\n1,Male,19,15,39,b@x\n")
     assert customers == []
-    assert rejects == [(2, "customer_id '1' has conflicting rows on lines 2, 3"), (3, "customer_id '1' has conflicting rows on lines 2, 3")]
+    assert rejects == [
+        (2, "customer_id '1' has conflicting rows on lines 2, 3"),
+        (3, "customer_id '1' has conflicting rows on lines 2, 3"),
+    ]
 
 
 def test_file_variants_bom_crlf_semicolon_genre_quotes_reordered(con, tmp_path):

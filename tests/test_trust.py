@@ -45,23 +45,37 @@ WRITER = textwrap.dedent("""
 
 def pipeline(settings, *extra: str, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, str(PIPELINE), "--warehouse", str(settings.warehouse_path),
-         "--reports", str(settings.reports_dir), *extra],
-        capture_output=True, text=True, timeout=180, env=env, **kwargs,
+        [
+            sys.executable,
+            str(PIPELINE),
+            "--warehouse",
+            str(settings.warehouse_path),
+            "--reports",
+            str(settings.reports_dir),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+        **kwargs,
     )
 
 
 def hooked_pipeline(settings, hook: str, *extra: str) -> subprocess.CompletedProcess:
     """The command, with `hook` (Python run after the project is imported, `publish` in
     scope) patching the publish step: how a test stops a build at an exact instant."""
-    script = "\n".join([
-        "import os, signal, sys",
-        f"sys.path.insert(0, {str(PROJECT_DIR)!r})",
-        "import pipeline",
-        "from segmentation import publish",
-        textwrap.dedent(hook),
-        f"sys.exit(pipeline.main({['--warehouse', str(settings.warehouse_path), '--reports', str(settings.reports_dir), *extra]!r}))",
-    ])
+    argv = ["--warehouse", str(settings.warehouse_path), "--reports", str(settings.reports_dir), *extra]
+    script = "\n".join(
+        [
+            "import os, signal, sys",
+            f"sys.path.insert(0, {str(PROJECT_DIR)!r})",
+            "import pipeline",
+            "from segmentation import publish",
+            textwrap.dedent(hook),
+            f"sys.exit(pipeline.main({argv!r}))",
+        ]
+    )
     return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180)
 
 
@@ -90,9 +104,11 @@ def no_foreign_wal(settings) -> None:
 
 # --- 1. a writer connected read-write never makes the warehouse unopenable ------------------
 
+
 def start_writer(path: Path) -> subprocess.Popen:
-    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(path)],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     assert writer.stdout.readline().strip() == "committed"
     return writer
 
@@ -105,7 +121,8 @@ def test_a_writer_holding_the_warehouse_stops_the_build_with_a_message(settings)
         done = pipeline(settings, "--lock-timeout", "0")
         assert done.returncode == 1
         assert one_error_line(done) == (
-            f"error: {settings.warehouse_path}: open for writing by another program; connect BI tools read-only")
+            f"error: {settings.warehouse_path}: open for writing by another program; connect BI tools read-only"
+        )
         writer.stdin.write("\n")
         writer.stdin.flush()
         assert writer.stdout.readline().strip() == "committed again"
@@ -151,9 +168,21 @@ def test_a_writer_that_connects_during_the_build_is_waited_for(settings, monkeyp
     no_foreign_wal(settings)
     # the new file replaces the whole warehouse (the writer's edits of the old one go with it)
     assert query(settings.warehouse_path, "select run_id, flags from pipeline_runs order by run_id") == [
-        (1, None), (2, None)]
-    done = subprocess.run([str(PROJECT_DIR / ".venv" / "bin" / "duckdb"), "-readonly", str(settings.warehouse_path),
-                           "-c", "select count(*) from customer_segments"], capture_output=True, text=True, timeout=60)
+        (1, None),
+        (2, None),
+    ]
+    done = subprocess.run(
+        [
+            str(PROJECT_DIR / ".venv" / "bin" / "duckdb"),
+            "-readonly",
+            str(settings.warehouse_path),
+            "-c",
+            "select count(*) from customer_segments",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0 and "200" in done.stdout, done.stderr
     run_build(settings)  # and later builds go on
     assert warehouse_run(settings) == reports_run(settings) == 3
@@ -161,12 +190,19 @@ def test_a_writer_that_connects_during_the_build_is_waited_for(settings, monkeyp
 
 def test_a_log_left_by_a_killed_writer_is_not_replayed_onto_the_new_file(settings):
     run_build(settings)
-    writer = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
+    writer = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent("""
         import duckdb, os, signal, sys
         con = duckdb.connect(sys.argv[1])
         con.execute("update pipeline_runs set flags = 'in the log only'")
         os.kill(os.getpid(), signal.SIGKILL)
-    """), str(settings.warehouse_path)])
+    """),
+            str(settings.warehouse_path),
+        ]
+    )
     writer.wait(timeout=60)
     assert wal_path(settings.warehouse_path).exists()
     run_build(settings)
@@ -175,6 +211,7 @@ def test_a_log_left_by_a_killed_writer_is_not_replayed_onto_the_new_file(setting
 
 
 # --- 2. --reports naming a file ----------------------------------------------------------------
+
 
 def test_reports_naming_a_file_is_refused(settings, tmp_path):
     mine = tmp_path / "notes.txt"
@@ -187,6 +224,7 @@ def test_reports_naming_a_file_is_refused(settings, tmp_path):
 
 
 # --- 3. the reports folder holds only what the last build wrote --------------------------------
+
 
 def test_a_folder_holding_only_the_users_own_index_html_is_refused(settings):
     settings.reports_dir.mkdir(parents=True)
@@ -228,6 +266,7 @@ def test_a_symlinked_reports_folder_is_published_through(settings, tmp_path):
 
 # --- 4. a warehouse the pipeline did not build, tables it did not create ------------------------
 
+
 def test_another_duckdb_database_is_not_replaced(settings):
     settings.warehouse_path.parent.mkdir(parents=True)
     with duckdb.connect(str(settings.warehouse_path)) as con:
@@ -237,7 +276,8 @@ def test_another_duckdb_database_is_not_replaced(settings):
     assert done.returncode == 1
     assert one_error_line(done) == (
         f"error: {settings.warehouse_path}: a DuckDB database this pipeline did not build (it has no "
-        "pipeline_runs table); not replacing it: choose another --warehouse")
+        "pipeline_runs table); not replacing it: choose another --warehouse"
+    )
     assert fingerprint(settings.warehouse_path) == before
     assert not settings.reports_dir.exists()
 
@@ -257,7 +297,9 @@ def test_tables_an_analyst_added_are_named_and_kept(settings):
         con.execute("create schema scratch")
         con.execute("create view scratch.big_spenders as select * from customer_segments where spending_score > 80")
     before = fingerprint(settings.warehouse_path, settings.reports_dir)
-    with pytest.raises(PipelineError, match=r"holds my_targets, scratch\.big_spenders, which this pipeline did not create"):
+    with pytest.raises(
+        PipelineError, match=r"holds my_targets, scratch\.big_spenders, which this pipeline did not create"
+    ):
         run_build(settings)
     assert fingerprint(settings.warehouse_path, settings.reports_dir) == before
 
@@ -281,9 +323,13 @@ def test_a_table_added_while_the_build_runs_is_caught_before_publishing(settings
 # --- 5. the pair is consistent after a kill at any instant; ids never reused --------------------
 
 KILL_POINTS = [
-    ("validate_build", "after"), ("live_warehouse", "before"),
-    ("swap_reports", "before"), ("swap_reports", "after"), ("replace_file", "before"),
-    ("replace_file", "after"), ("remove_tree", "before"),
+    ("validate_build", "after"),
+    ("live_warehouse", "before"),
+    ("swap_reports", "before"),
+    ("swap_reports", "after"),
+    ("replace_file", "before"),
+    ("replace_file", "after"),
+    ("remove_tree", "before"),
 ]
 
 
@@ -313,8 +359,10 @@ def assert_killed_build_repaired(settings, done: subprocess.CompletedProcess) ->
     build(settings, log=lines.append)
     restored = [line for line in lines if "restored the reports" in line]
     if (warehouse, reports) == (1, 2):
-        assert restored == ["  restored the reports of run 1 to match the warehouse: the build of run 2 "
-                            "was stopped while publishing them"]
+        assert restored == [
+            "  restored the reports of run 1 to match the warehouse: the build of run 2 "
+            "was stopped while publishing them"
+        ]
     else:
         assert restored == []
     # the next build never reuses an id that a published report carried
@@ -322,7 +370,8 @@ def assert_killed_build_repaired(settings, done: subprocess.CompletedProcess) ->
     assert warehouse_run(settings) == reports_run(settings) == last + 1
     published = [1] if warehouse == 1 else [1, 2]
     assert query(settings.warehouse_path, "select run_id from pipeline_runs order by 1") == [
-        (run,) for run in [*published, last + 1]]
+        (run,) for run in [*published, last + 1]
+    ]
     leftovers = sorted(p.name for p in settings.reports_dir.parent.iterdir() if p.name.startswith(".reports."))
     assert leftovers == [".reports.lock"]
 
@@ -356,7 +405,8 @@ def test_ctrl_c_while_publishing_waits_for_the_pair_and_says_so(settings):
     done = hooked_pipeline(settings, kill_hook("swap_reports", "after", "SIGINT"))
     assert done.returncode == 130
     assert one_error_line(done) == (
-        "error: interrupted after run 2 was published: the warehouse and reports are this build's")
+        "error: interrupted after run 2 was published: the warehouse and reports are this build's"
+    )
     assert warehouse_run(settings) == reports_run(settings) == 2
     assert not staging_path(settings.reports_dir).exists()
 
@@ -387,6 +437,7 @@ def test_a_warehouse_that_cannot_be_replaced_swaps_the_reports_back(settings, mo
 
 # --- 6. failures the user meets are one error line, never a traceback ----------------------------
 
+
 def file_size_limit_hook(step: str, limit: int) -> str:
     """From `step` of the build on, this process cannot write files past `limit` bytes: a write
     past it fails with EFBIG, as on a full disk (its worker processes are not limited)."""
@@ -413,7 +464,9 @@ def test_a_full_disk_is_one_error_line(settings, step):
     if step == "run_flags":
         assert line.startswith(f"error: {settings.warehouse_path}: cannot build it: ") and "File too large" in line
     else:
-        assert line == f"error: {settings.reports_dir}: cannot write the reports: File too large (nothing was published)"
+        assert (
+            line == f"error: {settings.reports_dir}: cannot write the reports: File too large (nothing was published)"
+        )
     assert fingerprint(settings.warehouse_path, settings.reports_dir) == before
     assert not publish.build_path(settings.warehouse_path).exists() and not staged_exists(settings)
 
@@ -434,7 +487,8 @@ def test_no_space_left_while_writing_the_reports(settings, monkeypatch):
     with pytest.raises(PipelineError) as failed:
         run_build(settings)
     assert str(failed.value) == (
-        f"{settings.reports_dir}: cannot write the reports: No space left on device (nothing was published)")
+        f"{settings.reports_dir}: cannot write the reports: No space left on device (nothing was published)"
+    )
     assert fingerprint(settings.warehouse_path, settings.reports_dir) == before
     assert not staging_path(settings.reports_dir).exists()
 
@@ -476,15 +530,18 @@ def test_a_read_only_warehouse_folder_keeps_the_last_build(settings):
     assert fingerprint(settings.warehouse_path, settings.reports_dir) == before
 
 
-@pytest.mark.parametrize(("option", "value", "message"), [
-    ("--warehouse", "odd?name.duckdb", "DuckDB cannot write a database whose path holds '?'"),
-    ("--storage-version", "garbage", "not a DuckDB storage version: 'garbage'"),
-    ("--lock-timeout", "nan", "expected a finite number of seconds, 0 or more, got 'nan'"),
-    ("--lock-timeout", "inf", "expected a finite number of seconds, 0 or more, got 'inf'"),
-    ("--lock-timeout", "-5", "expected a finite number of seconds, 0 or more, got '-5'"),
-    ("--max-reject-share", "lots", "expected a share between 0 and 1, got 'lots'"),
-    ("--warehouse", "", "expected a path, got ''"),
-])
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--warehouse", "odd?name.duckdb", "DuckDB cannot write a database whose path holds '?'"),
+        ("--storage-version", "garbage", "not a DuckDB storage version: 'garbage'"),
+        ("--lock-timeout", "nan", "expected a finite number of seconds, 0 or more, got 'nan'"),
+        ("--lock-timeout", "inf", "expected a finite number of seconds, 0 or more, got 'inf'"),
+        ("--lock-timeout", "-5", "expected a finite number of seconds, 0 or more, got '-5'"),
+        ("--max-reject-share", "lots", "expected a share between 0 and 1, got 'lots'"),
+        ("--warehouse", "", "expected a path, got ''"),
+    ],
+)
 def test_bad_option_values_are_usage_errors(settings, option, value, message):
     done = pipeline(settings, option, value)
     assert done.returncode == 2
@@ -509,8 +566,9 @@ def test_reports_at_the_root_or_the_current_folder_is_refused(settings, tmp_path
 def test_a_quoted_tilde_in_the_warehouse_is_the_home_folder(settings, tmp_path):
     home = tmp_path / "home"
     home.mkdir()
-    done = pipeline(replace(settings, warehouse_path=Path("~/mall.duckdb")), env={**os.environ, "HOME": str(home)},
-                    cwd=tmp_path)
+    done = pipeline(
+        replace(settings, warehouse_path=Path("~/mall.duckdb")), env={**os.environ, "HOME": str(home)}, cwd=tmp_path
+    )
     assert done.returncode == 0, done.stderr
     assert query(home / "mall.duckdb", "select count(*) from pipeline_runs") == [(1,)]
     assert not (tmp_path / "~").exists()
@@ -523,15 +581,18 @@ def test_the_warehouse_inside_the_reports_folder_is_refused(settings):
 
 # --- 7. words that say what is wrong -------------------------------------------------------------
 
+
 def test_a_sample_too_small_for_k_says_it_is_the_sample(settings):
     with pytest.raises(PipelineError) as failed:
         run_build(settings, sample_size=1)
     assert str(failed.value) == (
         f"{SAMPLE_INPUT}: K-Means needs at least 2 customers, the sample has 1 of the 200 customers "
-        "(--sample-size 1); raise --sample-size")
+        "(--sample-size 1); raise --sample-size"
+    )
 
 
 # --- the manifest ---------------------------------------------------------------------------------
+
 
 def test_the_manifest_records_the_files_the_run_and_the_warehouse(settings):
     run_build(settings)
@@ -547,8 +608,10 @@ def test_the_readme_recipe_for_keeping_your_own_tables(settings, tmp_path):
     own = tmp_path / "analysis.duckdb"
     with duckdb.connect(str(own)) as con:
         con.execute("attach $path as mall (read_only)", {"path": str(settings.warehouse_path)})
-        con.execute("create table my_targets as select customer_id from mall.customer_segments "
-                    "where segment_label = 'Target Customers'")
+        con.execute(
+            "create table my_targets as select customer_id from mall.customer_segments "
+            "where segment_label = 'Target Customers'"
+        )
         run_build(settings)  # published while the attachment is open
         con.execute("detach mall")
         targets = con.execute("select count(*) from my_targets").fetchall()[0][0]

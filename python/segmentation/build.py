@@ -119,10 +119,12 @@ def run_flags(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[str]:
         ).fetchall()
     ]
     centroids, segments = first_row(
-        con, "select (select count(*) from cluster_centroids), (select count(*) from segment_summary)")
+        con, "select (select count(*) from cluster_centroids), (select count(*) from segment_summary)"
+    )
     if segments < centroids:
-        flags.append(f"K-Means made {centroids} clusters but only {segments} hold customers "
-                     "(too few distinct customers for K)")
+        flags.append(
+            f"K-Means made {centroids} clusters but only {segments} hold customers (too few distinct customers for K)"
+        )
     lowest = first_row(con, "select min(adjusted_rand_index) from cluster_stability")[0]
     if lowest is not None and lowest < settings.min_stability:
         flags.append(
@@ -139,14 +141,14 @@ def record_run(
     history = con.sql("select * from previous_runs order by run_id").df()
     counts = first_row(
         con,
-        "select count(*), count(*) filter (where reject_reason is null), count(reject_reason) "
-        "from stg_customer_rows",
+        "select count(*), count(*) filter (where reject_reason is null), count(reject_reason) from stg_customer_rows",
     )
     k = first_row(con, "select count(*) from cluster_centroids")[0]
     sample_rows, silhouette_rows = settings.fitted_rows(counts[1])
     k_reason = first_row(con, "select any_value(choice_reason) from k_selection")[0]  # none beyond the K range
     dataset, compared_with = first_row(
-        con, "select dataset, case when is_comparable then previous_run_id end from dataset_match")
+        con, "select dataset, case when is_comparable then previous_run_id end from dataset_match"
+    )
     run = {
         "run_id": first_row(con, "select run_id from this_run")[0],
         "started_at": started,
@@ -211,7 +213,8 @@ def cleanup(live: Path, staged: Path | None) -> None:
 def is_interrupt(error: BaseException) -> bool:
     """Ctrl-C: Python raises KeyboardInterrupt, or DuckDB, when it stops the query it was running."""
     return isinstance(error, (KeyboardInterrupt, duckdb.InterruptException)) or (
-        isinstance(error, RuntimeError) and str(error) == "Query interrupted")
+        isinstance(error, RuntimeError) and str(error) == "Query interrupted"
+    )
 
 
 # DuckDB reports a write that failed (disk full, file too large) as a failed commit or
@@ -226,11 +229,14 @@ def failure(error: BaseException, live: Path) -> PipelineError | None:
         where = error.filename or live
         return PipelineError(f"{where}: {error.strerror or error} (nothing was published)")
     if isinstance(error, (duckdb.IOException, duckdb.PermissionException)) or (
-            isinstance(error, duckdb.Error) and any(words in str(error) for words in FILE_TROUBLE)):
+        isinstance(error, duckdb.Error) and any(words in str(error) for words in FILE_TROUBLE)
+    ):
         return PipelineError(f"{live}: cannot build it: {str(error).splitlines()[0]} (nothing was published)")
     if isinstance(error, (MemoryError, duckdb.OutOfMemoryException)):
-        return PipelineError(f"{live}: out of memory while building it: {str(error).splitlines()[0] or 'MemoryError'} "
-                             "(nothing was published)")
+        return PipelineError(
+            f"{live}: out of memory while building it: {str(error).splitlines()[0] or 'MemoryError'} "
+            "(nothing was published)"
+        )
     return None
 
 
@@ -266,7 +272,13 @@ def build(settings: Settings, log: Callable[[str], None] = print, runner: Runner
                     current.summary = f"this is run {run_id}"
                 charts: Charts = {}
                 passed = run_models(
-                    con, ordered, tests, docs, SOURCES, settings, log,
+                    con,
+                    ordered,
+                    tests,
+                    docs,
+                    SOURCES,
+                    settings,
+                    log,
                     after=[("stg_customer_rows", input_gate(settings)), *chart_hooks(settings, runner, charts)],
                 )
                 if note := dataset_warning(con):  # not a flag: the segments are sound
@@ -286,14 +298,23 @@ def build(settings: Settings, log: Callable[[str], None] = print, runner: Runner
                     try:
                         reports = write_reports(con, staged, charts)
                     except OSError as e:  # a failed write names no file: say which folder
-                        raise PipelineError(f"{reports_dir}: cannot write the reports: {e.strerror or e} "
-                                            "(nothing was published)") from None
+                        raise PipelineError(
+                            f"{reports_dir}: cannot write the reports: {e.strerror or e} (nothing was published)"
+                        ) from None
                     current.summary = ", ".join(path.name for path in reports)
             with step(stage_label("publish", "warehouse"), log) as current:
                 shutil.rmtree(input_folder(live), ignore_errors=True)
                 # every model and seed the YAML declares: a build lacking any of them is not published
-                interrupted = publish(building, live, staged, reports_dir, list(published_tables(docs)),
-                                      run_id, highest_run_id, settings.lock_timeout_s)
+                interrupted = publish(
+                    building,
+                    live,
+                    staged,
+                    reports_dir,
+                    list(published_tables(docs)),
+                    run_id,
+                    highest_run_id,
+                    settings.lock_timeout_s,
+                )
                 published = True
                 current.summary = "validated, swapped in with the reports"
             if interrupted:
@@ -309,7 +330,8 @@ def build(settings: Settings, log: Callable[[str], None] = print, runner: Runner
         if is_interrupt(e):
             raise Interrupted(
                 f"interrupted after run {run_id} was published: the warehouse and reports are this build's"
-                if published else "interrupted; the published warehouse and reports are as they were"
+                if published
+                else "interrupted; the published warehouse and reports are as they were"
             ) from None
         error = failure(e, live)
         if error is None:

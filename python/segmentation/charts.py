@@ -32,22 +32,21 @@ def plot_elbow(ax: Axes, selection: pd.DataFrame, note: str) -> None:
     if not chosen.empty:
         k, inertia = int(chosen["k"].iloc[0]), float(chosen["inertia"].iloc[0])
         ax.axvline(k, color="grey", linestyle="--", linewidth=1)
-        ax.plot([k], [inertia], "o", markersize=12, markerfacecolor="none", color="tab:red",
-                label=f"chosen K = {k}")
+        ax.plot([k], [inertia], "o", markersize=12, markerfacecolor="none", color="tab:red", label=f"chosen K = {k}")
     ax.set_xlabel("number of clusters K", fontsize=FONT)
     ax.set_ylabel("inertia (scaled units)", fontsize=FONT)
     ax.set_xticks(selection["k"])
     ax.tick_params(labelsize=FONT - 1)
     scored = selection.dropna(subset=["silhouette"])
     right = ax.twinx()
-    right.plot(scored["k"], scored["silhouette"].astype(float), "s--", color="tab:orange",
-               label="silhouette")
+    right.plot(scored["k"], scored["silhouette"].astype(float), "s--", color="tab:orange", label="silhouette")
     right.set_ylabel("mean silhouette (higher is better)", fontsize=FONT)
     right.tick_params(labelsize=FONT - 1)
     handles = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
     # below the axes: the two curves cross wherever the data puts them
-    right.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3, frameon=False,
-                 fontsize=FONT - 1)
+    right.legend(
+        handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3, frameon=False, fontsize=FONT - 1
+    )
     # a fixed title position (y): finding one measures every tick label first
     ax.set_title(f"Choosing K: elbow and silhouette\n{note}", fontsize=FONT - 1, y=1.0)
 
@@ -58,10 +57,18 @@ def plot_clusters(ax: Axes, points: pd.DataFrame, segments: pd.DataFrame, x: str
     (one row per cluster: centroid, label, customers, colour) is complete."""
     for row in segments.itertuples():
         members = points[points["cluster_id"] == row.cluster_id]
-        ax.scatter(members[x], members[y], s=22 if len(points) <= 1000 else 6, alpha=0.8,
-                   color=row.colour, edgecolor="none", label=f"{row.segment_label} ({row.customers:,})")
-    ax.scatter(segments[x], segments[y], marker="X", s=150, color="black", edgecolor="white",
-               label="centre of a segment")
+        ax.scatter(
+            members[x],
+            members[y],
+            s=22 if len(points) <= 1000 else 6,
+            alpha=0.8,
+            color=row.colour,
+            edgecolor="none",
+            label=f"{row.segment_label} ({row.customers:,})",
+        )
+    ax.scatter(
+        segments[x], segments[y], marker="X", s=150, color="black", edgecolor="white", label="centre of a segment"
+    )
     ax.set_xlabel(AXIS_LABELS[x], fontsize=FONT)
     ax.set_ylabel(AXIS_LABELS[y], fontsize=FONT)
     ax.tick_params(labelsize=FONT - 1)
@@ -107,14 +114,26 @@ def segment_map_figure(
         width, panel = (5.2, 4.6) if narrow else (7, 6)
         fig = Figure(figsize=(width, panel * len(pairs) + legend_in + 0.9))
         height = fig.get_figheight()
-        fig.subplots_adjust(left=0.16 if narrow else 0.12, right=0.96, top=1 - 0.8 / height,
-                            bottom=(legend_in + 0.6) / height, hspace=0.3 * 4.6 / panel)
+        fig.subplots_adjust(
+            left=0.16 if narrow else 0.12,
+            right=0.96,
+            top=1 - 0.8 / height,
+            bottom=(legend_in + 0.6) / height,
+            hspace=0.3 * 4.6 / panel,
+        )
         axes = fig.subplots(len(pairs), 1, squeeze=False)[:, 0]
         for ax, (x, y) in zip(axes, pairs):
             plot_clusters(ax, points, centres, x, y)
         handles, labels = axes[0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="lower left", fontsize=FONT - 1, frameon=False, markerscale=1.4,
-                   bbox_to_anchor=(0.02, 0.0))
+        fig.legend(
+            handles,
+            labels,
+            loc="lower left",
+            fontsize=FONT - 1,
+            frameon=False,
+            markerscale=1.4,
+            bbox_to_anchor=(0.02, 0.0),
+        )
     else:
         fig = Figure(figsize=(10, 10))
         fig.subplots_adjust(left=0.08, right=0.98, top=0.92, bottom=0.07, wspace=0.28, hspace=0.25)
@@ -124,8 +143,16 @@ def segment_map_figure(
         key = grid[1, 1]
         key.axis("off")
         handles, labels = grid[0, 0].get_legend_handles_labels()
-        key.legend(handles, labels, loc="center", fontsize=FONT - 1, frameon=False, markerscale=1.4,
-                   title="segment (customers)", title_fontsize=FONT)
+        key.legend(
+            handles,
+            labels,
+            loc="center",
+            fontsize=FONT - 1,
+            frameon=False,
+            markerscale=1.4,
+            title="segment (customers)",
+            title_fontsize=FONT,
+        )
     fig.suptitle(f"Customer segments\n{shown}; legend counts are whole segments", fontsize=FONT)
     return fig
 
@@ -163,8 +190,9 @@ def profile_chart(bins: pd.DataFrame, bin_count: int, segments: pd.DataFrame, fe
             ax.grid(axis="y", alpha=0.3)
             if column == 0:
                 ax.set_ylabel("% of segment", fontsize=FONT - 1)
-                ax.set_title(f"{row.segment_label} ({row.customers:,} customers)", loc="left",
-                             fontsize=FONT, y=1.0)  # fixed: see plot_elbow
+                ax.set_title(
+                    f"{row.segment_label} ({row.customers:,} customers)", loc="left", fontsize=FONT, y=1.0
+                )  # fixed: see plot_elbow
             if i == rows - 1:
                 used = "" if feature in features else "\n(not a feature)"
                 ax.set_xlabel(AXIS_LABELS[feature].replace(" (", "\n(") + used, fontsize=FONT - 1)

@@ -52,7 +52,8 @@ def storage_version_option(text: str) -> str:
         duckdb.connect(":memory:", config={"storage_compatibility_version": text}).close()
     except duckdb.Error:
         raise argparse.ArgumentTypeError(
-            f"not a DuckDB storage version: {text!r} (e.g. v1.0.0, v1.1.0, v1.2.0, latest)") from None
+            f"not a DuckDB storage version: {text!r} (e.g. v1.0.0, v1.1.0, v1.2.0, latest)"
+        ) from None
     return text
 
 
@@ -116,50 +117,123 @@ def parse_args(argv: list[str] | None) -> Settings:
         "with K-Means, publish the warehouse and the reports.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--input", dest="input_path", metavar="PATH", type=Path, default=DEFAULTS.input_path,
-                        help="customer file: CSV (any delimiter, UTF-8/UTF-16/Windows-1252), .xlsx or "
-                        ".parquet, or a folder of CSV or Parquet part files, with an id, income and spending "
-                        "score column (age and gender optional); taken literally (no ~ or wildcards)")
-    parser.add_argument("--columns", type=columns_option, default={}, metavar="COL=HEADER,...",
-                        help="map warehouse columns (customer_id, gender, age, annual_income_k, "
-                        "spending_score) to the input's header names, e.g. customer_id=Kundennummer")
-    parser.add_argument("--encoding", type=encoding_option, default=DEFAULTS.encoding,
-                        help="text encoding of a CSV input (default: detected)")
+    parser.add_argument(
+        "--input",
+        dest="input_path",
+        metavar="PATH",
+        type=Path,
+        default=DEFAULTS.input_path,
+        help="customer file: CSV (any delimiter, UTF-8/UTF-16/Windows-1252), .xlsx or "
+        ".parquet, or a folder of CSV or Parquet part files, with an id, income and spending "
+        "score column (age and gender optional); taken literally (no ~ or wildcards)",
+    )
+    parser.add_argument(
+        "--columns",
+        type=columns_option,
+        default={},
+        metavar="COL=HEADER,...",
+        help="map warehouse columns (customer_id, gender, age, annual_income_k, "
+        "spending_score) to the input's header names, e.g. customer_id=Kundennummer",
+    )
+    parser.add_argument(
+        "--encoding",
+        type=encoding_option,
+        default=DEFAULTS.encoding,
+        help="text encoding of a CSV input (default: detected)",
+    )
     parser.add_argument("--sheet", default=DEFAULTS.sheet, help="sheet of an .xlsx input (default: the first)")
-    parser.add_argument("--income-unit", choices=("k", "dollars"), default=DEFAULTS.income_unit,
-                        help="unit of the income column (default: from its header, else from its values)")
-    parser.add_argument("--warehouse", dest="warehouse_path", metavar="PATH", type=warehouse_option, default=DEFAULTS.warehouse_path,
-                        help="DuckDB file to publish; replaced whole, readers are not disturbed")
-    parser.add_argument("--reports", dest="reports_dir", metavar="DIR", type=path_option, default=DEFAULTS.reports_dir,
-                        help="folder for index.html, the charts, the segmented CSV and the marts as Parquet")
-    parser.add_argument("--k", type=k_option, default=DEFAULTS.k, metavar="N|auto",
-                        help="number of segments, or 'auto' for the K with the best silhouette")
-    parser.add_argument("--features", type=features_option,
-                        default=",".join(name for name, column in FEATURE_COLUMNS.items() if column in DEFAULTS.features),
-                        help="what K-Means reads: income,spending or income,spending,age")
-    parser.add_argument("--dataset", default=None, metavar="NAME",
-                        help="the dataset this build belongs to: a build is compared with the previous "
-                        "one only on the same dataset (default: the previous build's when this is plausibly "
-                        "the same customers, else a new one named after the input file)")
+    parser.add_argument(
+        "--income-unit",
+        choices=("k", "dollars"),
+        default=DEFAULTS.income_unit,
+        help="unit of the income column (default: from its header, else from its values)",
+    )
+    parser.add_argument(
+        "--warehouse",
+        dest="warehouse_path",
+        metavar="PATH",
+        type=warehouse_option,
+        default=DEFAULTS.warehouse_path,
+        help="DuckDB file to publish; replaced whole, readers are not disturbed",
+    )
+    parser.add_argument(
+        "--reports",
+        dest="reports_dir",
+        metavar="DIR",
+        type=path_option,
+        default=DEFAULTS.reports_dir,
+        help="folder for index.html, the charts, the segmented CSV and the marts as Parquet",
+    )
+    parser.add_argument(
+        "--k",
+        type=k_option,
+        default=DEFAULTS.k,
+        metavar="N|auto",
+        help="number of segments, or 'auto' for the K with the best silhouette",
+    )
+    parser.add_argument(
+        "--features",
+        type=features_option,
+        default=",".join(name for name, column in FEATURE_COLUMNS.items() if column in DEFAULTS.features),
+        help="what K-Means reads: income,spending or income,spending,age",
+    )
+    parser.add_argument(
+        "--dataset",
+        default=None,
+        metavar="NAME",
+        help="the dataset this build belongs to: a build is compared with the previous "
+        "one only on the same dataset (default: the previous build's when this is plausibly "
+        "the same customers, else a new one named after the input file)",
+    )
     parser.add_argument("--seed", type=seed_option, default=DEFAULTS.seed, help="K-Means random_state")
-    parser.add_argument("--sample-size", type=positive_int, default=DEFAULTS.sample_size,
-                        help="choose K and fit K-Means on at most this many customers (a seeded "
-                        "sample); every customer is then assigned to its nearest centroid")
-    parser.add_argument("--max-reject-share", type=share_option, default=DEFAULTS.max_reject_share,
-                        help="stop when more than this share of data rows is rejected")
-    parser.add_argument("--warn-reject-share", type=share_option, default=DEFAULTS.warn_reject_share,
-                        help="warn and flag the report when more than this share of data rows is rejected")
-    parser.add_argument("--min-segment-share", type=share_option, default=DEFAULTS.min_segment_share,
-                        help="flag a segment holding a smaller share of the customers")
-    parser.add_argument("--strict", action="store_true",
-                        help="fail the build on a flag (segment too small, segments unstable across seeds) "
-                        "instead of only reporting it")
-    parser.add_argument("--lock-timeout", dest="lock_timeout_s", metavar="SECONDS", type=seconds_option, default=DEFAULTS.lock_timeout_s,
-                        help="seconds to wait for another build of the same warehouse, or for a "
-                        "program holding it open for writing")
-    parser.add_argument("--storage-version", dest="storage_compatibility_version", metavar="VERSION", type=storage_version_option, default=DEFAULTS.storage_compatibility_version,
-                        help="DuckDB storage compatibility version of the published file "
-                        "(v1.0.0 opens in DuckDB 1.x, as bundled by many BI tools)")
+    parser.add_argument(
+        "--sample-size",
+        type=positive_int,
+        default=DEFAULTS.sample_size,
+        help="choose K and fit K-Means on at most this many customers (a seeded "
+        "sample); every customer is then assigned to its nearest centroid",
+    )
+    parser.add_argument(
+        "--max-reject-share",
+        type=share_option,
+        default=DEFAULTS.max_reject_share,
+        help="stop when more than this share of data rows is rejected",
+    )
+    parser.add_argument(
+        "--warn-reject-share",
+        type=share_option,
+        default=DEFAULTS.warn_reject_share,
+        help="warn and flag the report when more than this share of data rows is rejected",
+    )
+    parser.add_argument(
+        "--min-segment-share",
+        type=share_option,
+        default=DEFAULTS.min_segment_share,
+        help="flag a segment holding a smaller share of the customers",
+    )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail the build on a flag (segment too small, segments unstable across seeds) "
+        "instead of only reporting it",
+    )
+    parser.add_argument(
+        "--lock-timeout",
+        dest="lock_timeout_s",
+        metavar="SECONDS",
+        type=seconds_option,
+        default=DEFAULTS.lock_timeout_s,
+        help="seconds to wait for another build of the same warehouse, or for a program holding it open for writing",
+    )
+    parser.add_argument(
+        "--storage-version",
+        dest="storage_compatibility_version",
+        metavar="VERSION",
+        type=storage_version_option,
+        default=DEFAULTS.storage_compatibility_version,
+        help="DuckDB storage compatibility version of the published file "
+        "(v1.0.0 opens in DuckDB 1.x, as bundled by many BI tools)",
+    )
     return Settings(**vars(parser.parse_args(argv)))
 
 

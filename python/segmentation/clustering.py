@@ -46,8 +46,13 @@ class ClusterParams:
 
 def params(settings: Settings) -> ClusterParams:
     return ClusterParams(
-        settings.k, settings.k_range, settings.seed, settings.n_init, settings.silhouette_rows,
-        settings.stability_seeds, settings.match_distance,
+        settings.k,
+        settings.k_range,
+        settings.seed,
+        settings.n_init,
+        settings.silhouette_rows,
+        settings.stability_seeds,
+        settings.match_distance,
     )
 
 
@@ -90,7 +95,8 @@ def scores(scaled: np.ndarray, model: KMeans, subset: np.ndarray, distances: np.
         "k": model.n_clusters,
         "inertia": model.inertia_,
         "silhouette": silhouette_samples(distances, scored, metric="precomputed").mean()
-        if defined(scored, len(subset)) else None,
+        if defined(scored, len(subset))
+        else None,
         "calinski_harabasz": calinski_harabasz_score(scaled, labels) if whole else None,
         "davies_bouldin": davies_bouldin_score(scaled, labels) if whole else None,
     }
@@ -98,8 +104,13 @@ def scores(scaled: np.ndarray, model: KMeans, subset: np.ndarray, distances: np.
 
 def as_selection(rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows).astype(
-        {"k": "int32", "inertia": "float64", "silhouette": "Float64", "calinski_harabasz": "Float64",
-         "davies_bouldin": "Float64"}
+        {
+            "k": "int32",
+            "inertia": "float64",
+            "silhouette": "Float64",
+            "calinski_harabasz": "Float64",
+            "davies_bouldin": "Float64",
+        }
     )
 
 
@@ -154,11 +165,12 @@ def k_reason(selection: pd.DataFrame, k: int, given: bool, chosen_silhouette: fl
             ranking = f"its silhouette is {chosen_silhouette:.3f} (beyond the K compared)"
         else:
             ranking = "it has no silhouette"
-        return (f"K={k} as given (--k {k}); {ranking}, the best of {span} is K={best} "
-                f"({silhouette[best]:.3f}); {elbow_text}.")
+        return (
+            f"K={k} as given (--k {k}); {ranking}, the best of {span} is K={best} "
+            f"({silhouette[best]:.3f}); {elbow_text}."
+        )
     agreement = "agrees" if elbow == k else "does not agree"
-    return (f"K={k} has the highest mean silhouette of {span} ({silhouette[k]:.3f}); "
-            f"{elbow_text}, which {agreement}.")
+    return f"K={k} has the highest mean silhouette of {span} ({silhouette[k]:.3f}); {elbow_text}, which {agreement}."
 
 
 def canonical_order(centers: np.ndarray) -> np.ndarray:
@@ -171,8 +183,12 @@ def canonical_order(centers: np.ndarray) -> np.ndarray:
 
 
 def match_previous(
-    centers: np.ndarray, feature_columns: tuple[str, ...], scaler: StandardScaler,
-    previous: pd.DataFrame | None, max_distance: float, used: frozenset[int] = frozenset(),
+    centers: np.ndarray,
+    feature_columns: tuple[str, ...],
+    scaler: StandardScaler,
+    previous: pd.DataFrame | None,
+    max_distance: float,
+    used: frozenset[int] = frozenset(),
 ) -> np.ndarray:
     """Cluster numbers for `centers` (scaled, in canonical order): a cluster whose centroid lies
     within `max_distance` of one of the previous run's (matched one to one, nearest overall)
@@ -208,8 +224,11 @@ def stability(scaled: np.ndarray, model: KMeans, params: ClusterParams) -> pd.Da
 
 
 def cluster_customers(
-    features: pd.DataFrame, feature_columns: tuple[str, ...], params: ClusterParams,
-    previous: pd.DataFrame | None = None, used: frozenset[int] = frozenset(),
+    features: pd.DataFrame,
+    feature_columns: tuple[str, ...],
+    params: ClusterParams,
+    previous: pd.DataFrame | None = None,
+    used: frozenset[int] = frozenset(),
 ) -> Clustering:
     """Scale, choose K, fit K-Means on the given customers (all of them, or a sample) and
     score it. `previous`: the previous run's centroids (cluster_id and features, original
@@ -245,7 +264,8 @@ def cluster_customers(
 
     order = np.argsort(canonical_order(model.cluster_centers_))  # K-Means cluster by canonical place
     numbers = match_previous(
-        model.cluster_centers_[order], feature_columns, scaler, previous, params.match_distance, used)
+        model.cluster_centers_[order], feature_columns, scaler, previous, params.match_distance, used
+    )
     renumber = np.empty(k, dtype="int32")
     renumber[order] = numbers  # K-Means cluster -> published number
     centers_scaled = model.cluster_centers_[order]
@@ -266,16 +286,22 @@ def cluster_customers(
         }
     )
     labels = renumber[model.labels_]
-    customer_scores = silhouette_samples(distances, labels[subset], metric="precomputed") \
-        if defined(labels[subset], len(subset)) else np.full(len(subset), np.nan)
+    customer_scores = (
+        silhouette_samples(distances, labels[subset], metric="precomputed")
+        if defined(labels[subset], len(subset))
+        else np.full(len(subset), np.nan)
+    )
     return Clustering(
         centroids=centroids,
         selection=selection,
         scaling=scaling,
         labels=pd.DataFrame({"customer_id": features["customer_id"], "cluster_id": labels}),
         silhouettes=pd.DataFrame(
-            {"customer_id": features["customer_id"].iloc[subset].to_numpy(), "cluster_id": labels[subset],
-             "silhouette": customer_scores}
+            {
+                "customer_id": features["customer_id"].iloc[subset].to_numpy(),
+                "cluster_id": labels[subset],
+                "silhouette": customer_scores,
+            }
         ),
         stability=agreement,
         k_reason=reason,

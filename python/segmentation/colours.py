@@ -67,11 +67,13 @@ def assign(labels: list[str], remembered: dict[str, str], base: dict[str, str] |
 
 def run(con: duckdb.DuckDBPyConnection, context: object = None) -> dict[str, pd.DataFrame]:
     segments = con.sql(
-        "select segment_label, base_label from segment_summary order by customers desc, cluster_id").fetchall()
+        "select segment_label, base_label from segment_summary order by customers desc, cluster_id"
+    ).fetchall()
     earlier = con.sql("select segment_label, colour, first_run_id from previous_segment_colours").df()
     run_id = con.sql("select run_id from this_run").fetchall()[0][0]
-    colours = assign([label for label, _ in segments], dict(zip(earlier["segment_label"], earlier["colour"])),
-                     dict(segments))
+    colours = assign(
+        [label for label, _ in segments], dict(zip(earlier["segment_label"], earlier["colour"])), dict(segments)
+    )
     first = dict(zip(earlier["segment_label"], earlier["first_run_id"]))
     rows = {label: (colour, first_run) for label, colour, first_run in earlier.itertuples(index=False)}
     for label, colour in colours.items():

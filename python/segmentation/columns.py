@@ -15,10 +15,21 @@ from dataclasses import dataclass
 from .config import INPUT_COLUMNS
 
 # Names the warehouse gives its own columns: an input column named so travels renamed.
-RESERVED = frozenset({
-    *INPUT_COLUMNS, "line_number", "raw_line", "fields_found", "fields_expected", "line_problem",
-    "reject_reason", "value_issues", "cluster_id", "segment_label", "distance_to_centroid",
-})
+RESERVED = frozenset(
+    {
+        *INPUT_COLUMNS,
+        "line_number",
+        "raw_line",
+        "fields_found",
+        "fields_expected",
+        "line_problem",
+        "reject_reason",
+        "value_issues",
+        "cluster_id",
+        "segment_label",
+        "distance_to_centroid",
+    }
+)
 
 
 def normalise(name: str) -> str:
@@ -66,11 +77,13 @@ def map_columns(names: tuple[str, ...], required: tuple[str, ...], explicit: Map
         hits = [i for i, name in enumerate(names, 1) if name.strip() == header]
         hits = hits or [i for i, name in enumerate(names, 1) if normalise(name) == normalise(header)]
         if not hits:
-            raise ValueError(f"--columns {column}={header}: the header has no such column "
-                             f"(it has: {', '.join(map(repr, names))})")
+            raise ValueError(
+                f"--columns {column}={header}: the header has no such column (it has: {', '.join(map(repr, names))})"
+            )
         if len(hits) > 1:
-            raise ValueError(f"--columns {column}={header}: the header names it at positions "
-                             f"{' and '.join(map(str, hits))}")
+            raise ValueError(
+                f"--columns {column}={header}: the header names it at positions {' and '.join(map(str, hits))}"
+            )
         positions[column] = hits[0]
     taken = set(positions.values())
     for column, aliases in ALIASES.items():

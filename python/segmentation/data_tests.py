@@ -30,8 +30,7 @@ def query_for(test: DataTest) -> tuple[str, dict[str, Any]]:
             )
         case "accepted_values":
             return (
-                f"select * from {table} where {column} is not null "
-                f"and not list_contains($values, {column})",
+                f"select * from {table} where {column} is not null and not list_contains($values, {column})",
                 {"values": list(args["values"])},
             )
         case "accepted_range":

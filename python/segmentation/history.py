@@ -72,23 +72,33 @@ def carry_history(con: duckdb.DuckDBPyConnection, settings: Settings, highest_ru
             except duckdb.Error as e:
                 if not is_lock_conflict(e):
                     raise PipelineError(
-                        f"{live}: cannot read it to carry its history over ({str(e).splitlines()[0]})") from None
+                        f"{live}: cannot read it to carry its history over ({str(e).splitlines()[0]})"
+                    ) from None
                 if time.monotonic() >= deadline:
                     raise PipelineError(f"{live}: {WRITER_HELD}") from None
                 time.sleep(POLL_S)
-        found = {row[0] for row in con.execute(
-            "select table_name from duckdb_tables() where database_name = 'live' union all "
-            "select view_name from duckdb_views() where database_name = 'live'").fetchall()}
-        columns = {tuple(row) for row in con.execute(
-            "select table_name, column_name from duckdb_columns() where database_name = 'live'").fetchall()}
+        found = {
+            row[0]
+            for row in con.execute(
+                "select table_name from duckdb_tables() where database_name = 'live' union all "
+                "select view_name from duckdb_views() where database_name = 'live'"
+            ).fetchall()
+        }
+        columns = {
+            tuple(row)
+            for row in con.execute(
+                "select table_name, column_name from duckdb_columns() where database_name = 'live'"
+            ).fetchall()
+        }
     try:
         for table, (live_table, query) in CARRIED.items():
             if live_table in found:
                 # gender and age may be missing from an input: carried as null
                 query = query.format(**{c: c if (live_table, c) in columns else "null" for c in ("gender", "age")})
                 params = {"keep": settings.keep_snapshots - 1, "compared": COMPARED_CUSTOMERS}
-                con.execute(f"create temp table {table} as {query}",
-                            {k: v for k, v in params.items() if f"${k}" in query})
+                con.execute(
+                    f"create temp table {table} as {query}", {k: v for k, v in params.items() if f"${k}" in query}
+                )
             else:
                 con.execute(f"create temp table {table} ({column_types(declared[table])})")
     finally:
@@ -116,9 +126,12 @@ def dataset_warning(con: duckdb.DuckDBPyConnection) -> str | None:
     """The line a build prints when the previous build was on another dataset, else None."""
     rows = con.execute(
         "select previous_dataset, previous_started_at, dataset from dataset_match "
-        "where previous_run_id is not null and not is_comparable").fetchall()
+        "where previous_run_id is not null and not is_comparable"
+    ).fetchall()
     if not rows:
         return None
     previous, when, dataset = rows[0]
-    return (f"the previous build was on another dataset ({previous or 'unnamed'}, {when:%Y-%m-%d %H:%M} UTC): "
-            f"this build starts the history of dataset {dataset}; no customer changes are reported")
+    return (
+        f"the previous build was on another dataset ({previous or 'unnamed'}, {when:%Y-%m-%d %H:%M} UTC): "
+        f"this build starts the history of dataset {dataset}; no customer changes are reported"
+    )

@@ -106,20 +106,35 @@ def movement_matrix(frame: pd.DataFrame) -> dict | None:
     order = lambda labels: sorted(set(labels), key=lambda label: (label in LAST, label))  # noqa: E731
     rows, columns = order(labelled["previous_segment_label"]), order(labelled["segment_label"])
     cells = labelled.groupby(["previous_segment_label", "segment_label"]).agg(
-        count=("customers", "sum"), stay=("stay", "any"))
+        count=("customers", "sum"), stay=("stay", "any")
+    )
     grid = [
-        {"label": row, "cells": [
-            {"count": int(cells.loc[(row, column), "count"]) if (row, column) in cells.index else 0,
-             "stay": bool(cells.loc[(row, column), "stay"]) if (row, column) in cells.index else False}
-            for column in columns]}
+        {
+            "label": row,
+            "cells": [
+                {
+                    "count": int(cells.loc[(row, column), "count"]) if (row, column) in cells.index else 0,
+                    "stay": bool(cells.loc[(row, column), "stay"]) if (row, column) in cells.index else False,
+                }
+                for column in columns
+            ],
+        }
         for row in rows
     ]
-    kinds = labelled.assign(kind=[
-        "new" if pd.isna(p) else "gone" if pd.isna(c) else "stayed" if p == c else "moved"
-        for p, c in zip(frame["previous_cluster_id"], frame["cluster_id"])
-    ]).groupby("kind")["customers"].sum()
+    kinds = (
+        labelled.assign(
+            kind=[
+                "new" if pd.isna(p) else "gone" if pd.isna(c) else "stayed" if p == c else "moved"
+                for p, c in zip(frame["previous_cluster_id"], frame["cluster_id"])
+            ]
+        )
+        .groupby("kind")["customers"]
+        .sum()
+    )
     return {
-        "columns": columns, "rows": grid, "total": int(labelled["customers"].sum()),
+        "columns": columns,
+        "rows": grid,
+        "total": int(labelled["customers"].sum()),
         **{kind: int(kinds.get(kind, 0)) for kind in ("stayed", "moved", "new", "gone")},
     }
 
@@ -129,8 +144,13 @@ def render(data: ReportData) -> str:
     features = [SHORT_NAMES.get(f, f) for f in run["features"].split(",")]
     context = {
         "run": run,
-        "dataset": {"dataset": run.get("dataset"), "comparison_reason": "", "previous_dataset": None,
-                    "previous_started_at": None, **dataset},
+        "dataset": {
+            "dataset": run.get("dataset"),
+            "comparison_reason": "",
+            "previous_dataset": None,
+            "previous_started_at": None,
+            **dataset,
+        },
         "other_dataset": dataset.get("previous_run_id") is not None and not dataset.get("is_comparable"),
         "flags": run["flags"].split("; ") if run.get("flags") else [],
         "facts": facts(run, dataset),

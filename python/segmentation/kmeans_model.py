@@ -34,9 +34,13 @@ def previous_model(con: duckdb.DuckDBPyConnection, settings: Settings) -> tuple[
     clusters afresh: numbers never carry across datasets."""
     if not con.execute("select is_comparable from dataset_match").fetchall()[0][0]:
         return None, frozenset()
-    used = frozenset(row[0] for row in con.execute(
-        "select distinct cluster_id from previous_segment_history where run_id in "
-        "(select run_id from previous_runs where dataset = (select dataset from dataset_match))").fetchall())
+    used = frozenset(
+        row[0]
+        for row in con.execute(
+            "select distinct cluster_id from previous_segment_history where run_id in "
+            "(select run_id from previous_runs where dataset = (select dataset from dataset_match))"
+        ).fetchall()
+    )
     same_features = con.execute(
         "select features = $features from previous_runs order by run_id desc limit 1",
         {"features": ",".join(settings.features)},

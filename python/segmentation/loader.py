@@ -86,7 +86,9 @@ from raw_lines
 {join}
 """
 
-RECORDS_TABLE = "create temp table raw_records (line_number bigint, raw_line varchar, fields varchar[], line_problem varchar)"
+RECORDS_TABLE = (
+    "create temp table raw_records (line_number bigint, raw_line varchar, fields varchar[], line_problem varchar)"
+)
 
 
 @dataclass(frozen=True)
@@ -125,8 +127,10 @@ def input_parts(path: Path) -> list[Path]:
         raise InputError(f"{path}: the folder holds no data files")
     kinds = {input_kind(p) for p in parts}
     if len(kinds) > 1 or kinds == {"excel"}:
-        raise InputError(f"{path}: a folder input holds CSV or Parquet part files of one kind "
-                         f"(it has: {', '.join(p.name for p in parts[:5])})")
+        raise InputError(
+            f"{path}: a folder input holds CSV or Parquet part files of one kind "
+            f"(it has: {', '.join(p.name for p in parts[:5])})"
+        )
     return parts
 
 
@@ -161,8 +165,13 @@ def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) -> 
     con.execute(
         "create temp table raw_input as select $path as input_path, $sha256 as input_sha256, "
         "$format as input_format, $income_unit as income_unit, $scale::double as income_scale",
-        {"path": str(path), "sha256": loaded.sha256, "format": describe(kind, parts), "income_unit": unit,
-         "scale": 0.001 if unit == "dollars" else 1.0},
+        {
+            "path": str(path),
+            "sha256": loaded.sha256,
+            "format": describe(kind, parts),
+            "income_unit": unit,
+            "scale": 0.001 if unit == "dollars" else 1.0,
+        },
     )
     return loaded
 
@@ -174,10 +183,15 @@ def describe(kind: str, parts: tuple[input_file.FileFacts, ...]) -> str:
 
 def record_part(con: duckdb.DuckDBPyConnection, facts: input_file.FileFacts, offset: int, table: str) -> int:
     """Note which lines of `table` came from this part; returns the next part's offset."""
-    last = first_row(con, f"select coalesce(max(line_number), $offset + 1) from {table} where line_number > $offset",
-                     {"offset": offset})[0]
-    con.execute("insert into raw_parts values ($name, $first, $last)",
-                {"name": facts.path.name, "first": offset + 1, "last": last})
+    last = first_row(
+        con,
+        f"select coalesce(max(line_number), $offset + 1) from {table} where line_number > $offset",
+        {"offset": offset},
+    )[0]
+    con.execute(
+        "insert into raw_parts values ($name, $first, $last)",
+        {"name": facts.path.name, "first": offset + 1, "last": last},
+    )
     return last
 
 
@@ -300,15 +314,16 @@ def load_records(con: duckdb.DuckDBPyConnection, records: Iterator[tuple]) -> No
     while batch := list(islice(records, BATCH)):
         frame = pd.DataFrame(batch, columns=columns)  # noqa: F841 (read by the query below)
         con.execute(
-            "insert into raw_records select line_number, raw_line, fields::varchar[], line_problem::varchar "
-            "from frame"
+            "insert into raw_records select line_number, raw_line, fields::varchar[], line_problem::varchar from frame"
         )
 
 
 # --- Parquet and Excel -------------------------------------------------------------------
 
 
-def load_parquet(con: duckdb.DuckDBPyConnection, parts: tuple[input_file.FileFacts, ...], work: Path) -> tuple[str, ...]:
+def load_parquet(
+    con: duckdb.DuckDBPyConnection, parts: tuple[input_file.FileFacts, ...], work: Path
+) -> tuple[str, ...]:
     """Every part's records as text, numbered from 1 on from the previous part's. Built with
     DuckDB's relational API; the file's column names enter it only as quoted identifiers."""
     con.execute(RECORDS_TABLE)
@@ -367,17 +382,23 @@ def load_excel(con: duckdb.DuckDBPyConnection, facts: input_file.FileFacts, shee
         if sheet is not None and sheet not in book.sheetnames:
             raise InputError(f"{path}: no sheet named {sheet!r} (it has: {', '.join(book.sheetnames)})")
         rows = book[sheet] if sheet is not None else book.worksheets[0]
-        numbered = ((number, [cell_text(v) for v in row]) for number, row in enumerate(rows.iter_rows(values_only=True), 1))
+        numbered = (
+            (number, [cell_text(v) for v in row]) for number, row in enumerate(rows.iter_rows(values_only=True), 1)
+        )
         header = next(numbered, None)
         if header is None or not any(header[1]):
             raise InputError(f"{path}: the sheet {rows.title!r} is empty")
         names = tuple(header[1])
         width = max(i for i, name in enumerate(names, 1) if name)
         con.execute(RECORDS_TABLE)
-        load_records(con, (
-            (number, ",".join(fields), fields[:max(width, last_filled(fields))], None)
-            for number, fields in numbered if any(field.strip() for field in fields)
-        ))
+        load_records(
+            con,
+            (
+                (number, ",".join(fields), fields[: max(width, last_filled(fields))], None)
+                for number, fields in numbered
+                if any(field.strip() for field in fields)
+            ),
+        )
     finally:
         book.close()
     record_part(con, facts, 0, "raw_records")
@@ -408,7 +429,8 @@ def create_raw_customers(con: duckdb.DuckDBPyConnection, columns: ColumnMap) -> 
     not counted); `raw_columns`: every input column, its warehouse name and its header."""
     expected = len(columns.names)
     named = [
-        f"fields[{columns.positions[column]}] as {column}" if column in columns.positions
+        f"fields[{columns.positions[column]}] as {column}"
+        if column in columns.positions
         else f"null::varchar as {column}"
         for column in INPUT_COLUMNS
     ]
@@ -428,9 +450,14 @@ def create_raw_customers(con: duckdb.DuckDBPyConnection, columns: ColumnMap) -> 
             {", ".join(named)}
         from raw_records
     """)
-    rows = [(position, column, columns.names[position - 1].strip(), True) for column, position in columns.positions.items()]
+    rows = [
+        (position, column, columns.names[position - 1].strip(), True) for column, position in columns.positions.items()
+    ]
     rows += [(position, name, columns.names[position - 1].strip(), False) for position, name in columns.extras.items()]
-    con.execute("create temp table raw_columns (position integer, column_name varchar, source_name varchar, is_model_column boolean)")
+    con.execute(
+        "create temp table raw_columns "
+        "(position integer, column_name varchar, source_name varchar, is_model_column boolean)"
+    )
     con.executemany("insert into raw_columns values (?, ?, ?, ?)", sorted(rows))
 
 
@@ -452,8 +479,9 @@ def decide_income_unit(
         {"step": max(1, rows // 10_000)},
     )[0]
     if median is not None and median > DOLLARS_MEDIAN:
-        warning = (f"{header!r} has no unit and its median is {median:,.0f}: read as dollars and "
-                   "converted to k$ (--income-unit k to keep it)")
+        warning = (
+            f"{header!r} has no unit and its median is {median:,.0f}: read as dollars and "
+            "converted to k$ (--income-unit k to keep it)"
+        )
         return "dollars", f"median {median:,.0f} > {DOLLARS_MEDIAN:,}", (warning,)
     return "k", "no unit in the header; values look like k$", ()
-

@@ -41,6 +41,7 @@ POLL_S = 0.1
 
 # --- names beside the live files ----------------------------------------------------------
 
+
 def lock_path(live: Path) -> Path:
     return live.with_name(live.name + ".lock") if live.suffix else live.with_name(f".{live.name}.lock")
 
@@ -64,6 +65,7 @@ def aside_path(path: Path) -> Path:
 
 
 # --- paths the user gave ---------------------------------------------------------------------
+
 
 def resolve_paths(warehouse: Path, reports_dir: Path) -> tuple[Path, Path]:
     """Absolute, `~` expanded, symlinks followed (a symlinked reports folder or warehouse is
@@ -138,6 +140,7 @@ def writer_lock(live: Path, timeout_s: float) -> Iterator[None]:
 
 # --- the live warehouse: held read-only, so no writer is connected ---------------------------
 
+
 def is_lock_conflict(error: duckdb.Error) -> bool:
     text = str(error).lower()
     return "could not set lock" in text or "conflicting lock" in text or "used by another process" in text
@@ -197,7 +200,8 @@ def objects(con: duckdb.DuckDBPyConnection) -> dict[str, str | None]:
 def last_run_id(con: duckdb.DuckDBPyConnection, live: Path) -> int:
     """The live warehouse's last run; refuses a DuckDB file this pipeline did not build."""
     columns = {
-        name for (name,) in con.execute(
+        name
+        for (name,) in con.execute(
             "select column_name from duckdb_columns() where database_name = current_database() "
             "and schema_name = 'main' and table_name = 'pipeline_runs'"
         ).fetchall()
@@ -210,8 +214,9 @@ def last_run_id(con: duckdb.DuckDBPyConnection, live: Path) -> int:
     return first_row(con, "select coalesce(max(run_id), 0) from pipeline_runs")[0]
 
 
-def check_foreign_objects(con: duckdb.DuckDBPyConnection, live: Path, recorded: set[str] | None,
-                          ours: set[str]) -> None:
+def check_foreign_objects(
+    con: duckdb.DuckDBPyConnection, live: Path, recorded: set[str] | None, ours: set[str]
+) -> None:
     """Refuse a live warehouse holding tables the builds did not create: judged by what the
     last build recorded (its manifest); without a record, by what this build creates and the
     comments every pipeline object carries."""
@@ -229,6 +234,7 @@ def check_foreign_objects(con: duckdb.DuckDBPyConnection, live: Path, recorded: 
 
 
 # --- the reports folder: a manifest of what the build wrote ---------------------------------
+
 
 @dataclass(frozen=True)
 class Manifest:
@@ -319,6 +325,7 @@ def check_reports_folder(reports_dir: Path, manifest: Manifest | None) -> None:
 
 # --- before a build: the pair as the last build left it --------------------------------------
 
+
 def prepare(live: Path, reports_dir: Path, timeout_s: float, ours: set[str], log: Callable[[str], None]) -> int:
     """Check what the build will replace and restore the pair if a build was stopped while
     publishing it (we hold both build locks). Returns the highest run id handed out so far."""
@@ -336,14 +343,19 @@ def prepare(live: Path, reports_dir: Path, timeout_s: float, ours: set[str], log
             with deferred_interrupts():
                 exchange(staged, reports_dir)
                 fsync_dir(reports_dir.parent)
-            write_manifest(reports_dir, replace(previous, highest_run_id=max(
-                previous.highest_run_id, for_this.highest_run_id)))
-            log(f"  restored the reports of run {live_run} to match the warehouse: the build of run "
-                f"{for_this.run_id} was stopped while publishing them")
+            write_manifest(
+                reports_dir, replace(previous, highest_run_id=max(previous.highest_run_id, for_this.highest_run_id))
+            )
+            log(
+                f"  restored the reports of run {live_run} to match the warehouse: the build of run "
+                f"{for_this.run_id} was stopped while publishing them"
+            )
             current = read_manifest(reports_dir)
         else:
-            log(f"  warning: the reports are of run {for_this.run_id}, the warehouse of run {live_run}; "
-                "this build replaces both")
+            log(
+                f"  warning: the reports are of run {for_this.run_id}, the warehouse of run {live_run}; "
+                "this build replaces both"
+            )
     check_reports_folder(reports_dir, current)
     return max(live_run, current.highest_run_id if current else 0)
 
@@ -366,6 +378,7 @@ def reports_staging(reports_dir: Path) -> Path:
 
 
 # --- publishing ------------------------------------------------------------------------------
+
 
 def fsync_dir(directory: Path) -> None:
     if os.name == "nt":  # folders cannot be opened for fsync; NTFS journals the renames
@@ -400,15 +413,24 @@ def remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def publish(built: Path, live: Path, staged: Path, reports_dir: Path, required: list[str],
-            run_id: int, highest_run_id: int, timeout_s: float) -> bool:
+def publish(
+    built: Path,
+    live: Path,
+    staged: Path,
+    reports_dir: Path,
+    required: list[str],
+    run_id: int,
+    highest_run_id: int,
+    timeout_s: float,
+) -> bool:
     """Validate the build, record what it wrote, then, holding the live warehouse read-only
     (no writer connected), swap the reports in and rename the warehouse over the live one.
     If the warehouse cannot be replaced, the previous reports are swapped back. Returns whether
     a Ctrl-C came while publishing (it waited until the pair was published)."""
     built_objects = validate_build(built, required)
-    write_manifest(staged, Manifest(run_id, max(run_id, highest_run_id), str(live), tuple(built_objects),
-                                    written_files(staged)))
+    write_manifest(
+        staged, Manifest(run_id, max(run_id, highest_run_id), str(live), tuple(built_objects), written_files(staged))
+    )
     with live_warehouse(live, timeout_s) as con:
         if con is not None:  # what it holds now: a writer may have been at work during the build
             manifest = read_manifest(reports_dir) if reports_dir.is_dir() else None
@@ -425,8 +447,9 @@ def publish(built: Path, live: Path, staged: Path, reports_dir: Path, required: 
                 replace_file(built, live)
             except OSError as e:
                 swap_reports(staged, reports_dir)  # the exchange is its own inverse
-                raise PipelineError(f"{live}: cannot replace it ({e.strerror}); the previous warehouse "
-                                    "and reports stay") from None
+                raise PipelineError(
+                    f"{live}: cannot replace it ({e.strerror}); the previous warehouse and reports stay"
+                ) from None
             fsync_dir(live.parent)
     remove_tree(staged)  # now the previous reports
     return signal.SIGINT in received

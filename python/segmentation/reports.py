@@ -28,8 +28,7 @@ SEGMENTED_CSV = "segmented_mall_customers.csv"
 PARQUET_TABLES = ("segment_summary", "customer_segments", "segment_changes", "segment_movements")
 CHART_FILES = (ELBOW_PNG, CLUSTERS_PNG, PROFILES_PNG)
 # the fitted model as one SQL query per engine, in a folder of its own: scoring/<dialect>.sql
-REPORT_FILES = (
-    INDEX_HTML, *CHART_FILES, SEGMENTED_CSV, *(f"{t}.parquet" for t in PARQUET_TABLES), *SCORING_FILES)
+REPORT_FILES = (INDEX_HTML, *CHART_FILES, SEGMENTED_CSV, *(f"{t}.parquet" for t in PARQUET_TABLES), *SCORING_FILES)
 HISTOGRAM_BINS = 12
 
 # A scatter of millions of markers takes minutes and shows nothing more than a few thousand.
@@ -60,7 +59,8 @@ def chart_hooks(
         customers = first_row(con, "select count(*) from customer_features")[0]
         selection = con.sql("select * from k_selection order by k").df()
         charts[ELBOW_PNG] = runner.call(
-            CHARTS, "elbow_chart", selection, fitted_on(customers, *settings.fitted_rows(customers)))
+            CHARTS, "elbow_chart", selection, fitted_on(customers, *settings.fitted_rows(customers))
+        )
 
     def segment_charts(con: duckdb.DuckDBPyConnection) -> None:
         segments = segments_with_centroids(con, features)
@@ -72,7 +72,8 @@ def chart_hooks(
         charts[CLUSTERS_PNG] = runner.call(CHARTS, "segment_map", points, segments, features, customers)
         charts[CLUSTERS_NARROW] = runner.call(CHARTS, "segment_map", points, segments, features, customers, True)
         charts[PROFILES_PNG] = runner.call(
-            CHARTS, "profile_chart", histograms(con, HISTOGRAM_BINS), HISTOGRAM_BINS, segments, features)
+            CHARTS, "profile_chart", histograms(con, HISTOGRAM_BINS), HISTOGRAM_BINS, segments, features
+        )
 
     return [("k_selection", elbow), ("segment_colours", segment_charts)]
 
@@ -116,20 +117,29 @@ def histograms(con: duckdb.DuckDBPyConnection, bins: int) -> pd.DataFrame:
     ).fetchall()[0]
     # a column the input does not have (age may be absent) has no histogram
     features = [f for f, low in zip(FEATURE_COLUMNS.values(), bounds[0::2]) if low is not None]
-    bounds = tuple(b for f, low, high in zip(FEATURE_COLUMNS.values(), bounds[0::2], bounds[1::2])
-                   if low is not None for b in (low, high))
+    bounds = tuple(
+        b
+        for f, low, high in zip(FEATURE_COLUMNS.values(), bounds[0::2], bounds[1::2])
+        if low is not None
+        for b in (low, high)
+    )
     low = dict(zip(features, bounds[0::2]))
     width = {f: max(high - low[f], 1) / bins for f, high in zip(features, bounds[1::2])}
     counts = con.execute(
         "select cluster_id, "
-        + ", ".join(f"histogram(least(floor(({f} - ${f}_low) / ${f}_width), {bins - 1})::integer) as {f}"
-                    for f in features)
+        + ", ".join(
+            f"histogram(least(floor(({f} - ${f}_low) / ${f}_width), {bins - 1})::integer) as {f}" for f in features
+        )
         + " from int_clustered_customers group by cluster_id",
         {**{f"{f}_low": low[f] for f in features}, **{f"{f}_width": width[f] for f in features}},
     ).fetchall()
     return pd.DataFrame(
-        [(cluster_id, feature, b, low[feature], width[feature], n)
-         for cluster_id, *maps in counts for feature, histogram in zip(features, maps) for b, n in histogram.items()],
+        [
+            (cluster_id, feature, b, low[feature], width[feature], n)
+            for cluster_id, *maps in counts
+            for feature, histogram in zip(features, maps)
+            for b, n in histogram.items()
+        ],
         columns=["cluster_id", "feature", "bin", "low", "bin_width", "customers"],
     )
 
@@ -147,8 +157,7 @@ def fitted_on(customers: int, sample_rows: int, silhouette_rows: int) -> str:
 # A text cell a spreadsheet would read as a formula gets a leading quote (OWASP's advice for
 # CSV injection); numbers, negative ones too, are left as they are.
 SAFE_CELL = (
-    "if(regexp_matches({cell}, '^[=+\\-@\\t\\r]') and try_cast({cell} as double) is null, "
-    "'''' || {cell}, {cell})"
+    "if(regexp_matches({cell}, '^[=+\\-@\\t\\r]') and try_cast({cell} as double) is null, '''' || {cell}, {cell})"
 )
 
 
@@ -171,7 +180,7 @@ def write_segmented_csv(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     # the labels of a handful of segments as a map: cheaper than joining every customer to them
     labels = "(select map(list(cluster_id), list(segment_label)) from segment_summary)"
     con.sql(
-        f"select {', '.join(cells)}, segments.cluster_id as \"Cluster\", "
-        f"{labels}[segments.cluster_id] as \"Segment\" "
+        f'select {", ".join(cells)}, segments.cluster_id as "Cluster", '
+        f'{labels}[segments.cluster_id] as "Segment" '
         "from int_clustered_customers as segments order by segments.line_number"
     ).write_csv(str(path), header=True)

@@ -95,8 +95,11 @@ def apply_comments(con: duckdb.DuckDBPyConnection, docs: dict[str, TableDoc]) ->
     drops comments), in one transaction: one commit instead of one per comment."""
     kinds = dict(con.execute("select table_name, 'table' from duckdb_tables() where not temporary").fetchall())
     kinds.update(con.execute("select view_name, 'view' from duckdb_views() where not internal").fetchall())
-    kinds.update(con.execute("select function_name, 'macro' from duckdb_functions() "
-                             "where function_type = 'macro' and not internal").fetchall())
+    kinds.update(
+        con.execute(
+            "select function_name, 'macro' from duckdb_functions() where function_type = 'macro' and not internal"
+        ).fetchall()
+    )
     con.begin()
     for doc in docs.values():
         kind = kinds.get(doc.name)

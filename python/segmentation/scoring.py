@@ -54,12 +54,21 @@ def read_model(con: duckdb.DuckDBPyConnection) -> ScoringModel:
     run_id, input_path, sha, features = con.execute(
         "select run_id, input_path, input_sha256, features from pipeline_runs order by run_id desc limit 1"
     ).fetchall()[0]
-    scaler = {feature: (mean, std) for feature, mean, std in con.execute(
-        "select feature, mean, std from feature_scaling order by position").fetchall()}
+    scaler = {
+        feature: (mean, std)
+        for feature, mean, std in con.execute(
+            "select feature, mean, std from feature_scaling order by position"
+        ).fetchall()
+    }
     names = tuple(features.split(","))
-    centroids = {row[0]: dict(zip(names, row[1:])) for row in con.execute(
-        "select cluster_id, " + ", ".join(f"{f}_scaled" for f in names) + " from cluster_centroids order by cluster_id"
-    ).fetchall()}
+    centroids = {
+        row[0]: dict(zip(names, row[1:]))
+        for row in con.execute(
+            "select cluster_id, "
+            + ", ".join(f"{f}_scaled" for f in names)
+            + " from cluster_centroids order by cluster_id"
+        ).fetchall()
+    }
     labels = dict(con.execute("select cluster_id, segment_label from segment_summary").fetchall())
     return ScoringModel(run_id, Path(input_path).name, sha, names, scaler, centroids, labels)
 
@@ -94,8 +103,8 @@ def source_sql(model: ScoringModel) -> str:
     distances = ",\n".join(
         "        sqrt(\n            "
         + "\n            + ".join(
-            f"({f}_scaled - {c}) * ({f}_scaled - {c})"
-            for f in features for c in [number(model.centroids[cluster][f])])
+            f"({f}_scaled - {c}) * ({f}_scaled - {c})" for f in features for c in [number(model.centroids[cluster][f])]
+        )
         + f"\n        ) as distance_{i}"
         for i, cluster in enumerate(ids)
     )
@@ -115,7 +124,8 @@ def source_sql(model: ScoringModel) -> str:
 
     labels = "\n".join(
         f"            when {cluster} then {quote_literal(model.labels[cluster])}"
-        for cluster in ids if cluster in model.labels
+        for cluster in ids
+        if cluster in model.labels
     )
     segment_label = f"case cluster_id\n{labels}\n        end" if labels else "cast(null as varchar)"
     return f"""with
@@ -167,15 +177,21 @@ select * from final
 def header(model: ScoringModel, dialect: str) -> str:
     columns = ", ".join(("customer_id", *model.features))
     ranges = ", ".join(range_condition(f) for f in model.features)
-    return "\n".join(f"-- {line}" for line in (
-        f"Customer segments for {dialect}: the model of warehouse run {model.run_id}.",
-        f"Input: {model.input_name}, SHA-256 {model.input_sha256}.",
-        f"Features: {', '.join(model.features)}; K = {len(model.centroids)}.",
-        f"Reads table {TABLE}({columns}); returns customer_id, cluster_id,",
-        "segment_label, distance_to_centroid (nearest centroid in scaled units, lowest cluster_id on a",
-        f"tie; null when a feature is missing or outside {ranges}).",
-        f"Generated from one DuckDB source by sqlglot {sqlglot.__version__}; do not edit.",
-    )) + "\n"
+    return (
+        "\n".join(
+            f"-- {line}"
+            for line in (
+                f"Customer segments for {dialect}: the model of warehouse run {model.run_id}.",
+                f"Input: {model.input_name}, SHA-256 {model.input_sha256}.",
+                f"Features: {', '.join(model.features)}; K = {len(model.centroids)}.",
+                f"Reads table {TABLE}({columns}); returns customer_id, cluster_id,",
+                "segment_label, distance_to_centroid (nearest centroid in scaled units, lowest cluster_id on a",
+                f"tie; null when a feature is missing or outside {ranges}).",
+                f"Generated from one DuckDB source by sqlglot {sqlglot.__version__}; do not edit.",
+            )
+        )
+        + "\n"
+    )
 
 
 def transpile(sql: str, dialect: str) -> str:
