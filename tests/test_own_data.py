@@ -119,6 +119,14 @@ def test_a_header_naming_one_column_twice_is_an_error_naming_both(con, tmp_path)
         load(con, path, tmp_path / "work")
 
 
+def test_extra_columns_named_like_working_columns_travel_renamed(con, tmp_path):
+    text = "CustomerID,Income,Spending,markers,age_problem,income_scale,Cluster_ID\n1,15,39,a,b,c,d\n"
+    stage_file(con, write_csv(tmp_path, text), tmp_path / "work")
+    assert con.execute(
+        "select markers_2, age_problem_2, income_scale_2, Cluster_ID_2, annual_income_k from stg_customers"
+    ).fetchall() == [("a", "b", "c", "d", 15.0)]
+
+
 def test_repeated_extra_names_stay_apart(con, tmp_path):
     text = "CustomerID,Note,Income,Spending,Note,line_number\n1,a,15,39,b,x\n"
     stage_file(con, write_csv(tmp_path, text), tmp_path / "work")

@@ -18,16 +18,13 @@ from .config import INPUT_COLUMNS
 RESERVED = frozenset(
     {
         *INPUT_COLUMNS,
-        "line_number",
-        "raw_line",
-        "fields_found",
-        "fields_expected",
-        "line_problem",
-        "reject_reason",
-        "value_issues",
-        "cluster_id",
-        "segment_label",
-        "distance_to_centroid",
+        *("line_number", "raw_line", "fields", "fields_found", "fields_expected", "line_problem"),
+        *("reject_reason", "value_issues", "field_problem", "income_scale", "features", "markers"),
+        *("cluster_id", "segment_label", "distance_to_centroid", "scaled_point", "cluster_ids", "distance"),
+        # the working columns of sql/staging/int_customer_rows.sql
+        *("is_id_missing", "gender_label", "is_gender_missing", "age_number", "income_number"),
+        *("spending_number", "is_age_a_feature", "customer_id_problem", "age_problem"),
+        *("annual_income_k_problem", "spending_score_problem"),
     }
 )
 
