@@ -22,7 +22,6 @@ from pathlib import Path
 from .errors import InputError
 
 CHUNK = 1 << 23
-ENCODINGS = ("utf-8", "utf-16", "cp1252", "latin-1")  # what --encoding accepts
 # Bytes DuckDB's line reader cannot hold in a line: NUL, and the record separator it splits on.
 FORBIDDEN = (b"\x00", b"\x1e")
 # Undecodable bytes arrive as lone surrogates (surrogateescape); so do lone UTF-16 surrogates.
@@ -85,11 +84,13 @@ def inspect(path: Path, text: bool = True, encoding: str | None = None) -> FileF
     if not text:
         return FileFacts(path, digest.hexdigest(), before, "binary", None, False)
     chosen = encoding or detect_encoding(path, head, utf8)
-    if b"\x00" in head and not chosen.startswith("utf-16"):
-        raise InputError(f"{path}: not a text file (it contains NUL bytes)")
     if chosen.startswith("utf-16"):  # the byte counts above see two-byte units: count in the text
         text_head = head[: len(head) // 2 * 2].decode(chosen, errors="replace").rstrip("\r")
         cr, crlf, lf = text_head.count("\r"), text_head.count("\r\n"), text_head.count("\n")
+    else:
+        text_head = head.decode("latin-1")
+    if "\x00" in text_head:
+        raise InputError(f"{path}: not a text file (it contains NUL bytes)")
     line_end = "\n" if cr == 0 else "\r\n" if cr == crlf == lf else "\r" if lf == 0 else None
     rewrite = chosen not in ("utf-8", "utf-8-sig") or not utf8 or line_end is None or forbidden
     return FileFacts(path, digest.hexdigest(), before, chosen, line_end, rewrite)

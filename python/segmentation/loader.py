@@ -96,7 +96,6 @@ class LoadedInput:
     parts: tuple[input_file.FileFacts, ...]  # the file, or a folder's part files in name order
     columns: ColumnMap
     income_unit: str  # 'k' or 'dollars'
-    income_unit_reason: str
     warnings: tuple[str, ...]
 
     @property
@@ -160,8 +159,8 @@ def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) -> 
     except ValueError as e:
         raise InputError(f"{path}: line 1: {e}") from None
     create_raw_customers(con, columns)
-    unit, reason, warnings = decide_income_unit(con, columns, settings.income_unit)
-    loaded = LoadedInput(parts, columns, unit, reason, warnings)
+    unit, warnings = decide_income_unit(con, columns, settings.income_unit)
+    loaded = LoadedInput(parts, columns, unit, warnings)
     con.execute(
         "create temp table raw_input as select $path as input_path, $sha256 as input_sha256, "
         "$format as input_format, $income_unit as income_unit, $scale::double as income_scale",
@@ -224,8 +223,6 @@ def load_csv(con: duckdb.DuckDBPyConnection, parts: tuple[input_file.FileFacts, 
     delimiter, names, offset = ",", tuple[str, ...](), 0
     for number, facts in enumerate(parts):
         path, copy = facts.path, work / f"part-{number:05d}.csv"
-        if facts.encoding.startswith("utf-16") and not looks_like_text(path, facts.encoding):
-            raise InputError(f"{path}: not a text file (it contains NUL bytes)")
         problems = dict(input_file.readable_copy(facts, copy))
         if 1 in problems:
             raise InputError(f"{path}: line 1: the header is not {facts.encoding} text ({problems[1]})")
@@ -258,11 +255,6 @@ def load_csv(con: duckdb.DuckDBPyConnection, parts: tuple[input_file.FileFacts, 
     return names
 
 
-def looks_like_text(path: Path, encoding: str) -> bool:
-    with path.open(encoding=encoding, errors="replace") as f:
-        return "\x00" not in f.read(4096)
-
-
 def field_pattern(delimiter: str) -> str:
     """RFC 4180 fields: a quoted field (with "" for a quote), or anything up to the delimiter."""
     return f'("(?:[^"]|"")*"|[^{delimiter}]*)[{delimiter}]'
@@ -277,19 +269,19 @@ def csv_records(source: Path, delimiter: str, problems: dict[int, str], offset: 
     with Python's RFC 4180 reader: a quoted field may hold line ends. A record is numbered by
     its first line (plus `offset`, for a part after the first)."""
     with source.open(encoding="utf-8", newline="") as f:
-        backlog: deque[tuple[int, str]] = deque(enumerate((line.rstrip("\r\n") for line in f), start=1))
-        backlog.popleft() if backlog else None  # the header
-        # `backlog` holds every line: a stray quote's lines are read again after it
-        lines: list[tuple[int, str]] = []
+        numbered = enumerate((line.rstrip("\r\n") for line in f), start=1)
+        next(numbered, None)  # the header
+        backlog: deque[tuple[int, str]] = deque()  # a stray quote's lines, read again after it
+        lines: list[tuple[int, str]] = []  # the record being read
 
         def feed() -> Iterator[str]:
-            while backlog:
-                lines.append(backlog.popleft())
+            while (line := backlog.popleft() if backlog else next(numbered, None)) is not None:
+                lines.append(line)
                 if len(lines) > MAX_RECORD_LINES:
                     raise StrayQuote
-                yield lines[-1][1] + "\n"  # the reader keeps a quoted line end
+                yield line[1] + "\n"  # the reader keeps a quoted line end
 
-        while backlog:
+        while True:
             reader = csv.reader(feed(), delimiter=delimiter, strict=False)
             try:
                 for fields in reader:
@@ -297,6 +289,7 @@ def csv_records(source: Path, delimiter: str, problems: dict[int, str], offset: 
                     lines.clear()
                     if fields and any(field.strip() for field in fields):
                         yield offset + number, text, fields, problems.get(number)
+                return
             except StrayQuote:
                 (number, text), rest = lines[0], lines[1:]
                 lines.clear()
@@ -450,27 +443,26 @@ def create_raw_customers(con: duckdb.DuckDBPyConnection, columns: ColumnMap) -> 
             {", ".join(named)}
         from raw_records
     """)
-    rows = [
-        (position, column, columns.names[position - 1].strip(), True) for column, position in columns.positions.items()
-    ]
-    rows += [(position, name, columns.names[position - 1].strip(), False) for position, name in columns.extras.items()]
-    con.execute(
-        "create temp table raw_columns "
-        "(position integer, column_name varchar, source_name varchar, is_model_column boolean)"
+    warehouse_names = {position: column for column, position in columns.positions.items()} | columns.extras
+    con.execute("create temp table raw_columns (position integer, column_name varchar, source_name varchar)")
+    con.executemany(
+        "insert into raw_columns values (?, ?, ?)",
+        [
+            (position, warehouse_names[position], columns.names[position - 1].strip())
+            for position in sorted(warehouse_names)
+        ],
     )
-    con.executemany("insert into raw_columns values (?, ?, ?, ?)", sorted(rows))
 
 
 def decide_income_unit(
     con: duckdb.DuckDBPyConnection, columns: ColumnMap, option: str | None
-) -> tuple[str, str, tuple[str, ...]]:
-    """'k' or 'dollars', why, and a warning when it was guessed from the values."""
+) -> tuple[str, tuple[str, ...]]:
+    """'k' or 'dollars': from --income-unit, else from the header, else from the values (with
+    a warning saying so)."""
     header = columns.source_name("annual_income_k")
-    if option:
-        return option, f"--income-unit {option}", ()
-    stated = income_unit(header)
+    stated = option or income_unit(header)
     if stated:
-        return stated, f"the header {header!r} says so", ()
+        return stated, ()
     rows = first_row(con, "select count(*) from raw_records")[0]
     median = first_row(
         con,
@@ -483,5 +475,5 @@ def decide_income_unit(
             f"{header!r} has no unit and its median is {median:,.0f}: read as dollars and "
             "converted to k$ (--income-unit k to keep it)"
         )
-        return "dollars", f"median {median:,.0f} > {DOLLARS_MEDIAN:,}", (warning,)
-    return "k", "no unit in the header; values look like k$", ()
+        return "dollars", (warning,)
+    return "k", ()
