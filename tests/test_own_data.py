@@ -219,6 +219,18 @@ def test_incomes_in_dollars_are_converted(con, tmp_path, header, option, unit, w
     assert [row[3] for row in customers(con)] == [15.0, 137.5, 1500.0]
 
 
+def test_decimal_commas_as_european_exports_write_them(con, tmp_path):
+    text = 'Kunden-ID;Einkommen;Ausgaben\nK1;89,5;75\nK2;1.250,75;6\nK3;15,500;40\nK4;"70,25";50\n'
+    loaded = stage_file(
+        con,
+        write_csv(tmp_path, text),
+        tmp_path / "work",
+        columns={"customer_id": "Kunden-ID", "annual_income_k": "Einkommen", "spending_score": "Ausgaben"},
+    )
+    assert loaded.income_unit == "k"
+    assert [row[3] for row in customers(con)] == [89.5, 1250.75, 15500.0, 70.25]
+
+
 def test_income_in_k_is_kept_and_can_be_forced(con, tmp_path):
     text = "CustomerID,Annual Income,Spending Score\n1,15,39\n2,72.5,40\n"
     loaded = stage_file(con, write_csv(tmp_path, text), tmp_path / "work")

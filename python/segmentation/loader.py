@@ -466,7 +466,9 @@ def decide_income_unit(
     rows = first_row(con, "select count(*) from raw_records")[0]
     median = first_row(
         con,
-        "select median(try_cast(regexp_replace(trim(annual_income_k), '[$,]', '', 'g') as double)) "
+        # a rough reading (decimal commas, as in '89,5', read as 89.5) is enough for a median
+        "select median(try_cast(regexp_replace(regexp_replace(trim(annual_income_k), ',([0-9]{1,2})$', '.\\1'), "
+        "'[$,]', '', 'g') as double)) "
         "from raw_customers where line_number % $step = 0",
         {"step": max(1, rows // 10_000)},
     )[0]

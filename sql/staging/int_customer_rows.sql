@@ -92,6 +92,15 @@ typed as (
                     '-?\$?([0-9]{1,3}(,[0-9]{3})+|[0-9]+)(\.[0-9]*)?|-?\$?\.[0-9]+'
                 )
                 then try_cast(regexp_replace(trimmed.annual_income_k, '[$,]', '', 'g') as double)
+            -- a decimal comma, as European exports write it (thousands, if any, split by dots)
+            when
+                regexp_full_match(
+                    trimmed.annual_income_k, '-?\$?([0-9]{1,3}(\.[0-9]{3})+|[0-9]+),[0-9]{1,2}'
+                )
+                then try_cast(
+                    replace(regexp_replace(trimmed.annual_income_k, '[$.]', '', 'g'), ',', '.')
+                    as double
+                )
         end as income_number,
         case
             when regexp_full_match(trimmed.spending_score, '[0-9]{1,3}')
