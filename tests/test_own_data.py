@@ -170,7 +170,7 @@ def test_age_rejects_only_when_it_is_a_feature(con, tmp_path):
 def test_a_file_without_age_or_gender_builds(tmp_path, settings):
     rows = [",".join(row.split(",")[i] for i in (0, 3, 4)) for row in SAMPLE_ROWS]
     result = run_build(settings, input_path=write_csv(tmp_path, "\n".join(["id,income,spending", *rows]) + "\n"))
-    assert (result.customers, result.rejected_rows) == (200, 0)
+    assert (result.customers, result.rejected_rows, result.value_issues) == (200, 0, 0)  # nothing lacks a value
 
 
 def test_a_third_without_age_builds_every_customer(tmp_path, settings):

@@ -24,7 +24,7 @@ RESERVED = frozenset(
         # the working columns of sql/staging/int_customer_rows.sql
         *("is_id_missing", "gender_label", "is_gender_missing", "age_number", "income_number"),
         *("spending_number", "is_age_a_feature", "customer_id_problem", "age_problem"),
-        *("annual_income_k_problem", "spending_score_problem"),
+        *("annual_income_k_problem", "spending_score_problem", "is_age_no_value_issue", "column_names"),
     }
 )
 

@@ -22,6 +22,11 @@ input_settings as (
 ),
 
 -- what people write for "no value", compared lower-case after trimming
+-- the warehouse columns the input has: one it lacks is not missing on every row
+input_columns as (
+    select list(column_name) as column_names from raw_columns
+),
+
 missing_markers as (
     select ['', '?', 'na', 'n/a', 'nan', 'null', 'none', '-'] as markers
 ),
@@ -72,11 +77,15 @@ typed as (
             when not list_contains(missing_markers.markers, lower(trimmed.gender))
                 then trimmed.gender
         end as gender_label,
-        coalesce(
+        list_contains(input_columns.column_names, 'gender')
+        and coalesce(
             length(trimmed.gender) <= 4
             and list_contains(missing_markers.markers, lower(trimmed.gender)),
             true
         ) as is_gender_missing,
+        -- age's problems are the customer's only when age is a feature, and only when it has one
+        not list_contains(input_columns.column_names, 'age')
+        or list_contains(run_settings.features, 'age') as is_age_no_value_issue,
         case
             when regexp_full_match(trimmed.age, '[0-9]{1,3}') then trimmed.age::double
             when regexp_full_match(trimmed.age, '-?[0-9]+(\.0*)?')
@@ -113,6 +122,7 @@ typed as (
     from trimmed
     cross join missing_markers
     cross join run_settings
+    cross join input_columns
 ),
 
 -- Checks run in order, so the costlier ones only see the few values that failed to type.
@@ -160,7 +170,8 @@ field_checks as (
         * exclude (
             fields_found, fields_expected, line_problem, customer_id, gender, age,
             annual_income_k, spending_score, is_id_missing, gender_label, is_gender_missing,
-            age_number, income_number, spending_number, is_age_a_feature, markers,
+            age_number, income_number, spending_number, is_age_a_feature, is_age_no_value_issue,
+            markers,
             customer_id_problem, age_problem, annual_income_k_problem, spending_score_problem
         ),
         if(customer_id_problem is null, customer_id, null) as customer_id,
@@ -186,14 +197,14 @@ field_checks as (
         end as field_problem,
         -- problems of the columns the model does not use: the customer is kept
         if(
-            (age_problem is null or is_age_a_feature) and not is_gender_missing,
+            (age_problem is null or is_age_no_value_issue) and not is_gender_missing,
             null,
             list_filter(
                 [
                     {
                         'column_name': 'age',
                         'raw_value': nullif(age, ''),
-                        'problem': if(is_age_a_feature, null, age_problem)
+                        'problem': if(is_age_no_value_issue, null, age_problem)
                     },
                     {
                         'column_name': 'gender',
