@@ -238,7 +238,7 @@ def cluster_customers(
     shorter ids first, so whole-number ids (1, 2, ..., 10) keep their numeric order.
     """
     if len(features) < 2:
-        raise TooFewCustomers(f"K-Means needs at least 2 customers, the input has {len(features)}")
+        raise TooFewCustomers("K-Means needs at least 2 customers", len(features))
     ids = features["customer_id"].astype(str)
     features = features.iloc[np.lexsort((ids.to_numpy(), ids.str.len().to_numpy()))].reset_index(drop=True)
     values = features[list(feature_columns)].to_numpy(dtype="float64")
@@ -253,7 +253,7 @@ def cluster_customers(
         selection, fits = k_selection(scaled, subset, distances, params)
         k = choose_k(selection, params.k)
         if not 1 <= k <= len(values):
-            raise TooFewCustomers(f"K={k} needs at least {k} customers, the input has {len(values)}")
+            raise TooFewCustomers(f"K={k} needs at least {k} customers", len(values))
         model = fits[k] if k in fits else fit_kmeans(scaled, k, params.seed, params.n_init)
         agreement = stability(scaled, model, params)
         # a given K beyond the range is scored too: its evidence joins the table

@@ -15,7 +15,15 @@ class DataTestError(PipelineError):
 
 class TooFewCustomers(ValueError):
     """K-Means cannot make K clusters of the customers there are (the build reports it as an
-    InputError naming the file)."""
+    InputError naming the file). `need`: what was needed; `had`: how many customers there were,
+    when a count is what fell short."""
+
+    def __init__(self, need: str, had: int | None = None) -> None:
+        super().__init__(need, had)  # both, so the error crosses from a worker process whole
+        self.need, self.had = need, had
+
+    def __str__(self) -> str:
+        return self.need if self.had is None else f"{self.need}, the input has {self.had}"
 
 
 class Interrupted(Exception):

@@ -59,9 +59,9 @@ def run(con: duckdb.DuckDBPyConnection, settings: Settings, runner: Runner) -> d
         return runner.call(CLUSTERING, "model_tables", sample, settings, *previous_model(con, settings))()
     except TooFewCustomers as e:
         customers = first_row(con, "select count(*) from customer_features")[0]
-        if len(sample) < customers:  # the sample, not the input, is too small
+        if e.had is not None and len(sample) < customers:  # the sample, not the input, is too small
             raise InputError(
-                f"{settings.input_path}: {str(e).replace('the input has', 'the sample has')} of the "
-                f"{customers:,} customers (--sample-size {settings.sample_size}); raise --sample-size"
+                f"{settings.input_path}: {e.need}, the sample has {e.had} of the {customers:,} customers "
+                f"(--sample-size {settings.sample_size}); raise --sample-size"
             ) from None
         raise InputError(f"{settings.input_path}: {e}") from None
