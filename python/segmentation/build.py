@@ -28,6 +28,7 @@ from .loader import LoadedInput, load_raw
 from .progress import step
 from .publish import (
     build_path,
+    input_folder,
     prepare,
     publish,
     remove_build_files,
@@ -195,17 +196,11 @@ def stage_label(verb: str, name: str) -> str:
     return f"{verb:>9} {name:.<{STAGE_WIDTH}}"
 
 
-def input_folder(live: Path) -> Path:
-    """Where the build keeps the copy (or link) of the input that DuckDB reads."""
-    return build_path(live).with_name(build_path(live).name + ".input")
-
-
 def cleanup(live: Path, staged: Path | None) -> None:
     """Remove what a stopped build wrote beside the live files (when it can: the error being
     reported may be that it cannot)."""
     with contextlib.suppress(OSError):
         remove_build_files(live)
-    shutil.rmtree(input_folder(live), ignore_errors=True)
     if staged is not None:
         shutil.rmtree(staged, ignore_errors=True)
 
@@ -252,7 +247,6 @@ def build(settings: Settings, log: Callable[[str], None] = print, runner: Runner
         with writer_lock(live, settings.lock_timeout_s), writer_lock(reports_dir, settings.lock_timeout_s):
             highest_run_id = prepare(live, reports_dir, settings.lock_timeout_s, ours, log)
             remove_build_files(live)
-            shutil.rmtree(input_folder(live), ignore_errors=True)
             building, staged = build_path(live), reports_staging(reports_dir)
             config: dict[str, str | bool | int | float | list[str]] = {
                 "storage_compatibility_version": settings.storage_compatibility_version,
@@ -268,7 +262,7 @@ def build(settings: Settings, log: Callable[[str], None] = print, runner: Runner
                 for warning in loaded.warnings:
                     log(f"  warning: {warning}")
                 with step(stage_label("carry", "history"), log) as current:
-                    run_id = carry_history(con, settings, highest_run_id)
+                    run_id = carry_history(con, settings, highest_run_id, started)
                     current.summary = f"this is run {run_id}"
                 charts: Charts = {}
                 passed = run_models(
@@ -303,7 +297,7 @@ def build(settings: Settings, log: Callable[[str], None] = print, runner: Runner
                         ) from None
                     current.summary = ", ".join(path.name for path in reports)
             with step(stage_label("publish", "warehouse"), log) as current:
-                shutil.rmtree(input_folder(live), ignore_errors=True)
+                shutil.rmtree(input_folder(live), ignore_errors=True)  # the input is read: its copy goes first
                 # every model and seed the YAML declares: a build lacking any of them is not published
                 interrupted = publish(
                     building,

@@ -55,10 +55,13 @@ CARRIED = {
 TABLES = (*CARRIED, "this_run")
 
 
-def carry_history(con: duckdb.DuckDBPyConnection, settings: Settings, highest_run_id: int = 0) -> int:
+def carry_history(
+    con: duckdb.DuckDBPyConnection, settings: Settings, highest_run_id: int = 0, started: datetime | None = None
+) -> int:
     """Create the `previous_*` tables and `this_run`; returns this run's id: one more than any
     run of the live warehouse and than `highest_run_id` (ids handed out to builds stopped
-    before their warehouse was published are never reused)."""
+    before their warehouse was published are never reused). `started`: when the build began,
+    as pipeline_runs records it (now, by default)."""
     live = settings.warehouse_path
     declared = load_schema(settings.sql_dir)
     found: set[str] = set()
@@ -111,7 +114,7 @@ def carry_history(con: duckdb.DuckDBPyConnection, settings: Settings, highest_ru
         "$features::varchar[] as features, $dataset::varchar as dataset_option, $input_name::varchar as input_name "
         "from previous_runs",
         {
-            "started_at": datetime.now(UTC),
+            "started_at": started or datetime.now(UTC),
             "min_segment_share": settings.min_segment_share,
             "features": list(settings.features),
             "dataset": settings.dataset,

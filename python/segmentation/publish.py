@@ -360,13 +360,19 @@ def prepare(live: Path, reports_dir: Path, timeout_s: float, ours: set[str], log
     return max(live_run, current.highest_run_id if current else 0)
 
 
+def input_folder(live: Path) -> Path:
+    """Where a build keeps the copy (or link) of the input that DuckDB reads."""
+    return build_path(live).with_name(build_path(live).name + ".input")
+
+
 def remove_build_files(live: Path) -> None:
     """What a failed or killed build left beside the live file (we hold the lock): the build
-    file, its write-ahead log and DuckDB's spill folder."""
+    file, its write-ahead log, DuckDB's spill folder and the input's copy."""
     building = build_path(live)
     for path in (building, wal_path(building)):
         path.unlink(missing_ok=True)
     shutil.rmtree(building.with_name(building.name + ".tmp"), ignore_errors=True)
+    shutil.rmtree(input_folder(live), ignore_errors=True)
 
 
 def reports_staging(reports_dir: Path) -> Path:
