@@ -1,5 +1,6 @@
 """One build: load the input, run the DAG with its data tests, record the run, write the
-reports, then publish warehouse and reports. Until the last step nothing live is touched."""
+reports, then publish warehouse and reports. Until the last step nothing live is touched,
+except that a pair a stopped build left mismatched is first put back together (`publish.prepare`)."""
 
 from __future__ import annotations
 
@@ -92,14 +93,22 @@ def input_gate(settings: Settings) -> Callable[[duckdb.DuckDBPyConnection], None
     return check
 
 
+def row_counts(con: duckdb.DuckDBPyConnection) -> tuple[int, int, int]:
+    """Data rows, customers and rejected rows, from the small tables that hold them (every data
+    row is a customer or a reject: a data test of the build)."""
+    data_rows, rejected = first_row(
+        con, "select (select count(*) from raw_records), (select count(*) from customer_rejects)"
+    )
+    return data_rows, data_rows - rejected, rejected
+
+
 def reject_flag(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[str]:
     """Customers lost: more than the warning share of data rows rejected, with the top reasons."""
-    data_rows, rejected = first_row(con, "select count(*), count(reject_reason) from stg_customer_rows")
+    data_rows, _, rejected = row_counts(con)
     if not data_rows or rejected / data_rows <= settings.warn_reject_share:
         return []
     reasons = con.execute(
-        "select reject_reason, count(*) as n from stg_customer_rows where reject_reason is not null "
-        "group by all order by n desc, reject_reason limit 3"
+        "select reject_reason, count(*) as n from customer_rejects group by all order by n desc, reject_reason limit 3"
     ).fetchall()
     top = " | ".join(f"{n:,} × {reason.replace('; ', ', ')}" for reason, n in reasons)
     return [
@@ -140,10 +149,7 @@ def record_run(
 ) -> dict:
     """Write `pipeline_runs` (the live warehouse's history plus this run); returns this run."""
     history = con.sql("select * from previous_runs order by run_id").df()
-    counts = first_row(
-        con,
-        "select count(*), count(*) filter (where reject_reason is null), count(reject_reason) from stg_customer_rows",
-    )
+    counts = row_counts(con)
     k = first_row(con, "select count(*) from cluster_centroids")[0]
     sample_rows, silhouette_rows = settings.fitted_rows(counts[1])
     k_reason = first_row(con, "select any_value(choice_reason) from k_selection")[0]  # none beyond the K range

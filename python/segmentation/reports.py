@@ -1,5 +1,5 @@
-"""The report files: index.html, elbow chart, segment map, segment profiles, segmented CSV and
-the marts as Parquet. The I/O edge of the reports: it reads the warehouse and writes the files;
+"""The report files: index.html, elbow chart, segment map, segment profiles, segmented CSV, the
+marts as Parquet and the fitted model as SQL per engine (scoring/<dialect>.sql). The I/O edge of the reports: it reads the warehouse and writes the files;
 the charts are drawn from what it reads by `charts`, through the build's runner (`workers`).
 """
 
