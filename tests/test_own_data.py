@@ -119,6 +119,13 @@ def test_a_header_naming_one_column_twice_is_an_error_naming_both(con, tmp_path)
         load(con, path, tmp_path / "work")
 
 
+def test_blank_and_repeated_headers_get_names_of_their_own_in_the_csv(tmp_path, settings):
+    rows = [row + ",a,b," for row in SAMPLE_ROWS]
+    run_build(settings, input_path=write_csv(tmp_path, "\n".join([HEADER + ",Note,Note,", *rows]) + "\n"))
+    assert segmented_csv(settings)[0][5:] == ["Note", "Note_2", "column_8", "Cluster", "Segment"]
+    assert segmented_csv(settings)[1][5:8] == ["a", "b", ""]
+
+
 def test_extra_columns_named_like_working_columns_travel_renamed(con, tmp_path):
     text = "CustomerID,Income,Spending,markers,age_problem,income_scale,Cluster_ID\n1,15,39,a,b,c,d\n"
     stage_file(con, write_csv(tmp_path, text), tmp_path / "work")

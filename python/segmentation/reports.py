@@ -1,6 +1,7 @@
 """The report files: index.html, elbow chart, segment map, segment profiles, segmented CSV, the
-marts as Parquet and the fitted model as SQL per engine (scoring/<dialect>.sql). The I/O edge of the reports: it reads the warehouse and writes the files;
-the charts are drawn from what it reads by `charts`, through the build's runner (`workers`).
+marts as Parquet and the fitted model as SQL per engine (scoring/<dialect>.sql). The I/O edge
+of the reports: it reads the warehouse and writes the files; the charts are drawn from what it
+reads by `charts`, through the build's runner (`workers`).
 """
 
 from __future__ import annotations
@@ -166,9 +167,12 @@ def write_segmented_csv(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     Segment, one line per customer in input order; always UTF-8. The five columns the
     warehouse knows hold its clean values (income in the input's unit), the others their text."""
     names = con.execute("select column_name, source_name from raw_columns order by position").fetchall()
+    headers = [name.casefold() for _, name in names]
     scale = first_row(con, "select income_scale from raw_input")[0]
     cells = []
     for column, name in names:
+        if not name or headers.count(name.casefold()) > 1:  # a CSV header needs a name of its own
+            name = column  # the warehouse's, made unique (`column_6`, `Note_2`)
         cell = f"segments.{quote_ident(column)}"
         if column == "annual_income_k":
             cell = f"{cell} / {scale}"
