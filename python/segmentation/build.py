@@ -25,7 +25,7 @@ from .db import first_row
 from .errors import DataTestError, InputError, Interrupted, PipelineError
 from .history import TABLES as HISTORY_TABLES
 from .history import carry_history, dataset_warning
-from .loader import LoadedInput, load_raw
+from .loader import LoadedInput, load_raw, release_records
 from .progress import step
 from .publish import (
     build_path,
@@ -74,12 +74,11 @@ def input_gate(settings: Settings) -> Callable[[duckdb.DuckDBPyConnection], None
     path = settings.input_path
 
     def check(con: duckdb.DuckDBPyConnection) -> None:
-        data_rows, rejected, first = first_row(
+        data_rows, _, rejected = row_counts(con)
+        first = first_row(
             con,
-            "select count(*), count(reject_reason), "
-            "arg_min(format('line {}: {}', line_number, reject_reason), line_number) "
-            "filter (where reject_reason is not null) from stg_customer_rows",
-        )
+            "select arg_min(format('line {}: {}', line_number, reject_reason), line_number) from customer_rejects",
+        )[0]
         if data_rows == 0:
             raise InputError(f"{path}: the file has a header but no data rows")
         if rejected == data_rows:
@@ -94,10 +93,10 @@ def input_gate(settings: Settings) -> Callable[[duckdb.DuckDBPyConnection], None
 
 
 def row_counts(con: duckdb.DuckDBPyConnection) -> tuple[int, int, int]:
-    """Data rows, customers and rejected rows, from the small tables that hold them (every data
-    row is a customer or a reject: a data test of the build)."""
+    """Data rows, customers and rejected rows, from the tables that hold them: a table's count
+    is kept, not scanned (every data row is a customer or a reject: a data test of the build)."""
     data_rows, rejected = first_row(
-        con, "select (select count(*) from raw_records), (select count(*) from customer_rejects)"
+        con, "select (select count(*) from int_customer_rows), (select count(*) from customer_rejects)"
     )
     return data_rows, data_rows - rejected, rejected
 
@@ -262,7 +261,7 @@ def build(settings: Settings, log: Callable[[str], None] = print, runner: Runner
                 with step(stage_label("load", "raw_customers"), log) as current:
                     loaded = load_raw(con, settings, input_folder(live))
                     current.summary = (
-                        f"{first_row(con, 'select count(*) from raw_records')[0]:,} records, "
+                        f"{first_row(con, 'select sum(records) from raw_parts')[0]:,} records, "
                         f"{first_row(con, 'select input_format from raw_input')[0]}"
                     )
                 for warning in loaded.warnings:
@@ -279,7 +278,11 @@ def build(settings: Settings, log: Callable[[str], None] = print, runner: Runner
                     SOURCES,
                     settings,
                     log,
-                    after=[("stg_customer_rows", input_gate(settings)), *chart_hooks(settings, runner, charts)],
+                    after=[
+                        ("customer_rejects", input_gate(settings)),
+                        ("customer_rejects", release_records),
+                        *chart_hooks(settings, runner, charts),
+                    ],
                 )
                 if note := dataset_warning(con):  # not a flag: the segments are sound
                     log(f"  warning: {note}")

@@ -42,28 +42,38 @@ BATCH = 100_000
 # Above this median an income without a unit in its header is taken to be in dollars.
 DOLLARS_MEDIAN = 1_000
 
-# One text column per line: a record separator as delimiter and no quoting keep lines whole;
-# WITH ORDINALITY numbers them (blank lines stay as NULL rows, so numbers are line numbers).
-LOAD_LINES = """
-insert into raw_lines
-with lines as (
-    select ordinality as line_number, raw_line
-    from read_csv(
-        $path, columns = {'raw_line': 'varchar'}, delim = chr(30), quote = '', escape = '',
-        header = false, auto_detect = false
-    ) with ordinality
+# One text column per line: a record separator as delimiter and no quoting keep lines whole.
+# Each part's lines go into a table of their own, in file order (DuckDB keeps the order of an
+# insert), so a line's row id is its line number less one: counting lines as they are read
+# (WITH ORDINALITY) would read the file on one core. Blank lines are kept, so the count holds.
+PART_TABLE = """
+create temp table {table} as
+select raw_line
+from read_csv(
+    $path, columns = {{'raw_line': 'varchar'}}, delim = chr(30), quote = '', escape = '',
+    header = false, auto_detect = false
 )
-
-select line_number + $offset, raw_line
-from lines
--- blank lines are dropped; only a line starting with a space needs trimming to tell
-where line_number > 1 and if(raw_line ^@ ' ', trim(raw_line) <> '', raw_line <> '')
 """
 
-# Lines whose quotes do not pair up: a quoted field holding a line end starts on one of them.
-OPEN_QUOTES = """
-select count(*) from raw_lines
-where contains(raw_line, '"') and (length(raw_line) - length(replace(raw_line, '"', ''))) % 2 = 1
+# A part's data lines, numbered on from the previous part's; blank lines are dropped (only a
+# line starting with a space needs trimming to tell).
+PART_LINES = """
+select rowid + 1 + {offset} as line_number, raw_line
+from {table}
+where rowid > 0 and if(raw_line ^@ ' ', trim(raw_line) <> '', raw_line <> '')
+"""
+
+# A part's last record's line number and its number of records (a record per line here), and
+# how many of its lines hold quotes that do not pair up: a quoted field holding a line end
+# starts on one of them. One scan.
+PART_FACTS = """
+select
+    max(line_number),
+    count(*),
+    count(*) filter (
+        where contains(raw_line, '"') and (length(raw_line) - length(replace(raw_line, '"', ''))) % 2 = 1
+    )
+from ({lines})
 """
 
 # The fields of a CSV line; a quoted field may hold the delimiter: those few lines are split
@@ -141,7 +151,7 @@ def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) -> 
     kind = input_kind(paths[0])
     parts = tuple(input_file.inspect(p, text=kind == "csv", encoding=settings.encoding) for p in paths)
     work.mkdir(parents=True, exist_ok=True)
-    con.execute("create temp table raw_parts (file_name varchar, first_line bigint, last_line bigint)")
+    con.execute("create temp table raw_parts (file_name varchar, first_line bigint, last_line bigint, records bigint)")
     if kind == "csv":
         names = load_csv(con, parts, work)
     elif kind == "parquet":
@@ -180,18 +190,24 @@ def describe(kind: str, parts: tuple[input_file.FileFacts, ...]) -> str:
     return name if len(parts) == 1 else f"{name}, {len(parts)} part files"
 
 
-def record_part(con: duckdb.DuckDBPyConnection, facts: input_file.FileFacts, offset: int, table: str) -> int:
-    """Note which lines of `table` came from this part; returns the next part's offset."""
-    last = first_row(
-        con,
-        f"select coalesce(max(line_number), $offset + 1) from {table} where line_number > $offset",
-        {"offset": offset},
-    )[0]
+def record_part(
+    con: duckdb.DuckDBPyConnection, facts: input_file.FileFacts, offset: int, last: int | None, records: int
+) -> int:
+    """Note which lines came from this part (`last`: its last record's line number, None
+    when it has none) and how many records; returns the next part's offset."""
+    last = offset + 1 if last is None else last
     con.execute(
-        "insert into raw_parts values ($name, $first, $last)",
-        {"name": facts.path.name, "first": offset + 1, "last": last},
+        "insert into raw_parts values ($name, $first, $last, $records)",
+        {"name": facts.path.name, "first": offset + 1, "last": last, "records": records},
     )
     return last
+
+
+def records_after(con: duckdb.DuckDBPyConnection, offset: int) -> tuple[int | None, int]:
+    """The last line number and the number of the records in `raw_records` after `offset`."""
+    return first_row(
+        con, "select max(line_number), count(*) from raw_records where line_number > $offset", {"offset": offset}
+    )
 
 
 # --- CSV ---------------------------------------------------------------------------------
@@ -215,12 +231,12 @@ def read_header(path: Path, source: Path) -> tuple[str, tuple[str, ...]]:
 
 
 def load_csv(con: duckdb.DuckDBPyConnection, parts: tuple[input_file.FileFacts, ...], work: Path) -> tuple[str, ...]:
-    """Every part's lines into `raw_lines`, numbered on from the previous part's, then
+    """`raw_lines`, every part's lines numbered on from the previous part's, then
     `raw_records` splitting them (or, when a quoted field holds a line end, read by Python's
     CSV reader)."""
-    con.execute("create temp table raw_lines (line_number bigint, raw_line varchar)")
     copies: list[tuple[Path, int, dict[int, str]]] = []
-    delimiter, names, offset = ",", tuple[str, ...](), 0
+    views: list[str] = []
+    delimiter, names, offset, open_quotes = ",", tuple[str, ...](), 0, 0
     for number, facts in enumerate(parts):
         path, copy = facts.path, work / f"part-{number:05d}.csv"
         problems = dict(input_file.readable_copy(facts, copy))
@@ -230,18 +246,27 @@ def load_csv(con: duckdb.DuckDBPyConnection, parts: tuple[input_file.FileFacts, 
             delimiter, names = read_header(path, copy)
         elif read_header(path, copy) != (delimiter, names):
             raise InputError(f"{path}: line 1: its header differs from that of {parts[0].path.name}")
+        table = f"raw_part_{number}_lines"
         try:
-            con.execute(LOAD_LINES, {"path": str(copy), "offset": offset})
+            con.execute(PART_TABLE.format(table=table), {"path": str(copy)})
+            views.append(PART_LINES.format(offset=int(offset), table=table))
+            last, records, opened = first_row(con, PART_FACTS.format(lines=views[-1]))
         except duckdb.Error as e:
             raise InputError(f"{path}: cannot be read as CSV ({str(e).splitlines()[0]})") from None
         copies.append((copy, offset, problems))
-        offset = record_part(con, facts, offset, "raw_lines")
-    if first_row(con, OPEN_QUOTES)[0]:
-        con.execute("drop table raw_lines")
+        open_quotes += opened
+        offset = record_part(con, facts, offset, last, records)
+    if open_quotes:
         con.execute(RECORDS_TABLE)
         for copy, offset, problems in copies:
             load_records(con, csv_records(copy, delimiter, problems, offset))
+        # a record may span lines here: count records, not lines
+        con.execute(
+            "update raw_parts set records = (select count(*) from raw_records "
+            "where raw_records.line_number between raw_parts.first_line and raw_parts.last_line)"
+        )
         return names
+    con.execute("create temp view raw_lines as " + "\nunion all\n".join(views))
     numbered = [(offset + line, problem) for _, offset, found in copies for line, problem in found.items()]
     if numbered:
         con.execute("create temp table raw_line_problems (line_number bigint, problem varchar)")
@@ -344,7 +369,7 @@ def load_parquet(
             raise InputError(f"{path}: cannot be read as Parquet ({str(e).splitlines()[0]})") from None
         finally:
             con.execute("drop view if exists parquet_records")
-        offset = record_part(con, facts, offset, "raw_records")
+        offset = record_part(con, facts, offset, *records_after(con, offset))
     return names
 
 
@@ -394,7 +419,7 @@ def load_excel(con: duckdb.DuckDBPyConnection, facts: input_file.FileFacts, shee
         )
     finally:
         book.close()
-    record_part(con, facts, 0, "raw_records")
+    record_part(con, facts, 0, *records_after(con, 0))
     return names[:width]
 
 
@@ -411,6 +436,19 @@ def cell_text(value: object) -> str:
     if hasattr(value, "isoformat"):
         return str(value.isoformat())
     return str(value)
+
+
+def release_records(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop the input's text once staging has typed it and kept its rejected lines: it is the
+    build's largest temporary data, and every later step has the memory it held."""
+    temporary = con.execute(
+        "select 'view', view_name from duckdb_views() "
+        "where temporary and view_name in ('raw_customers', 'raw_records', 'raw_lines') "
+        "union all select 'table', table_name from duckdb_tables() where temporary and "
+        "(table_name in ('raw_records', 'raw_line_problems') or regexp_full_match(table_name, 'raw_part_[0-9]+_lines'))"
+    ).fetchall()
+    for kind, name in temporary:
+        con.execute(f"drop {kind} if exists {quote_ident(name)}")
 
 
 # --- The named columns -------------------------------------------------------------------
@@ -463,7 +501,7 @@ def decide_income_unit(
     stated = option or income_unit(header)
     if stated:
         return stated, ()
-    rows = first_row(con, "select count(*) from raw_records")[0]
+    rows = first_row(con, "select sum(records) from raw_parts")[0]
     median = first_row(
         con,
         # a rough reading (decimal commas, as in '89,5', read as 89.5) is enough for a median

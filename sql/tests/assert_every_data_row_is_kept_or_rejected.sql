@@ -1,8 +1,9 @@
--- clean + rejected = data rows: no input line may vanish between the raw table and staging.
+-- clean + rejected = data rows: no input record may vanish between the loader, which counted
+-- each file's records as it read them, and staging.
 with
 
 raw_rows as (
-    select count(*) as data_rows from raw_customers
+    select sum(records) as data_rows from raw_parts
 ),
 
 clean as (
