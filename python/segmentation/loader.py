@@ -30,7 +30,7 @@ import pandas as pd
 from . import input_file
 from .columns import ColumnMap, income_unit, map_columns
 from .config import DELIMITERS, INPUT_COLUMNS, Settings
-from .db import first_row, quote_ident
+from .db import first_row, quote_ident, setting
 from .errors import InputError
 
 MAX_COLUMNS = 2_000
@@ -248,7 +248,8 @@ def load_csv(con: duckdb.DuckDBPyConnection, parts: tuple[input_file.FileFacts, 
             raise InputError(f"{path}: line 1: its header differs from that of {parts[0].path.name}")
         table = f"raw_part_{number}_lines"
         try:
-            con.execute(PART_TABLE.format(table=table), {"path": str(copy)})
+            with setting(con, "preserve_insertion_order", True):  # the build runs without it
+                con.execute(PART_TABLE.format(table=table), {"path": str(copy)})
             views.append(PART_LINES.format(offset=int(offset), table=table))
             last, records, opened = first_row(con, PART_FACTS.format(lines=views[-1]))
         except duckdb.Error as e:
