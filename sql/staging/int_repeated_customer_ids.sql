@@ -1,6 +1,8 @@
 -- Ids on more than one record whose own fields are fine: an id repeated with the same values
 -- keeps its first line; one repeated with different values (in any column) cannot be trusted
 -- on any of its lines. A small table, so the records are scanned for it once.
+-- Ids are grouped by their hash first: a number per customer is a far smaller group key than
+-- the text, and only the few records whose hash repeats are grouped by the id itself.
 with
 
 customer_rows as (
@@ -13,23 +15,36 @@ usable_rows as (
     where field_problem is null
 ),
 
+repeated_hashes as (
+    select hash(customer_id) as id_hash
+    from usable_rows
+    group by id_hash
+    having count(*) > 1
+),
+
+candidate_rows as (
+    select usable_rows.*
+    from usable_rows
+    semi join repeated_hashes on hash(usable_rows.customer_id) = repeated_hashes.id_hash
+),
+
 repeated_ids as (
     select customer_id
-    from usable_rows
+    from candidate_rows
     group by customer_id
     having count(*) > 1
 ),
 
 final as (
     select
-        usable_rows.customer_id,
-        min(usable_rows.line_number) as first_line,
-        list_sort(list(usable_rows.line_number)) as line_numbers,
-        count(distinct hash(*columns(usable_rows.* exclude (line_number)))) > 1  -- noqa: RF02
+        candidate_rows.customer_id,
+        min(candidate_rows.line_number) as first_line,
+        list_sort(list(candidate_rows.line_number)) as line_numbers,
+        count(distinct hash(*columns(candidate_rows.* exclude (line_number)))) > 1  -- noqa: RF02
             as has_conflicting_rows
-    from usable_rows
-    semi join repeated_ids on usable_rows.customer_id = repeated_ids.customer_id
-    group by usable_rows.customer_id
+    from candidate_rows
+    semi join repeated_ids on candidate_rows.customer_id = repeated_ids.customer_id
+    group by candidate_rows.customer_id
 )
 
 select * from final
