@@ -130,8 +130,7 @@ def row_count(con: duckdb.DuckDBPyConnection, table: str) -> int:
 def run_table_tests(con: duckdb.DuckDBPyConnection, docs: dict[str, TableDoc], table: str) -> int:
     """The data tests declared on one table's columns; returns how many passed."""
     tests = docs[table].tests if table in docs else ()
-    for test in tests:
-        data_tests.run_column_test(con, test)
+    data_tests.run_column_tests(con, tests)
     return len(tests)
 
 

@@ -5,6 +5,7 @@ Values from the YAML travel as query parameters; names are quoted identifiers.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import duckdb
@@ -16,32 +17,40 @@ from .schema import DataTest
 SHOWN_ROWS = 5
 
 
+def offending_rows(test: DataTest, suffix: str = "") -> tuple[str, dict[str, Any]] | None:
+    """A row-level test as the condition an offending row meets, with its parameters (named
+    with `suffix`, so several tests can share a query); None for a test that compares rows."""
+    column, args = quote_ident(test.column), test.args
+    match test.kind:
+        case "not_null":
+            return f"{column} is null", {}
+        case "accepted_values":
+            return f"{column} is not null and not list_contains($values{suffix}, {column})", {
+                f"values{suffix}": list(args["values"])
+            }
+        case "accepted_range":
+            conditions, params = [], {}
+            for bound, compare in (("min_value", "<"), ("max_value", ">")):
+                if bound in args:
+                    conditions.append(f"{column} {compare} ${bound}{suffix}")
+                    params[f"{bound}{suffix}"] = args[bound]
+            return " or ".join(conditions), params
+    return None
+
+
 def query_for(test: DataTest) -> tuple[str, dict[str, Any]]:
     table, column = quote_ident(test.table), quote_ident(test.column)
     args = test.args
+    if (row_level := offending_rows(test)) is not None:
+        condition, params = row_level
+        return f"select * from {table} where {condition}", params
     match test.kind:
-        case "not_null":
-            return f"select * from {table} where {column} is null", {}
         case "unique":
             return (
                 f"select {column}, count(*) as occurrences from {table} "
                 f"where {column} is not null group by all having count(*) > 1",
                 {},
             )
-        case "accepted_values":
-            return (
-                f"select * from {table} where {column} is not null and not list_contains($values, {column})",
-                {"values": list(args["values"])},
-            )
-        case "accepted_range":
-            conditions, params = [], {}
-            if "min_value" in args:
-                conditions.append(f"{column} < $min_value")
-                params["min_value"] = args["min_value"]
-            if "max_value" in args:
-                conditions.append(f"{column} > $max_value")
-                params["max_value"] = args["max_value"]
-            return f"select * from {table} where {' or '.join(conditions)}", params
         case "relationships":
             parent, field = quote_ident(args["to"]), quote_ident(args["field"])
             return (
@@ -63,6 +72,20 @@ def check(con: duckdb.DuckDBPyConnection, name: str, sql: str, params: dict[str,
         raise DataTestError(f"data test {name} failed: {total} offending row(s), e.g. {shown}")
 
 
-def run_column_test(con: duckdb.DuckDBPyConnection, test: DataTest) -> None:
-    sql, params = query_for(test)
-    check(con, test.name, sql, params)
+def run_column_tests(con: duckdb.DuckDBPyConnection, tests: Sequence[DataTest]) -> None:
+    """The tests declared on one table. Its row-level tests (not_null, accepted_values,
+    accepted_range) share one scan counting each one's offending rows; a test that finds
+    any is run on its own, for the rows to show. Tests that compare rows run one by one."""
+    row_level = [(test, offending_rows(test, f"_{i}")) for i, test in enumerate(tests)]
+    counted = [(test, found) for test, found in row_level if found is not None]
+    if counted:
+        table = quote_ident(counted[0][0].table)
+        counts = ", ".join(f"count(*) filter (where {condition})" for _, (condition, _) in counted)
+        params = {name: value for _, (_, found) in counted for name, value in found.items()}
+        offending = con.execute(f"select {counts} from {table}", params).fetchall()[0]
+        for (test, _), rows in zip(counted, offending):
+            if rows:
+                check(con, test.name, *query_for(test))
+    for test, found in row_level:
+        if found is None:
+            check(con, test.name, *query_for(test))
