@@ -176,17 +176,18 @@ def write_segmented_csv(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         if not name or headers.count(name.casefold()) > 1:  # a CSV header needs a name of its own
             name = column  # the warehouse's, made unique (`column_6`, `Note_2`)
         cell = f"segments.{quote_ident(column)}"
-        if column == "annual_income_k":
+        if column == "annual_income_k":  # in the input's unit, 15.0 as 15 as the input wrote it
             cell = f"{cell} / {scale}"
-        if column in ("annual_income_k", "age", "spending_score"):  # 15.0 as 15, as the input wrote it
             cell = f"if({cell} = trunc({cell}), ({cell})::bigint::varchar, ({cell})::varchar)"
-        else:
+        elif column not in ("age", "spending_score"):  # whole numbers in the warehouse: written as they are
             cell = SAFE_CELL.format(cell=cell)
         cells.append(f"{cell} as {quote_ident(name)}")
-    # the labels of a handful of segments as a map: cheaper than joining every customer to them
-    labels = "(select map(list(cluster_id), list(segment_label)) from segment_summary)"
+    # a handful of labels as constants: a lookup or join per customer costs seconds at 10M
+    labels = con.execute("select cluster_id, segment_label from segment_summary order by cluster_id").fetchall()
+    segment = " ".join(f"when {int(cluster_id)} then $label_{cluster_id}" for cluster_id, _ in labels)
     con.sql(
         f'select {", ".join(cells)}, segments.cluster_id as "Cluster", '
-        f'{labels}[segments.cluster_id] as "Segment" '
-        "from int_clustered_customers as segments order by segments.line_number"
+        f'case segments.cluster_id {segment} end as "Segment" '
+        "from int_clustered_customers as segments order by segments.line_number",
+        params={f"label_{cluster_id}": label for cluster_id, label in labels},
     ).write_csv(str(path), header=True)
