@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import duckdb
+import pandas as pd
 
 
 def quote_ident(name: str) -> str:
@@ -33,3 +34,26 @@ def setting(con: duckdb.DuckDBPyConnection, name: str, value: object) -> Iterato
         yield
     finally:
         con.execute(f"set {name} = $value", {"value": before})
+
+
+# A hash bound that lets about this many times the wanted rows through: fewer is all but
+# impossible, and then the whole table is sorted instead.
+SAMPLE_MARGIN = 3
+
+
+def customer_sample(
+    con: duckdb.DuckDBPyConnection, table: str, columns: str, rows: int, seed: int | None = None
+) -> pd.DataFrame:
+    """The `rows` customers of `table` with the smallest hash of their id (salted with `seed`):
+    a sample that depends on which customers there are, never on their row order. Only the
+    customers under a hash bound are sorted, not all of them: the same rows come out."""
+    key = "hash(customer_id)" if seed is None else "hash(customer_id, $seed)"
+    query = f"select {columns} from {quote_ident(table)} where {key} <= $bound order by {key} limit $rows"
+    params: dict[str, Any] = {"rows": rows} | ({} if seed is None else {"seed": seed})
+    customers = first_row(con, f"select count(*) from {quote_ident(table)}")[0]
+    everyone = (1 << 64) - 1
+    bound = everyone if customers <= rows else min(everyone, (everyone // customers) * rows * SAMPLE_MARGIN)
+    sample = con.execute(query, params | {"bound": bound}).df()
+    if len(sample) < min(rows, customers):
+        sample = con.execute(query, params | {"bound": everyone}).df()
+    return sample

@@ -10,21 +10,12 @@ import duckdb
 import pandas as pd
 
 from .config import Settings
-from .db import first_row
+from .db import customer_sample, first_row
 from .errors import InputError, TooFewCustomers
 from .workers import CLUSTERING, Runner
 
 INPUTS = ("customer_features", "dataset_match", "previous_centroids", "previous_runs", "previous_segment_history")
 OUTPUTS = ("cluster_centroids", "k_selection", "feature_scaling", "customer_silhouettes", "cluster_stability")
-
-# A seeded sample that depends on which customers there are, never on their row order; with
-# fewer customers than the sample size it is all of them, and the fit is exact.
-SAMPLE = """
-select customer_id, {features}
-from customer_features
-order by hash(customer_id, $seed)
-limit $rows
-"""
 
 
 def previous_model(con: duckdb.DuckDBPyConnection, settings: Settings) -> tuple[pd.DataFrame | None, frozenset[int]]:
@@ -52,9 +43,10 @@ def previous_model(con: duckdb.DuckDBPyConnection, settings: Settings) -> tuple[
 
 
 def run(con: duckdb.DuckDBPyConnection, settings: Settings, runner: Runner) -> dict[str, pd.DataFrame]:
-    sample = con.execute(
-        SAMPLE.format(features=", ".join(settings.features)), {"seed": settings.seed, "rows": settings.sample_size}
-    ).df()
+    # with fewer customers than the sample size it is all of them, and the fit is exact
+    sample = customer_sample(
+        con, "customer_features", ", ".join(["customer_id", *settings.features]), settings.sample_size, settings.seed
+    )
     try:
         return runner.call(CLUSTERING, "model_tables", sample, settings, *previous_model(con, settings))()
     except TooFewCustomers as e:

@@ -13,7 +13,7 @@ import duckdb
 import pandas as pd
 
 from .config import FEATURE_COLUMNS, Settings
-from .db import first_row, quote_ident
+from .db import customer_sample, first_row, quote_ident
 from .html_report import ReportData, render
 from .scoring import FILES as SCORING_FILES
 from .scoring import write_scoring
@@ -66,10 +66,7 @@ def chart_hooks(
     def segment_charts(con: duckdb.DuckDBPyConnection) -> None:
         segments = segments_with_centroids(con, features)
         customers = int(segments["customers"].sum())
-        # a seeded sample that depends on the customers, not on their row order
-        points = con.execute(
-            "select * from int_clustered_customers order by hash(customer_id) limit $points", {"points": SCATTER_POINTS}
-        ).df()
+        points = customer_sample(con, "int_clustered_customers", "*", SCATTER_POINTS)
         charts[CLUSTERS_PNG] = runner.call(CHARTS, "segment_map", points, segments, features, customers)
         charts[CLUSTERS_NARROW] = runner.call(CHARTS, "segment_map", points, segments, features, customers, True)
         charts[PROFILES_PNG] = runner.call(
