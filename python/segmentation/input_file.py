@@ -70,8 +70,10 @@ def inspect(path: Path, text: bool = True, encoding: str | None = None) -> FileF
             if not text:
                 continue
             head = head or chunk[:4096]
-            crlf += chunk.count(b"\r\n") + (previous == b"\r" and chunk[:1] == b"\n")
-            cr, lf = cr + chunk.count(b"\r"), lf + chunk.count(b"\n")
+            lf += chunk.count(b"\n")
+            if b"\r" in chunk or previous == b"\r":  # most files have no CR: skip its counts
+                crlf += chunk.count(b"\r\n") + (previous == b"\r" and chunk[:1] == b"\n")
+                cr += chunk.count(b"\r")
             forbidden = forbidden or any(byte in chunk for byte in FORBIDDEN)
             if utf8 and not chunk.isascii():
                 try:
