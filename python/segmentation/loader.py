@@ -235,7 +235,7 @@ def load_csv(con: duckdb.DuckDBPyConnection, parts: tuple[input_file.FileFacts, 
     `raw_records` splitting them (or, when a quoted field holds a line end, read by Python's
     CSV reader)."""
     copies: list[tuple[Path, int, dict[int, str]]] = []
-    views: list[str] = []
+    part_lines: list[str] = []
     delimiter, names, offset, open_quotes = ",", tuple[str, ...](), 0, 0
     for number, facts in enumerate(parts):
         path, copy = facts.path, work / f"part-{number:05d}.csv"
@@ -250,14 +250,15 @@ def load_csv(con: duckdb.DuckDBPyConnection, parts: tuple[input_file.FileFacts, 
         try:
             with setting(con, "preserve_insertion_order", True):  # the build runs without it
                 con.execute(PART_TABLE.format(table=table), {"path": str(copy)})
-            views.append(PART_LINES.format(offset=int(offset), table=table))
-            last, records, opened = first_row(con, PART_FACTS.format(lines=views[-1]))
+            part_lines.append(PART_LINES.format(offset=int(offset), table=table))
+            last, records, opened = first_row(con, PART_FACTS.format(lines=part_lines[-1]))
         except duckdb.Error as e:
             raise InputError(f"{path}: cannot be read as CSV ({str(e).splitlines()[0]})") from None
         copies.append((copy, offset, problems))
         open_quotes += opened
         offset = record_part(con, facts, offset, last, records)
     if open_quotes:
+        release_records(con)  # the lines read so far: Python's reader reads the copies again
         con.execute(RECORDS_TABLE)
         for copy, offset, problems in copies:
             load_records(con, csv_records(copy, delimiter, problems, offset))
@@ -267,7 +268,7 @@ def load_csv(con: duckdb.DuckDBPyConnection, parts: tuple[input_file.FileFacts, 
             "where raw_records.line_number between raw_parts.first_line and raw_parts.last_line)"
         )
         return names
-    con.execute("create temp view raw_lines as " + "\nunion all\n".join(views))
+    con.execute("create temp view raw_lines as " + "\nunion all\n".join(part_lines))
     numbered = [(offset + line, problem) for _, offset, found in copies for line, problem in found.items()]
     if numbered:
         con.execute("create temp table raw_line_problems (line_number bigint, problem varchar)")
