@@ -18,7 +18,7 @@ def main(source: Path, out: Path) -> None:
     with duckdb.connect(str(out / "floor.duckdb"), config={"memory_limit": "600MB"}) as con:
         reader = "read_parquet($path)" if source.suffix == ".parquet" else "read_csv($path, header = true)"
         con.execute(
-            f"create table customers as select row_number() over () as line_number, * from {reader}",
+            f"create or replace table customers as select row_number() over () as line_number, * from {reader}",
             {"path": str(source)},
         )
         con.sql(
