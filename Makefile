@@ -43,7 +43,7 @@ run: $(STAMP) ## build warehouse/mall.duckdb and reports/, from the bundled samp
 test: lint $(OLD_DUCKDB)/.installed ## lint the SQL, then run the whole test suite (engine tests need make engines)
 	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || [ -n "$$CHROMIUM" ] \
 		|| echo "note: no Chromium found: the browser test of the report is SKIPPED (apt-get install chromium)"
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 lint: $(STAMP) ## sqlfluff on sql/, ruff (lint and format) and mypy on the Python
 	$(BIN)/sqlfluff lint sql
