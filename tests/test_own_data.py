@@ -329,6 +329,28 @@ def test_a_stray_quote_costs_its_line_only(con, tmp_path):
     assert rejects(con) == [(2, "a quoted field opened on line 2 is not closed")]
 
 
+@pytest.mark.parametrize("address", ["Rue 1", '"Rue 1\r\nBât. B"'], ids=["one line a record", "quoted line end"])
+def test_excel_sep_line_names_the_delimiter(con, tmp_path, address):
+    rows = ["1;Male;19;15;39;Rue 1", "2;Female;21;15;x;Rue 2", f"3;Female;22;16;80;{address}"]
+    text = "\r\n".join(["sep=;", HEADER.replace(",", ";") + ";Address", *rows]) + "\r\n"
+    stage_file(con, write_csv(tmp_path, text.encode("cp1252")), tmp_path / "work")
+    assert [(row[0], row[4]) for row in customers(con)] == [("1", 39), ("3", 80)]
+    assert rejects(con) == [(4, "spending_score 'x' is not a whole number")]  # lines as the file numbers them
+
+
+@pytest.mark.parametrize(
+    "text, error",
+    [
+        ("sep=#\n" + HEADER + "\n1,Male,19,15,39\n", "line 1: 'sep=#' names a delimiter other than"),
+        ("sep=;\nid;sex\n1;Male\n", "line 2: missing column(s)"),
+        ("sep=;\r\n", "line 2: no header after 'sep=;'"),
+    ],
+)
+def test_excel_sep_line_errors_name_their_line(con, tmp_path, text, error):
+    with pytest.raises(InputError, match=re.escape(error)):
+        load(con, write_csv(tmp_path, text), tmp_path / "work")
+
+
 def test_excel_workbook_first_sheet_or_named(con, tmp_path):
     openpyxl = pytest.importorskip("openpyxl")
     book = openpyxl.Workbook()
@@ -419,10 +441,10 @@ def test_a_file_that_grows_while_read_stops_the_build(tmp_path, settings, monkey
     original = loader.load_csv
 
     def appended_meanwhile(*args, **kwargs):
-        names = original(*args, **kwargs)
+        header = original(*args, **kwargs)
         with path.open("a") as f:  # another program still writing the export
             f.write("201,Male,30,50,5")
-        return names
+        return header
 
     monkeypatch.setattr(loader, "load_csv", appended_meanwhile)
     with pytest.raises(InputError, match="changed while it was read"):

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import re
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 import pandas as pd
@@ -35,6 +37,7 @@ from .errors import InputError
 
 MAX_COLUMNS = 2_000
 MAX_HEADER_CHARS = 16 << 20  # a header is read whole up to this
+SEP_LINE = re.compile(r"sep=(.)", re.IGNORECASE)  # Excel's first line naming the delimiter
 # A quoted field may hold line ends; one still open after this many lines is a stray quote:
 # its line is rejected and reading goes on with the next line.
 MAX_RECORD_LINES = 100
@@ -55,12 +58,12 @@ from read_csv(
 )
 """
 
-# A part's data lines, numbered on from the previous part's; blank lines are dropped (only a
-# line starting with a space needs trimming to tell).
+# A part's data lines (those after its header), numbered on from the previous part's; blank
+# lines are dropped (only a line starting with a space needs trimming to tell).
 PART_LINES = """
 select rowid + 1 + {offset} as line_number, raw_line
 from {table}
-where rowid > 0 and if(raw_line ^@ ' ', trim(raw_line) <> '', raw_line <> '')
+where rowid >= {header_line} and if(raw_line ^@ ' ', trim(raw_line) <> '', raw_line <> '')
 """
 
 # A part's last record's line number and its number of records (a record per line here), and
@@ -152,8 +155,10 @@ def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) -> 
     parts = tuple(input_file.inspect(p, text=kind == "csv", encoding=settings.encoding) for p in paths)
     work.mkdir(parents=True, exist_ok=True)
     con.execute("create temp table raw_parts (file_name varchar, first_line bigint, last_line bigint, records bigint)")
+    header_line = 1  # a workbook's or Parquet file's column names are its first row
     if kind == "csv":
-        names = load_csv(con, parts, work)
+        header = load_csv(con, parts, work)
+        names, header_line = header.names, header.line
     elif kind == "parquet":
         names = load_parquet(con, parts, work)
     else:
@@ -163,11 +168,13 @@ def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) -> 
     if path.is_dir() and input_parts(path) != paths:
         raise input_file.changed(path)
     if len(names) > MAX_COLUMNS:
-        raise InputError(f"{path}: line 1: the header has {len(names):,} columns; at most {MAX_COLUMNS:,} are read")
+        raise InputError(
+            f"{path}: line {header_line}: the header has {len(names):,} columns; at most {MAX_COLUMNS:,} are read"
+        )
     try:
         columns = map_columns(names, required_columns(settings), settings.columns)
     except ValueError as e:
-        raise InputError(f"{path}: line 1: {e}") from None
+        raise InputError(f"{path}: line {header_line}: {e}") from None
     create_raw_customers(con, columns)
     unit, warnings = decide_income_unit(con, columns, settings.income_unit)
     loaded = LoadedInput(parts, columns, unit, warnings)
@@ -213,44 +220,59 @@ def records_after(con: duckdb.DuckDBPyConnection, offset: int) -> tuple[int | No
 # --- CSV ---------------------------------------------------------------------------------
 
 
-def read_header(path: Path, source: Path) -> tuple[str, tuple[str, ...]]:
-    """The delimiter and the header's names, from the first line of `source` (UTF-8)."""
+class CsvHeader(NamedTuple):
+    delimiter: str
+    names: tuple[str, ...]
+    line: int  # 2 after Excel's `sep=;` line, else 1
+
+
+def read_header(path: Path, source: Path) -> CsvHeader:
+    """The delimiter and the header's names, from the first line of `source` (UTF-8), or from
+    the second after a `sep=X` line, which Excel writes to name the delimiter."""
     with source.open(encoding="utf-8-sig", errors="replace", newline="") as f:
-        first = f.readline(MAX_HEADER_CHARS)
+        first, line = f.readline(MAX_HEADER_CHARS), 1
+        if hint := SEP_LINE.fullmatch(first.rstrip("\r\n")):
+            first, line = f.readline(MAX_HEADER_CHARS), 2
         blank = not first.strip() and not f.read(1 << 16).strip()
+    if hint and hint[1] not in DELIMITERS:
+        raise InputError(f"{path}: line 1: {hint[0]!r} names a delimiter other than {', '.join(map(repr, DELIMITERS))}")
     if blank:
-        raise InputError(f"{path}: the file is empty")
+        raise InputError(f"{path}: line 2: no header after {hint[0]!r}" if hint else f"{path}: the file is empty")
     if len(first) >= MAX_HEADER_CHARS and not first.endswith(("\n", "\r")):
-        raise InputError(f"{path}: line 1: the header is longer than {MAX_HEADER_CHARS:,} characters")
+        raise InputError(f"{path}: line {line}: the header is longer than {MAX_HEADER_CHARS:,} characters")
     text = first.rstrip("\r\n")
     if "\ufffd" in text or "\x00" in text:
-        raise InputError(f"{path}: line 1: the header is not text (undecodable bytes); is this a CSV file?")
-    delimiter = max(DELIMITERS, key=text.count)  # ties go to the earlier, ',' first
-    names = tuple(next(csv.reader([text], delimiter=delimiter), []))
-    return delimiter, names
+        raise InputError(f"{path}: line {line}: the header is not text (undecodable bytes); is this a CSV file?")
+    delimiter = hint[1] if hint else max(DELIMITERS, key=text.count)  # ties go to the earlier, ',' first
+    return CsvHeader(delimiter, tuple(next(csv.reader([text], delimiter=delimiter), [])), line)
 
 
-def load_csv(con: duckdb.DuckDBPyConnection, parts: tuple[input_file.FileFacts, ...], work: Path) -> tuple[str, ...]:
+def load_csv(con: duckdb.DuckDBPyConnection, parts: tuple[input_file.FileFacts, ...], work: Path) -> CsvHeader:
     """`raw_lines`, every part's lines numbered on from the previous part's, then
     `raw_records` splitting them (or, when a quoted field holds a line end, read by Python's
     CSV reader)."""
     copies: list[tuple[Path, int, dict[int, str]]] = []
     part_lines: list[str] = []
-    delimiter, names, offset, open_quotes = ",", tuple[str, ...](), 0, 0
+    offset, open_quotes = 0, 0
     for number, facts in enumerate(parts):
         path, copy = facts.path, work / f"part-{number:05d}.csv"
         problems = dict(input_file.readable_copy(facts, copy))
         if 1 in problems:
             raise InputError(f"{path}: line 1: the header is not {facts.encoding} text ({problems[1]})")
+        found = read_header(path, copy)
+        if found.line in problems:
+            raise InputError(
+                f"{path}: line {found.line}: the header is not {facts.encoding} text ({problems[found.line]})"
+            )
         if number == 0:
-            delimiter, names = read_header(path, copy)
-        elif read_header(path, copy) != (delimiter, names):
-            raise InputError(f"{path}: line 1: its header differs from that of {parts[0].path.name}")
+            header = found
+        elif found != header:
+            raise InputError(f"{path}: line {found.line}: its header differs from that of {parts[0].path.name}")
         table = f"raw_part_{number}_lines"
         try:
             with setting(con, "preserve_insertion_order", True):  # the build runs without it
                 con.execute(PART_TABLE.format(table=table), {"path": str(copy)})
-            part_lines.append(PART_LINES.format(offset=int(offset), table=table))
+            part_lines.append(PART_LINES.format(offset=int(offset), table=table, header_line=header.line))
             last, records, opened = first_row(con, PART_FACTS.format(lines=part_lines[-1]))
         except duckdb.Error as e:
             raise InputError(f"{path}: cannot be read as CSV ({str(e).splitlines()[0]})") from None
@@ -261,13 +283,13 @@ def load_csv(con: duckdb.DuckDBPyConnection, parts: tuple[input_file.FileFacts, 
         release_records(con)  # the lines read so far: Python's reader reads the copies again
         con.execute(RECORDS_TABLE)
         for copy, offset, problems in copies:
-            load_records(con, csv_records(copy, delimiter, problems, offset))
+            load_records(con, csv_records(copy, header, problems, offset))
         # a record may span lines here: count records, not lines
         con.execute(
             "update raw_parts set records = (select count(*) from raw_records "
             "where raw_records.line_number between raw_parts.first_line and raw_parts.last_line)"
         )
-        return names
+        return header
     con.execute("create temp view raw_lines as " + "\nunion all\n".join(part_lines))
     numbered = [(offset + line, problem) for _, offset, found in copies for line, problem in found.items()]
     if numbered:
@@ -276,10 +298,10 @@ def load_csv(con: duckdb.DuckDBPyConnection, parts: tuple[input_file.FileFacts, 
         problem, join = "raw_line_problems.problem", "left join raw_line_problems using (line_number)"
     else:
         problem, join = "null::varchar", ""
-    con.execute("set variable raw_delimiter = $value", {"value": delimiter})
-    con.execute("set variable raw_field_pattern = $value", {"value": field_pattern(delimiter)})
+    con.execute("set variable raw_delimiter = $value", {"value": header.delimiter})
+    con.execute("set variable raw_field_pattern = $value", {"value": field_pattern(header.delimiter)})
     con.execute(SPLIT_LINES.format(problem=problem, join=join))
-    return names
+    return header
 
 
 def field_pattern(delimiter: str) -> str:
@@ -291,13 +313,12 @@ class StrayQuote(Exception):
     """A quoted field still open after MAX_RECORD_LINES lines."""
 
 
-def csv_records(source: Path, delimiter: str, problems: dict[int, str], offset: int = 0) -> Iterator[tuple]:
+def csv_records(source: Path, header: CsvHeader, problems: dict[int, str], offset: int = 0) -> Iterator[tuple]:
     """(line number, raw text, fields, problem) of each non-blank record after the header, read
     with Python's RFC 4180 reader: a quoted field may hold line ends. A record is numbered by
     its first line (plus `offset`, for a part after the first)."""
     with source.open(encoding="utf-8", newline="") as f:
-        numbered = enumerate((line.rstrip("\r\n") for line in f), start=1)
-        next(numbered, None)  # the header
+        numbered = islice(enumerate((line.rstrip("\r\n") for line in f), start=1), header.line, None)
         backlog: deque[tuple[int, str]] = deque()  # a stray quote's lines, read again after it
         lines: list[tuple[int, str]] = []  # the record being read
 
@@ -309,7 +330,7 @@ def csv_records(source: Path, delimiter: str, problems: dict[int, str], offset: 
                 yield line[1] + "\n"  # the reader keeps a quoted line end
 
         while True:
-            reader = csv.reader(feed(), delimiter=delimiter, strict=False)
+            reader = csv.reader(feed(), delimiter=header.delimiter, strict=False)
             try:
                 for fields in reader:
                     number, text = lines[0][0], "\n".join(line for _, line in lines)
