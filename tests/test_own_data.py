@@ -351,6 +351,15 @@ def test_excel_sep_line_errors_name_their_line(con, tmp_path, text, error):
         load(con, write_csv(tmp_path, text), tmp_path / "work")
 
 
+@pytest.mark.parametrize("first", [b"", b"sep=;\n"], ids=["header first", "after sep="])
+def test_a_bad_byte_in_the_header_is_named_with_its_line(con, tmp_path, first):
+    data = first + b"Customer\xe9ID;Gender;Age\n1;Male;19\n"
+    line = 1 + first.count(b"\n")
+    expected = f"line {line}: the header is unreadable: not utf-8 text (byte 0xe9 at column 9)"
+    with pytest.raises(InputError, match=re.escape(expected)):
+        load(con, write_csv(tmp_path, data), tmp_path / "work", encoding="utf-8")
+
+
 def test_excel_workbook_first_sheet_or_named(con, tmp_path):
     openpyxl = pytest.importorskip("openpyxl")
     book = openpyxl.Workbook()

@@ -226,9 +226,10 @@ class CsvHeader(NamedTuple):
     line: int  # 2 after Excel's `sep=;` line, else 1
 
 
-def read_header(path: Path, source: Path) -> CsvHeader:
+def read_header(path: Path, source: Path, problems: dict[int, str]) -> CsvHeader:
     """The delimiter and the header's names, from the first line of `source` (UTF-8), or from
-    the second after a `sep=X` line, which Excel writes to name the delimiter."""
+    the second after a `sep=X` line, which Excel writes to name the delimiter. `problems`: the
+    lines whose bytes the copy could not decode, by number."""
     with source.open(encoding="utf-8-sig", errors="replace", newline="") as f:
         first, line = f.readline(MAX_HEADER_CHARS), 1
         if hint := SEP_LINE.fullmatch(first.rstrip("\r\n")):
@@ -240,6 +241,8 @@ def read_header(path: Path, source: Path) -> CsvHeader:
         raise InputError(f"{path}: line 2: no header after {hint[0]!r}" if hint else f"{path}: the file is empty")
     if len(first) >= MAX_HEADER_CHARS and not first.endswith(("\n", "\r")):
         raise InputError(f"{path}: line {line}: the header is longer than {MAX_HEADER_CHARS:,} characters")
+    if line in problems:  # the copy holds U+FFFD for its bad bytes: say which they were
+        raise InputError(f"{path}: line {line}: the header is unreadable: {problems[line]}")
     text = first.rstrip("\r\n")
     if "\ufffd" in text or "\x00" in text:
         raise InputError(f"{path}: line {line}: the header is not text (undecodable bytes); is this a CSV file?")
@@ -257,13 +260,7 @@ def load_csv(con: duckdb.DuckDBPyConnection, parts: tuple[input_file.FileFacts, 
     for number, facts in enumerate(parts):
         path, copy = facts.path, work / f"part-{number:05d}.csv"
         problems = dict(input_file.readable_copy(facts, copy))
-        if 1 in problems:
-            raise InputError(f"{path}: line 1: the header is not {facts.encoding} text ({problems[1]})")
-        found = read_header(path, copy)
-        if found.line in problems:
-            raise InputError(
-                f"{path}: line {found.line}: the header is not {facts.encoding} text ({problems[found.line]})"
-            )
+        found = read_header(path, copy, problems)
         if number == 0:
             header = found
         elif found != header:
