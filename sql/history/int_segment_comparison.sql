@@ -4,7 +4,8 @@
 -- the previous build was on another dataset (dataset_match): other people, maybe the same ids.
 with
 
-snapshots as (
+-- scanned per use rather than materialised: it holds every kept run's customers
+snapshots as not materialized (
     select * from segment_snapshots
 ),
 

@@ -5,7 +5,8 @@
 -- separates them most (e.g. "Standard Customers (Higher Income)").
 with
 
-clustered_customers as (
+-- scanned twice (population, profiles) rather than materialised: it holds every customer
+clustered_customers as not materialized (
     select * from int_clustered_customers
 ),
 

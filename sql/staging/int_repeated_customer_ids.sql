@@ -2,14 +2,16 @@
 -- keeps its first line; one repeated with different values (in any column) cannot be trusted
 -- on any of its lines. A small table, so the records are scanned for it once.
 -- Ids are grouped by their hash first: a number per customer is a far smaller group key than
--- the text, and only the few records whose hash repeats are grouped by the id itself.
+-- the text, and only the few records whose hash repeats are grouped by the id itself. The
+-- records are read twice (hashes, then candidates) and never materialised: two scans of a
+-- few columns cost far less than holding every column of every record.
 with
 
-customer_rows as (
+customer_rows as not materialized (
     select * from int_customer_rows
 ),
 
-usable_rows as (
+usable_rows as not materialized (
     select * exclude (field_problem, value_issues)
     from customer_rows
     where field_problem is null
