@@ -329,10 +329,14 @@ def test_a_stray_quote_costs_its_line_only(con, tmp_path):
     assert rejects(con) == [(2, "a quoted field opened on line 2 is not closed")]
 
 
-@pytest.mark.parametrize("address", ["Rue 1", '"Rue 1\r\nBât. B"'], ids=["one line a record", "quoted line end"])
-def test_excel_sep_line_names_the_delimiter(con, tmp_path, address):
+@pytest.mark.parametrize(
+    "hint, address",
+    [("sep=;", "Rue 1"), ("sep=;", '"Rue 1\r\nBât. B"'), ("SEP=;;;;;", "Rue 1")],
+    ids=["one line a record", "quoted line end", "saved back padded"],
+)
+def test_excel_sep_line_names_the_delimiter(con, tmp_path, hint, address):
     rows = ["1;Male;19;15;39;Rue 1", "2;Female;21;15;x;Rue 2", f"3;Female;22;16;80;{address}"]
-    text = "\r\n".join(["sep=;", HEADER.replace(",", ";") + ";Address", *rows]) + "\r\n"
+    text = "\r\n".join([hint, HEADER.replace(",", ";") + ";Address", *rows]) + "\r\n"
     stage_file(con, write_csv(tmp_path, text.encode("cp1252")), tmp_path / "work")
     assert [(row[0], row[4]) for row in customers(con)] == [("1", 39), ("3", 80)]
     assert rejects(con) == [(4, "spending_score 'x' is not a whole number")]  # lines as the file numbers them

@@ -37,7 +37,9 @@ from .errors import InputError
 
 MAX_COLUMNS = 2_000
 MAX_HEADER_CHARS = 16 << 20  # a header is read whole up to this
-SEP_LINE = re.compile(r"sep=(.)", re.IGNORECASE)  # Excel's first line naming the delimiter
+# Excel's first line naming the delimiter; a spreadsheet that took it for a row saves it back
+# padded with delimiters to the width of the table (`sep=;;;;`)
+SEP_LINE = re.compile(r"sep=(.)\1*", re.IGNORECASE)
 # A quoted field may hold line ends; one still open after this many lines is a stray quote:
 # its line is rejected and reading goes on with the next line.
 MAX_RECORD_LINES = 100
