@@ -330,6 +330,31 @@ def test_a_stray_quote_costs_its_line_only(con, tmp_path):
 
 
 @pytest.mark.parametrize(
+    "notes, rejected",
+    [
+        ({2: '"VIP', 5: 'bought 27" monitor'}, [(2, "a quoted field opened on line 2 is not closed")]),
+        ({2: '"Bob, Jr', 17: "6' 2\" tall"}, [(2, "a quoted field opened on line 2 is not closed")]),
+        # closed where a field ends, but the record it makes has too many fields
+        (
+            {2: '"VIP', 4: 'x",y'},
+            [(2, "a quoted field opened on line 2 is not closed"), (4, "has 7 fields where the header has 6")],
+        ),
+        # within one line: read as it is written, the line is kept
+        ({3: '"A"B'}, []),
+        # the last line opens a quote it never closes
+        ({21: '"unclosed'}, [(21, "a quoted field opened on line 21 is not closed")]),
+    ],
+    ids=["closed mid-field", "closed 15 lines on", "closed, fields miscounted", "astray in a line", "last line"],
+)
+def test_a_stray_quote_in_free_text_never_swallows_the_lines_after_it(con, tmp_path, notes, rejected):
+    lines = [HEADER + ",Note", *[f"{n},Male,30,{n},50,{notes.get(n, 'ok')}" for n in range(2, 22)]]
+    stage_file(con, write_csv(tmp_path, "\n".join(lines) + "\n"), tmp_path / "work")
+    assert rejects(con) == rejected
+    kept = {row[0] for row in customers(con)}
+    assert kept == {str(n) for n in range(2, 22)} - {str(line) for line, _ in rejected}  # every other line a customer
+
+
+@pytest.mark.parametrize(
     "hint, address",
     [("sep=;", "Rue 1"), ("sep=;", '"Rue 1\r\nBât. B"'), ("SEP=;;;;;", "Rue 1")],
     ids=["one line a record", "quoted line end", "saved back padded"],

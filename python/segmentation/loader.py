@@ -309,13 +309,25 @@ def field_pattern(delimiter: str) -> str:
 
 
 class StrayQuote(Exception):
-    """A quoted field still open after MAX_RECORD_LINES lines."""
+    """A quoted field that opened on a record's first line and does not close as a field
+    ends: still open after MAX_RECORD_LINES lines, closed with more text after the quote
+    (`"VIP` ... `27" monitor`), or closed with the record's fields miscounted."""
+
+
+def fits(fields: list[str], width: int) -> bool:
+    """As many fields as the header has (surplus empty ones at the end, as spreadsheets write
+    them, do not count)."""
+    return len(fields) == width or (len(fields) > width and not any(f.strip() for f in fields[width:]))
 
 
 def csv_records(source: Path, header: CsvHeader, problems: dict[int, str], offset: int = 0) -> Iterator[tuple]:
     """(line number, raw text, fields, problem) of each non-blank record after the header, read
     with Python's RFC 4180 reader: a quoted field may hold line ends. A record is numbered by
-    its first line (plus `offset`, for a part after the first)."""
+    its first line (plus `offset`, for a part after the first). A record spanning lines must
+    parse strictly and fit the header; else the quote that opened it is a stray one: its line
+    is rejected and the lines after it are read again, so free text holding quotes
+    (`"VIP`, `27" monitor`) never swallows the customers between them."""
+    width = len(header.names)
     with source.open(encoding="utf-8", newline="") as f:
         numbered = islice(enumerate((line.rstrip("\r\n") for line in f), start=1), header.line, None)
         backlog: deque[tuple[int, str]] = deque()  # a stray quote's lines, read again after it
@@ -329,23 +341,27 @@ def csv_records(source: Path, header: CsvHeader, problems: dict[int, str], offse
                 yield line[1] + "\n"  # the reader keeps a quoted line end
 
         while True:
-            reader = csv.reader(feed(), delimiter=header.delimiter, strict=False)
+            reader = csv.reader(feed(), delimiter=header.delimiter, strict=True)
             try:
                 for fields in reader:
+                    if len(lines) > 1 and not fits(fields, width):
+                        raise StrayQuote
                     number, text = lines[0][0], "\n".join(line for _, line in lines)
                     lines.clear()
                     if fields and any(field.strip() for field in fields):
                         yield offset + number, text, fields, problems.get(number)
                 return
-            except StrayQuote:
+            except (StrayQuote, csv.Error) as e:
+                if not lines:  # nothing was read: the error is not a record's
+                    return
                 (number, text), rest = lines[0], lines[1:]
                 lines.clear()
-                backlog.extendleft(reversed(rest))
-                yield offset + number, text, [], f"a quoted field opened on line {number} is not closed"
-            except csv.Error as e:
-                number, text = lines[0] if lines else (0, "")
-                lines.clear()
-                yield offset + number, text, [], f"not readable as CSV ({e})"
+                if rest or isinstance(e, StrayQuote) or text.count('"') % 2:  # an odd quote opens a field
+                    backlog.extendleft(reversed(rest))
+                    yield offset + number, text, [], f"a quoted field opened on line {number} is not closed"
+                else:  # a quote astray within one line (`"abc"def`): read leniently, as before
+                    fields = next(csv.reader([text], delimiter=header.delimiter), [])
+                    yield offset + number, text, fields, problems.get(number)
 
 
 def load_records(con: duckdb.DuckDBPyConnection, records: Iterator[tuple]) -> None:
