@@ -235,7 +235,27 @@ def test_decimal_commas_as_european_exports_write_them(con, tmp_path):
         columns={"customer_id": "Kunden-ID", "annual_income_k": "Einkommen", "spending_score": "Ausgaben"},
     )
     assert loaded.income_unit == "k"
-    assert [row[3] for row in customers(con)] == [89.5, 1250.75, 15500.0, 70.25]
+    # a file that writes decimal commas reads every comma as one: '15,500' is 15.5
+    assert [row[3] for row in customers(con)] == [89.5, 1250.75, 15.5, 70.25]
+
+
+@pytest.mark.parametrize(
+    "incomes, expected, warned",
+    [
+        (["89.000,50", "70.000", "15.000"], [89.0005, 70.0, 15.0], True),  # dots split thousands
+        (["89,000.50", "70,000", "15,000"], [89.0005, 70.0, 15.0], False),
+        (["70.000", "15.000", "120.000"], [70.0, 15.0, 120.0], True),  # one group of three: thousands
+        (["70,000", "15,000", "120,000"], [70.0, 15.0, 120.0], False),
+        (["$1.250.000", "70000", "15000,5"], [1250.0, 70.0, 15.0005], False),
+    ],
+    ids=["decimal comma", "decimal point", "dot groups only", "comma groups only", "said by two groups"],
+)
+def test_a_file_reads_its_incomes_with_one_decimal_mark(con, tmp_path, incomes, expected, warned):
+    rows = [f"{n};Male;30;{income};50" for n, income in enumerate(incomes, start=1)]
+    text = "\n".join([HEADER.replace(",", ";").replace("(k$)", "(USD)"), *rows])
+    loaded = stage_file(con, write_csv(tmp_path, text + "\n"), tmp_path / "work")
+    assert [row[3] for row in customers(con)] == pytest.approx(expected)
+    assert any("decimal commas" in warning for warning in loaded.warnings) == warned
 
 
 def test_income_in_k_is_kept_and_can_be_forced(con, tmp_path):

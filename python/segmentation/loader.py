@@ -46,6 +46,16 @@ MAX_RECORD_LINES = 100
 BATCH = 100_000
 # Above this median an income without a unit in its header is taken to be in dollars.
 DOLLARS_MEDIAN = 1_000
+# The decimal mark of a file's incomes: see `decimal_mark_patterns`.
+DECIMAL_MARKS = """
+select
+    count(*) filter (where regexp_full_match(v, $said_comma)),
+    count(*) filter (where regexp_full_match(v, $said_point)),
+    count(*) filter (where regexp_full_match(v, $hinted_comma)),
+    count(*) filter (where regexp_full_match(v, $hinted_point)),
+    any_value(income) filter (where regexp_full_match(v, $hinted_comma))
+from (select income, ltrim(income, '-$') as v from ({sample}))
+"""
 
 # One text column per line: a record separator as delimiter and no quoting keep lines whole.
 # Each part's lines go into a table of their own, in file order (DuckDB keeps the order of an
@@ -178,17 +188,20 @@ def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) -> 
     except ValueError as e:
         raise InputError(f"{path}: line {header_line}: {e}") from None
     create_raw_customers(con, columns)
-    unit, warnings = decide_income_unit(con, columns, settings.income_unit)
-    loaded = LoadedInput(parts, columns, unit, warnings)
+    decimal_comma, mark_warnings = decide_decimal_mark(con, columns)
+    unit, unit_warnings = decide_income_unit(con, columns, settings.income_unit, decimal_comma)
+    loaded = LoadedInput(parts, columns, unit, mark_warnings + unit_warnings)
     con.execute(
         "create temp table raw_input as select $path as input_path, $sha256 as input_sha256, "
-        "$format as input_format, $income_unit as income_unit, $scale::double as income_scale",
+        "$format as input_format, $income_unit as income_unit, $scale::double as income_scale, "
+        "$decimal_comma as has_decimal_comma",
         {
             "path": str(path),
             "sha256": loaded.sha256,
             "format": describe(kind, parts),
             "income_unit": unit,
             "scale": 0.001 if unit == "dollars" else 1.0,
+            "decimal_comma": decimal_comma,
         },
     )
     return loaded
@@ -530,8 +543,45 @@ def create_raw_customers(con: duckdb.DuckDBPyConnection, columns: ColumnMap) -> 
     )
 
 
+def income_sample(con: duckdb.DuckDBPyConnection) -> str:
+    """About 10,000 of the input's incomes, trimmed, spread over the whole file."""
+    rows = first_row(con, "select sum(records) from raw_parts")[0]
+    step = max(1, rows // 10_000)
+    return f"select trim(annual_income_k) as income from raw_customers where line_number % {step} = 0"
+
+
+def decimal_mark_patterns(decimal: str, group: str) -> dict[str, str]:
+    """Numbers (sign and dollar sign stripped) that say `decimal` is their decimal mark: it is
+    their last mark and followed by other than three digits ('89,5'), it follows groups split
+    by `group` ('89.000,50'), or `group` splits groups twice ('1.250.000'). A single group of
+    three after `group` ('70.000') only hints at it: it reads as thousands split by `group`."""
+    name = {",": "comma", ".": "point"}[decimal]
+    d, g = re.escape(decimal), re.escape(group)
+    said = (
+        f"[0-9]{{1,3}}({g}[0-9]{{3}})+{d}[0-9]*|[0-9]*{d}([0-9]{{1,2}}|[0-9]{{4,}})|[0-9]{{1,3}}({g}[0-9]{{3}}){{2,}}"
+    )
+    return {f"said_{name}": said, f"hinted_{name}": f"[0-9]{{1,3}}{g}[0-9]{{3}}"}
+
+
+def decide_decimal_mark(con: duckdb.DuckDBPyConnection, columns: ColumnMap) -> tuple[bool, tuple[str, ...]]:
+    """Whether the file writes its incomes with a decimal comma (True) or point: as most of the
+    values that say it do, else as most of those that hint at it; a warning when that reading
+    turns a value such as '70.000' into 70,000."""
+    said_comma, said_point, hinted_comma, hinted_point, example = first_row(
+        con,
+        DECIMAL_MARKS.format(sample=income_sample(con)),
+        decimal_mark_patterns(",", ".") | decimal_mark_patterns(".", ","),
+    )
+    comma = said_comma > said_point if said_comma or said_point else hinted_comma > hinted_point
+    if comma and hinted_comma:
+        header = columns.source_name("annual_income_k")
+        number = float(example.lstrip("-$").replace(".", ""))
+        return True, (f"{header!r} is written with decimal commas: '{example}' is read as {number:,.0f}",)
+    return comma, ()
+
+
 def decide_income_unit(
-    con: duckdb.DuckDBPyConnection, columns: ColumnMap, option: str | None
+    con: duckdb.DuckDBPyConnection, columns: ColumnMap, option: str | None, decimal_comma: bool
 ) -> tuple[str, tuple[str, ...]]:
     """'k' or 'dollars': from --income-unit, else from the header, else from the values (with
     a warning saying so)."""
@@ -539,15 +589,13 @@ def decide_income_unit(
     stated = option or income_unit(header)
     if stated:
         return stated, ()
-    rows = first_row(con, "select sum(records) from raw_parts")[0]
-    median = first_row(
-        con,
-        # a rough reading (decimal commas, as in '89,5', read as 89.5) is enough for a median
-        "select median(try_cast(regexp_replace(regexp_replace(trim(annual_income_k), ',([0-9]{1,2})$', '.\\1'), "
-        "'[$,]', '', 'g') as double)) "
-        "from raw_customers where line_number % $step = 0",
-        {"step": max(1, rows // 10_000)},
-    )[0]
+    # a rough reading of each value, with the file's decimal mark, is enough for a median
+    number = (
+        "replace(regexp_replace(income, '[$.]', '', 'g'), ',', '.')"
+        if decimal_comma
+        else ("regexp_replace(income, '[$,]', '', 'g')")
+    )
+    median = first_row(con, f"select median(try_cast({number} as double)) from ({income_sample(con)})")[0]
     if median is not None and median > DOLLARS_MEDIAN:
         warning = (
             f"{header!r} has no unit and its median is {median:,.0f}: read as dollars and "

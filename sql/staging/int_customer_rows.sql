@@ -17,8 +17,12 @@ run_settings as (
     select features from this_run
 ),
 
+-- the income's unit and decimal mark, which the loader decides for the whole file
 input_settings as (
-    select income_scale from raw_input
+    select
+        income_scale,
+        has_decimal_comma
+    from raw_input
 ),
 
 -- what people write for "no value", compared lower-case after trimming
@@ -91,17 +95,28 @@ typed as (
             when regexp_full_match(trimmed.age, '-?[0-9]+(\.0*)?')
                 then try_cast(trimmed.age as double)
         end as age_number,
-        -- an income may carry a dollar sign, thousands separators and decimals
+        -- an income may carry a dollar sign, thousands separators and decimals; where the file
+        -- writes decimal commas, dots split the thousands ('70.000' is 70000)
         case
             when regexp_full_match(trimmed.annual_income_k, '[0-9]{1,15}')
                 then trimmed.annual_income_k::double
+            when
+                input_settings.has_decimal_comma
+                and regexp_full_match(
+                    trimmed.annual_income_k,
+                    '-?\$?([0-9]{1,3}(\.[0-9]{3})+|[0-9]+)(,[0-9]*)?|-?\$?,[0-9]+'
+                )
+                then try_cast(
+                    replace(regexp_replace(trimmed.annual_income_k, '[$.]', '', 'g'), ',', '.')
+                    as double
+                )
             when
                 regexp_full_match(
                     trimmed.annual_income_k,
                     '-?\$?([0-9]{1,3}(,[0-9]{3})+|[0-9]+)(\.[0-9]*)?|-?\$?\.[0-9]+'
                 )
                 then try_cast(regexp_replace(trimmed.annual_income_k, '[$,]', '', 'g') as double)
-            -- a decimal comma, as European exports write it (thousands, if any, split by dots)
+            -- a decimal comma in a file that otherwise writes points ('89,5')
             when
                 regexp_full_match(
                     trimmed.annual_income_k, '-?\$?([0-9]{1,3}(\.[0-9]{3})+|[0-9]+),[0-9]{1,2}'
@@ -123,6 +138,7 @@ typed as (
     cross join missing_markers
     cross join run_settings
     cross join input_columns
+    cross join input_settings
 ),
 
 -- Checks run in order, so the costlier ones only see the few values that failed to type.
@@ -230,7 +246,7 @@ final as (
         columns(
             * exclude (
                 line_number, customer_id, gender, age, annual_income_k, spending_score,
-                field_problem, value_issues, income_scale
+                field_problem, value_issues, income_scale, has_decimal_comma
             )
         ),
         field_problem,
