@@ -162,6 +162,30 @@ def test_missing_age_and_other_genders_keep_the_customer(con, tmp_path):
     ]
 
 
+def test_database_and_spreadsheet_no_value_spellings_are_missing(con, tmp_path):
+    # \N as MySQL and psql export a null; #N/A and #NA as spreadsheets show a missing value
+    lines = [HEADER, r"1,\N,#N/A,15,39", r"2,#N/A,\N,16,40", "3,#NA,#na,17,41", r"\N,Male,19,15,39"]
+    lines += ["#N/A,Male,19,15,39", r"4,Male,19,\N,39", "5,Male,19,#N/A,39"]
+    stage_file(con, write_csv(tmp_path, "\n".join(lines) + "\n"), tmp_path / "work")
+    assert customers(con) == [("1", None, None, 15, 39), ("2", None, None, 16, 40), ("3", None, None, 17, 41)]
+    assert rejects(con) == [
+        (5, "customer_id is missing"),
+        (6, "customer_id is missing"),
+        (7, "annual_income_k is missing"),
+        (8, "annual_income_k is missing"),
+    ]
+    assert con.execute(
+        "select line_number, column_name, raw_value, problem from customer_data_issues order by 1, 2"
+    ).fetchall() == [
+        (2, "age", "#N/A", "age is missing"),
+        (2, "gender", r"\N", "gender is missing"),
+        (3, "age", r"\N", "age is missing"),
+        (3, "gender", "#N/A", "gender is missing"),
+        (4, "age", "#na", "age is missing"),
+        (4, "gender", "#NA", "gender is missing"),
+    ]
+
+
 def test_age_rejects_only_when_it_is_a_feature(con, tmp_path):
     lines = [HEADER, "1,Male,,15,39", "2,Non-binary,25,16,40", "3,Male,200,17,41"]
     stage_file(
