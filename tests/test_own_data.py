@@ -14,6 +14,7 @@ import pytest
 
 from conftest import load, query, run_build, stage_file, write_csv
 from segmentation import loader
+from segmentation.columns import income_unit
 from segmentation.config import SAMPLE_INPUT
 from segmentation.errors import InputError
 
@@ -248,6 +249,38 @@ def test_incomes_in_dollars_are_converted(con, tmp_path, header, option, unit, w
     assert loaded.income_unit == unit
     assert bool(loaded.warnings) == warned
     assert [row[3] for row in customers(con)] == [15.0, 137.5, 1500.0]
+
+
+@pytest.mark.parametrize(
+    ("header", "unit"),
+    [
+        ("Annual Income (k$)", "k"),
+        ("Income (k USD)", "k"),
+        ("Annual Income ($000)", "k"),
+        ("Income ('000 USD)", "k"),
+        ("Annual Income ($'000)", "k"),
+        ("Annual Income ($000s)", "k"),
+        ("Income (000 $)", "k"),
+        ("Income (USD 000)", "k"),
+        ("Income in 000s", "k"),
+        ("Einkommen (Tsd. USD)", "k"),
+        ("Einkommen (TUSD)", "k"),
+        ("Income (thousands of dollars)", "k"),
+        ("Income ($)", "dollars"),
+        ("Income USD", "dollars"),
+        ("annual income in dollars", "dollars"),
+        ("Annual Income", None),
+        ("Income (1-100000)", None),
+    ],
+)
+def test_income_unit_from_the_header(header, unit):
+    assert income_unit(header) == unit
+
+
+def test_income_in_thousands_of_dollars_in_finance_notation_is_kept(con, tmp_path):
+    text = "CustomerID,Annual Income ($000),Spending Score\n1,15,39\n2,137.5,40\n"
+    loaded = stage_file(con, write_csv(tmp_path, text), tmp_path / "work")
+    assert (loaded.income_unit, [row[3] for row in customers(con)]) == ("k", [15.0, 137.5])
 
 
 def test_decimal_commas_as_european_exports_write_them(con, tmp_path):
