@@ -127,6 +127,18 @@ def test_blank_and_repeated_headers_get_names_of_their_own_in_the_csv(tmp_path, 
     assert segmented_csv(settings)[1][5:8] == ["a", "b", ""]
 
 
+def test_input_columns_named_cluster_or_segment_leave_those_names_to_the_model_in_the_csv(tmp_path, settings):
+    rows = [row + ",old,VIP,x" for row in SAMPLE_ROWS]
+    header = HEADER + ",Cluster, segment ,Cluster_2"
+    run_build(settings, input_path=write_csv(tmp_path, "\n".join([header, *rows]) + "\n"))
+    written = segmented_csv(settings)
+    assert written[0][5:] == ["Cluster_3", "segment_2", "Cluster_2", "Cluster", "Segment"]
+    model = query(
+        settings.warehouse_path, "select cluster_id, segment_label from customer_segments order by line_number"
+    )
+    assert [row[5:] for row in written[1:]] == [["old", "VIP", "x", str(cluster), label] for cluster, label in model]
+
+
 def test_extra_columns_named_like_working_columns_travel_renamed(con, tmp_path):
     text = "CustomerID,Income,Spending,markers,age_problem,income_scale,Cluster_ID\n1,15,39,a,b,c,d\n"
     stage_file(con, write_csv(tmp_path, text), tmp_path / "work")
