@@ -14,6 +14,7 @@ import pytest
 
 from conftest import load, query, run_build, stage_file, write_csv
 from segmentation import loader
+from segmentation.columns import income_unit
 from segmentation.config import SAMPLE_INPUT
 from segmentation.errors import InputError
 
@@ -126,6 +127,18 @@ def test_blank_and_repeated_headers_get_names_of_their_own_in_the_csv(tmp_path, 
     assert segmented_csv(settings)[1][5:8] == ["a", "b", ""]
 
 
+def test_input_columns_named_cluster_or_segment_leave_those_names_to_the_model_in_the_csv(tmp_path, settings):
+    rows = [row + ",old,VIP,x" for row in SAMPLE_ROWS]
+    header = HEADER + ",Cluster, segment ,Cluster_2"
+    run_build(settings, input_path=write_csv(tmp_path, "\n".join([header, *rows]) + "\n"))
+    written = segmented_csv(settings)
+    assert written[0][5:] == ["Cluster_3", "segment_2", "Cluster_2", "Cluster", "Segment"]
+    model = query(
+        settings.warehouse_path, "select cluster_id, segment_label from customer_segments order by line_number"
+    )
+    assert [row[5:] for row in written[1:]] == [["old", "VIP", "x", str(cluster), label] for cluster, label in model]
+
+
 def test_extra_columns_named_like_working_columns_travel_renamed(con, tmp_path):
     text = "CustomerID,Income,Spending,markers,age_problem,income_scale,Cluster_ID\n1,15,39,a,b,c,d\n"
     stage_file(con, write_csv(tmp_path, text), tmp_path / "work")
@@ -159,6 +172,30 @@ def test_missing_age_and_other_genders_keep_the_customer(con, tmp_path):
         (2, "age", None, "age is missing"),
         (4, "age", "abc", "age 'abc' is not a whole number"),
         (4, "gender", None, "gender is missing"),
+    ]
+
+
+def test_database_and_spreadsheet_no_value_spellings_are_missing(con, tmp_path):
+    # \N as MySQL and psql export a null; #N/A and #NA as spreadsheets show a missing value
+    lines = [HEADER, r"1,\N,#N/A,15,39", r"2,#N/A,\N,16,40", "3,#NA,#na,17,41", r"\N,Male,19,15,39"]
+    lines += ["#N/A,Male,19,15,39", r"4,Male,19,\N,39", "5,Male,19,#N/A,39"]
+    stage_file(con, write_csv(tmp_path, "\n".join(lines) + "\n"), tmp_path / "work")
+    assert customers(con) == [("1", None, None, 15, 39), ("2", None, None, 16, 40), ("3", None, None, 17, 41)]
+    assert rejects(con) == [
+        (5, "customer_id is missing"),
+        (6, "customer_id is missing"),
+        (7, "annual_income_k is missing"),
+        (8, "annual_income_k is missing"),
+    ]
+    assert con.execute(
+        "select line_number, column_name, raw_value, problem from customer_data_issues order by 1, 2"
+    ).fetchall() == [
+        (2, "age", "#N/A", "age is missing"),
+        (2, "gender", r"\N", "gender is missing"),
+        (3, "age", r"\N", "age is missing"),
+        (3, "gender", "#N/A", "gender is missing"),
+        (4, "age", "#na", "age is missing"),
+        (4, "gender", "#NA", "gender is missing"),
     ]
 
 
@@ -224,6 +261,38 @@ def test_incomes_in_dollars_are_converted(con, tmp_path, header, option, unit, w
     assert loaded.income_unit == unit
     assert bool(loaded.warnings) == warned
     assert [row[3] for row in customers(con)] == [15.0, 137.5, 1500.0]
+
+
+@pytest.mark.parametrize(
+    ("header", "unit"),
+    [
+        ("Annual Income (k$)", "k"),
+        ("Income (k USD)", "k"),
+        ("Annual Income ($000)", "k"),
+        ("Income ('000 USD)", "k"),
+        ("Annual Income ($'000)", "k"),
+        ("Annual Income ($000s)", "k"),
+        ("Income (000 $)", "k"),
+        ("Income (USD 000)", "k"),
+        ("Income in 000s", "k"),
+        ("Einkommen (Tsd. USD)", "k"),
+        ("Einkommen (TUSD)", "k"),
+        ("Income (thousands of dollars)", "k"),
+        ("Income ($)", "dollars"),
+        ("Income USD", "dollars"),
+        ("annual income in dollars", "dollars"),
+        ("Annual Income", None),
+        ("Income (1-100000)", None),
+    ],
+)
+def test_income_unit_from_the_header(header, unit):
+    assert income_unit(header) == unit
+
+
+def test_income_in_thousands_of_dollars_in_finance_notation_is_kept(con, tmp_path):
+    text = "CustomerID,Annual Income ($000),Spending Score\n1,15,39\n2,137.5,40\n"
+    loaded = stage_file(con, write_csv(tmp_path, text), tmp_path / "work")
+    assert (loaded.income_unit, [row[3] for row in customers(con)]) == ("k", [15.0, 137.5])
 
 
 def test_decimal_commas_as_european_exports_write_them(con, tmp_path):

@@ -126,9 +126,10 @@ def extra_names(names: tuple[str, ...], taken: set[int]) -> dict[int, str]:
 
 
 def income_unit(header: str) -> str | None:
-    """'k' or 'dollars' when the income header says its unit, else None."""
+    """'k' or 'dollars' when the income header says its unit, else None. Thousands as finance
+    and German headers write them ($000, '000, 000s, Tsd., TUSD) are 'k', though they name dollars."""
     text = header.casefold()
-    if re.search(r"k\s*\$|\$\s*k|\(k\)|thousand|k\s*usd|usd\s*k|\bk\b", text):
+    if re.search(r"k\s*\$|\$\s*k|\(k\)|thousand|k\s*usd|usd\s*k|\bk\b|\b000s?\b|\btsd\b|\btusd\b", text):
         return "k"
     if re.search(r"\$|usd|dollar", text):
         return "dollars"

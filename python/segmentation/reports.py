@@ -166,12 +166,24 @@ def write_segmented_csv(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     Segment, one line per customer in input order; always UTF-8. The five columns the
     warehouse knows hold its clean values (income in the input's unit), the others their text."""
     names = con.execute("select column_name, source_name from raw_columns order by position").fetchall()
-    headers = [name.casefold() for _, name in names]
+    given = [name.casefold() for _, name in names]
+    # a CSV header needs a name of its own: a blank or repeated one takes the warehouse's,
+    # made unique (`column_6`, `Note_2`)
+    headers = [name if name and given.count(name.casefold()) == 1 else column for column, name in names]
+    # Cluster and Segment are the model's: an input column so named is numbered (`Cluster_2`)
+    used = {header.casefold() for header in headers} | {"cluster", "segment"}
+    for i, header in enumerate(headers):
+        if header.casefold() not in ("cluster", "segment"):
+            continue
+        candidate, n = header, 1
+        while candidate.casefold() in used:
+            n += 1
+            candidate = f"{header}_{n}"
+        used.add(candidate.casefold())
+        headers[i] = candidate
     scale = first_row(con, "select income_scale from raw_input")[0]
     cells = []
-    for column, name in names:
-        if not name or headers.count(name.casefold()) > 1:  # a CSV header needs a name of its own
-            name = column  # the warehouse's, made unique (`column_6`, `Note_2`)
+    for (column, _), name in zip(names, headers, strict=True):
         cell = f"segments.{quote_ident(column)}"
         if column == "annual_income_k":  # in the input's unit, 15.0 as 15 as the input wrote it
             cell = f"{cell} / {scale}"

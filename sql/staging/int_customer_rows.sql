@@ -25,14 +25,15 @@ input_settings as (
     from raw_input
 ),
 
--- what people write for "no value", compared lower-case after trimming
 -- the warehouse columns the input has: one it lacks is not missing on every row
 input_columns as (
     select list(column_name) as column_names from raw_columns
 ),
 
+-- what people write for "no value", compared lower-case after trimming: among them \N as
+-- MySQL and psql export a null, #N/A and #NA as spreadsheets show a missing value
 missing_markers as (
-    select ['', '?', 'na', 'n/a', 'nan', 'null', 'none', '-'] as markers
+    select ['', '?', 'na', 'n/a', 'nan', 'null', 'none', '-', '\n', '#n/a', '#na'] as markers
 ),
 
 -- every field trimmed (trim() only where a space is: nearly every field skips it); an empty
