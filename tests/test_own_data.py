@@ -121,10 +121,11 @@ def test_a_header_naming_one_column_twice_is_an_error_naming_both(con, tmp_path)
 
 
 def test_blank_and_repeated_headers_get_names_of_their_own_in_the_csv(tmp_path, settings):
-    rows = [row + ",a,b," for row in SAMPLE_ROWS]
-    run_build(settings, input_path=write_csv(tmp_path, "\n".join([HEADER + ",Note,Note,", *rows]) + "\n"))
-    assert segmented_csv(settings)[0][5:] == ["Note", "Note_2", "column_8", "Cluster", "Segment"]
-    assert segmented_csv(settings)[1][5:8] == ["a", "b", ""]
+    rows = [row + ",a,b,,c" for row in SAMPLE_ROWS]
+    header = HEADER + ",Note,Note,,column_8"  # the blank one's own name is taken by the next
+    run_build(settings, input_path=write_csv(tmp_path, "\n".join([header, *rows]) + "\n"))
+    assert segmented_csv(settings)[0][5:] == ["Note", "Note_2", "column_8_2", "column_8", "Cluster", "Segment"]
+    assert segmented_csv(settings)[1][5:9] == ["a", "b", "", "c"]
 
 
 def test_input_columns_named_cluster_or_segment_leave_those_names_to_the_model_in_the_csv(tmp_path, settings):

@@ -115,14 +115,19 @@ def extra_names(names: tuple[str, ...], taken: set[int]) -> dict[int, str]:
     for position, name in enumerate(names, 1):
         if position in taken:
             continue
-        base = name.strip() or f"column_{position}"
-        candidate, n = base, 1
-        while candidate.casefold() in used:
-            n += 1
-            candidate = f"{base}_{n}"
-        used.add(candidate.casefold())
-        extras[position] = candidate
+        extras[position] = unique_name(name.strip() or f"column_{position}", used)
     return extras
+
+
+def unique_name(base: str, used: set[str]) -> str:
+    """`base`, else `base_2`, `base_3`, ...: the first whose case-folded form is not in `used`,
+    which it joins."""
+    candidate, n = base, 1
+    while candidate.casefold() in used:
+        n += 1
+        candidate = f"{base}_{n}"
+    used.add(candidate.casefold())
+    return candidate
 
 
 def income_unit(header: str) -> str | None:

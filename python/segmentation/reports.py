@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from .columns import unique_name
 from .config import FEATURE_COLUMNS, Settings
 from .db import customer_sample, first_row, quote_ident
 from .html_report import ReportData, render
@@ -25,6 +26,8 @@ CLUSTERS_PNG = "clusters.png"
 CLUSTERS_NARROW = "clusters_narrow.png"  # the segment map for a phone: embedded in the report only
 PROFILES_PNG = "segment_profiles.png"
 SEGMENTED_CSV = "segmented_mall_customers.csv"
+# the segmented CSV's last two columns, the model's (case-folded: how headers are compared)
+MODEL_HEADERS = ("cluster", "segment")
 # For BI tools that cannot hold a DuckDB file: the marts, as Parquet files beside the report.
 PARQUET_TABLES = ("segment_summary", "customer_segments", "segment_changes", "segment_movements")
 CHART_FILES = (ELBOW_PNG, CLUSTERS_PNG, PROFILES_PNG)
@@ -166,21 +169,17 @@ def write_segmented_csv(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     Segment, one line per customer in input order; always UTF-8. The five columns the
     warehouse knows hold its clean values (income in the input's unit), the others their text."""
     names = con.execute("select column_name, source_name from raw_columns order by position").fetchall()
+    # A CSV header needs a name of its own, and Cluster and Segment are the model's: a blank or
+    # repeated header takes the warehouse's name, one named Cluster or Segment is numbered, each
+    # made unique among the headers kept (`column_6`, `Note_2`, `Cluster_2`).
     given = [name.casefold() for _, name in names]
-    # a CSV header needs a name of its own: a blank or repeated one takes the warehouse's,
-    # made unique (`column_6`, `Note_2`)
-    headers = [name if name and given.count(name.casefold()) == 1 else column for column, name in names]
-    # Cluster and Segment are the model's: an input column so named is numbered (`Cluster_2`)
-    used = {header.casefold() for header in headers} | {"cluster", "segment"}
-    for i, header in enumerate(headers):
-        if header.casefold() not in ("cluster", "segment"):
-            continue
-        candidate, n = header, 1
-        while candidate.casefold() in used:
-            n += 1
-            candidate = f"{header}_{n}"
-        used.add(candidate.casefold())
-        headers[i] = candidate
+    repeated = {name for name in given if given.count(name) > 1} | {""}
+    kept = [name for name in given if name not in repeated and name not in MODEL_HEADERS]
+    used = {*kept, *MODEL_HEADERS}
+    headers = [
+        name if name.casefold() in kept else unique_name(column if name.casefold() in repeated else name, used)
+        for column, name in names
+    ]
     scale = first_row(con, "select income_scale from raw_input")[0]
     cells = []
     for (column, _), name in zip(names, headers, strict=True):
