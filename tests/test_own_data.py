@@ -8,6 +8,7 @@ import csv
 import hashlib
 import io
 import re
+import zipfile
 
 import duckdb
 import pytest
@@ -401,6 +402,32 @@ def test_excel_builds_end_to_end(tmp_path, settings):
     result = run_build(settings, input_path=path)
     assert (result.customers, result.rejected_rows) == (200, 0)
     assert query(settings.warehouse_path, "select input_format from pipeline_runs") == [("Excel workbook",)]
+
+
+@pytest.mark.parametrize("stored", ["A1:E50", "A1:C50"])
+def test_excel_reads_every_row_and_column_whatever_size_the_sheet_states(con, tmp_path, stored):
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    book.active.append([*HEADER.split(","), "Note"])
+    for row in SAMPLE_ROWS:  # no Note cell, as Excel saves an empty one: shorter rows
+        cid, gender, age, income, spending = row.split(",")
+        book.active.append([int(cid), gender, int(age), int(income), int(spending)])
+    book.active["F2"] = "first"
+    written = tmp_path / "written.xlsx"
+    book.save(written)
+    path = tmp_path / "customers.xlsx"  # a stale stored size, as some programs that add rows leave it
+    with zipfile.ZipFile(written) as source, zipfile.ZipFile(path, "w") as target:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data, found = re.subn(rb'<dimension ref="[^"]*"', f'<dimension ref="{stored}"'.encode(), data)
+                assert found == 1
+            target.writestr(item, data)
+    stage_file(con, path, tmp_path / "work")
+    assert [row[0] for row in customers(con)] == [str(i) for i in range(1, 201)]
+    assert customers(con)[-1] == ("200", "Male", 60, 49.0, 53)
+    assert con.execute('select "Note" from stg_customers where line_number = 2').fetchall() == [("first",)]
+    assert rejects(con) == []
 
 
 def test_parquet_nan_rejects_its_row(tmp_path, con):
