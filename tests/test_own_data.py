@@ -293,6 +293,20 @@ def test_a_bad_byte_rejects_its_row_alone(con, tmp_path):
     assert rejects(con) == [(4, "not utf-8 text (byte 0xe9 at column 20)")]
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16", "utf-16-le"], ids=["utf-8", "utf-16", "utf-16 without BOM"])
+def test_a_nul_byte_rejects_its_row_alone_even_at_the_start_of_a_small_file(con, tmp_path, encoding):
+    text = f"{HEADER}\n1,Male,19,15,39\n2,Ma\x00le,20,16,40\n3,Male,21,17,41\n"
+    stage_file(con, write_csv(tmp_path, text.encode(encoding)), tmp_path / "work")
+    assert [row[0] for row in customers(con)] == ["1", "3"]
+    assert rejects(con) == [(3, "holds a NUL byte at column 5")]
+
+
+def test_a_nul_byte_in_the_header_is_named_with_its_line(con, tmp_path):
+    path = write_csv(tmp_path, f"Customer\x00ID,{HEADER.split(',', 1)[1]}\n1,Male,19,15,39\n")
+    with pytest.raises(InputError, match=re.escape("line 1: the header is unreadable: holds a NUL byte at column 9")):
+        load(con, path, tmp_path / "work")
+
+
 @pytest.mark.parametrize(
     "data",
     [
