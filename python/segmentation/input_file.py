@@ -29,6 +29,14 @@ UNDECODABLE = re.compile("[\ud800-\udfff]")
 # Control characters no text holds (tab, line ends, vertical tab and form feed are text): at
 # 1 in 10 characters of the start the file is binary; fewer are stray bytes rejecting their rows.
 CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f]")
+# Files passed by mistake, by their first bytes (Parquet's with the first byte of the Thrift
+# header after them: a text header may start `PAR1`).
+NOT_TEXT = {
+    b"\x1f\x8b": "it is gzip-compressed; decompress it first",
+    b"PK\x03\x04": "it is a zip archive, such as an Excel workbook; a workbook needs the .xlsx extension",
+    b"\xd0\xcf\x11\xe0": "it is an Excel 97-2003 .xls workbook; save it as .xlsx or CSV",
+    b"PAR1\x15": "it is a Parquet file; it needs the .parquet extension",
+}
 
 
 @dataclass(frozen=True)
@@ -88,6 +96,9 @@ def inspect(path: Path, text: bool = True, encoding: str | None = None) -> FileF
         raise changed(path)
     if not text:
         return FileFacts(path, digest.hexdigest(), before, "binary", None, False)
+    for magic, what in NOT_TEXT.items():
+        if head.startswith(magic):
+            raise InputError(f"{path}: not a text file: {what}")
     chosen = encoding or detect_encoding(path, head, utf8)
     if chosen.startswith("utf-16"):  # the byte counts above see two-byte units: count in the text
         text_head = head[: len(head) // 2 * 2].decode(chosen, errors="replace").rstrip("\r")
