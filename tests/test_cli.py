@@ -77,6 +77,9 @@ def test_missing_input_file(tmp_path):
         ("--seed", "-1", "argument --seed: a seed is a whole number from 0 to 2**32 - 1, got '-1'"),
         ("--seed", str(2**32), "argument --seed: a seed is a whole number from 0 to 2**32 - 1"),
         ("--max-reject-share", "2", "argument --max-reject-share: a share is between 0 and 1"),
+        ("--encoding", "utf-99", "argument --encoding: unknown encoding 'utf-99'"),
+        ("--encoding", "rot13", "argument --encoding: 'rot13' is not a text encoding"),
+        ("--encoding", "base64", "argument --encoding: 'base64' is not a text encoding"),
     ],
 )
 def test_bad_options_are_usage_errors(option, value, message):
