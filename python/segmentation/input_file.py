@@ -169,17 +169,21 @@ def readable_copy(facts: FileFacts, target: Path) -> list[tuple[int, str]]:
 def rewrite(facts: FileFacts, target: Path) -> list[tuple[int, str]]:
     problems = []
     errors = "surrogatepass" if facts.encoding.startswith("utf-16") else "surrogateescape"
-    with (
-        facts.path.open(encoding=facts.encoding, errors=errors, newline="") as source,
-        target.open("w", encoding="utf-8", newline="\n") as out,
-    ):
-        for number, line in enumerate(source, start=1):
-            line = line.rstrip("\r\n")
-            problem = line_problem(line, facts.encoding)
-            if problem:
-                problems.append((number, problem))
-                line = UNDECODABLE.sub("\ufffd", line).replace("\x00", "\ufffd").replace("\x1e", "\ufffd")
-            out.write(line + "\n")
+    try:
+        with (
+            facts.path.open(encoding=facts.encoding, errors=errors, newline="") as source,
+            target.open("w", encoding="utf-8", newline="\n") as out,
+        ):
+            for number, line in enumerate(source, start=1):
+                line = line.rstrip("\r\n")
+                problem = line_problem(line, facts.encoding)
+                if problem:
+                    problems.append((number, problem))
+                    line = UNDECODABLE.sub("\ufffd", line).replace("\x00", "\ufffd").replace("\x1e", "\ufffd")
+                out.write(line + "\n")
+    except (UnicodeError, LookupError) as e:  # bytes the encoding cannot decode even so, or a codec not for files
+        reason = e.reason if isinstance(e, UnicodeDecodeError) else e  # its position is in a block, not the file
+        raise InputError(f"{facts.path}: cannot be read as {facts.encoding} ({reason})") from None
     return problems
 
 
