@@ -81,7 +81,7 @@ STOPS = {
         "\n".join(line.rsplit(",", 1)[0] for line in SAMPLE.splitlines()) + "\n",
         "line 1: missing column(s) spending_score",
     ),
-    "binary file": (bytes(range(256)) * 4, "not a text file (it contains NUL bytes)"),
+    "binary file": (bytes(range(256)) * 4, "not a text file (it is full of control bytes such as NUL)"),
     "nothing valid left": (with_rows(rows=[row + "x" for row in ROWS]), "none of the 200 data rows"),
     "too many rejects": (
         with_rows(rows=[row + "x" if i % 3 else row for i, row in enumerate(ROWS)]),

@@ -77,12 +77,41 @@ def test_missing_input_file(tmp_path):
         ("--seed", "-1", "argument --seed: a seed is a whole number from 0 to 2**32 - 1, got '-1'"),
         ("--seed", str(2**32), "argument --seed: a seed is a whole number from 0 to 2**32 - 1"),
         ("--max-reject-share", "2", "argument --max-reject-share: a share is between 0 and 1"),
+        ("--encoding", "utf-99", "argument --encoding: unknown encoding 'utf-99'"),
+        ("--encoding", "rot13", "argument --encoding: 'rot13' is not a text encoding"),
+        ("--encoding", "base64", "argument --encoding: 'base64' is not a text encoding"),
     ],
 )
 def test_bad_options_are_usage_errors(option, value, message):
     done = pipeline(option, value)
     assert done.returncode == 2
     assert message in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("encoding", "data", "problem"),
+    [
+        ("utf-16", SAMPLE_INPUT.read_bytes(), "UTF-16 stream does not start with BOM"),
+        ("utf-16", SAMPLE_INPUT.read_text().encode("utf-16-le"), "UTF-16 stream does not start with BOM"),
+        ("utf-32", SAMPLE_INPUT.read_bytes(), "code point not in range(0x110000)"),
+        ("idna", SAMPLE_INPUT.read_bytes(), "Unsupported error handling surrogateescape"),
+    ],
+    ids=["utf-8 file", "utf-16 file without BOM", "utf-32", "idna"],
+)
+def test_a_file_the_named_encoding_cannot_read_is_one_error_line(tmp_path, encoding, data, problem):
+    path = write_csv(tmp_path, data)
+    done = pipeline(
+        "--input",
+        str(path),
+        "--encoding",
+        encoding,
+        "--warehouse",
+        str(tmp_path / "w.duckdb"),
+        "--reports",
+        str(tmp_path / "r"),
+    )
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [f"error: {path}: cannot be read as {encoding} ({problem})"]
 
 
 def test_the_command_builds_what_a_build_in_process_builds(tmp_path):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
+import io
 import re
+import zipfile
 
 import pytest
 
@@ -12,12 +15,23 @@ from segmentation.errors import InputError
 HEADER = "CustomerID,Gender,Age,Annual Income (k$),Spending Score (1-100)\n"
 
 
+def zipped(text: str) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("xl/worksheets/sheet1.xml", text)
+    return out.getvalue()
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
         ("", "the file is empty"),
         ("\n\n  \n", "the file is empty"),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "not a text file"),
+        (gzip.compress(HEADER.encode(), mtime=0), "not a text file: it is gzip-compressed; decompress it first"),
+        (zipped(HEADER), "it is a zip archive, such as an Excel workbook; a workbook needs the .xlsx extension"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504), "an Excel 97-2003 .xls workbook; save it as .xlsx or CSV"),
+        (b"PAR1\x15\x04\x15\x10" + bytes(64) + b"PAR1", "it is a Parquet file; it needs the .parquet extension"),
         ("CustomerID,Gender,Age,Annual Income (k$)\n1,Male,19,15\n", "missing column(s) spending_score"),
         ("a;b;c\n1;2;3\n", "missing column(s) customer_id, annual_income_k, spending_score"),
         (

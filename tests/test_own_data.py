@@ -8,6 +8,7 @@ import csv
 import hashlib
 import io
 import re
+import zipfile
 
 import duckdb
 import pytest
@@ -382,6 +383,20 @@ def test_a_bad_byte_rejects_its_row_alone(con, tmp_path):
     assert rejects(con) == [(4, "not utf-8 text (byte 0xe9 at column 20)")]
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16", "utf-16-le"], ids=["utf-8", "utf-16", "utf-16 without BOM"])
+def test_a_nul_byte_rejects_its_row_alone_even_at_the_start_of_a_small_file(con, tmp_path, encoding):
+    text = f"{HEADER}\n1,Male,19,15,39\n2,Ma\x00le,20,16,40\n3,Male,21,17,41\n"
+    stage_file(con, write_csv(tmp_path, text.encode(encoding)), tmp_path / "work")
+    assert [row[0] for row in customers(con)] == ["1", "3"]
+    assert rejects(con) == [(3, "holds a NUL byte at column 5")]
+
+
+def test_a_nul_byte_in_the_header_is_named_with_its_line(con, tmp_path):
+    path = write_csv(tmp_path, f"Customer\x00ID,{HEADER.split(',', 1)[1]}\n1,Male,19,15,39\n")
+    with pytest.raises(InputError, match=re.escape("line 1: the header is unreadable: holds a NUL byte at column 9")):
+        load(con, path, tmp_path / "work")
+
+
 @pytest.mark.parametrize(
     "data",
     [
@@ -516,6 +531,32 @@ def test_excel_builds_end_to_end(tmp_path, settings):
     result = run_build(settings, input_path=path)
     assert (result.customers, result.rejected_rows) == (200, 0)
     assert query(settings.warehouse_path, "select input_format from pipeline_runs") == [("Excel workbook",)]
+
+
+@pytest.mark.parametrize("stored", ["A1:E50", "A1:C50"])
+def test_excel_reads_every_row_and_column_whatever_size_the_sheet_states(con, tmp_path, stored):
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    book.active.append([*HEADER.split(","), "Note"])
+    for row in SAMPLE_ROWS:  # no Note cell, as Excel saves an empty one: shorter rows
+        cid, gender, age, income, spending = row.split(",")
+        book.active.append([int(cid), gender, int(age), int(income), int(spending)])
+    book.active["F2"] = "first"
+    written = tmp_path / "written.xlsx"
+    book.save(written)
+    path = tmp_path / "customers.xlsx"  # a stale stored size, as some programs that add rows leave it
+    with zipfile.ZipFile(written) as source, zipfile.ZipFile(path, "w") as target:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data, found = re.subn(rb'<dimension ref="[^"]*"', f'<dimension ref="{stored}"'.encode(), data)
+                assert found == 1
+            target.writestr(item, data)
+    stage_file(con, path, tmp_path / "work")
+    assert [row[0] for row in customers(con)] == [str(i) for i in range(1, 201)]
+    assert customers(con)[-1] == ("200", "Male", 60, 49.0, 53)
+    assert con.execute('select "Note" from stg_customers where line_number = 2').fetchall() == [("first",)]
+    assert rejects(con) == []
 
 
 def test_parquet_nan_rejects_its_row(tmp_path, con):

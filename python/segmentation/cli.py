@@ -106,9 +106,12 @@ def encoding_option(text: str) -> str:
     import codecs
 
     try:
-        return codecs.lookup(text).name
+        codec = codecs.lookup(text)
     except LookupError:
         raise argparse.ArgumentTypeError(f"unknown encoding {text!r} (e.g. utf-8, utf-16, cp1252, latin-1)") from None
+    if not codec._is_text_encoding:  # rot13, hex, base64: codecs of bytes or of text, not files
+        raise argparse.ArgumentTypeError(f"{text!r} is not a text encoding (e.g. utf-8, utf-16, cp1252, latin-1)")
+    return codec.name
 
 
 def parse_args(argv: list[str] | None) -> Settings:

@@ -26,6 +26,17 @@ CHUNK = 1 << 23
 FORBIDDEN = (b"\x00", b"\x1e")
 # Undecodable bytes arrive as lone surrogates (surrogateescape); so do lone UTF-16 surrogates.
 UNDECODABLE = re.compile("[\ud800-\udfff]")
+# Control characters no text holds (tab, line ends, vertical tab and form feed are text): at
+# 1 in 10 characters of the start the file is binary; fewer are stray bytes rejecting their rows.
+CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f]")
+# Files passed by mistake, by their first bytes (Parquet's with the first byte of the Thrift
+# header after them: a text header may start `PAR1`).
+NOT_TEXT = {
+    b"\x1f\x8b": "it is gzip-compressed; decompress it first",
+    b"PK\x03\x04": "it is a zip archive, such as an Excel workbook; a workbook needs the .xlsx extension",
+    b"\xd0\xcf\x11\xe0": "it is an Excel 97-2003 .xls workbook; save it as .xlsx or CSV",
+    b"PAR1\x15": "it is a Parquet file; it needs the .parquet extension",
+}
 
 
 @dataclass(frozen=True)
@@ -85,14 +96,17 @@ def inspect(path: Path, text: bool = True, encoding: str | None = None) -> FileF
         raise changed(path)
     if not text:
         return FileFacts(path, digest.hexdigest(), before, "binary", None, False)
+    for magic, what in NOT_TEXT.items():
+        if head.startswith(magic):
+            raise InputError(f"{path}: not a text file: {what}")
     chosen = encoding or detect_encoding(path, head, utf8)
     if chosen.startswith("utf-16"):  # the byte counts above see two-byte units: count in the text
         text_head = head[: len(head) // 2 * 2].decode(chosen, errors="replace").rstrip("\r")
         cr, crlf, lf = text_head.count("\r"), text_head.count("\r\n"), text_head.count("\n")
     else:
         text_head = head.decode("latin-1")
-    if "\x00" in text_head:
-        raise InputError(f"{path}: not a text file (it contains NUL bytes)")
+    if len(CONTROL.findall(text_head)) * 10 >= len(text_head) > 0:
+        raise InputError(f"{path}: not a text file (it is full of control bytes such as NUL)")
     line_end = "\n" if cr == 0 else "\r\n" if cr == crlf == lf else "\r" if lf == 0 else None
     rewrite = chosen not in ("utf-8", "utf-8-sig") or not utf8 or line_end is None or forbidden
     return FileFacts(path, digest.hexdigest(), before, chosen, line_end, rewrite)
@@ -155,17 +169,21 @@ def readable_copy(facts: FileFacts, target: Path) -> list[tuple[int, str]]:
 def rewrite(facts: FileFacts, target: Path) -> list[tuple[int, str]]:
     problems = []
     errors = "surrogatepass" if facts.encoding.startswith("utf-16") else "surrogateescape"
-    with (
-        facts.path.open(encoding=facts.encoding, errors=errors, newline="") as source,
-        target.open("w", encoding="utf-8", newline="\n") as out,
-    ):
-        for number, line in enumerate(source, start=1):
-            line = line.rstrip("\r\n")
-            problem = line_problem(line, facts.encoding)
-            if problem:
-                problems.append((number, problem))
-                line = UNDECODABLE.sub("\ufffd", line).replace("\x00", "\ufffd").replace("\x1e", "\ufffd")
-            out.write(line + "\n")
+    try:
+        with (
+            facts.path.open(encoding=facts.encoding, errors=errors, newline="") as source,
+            target.open("w", encoding="utf-8", newline="\n") as out,
+        ):
+            for number, line in enumerate(source, start=1):
+                line = line.rstrip("\r\n")
+                problem = line_problem(line, facts.encoding)
+                if problem:
+                    problems.append((number, problem))
+                    line = UNDECODABLE.sub("\ufffd", line).replace("\x00", "\ufffd").replace("\x1e", "\ufffd")
+                out.write(line + "\n")
+    except (UnicodeError, LookupError) as e:  # bytes the encoding cannot decode even so, or a codec not for files
+        reason = e.reason if isinstance(e, UnicodeDecodeError) else e  # its position is in a block, not the file
+        raise InputError(f"{facts.path}: cannot be read as {facts.encoding} ({reason})") from None
     return problems
 
 

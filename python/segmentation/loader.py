@@ -451,6 +451,7 @@ def load_excel(con: duckdb.DuckDBPyConnection, facts: input_file.FileFacts, shee
         if sheet is not None and sheet not in book.sheetnames:
             raise InputError(f"{path}: no sheet named {sheet!r} (it has: {', '.join(book.sheetnames)})")
         rows = book[sheet] if sheet is not None else book.worksheets[0]
+        rows.reset_dimensions()  # the stored sheet size may be stale: read every row and column, as Excel does
         numbered = (
             (number, [cell_text(v) for v in row]) for number, row in enumerate(rows.iter_rows(values_only=True), 1)
         )
@@ -463,7 +464,7 @@ def load_excel(con: duckdb.DuckDBPyConnection, facts: input_file.FileFacts, shee
         load_records(
             con,
             (
-                (number, ",".join(fields), fields[: max(width, last_filled(fields))], None)
+                (number, ",".join(fields), pad(fields, width)[: max(width, last_filled(fields))], None)
                 for number, fields in numbered
                 if any(field.strip() for field in fields)
             ),
@@ -472,6 +473,11 @@ def load_excel(con: duckdb.DuckDBPyConnection, facts: input_file.FileFacts, shee
         book.close()
     record_part(con, facts, 0, *records_after(con, 0))
     return names[:width]
+
+
+def pad(fields: list[str], width: int) -> list[str]:
+    """A row as wide as the header: a sheet does not store its empty cells at a row's end."""
+    return fields + [""] * (width - len(fields))
 
 
 def last_filled(fields: list[str]) -> int:
