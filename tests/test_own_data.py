@@ -121,6 +121,38 @@ def test_a_header_naming_one_column_twice_is_an_error_naming_both(con, tmp_path)
         load(con, path, tmp_path / "work")
 
 
+def test_quoted_header_names_may_hold_other_delimiters(con, tmp_path):
+    text = 'Id;Gender;Age;"Income (k$, gross, yearly)";"Spending, score (1,100)"\n1;Male;19;15;39\n2;Female;21;16;81\n'
+    stage_file(
+        con,
+        write_csv(tmp_path, text),
+        tmp_path / "work",
+        columns={"annual_income_k": "Income (k$, gross, yearly)", "spending_score": "Spending, score (1,100)"},
+    )
+    assert [(row[0], row[3], row[4]) for row in customers(con)] == [("1", 15.0, 39), ("2", 16.0, 81)]
+
+
+@pytest.mark.parametrize(
+    "header, rows, kept, rejected",
+    [
+        # a header ending in a delimiter (a blank last column), rows without it
+        (HEADER + ",", ["1,Male,19,15,39", "2,Female,21,16,81"], ["1", "2"], []),
+        # Excel leaves out a row's trailing empty cells: columns after the last one the model reads
+        (
+            "CustomerID,Annual Income (k$),Spending Score (1-100),Gender,Note",
+            ["1,15,39,Male,x", "2,16,81", "3,17,50,Female", "4,18"],
+            ["1", "2", "3"],
+            [(5, "has 2 fields where the header has 5")],  # the spending score is cut off
+        ),
+    ],
+    ids=["header ends in a delimiter", "trailing cells left out"],
+)
+def test_rows_may_leave_out_trailing_fields_the_model_does_not_read(con, tmp_path, header, rows, kept, rejected):
+    stage_file(con, write_csv(tmp_path, "\n".join([header, *rows]) + "\n"), tmp_path / "work")
+    assert [row[0] for row in customers(con)] == kept
+    assert rejects(con) == rejected
+
+
 def test_blank_and_repeated_headers_get_names_of_their_own_in_the_csv(tmp_path, settings):
     rows = [row + ",a,b,,c" for row in SAMPLE_ROWS]
     header = HEADER + ",Note,Note,,column_8"  # the blank one's own name is taken by the next

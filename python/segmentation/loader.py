@@ -187,7 +187,7 @@ def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) -> 
         columns = map_columns(names, required_columns(settings), settings.columns)
     except ValueError as e:
         raise InputError(f"{path}: line {header_line}: {e}") from None
-    create_raw_customers(con, columns)
+    create_raw_customers(con, columns, required_columns(settings))
     decimal_comma, mark_warnings = decide_decimal_mark(con, columns)
     unit, unit_warnings = decide_income_unit(con, columns, settings.income_unit, decimal_comma)
     loaded = LoadedInput(parts, columns, unit, mark_warnings + unit_warnings)
@@ -261,7 +261,8 @@ def read_header(path: Path, source: Path, problems: dict[int, str]) -> CsvHeader
     text = first.rstrip("\r\n")
     if "\ufffd" in text or "\x00" in text:
         raise InputError(f"{path}: line {line}: the header is not text (undecodable bytes); is this a CSV file?")
-    delimiter = hint[1] if hint else max(DELIMITERS, key=text.count)  # ties go to the earlier, ',' first
+    unquoted = re.sub(r'"(?:[^"]|"")*"', "", text)  # a quoted name may hold any delimiter
+    delimiter = hint[1] if hint else max(DELIMITERS, key=unquoted.count)  # ties go to the earlier, ',' first
     return CsvHeader(delimiter, tuple(next(csv.reader([text], delimiter=delimiter), [])), line)
 
 
@@ -511,11 +512,14 @@ def release_records(con: duckdb.DuckDBPyConnection) -> None:
 # --- The named columns -------------------------------------------------------------------
 
 
-def create_raw_customers(con: duckdb.DuckDBPyConnection, columns: ColumnMap) -> None:
+def create_raw_customers(con: duckdb.DuckDBPyConnection, columns: ColumnMap, required: tuple[str, ...]) -> None:
     """`raw_customers`: each record's fields by name (null where the input has no such column)
-    and how many fields it has (surplus empty fields at the end, as spreadsheets write, are
-    not counted); `raw_columns`: every input column, its warehouse name and its header."""
+    and how many fields it has, counted as the header's when it differs only at the end by
+    empty fields a spreadsheet writes or leaves out: surplus empty ones, or missing ones after
+    the last column that can reject a row (`required`), as Excel omits a row's trailing empty
+    cells; `raw_columns`: every input column, its warehouse name and its header."""
     expected = len(columns.names)
+    least = max(columns.positions[column] for column in required)
     named = [
         f"fields[{columns.positions[column]}] as {column}"
         if column in columns.positions
@@ -528,11 +532,12 @@ def create_raw_customers(con: duckdb.DuckDBPyConnection, columns: ColumnMap) -> 
         select
             line_number,
             raw_line,
-            if(
-                len(fields) > {expected} and len(list_filter(fields[{expected + 1}:], lambda f: trim(f) <> '')) = 0,
-                {expected},
-                len(fields)
-            ) as fields_found,
+            case
+                when len(fields) between {least} and {expected} then {expected}
+                when len(fields) > {expected} and len(list_filter(fields[{expected + 1}:], lambda f: trim(f) <> '')) = 0
+                    then {expected}
+                else len(fields)
+            end as fields_found,
             {expected} as fields_expected,
             line_problem,
             {", ".join(named)}
