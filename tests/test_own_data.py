@@ -121,6 +121,27 @@ def test_a_header_naming_one_column_twice_is_an_error_naming_both(con, tmp_path)
         load(con, path, tmp_path / "work")
 
 
+def test_ids_and_labels_padded_with_tabs_or_unicode_spaces_are_the_same_customer(con, tmp_path):
+    rows = [
+        "1,Male,19,15,39",
+        "2,Female,21,15,81",
+        "1\u00a0,Male,19,15,39",
+        "\t2,Female,21,15,81",
+        "\u200b3,\u00a0F,30,50,50",
+    ]
+    rows.append("4,\u00a0,30,50,50")
+    stage_file(con, write_csv(tmp_path, "\n".join([HEADER, *rows]) + "\n"), tmp_path / "work")
+    assert [(row[0], row[1]) for row in customers(con)] == [
+        ("1", "Male"),
+        ("2", "Female"),
+        ("3", "Female"),
+        ("4", None),
+    ]
+    assert rejects(con) == [(4, "duplicate of line 2"), (5, "duplicate of line 3")]
+    issues = con.execute("select line_number, column_name, problem from customer_data_issues").fetchall()
+    assert issues == [(7, "gender", "gender is missing")]
+
+
 def test_quoted_header_names_may_hold_other_delimiters(con, tmp_path):
     text = 'Id;Gender;Age;"Income (k$, gross, yearly)";"Spending, score (1,100)"\n1;Male;19;15;39\n2;Female;21;16;81\n'
     stage_file(

@@ -36,15 +36,29 @@ missing_markers as (
     select ['', '?', 'na', 'n/a', 'nan', 'null', 'none', '-', '\n', '#n/a', '#na'] as markers
 ),
 
--- every field trimmed (trim() only where a space is: nearly every field skips it); an empty
--- field of a column the model does not use is null
+-- what pads a value copied from a web page or a spreadsheet besides spaces: tabs, no-break
+-- and zero-width spaces, a stray byte order mark
+padding as (
+    select
+        ' ' || chr(9) || chr(160) || chr(8239) || chr(8203) || chr(65279) as characters,
+        [32, 9, 160, 8239, 8203, 65279] as code_points
+),
+
+-- every field trimmed (trim() only where a space is: nearly every field skips it); an id is
+-- trimmed of any padding at its ends too, so ' 1' + no-break space is customer 1, never a
+-- look-alike of it; an empty field of a column the model does not use is null
 trimmed as (
     select
-        line_number,
-        fields_found,
-        fields_expected,
-        line_problem,
-        if(contains(customer_id, ' '), trim(customer_id), customer_id) as customer_id,
+        raw_rows.line_number,
+        raw_rows.fields_found,
+        raw_rows.fields_expected,
+        raw_rows.line_problem,
+        if(
+            list_contains(padding.code_points, ascii(raw_rows.customer_id))
+            or list_contains(padding.code_points, ascii(right(raw_rows.customer_id, 1))),
+            trim(raw_rows.customer_id, padding.characters),
+            raw_rows.customer_id
+        ) as customer_id,
         if(contains(gender, ' '), trim(gender), gender) as gender,
         if(contains(age, ' '), trim(age), age) as age,
         if(
@@ -54,7 +68,7 @@ trimmed as (
         nullif(
             trim(
                 columns(
-                    * exclude (
+                    raw_rows.* exclude (
                         line_number, raw_line, fields_found, fields_expected, line_problem,
                         customer_id, gender, age, annual_income_k, spending_score
                     )
@@ -63,6 +77,7 @@ trimmed as (
             ''
         )
     from raw_rows
+    cross join padding
 ),
 
 -- Each value is typed by a cheap test first (plain digits, an exact label); only the few that
@@ -75,17 +90,24 @@ typed as (
             and list_contains(missing_markers.markers, lower(trimmed.customer_id)),
             true
         ) as is_id_missing,
+        -- a label that is not exact is trimmed of any padding before it is read
         case
             when trimmed.gender in ('Male', 'Female') then trimmed.gender
-            when lower(trimmed.gender) in ('male', 'm') then 'Male'
-            when lower(trimmed.gender) in ('female', 'f') then 'Female'
-            when not list_contains(missing_markers.markers, lower(trimmed.gender))
-                then trimmed.gender
+            when lower(trim(trimmed.gender, padding.characters)) in ('male', 'm') then 'Male'
+            when lower(trim(trimmed.gender, padding.characters)) in ('female', 'f') then 'Female'
+            when
+                not list_contains(
+                    missing_markers.markers, lower(trim(trimmed.gender, padding.characters))
+                )
+                then trim(trimmed.gender, padding.characters)
         end as gender_label,
         list_contains(input_columns.column_names, 'gender')
         and coalesce(
-            length(trimmed.gender) <= 4
-            and list_contains(missing_markers.markers, lower(trimmed.gender)),
+            trimmed.gender not in ('Male', 'Female')
+            and length(trimmed.gender) <= 4
+            and list_contains(
+                missing_markers.markers, lower(trim(trimmed.gender, padding.characters))
+            ),
             true
         ) as is_gender_missing,
         -- age's problems are the customer's only when age is a feature, and only when it has one
@@ -136,6 +158,7 @@ typed as (
         list_contains(run_settings.features, 'age') as is_age_a_feature,
         missing_markers.markers
     from trimmed
+    cross join padding
     cross join missing_markers
     cross join run_settings
     cross join input_columns
