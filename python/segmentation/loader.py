@@ -601,11 +601,10 @@ def decide_income_unit(
     if stated:
         return stated, ()
     # a rough reading of each value, with the file's decimal mark, is enough for a median
-    number = (
-        "replace(regexp_replace(income, '[$.]', '', 'g'), ',', '.')"
-        if decimal_comma
-        else ("regexp_replace(income, '[$,]', '', 'g')")
-    )
+    if decimal_comma:
+        number = "replace(regexp_replace(income, '[$.]', '', 'g'), ',', '.')"
+    else:
+        number = "regexp_replace(income, '[$,]', '', 'g')"
     median = first_row(con, f"select median(try_cast({number} as double)) from ({income_sample(con)})")[0]
     if median is not None and median > DOLLARS_MEDIAN:
         warning = (
