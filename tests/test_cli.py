@@ -80,6 +80,7 @@ def test_missing_input_file(tmp_path):
         ("--encoding", "utf-99", "argument --encoding: unknown encoding 'utf-99'"),
         ("--encoding", "rot13", "argument --encoding: 'rot13' is not a text encoding"),
         ("--encoding", "base64", "argument --encoding: 'base64' is not a text encoding"),
+        ("--dataset", " ", "argument --dataset: a dataset needs a name"),
     ],
 )
 def test_bad_options_are_usage_errors(option, value, message):

@@ -570,6 +570,35 @@ def test_excel_workbook_first_sheet_or_named(con, tmp_path):
     assert con.execute("select line_number from stg_customers order by 1").fetchall() == [(2,), (3,), (5,)]
     with pytest.raises(InputError, match="no sheet named 'Nope'"), duckdb.connect() as other:
         load(other, path, tmp_path / "work2", sheet="Nope")
+    from openpyxl.chart import BarChart, Reference
+
+    chart = BarChart()
+    chart.add_data(Reference(data, min_col=4, min_row=1, max_row=3))
+    book.create_chartsheet("Chart").add_chart(chart)
+    book.save(path)
+    with pytest.raises(InputError, match="the sheet 'Chart' is a chart"), duckdb.connect() as other:
+        load(other, path, tmp_path / "work3", sheet="Chart")
+
+
+def test_sheet_names_a_sheet_of_a_workbook_only(con, tmp_path):
+    with pytest.raises(InputError, match=re.escape("--sheet names a sheet of an .xlsx workbook; this input is CSV")):
+        load(con, write_csv(tmp_path, HEADER + "\n1,Male,19,15,39\n"), tmp_path / "work", sheet="Customers")
+
+
+@pytest.mark.parametrize("sign", ["+", "-"])
+def test_a_number_may_carry_its_sign(con, tmp_path, sign):
+    text = f"{HEADER}\n1,Male,{sign}19,{sign}15,{sign}39\n2,Female,21,16,81\n"
+    stage_file(con, write_csv(tmp_path, text), tmp_path / "work", features=("annual_income_k", "spending_score", "age"))
+    if sign == "+":
+        assert [row[2:] for row in customers(con)] == [(19, 15.0, 39), (21, 16.0, 81)]
+    else:
+        assert rejects(con) == [
+            (
+                2,
+                "age -19 is outside 1 to 120; annual_income_k -15 is outside 0 to infinity; "
+                "spending_score -39 is outside 1 to 100",
+            )
+        ]
 
 
 def test_excel_builds_end_to_end(tmp_path, settings):

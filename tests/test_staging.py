@@ -35,7 +35,7 @@ def test_valid_rows_are_typed(con, tmp_path):
         ("1,Male,19,15,39.5", "spending_score '39.5' is not a whole number"),
         ("1,Male,19,15,1e2", "spending_score '1e2' is not a whole number"),
         ("1,Male,19,15,0x10", "spending_score '0x10' is not a whole number"),
-        ("1,Male,19,15,+5", "spending_score '+5' is not a whole number"),
+        ("1,Male,19,15,5+", "spending_score '5+' is not a whole number"),
         ("1,Male,19,15,1_000", "spending_score '1_000' is not a whole number"),
         ("1,Male,19,15,0", "spending_score 0 is outside 1 to 100"),
         ("1,Male,19,15,-0", "spending_score -0 is outside 1 to 100"),

@@ -102,6 +102,12 @@ def columns_option(text: str) -> dict[str, str]:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def dataset_option(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("a dataset needs a name")
+    return text.strip()
+
+
 def encoding_option(text: str) -> str:
     import codecs
 
@@ -182,6 +188,7 @@ def parse_args(argv: list[str] | None) -> Settings:
     )
     parser.add_argument(
         "--dataset",
+        type=dataset_option,
         default=None,
         metavar="NAME",
         help="the dataset this build belongs to: a build is compared with the previous "

@@ -46,7 +46,9 @@ MAX_RECORD_LINES = 100
 BATCH = 100_000
 # Above this median an income without a unit in its header is taken to be in dollars.
 DOLLARS_MEDIAN = 1_000
-# The decimal mark of a file's incomes: see `decimal_mark_patterns`.
+# The decimal mark of a file's incomes (see `decimal_mark_patterns`), from its first lines: a
+# notation holds for a whole file, and a range of lines is read without reading the others.
+MARK_SAMPLE_LINES = 20_000
 DECIMAL_MARKS = """
 select
     count(*) filter (where regexp_full_match(v, $said_comma)),
@@ -54,7 +56,11 @@ select
     count(*) filter (where regexp_full_match(v, $hinted_comma)),
     count(*) filter (where regexp_full_match(v, $hinted_point)),
     any_value(income) filter (where regexp_full_match(v, $hinted_comma))
-from (select income, ltrim(income, '-$') as v from ({sample}))
+from (
+    select trim(annual_income_k) as income, ltrim(income, '+-$') as v
+    from raw_customers
+    where line_number <= $lines
+)
 """
 
 # One text column per line: a record separator as delimiter and no quoting keep lines whole.
@@ -164,6 +170,8 @@ def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) -> 
     path = settings.input_path
     paths = input_parts(path)
     kind = input_kind(paths[0])
+    if settings.sheet is not None and kind != "excel":
+        raise InputError(f"{path}: --sheet names a sheet of an .xlsx workbook; this input is {kind.upper()}")
     parts = tuple(input_file.inspect(p, text=kind == "csv", encoding=settings.encoding) for p in paths)
     work.mkdir(parents=True, exist_ok=True)
     con.execute("create temp table raw_parts (file_name varchar, first_line bigint, last_line bigint, records bigint)")
@@ -451,6 +459,9 @@ def load_excel(con: duckdb.DuckDBPyConnection, facts: input_file.FileFacts, shee
     try:
         if sheet is not None and sheet not in book.sheetnames:
             raise InputError(f"{path}: no sheet named {sheet!r} (it has: {', '.join(book.sheetnames)})")
+        tables = [table.title for table in book.worksheets]  # a chart sheet holds no rows
+        if sheet is not None and sheet not in tables:
+            raise InputError(f"{path}: the sheet {sheet!r} is a chart (sheets with rows: {', '.join(tables)})")
         rows = book[sheet] if sheet is not None else book.worksheets[0]
         rows.reset_dimensions()  # the stored sheet size may be stale: read every row and column, as Excel does
         numbered = (
@@ -554,13 +565,6 @@ def create_raw_customers(con: duckdb.DuckDBPyConnection, columns: ColumnMap, req
     )
 
 
-def income_sample(con: duckdb.DuckDBPyConnection) -> str:
-    """About 10,000 of the input's incomes, trimmed, spread over the whole file."""
-    rows = first_row(con, "select sum(records) from raw_parts")[0]
-    step = max(1, rows // 10_000)
-    return f"select trim(annual_income_k) as income from raw_customers where line_number % {step} = 0"
-
-
 def decimal_mark_patterns(decimal: str, group: str) -> dict[str, str]:
     """Numbers (sign and dollar sign stripped) that say `decimal` is their decimal mark: it is
     their last mark and followed by other than three digits ('89,5'), it follows groups split
@@ -580,13 +584,13 @@ def decide_decimal_mark(con: duckdb.DuckDBPyConnection, columns: ColumnMap) -> t
     turns a value such as '70.000' into 70,000."""
     said_comma, said_point, hinted_comma, hinted_point, example = first_row(
         con,
-        DECIMAL_MARKS.format(sample=income_sample(con)),
-        decimal_mark_patterns(",", ".") | decimal_mark_patterns(".", ","),
+        DECIMAL_MARKS,
+        {"lines": MARK_SAMPLE_LINES} | decimal_mark_patterns(",", ".") | decimal_mark_patterns(".", ","),
     )
     comma = said_comma > said_point if said_comma or said_point else hinted_comma > hinted_point
     if comma and hinted_comma:
         header = columns.source_name("annual_income_k")
-        number = float(example.lstrip("-$").replace(".", ""))
+        number = float(example.lstrip("+-$").replace(".", ""))
         return True, (f"{header!r} is written with decimal commas: '{example}' is read as {number:,.0f}",)
     return comma, ()
 
@@ -605,7 +609,13 @@ def decide_income_unit(
         number = "replace(regexp_replace(income, '[$.]', '', 'g'), ',', '.')"
     else:
         number = "regexp_replace(income, '[$,]', '', 'g')"
-    median = first_row(con, f"select median(try_cast({number} as double)) from ({income_sample(con)})")[0]
+    rows = first_row(con, "select sum(records) from raw_parts")[0]
+    median = first_row(  # of about 10,000 incomes spread over the file: it may be sorted
+        con,
+        f"select median(try_cast({number} as double)) from "
+        "(select trim(annual_income_k) as income from raw_customers where line_number % $step = 0)",
+        {"step": max(1, rows // 10_000)},
+    )[0]
     if median is not None and median > DOLLARS_MEDIAN:
         warning = (
             f"{header!r} has no unit and its median is {median:,.0f}: read as dollars and "

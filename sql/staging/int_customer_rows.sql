@@ -101,21 +101,15 @@ typed as (
                 )
                 then trim(trimmed.gender, padding.characters)
         end as gender_label,
+        -- missing where the input has the column but no label came of it (the label, above)
         list_contains(input_columns.column_names, 'gender')
-        and coalesce(
-            trimmed.gender not in ('Male', 'Female')
-            and length(trimmed.gender) <= 4
-            and list_contains(
-                missing_markers.markers, lower(trim(trimmed.gender, padding.characters))
-            ),
-            true
-        ) as is_gender_missing,
+        and gender_label is null as is_gender_missing,
         -- age's problems are the customer's only when age is a feature, and only when it has one
         not list_contains(input_columns.column_names, 'age')
         or list_contains(run_settings.features, 'age') as is_age_no_value_issue,
         case
             when regexp_full_match(trimmed.age, '[0-9]{1,3}') then trimmed.age::double
-            when regexp_full_match(trimmed.age, '-?[0-9]+(\.0*)?')
+            when regexp_full_match(trimmed.age, '[+-]?[0-9]+(\.0*)?')
                 then try_cast(trimmed.age as double)
         end as age_number,
         -- an income may carry a dollar sign, thousands separators and decimals; where the file
@@ -127,7 +121,7 @@ typed as (
                 input_settings.has_decimal_comma
                 and regexp_full_match(
                     trimmed.annual_income_k,
-                    '-?\$?([0-9]{1,3}(\.[0-9]{3})+|[0-9]+)(,[0-9]*)?|-?\$?,[0-9]+'
+                    '[+-]?\$?([0-9]{1,3}(\.[0-9]{3})+|[0-9]+)(,[0-9]*)?|[+-]?\$?,[0-9]+'
                 )
                 then try_cast(
                     replace(regexp_replace(trimmed.annual_income_k, '[$.]', '', 'g'), ',', '.')
@@ -136,13 +130,13 @@ typed as (
             when
                 regexp_full_match(
                     trimmed.annual_income_k,
-                    '-?\$?([0-9]{1,3}(,[0-9]{3})+|[0-9]+)(\.[0-9]*)?|-?\$?\.[0-9]+'
+                    '[+-]?\$?([0-9]{1,3}(,[0-9]{3})+|[0-9]+)(\.[0-9]*)?|[+-]?\$?\.[0-9]+'
                 )
                 then try_cast(regexp_replace(trimmed.annual_income_k, '[$,]', '', 'g') as double)
             -- a decimal comma in a file that otherwise writes points ('89,5')
             when
                 regexp_full_match(
-                    trimmed.annual_income_k, '-?\$?([0-9]{1,3}(\.[0-9]{3})+|[0-9]+),[0-9]{1,2}'
+                    trimmed.annual_income_k, '[+-]?\$?([0-9]{1,3}(\.[0-9]{3})+|[0-9]+),[0-9]{1,2}'
                 )
                 then try_cast(
                     replace(regexp_replace(trimmed.annual_income_k, '[$.]', '', 'g'), ',', '.')
@@ -152,7 +146,7 @@ typed as (
         case
             when regexp_full_match(trimmed.spending_score, '[0-9]{1,3}')
                 then trimmed.spending_score::double
-            when regexp_full_match(trimmed.spending_score, '-?[0-9]+(\.0*)?')
+            when regexp_full_match(trimmed.spending_score, '[+-]?[0-9]+(\.0*)?')
                 then try_cast(trimmed.spending_score as double)
         end as spending_number,
         list_contains(run_settings.features, 'age') as is_age_a_feature,
@@ -175,7 +169,7 @@ column_checks as (
         end as customer_id_problem,
         case
             when age_number between 1 and 120 then null
-            when age_number is not null or regexp_full_match(age, '-?[0-9]+(\.0*)?')
+            when age_number is not null or regexp_full_match(age, '[+-]?[0-9]+(\.0*)?')
                 then format('age {} is outside 1 to 120', age)
             when age is null or list_contains(markers, lower(age)) then 'age is missing'
             else format('age ''{}'' is not a whole number', left(age, 40))
@@ -195,7 +189,7 @@ column_checks as (
             when spending_number between 1 and 100 then null
             when
                 spending_number is not null
-                or regexp_full_match(spending_score, '-?[0-9]+(\.0*)?')
+                or regexp_full_match(spending_score, '[+-]?[0-9]+(\.0*)?')
                 then format('spending_score {} is outside 1 to 100', spending_score)
             when
                 spending_score is null or list_contains(markers, lower(spending_score))
