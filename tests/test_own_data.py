@@ -142,6 +142,49 @@ def test_ids_and_labels_padded_with_tabs_or_unicode_spaces_are_the_same_customer
     assert issues == [(7, "gender", "gender is missing")]
 
 
+@pytest.mark.parametrize(
+    "above, header_line, skipped",
+    [
+        ("\n\n", 3, 0),  # blank lines
+        ("#TYPE System.Management.Automation.PSCustomObject\n", 2, 1),  # PowerShell's Export-Csv
+        ("Customer export 2024\n\nExported by: CRM\n", 4, 2),  # a title and a note
+        ("sep=,\nCustomers\n", 3, 1),  # Excel's delimiter line, then a title
+    ],
+    ids=["blank lines", "powershell type line", "title and note", "sep line and title"],
+)
+def test_the_header_may_stand_below_a_title(con, tmp_path, above, header_line, skipped):
+    rows = ["1,Male,19,15,39", "2,Female,21,x,81"]
+    loaded = stage_file(con, write_csv(tmp_path, above + "\n".join([HEADER, *rows]) + "\n"), tmp_path / "work")
+    assert [row[0] for row in customers(con)] == ["1"]
+    assert rejects(con) == [(header_line + 2, "annual_income_k 'x' is not a number")]  # lines as the file numbers them
+    lines = f"{skipped} line{'' if skipped == 1 else 's'}"
+    said = f"the header is line {header_line}: {lines} above it skipped (a title or a note)"
+    assert [w for w in loaded.warnings if "the header is line" in w] == ([said] if skipped else [])
+
+
+def test_a_header_nowhere_near_the_top_is_named_by_the_first_line(con, tmp_path):
+    text = "Customer export\n" + "note\n" * 12 + HEADER + "\n1,Male,19,15,39\n"
+    with pytest.raises(InputError, match=re.escape("line 1: missing column(s) customer_id")):
+        load(con, write_csv(tmp_path, text), tmp_path / "work")
+
+
+def test_excel_header_below_a_title_row(con, tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Customers, December"])
+    sheet.append([])
+    sheet.append(["Customer ID", "Gender", "Age", "Annual Income (k$)", "Spending Score (1-100)"])
+    sheet.append(["C-1", "Male", 19, 15, 39])
+    sheet.append(["C-2", "Female", 21, "x", 81])
+    path = tmp_path / "customers.xlsx"
+    book.save(path)
+    loaded = stage_file(con, path, tmp_path / "work")
+    assert [row[0] for row in customers(con)] == ["C-1"]
+    assert rejects(con) == [(5, "annual_income_k 'x' is not a number")]
+    assert "the header is line 3: 1 line above it skipped (a title or a note)" in loaded.warnings
+
+
 def test_quoted_header_names_may_hold_other_delimiters(con, tmp_path):
     text = 'Id;Gender;Age;"Income (k$, gross, yearly)";"Spending, score (1,100)"\n1;Male;19;15;39\n2;Female;21;16;81\n'
     stage_file(

@@ -20,9 +20,9 @@ import csv
 import hashlib
 import re
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from itertools import islice
+from itertools import chain, islice
 from pathlib import Path
 from typing import NamedTuple
 
@@ -37,6 +37,9 @@ from .errors import InputError
 
 MAX_COLUMNS = 2_000
 MAX_HEADER_CHARS = 16 << 20  # a header is read whole up to this
+# A title, blank lines or a tool's note (PowerShell's `#TYPE ...`) may stand above the header:
+# it is the first of this many non-blank lines whose names name the columns a build needs.
+HEADER_SEARCH_LINES = 10
 # Excel's first line naming the delimiter; a spreadsheet that took it for a row saves it back
 # padded with delimiters to the width of the table (`sep=;;;;`)
 SEP_LINE = re.compile(r"sep=(.)\1*", re.IGNORECASE)
@@ -175,14 +178,21 @@ def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) -> 
     parts = tuple(input_file.inspect(p, text=kind == "csv", encoding=settings.encoding) for p in paths)
     work.mkdir(parents=True, exist_ok=True)
     con.execute("create temp table raw_parts (file_name varchar, first_line bigint, last_line bigint, records bigint)")
-    header_line = 1  # a workbook's or Parquet file's column names are its first row
+
+    def is_header(names: tuple[str, ...]) -> bool:
+        try:
+            map_columns(names, required_columns(settings), settings.columns)
+        except ValueError:
+            return False
+        return True
+
+    header_line, skipped = 1, 0  # a Parquet file's column names are its first row
     if kind == "csv":
-        header = load_csv(con, parts, work)
-        names, header_line = header.names, header.line
+        _, names, header_line, skipped = load_csv(con, parts, work, is_header)
     elif kind == "parquet":
         names = load_parquet(con, parts, work)
     else:
-        names = load_excel(con, parts[0], settings.sheet)
+        names, header_line, skipped = load_excel(con, parts[0], settings.sheet, is_header)
     for facts in parts:
         input_file.check_unchanged(facts)
     if path.is_dir() and input_parts(path) != paths:
@@ -198,7 +208,9 @@ def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) -> 
     create_raw_customers(con, columns, required_columns(settings))
     decimal_comma, mark_warnings = decide_decimal_mark(con, columns)
     unit, unit_warnings = decide_income_unit(con, columns, settings.income_unit, decimal_comma)
-    loaded = LoadedInput(parts, columns, unit, mark_warnings + unit_warnings)
+    lines = f"{skipped} line{'' if skipped == 1 else 's'}"
+    above = (f"the header is line {header_line}: {lines} above it skipped (a title or a note)",) if skipped else ()
+    loaded = LoadedInput(parts, columns, unit, above + mark_warnings + unit_warnings)
     con.execute(
         "create temp table raw_input as select $path as input_path, $sha256 as input_sha256, "
         "$format as input_format, $income_unit as income_unit, $scale::double as income_scale, "
@@ -246,45 +258,74 @@ def records_after(con: duckdb.DuckDBPyConnection, offset: int) -> tuple[int | No
 class CsvHeader(NamedTuple):
     delimiter: str
     names: tuple[str, ...]
-    line: int  # 2 after Excel's `sep=;` line, else 1
+    line: int  # 2 after Excel's `sep=;` line, else 1, unless lines stand above it
+    skipped: int = 0  # the non-blank lines above it that are not the header (a title)
 
 
-def read_header(path: Path, source: Path, problems: dict[int, str]) -> CsvHeader:
-    """The delimiter and the header's names, from the first line of `source` (UTF-8), or from
-    the second after a `sep=X` line, which Excel writes to name the delimiter. `problems`: the
-    lines whose bytes the copy could not decode, by number."""
+def read_header(
+    path: Path, source: Path, problems: dict[int, str], is_header: Callable[[tuple[str, ...]], bool]
+) -> CsvHeader:
+    """The delimiter and the header's names, from the first lines of `source` (UTF-8): after a
+    `sep=X` line, which Excel writes to name the delimiter, the first of the first
+    HEADER_SEARCH_LINES non-blank lines whose names `is_header` accepts, else the first
+    non-blank line (whose names then say what is missing). `problems`: the lines whose bytes
+    the copy could not decode, by number."""
     with source.open(encoding="utf-8-sig", errors="replace", newline="") as f:
         first, line = f.readline(MAX_HEADER_CHARS), 1
         if hint := SEP_LINE.fullmatch(first.rstrip("\r\n")):
             first, line = f.readline(MAX_HEADER_CHARS), 2
-        blank = not first.strip() and not f.read(1 << 16).strip()
-    if hint and hint[1] not in DELIMITERS:
-        raise InputError(f"{path}: line 1: {hint[0]!r} names a delimiter other than {', '.join(map(repr, DELIMITERS))}")
-    if blank:
+        if hint and hint[1] not in DELIMITERS:
+            raise InputError(
+                f"{path}: line 1: {hint[0]!r} names a delimiter other than {', '.join(map(repr, DELIMITERS))}"
+            )
+        found: list[CsvHeader] = []
+        while first and len(found) < HEADER_SEARCH_LINES:
+            if first.strip():
+                try:
+                    found.append(header_line(path, first, line, problems, hint[1] if hint else None))
+                except InputError:
+                    if not found:  # the first is the header or nothing is: say what is wrong with it
+                        raise
+                    break
+                if is_header(found[-1].names):
+                    return found[-1]._replace(skipped=len(found) - 1)
+            first, line = f.readline(MAX_HEADER_CHARS), line + 1
+    if not found:
         raise InputError(f"{path}: line 2: no header after {hint[0]!r}" if hint else f"{path}: the file is empty")
-    if len(first) >= MAX_HEADER_CHARS and not first.endswith(("\n", "\r")):
+    return found[0]
+
+
+def header_line(path: Path, text: str, line: int, problems: dict[int, str], delimiter: str | None) -> CsvHeader:
+    """A line read as the header: its delimiter (`delimiter`, or the one it uses most outside
+    quoted names) and its names."""
+    if len(text) >= MAX_HEADER_CHARS and not text.endswith(("\n", "\r")):
         raise InputError(f"{path}: line {line}: the header is longer than {MAX_HEADER_CHARS:,} characters")
     if line in problems:  # the copy holds U+FFFD for its bad bytes: say which they were
         raise InputError(f"{path}: line {line}: the header is unreadable: {problems[line]}")
-    text = first.rstrip("\r\n")
+    text = text.rstrip("\r\n")
     if "\ufffd" in text or "\x00" in text:
         raise InputError(f"{path}: line {line}: the header is not text (undecodable bytes); is this a CSV file?")
     unquoted = re.sub(r'"(?:[^"]|"")*"', "", text)  # a quoted name may hold any delimiter
-    delimiter = hint[1] if hint else max(DELIMITERS, key=unquoted.count)  # ties go to the earlier, ',' first
+    delimiter = delimiter or max(DELIMITERS, key=unquoted.count)  # ties go to the earlier, ',' first
     return CsvHeader(delimiter, tuple(next(csv.reader([text], delimiter=delimiter), [])), line)
 
 
-def load_csv(con: duckdb.DuckDBPyConnection, parts: tuple[input_file.FileFacts, ...], work: Path) -> CsvHeader:
+def load_csv(
+    con: duckdb.DuckDBPyConnection,
+    parts: tuple[input_file.FileFacts, ...],
+    work: Path,
+    is_header: Callable[[tuple[str, ...]], bool],
+) -> CsvHeader:
     """`raw_lines`, every part's lines numbered on from the previous part's, then
     `raw_records` splitting them (or, when a quoted field holds a line end, read by Python's
-    CSV reader)."""
+    CSV reader). `is_header`: whether a line's names are the header's (`read_header`)."""
     copies: list[tuple[Path, int, dict[int, str]]] = []
     part_lines: list[str] = []
     offset, open_quotes = 0, 0
     for number, facts in enumerate(parts):
         path, copy = facts.path, work / f"part-{number:05d}.csv"
         problems = dict(input_file.readable_copy(facts, copy))
-        found = read_header(path, copy, problems)
+        found = read_header(path, copy, problems, is_header)
         if number == 0:
             header = found
         elif found != header:
@@ -447,8 +488,15 @@ def as_text(name: str, kind: str) -> duckdb.Expression:
     return text
 
 
-def load_excel(con: duckdb.DuckDBPyConnection, facts: input_file.FileFacts, sheet: str | None) -> tuple[str, ...]:
-    """The first sheet (or `sheet`) of a workbook; rows are numbered as Excel numbers them."""
+def load_excel(
+    con: duckdb.DuckDBPyConnection,
+    facts: input_file.FileFacts,
+    sheet: str | None,
+    is_header: Callable[[tuple[str, ...]], bool],
+) -> tuple[tuple[str, ...], int, int]:
+    """The first sheet (or `sheet`) of a workbook; rows are numbered as Excel numbers them.
+    Returns the header's names, its row and the non-blank rows above it: as in a CSV file
+    (`read_header`), a title may stand above the header."""
     from openpyxl import load_workbook  # only a workbook needs it
 
     path = facts.path
@@ -467,24 +515,25 @@ def load_excel(con: duckdb.DuckDBPyConnection, facts: input_file.FileFacts, shee
         numbered = (
             (number, [cell_text(v) for v in row]) for number, row in enumerate(rows.iter_rows(values_only=True), 1)
         )
-        header = next(numbered, None)
-        if header is None or not any(header[1]):
+        filled = (row for row in numbered if any(field.strip() for field in row[1]))
+        found = list(islice(filled, HEADER_SEARCH_LINES))  # the rows after them are read below
+        if not found:
             raise InputError(f"{path}: the sheet {rows.title!r} is empty")
-        names = tuple(header[1])
+        at = next((i for i, (_, fields) in enumerate(found) if is_header(tuple(fields))), 0)
+        header_row, names = found[at][0], tuple(found[at][1])
         width = max(i for i, name in enumerate(names, 1) if name)
         con.execute(RECORDS_TABLE)
         load_records(
             con,
             (
                 (number, ",".join(fields), pad(fields, width)[: max(width, last_filled(fields))], None)
-                for number, fields in numbered
-                if any(field.strip() for field in fields)
+                for number, fields in chain(found[at + 1 :], filled)
             ),
         )
     finally:
         book.close()
     record_part(con, facts, 0, *records_after(con, 0))
-    return names[:width]
+    return names[:width], header_row, at
 
 
 def pad(fields: list[str], width: int) -> list[str]:
