@@ -104,14 +104,16 @@ def test_report_shows_every_segment_its_playbook_and_the_run(sample_build):
 
 def test_report_names_the_top_reject_reasons(tmp_path):
     lines = SAMPLE_INPUT.read_text().splitlines()
-    for number in (3, 5):  # the spending score of two customers is unknown
+    # the spending score of two customers is unknown, that of two others a percentage
+    for number, score in ((3, "?"), (5, "?"), (7, "54%"), (9, "20%")):
         fields = lines[number].split(",")
-        lines[number] = ",".join([*fields[:4], "?"])
+        lines[number] = ",".join([*fields[:4], score])
     path = write_csv(tmp_path, "\n".join(lines) + "\n")
     settings = Settings(input_path=path, warehouse_path=tmp_path / "w.duckdb", reports_dir=tmp_path / "r")
     run_build(settings)
     text = " ".join(parse(settings.reports_dir / "index.html").text)
     assert "2 × spending_score is missing" in text
+    assert "2 × spending_score '…' is not a whole number" in text  # one reason, whatever the values
 
 
 # --- diagnostics -------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ from .publish import (
     resolve_paths,
     writer_lock,
 )
-from .reports import Charts, chart_hooks, write_reports
+from .reports import Charts, chart_hooks, top_reject_reasons, write_reports
 from .schema import TableDoc, apply_comments, load_schema, published_tables
 from .workers import IN_PROCESS, Runner
 
@@ -106,10 +106,7 @@ def reject_flag(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[str]
     data_rows, _, rejected = row_counts(con)
     if not data_rows or rejected / data_rows <= settings.warn_reject_share:
         return []
-    reasons = con.execute(
-        "select reject_reason, count(*) as n from customer_rejects group by all order by n desc, reject_reason limit 3"
-    ).fetchall()
-    top = " | ".join(f"{n:,} × {reason.replace('; ', ', ')}" for reason, n in reasons)
+    top = " | ".join(f"{n:,} × {reason.replace('; ', ', ')}" for reason, n in top_reject_reasons(con, 3))
     return [
         f"{rejected:,} of {data_rows:,} data rows rejected ({rejected / data_rows:.1%}, more than "
         f"{settings.warn_reject_share:.0%}); top reasons: {top}"

@@ -86,9 +86,7 @@ def write_reports(con: duckdb.DuckDBPyConnection, directory: Path, charts: Chart
     write_scoring(con, directory)
     for table in PARQUET_TABLES:
         con.sql(f"select * from {quote_ident(table)}").write_parquet(str(directory / f"{table}.parquet"))
-    reasons = con.sql(
-        "select reject_reason, count(*) as n from customer_rejects group by all order by n desc, reject_reason limit 5"
-    ).fetchall()
+    reasons = top_reject_reasons(con, 5)
     segments = segments_with_centroids(con, run["features"].split(","))
     images = {name: charts[name]() for name in CHART_FILES}
     for name, data in images.items():
@@ -107,6 +105,28 @@ def write_reports(con: duckdb.DuckDBPyConnection, directory: Path, charts: Chart
     )
     (directory / INDEX_HTML).write_text(render(report), encoding="utf-8")
     return [directory / name for name in REPORT_FILES]
+
+
+# A reject reason with its values masked (`spending_score '…' is not a whole number`): the
+# reasons rows share, whatever their own values and lines.
+REASON_KIND = r"""
+regexp_replace(
+    regexp_replace(
+        regexp_replace(reject_reason, '''[^'']*''', '''…''', 'g'),
+        '(age|annual_income_k|spending_score) [^ ;]+ is outside', '\1 … is outside', 'g'
+    ),
+    '(line|lines|column) [0-9]+(, [0-9]+)*', '\1 …', 'g'
+)
+"""
+
+
+def top_reject_reasons(con: duckdb.DuckDBPyConnection, limit: int) -> list[tuple[str, int]]:
+    """The most frequent kinds of reject reason (REASON_KIND), with how many rows have each."""
+    return con.execute(
+        f"select {REASON_KIND} as reason, count(*) as n from customer_rejects group by all "
+        "order by n desc, reason limit $limit",
+        {"limit": limit},
+    ).fetchall()
 
 
 def histograms(con: duckdb.DuckDBPyConnection, bins: int) -> pd.DataFrame:
