@@ -185,6 +185,13 @@ def test_excel_header_below_a_title_row(con, tmp_path):
     assert "the header is line 3: 1 line above it skipped (a title or a note)" in loaded.warnings
 
 
+def test_columns_option_quotes_a_header_holding_a_comma():
+    from segmentation.columns import parse_mapping
+
+    mapping = parse_mapping('annual_income_k="Income (k$, gross)", spending_score=Spend,customer_id=Id')
+    assert mapping == {"annual_income_k": "Income (k$, gross)", "spending_score": "Spend", "customer_id": "Id"}
+
+
 def test_quoted_header_names_may_hold_other_delimiters(con, tmp_path):
     text = 'Id;Gender;Age;"Income (k$, gross, yearly)";"Spending, score (1,100)"\n1;Male;19;15;39\n2;Female;21;16;81\n'
     stage_file(

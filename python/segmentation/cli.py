@@ -142,7 +142,8 @@ def parse_args(argv: list[str] | None) -> Settings:
         default={},
         metavar="COL=HEADER,...",
         help="map warehouse columns (customer_id, gender, age, annual_income_k, "
-        "spending_score) to the input's header names, e.g. customer_id=Kundennummer",
+        "spending_score) to the input's header names, e.g. customer_id=Kundennummer; "
+        'a name holding a comma in double quotes: annual_income_k="Income (k$, gross)"',
     )
     parser.add_argument(
         "--encoding",

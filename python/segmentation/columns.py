@@ -52,18 +52,21 @@ class ColumnMap:
 
 
 def parse_mapping(text: str) -> dict[str, str]:
-    """`customer_id=Kundennummer,gender=Geschlecht` -> {'customer_id': 'Kundennummer', ...}."""
+    """`customer_id=Kundennummer,gender=Geschlecht` -> {'customer_id': 'Kundennummer', ...}; a
+    header holding a comma is quoted: `annual_income_k="Income (k$, gross)"`."""
     mapping = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
+    for item in filter(None, (part.strip() for part in re.findall(r'(?:[^,"]|"[^"]*")+', text))):
         column, equals, header = item.partition("=")
-        column = column.strip()
-        if not equals or not header.strip():
+        column, header = column.strip(), header.strip()
+        if len(header) >= 2 and header[0] == header[-1] == '"':
+            header = header[1:-1].strip()
+        if not equals or not header:
             raise ValueError(f"expected COLUMN=HEADER, got {item!r}")
         if column not in INPUT_COLUMNS:
             raise ValueError(f"{column!r} is not a warehouse column (one of {', '.join(INPUT_COLUMNS)})")
         if column in mapping:
             raise ValueError(f"{column} is mapped twice")
-        mapping[column] = header.strip()
+        mapping[column] = header
     return mapping
 
 
