@@ -206,19 +206,19 @@ def test_quoted_header_names_may_hold_other_delimiters(con, tmp_path):
 @pytest.mark.parametrize(
     "header, rows, kept, rejected",
     [
-        # a header ending in a delimiter (a blank last column), rows without it
-        (HEADER + ",", ["1,Male,19,15,39", "2,Female,21,16,81"], ["1", "2"], []),
-        # Excel leaves out a row's trailing empty cells: columns after the last one the model reads
+        # a header ending in a delimiter (a blank last column), rows with or without it
+        (HEADER + ",", ["1,Male,19,15,39", "2,Female,21,16,81,"], ["1", "2"], []),
+        # short of a named column: which field it lacks is unknown, so it is never read shifted
         (
-            "CustomerID,Annual Income (k$),Spending Score (1-100),Gender,Note",
-            ["1,15,39,Male,x", "2,16,81", "3,17,50,Female", "4,18"],
-            ["1", "2", "3"],
-            [(5, "has 2 fields where the header has 5")],  # the spending score is cut off
+            HEADER + ",Visits",
+            ["1,Male,19,15,39,3", "5,Male,15,39,7"],
+            ["1"],
+            [(3, "has 5 fields where the header has 6")],
         ),
     ],
-    ids=["header ends in a delimiter", "trailing cells left out"],
+    ids=["header ends in a delimiter", "short of a named column"],
 )
-def test_rows_may_leave_out_trailing_fields_the_model_does_not_read(con, tmp_path, header, rows, kept, rejected):
+def test_rows_may_leave_out_fields_under_blank_names_only(con, tmp_path, header, rows, kept, rejected):
     stage_file(con, write_csv(tmp_path, "\n".join([header, *rows]) + "\n"), tmp_path / "work")
     assert [row[0] for row in customers(con)] == kept
     assert rejects(con) == rejected
@@ -547,12 +547,21 @@ def test_a_stray_quote_costs_its_line_only(con, tmp_path):
             {2: '"VIP', 4: 'x",y'},
             [(2, "a quoted field opened on line 2 is not closed"), (4, "has 7 fields where the header has 6")],
         ),
+        # closed where a line ends, after lines that are customers of their own
+        ({5: '"VIP customer', 8: 'monitor 27"'}, [(5, "a quoted field opened on line 5 is not closed")]),
         # within one line: read as it is written, the line is kept
         ({3: '"A"B'}, []),
         # the last line opens a quote it never closes
         ({21: '"unclosed'}, [(21, "a quoted field opened on line 21 is not closed")]),
     ],
-    ids=["closed mid-field", "closed 15 lines on", "closed, fields miscounted", "astray in a line", "last line"],
+    ids=[
+        "closed mid-field",
+        "closed 15 lines on",
+        "closed, fields miscounted",
+        "closed at a line end",
+        "astray in a line",
+        "last line",
+    ],
 )
 def test_a_stray_quote_in_free_text_never_swallows_the_lines_after_it(con, tmp_path, notes, rejected):
     lines = [HEADER + ",Note", *[f"{n},Male,30,{n},50,{notes.get(n, 'ok')}" for n in range(2, 22)]]
@@ -560,6 +569,13 @@ def test_a_stray_quote_in_free_text_never_swallows_the_lines_after_it(con, tmp_p
     assert rejects(con) == rejected
     kept = {row[0] for row in customers(con)}
     assert kept == {str(n) for n in range(2, 22)} - {str(line) for line, _ in rejected}  # every other line a customer
+
+
+def test_a_quoted_line_end_in_a_ragged_row_is_one_reject(con, tmp_path):
+    lines = [HEADER + ",Address,Notes", "1,Male,19,15,39,Main St,ok", '2,Male,30,70,50,"12 High St', 'Springfield"']
+    stage_file(con, write_csv(tmp_path, "\n".join(lines) + "\n"), tmp_path / "work")
+    assert [row[0] for row in customers(con)] == ["1"]
+    assert rejects(con) == [(3, "has 6 fields where the header has 7")]
 
 
 @pytest.mark.parametrize(

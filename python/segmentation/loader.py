@@ -205,7 +205,7 @@ def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) -> 
         columns = map_columns(names, required_columns(settings), settings.columns)
     except ValueError as e:
         raise InputError(f"{path}: line {header_line}: {e}") from None
-    create_raw_customers(con, columns, required_columns(settings))
+    create_raw_customers(con, columns)
     decimal_comma, mark_warnings = decide_decimal_mark(con, columns)
     unit, unit_warnings = decide_income_unit(con, columns, settings.income_unit, decimal_comma)
     lines = f"{skipped} line{'' if skipped == 1 else 's'}"
@@ -374,23 +374,23 @@ def field_pattern(delimiter: str) -> str:
 class StrayQuote(Exception):
     """A quoted field that opened on a record's first line and does not close as a field
     ends: still open after MAX_RECORD_LINES lines, closed with more text after the quote
-    (`"VIP` ... `27" monitor`), or closed with the record's fields miscounted."""
+    (`"VIP` ... `27" monitor`), or closed after lines that look like records of their own."""
 
 
-def fits(fields: list[str], width: int) -> bool:
-    """As many fields as the header has (surplus empty ones at the end, as spreadsheets write
-    them, do not count)."""
-    return len(fields) == width or (len(fields) > width and not any(f.strip() for f in fields[width:]))
+def looks_like_records(lines: list[tuple[int, str]], header: CsvHeader) -> bool:
+    """Whether a record's later lines each hold as many delimiters as a record of the file: the
+    customers a stray quote swallowed (`"VIP` ... `monitor 27"`), not the lines of an address."""
+    least = last_filled(list(header.names)) - 1
+    return any(text.count(header.delimiter) >= least for _, text in lines[1:])
 
 
 def csv_records(source: Path, header: CsvHeader, problems: dict[int, str], offset: int = 0) -> Iterator[tuple]:
     """(line number, raw text, fields, problem) of each non-blank record after the header, read
     with Python's RFC 4180 reader: a quoted field may hold line ends. A record is numbered by
     its first line (plus `offset`, for a part after the first). A record spanning lines must
-    parse strictly and fit the header; else the quote that opened it is a stray one: its line
-    is rejected and the lines after it are read again, so free text holding quotes
-    (`"VIP`, `27" monitor`) never swallows the customers between them."""
-    width = len(header.names)
+    parse strictly and not hold lines that look like records; else the quote that opened it is
+    a stray one: its line is rejected and the lines after it are read again, so free text
+    holding quotes (`"VIP`, `monitor 27"`) never swallows the customers between them."""
     with source.open(encoding="utf-8", newline="") as f:
         numbered = islice(enumerate((line.rstrip("\r\n") for line in f), start=1), header.line, None)
         backlog: deque[tuple[int, str]] = deque()  # a stray quote's lines, read again after it
@@ -407,7 +407,7 @@ def csv_records(source: Path, header: CsvHeader, problems: dict[int, str], offse
             reader = csv.reader(feed(), delimiter=header.delimiter, strict=True)
             try:
                 for fields in reader:
-                    if len(lines) > 1 and not fits(fields, width):
+                    if len(lines) > 1 and looks_like_records(lines, header):
                         raise StrayQuote
                     number, text = lines[0][0], "\n".join(line for _, line in lines)
                     lines.clear()
@@ -572,14 +572,15 @@ def release_records(con: duckdb.DuckDBPyConnection) -> None:
 # --- The named columns -------------------------------------------------------------------
 
 
-def create_raw_customers(con: duckdb.DuckDBPyConnection, columns: ColumnMap, required: tuple[str, ...]) -> None:
+def create_raw_customers(con: duckdb.DuckDBPyConnection, columns: ColumnMap) -> None:
     """`raw_customers`: each record's fields by name (null where the input has no such column)
     and how many fields it has, counted as the header's when it differs only at the end by
-    empty fields a spreadsheet writes or leaves out: surplus empty ones, or missing ones after
-    the last column that can reject a row (`required`), as Excel omits a row's trailing empty
-    cells; `raw_columns`: every input column, its warehouse name and its header."""
+    fields a spreadsheet writes or leaves out: surplus empty ones, or those under blank names
+    at the header's end (`a,b,c,`); a row short of a named column is ragged, as nothing tells
+    which of its fields it lacks; `raw_columns`: every input column, its warehouse name and its
+    header."""
     expected = len(columns.names)
-    least = max(columns.positions[column] for column in required)
+    least = last_filled(list(columns.names))
     named = [
         f"fields[{columns.positions[column]}] as {column}"
         if column in columns.positions
