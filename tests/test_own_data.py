@@ -162,6 +162,22 @@ def test_the_header_may_stand_below_a_title(con, tmp_path, above, header_line, s
     assert [w for w in loaded.warnings if "the header is line" in w] == ([said] if skipped else [])
 
 
+@pytest.mark.parametrize("title", [b"Kunden\xfcbersicht", b"Export\x00"], ids=["bad byte", "nul"])
+def test_an_unreadable_title_stands_above_the_header(con, tmp_path, title):
+    rows = "1,Male,19,15,39,M\xc3\xbcller\n2,Female,21,16,81,M\xc3\xbcller\n".encode("latin-1")
+    data = title + b"\n" + (HEADER + ",Name\n").encode() + rows
+    loaded = stage_file(con, write_csv(tmp_path, data), tmp_path / "work")
+    names = con.execute('select customer_id, "Name" from stg_customers order by line_number').fetchall()
+    assert names == [("1", "Müller"), ("2", "Müller")]
+    assert "the header is line 2: 1 line above it skipped (a title or a note)" in loaded.warnings
+
+
+def test_below_a_title_a_header_naming_a_column_twice_says_so(con, tmp_path):
+    text = "Mall customers\nCustomerID,ID,Gender,Age,Annual Income (k$),Spending Score (1-100)\n1,1,Male,19,15,39\n"
+    with pytest.raises(InputError, match=re.escape("line 2: columns 1 ('CustomerID') and 2 ('ID') both look like")):
+        load(con, write_csv(tmp_path, text), tmp_path / "work")
+
+
 def test_a_header_nowhere_near_the_top_is_named_by_the_first_line(con, tmp_path):
     text = "Customer export\n" + "note\n" * 12 + HEADER + "\n1,Male,19,15,39\n"
     with pytest.raises(InputError, match=re.escape("line 1: missing column(s) customer_id")):

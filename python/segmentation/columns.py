@@ -70,15 +70,20 @@ def parse_mapping(text: str) -> dict[str, str]:
     return mapping
 
 
+class NotTheHeader(ValueError):
+    """The names lack a column the build needs: they are not the header (a title may be)."""
+
+
 def map_columns(names: tuple[str, ...], required: tuple[str, ...], explicit: Mapping[str, str] = {}) -> ColumnMap:
     """Match the header to the warehouse's columns; raise ValueError saying what is wrong and
-    how to fix it. `required`: the columns the build cannot do without."""
+    how to fix it (NotTheHeader when a needed column is not there). `required`: the columns
+    the build cannot do without."""
     positions: dict[str, int] = {}
     for column, header in explicit.items():
         hits = [i for i, name in enumerate(names, 1) if name.strip() == header]
         hits = hits or [i for i, name in enumerate(names, 1) if normalise(name) == normalise(header)]
         if not hits:
-            raise ValueError(
+            raise NotTheHeader(
                 f"--columns {column}={header}: the header has no such column (it has: {', '.join(map(repr, names))})"
             )
         if len(hits) > 1:
@@ -103,7 +108,7 @@ def map_columns(names: tuple[str, ...], required: tuple[str, ...], explicit: Map
     missing = [column for column in required if column not in positions]
     if missing:
         fix = ",".join(f"{column}=HEADER" for column in missing)
-        raise ValueError(
+        raise NotTheHeader(
             f"missing column(s) {', '.join(missing)} (the header has: {', '.join(map(repr, names))}); "
             f"name them with --columns {fix}"
         )

@@ -30,7 +30,7 @@ import duckdb
 import pandas as pd
 
 from . import input_file
-from .columns import ColumnMap, income_unit, map_columns
+from .columns import ColumnMap, NotTheHeader, income_unit, map_columns
 from .config import DELIMITERS, INPUT_COLUMNS, Settings
 from .db import first_row, quote_ident, setting
 from .errors import InputError
@@ -180,10 +180,13 @@ def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) -> 
     con.execute("create temp table raw_parts (file_name varchar, first_line bigint, last_line bigint, records bigint)")
 
     def is_header(names: tuple[str, ...]) -> bool:
+        """Names with the columns a build needs (those naming one twice too: the error says so)."""
         try:
             map_columns(names, required_columns(settings), settings.columns)
-        except ValueError:
+        except NotTheHeader:
             return False
+        except ValueError:
+            return True
         return True
 
     header_line, skipped = 1, 0  # a Parquet file's column names are its first row
@@ -278,20 +281,22 @@ def read_header(
             raise InputError(
                 f"{path}: line 1: {hint[0]!r} names a delimiter other than {', '.join(map(repr, DELIMITERS))}"
             )
-        found: list[CsvHeader] = []
+        # the non-blank lines read, each a header or why it cannot be one (unreadable, too long)
+        found: list[CsvHeader | InputError] = []
         while first and len(found) < HEADER_SEARCH_LINES:
             if first.strip():
                 try:
                     found.append(header_line(path, first, line, problems, hint[1] if hint else None))
-                except InputError:
-                    if not found:  # the first is the header or nothing is: say what is wrong with it
-                        raise
-                    break
-                if is_header(found[-1].names):
-                    return found[-1]._replace(skipped=len(found) - 1)
+                except InputError as e:
+                    found.append(e)
+                candidate = found[-1]
+                if isinstance(candidate, CsvHeader) and is_header(candidate.names):
+                    return candidate._replace(skipped=len(found) - 1)
             first, line = f.readline(MAX_HEADER_CHARS), line + 1
     if not found:
         raise InputError(f"{path}: line 2: no header after {hint[0]!r}" if hint else f"{path}: the file is empty")
+    if isinstance(found[0], InputError):  # no header anywhere: say what is wrong with the first line
+        raise found[0]
     return found[0]
 
 
