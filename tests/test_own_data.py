@@ -843,6 +843,19 @@ def test_a_folder_of_part_files_is_one_dataset(tmp_path, settings, kind):
     assert query(settings.warehouse_path, "select input_format from pipeline_runs")[0][0].endswith("3 part files")
 
 
+@pytest.mark.parametrize("above", ["Export part 1\n", "\n", "sep=,\n"], ids=["title", "blank line", "sep line"])
+def test_part_files_may_differ_above_the_header(con, tmp_path, above):
+    folder = tmp_path / "customers"
+    folder.mkdir()
+    write_csv(folder, HEADER + "\n1,Male,19,15,39\n", name="part-0.csv")
+    write_csv(folder, above + HEADER + "\n2,Male,19,x,39\n3,Female,20,16,40\n", name="part-1.csv")
+    stage_file(con, folder, tmp_path / "work")
+    assert [row[0] for row in customers(con)] == ["1", "3"]
+    assert con.execute("select file_name, file_line_number, reject_reason from customer_rejects").fetchall() == [
+        ("part-1.csv", 3, "annual_income_k 'x' is not a number")  # the part's own line
+    ]
+
+
 def test_part_files_with_different_headers_are_refused(con, tmp_path):
     folder = tmp_path / "customers"
     folder.mkdir()

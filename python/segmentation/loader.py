@@ -324,7 +324,7 @@ def load_csv(
     """`raw_lines`, every part's lines numbered on from the previous part's, then
     `raw_records` splitting them (or, when a quoted field holds a line end, read by Python's
     CSV reader). `is_header`: whether a line's names are the header's (`read_header`)."""
-    copies: list[tuple[Path, int, dict[int, str]]] = []
+    copies: list[tuple[Path, int, dict[int, str], CsvHeader]] = []  # each part's own header: its line
     part_lines: list[str] = []
     offset, open_quotes = 0, 0
     for number, facts in enumerate(parts):
@@ -333,24 +333,24 @@ def load_csv(
         found = read_header(path, copy, problems, is_header)
         if number == 0:
             header = found
-        elif found != header:
+        elif found[:2] != header[:2]:  # the delimiter and names; a title above it may differ
             raise InputError(f"{path}: line {found.line}: its header differs from that of {parts[0].path.name}")
         table = f"raw_part_{number}_lines"
         try:
             with setting(con, "preserve_insertion_order", True):  # the build runs without it
                 con.execute(PART_TABLE.format(table=table), {"path": str(copy)})
-            part_lines.append(PART_LINES.format(offset=int(offset), table=table, header_line=header.line))
+            part_lines.append(PART_LINES.format(offset=int(offset), table=table, header_line=found.line))
             last, records, opened = first_row(con, PART_FACTS.format(lines=part_lines[-1]))
         except duckdb.Error as e:
             raise InputError(f"{path}: cannot be read as CSV ({str(e).splitlines()[0]})") from None
-        copies.append((copy, offset, problems))
+        copies.append((copy, offset, problems, found))
         open_quotes += opened
         offset = record_part(con, facts, offset, last, records)
     if open_quotes:
         release_records(con)  # the lines read so far: Python's reader reads the copies again
         con.execute(RECORDS_TABLE)
-        for copy, offset, problems in copies:
-            load_records(con, csv_records(copy, header, problems, offset))
+        for copy, offset, problems, found in copies:
+            load_records(con, csv_records(copy, found, problems, offset))
         # a record may span lines here: count records, not lines
         con.execute(
             "update raw_parts set records = (select count(*) from raw_records "
@@ -358,7 +358,7 @@ def load_csv(
         )
         return header
     con.execute("create temp view raw_lines as " + "\nunion all\n".join(part_lines))
-    numbered = [(offset + line, problem) for _, offset, found in copies for line, problem in found.items()]
+    numbered = [(offset + line, problem) for _, offset, lines, _ in copies for line, problem in lines.items()]
     if numbered:
         con.execute("create temp table raw_line_problems (line_number bigint, problem varchar)")
         con.executemany("insert into raw_line_problems values (?, ?)", numbered)
