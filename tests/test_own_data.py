@@ -437,8 +437,9 @@ def test_decimal_commas_as_european_exports_write_them(con, tmp_path):
         (["70.000", "15.000", "120.000"], [70.0, 15.0, 120.0], True),  # one group of three: thousands
         (["70,000", "15,000", "120,000"], [70.0, 15.0, 120.0], False),
         (["$1.250.000", "70000", "15000,5"], [1250.0, 70.0, 15.0005], False),
+        (["48.561", "70.250", "15.125"], [0.048561, 0.07025, 0.015125], False),  # three decimals say nothing
     ],
-    ids=["decimal comma", "decimal point", "dot groups only", "comma groups only", "said by two groups"],
+    ids=["decimal comma", "decimal point", "dot groups only", "comma groups only", "said by two groups", "decimals"],
 )
 def test_a_file_reads_its_incomes_with_one_decimal_mark(con, tmp_path, incomes, expected, warned):
     rows = [f"{n};Male;30;{income};50" for n, income in enumerate(incomes, start=1)]

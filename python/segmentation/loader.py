@@ -58,7 +58,7 @@ select
     count(*) filter (where regexp_full_match(v, $said_point)),
     count(*) filter (where regexp_full_match(v, $hinted_comma)),
     count(*) filter (where regexp_full_match(v, $hinted_point)),
-    any_value(income) filter (where regexp_full_match(v, $hinted_comma))
+    min(income) filter (where regexp_full_match(v, $hinted_comma))
 from (
     select trim(annual_income_k) as income, ltrim(income, '+-$') as v
     from raw_customers
@@ -623,14 +623,15 @@ def create_raw_customers(con: duckdb.DuckDBPyConnection, columns: ColumnMap) -> 
 def decimal_mark_patterns(decimal: str, group: str) -> dict[str, str]:
     """Numbers (sign and dollar sign stripped) that say `decimal` is their decimal mark: it is
     their last mark and followed by other than three digits ('89,5'), it follows groups split
-    by `group` ('89.000,50'), or `group` splits groups twice ('1.250.000'). A single group of
-    three after `group` ('70.000') only hints at it: it reads as thousands split by `group`."""
+    by `group` ('89.000,50'), or `group` splits groups twice ('1.250.000'). Whole thousands
+    split by `group` ('70.000') only hint at it: three decimals that are all zeros are rare,
+    unlike '48.561', which says nothing."""
     name = {",": "comma", ".": "point"}[decimal]
     d, g = re.escape(decimal), re.escape(group)
     said = (
         f"[0-9]{{1,3}}({g}[0-9]{{3}})+{d}[0-9]*|[0-9]*{d}([0-9]{{1,2}}|[0-9]{{4,}})|[0-9]{{1,3}}({g}[0-9]{{3}}){{2,}}"
     )
-    return {f"said_{name}": said, f"hinted_{name}": f"[0-9]{{1,3}}{g}[0-9]{{3}}"}
+    return {f"said_{name}": said, f"hinted_{name}": f"[0-9]{{1,3}}{g}000"}
 
 
 def decide_decimal_mark(con: duckdb.DuckDBPyConnection, columns: ColumnMap) -> tuple[bool, tuple[str, ...]]:
