@@ -198,7 +198,7 @@ def test_excel_header_below_a_title_row(con, tmp_path):
     loaded = stage_file(con, path, tmp_path / "work")
     assert [row[0] for row in customers(con)] == ["C-1"]
     assert rejects(con) == [(5, "annual_income_k 'x' is not a number")]
-    assert "the header is line 3: 1 line above it skipped (a title or a note)" in loaded.warnings
+    assert "the header is row 3: 1 row above it skipped (a title or a note)" in loaded.warnings
 
 
 def test_columns_option_quotes_a_header_holding_a_comma():

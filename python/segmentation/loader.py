@@ -211,8 +211,9 @@ def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) -> 
     create_raw_customers(con, columns)
     decimal_comma, mark_warnings = decide_decimal_mark(con, columns)
     unit, unit_warnings = decide_income_unit(con, columns, settings.income_unit, decimal_comma)
-    lines = f"{skipped} line{'' if skipped == 1 else 's'}"
-    above = (f"the header is line {header_line}: {lines} above it skipped (a title or a note)",) if skipped else ()
+    line = "row" if kind == "excel" else "line"
+    lines = f"{skipped} {line}{'' if skipped == 1 else 's'}"
+    above = (f"the header is {line} {header_line}: {lines} above it skipped (a title or a note)",) if skipped else ()
     loaded = LoadedInput(parts, columns, unit, above + mark_warnings + unit_warnings)
     con.execute(
         "create temp table raw_input as select $path as input_path, $sha256 as input_sha256, "
