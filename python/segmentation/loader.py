@@ -186,7 +186,7 @@ def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) -> 
         except NotTheHeader:
             return False
         except ValueError:
-            return True
+            pass  # the header, with a problem the error below names
         return True
 
     header_line, skipped = 1, 0  # a Parquet file's column names are its first row
