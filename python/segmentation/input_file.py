@@ -80,7 +80,9 @@ def inspect(path: Path, text: bool = True, encoding: str | None = None) -> FileF
             digest.update(chunk)
             if not text:
                 continue
-            head = head or chunk[:4096]
+            if not head:  # a file passed by mistake is named before the rest of it is read
+                head = chunk[:4096]
+                refuse_known_binary(path, head)
             lf += chunk.count(b"\n")
             if b"\r" in chunk or previous == b"\r":  # most files have no CR: skip its counts
                 crlf += chunk.count(b"\r\n") + (previous == b"\r" and chunk[:1] == b"\n")
@@ -96,9 +98,6 @@ def inspect(path: Path, text: bool = True, encoding: str | None = None) -> FileF
         raise changed(path)
     if not text:
         return FileFacts(path, digest.hexdigest(), before, "binary", None, False)
-    for magic, what in NOT_TEXT.items():
-        if head.startswith(magic):
-            raise InputError(f"{path}: not a text file: {what}")
     chosen = encoding or detect_encoding(path, head, utf8)
     if chosen.startswith("utf-16"):  # the byte counts above see two-byte units: count in the text
         text_head = head[: len(head) // 2 * 2].decode(chosen, errors="replace").rstrip("\r")
@@ -110,6 +109,13 @@ def inspect(path: Path, text: bool = True, encoding: str | None = None) -> FileF
     line_end = "\n" if cr == 0 else "\r\n" if cr == crlf == lf else "\r" if lf == 0 else None
     rewrite = chosen not in ("utf-8", "utf-8-sig") or not utf8 or line_end is None or forbidden
     return FileFacts(path, digest.hexdigest(), before, chosen, line_end, rewrite)
+
+
+def refuse_known_binary(path: Path, head: bytes) -> None:
+    """Say what a file passed by mistake is (NOT_TEXT), from its first bytes."""
+    for magic, what in NOT_TEXT.items():
+        if head.startswith(magic):
+            raise InputError(f"{path}: not a text file: {what}")
 
 
 def detect_encoding(path: Path, head: bytes, valid_utf8: bool) -> str:
