@@ -6,6 +6,7 @@ reads by `charts`, through the build's runner (`workers`).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -192,10 +193,10 @@ def write_segmented_csv(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     # A CSV header needs a name of its own, and Cluster and Segment are the model's: a blank or
     # repeated header takes the warehouse's name, one named Cluster or Segment is numbered, each
     # made unique among the headers kept (`column_6`, `Note_2`, `Cluster_2`).
-    given = [name.casefold() for _, name in names]
-    repeated = {name for name in given if given.count(name) > 1} | {""}
-    kept = [name for name in given if name not in repeated and name not in MODEL_HEADERS]
-    used = {*kept, *MODEL_HEADERS}
+    given = Counter(name.casefold() for _, name in names)
+    repeated = {name for name, times in given.items() if times > 1} | {""}
+    kept = {name for name in given if name not in repeated and name not in MODEL_HEADERS}
+    used = kept | set(MODEL_HEADERS)
     headers = [
         name if name.casefold() in kept else unique_name(column if name.casefold() in repeated else name, used)
         for column, name in names
