@@ -76,6 +76,20 @@ def fingerprint(*paths: Path) -> dict[str, str]:
     return found
 
 
+def scratch_left(settings: Settings) -> list[str]:
+    """What stands beside the warehouse and the reports folder other than them and their
+    lock files: a build leaves nothing there."""
+    live, reports = settings.warehouse_path, settings.reports_dir
+    ours = {live.name, f"{live.name}.lock", reports.name, f".{reports.name}.lock"}
+    return sorted(
+        path.name
+        for folder in {live.parent, reports.parent}
+        if folder.is_dir()
+        for path in folder.iterdir()
+        if path.name not in ours and path.name.startswith((f".{live.name}.", f".{reports.name}.", f"{live.name}."))
+    )
+
+
 def query(path: Path, sql: str) -> list[tuple]:
     with duckdb.connect(str(path), read_only=True) as connection:
         return connection.execute(sql).fetchall()

@@ -9,11 +9,10 @@ import pandas as pd
 import pytest
 from matplotlib.image import imread
 
-from conftest import fingerprint, query, run_build, write_csv
+from conftest import fingerprint, query, run_build, scratch_left, write_csv
 from segmentation.config import SAMPLE_INPUT, SQL_DIR
 from segmentation.data_tests import query_for
 from segmentation.errors import DataTestError, InputError
-from segmentation.publish import build_path
 from segmentation.schema import load_schema, published_tables
 
 DOCS = load_schema(SQL_DIR)
@@ -170,7 +169,7 @@ def test_rerun_gives_the_same_tables_and_appends_a_run(tmp_path, settings):
     run_build(settings)
     assert query(settings.warehouse_path, "select * from customer_segments order by customer_id") == first
     assert query(settings.warehouse_path, "select run_id from pipeline_runs order by run_id") == [(1,), (2,)]
-    assert not build_path(settings.warehouse_path).exists()
+    assert scratch_left(settings) == []
 
 
 def test_pipeline_runs_records_the_build(tmp_path, settings):

@@ -19,12 +19,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import fingerprint, query, run_build
+from conftest import fingerprint, query, run_build, scratch_left
 from segmentation import publish
 from segmentation.build import build
 from segmentation.config import PROJECT_DIR, SAMPLE_INPUT
 from segmentation.errors import PipelineError
-from segmentation.publish import MANIFEST, read_manifest, staging_path, wal_path
+from segmentation.publish import MANIFEST, read_manifest, wal_path
 
 PIPELINE = PROJECT_DIR / "pipeline.py"
 WRITER = textwrap.dedent("""
@@ -131,7 +131,7 @@ def test_a_writer_holding_the_warehouse_stops_the_build_with_a_message(settings)
     assert writer.returncode == 0
     assert fingerprint(settings.reports_dir) == reports_before
     assert query(settings.warehouse_path, "select flags from pipeline_runs") == [("touched again",)]
-    assert not publish.build_path(settings.warehouse_path).exists()
+    assert scratch_left(settings) == []
     no_foreign_wal(settings)
 
 
@@ -261,7 +261,7 @@ def test_a_symlinked_reports_folder_is_published_through(settings, tmp_path):
         run_build(settings)
         assert settings.reports_dir.is_symlink() and os.readlink(settings.reports_dir) == str(target)
         assert reports_run(settings) == run == read_manifest(target).run_id
-    assert not staging_path(target).exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".real-reports.")] == [".real-reports.lock"]
 
 
 # --- 4. a warehouse the pipeline did not build, tables it did not create ------------------------
@@ -408,7 +408,7 @@ def test_ctrl_c_while_publishing_waits_for_the_pair_and_says_so(settings):
         "error: interrupted after run 2 was published: the warehouse and reports are this build's"
     )
     assert warehouse_run(settings) == reports_run(settings) == 2
-    assert not staging_path(settings.reports_dir).exists()
+    assert scratch_left(settings) == []
 
 
 def test_ctrl_c_before_publishing_leaves_the_pair_and_says_so(settings):
@@ -468,11 +468,7 @@ def test_a_full_disk_is_one_error_line(settings, step):
             line == f"error: {settings.reports_dir}: cannot write the reports: File too large (nothing was published)"
         )
     assert fingerprint(settings.warehouse_path, settings.reports_dir) == before
-    assert not publish.build_path(settings.warehouse_path).exists() and not staged_exists(settings)
-
-
-def staged_exists(settings) -> bool:
-    return staging_path(settings.reports_dir).exists()
+    assert scratch_left(settings) == []
 
 
 def test_no_space_left_while_writing_the_reports(settings, monkeypatch):
@@ -490,7 +486,7 @@ def test_no_space_left_while_writing_the_reports(settings, monkeypatch):
         f"{settings.reports_dir}: cannot write the reports: No space left on device (nothing was published)"
     )
     assert fingerprint(settings.warehouse_path, settings.reports_dir) == before
-    assert not staging_path(settings.reports_dir).exists()
+    assert scratch_left(settings) == []
 
 
 @contextmanager

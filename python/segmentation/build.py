@@ -27,16 +27,7 @@ from .history import TABLES as HISTORY_TABLES
 from .history import carry_history, dataset_warning
 from .loader import LoadedInput, load_raw, release_records
 from .progress import step
-from .publish import (
-    build_path,
-    input_folder,
-    prepare,
-    publish,
-    remove_build_files,
-    reports_staging,
-    resolve_paths,
-    writer_lock,
-)
+from .publish import Scratch, new_scratch, prepare, publish, remove_scratch, resolve_paths, writer_lock
 from .reports import Charts, chart_hooks, top_reject_reasons, write_reports
 from .schema import TableDoc, apply_comments, load_schema, published_tables
 from .workers import IN_PROCESS, Runner
@@ -198,13 +189,12 @@ def stage_label(verb: str, name: str) -> str:
     return f"{verb:>9} {name:.<{STAGE_WIDTH}}"
 
 
-def cleanup(live: Path, staged: Path | None) -> None:
-    """Remove what a stopped build wrote beside the live files (when it can: the error being
-    reported may be that it cannot)."""
-    with contextlib.suppress(OSError):
-        remove_build_files(live)
-    if staged is not None:
-        shutil.rmtree(staged, ignore_errors=True)
+def cleanup(scratch: Scratch | None) -> None:
+    """Remove what a stopped build wrote beside the live files, if it got as far as writing
+    anything (when it can: the error being reported may be that it cannot)."""
+    if scratch is not None:
+        with contextlib.suppress(OSError):
+            remove_scratch(scratch)
 
 
 def is_interrupt(error: BaseException) -> bool:
@@ -244,12 +234,12 @@ def build(settings: Settings, log: Callable[[str], None] = print, runner: Runner
     live, reports_dir = resolve_paths(settings.warehouse_path, settings.reports_dir)
     settings = replace(settings, warehouse_path=live, reports_dir=reports_dir)
     ours = {name for model in ordered for name in model.outputs} | {"pipeline_runs", *SOURCES}
-    staged, run_id, published = None, None, False
+    scratch: Scratch | None = None
+    run_id, published = None, False
     try:
         with writer_lock(live, settings.lock_timeout_s), writer_lock(reports_dir, settings.lock_timeout_s):
             highest_run_id = prepare(live, reports_dir, settings.lock_timeout_s, ours, log)
-            remove_build_files(live)
-            building, staged = build_path(live), reports_staging(reports_dir)
+            scratch = new_scratch(live, reports_dir)
             config: dict[str, str | bool | int | float | list[str]] = {
                 "storage_compatibility_version": settings.storage_compatibility_version,
                 "memory_limit": settings.memory_limit,
@@ -260,9 +250,9 @@ def build(settings: Settings, log: Callable[[str], None] = print, runner: Runner
                 # Text columns: FSST without weighing other codecs, which costs as much as the write.
                 "force_compression": "fsst",
             }
-            with duckdb.connect(str(building), config=config) as con:
+            with duckdb.connect(str(scratch.database), config=config) as con:
                 with step(stage_label("load", "raw_customers"), log) as current:
-                    loaded = load_raw(con, settings, input_folder(live))
+                    loaded = load_raw(con, settings, scratch.input)
                     current.summary = (
                         f"{first_row(con, 'select sum(records) from raw_parts')[0]:,} records, "
                         f"{first_row(con, 'select input_format from raw_input')[0]}"
@@ -302,19 +292,18 @@ def build(settings: Settings, log: Callable[[str], None] = print, runner: Runner
                     current.summary = "comments, checkpoint"
                 with step(stage_label("write", "reports"), log) as current:
                     try:
-                        reports = write_reports(con, staged, charts)
+                        reports = write_reports(con, scratch.staged, charts)
                     except OSError as e:  # a failed write names no file: say which folder
                         raise PipelineError(
                             f"{reports_dir}: cannot write the reports: {e.strerror or e} (nothing was published)"
                         ) from None
                     current.summary = ", ".join(path.name for path in reports)
             with step(stage_label("publish", "warehouse"), log) as current:
-                shutil.rmtree(input_folder(live), ignore_errors=True)  # the input is read: its copy goes first
+                shutil.rmtree(scratch.input, ignore_errors=True)  # the input is read: its copy goes first
                 # every model and seed the YAML declares: a build lacking any of them is not published
                 interrupted = publish(
-                    building,
+                    scratch,
                     live,
-                    staged,
                     reports_dir,
                     list(published_tables(docs)),
                     run_id,
@@ -322,17 +311,18 @@ def build(settings: Settings, log: Callable[[str], None] = print, runner: Runner
                     settings.lock_timeout_s,
                 )
                 published = True
+                remove_scratch(scratch)
                 current.summary = "validated, swapped in with the reports"
             if interrupted:
                 raise KeyboardInterrupt
     except DataTestError as e:
-        cleanup(live, staged)
+        cleanup(scratch)
         raise DataTestError(f"{settings.input_path}: {e}") from None
     except PipelineError:
-        cleanup(live, staged)
+        cleanup(scratch)
         raise
     except BaseException as e:
-        cleanup(live, staged)
+        cleanup(scratch)
         if is_interrupt(e):
             raise Interrupted(
                 f"interrupted after run {run_id} was published: the warehouse and reports are this build's"

@@ -20,12 +20,14 @@ import ctypes
 import errno
 import json
 import os
+import secrets
 import shutil
 import signal
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -46,22 +48,13 @@ def lock_path(live: Path) -> Path:
     return live.with_name(live.name + ".lock") if live.suffix else live.with_name(f".{live.name}.lock")
 
 
-def build_path(live: Path) -> Path:
-    return live.with_name(live.name + ".build")
-
-
 def wal_path(database: Path) -> Path:
     return database.with_name(database.name + ".wal")
 
 
-def staging_path(reports_dir: Path) -> Path:
-    """Where the new reports are written; after the exchange, the previous reports."""
-    return reports_dir.with_name(f".{reports_dir.name}.building")
-
-
 def aside_path(path: Path) -> Path:
-    """Where `exchange_by_renames` parks `path` for a moment."""
-    return path.with_name(f".{path.name}.aside")
+    """Where `exchange_by_renames(path, ...)` parks the other path for a moment."""
+    return path.with_name(f"{path.name}.aside")
 
 
 # --- paths the user gave ---------------------------------------------------------------------
@@ -323,64 +316,163 @@ def check_reports_folder(reports_dir: Path, manifest: Manifest | None) -> None:
         )
 
 
+# --- a build's own scratch: folders it made, a record of them -------------------------------
+
+SCRATCH_RECORD = "build.json"
+
+
+@dataclass(frozen=True)
+class Scratch:
+    """What one build writes before it publishes, in two folders it created itself (a random
+    name, made with mkdir: never a folder that was there): beside the warehouse its database,
+    DuckDB's log and spill folder, and the input's copy; beside the reports folder the new
+    reports (after the exchange, the previous ones). The record in the first names both, and
+    only what a record names is ever removed: by the build itself, or by a later one holding
+    the lock (so the build that made it is gone)."""
+
+    folder: Path
+    staged: Path
+
+    @property
+    def database(self) -> Path:
+        return self.folder / "build.duckdb"
+
+    @property
+    def input(self) -> Path:
+        """Where the build keeps the copy (or link) of the input that DuckDB reads."""
+        return self.folder / "input"
+
+
+def scratch_prefixes(live: Path, reports_dir: Path) -> tuple[str, str]:
+    return f".{live.name}.build-", f".{reports_dir.name}.building-"
+
+
+def new_scratch(live: Path, reports_dir: Path) -> Scratch:
+    """Create this build's scratch folders (we hold both locks) and record them."""
+    folder_prefix, staged_prefix = scratch_prefixes(live, reports_dir)
+    while True:
+        token = secrets.token_hex(6)
+        folder, staged = live.parent / (folder_prefix + token), reports_dir.parent / (staged_prefix + token)
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue
+        except OSError as e:
+            raise PipelineError(
+                f"{live}: cannot build it: cannot create {folder}: {e.strerror} (nothing was published)"
+            ) from None
+        try:
+            staged.mkdir()
+        except BaseException as e:
+            folder.rmdir()
+            if isinstance(e, FileExistsError):
+                continue
+            if isinstance(e, OSError):
+                raise PipelineError(
+                    f"{reports_dir}: cannot write the reports: cannot create {staged}: {e.strerror} "
+                    "(nothing was published)"
+                ) from None
+            raise
+        record = {"warehouse": str(live), "staged": str(staged)}
+        (folder / SCRATCH_RECORD).write_text(json.dumps(record), encoding="utf-8")
+        return Scratch(folder, staged)
+
+
+def stale_scratch(live: Path, reports_dir: Path) -> list[Scratch]:
+    """The scratch of builds of this warehouse that were stopped (we hold the locks, so none
+    is running), oldest first. Folders of the scratch names without a record are left alone
+    (`remove_empty` takes them when empty)."""
+    found = []
+    folder_prefix, _ = scratch_prefixes(live, reports_dir)
+    for folder in live.parent.glob(glob_escape(folder_prefix) + "*"):
+        try:
+            record = json.loads((folder / SCRATCH_RECORD).read_text(encoding="utf-8"))
+            if record["warehouse"] == str(live):
+                found.append((folder.stat().st_mtime_ns, Scratch(folder, Path(record["staged"]))))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return [scratch for _, scratch in sorted(found, key=lambda pair: pair[0])]
+
+
+def glob_escape(name: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
+
+
+def remove_scratch(scratch: Scratch) -> None:
+    """Remove what the build recorded: the files it names inside its folder (then the folder,
+    when nothing else is in it), and its reports folder."""
+    database = scratch.database
+    for path in (database, wal_path(database)):
+        path.unlink(missing_ok=True)
+    shutil.rmtree(database.with_name(database.name + ".tmp"), ignore_errors=True)  # DuckDB's spill folder
+    shutil.rmtree(scratch.input, ignore_errors=True)
+    remove_tree(scratch.staged)
+    (scratch.folder / SCRATCH_RECORD).unlink(missing_ok=True)
+    with suppress(OSError):
+        scratch.folder.rmdir()
+
+
+def remove_empty(live: Path, reports_dir: Path) -> None:
+    """Empty folders of the scratch names: a build stopped before recording its scratch."""
+    folder_prefix, staged_prefix = scratch_prefixes(live, reports_dir)
+    for parent, prefix in ((live.parent, folder_prefix), (reports_dir.parent, staged_prefix)):
+        for folder in parent.glob(glob_escape(prefix) + "*"):
+            with suppress(OSError):
+                folder.rmdir()  # only an empty folder goes
+
+
 # --- before a build: the pair as the last build left it --------------------------------------
 
 
 def prepare(live: Path, reports_dir: Path, timeout_s: float, ours: set[str], log: Callable[[str], None]) -> int:
     """Check what the build will replace and restore the pair if a build was stopped while
-    publishing it (we hold both build locks). Returns the highest run id handed out so far."""
-    staged = staging_path(reports_dir)
-    finish_exchange(staged, reports_dir)
+    publishing it, then clear what stopped builds left (we hold both build locks). Returns the
+    highest run id handed out so far."""
+    stale = stale_scratch(live, reports_dir)
+    for scratch in stale:
+        finish_exchange(scratch.staged, reports_dir)
     current = read_manifest(reports_dir)
-    for_this = current if current and current.warehouse == str(live) else None
+    if current is not None and current.warehouse != str(live):
+        raise PipelineError(
+            f"{reports_dir}: holds the reports of the warehouse {current.warehouse}; a reports folder "
+            "belongs to one warehouse: choose another --reports"
+        )
     with live_warehouse(live, timeout_s) as con:
         live_run = last_run_id(con, live) if con is not None else 0
         if con is not None:
-            check_foreign_objects(con, live, set(for_this.objects) if for_this else None, ours)
-    if for_this and live.exists() and for_this.run_id != live_run:
-        previous = read_manifest(staged) if staged.is_dir() else None
-        if previous and previous.run_id == live_run and previous.warehouse == str(live):
+            check_foreign_objects(con, live, set(current.objects) if current else None, ours)
+    if current and live.exists() and current.run_id != live_run:
+        previous = [
+            (scratch, manifest)
+            for scratch in stale
+            if scratch.staged.is_dir()
+            and (manifest := read_manifest(scratch.staged))
+            and manifest.run_id == live_run
+            and manifest.warehouse == str(live)
+        ]
+        if previous:
+            scratch, manifest = previous[-1]
             with deferred_interrupts():
-                exchange(staged, reports_dir)
+                exchange(scratch.staged, reports_dir)
                 fsync_dir(reports_dir.parent)
             write_manifest(
-                reports_dir, replace(previous, highest_run_id=max(previous.highest_run_id, for_this.highest_run_id))
+                reports_dir, replace(manifest, highest_run_id=max(manifest.highest_run_id, current.highest_run_id))
             )
             log(
                 f"  restored the reports of run {live_run} to match the warehouse: the build of run "
-                f"{for_this.run_id} was stopped while publishing them"
+                f"{current.run_id} was stopped while publishing them"
             )
             current = read_manifest(reports_dir)
         else:
             log(
-                f"  warning: the reports are of run {for_this.run_id}, the warehouse of run {live_run}; "
+                f"  warning: the reports are of run {current.run_id}, the warehouse of run {live_run}; "
                 "this build replaces both"
             )
+    for scratch in stale:
+        remove_scratch(scratch)
+    remove_empty(live, reports_dir)
     check_reports_folder(reports_dir, current)
     return max(live_run, current.highest_run_id if current else 0)
-
-
-def input_folder(live: Path) -> Path:
-    """Where a build keeps the copy (or link) of the input that DuckDB reads."""
-    return build_path(live).with_name(build_path(live).name + ".input")
-
-
-def remove_build_files(live: Path) -> None:
-    """What a failed or killed build left beside the live file (we hold the lock): the build
-    file, its write-ahead log, DuckDB's spill folder and the input's copy."""
-    building = build_path(live)
-    for path in (building, wal_path(building)):
-        path.unlink(missing_ok=True)
-    shutil.rmtree(building.with_name(building.name + ".tmp"), ignore_errors=True)
-    shutil.rmtree(input_folder(live), ignore_errors=True)
-
-
-def reports_staging(reports_dir: Path) -> Path:
-    """A fresh folder beside `reports_dir` to write the new reports into."""
-    staged = staging_path(reports_dir)
-    shutil.rmtree(staged, ignore_errors=True)  # left by a stopped build (we hold the lock)
-    staged.mkdir(parents=True)
-    return staged
 
 
 # --- publishing ------------------------------------------------------------------------------
@@ -419,10 +511,21 @@ def remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
+def keep_modes(published: Path, new: Path) -> None:
+    """Give `new` (a file, or a folder and what is in it) the permissions the user gave what it
+    replaces at `published`: a warehouse set to 0600 stays 0600. What is new keeps the umask's."""
+    for path in (new, *(new.rglob("*") if new.is_dir() else ())):
+        try:
+            mode = stat.S_IMODE((published / path.relative_to(new)).stat().st_mode)
+        except (OSError, ValueError):
+            continue
+        if mode != stat.S_IMODE(path.stat().st_mode):
+            os.chmod(path, mode)
+
+
 def publish(
-    built: Path,
+    scratch: Scratch,
     live: Path,
-    staged: Path,
     reports_dir: Path,
     required: list[str],
     run_id: int,
@@ -433,15 +536,21 @@ def publish(
     (no writer connected), swap the reports in and rename the warehouse over the live one.
     If the warehouse cannot be replaced, the previous reports are swapped back. Returns whether
     a Ctrl-C came while publishing (it waited until the pair was published)."""
+    built, staged = scratch.database, scratch.staged
     built_objects = validate_build(built, required)
     write_manifest(
         staged, Manifest(run_id, max(run_id, highest_run_id), str(live), tuple(built_objects), written_files(staged))
     )
+    if live.exists():
+        keep_modes(live, built)
+    if reports_dir.is_dir():
+        keep_modes(reports_dir, staged)
     with live_warehouse(live, timeout_s) as con:
+        manifest = read_manifest(reports_dir) if reports_dir.is_dir() else None
         if con is not None:  # what it holds now: a writer may have been at work during the build
-            manifest = read_manifest(reports_dir) if reports_dir.is_dir() else None
-            recorded = set(manifest.objects) if manifest and manifest.warehouse == str(live) else None
-            check_foreign_objects(con, live, recorded, set(built_objects))
+            check_foreign_objects(con, live, set(manifest.objects) if manifest else None, set(built_objects))
+        # and the reports folder: a file saved there during the build would go with the old reports
+        check_reports_folder(reports_dir, manifest)
         with deferred_interrupts() as received:
             # a log left by a writer that was killed belongs to the old file: beside the new one
             # it would be replayed onto it
@@ -541,7 +650,7 @@ def exchange_by_renames(a: Path, b: Path) -> None:
     """Three renames: `b` aside, `a` to `b`, the aside to `a`. For a moment `b` is missing
     (readers opening it then fail once); a build stopped in between is completed or undone by
     `finish_exchange` before the next one starts."""
-    aside = aside_path(b)
+    aside = aside_path(a)
     os.rename(b, aside)
     os.rename(a, b)
     os.rename(aside, a)
@@ -550,7 +659,7 @@ def exchange_by_renames(a: Path, b: Path) -> None:
 def finish_exchange(a: Path, b: Path) -> None:
     """Repair what a stopped `exchange_by_renames(a, b)` left: `b` is put back if it was only
     moved aside, and the exchange is completed if `a` had already moved into its place."""
-    aside = aside_path(b)
+    aside = aside_path(a)
     if not aside.exists():
         return
     if not b.exists():

@@ -174,6 +174,12 @@ select * from final
 """
 
 
+def one_line(text: str) -> str:
+    """Text from the input (a file name) as it may stand in a `--` comment: line ends and every
+    other character that is not printable escaped, so it can never end the comment."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 def header(model: ScoringModel, dialect: str) -> str:
     columns = ", ".join(("customer_id", *model.features))
     ranges = ", ".join(range_condition(f) for f in model.features)
@@ -182,7 +188,7 @@ def header(model: ScoringModel, dialect: str) -> str:
             f"-- {line}"
             for line in (
                 f"Customer segments for {dialect}: the model of warehouse run {model.run_id}.",
-                f"Input: {model.input_name}, SHA-256 {model.input_sha256}.",
+                f"Input: {one_line(model.input_name)}, SHA-256 {model.input_sha256}.",
                 f"Features: {', '.join(model.features)}; K = {len(model.centroids)}.",
                 f"Reads table {TABLE}({columns}); returns customer_id, cluster_id,",
                 "segment_label, distance_to_centroid (nearest centroid in scaled units, lowest cluster_id on a",

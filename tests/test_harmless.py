@@ -1,0 +1,228 @@
+"""A build harms nothing around it: files of any name beside the warehouse and reports, another
+build holding the lock, the permissions a user set, the text of the scoring files and the
+segmented CSV. Real processes where a process boundary is what is tested."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+import textwrap
+from dataclasses import replace
+from itertools import takewhile
+from pathlib import Path
+
+import pytest
+
+from conftest import fingerprint, query, run_build, scratch_left, write_csv
+from segmentation.config import PROJECT_DIR, SAMPLE_INPUT
+
+PIPELINE = PROJECT_DIR / "pipeline.py"
+
+
+def command(settings, *extra: str) -> list[str]:
+    return [
+        sys.executable,
+        str(PIPELINE),
+        "--warehouse",
+        str(settings.warehouse_path),
+        "--reports",
+        str(settings.reports_dir),
+        *extra,
+    ]
+
+
+# --- scratch files belong to the build that made them --------------------------------------
+
+
+def users_files(settings) -> dict[Path, str]:
+    """Files and folders a user may well have, at the names builds once used for scratch."""
+    live, reports = settings.warehouse_path, settings.reports_dir
+    return {
+        live.with_name(live.name + ".build"): "my notes",
+        live.with_name(live.name + ".build.wal"): "not a log",
+        live.with_name(live.name + ".build.input") / "customers.csv": SAMPLE_INPUT.read_text(),
+        live.with_name(live.name + ".build.tmp") / "keep.txt": "keep",
+        live.with_name(f".{live.name}.build-0123456789ab") / "mine.txt": "mine",
+        reports.with_name(f".{reports.name}.building") / "draft.txt": "draft",
+        reports.with_name(f".{reports.name}.building-0123456789ab") / "draft.txt": "draft",
+        reports.with_name(f".{reports.name}.aside") / "old.txt": "old",
+    }
+
+
+def test_files_at_scratch_like_names_are_never_touched(settings):
+    files = users_files(settings)
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    # the input itself stands in one of them
+    source = settings.warehouse_path.with_name(settings.warehouse_path.name + ".build.input") / "customers.csv"
+    for run in (1, 2):
+        done = subprocess.run(command(settings, "--input", str(source)), capture_output=True, text=True, timeout=180)
+        assert done.returncode == 0, done.stderr
+        assert query(settings.warehouse_path, "select max(run_id), count(*) from pipeline_runs") == [(run, run)]
+    assert {path: path.read_text() for path in files} == files
+    assert sorted(p.name for p in settings.reports_dir.parent.iterdir() if p.name.startswith(".reports.")) == [
+        ".reports.aside",
+        ".reports.building",
+        ".reports.building-0123456789ab",
+        ".reports.lock",
+    ]
+
+
+def test_a_failed_build_removes_only_its_own_scratch(settings, tmp_path):
+    files = users_files(settings)
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    bad = write_csv(tmp_path, "CustomerID,Annual Income (k$),Spending Score (1-100)\n")
+    done = subprocess.run(command(settings, "--input", str(bad)), capture_output=True, text=True, timeout=180)
+    assert done.returncode == 1 and "no data rows" in done.stderr
+    assert {path: path.read_text() for path in files} == files
+    assert not settings.warehouse_path.exists()
+
+
+HOLDER = textwrap.dedent("""
+    # A build that stops just before publishing until it reads a line: it holds both locks and
+    # has all its scratch written.
+    import sys
+    sys.path.insert(0, {project!r})
+    import pipeline
+    from segmentation import publish
+    validate = publish.validate_build
+    def waiting(*args, **kwargs):
+        print("holding", flush=True)
+        sys.stdin.readline()
+        return validate(*args, **kwargs)
+    publish.validate_build = waiting
+    sys.exit(pipeline.main({argv!r}))
+""")
+
+
+def wait_for_hold(holder: subprocess.Popen) -> None:
+    for line in holder.stdout:  # the step lines come first
+        if line.strip() == "holding":
+            return
+    raise AssertionError("the holding build ended before holding")
+
+
+def test_a_build_refused_by_the_lock_leaves_the_holders_work_alone(settings):
+    run_build(settings)
+    argv = command(settings)[2:]
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER.format(project=str(PROJECT_DIR), argv=argv)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for_hold(holder)
+        scratch = scratch_left(settings)
+        assert len(scratch) == 2  # its folder beside the warehouse, its reports beside the reports
+        for timeout in ("0", "0.5"):
+            refused = subprocess.run(
+                command(settings, "--lock-timeout", timeout), capture_output=True, text=True, timeout=180
+            )
+            assert refused.returncode == 1
+            assert refused.stderr.strip() == (
+                f"error: {settings.warehouse_path}: another build is running (waited {float(timeout):g} s for it)"
+            )
+            assert scratch_left(settings) == scratch
+        _, err = holder.communicate("\n", timeout=180)
+    finally:
+        holder.kill()
+    assert holder.returncode == 0, err
+    assert query(settings.warehouse_path, "select max(run_id) from pipeline_runs") == [(2,)]
+    assert scratch_left(settings) == []
+
+
+def test_scratch_a_killed_build_left_is_cleared_by_the_next(settings):
+    run_build(settings)
+    argv = command(settings)[2:]
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER.format(project=str(PROJECT_DIR), argv=argv)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    wait_for_hold(holder)
+    holder.kill()
+    holder.wait()
+    assert len(scratch_left(settings)) == 2
+    run_build(settings)
+    assert scratch_left(settings) == []
+    assert query(settings.warehouse_path, "select max(run_id) from pipeline_runs") == [(2,)]
+
+
+# --- permissions the user gave stay ----------------------------------------------------------
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_published_files_keep_the_permissions_the_user_gave(settings):
+    run_build(settings)
+    settings.warehouse_path.chmod(0o600)
+    settings.reports_dir.chmod(0o700)
+    (settings.reports_dir / "segmented_mall_customers.csv").chmod(0o600)
+    run_build(settings)
+    assert mode(settings.warehouse_path) == 0o600
+    assert mode(settings.reports_dir) == 0o700
+    assert mode(settings.reports_dir / "segmented_mall_customers.csv") == 0o600
+    assert mode(settings.reports_dir / "index.html") == 0o644 & ~current_umask()
+
+
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_new_files_follow_the_umask(settings, tmp_path):
+    done = subprocess.run(
+        ["sh", "-c", 'umask 077 && exec "$@"', "sh", *command(settings)], capture_output=True, text=True, timeout=180
+    )
+    assert done.returncode == 0, done.stderr
+    assert mode(settings.warehouse_path) == 0o600
+    assert mode(settings.reports_dir) == 0o700
+    assert mode(settings.reports_dir / "index.html") == 0o600
+    other = replace(settings, warehouse_path=tmp_path / "w2" / "mall.duckdb", reports_dir=tmp_path / "r2")
+    run_build(other)
+    assert mode(other.warehouse_path) == 0o666 & ~current_umask()
+    assert mode(other.reports_dir) == 0o777 & ~current_umask()
+
+
+def test_a_reports_folder_belongs_to_one_warehouse(settings, tmp_path):
+    run_build(settings)
+    before = fingerprint(settings.reports_dir)
+    other = replace(settings, warehouse_path=tmp_path / "other" / "mall.duckdb")
+    done = subprocess.run(command(other), capture_output=True, text=True, timeout=180)
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        f"error: {settings.reports_dir}: holds the reports of the warehouse {settings.warehouse_path}; "
+        "a reports folder belongs to one warehouse: choose another --reports"
+    )
+    assert fingerprint(settings.reports_dir) == before
+    assert not other.warehouse_path.exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("customers\nDROP TABLE customers_to_score; --.csv", "customers\\nDROP TABLE customers_to_score; --.csv"),
+        ("a\rb\u2028c.csv", "a\\rb\\u2028c.csv"),
+    ],
+)
+def test_a_file_name_is_only_ever_a_comment_in_the_scoring_sql(settings, tmp_path, name, shown):
+    source = tmp_path / name
+    source.write_bytes(SAMPLE_INPUT.read_bytes())
+    run_build(settings, input_path=source)
+    for path in (settings.reports_dir / "scoring").iterdir():
+        lines = path.read_text().splitlines()
+        header = list(takewhile(lambda line: line.startswith("--"), lines))
+        assert f"-- Input: {shown}, SHA-256" in "\n".join(header)
+        code = "\n".join(lines[len(header) :])
+        assert code.lstrip().lower().startswith("with") and "drop" not in code.lower(), path.name
