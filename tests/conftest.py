@@ -111,6 +111,7 @@ def still_running(pids: list[int], within_s: float = 10) -> list[int]:
 
 
 STAGING = (
+    "customer_key",
     "int_customer_rows",
     "int_repeated_customer_ids",
     "stg_customer_rows",

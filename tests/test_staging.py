@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from conftest import stage_file, write_csv
@@ -127,3 +128,33 @@ def test_every_data_line_is_kept_or_rejected(con, tmp_path):
 def test_rejects_keep_the_raw_text(con, tmp_path):
     stage(con, tmp_path, HEADER + "7, Male ,19,15,?\n")
     assert con.execute("select raw_line from customer_rejects").fetchall() == [("7, Male ,19,15,?",)]
+
+
+def test_a_placeholder_id_on_many_rows_is_reported_with_a_count(con, tmp_path):
+    rows = "".join(f"0,Female,{20 + i % 50},{15 + i},{1 + i % 100}\n" for i in range(3_000))
+    customers, rejects = stage(con, tmp_path, HEADER + "1,Male,19,15,39\n" + rows + "2,Male,20,16,40\n")
+    assert [c[0] for c in customers] == ["1", "2"]
+    reason = "customer_id '0' has conflicting rows on lines 3, 4, 5, 6, 7 and 2,995 more"
+    assert len(rejects) == 3_000 and {reason for _, reason in rejects} == {reason}
+    assert con.execute("select customer_key, records, first_line from int_repeated_customer_ids").fetchall() == [
+        ("0", 3_000, 3)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("Zo\u00eb", "Zoe\u0308"),  # NFC, then NFD: one customer that looks the same
+        ("12", "\uff11\uff12"),  # ASCII, then full-width digits
+        ("AB-7", "\uff21\uff22\uff0d\uff17"),
+    ],
+)
+def test_ids_that_look_the_same_are_one_customer(con, tmp_path, first, second):
+    text = HEADER + f"{first},Male,19,15,39\n5,Male,20,16,40\n{second},Male,19,15,39\n"
+    customers, rejects = stage(con, tmp_path, text)
+    assert [c[0] for c in customers] == [first, "5"]  # kept as written
+    assert rejects == [(4, "duplicate of line 2")]
+    with duckdb.connect() as other:  # with another value: a conflict, both rejected
+        customers, rejects = stage(other, tmp_path, HEADER + f"{first},Male,19,15,39\n{second},Male,19,99,39\n")
+    assert customers == []
+    assert [line for line, _ in rejects] == [2, 3]

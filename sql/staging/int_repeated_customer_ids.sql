@@ -1,6 +1,9 @@
 -- Ids on more than one record whose own fields are fine: an id repeated with the same values
 -- keeps its first line; one repeated with different values (in any column) cannot be trusted
--- on any of its lines. A small table, so the records are scanned for it once.
+-- on any of its lines. Ids are compared by customer_key (NFC, full-width as ASCII), so two
+-- spellings of one id that look the same are one customer. A small table, so the records are
+-- scanned for it once; each id keeps a count and its first lines, never a list of all of them:
+-- a placeholder id on a million records costs what one record does.
 -- Ids are grouped by their hash first: a number per customer is a far smaller group key than
 -- the text, and only the few records whose hash repeats are grouped by the id itself. The
 -- records are read twice (hashes, then candidates) and never materialised: two scans of a
@@ -12,41 +15,38 @@ customer_rows as not materialized (
 ),
 
 usable_rows as not materialized (
-    select * exclude (field_problem, value_issues)
+    select
+        * exclude (field_problem, value_issues),
+        customer_key(customer_id) as customer_key
     from customer_rows
     where field_problem is null
 ),
 
 repeated_hashes as (
-    select hash(customer_id) as id_hash
+    select hash(customer_key) as key_hash
     from usable_rows
-    group by id_hash
+    group by key_hash
     having count(*) > 1
 ),
 
 candidate_rows as (
     select usable_rows.*
     from usable_rows
-    semi join repeated_hashes on hash(usable_rows.customer_id) = repeated_hashes.id_hash
-),
-
-repeated_ids as (
-    select customer_id
-    from candidate_rows
-    group by customer_id
-    having count(*) > 1
+    semi join repeated_hashes on hash(usable_rows.customer_key) = repeated_hashes.key_hash
 ),
 
 final as (
     select
-        candidate_rows.customer_id,
-        min(candidate_rows.line_number) as first_line,
-        list_sort(list(candidate_rows.line_number)) as line_numbers,
-        count(distinct hash(*columns(candidate_rows.* exclude (line_number)))) > 1  -- noqa: RF02
+        customer_key,
+        min(line_number) as first_line,
+        count(*) as records,
+        min(line_number, 5) as first_lines,
+        -- the same values but for how the id is written: one customer
+        count(distinct hash(*columns(* exclude (line_number, customer_id)))) > 1  -- noqa: RF02
             as has_conflicting_rows
     from candidate_rows
-    semi join repeated_ids on candidate_rows.customer_id = repeated_ids.customer_id
-    group by candidate_rows.customer_id
+    group by customer_key
+    having count(*) > 1
 )
 
 select * from final

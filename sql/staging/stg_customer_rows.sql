@@ -17,9 +17,17 @@ final as (
             when customer_rows.field_problem is not null then customer_rows.field_problem
             when repeated_ids.has_conflicting_rows
                 then format(
-                    'customer_id ''{}'' has conflicting rows on lines {}',
+                    'customer_id ''{}'' has conflicting rows on lines {}{}',
                     left(customer_rows.customer_id, 40),
-                    array_to_string(repeated_ids.line_numbers, ', ')
+                    array_to_string(repeated_ids.first_lines, ', '),
+                    if(
+                        repeated_ids.records > len(repeated_ids.first_lines),
+                        format(
+                            ' and {:,} more',
+                            repeated_ids.records - len(repeated_ids.first_lines)
+                        ),
+                        ''
+                    )
                 )
             when customer_rows.line_number > repeated_ids.first_line
                 then format('duplicate of line {}', repeated_ids.first_line)
@@ -28,7 +36,7 @@ final as (
     from customer_rows
     left join repeated_ids
         on
-            customer_rows.customer_id = repeated_ids.customer_id
+            customer_key(customer_rows.customer_id) = repeated_ids.customer_key
             and customer_rows.field_problem is null
 )
 
