@@ -4,6 +4,7 @@ segmented CSV. Real processes where a process boundary is what is tested."""
 
 from __future__ import annotations
 
+import csv
 import os
 import stat
 import subprocess
@@ -226,3 +227,14 @@ def test_a_file_name_is_only_ever_a_comment_in_the_scoring_sql(settings, tmp_pat
         assert f"-- Input: {shown}, SHA-256" in "\n".join(header)
         code = "\n".join(lines[len(header) :])
         assert code.lstrip().lower().startswith("with") and "drop" not in code.lower(), path.name
+
+
+def test_formula_headers_are_neutralised_like_cells(settings, tmp_path):
+    header = 'CustomerID,Gender,Age,Annual Income (k$),Spending Score (1-100),"=HYPERLINK(""http://x"",""y"")",+cmd,@SUM(A1),-2,Notes'
+    lines = SAMPLE_INPUT.read_text().splitlines()[1:]
+    source = write_csv(tmp_path, "\n".join([header, *(f"{line},=1+1,+a,@b,-3,n" for line in lines)]) + "\n")
+    run_build(settings, input_path=source)
+    with open(settings.reports_dir / "segmented_mall_customers.csv", newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0][5:] == ['\'=HYPERLINK("http://x","y")', "'+cmd", "'@SUM(A1)", "-2", "Notes", "Cluster", "Segment"]
+    assert rows[1][5:10] == ["'=1+1", "'+a", "'@b", "-3", "n"]

@@ -15,7 +15,7 @@ import pandas as pd
 
 from .columns import unique_name
 from .config import FEATURE_COLUMNS, Settings
-from .db import customer_sample, first_row, quote_ident
+from .db import customer_sample, first_row, quote_ident, quote_literal
 from .html_report import ReportData, render
 from .scoring import FILES as SCORING_FILES
 from .scoring import write_scoring
@@ -179,17 +179,32 @@ def fitted_on(customers: int, sample_rows: int, silhouette_rows: int) -> str:
 # A text cell a spreadsheet would read as a formula gets a leading quote (OWASP's advice for
 # CSV injection); numbers, negative ones too, are left as they are.
 # The first character is compared, not matched by a regex: this runs on every text cell.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 SAFE_CELL = (
-    "if(left({cell}, 1) in ('=', '+', '-', '@', chr(9), chr(13)) and try_cast({cell} as double) is null, "
-    "'''' || {cell}, {cell})"
+    f"if(left({{cell}}, 1) in ({', '.join(map(quote_literal, FORMULA_STARTS))}) "
+    "and try_cast({cell} as double) is null, '''' || {cell}, {cell})"
 )
+
+
+def safe_header(name: str) -> str:
+    """A header as SAFE_CELL makes a cell: a spreadsheet never reads it as a formula."""
+    if not name.startswith(FORMULA_STARTS):
+        return name
+    try:
+        float(name)
+        return name
+    except ValueError:
+        return "'" + name
 
 
 def write_segmented_csv(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     """The input's customers, every column under its header in input order, plus Cluster and
     Segment, one line per customer in input order; always UTF-8. The five columns the
     warehouse knows hold its clean values (income in the input's unit), the others their text."""
-    names = con.execute("select column_name, source_name from raw_columns order by position").fetchall()
+    names = [
+        (column, safe_header(name))
+        for column, name in con.execute("select column_name, source_name from raw_columns order by position").fetchall()
+    ]
     # A CSV header needs a name of its own, and Cluster and Segment are the model's: a blank or
     # repeated header takes the warehouse's name, one named Cluster or Segment is numbered, each
     # made unique among the headers kept (`column_6`, `Note_2`, `Cluster_2`).
