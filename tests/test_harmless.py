@@ -238,3 +238,24 @@ def test_formula_headers_are_neutralised_like_cells(settings, tmp_path):
         rows = list(csv.reader(f))
     assert rows[0][5:] == ['\'=HYPERLINK("http://x","y")', "'+cmd", "'@SUM(A1)", "-2", "Notes", "Cluster", "Segment"]
     assert rows[1][5:10] == ["'=1+1", "'+a", "'@b", "-3", "n"]
+
+
+# --- what a build says is what it built --------------------------------------------------------
+
+
+def test_the_segments_stated_are_those_that_exist(settings, tmp_path):
+    rows = "".join(f"{i},Male,30,{20 if i % 2 else 90},{20 if i % 2 else 90}\n" for i in range(1, 41))
+    source = write_csv(tmp_path, "CustomerID,Gender,Age,Annual Income (k$),Spending Score (1-100)\n" + rows)
+    done = subprocess.run(command(settings, "--input", str(source), "--k", "5"), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "Done in " in done.stdout and ": 40 customers in 2 segments (K = 5 asked), " in done.stdout
+    assert query(settings.warehouse_path, "select k, k_fitted from pipeline_runs") == [(2, 5)]
+    html = (settings.reports_dir / "index.html").read_text()
+    assert "2 segments of 40 customers" in html and "2 of the clusters hold customers" in html
+
+
+def test_an_empty_input_path_is_a_usage_error(settings, tmp_path):
+    done = subprocess.run(command(settings, "--input", ""), capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[-1] == "pipeline.py: error: argument --input: expected a path, got ''"
+    assert not settings.warehouse_path.exists()

@@ -44,7 +44,8 @@ class BuildResult:
     customers: int
     rejected_rows: int
     value_issues: int
-    k: int
+    k: int  # segments that hold customers
+    k_fitted: int  # clusters K-Means made (K as given or chosen)
     data_tests_passed: int
     seconds: float
 
@@ -137,7 +138,10 @@ def record_run(
     """Write `pipeline_runs` (the live warehouse's history plus this run); returns this run."""
     history = con.sql("select * from previous_runs order by run_id").df()
     counts = row_counts(con)
-    k = first_row(con, "select count(*) from cluster_centroids")[0]
+    # the segments that hold customers; K-Means may make more clusters than distinct customers fill
+    k, k_fitted = first_row(
+        con, "select (select count(*) from segment_summary), (select count(*) from cluster_centroids)"
+    )
     sample_rows, silhouette_rows = settings.fitted_rows(counts[1])
     k_reason = first_row(con, "select any_value(choice_reason) from k_selection")[0]  # none beyond the K range
     dataset, compared_with = first_row(
@@ -158,6 +162,7 @@ def record_run(
         "rejected_rows": counts[2],
         "value_issues": first_row(con, "select count(*) from customer_data_issues")[0],
         "k": k,
+        "k_fitted": k_fitted,
         "k_mode": "fixed" if settings.k is not None else "auto",
         "k_reason": k_reason,
         "seed": settings.seed,
@@ -179,7 +184,7 @@ def record_run(
     # text columns stay text when every value is null
     con.from_df(runs).project(
         "* replace (k_reason::varchar as k_reason, flags::varchar as flags, "
-        "compared_with_run_id::bigint as compared_with_run_id)"
+        "compared_with_run_id::bigint as compared_with_run_id, k_fitted::bigint as k_fitted)"
     ).create("pipeline_runs")
     return run
 
@@ -341,6 +346,7 @@ def build(settings: Settings, log: Callable[[str], None] = print, runner: Runner
         rejected_rows=run["rejected_rows"],
         value_issues=run["value_issues"],
         k=run["k"],
+        k_fitted=run["k_fitted"],
         data_tests_passed=passed,
         seconds=time.perf_counter() - started_clock,
     )

@@ -130,7 +130,7 @@ def parse_args(argv: list[str] | None) -> Settings:
         "--input",
         dest="input_path",
         metavar="PATH",
-        type=Path,
+        type=path_option,
         default=DEFAULTS.input_path,
         help="customer file: CSV (any delimiter, UTF-8/UTF-16/Windows-1252), .xlsx or "
         ".parquet, or a folder of CSV or Parquet part files, with an id, income and spending "
@@ -274,7 +274,8 @@ def main(argv: list[str] | None = None) -> int:
         print("error: interrupted; the published warehouse and reports are as they were", file=sys.stderr)
         return 130
     print(
-        f"Done in {result.seconds:.2f} s: {result.customers:,} customers in {result.k} segments, "
+        f"Done in {result.seconds:.2f} s: {result.customers:,} customers in {result.k} segments"
+        f"{f' (K = {result.k_fitted} asked)' if result.k_fitted != result.k else ''}, "
         f"{result.rejected_rows:,} of {result.data_rows:,} rows rejected, "
         f"{result.value_issues:,} values set to null, "
         f"{result.data_tests_passed} data tests passed -> {result.warehouse}, {settings.reports_dir}/"

@@ -87,7 +87,11 @@ def facts(run: dict, dataset: dict) -> list[tuple[str, str]]:
         ("Rows rejected", f"{run['rejected_rows']:,} (kept with their reason in customer_rejects)"),
         ("Values set to null", f"{run['value_issues']:,} in kept customers (listed in customer_data_issues)"),
         ("Features", ", ".join(SHORT_NAMES.get(f, f) for f in run["features"].split(","))),
-        ("K", f"{run['k']} ({'chosen automatically' if run['k_mode'] == 'auto' else 'as given'})"),
+        (
+            "K",
+            f"{run['k_fitted']} ({'chosen automatically' if run['k_mode'] == 'auto' else 'as given'})"
+            + (f"; {run['k']} of the clusters hold customers" if run["k"] != run["k_fitted"] else ""),
+        ),
         ("Seed", f"{run['seed']} (n_init {run['n_init']})"),
         ("Fitted on", f"{run['sample_rows']:,} customers; silhouette on {run['silhouette_rows']:,}"),
     ]
