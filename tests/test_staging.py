@@ -44,6 +44,9 @@ def test_valid_rows_are_typed(con, tmp_path):
         ("1,Male,19,15,2147483648", "spending_score 2147483648 is outside 1 to 100"),
         ("1,Male,19,15," + "9" * 40, f"spending_score {'9' * 40} is outside 1 to 100"),
         ("1,Male,19,-1,39", "annual_income_k -1 is outside 0 to infinity"),
+        ("1,Male,19,10000000000000000000,39", "annual_income_k '10000000000000000000' is too large"),
+        ("1,Male,19,1000000000000000.5,39", "annual_income_k '1000000000000000.5' is too large"),
+        ("1,Male,19," + "9" * 160 + ",39", f"annual_income_k '{'9' * 40}' is too large"),
         ("1,Male,19,NA,39", "annual_income_k is missing"),
         ("1,Male,19,15k,39", "annual_income_k '15k' is not a number"),
         ("1,Male,19,1e2,39", "annual_income_k '1e2' is not a number"),
@@ -158,3 +161,8 @@ def test_ids_that_look_the_same_are_one_customer(con, tmp_path, first, second):
         customers, rejects = stage(other, tmp_path, HEADER + f"{first},Male,19,15,39\n{second},Male,19,99,39\n")
     assert customers == []
     assert [line for line, _ in rejects] == [2, 3]
+
+
+def test_the_largest_income_read_is_ten_to_the_fifteenth(con, tmp_path):
+    customers, rejects = stage(con, tmp_path, HEADER + "1,Male,19,1000000000000000,39\n")
+    assert customers == [("1", "Male", 19, 1e15, 39)] and rejects == []

@@ -174,8 +174,11 @@ column_checks as (
             when age is null or list_contains(markers, lower(age)) then 'age is missing'
             else format('age ''{}'' is not a whole number', left(age, 40))
         end as age_problem,
+        -- at most 10^15 in the input's unit: a whole number any engine and spreadsheet holds
+        -- exactly, and whose squares scaling sums without overflow (1e19 breaks a bigint,
+        -- 1e155 squared is infinite)
         case
-            when income_number >= 0 and isfinite(income_number) then null
+            when income_number between 0 and 1e15 then null
             when income_number < 0
                 then format('annual_income_k {} is outside 0 to infinity', annual_income_k)
             when
