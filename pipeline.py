@@ -7,7 +7,23 @@ python pipeline.py [--input PATH] [--warehouse PATH] [--reports DIR] [--k N|auto
 
 import sys
 
-from segmentation.cli import main, parse_args
+STOPPED = "error: {}; the published warehouse and reports are as they were"
+
+try:  # Ctrl-C or SIGTERM while the command is still being imported: one line, nothing built
+    import signal
+
+    def stopped_while_starting(number: int, frame: object) -> None:
+        word, code = ("terminated", 143) if number == signal.SIGTERM else ("interrupted", 130)
+        print(STOPPED.format(word), file=sys.stderr)
+        sys.exit(code)
+
+    if __name__ == "__main__":  # until `main` takes the signals over
+        signal.signal(signal.SIGINT, stopped_while_starting)
+        signal.signal(signal.SIGTERM, stopped_while_starting)
+    from segmentation.cli import main, parse_args
+except KeyboardInterrupt:
+    print(STOPPED.format("interrupted"), file=sys.stderr)
+    sys.exit(130)
 
 __all__ = ["main", "parse_args"]
 

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import csv
 import os
+import signal
 import stat
 import subprocess
 import sys
 import textwrap
+import time
 from dataclasses import replace
 from itertools import takewhile
 from pathlib import Path
@@ -259,3 +261,88 @@ def test_an_empty_input_path_is_a_usage_error(settings, tmp_path):
     assert done.returncode == 2
     assert done.stderr.splitlines()[-1] == "pipeline.py: error: argument --input: expected a path, got ''"
     assert not settings.warehouse_path.exists()
+
+
+# --- signals at any moment: one line, the right exit code, nothing left behind -----------------
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("delay", [0.05, 0.15, 0.4, 1.0])
+def test_a_signal_at_any_moment_is_one_line(settings, sig, delay):
+    """As a terminal's Ctrl-C or a service manager's stop: to the whole process group, the
+    worker processes too, from the command's first imports on."""
+    run_build(settings)
+    before = fingerprint(settings.warehouse_path, settings.reports_dir)
+    started = subprocess.Popen(
+        command(settings), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    time.sleep(delay)  # a moment, not a window: every moment must end the same way
+    os.killpg(started.pid, sig)
+    _, err = started.communicate(timeout=180)
+    word, code = ("interrupted", 130) if sig == signal.SIGINT else ("terminated", 143)
+    assert started.returncode == code, err
+    assert err == f"error: {word}; the published warehouse and reports are as they were\n"
+    assert fingerprint(settings.warehouse_path, settings.reports_dir) == before
+    assert scratch_left(settings) == []
+
+
+SIGTERM_AFTER_SWAP = textwrap.dedent("""
+    import os, signal, sys
+    sys.path.insert(0, {project!r})
+    import pipeline
+    from segmentation import publish
+    swap = publish.swap_reports
+    def swap_then_terminated(*args, **kwargs):
+        swap(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGTERM)
+    publish.swap_reports = swap_then_terminated
+    sys.exit(pipeline.main({argv!r}))
+""")
+
+
+def test_sigterm_while_publishing_waits_for_the_pair_and_says_so(settings):
+    run_build(settings)
+    argv = command(settings)[2:]
+    done = subprocess.run(
+        [sys.executable, "-c", SIGTERM_AFTER_SWAP.format(project=str(PROJECT_DIR), argv=argv)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 143
+    assert done.stderr == ("error: terminated after run 2 was published: the warehouse and reports are this build's\n")
+    assert query(settings.warehouse_path, "select max(run_id) from pipeline_runs") == [(2,)]
+    assert scratch_left(settings) == []
+
+
+# --- paths whose bytes are not UTF-8 -----------------------------------------------------------
+
+
+def test_an_input_path_with_bytes_that_are_not_utf8_builds(settings, tmp_path):
+    source = Path(os.fsdecode(bytes(tmp_path) + b"/\xff\xfecustomers.csv"))
+    source.write_bytes(SAMPLE_INPUT.read_bytes())
+    done = subprocess.run(command(settings, "--input", str(source)), capture_output=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    assert query(settings.warehouse_path, "select input_path from pipeline_runs") == [
+        (f"{tmp_path}/\\xff\\xfecustomers.csv",)
+    ]
+    scoring = (settings.reports_dir / "scoring" / "duckdb.sql").read_text()
+    assert "-- Input: \\xff\\xfecustomers.csv, SHA-256" in scoring
+    missing = subprocess.run(command(settings, "--input", str(source) + "x"), capture_output=True, timeout=180)
+    assert missing.returncode == 1
+    assert missing.stderr == f"error: {tmp_path}/\\xff\\xfecustomers.csvx: no such file\n".encode()
+
+
+@pytest.mark.parametrize("option", ["--warehouse", "--reports"])
+def test_a_warehouse_or_reports_path_that_is_not_utf8_is_one_line(settings, tmp_path, option):
+    odd = os.fsdecode(bytes(tmp_path) + b"/\xffodd")
+    paths = {"--warehouse": str(settings.warehouse_path), "--reports": str(settings.reports_dir)}
+    paths[option] = odd + ("/mall.duckdb" if option == "--warehouse" else "")
+    argv = [sys.executable, str(PIPELINE), "--warehouse", paths["--warehouse"], "--reports", paths["--reports"]]
+    done = subprocess.run(argv, capture_output=True, timeout=180)
+    assert done.returncode == 1
+    shown = f"{tmp_path}/\\xffodd" + ("/mall.duckdb" if option == "--warehouse" else "")
+    assert (
+        done.stderr
+        == (f"error: {shown}: DuckDB cannot write to a path that is not UTF-8 text; choose another {option}\n").encode()
+    )

@@ -27,9 +27,10 @@ from .history import TABLES as HISTORY_TABLES
 from .history import carry_history, dataset_warning
 from .loader import LoadedInput, load_raw, release_records
 from .progress import step
-from .publish import Scratch, new_scratch, prepare, publish, remove_scratch, resolve_paths, writer_lock
+from .publish import Scratch, deliver_signals, new_scratch, prepare, publish, remove_scratch, resolve_paths, writer_lock
 from .reports import Charts, chart_hooks, top_reject_reasons, write_reports
 from .schema import TableDoc, apply_comments, load_schema, published_tables
+from .text import shown
 from .workers import IN_PROCESS, Runner
 
 SOURCES = ("raw_records", "raw_parts", "raw_customers", "raw_columns", "raw_input", *HISTORY_TABLES)
@@ -151,7 +152,7 @@ def record_run(
         "run_id": first_row(con, "select run_id from this_run")[0],
         "started_at": started,
         "finished_at": datetime.now(UTC),
-        "input_path": str(settings.input_path.resolve()),
+        "input_path": shown(settings.input_path.resolve()),
         "input_sha256": loaded.sha256,
         "input_format": first_row(con, "select input_format from raw_input")[0],
         "income_unit": loaded.income_unit,
@@ -318,8 +319,7 @@ def build(settings: Settings, log: Callable[[str], None] = print, runner: Runner
                 published = True
                 remove_scratch(scratch)
                 current.summary = "validated, swapped in with the reports"
-            if interrupted:
-                raise KeyboardInterrupt
+            deliver_signals(interrupted)
     except DataTestError as e:
         cleanup(scratch)
         raise DataTestError(f"{settings.input_path}: {e}") from None
@@ -329,11 +329,7 @@ def build(settings: Settings, log: Callable[[str], None] = print, runner: Runner
     except BaseException as e:
         cleanup(scratch)
         if is_interrupt(e):
-            raise Interrupted(
-                f"interrupted after run {run_id} was published: the warehouse and reports are this build's"
-                if published
-                else "interrupted; the published warehouse and reports are as they were"
-            ) from None
+            raise Interrupted(run_id if published else None) from None
         error = failure(e, live)
         if error is None:
             raise

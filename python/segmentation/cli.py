@@ -8,11 +8,14 @@ import argparse
 import gc
 import math
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from .config import FEATURE_COLUMNS, FEATURES, Settings
 from .errors import Interrupted, PipelineError
+from .text import shown
 
 DEFAULTS = Settings()
 
@@ -248,7 +251,41 @@ def parse_args(argv: list[str] | None) -> Settings:
     return Settings(**vars(parser.parse_args(argv)))
 
 
+# Set by SIGTERM (a service manager stopping the command, `kill`): the build stops as on Ctrl-C.
+TERMINATED = threading.Event()
+
+
+def terminate(number: int, frame: object) -> None:
+    TERMINATED.set()
+    raise KeyboardInterrupt
+
+
+def stopped(published_run: int | None) -> int:
+    """The line and exit code of a build stopped by Ctrl-C (130) or SIGTERM (143)."""
+    word, code = ("terminated", 143) if TERMINATED.is_set() else ("interrupted", 130)
+    if published_run is None:
+        print(f"error: {word}; the published warehouse and reports are as they were", file=sys.stderr)
+    else:
+        print(
+            f"error: {word} after run {published_run} was published: the warehouse and reports are this build's",
+            file=sys.stderr,
+        )
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        if hasattr(signal, "SIGTERM"):
+            signal.signal(signal.SIGTERM, terminate)
+    try:
+        return run(argv)
+    except KeyboardInterrupt:  # before the build began
+        return stopped(None)
+
+
+def run(argv: list[str] | None) -> int:
+    """Parse the options, start the workers, build, and say how it ended."""
     settings = parse_args(argv)
     from .workers import InProcess, Runner, Workers
 
@@ -263,16 +300,12 @@ def main(argv: list[str] | None = None) -> int:
             from .build import build  # the imports, after --help has had its turn
 
             gc.freeze()  # the libraries' objects live until exit: spare the collector (and the exit) them
-            result = build(settings, log=lambda line: print(line, flush=True), runner=runner)
+            result = build(settings, log=lambda line: print(shown(line), flush=True), runner=runner)
     except PipelineError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {shown(e)}", file=sys.stderr)
         return 1
     except Interrupted as e:  # the build says what it had published
-        print(f"error: {e}", file=sys.stderr)
-        return 130
-    except KeyboardInterrupt:  # before the build began
-        print("error: interrupted; the published warehouse and reports are as they were", file=sys.stderr)
-        return 130
+        return stopped(e.published_run)
     print(
         f"Done in {result.seconds:.2f} s: {result.customers:,} customers in {result.k} segments"
         f"{f' (K = {result.k_fitted} asked)' if result.k_fitted != result.k else ''}, "

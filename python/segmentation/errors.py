@@ -27,4 +27,9 @@ class TooFewCustomers(ValueError):
 
 
 class Interrupted(Exception):
-    """Ctrl-C stopped a build; the message says what is published."""
+    """Ctrl-C or SIGTERM stopped a build. `published_run`: the run it had published by then
+    (the warehouse and reports are its own), else None (they are as they were)."""
+
+    def __init__(self, published_run: int | None) -> None:
+        super().__init__(published_run)
+        self.published_run = published_run

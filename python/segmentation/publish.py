@@ -35,6 +35,7 @@ import duckdb
 
 from .db import first_row, quote_ident
 from .errors import PipelineError
+from .text import is_utf8
 
 MANIFEST = ".manifest.json"  # in the reports folder: what the build that published it wrote
 WRITER_HELD = "open for writing by another program; connect BI tools read-only"
@@ -64,6 +65,11 @@ def resolve_paths(warehouse: Path, reports_dir: Path) -> tuple[Path, Path]:
     """Absolute, `~` expanded, symlinks followed (a symlinked reports folder or warehouse is
     published through: the link stays and points at the new content). Refuses what cannot work."""
     live, reports = (Path(os.path.expanduser(p)).resolve() for p in (warehouse, reports_dir))
+    for path, option in ((live, "--warehouse"), (reports, "--reports")):
+        if not is_utf8(path):
+            raise PipelineError(
+                f"{path}: DuckDB cannot write to a path that is not UTF-8 text; choose another {option}"
+            )
     if "?" in str(live):
         raise PipelineError(f"{live}: DuckDB cannot write a database whose path holds '?'; choose another --warehouse")
     if live.is_dir():
@@ -531,11 +537,12 @@ def publish(
     run_id: int,
     highest_run_id: int,
     timeout_s: float,
-) -> bool:
+) -> list[int]:
     """Validate the build, record what it wrote, then, holding the live warehouse read-only
     (no writer connected), swap the reports in and rename the warehouse over the live one.
-    If the warehouse cannot be replaced, the previous reports are swapped back. Returns whether
-    a Ctrl-C came while publishing (it waited until the pair was published)."""
+    If the warehouse cannot be replaced, the previous reports are swapped back. Returns the
+    signals (Ctrl-C, SIGTERM) that came while publishing: they waited until the pair was
+    published, and are the caller's to deliver (`deliver_signals`)."""
     built, staged = scratch.database, scratch.staged
     built_objects = validate_build(built, required)
     write_manifest(
@@ -551,7 +558,7 @@ def publish(
             check_foreign_objects(con, live, set(manifest.objects) if manifest else None, set(built_objects))
         # and the reports folder: a file saved there during the build would go with the old reports
         check_reports_folder(reports_dir, manifest)
-        with deferred_interrupts() as received:
+        with deferred_interrupts(deliver=False) as received:
             # a log left by a writer that was killed belongs to the old file: beside the new one
             # it would be replayed onto it
             wal_path(live).unlink(missing_ok=True)
@@ -567,7 +574,7 @@ def publish(
                 ) from None
             fsync_dir(live.parent)
     remove_tree(staged)  # now the previous reports
-    return signal.SIGINT in received
+    return received
 
 
 def swap_reports(staged: Path, reports_dir: Path) -> None:
@@ -583,11 +590,11 @@ def swap_reports(staged: Path, reports_dir: Path) -> None:
 
 
 @contextmanager
-def deferred_interrupts() -> Iterator[list[int]]:
+def deferred_interrupts(deliver: bool = True) -> Iterator[list[int]]:
     """Ctrl-C and SIGTERM wait until the block is done: the pair is never left half swapped by
     them (a SIGKILL is repaired by the next build). Yields the list of the signals received
-    meanwhile: a SIGTERM is then delivered again, a Ctrl-C is the caller's to report. In the
-    main thread only (elsewhere signals reach no Python code)."""
+    meanwhile; they are raised again once the block is done, or, with `deliver` false, when
+    the caller is ready to. In the main thread only (elsewhere signals reach no Python code)."""
     received: list[int] = []
     if threading.current_thread() is not threading.main_thread():
         yield received
@@ -599,8 +606,14 @@ def deferred_interrupts() -> Iterator[list[int]]:
     finally:
         for kind, handler in previous.items():
             signal.signal(kind, handler)
-    if any(number != signal.SIGINT for number in received):
-        signal.raise_signal(next(number for number in received if number != signal.SIGINT))
+    if deliver:
+        deliver_signals(received)
+
+
+def deliver_signals(received: list[int]) -> None:
+    """Raise the signals a `deferred_interrupts` block held back, as if they came now."""
+    for number in dict.fromkeys(received):
+        signal.raise_signal(number)
 
 
 # --- exchanging two paths --------------------------------------------------------------------

@@ -20,10 +20,10 @@ import multiprocessing
 import os
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from functools import partial
 from typing import Any
 
@@ -59,7 +59,8 @@ class Workers:
         try:
             for module in modules:  # in the order their results are needed
                 self.pools[module] = ProcessPoolExecutor(1, mp_context=context, initializer=prepare, initargs=(module,))
-                self.pids[module] = self.pools[module].submit(os.getpid)  # starts the process now
+                with ctrl_c_held():
+                    self.pids[module] = self.pools[module].submit(os.getpid)  # starts the process now
         except BaseException:
             self.stop()
             raise
@@ -99,6 +100,21 @@ class Workers:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+@contextmanager
+def ctrl_c_held() -> Iterator[None]:
+    """Block Ctrl-C while a worker starts: the worker inherits the block, so a Ctrl-C while it
+    imports never prints its traceback (it leaves Ctrl-C to the command anyway); here it is
+    delivered when the block ends."""
+    if not hasattr(signal, "pthread_sigmask"):  # Windows
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def prepare(module: str) -> None:
