@@ -1,6 +1,7 @@
-"""Random paths, options and files thrown at the command line. Whatever comes, the command
-exits 0, 1 or 2; a failure is exactly one `error:` line and never a traceback; and a failed run
-leaves every file it found byte-identical (the previously published pair above all).
+"""Random paths, options, file names and files thrown at the command line. Whatever comes, the
+command exits 0, 1 or 2; a failure is exactly one `error:` line and never a traceback; a failed
+run leaves every file it found byte-identical (the previously published pair above all); and no
+run touches a user's files at the names builds use for scratch, or leaves scratch behind.
 
 The suite runs a short, fixed series; `make fuzz` runs a long random one
 (FUZZ_EXAMPLES=300 FUZZ_RANDOM=1).
@@ -53,7 +54,29 @@ def place(tmp_path_factory) -> Place:
     (scratch / "notes.txt").write_text("mine")
     (scratch / "linked-reports").symlink_to(root / "reports", target_is_directory=True)
     (root / "home").mkdir()
+    for path, text in PLANTED.items():  # a user's files at names builds use or once used for scratch
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(text)
     return Place(root, published.warehouse_path, published.reports_dir, scratch)
+
+
+PLANTED = {
+    "warehouse/mall.duckdb.build": "mine",
+    "warehouse/mall.duckdb.build.input/customers.csv": "\n".join(SAMPLE_LINES) + "\n",
+    "warehouse/.mall.duckdb.build-000000000000/mine.txt": "mine",
+    ".reports.building/draft.txt": "draft",
+    ".reports.building-000000000000/draft.txt": "draft",
+    ".reports.aside/old.txt": "old",
+}
+# What the generated input file is called: names that reach SQL comments, the terminal and DuckDB.
+INPUT_NAMES = [
+    "generated.csv",
+    "gen\nDROP TABLE customers_to_score; --.csv",
+    os.fsdecode(b"gen\xff\xfe.csv"),
+    "gen'quote\".csv",
+    "Zoe\u0308.csv",
+    ".mall.duckdb.build-1.csv",
+]
 
 
 def paths(kind: str) -> st.SearchStrategy[str]:
@@ -97,6 +120,10 @@ def paths(kind: str) -> st.SearchStrategy[str]:
             "{warehouse}.lock",
             "{reports}/segment_summary.parquet",
             "{root}/warehouse",
+            "{root}/warehouse/mall.duckdb.build",
+            "{root}/warehouse/mall.duckdb.build.input/customers.csv",
+            "{root}/.reports.building",
+            os.fsdecode(b"{root}/\xffodd/w.duckdb"),
         ]
     )
     return (
@@ -119,6 +146,14 @@ def csv_texts() -> st.SearchStrategy[bytes]:
                 "x,y",
                 '"unclosed,1,2,3,4',
                 "99999999999999999999,Female,20,2147483648,50",
+                "201,Female,20,10000000000000000000,50",
+                "202,Female,20," + "9" * 160 + ",50",
+                "Zoe\u0308,Female,20,50,50",
+                "Zo\u00eb,Female,20,50,50",
+                "\uff11\uff12,Male,30,60,60",
+                "0,Male,30,60,60",
+                "0,Male,31,61,61",
+                "203,Male,30,60,60," + "x" * 3000,
                 "\x00\x01\x02",
             ]
         ),
@@ -131,6 +166,8 @@ def csv_texts() -> st.SearchStrategy[bytes]:
             "a,b,c",
             "\ufeff" + SAMPLE_LINES[0],
             SAMPLE_LINES[0].replace(",", ";"),
+            SAMPLE_LINES[0] + ',"=HYPERLINK(""http://x"")",+cmd,@SUM(A1)',
+            SAMPLE_LINES[0] + "".join(f",extra_{i}" for i in range(300)),
         ]
     )
     text = st.builds(
@@ -158,7 +195,7 @@ OPTIONS = {
 
 
 @st.composite
-def commands(draw) -> tuple[list[str], bytes]:
+def commands(draw) -> tuple[list[str], bytes, str]:
     argv: list[str] = []
     # without --warehouse or --reports the project's own would be used: the fuzz's instead
     defaults = {"--input": None, "--warehouse": "{root}/default/mall.duckdb", "--reports": "{root}/default-reports"}
@@ -172,7 +209,7 @@ def commands(draw) -> tuple[list[str], bytes]:
             argv += [option, draw(st.sampled_from(values))]
     if draw(st.integers(0, 5)) == 0:
         argv.append(draw(st.sampled_from(["--strict", "--unknown", "--k", "stray", "--help-me"])))
-    return argv, draw(csv_texts())
+    return argv, draw(csv_texts()), draw(st.sampled_from(INPUT_NAMES))
 
 
 def run(argv: list[str]) -> tuple[int, str]:
@@ -201,8 +238,8 @@ def state(place: Place) -> dict[str, str]:
 )
 @given(command=commands())
 def test_whatever_is_thrown_at_the_command(place, monkeypatch, command):
-    argv, content = command
-    generated = place.scratch / "generated.csv"
+    argv, content, name = command
+    generated = place.scratch / name
     generated.write_bytes(content)
     values = {
         "warehouse": place.warehouse,
@@ -225,3 +262,9 @@ def test_whatever_is_thrown_at_the_command(place, monkeypatch, command):
         # the build's own line, or argparse's "<program>: error: ..." for a usage error
         assert re.match(r"error: " if status == 1 else r"\S+: error: argument |\S+: error: ", errors[0]), (argv, stderr)
         assert state(place) == before, argv  # nothing it found was changed
+    planted = {path: (place.root / path).read_text() for path in PLANTED}
+    assert planted == PLANTED, argv  # a user's files are never touched, whatever their names
+    left = sorted(
+        p.name for p in place.root.rglob("*") if p.is_dir() and (".build-" in p.name or ".building-" in p.name)
+    )
+    assert left == [".mall.duckdb.build-000000000000", ".reports.building-000000000000"], (argv, left)
