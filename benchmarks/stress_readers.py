@@ -32,7 +32,14 @@ def read_loop(warehouse: str, hold: bool, stop, results) -> None:
     import duckdb
 
     queries, errors, inconsistent, seen_runs = 0, [], 0, set()
-    con = duckdb.connect(warehouse, read_only=True) if hold else None
+    con = None
+    while hold and con is None:  # the writer may hold the file at first: wait it out
+        try:
+            con = duckdb.connect(warehouse, read_only=True)
+        except duckdb.Error as e:
+            if not is_lock_conflict(e):
+                raise
+            time.sleep(0.05)
     while not stop.is_set():
         try:
             if hold:
