@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -42,6 +43,19 @@ def settings(tmp_path: Path) -> Settings:
         reports_dir=tmp_path / "reports",
         lock_timeout_s=5,
     )
+
+
+def pipeline_command(settings: Settings, *extra: str) -> list[str]:
+    """The command line of a build into `settings`' warehouse and reports folder."""
+    return [
+        sys.executable,
+        str(PROJECT_DIR / "pipeline.py"),
+        "--warehouse",
+        str(settings.warehouse_path),
+        "--reports",
+        str(settings.reports_dir),
+        *extra,
+    ]
 
 
 def run_build(settings: Settings, **changes) -> BuildResult:

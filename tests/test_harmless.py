@@ -8,9 +8,11 @@ import csv
 import os
 import signal
 import stat
+import struct
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from dataclasses import replace
 from itertools import takewhile
@@ -18,22 +20,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import fingerprint, query, run_build, scratch_left, write_csv
+from conftest import fingerprint, pipeline_command, query, run_build, scratch_left, write_csv
 from segmentation.config import PROJECT_DIR, SAMPLE_INPUT
 
 PIPELINE = PROJECT_DIR / "pipeline.py"
 
 
-def command(settings, *extra: str) -> list[str]:
-    return [
-        sys.executable,
-        str(PIPELINE),
-        "--warehouse",
-        str(settings.warehouse_path),
-        "--reports",
-        str(settings.reports_dir),
-        *extra,
-    ]
+command = pipeline_command
 
 
 # --- scratch files belong to the build that made them --------------------------------------
@@ -110,18 +103,23 @@ def wait_for_hold(holder: subprocess.Popen) -> None:
     raise AssertionError("the holding build ended before holding")
 
 
-def test_a_build_refused_by_the_lock_leaves_the_holders_work_alone(settings):
-    run_build(settings)
-    argv = command(settings)[2:]
+def holding_build(settings) -> subprocess.Popen:
+    """A build started in another process, once it holds both locks and its scratch."""
     holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER.format(project=str(PROJECT_DIR), argv=argv)],
+        [sys.executable, "-c", HOLDER.format(project=str(PROJECT_DIR), argv=command(settings)[2:])],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+    wait_for_hold(holder)
+    return holder
+
+
+def test_a_build_refused_by_the_lock_leaves_the_holders_work_alone(settings):
+    run_build(settings)
+    holder = holding_build(settings)
     try:
-        wait_for_hold(holder)
         scratch = scratch_left(settings)
         assert len(scratch) == 2  # its folder beside the warehouse, its reports beside the reports
         for timeout in ("0", "0.5"):
@@ -143,14 +141,7 @@ def test_a_build_refused_by_the_lock_leaves_the_holders_work_alone(settings):
 
 def test_scratch_a_killed_build_left_is_cleared_by_the_next(settings):
     run_build(settings)
-    argv = command(settings)[2:]
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER.format(project=str(PROJECT_DIR), argv=argv)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    wait_for_hold(holder)
+    holder = holding_build(settings)
     holder.kill()
     holder.wait()
     assert len(scratch_left(settings)) == 2
@@ -346,3 +337,28 @@ def test_a_warehouse_or_reports_path_that_is_not_utf8_is_one_line(settings, tmp_
         done.stderr
         == (f"error: {shown}: DuckDB cannot write to a path that is not UTF-8 text; choose another {option}\n").encode()
     )
+
+
+# --- a worker stopped while it sends its result -------------------------------------------------
+
+
+def half_a_result() -> None:
+    """Run in a worker: write the start of a large result on the pipe back, then wait to be
+    stopped, as a worker killed by Ctrl-C while sending its charts would leave it."""
+    frame = sys._getframe()
+    while "result_queue" not in frame.f_locals:
+        frame = frame.f_back
+    frame.f_locals["result_queue"]._writer._send(struct.pack("!i", 1 << 20) + b"x" * 1000)
+    time.sleep(600)
+
+
+def test_stopping_a_worker_that_is_sending_its_result_does_not_hang():
+    from segmentation.workers import Workers
+
+    pool = Workers(modules=("test_harmless",))
+    pool.call("test_harmless", "half_a_result")
+    time.sleep(3)  # it has started and written half its message
+    stopping = threading.Thread(target=pool.stop, daemon=True)
+    stopping.start()
+    stopping.join(60)
+    assert not stopping.is_alive(), "stopping the workers hangs"

@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy
 from matplotlib.image import imread
 
-from conftest import child_processes, fingerprint, query, run_build, still_running, write_csv
+from conftest import child_processes, fingerprint, pipeline_command, query, run_build, still_running, write_csv
 from segmentation import publish
 from segmentation.config import PROJECT_DIR, SAMPLE_INPUT
 from segmentation.errors import PipelineError
@@ -29,15 +29,7 @@ DUCKDB_CLI = PROJECT_DIR / ".venv" / "bin" / "duckdb"
 
 def start_pipeline(settings, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [
-            sys.executable,
-            str(PIPELINE),
-            "--warehouse",
-            str(settings.warehouse_path),
-            "--reports",
-            str(settings.reports_dir),
-            *extra,
-        ],
+        pipeline_command(settings, *extra),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import fingerprint, query, run_build, scratch_left
+from conftest import fingerprint, pipeline_command, query, run_build, scratch_left
 from segmentation import publish
 from segmentation.build import build
 from segmentation.config import PROJECT_DIR, SAMPLE_INPUT
@@ -45,15 +45,7 @@ WRITER = textwrap.dedent("""
 
 def pipeline(settings, *extra: str, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [
-            sys.executable,
-            str(PIPELINE),
-            "--warehouse",
-            str(settings.warehouse_path),
-            "--reports",
-            str(settings.reports_dir),
-            *extra,
-        ],
+        pipeline_command(settings, *extra),
         capture_output=True,
         text=True,
         timeout=180,

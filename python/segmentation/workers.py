@@ -32,6 +32,8 @@ from .errors import PipelineError
 CLUSTERING = "segmentation.clustering"
 CHARTS = "segmentation.charts"
 
+# How long a pool's thread may take to see its worker end before it is taken to be stuck.
+STOP_WAIT_S = 2.0
 Result = Callable[[], Any]  # waits for a call's result, or raises its exception
 
 
@@ -93,7 +95,20 @@ class Workers:
         for pool in self.pools.values():
             # waits for the pool to see its process end: Python's own clean-up at exit races
             # with a pool still closing (a "Bad file descriptor" traceback)
-            pool.shutdown(wait=True, cancel_futures=True)
+            internals = vars(pool)  # CPython's own: the pool's thread and its results pipe
+            manager: threading.Thread | None = internals.get("_executor_manager_thread")
+            results = internals.get("_result_queue")
+            pool.shutdown(wait=False, cancel_futures=True)
+            if manager is not None:
+                manager.join(STOP_WAIT_S)
+                if manager.is_alive() and results is not None:
+                    # The worker ended while sending a result: the pool's thread waits for the rest
+                    # of the message forever, as this process holds the pipe's write end too.
+                    # Closing it ends that wait (the pool then sees its worker gone).
+                    results._writer.close()
+                    manager.join()
+            if results is not None:
+                results.close()
 
     def __enter__(self) -> Workers:
         return self
