@@ -22,6 +22,7 @@ import pytest
 
 from conftest import fingerprint, pipeline_command, query, run_build, scratch_left, write_csv
 from segmentation.config import PROJECT_DIR, SAMPLE_INPUT
+from segmentation.errors import PipelineError
 
 PIPELINE = PROJECT_DIR / "pipeline.py"
 
@@ -223,13 +224,26 @@ def test_a_file_name_is_only_ever_a_comment_in_the_scoring_sql(settings, tmp_pat
 
 
 def test_formula_headers_are_neutralised_like_cells(settings, tmp_path):
-    header = 'CustomerID,Gender,Age,Annual Income (k$),Spending Score (1-100),"=HYPERLINK(""http://x"",""y"")",+cmd,@SUM(A1),-2,Notes'
+    header = (
+        "CustomerID,Gender,Age,Annual Income (k$),Spending Score (1-100),"
+        '"=HYPERLINK(""http://x"",""y"")",+cmd,@SUM(A1),-2,Notes,=X,=X'
+    )
     lines = SAMPLE_INPUT.read_text().splitlines()[1:]
-    source = write_csv(tmp_path, "\n".join([header, *(f"{line},=1+1,+a,@b,-3,n" for line in lines)]) + "\n")
+    source = write_csv(tmp_path, "\n".join([header, *(f"{line},=1+1,+a,@b,-3,n,1,2" for line in lines)]) + "\n")
     run_build(settings, input_path=source)
     with open(settings.reports_dir / "segmented_mall_customers.csv", newline="") as f:
         rows = list(csv.reader(f))
-    assert rows[0][5:] == ['\'=HYPERLINK("http://x","y")', "'+cmd", "'@SUM(A1)", "-2", "Notes", "Cluster", "Segment"]
+    assert rows[0][5:] == [
+        '\'=HYPERLINK("http://x","y")',
+        "'+cmd",
+        "'@SUM(A1)",
+        "-2",
+        "Notes",
+        "'=X",  # repeated names are numbered, and still neutralised
+        "'=X_2",
+        "Cluster",
+        "Segment",
+    ]
     assert rows[1][5:10] == ["'=1+1", "'+a", "'@b", "-3", "n"]
 
 
@@ -362,3 +376,94 @@ def test_stopping_a_worker_that_is_sending_its_result_does_not_hang():
     stopping.start()
     stopping.join(60)
     assert not stopping.is_alive(), "stopping the workers hangs"
+
+
+# --- found by trying to break the above -----------------------------------------------------------
+
+
+def test_files_saved_in_the_reports_after_a_killed_publish_stop_the_restore(settings):
+    run_build(settings)
+    hook = """
+        original = publish.replace_file
+        def killed(*args, **kwargs):
+            os.kill(os.getpid(), signal.SIGKILL)
+        publish.replace_file = killed
+    """
+    script = "\n".join(
+        [
+            "import os, signal, sys",
+            f"sys.path.insert(0, {str(PROJECT_DIR)!r})",
+            "import pipeline",
+            "from segmentation import publish",
+            textwrap.dedent(hook),
+            f"sys.exit(pipeline.main({command(settings)[2:]!r}))",
+        ]
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180)
+    assert done.returncode == -signal.SIGKILL
+    (settings.reports_dir / "notes.txt").write_text("mine")  # into the half-published reports
+    with pytest.raises(PipelineError, match=r"the reports folder holds notes\.txt, which no build recorded"):
+        run_build(settings)
+    assert (settings.reports_dir / "notes.txt").read_text() == "mine"
+    (settings.reports_dir / "notes.txt").unlink()
+    run_build(settings)  # now it puts the pair back together, then builds
+    assert query(settings.warehouse_path, "select max(run_id) from pipeline_runs") == [(3,)]
+    assert scratch_left(settings) == []
+
+
+def test_scratch_is_private_while_the_build_runs(settings):
+    run_build(settings)
+    holder = holding_build(settings)
+    try:
+        folders = [settings.warehouse_path.parent / name for name in scratch_left(settings)]
+        folders = [p if p.exists() else settings.reports_dir.parent / p.name for p in folders]
+        assert [mode(p) for p in folders] == [0o700, 0o700]
+        holder.communicate("\n", timeout=180)
+    finally:
+        holder.kill()
+    assert holder.returncode == 0
+    assert mode(settings.reports_dir) == 0o777 & ~current_umask()
+
+
+def test_a_log_named_after_a_warehouse_that_does_not_exist_is_kept_and_refused(settings):
+    log = settings.warehouse_path.with_name(settings.warehouse_path.name + ".wal")
+    log.parent.mkdir(parents=True)
+    log.write_text("my notes")
+    with pytest.raises(PipelineError, match=r"mall\.duckdb\.wal: a DuckDB log beside a warehouse that does not exist"):
+        run_build(settings)
+    assert log.read_text() == "my notes" and not settings.warehouse_path.exists()
+
+
+def test_empty_folders_of_scratch_like_names_are_kept(settings):
+    mine = [
+        settings.warehouse_path.with_name(f".{settings.warehouse_path.name}.build-empty"),
+        settings.reports_dir.with_name(f".{settings.reports_dir.name}.building-empty"),
+    ]
+    for folder in mine:
+        folder.mkdir(parents=True)
+    run_build(settings)
+    assert all(folder.is_dir() for folder in mine)
+
+
+def test_a_project_folder_moved_whole_keeps_building(settings, tmp_path):
+    run_build(settings)
+    moved = tmp_path.with_name(tmp_path.name + "-moved")
+    tmp_path.rename(moved)
+    try:
+        there = replace(
+            settings,
+            warehouse_path=moved / settings.warehouse_path.relative_to(tmp_path),
+            reports_dir=moved / settings.reports_dir.relative_to(tmp_path),
+        )
+        run_build(there)
+        assert query(there.warehouse_path, "select max(run_id) from pipeline_runs") == [(2,)]
+    finally:
+        moved.rename(tmp_path)
+
+
+def test_an_error_naming_a_path_with_a_line_end_stays_one_line(settings, tmp_path):
+    done = subprocess.run(
+        command(settings, "--input", f"{tmp_path}/missing\nerror: x.csv"), capture_output=True, text=True, timeout=180
+    )
+    assert done.returncode == 1
+    assert done.stderr == f"error: {tmp_path}/missing\\nerror: x.csv: no such file\n"

@@ -30,7 +30,7 @@ from .progress import step
 from .publish import Scratch, deliver_signals, new_scratch, prepare, publish, remove_scratch, resolve_paths, writer_lock
 from .reports import Charts, chart_hooks, top_reject_reasons, write_reports
 from .schema import TableDoc, apply_comments, load_schema, published_tables
-from .text import shown
+from .text import utf8_text
 from .workers import IN_PROCESS, Runner
 
 SOURCES = ("raw_records", "raw_parts", "raw_customers", "raw_columns", "raw_input", *HISTORY_TABLES)
@@ -152,7 +152,7 @@ def record_run(
         "run_id": first_row(con, "select run_id from this_run")[0],
         "started_at": started,
         "finished_at": datetime.now(UTC),
-        "input_path": shown(settings.input_path.resolve()),
+        "input_path": utf8_text(settings.input_path.resolve()),
         "input_sha256": loaded.sha256,
         "input_format": first_row(con, "select input_format from raw_input")[0],
         "income_unit": loaded.income_unit,

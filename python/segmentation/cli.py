@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .config import FEATURE_COLUMNS, FEATURES, Settings
 from .errors import Interrupted, PipelineError
-from .text import shown
+from .text import one_line
 
 DEFAULTS = Settings()
 
@@ -300,17 +300,19 @@ def run(argv: list[str] | None) -> int:
             from .build import build  # the imports, after --help has had its turn
 
             gc.freeze()  # the libraries' objects live until exit: spare the collector (and the exit) them
-            result = build(settings, log=lambda line: print(shown(line), flush=True), runner=runner)
+            result = build(settings, log=lambda line: print(one_line(line), flush=True), runner=runner)
     except PipelineError as e:
-        print(f"error: {shown(e)}", file=sys.stderr)
+        print(f"error: {one_line(e)}", file=sys.stderr)
         return 1
     except Interrupted as e:  # the build says what it had published
         return stopped(e.published_run)
     print(
-        f"Done in {result.seconds:.2f} s: {result.customers:,} customers in {result.k} segments"
-        f"{f' (K = {result.k_fitted} asked)' if result.k_fitted != result.k else ''}, "
-        f"{result.rejected_rows:,} of {result.data_rows:,} rows rejected, "
-        f"{result.value_issues:,} values set to null, "
-        f"{result.data_tests_passed} data tests passed -> {result.warehouse}, {settings.reports_dir}/"
+        one_line(
+            f"Done in {result.seconds:.2f} s: {result.customers:,} customers in {result.k} segments"
+            f"{f' (K = {result.k_fitted} asked)' if result.k_fitted != result.k else ''}, "
+            f"{result.rejected_rows:,} of {result.data_rows:,} rows rejected, "
+            f"{result.value_issues:,} values set to null, "
+            f"{result.data_tests_passed} data tests passed -> {result.warehouse}, {settings.reports_dir}/"
+        )
     )
     return 0

@@ -15,7 +15,7 @@ from .config import Settings
 from .errors import PipelineError
 from .publish import POLL_S, WRITER_HELD, is_lock_conflict
 from .schema import column_types, load_schema
-from .text import shown
+from .text import utf8_text
 
 # The last run's customers compared with this run's, at most this many (a sample chosen by a
 # hash of the id, so the same customers are drawn on both sides).
@@ -119,7 +119,7 @@ def carry_history(
             "min_segment_share": settings.min_segment_share,
             "features": list(settings.features),
             "dataset": settings.dataset,
-            "input_name": shown(settings.input_path.stem),
+            "input_name": utf8_text(settings.input_path.stem),
             "highest": highest_run_id,
         },
     )

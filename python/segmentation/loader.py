@@ -34,7 +34,7 @@ from .columns import ColumnMap, NotTheHeader, income_unit, map_columns
 from .config import DELIMITERS, INPUT_COLUMNS, Settings
 from .db import first_row, quote_ident, setting
 from .errors import InputError
-from .text import shown
+from .text import utf8_text
 
 MAX_COLUMNS = 2_000
 MAX_HEADER_CHARS = 16 << 20  # a header is read whole up to this
@@ -221,7 +221,7 @@ def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) -> 
         "$format as input_format, $income_unit as income_unit, $scale::double as income_scale, "
         "$decimal_comma as has_decimal_comma",
         {
-            "path": shown(path),
+            "path": utf8_text(path),
             "sha256": loaded.sha256,
             "format": describe(kind, parts),
             "income_unit": unit,
@@ -245,7 +245,7 @@ def record_part(
     last = offset + 1 if last is None else last
     con.execute(
         "insert into raw_parts values ($name, $first, $last, $records)",
-        {"name": shown(facts.path.name), "first": offset + 1, "last": last, "records": records},
+        {"name": utf8_text(facts.path.name), "first": offset + 1, "last": last, "records": records},
     )
     return last
 

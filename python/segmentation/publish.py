@@ -325,6 +325,7 @@ def check_reports_folder(reports_dir: Path, manifest: Manifest | None) -> None:
 # --- a build's own scratch: folders it made, a record of them -------------------------------
 
 SCRATCH_RECORD = "build.json"
+TOKEN_CHARS = 12  # the random part of a scratch folder's name, in hex digits
 
 
 @dataclass(frozen=True)
@@ -357,10 +358,10 @@ def new_scratch(live: Path, reports_dir: Path) -> Scratch:
     """Create this build's scratch folders (we hold both locks) and record them."""
     folder_prefix, staged_prefix = scratch_prefixes(live, reports_dir)
     while True:
-        token = secrets.token_hex(6)
+        token = secrets.token_hex(TOKEN_CHARS // 2)
         folder, staged = live.parent / (folder_prefix + token), reports_dir.parent / (staged_prefix + token)
         try:
-            folder.mkdir()
+            folder.mkdir(mode=0o700)  # private while it holds the customers
         except FileExistsError:
             continue
         except OSError as e:
@@ -368,7 +369,7 @@ def new_scratch(live: Path, reports_dir: Path) -> Scratch:
                 f"{live}: cannot build it: cannot create {folder}: {e.strerror} (nothing was published)"
             ) from None
         try:
-            staged.mkdir()
+            staged.mkdir(mode=0o700)
         except BaseException as e:
             folder.rmdir()
             if isinstance(e, FileExistsError):
@@ -379,9 +380,16 @@ def new_scratch(live: Path, reports_dir: Path) -> Scratch:
                     "(nothing was published)"
                 ) from None
             raise
-        record = {"warehouse": str(live), "staged": str(staged)}
+        record = {"warehouse": str(live), "staged": str(staged), "staged_mode": 0o777 & ~current_umask()}
         (folder / SCRATCH_RECORD).write_text(json.dumps(record), encoding="utf-8")
         return Scratch(folder, staged)
+
+
+def current_umask() -> int:
+    """The process's umask (set back at once: only this thread makes files now)."""
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
 
 
 def stale_scratch(live: Path, reports_dir: Path) -> list[Scratch]:
@@ -422,7 +430,7 @@ def remove_empty(live: Path, reports_dir: Path) -> None:
     """Empty folders of the scratch names: a build stopped before recording its scratch."""
     folder_prefix, staged_prefix = scratch_prefixes(live, reports_dir)
     for parent, prefix in ((live.parent, folder_prefix), (reports_dir.parent, staged_prefix)):
-        for folder in parent.glob(glob_escape(prefix) + "*"):
+        for folder in parent.glob(glob_escape(prefix) + "[0-9a-f]" * TOKEN_CHARS):
             with suppress(OSError):
                 folder.rmdir()  # only an empty folder goes
 
@@ -438,15 +446,20 @@ def prepare(live: Path, reports_dir: Path, timeout_s: float, ours: set[str], log
     for scratch in stale:
         finish_exchange(scratch.staged, reports_dir)
     current = read_manifest(reports_dir)
-    if current is not None and current.warehouse != str(live):
+    # another warehouse's reports (one that moved, with its folder, is no other's)
+    if current is not None and current.warehouse != str(live) and Path(current.warehouse).exists():
         raise PipelineError(
             f"{reports_dir}: holds the reports of the warehouse {current.warehouse}; a reports folder "
             "belongs to one warehouse: choose another --reports"
         )
+    if not live.exists() and wal_path(live).exists():  # it would be replayed onto the new warehouse
+        raise PipelineError(f"{wal_path(live)}: a DuckDB log beside a warehouse that does not exist; move it away")
     with live_warehouse(live, timeout_s) as con:
         live_run = last_run_id(con, live) if con is not None else 0
         if con is not None:
             check_foreign_objects(con, live, set(current.objects) if current else None, ours)
+    # what a user saved in the folder would leave with reports swapped out: refuse first
+    check_reports_folder(reports_dir, current)
     if current and live.exists() and current.run_id != live_run:
         previous = [
             (scratch, manifest)
@@ -514,6 +527,13 @@ def replace_file(built: Path, live: Path) -> None:
 
 
 def remove_tree(path: Path) -> None:
+    """Remove a folder the build made, also when it carries the mode of a read-only reports
+    folder (`keep_modes`): its folders are made writable first."""
+    if not path.is_dir() or path.is_symlink():
+        return
+    for folder in (path, *(p for p in path.rglob("*") if p.is_dir() and not p.is_symlink())):
+        with suppress(OSError):
+            folder.chmod(stat.S_IMODE(folder.stat().st_mode) | stat.S_IRWXU)
     shutil.rmtree(path, ignore_errors=True)
 
 
@@ -552,6 +572,8 @@ def publish(
         keep_modes(live, built)
     if reports_dir.is_dir():
         keep_modes(reports_dir, staged)
+    else:  # a first publication: the folder as the umask makes folders
+        staged.chmod(json.loads((scratch.folder / SCRATCH_RECORD).read_text(encoding="utf-8"))["staged_mode"])
     with live_warehouse(live, timeout_s) as con:
         manifest = read_manifest(reports_dir) if reports_dir.is_dir() else None
         if con is not None:  # what it holds now: a writer may have been at work during the build
@@ -561,7 +583,8 @@ def publish(
         with deferred_interrupts(deliver=False) as received:
             # a log left by a writer that was killed belongs to the old file: beside the new one
             # it would be replayed onto it
-            wal_path(live).unlink(missing_ok=True)
+            if con is not None:
+                wal_path(live).unlink(missing_ok=True)
             swap_reports(staged, reports_dir)
             try:
                 if con is not None and os.name == "nt":

@@ -201,10 +201,7 @@ def write_segmented_csv(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     """The input's customers, every column under its header in input order, plus Cluster and
     Segment, one line per customer in input order; always UTF-8. The five columns the
     warehouse knows hold its clean values (income in the input's unit), the others their text."""
-    names = [
-        (column, safe_header(name))
-        for column, name in con.execute("select column_name, source_name from raw_columns order by position").fetchall()
-    ]
+    names = con.execute("select column_name, source_name from raw_columns order by position").fetchall()
     # A CSV header needs a name of its own, and Cluster and Segment are the model's: a blank or
     # repeated header takes the warehouse's name, one named Cluster or Segment is numbered, each
     # made unique among the headers kept (`column_6`, `Note_2`, `Cluster_2`).
@@ -213,7 +210,9 @@ def write_segmented_csv(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     kept = {name for name in given if name not in repeated and name not in MODEL_HEADERS}
     used = kept | set(MODEL_HEADERS)
     headers = [
-        name if name.casefold() in kept else unique_name(column if name.casefold() in repeated else name, used)
+        safe_header(
+            name if name.casefold() in kept else unique_name(column if name.casefold() in repeated else name, used)
+        )
         for column, name in names
     ]
     scale = first_row(con, "select income_scale from raw_input")[0]

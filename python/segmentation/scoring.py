@@ -29,6 +29,7 @@ import sqlglot
 
 from .config import ACCEPTED_RANGES
 from .db import quote_literal
+from .text import one_line
 
 TABLE = "customers_to_score"
 SCORING_DIR = "scoring"
@@ -172,12 +173,6 @@ final as (
 
 select * from final
 """
-
-
-def one_line(text: str) -> str:
-    """Text from the input (a file name) as it may stand in a `--` comment: line ends and every
-    other character that is not printable escaped, so it can never end the comment."""
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 def header(model: ScoringModel, dialect: str) -> str:
