@@ -8,6 +8,7 @@ import csv
 import hashlib
 import io
 import re
+import tracemalloc
 import zipfile
 
 import duckdb
@@ -842,6 +843,128 @@ def test_excel_reads_every_row_and_column_whatever_size_the_sheet_states(con, tm
     assert customers(con)[-1] == ("200", "Male", 60, 49.0, 53)
     assert con.execute('select "Note" from stg_customers where line_number = 2').fetchall() == [("first",)]
     assert rejects(con) == []
+
+
+SHEET_XML = (
+    b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>',
+    b"</sheetData></worksheet>",
+)
+
+
+def sheet_row(*values: object, far: str | None = None) -> bytes:
+    """A <row> of inline cells, and with `far` a cell in the last column, XFD (empty for '')."""
+    cells = "".join(
+        f"<c><v>{value}</v></c>" if isinstance(value, int) else f'<c t="inlineStr"><is><t>{value}</t></is></c>'
+        for value in values
+    )
+    if far is not None:
+        cells += '<c r="XFD1"/>' if far == "" else f'<c r="XFD1"><v>{far}</v></c>'
+    return f"<row>{cells}</row>".encode()
+
+
+def workbook_of_rows(tmp_path, rows, strings: int = 0):
+    """A workbook saved by openpyxl whose sheet 'Customers' is replaced by `rows`, as written
+    (what Excel would never save), with a table of `strings` shared strings."""
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    book.active.title = "Customers"
+    template, path = tmp_path / "template.xlsx", tmp_path / "customers.xlsx"
+    book.save(template)
+    shared = "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
+    with zipfile.ZipFile(template) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == "[Content_Types].xml" and strings:
+                data = data.replace(
+                    b"</Types>", f'<Override PartName="/xl/sharedStrings.xml" ContentType="{shared}"/></Types>'.encode()
+                )
+            if item.filename != "xl/worksheets/sheet1.xml":
+                target.writestr(item, data)
+                continue
+            with target.open(item.filename, "w") as sheet:
+                sheet.write(SHEET_XML[0])
+                for row in rows:
+                    sheet.write(row)
+                sheet.write(SHEET_XML[1])
+        if strings:
+            items = "".join(f"<si><t>word {n}</t></si>" for n in range(strings))
+            target.writestr(
+                "xl/sharedStrings.xml",
+                '<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+                f'count="{strings}" uniqueCount="{strings}">{items}</sst>',
+            )
+    return path
+
+
+def uncompressed(path, part: str) -> str:
+    with zipfile.ZipFile(path) as archive:
+        return f"{archive.getinfo(part).file_size / 1e6:.1f}"
+
+
+def test_a_sheet_larger_than_the_limit_is_refused_before_it_is_read(con, tmp_path, monkeypatch):
+    rows = [sheet_row(*HEADER.split(",")), *(sheet_row(n, "Male", 30, n, 50) for n in range(1, 20_000))]
+    path = workbook_of_rows(tmp_path, rows)
+    monkeypatch.setattr(loader, "MAX_WORKBOOK_PART_BYTES", 1_000_000)
+    size = uncompressed(path, "xl/worksheets/sheet1.xml")
+    expected = f"{path}: the sheet 'Customers' is {size} MB uncompressed; at most 1.0 MB are read: save it as CSV"
+    with pytest.raises(InputError) as error:
+        load(con, path, tmp_path / "work")
+    assert str(error.value) == expected
+
+
+def test_shared_strings_larger_than_the_limit_are_refused_before_they_are_read(con, tmp_path, monkeypatch):
+    path = workbook_of_rows(tmp_path, [sheet_row(*HEADER.split(",")), sheet_row(1, "Male", 30, 1, 50)], strings=30_000)
+    monkeypatch.setattr(loader, "MAX_WORKBOOK_PART_BYTES", 500_000)
+    size = uncompressed(path, "xl/sharedStrings.xml")
+    expected = (
+        f"{path}: the workbook's part xl/sharedStrings.xml is {size} MB uncompressed; at most 0.5 MB are read: "
+        "save it as CSV"
+    )
+    with pytest.raises(InputError) as error:
+        load(con, path, tmp_path / "work")
+    assert str(error.value) == expected
+
+
+def test_a_sheet_of_more_rows_than_excel_holds_is_refused_before_it_is_read(con, tmp_path, monkeypatch):
+    rows = [sheet_row(*HEADER.split(",")), sheet_row(1, "Male", 30, 1, 50), *(b"<row/>" for _ in range(5_000))]
+    path = workbook_of_rows(tmp_path, rows)
+    monkeypatch.setattr(loader, "MAX_SHEET_ROWS", 1_000)
+    with pytest.raises(InputError) as error:
+        load(con, path, tmp_path / "work")
+    assert str(error.value) == f"{path}: the sheet 'Customers' has 5,002 rows; at most 1,000 are read: save it as CSV"
+
+
+def test_a_header_wider_than_the_limit_is_refused_before_the_rows_are_read(con, tmp_path):
+    header = [*HEADER.split(","), *(f"extra {n}" for n in range(2_000))]
+    path = workbook_of_rows(tmp_path, [sheet_row("A title"), sheet_row(*header), sheet_row(1, "Male", 30, 1, 50)])
+    with pytest.raises(InputError) as error:
+        load(con, path, tmp_path / "work")
+    assert str(error.value) == f"{path}: row 2: the header has 2,005 columns; at most 2,000 are read"
+
+
+def test_cells_in_a_far_column_cost_no_row_of_that_width(con, tmp_path):
+    """A value in column XFD makes its row ragged; an empty cell there is nothing. Neither
+    makes a row of 16,384 fields: the rows read take little memory whatever their width."""
+    rows = [
+        sheet_row(*HEADER.split(",")),
+        *(sheet_row(n, "Male", 30, n, 50, far="" if n % 2 else "7") for n in range(1, 3_001)),
+    ]
+    path = workbook_of_rows(tmp_path, rows)
+    tracemalloc.start()
+    try:
+        stage_file(con, path, tmp_path / "work")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [row[0] for row in customers(con)] == [str(n) for n in range(1, 3_001, 2)]
+    assert con.execute("select count(*), min(reject_reason), max(reject_reason) from customer_rejects").fetchall() == [
+        (1_500, "has 16384 fields where the header has 5", "has 16384 fields where the header has 5")
+    ]
+    assert con.execute("select raw_line from customer_rejects where line_number = 3").fetchall() == [
+        ("2,Male,30,2,50,…,7",)
+    ]
+    assert peak < 64 << 20  # 1,500 rows of 16,384 fields would take hundreds of MB
 
 
 def test_parquet_nan_rejects_its_row(tmp_path, con):

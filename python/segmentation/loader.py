@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import posixpath
 import re
+import zipfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
@@ -27,6 +29,7 @@ from dataclasses import dataclass
 from itertools import chain, islice
 from pathlib import Path
 from typing import NamedTuple
+from xml.etree import ElementTree
 
 import duckdb
 import pandas as pd
@@ -53,6 +56,11 @@ csv.field_size_limit(max(csv.field_size_limit(), MAX_RECORD_LINES * (input_file.
 # Records go to DuckDB in batches of at most this many, or of this much text (long lines).
 BATCH = 100_000
 BATCH_CHARS = 64 << 20
+# A workbook is XML in a zip: openpyxl reads some parts whole (the shared strings) and parses
+# every sheet to its end, keeping a trace of each row. A part larger than this uncompressed,
+# or a sheet of more rows than Excel holds, is refused before any is read.
+MAX_WORKBOOK_PART_BYTES = 512_000_000
+MAX_SHEET_ROWS = 1_048_576
 # Above this median an income without a unit in its header is taken to be in dollars.
 DOLLARS_MEDIAN = 1_000
 # The decimal mark of a file's incomes (see `decimal_mark_patterns`), from its first lines: a
@@ -538,10 +546,12 @@ def load_excel(
 ) -> tuple[tuple[str, ...], int, int]:
     """The first sheet (or `sheet`) of a workbook; rows are numbered as Excel numbers them.
     Returns the header's names, its row and the non-blank rows above it: as in a CSV file
-    (`read_header`), a title may stand above the header."""
+    (`read_header`), a title may stand above the header. A row is read as wide as the header:
+    a cell far to its right (column XFD) costs no row of that width."""
     from openpyxl import load_workbook  # only a workbook needs it
 
     path = facts.path
+    check_workbook(path)
     try:
         book = load_workbook(path, read_only=True, data_only=True)
     except Exception as e:  # openpyxl raises many kinds for a file that is not a workbook
@@ -554,33 +564,120 @@ def load_excel(
             raise InputError(f"{path}: the sheet {sheet!r} is a chart (sheets with rows: {', '.join(tables)})")
         rows = book[sheet] if sheet is not None else book.worksheets[0]
         rows.reset_dimensions()  # the stored sheet size may be stale: read every row and column, as Excel does
-        numbered = (
-            (number, [cell_text(v) for v in row]) for number, row in enumerate(rows.iter_rows(values_only=True), 1)
-        )
-        filled = (row for row in numbered if any(field.strip() for field in row[1]))
+        numbered = enumerate(rows.iter_rows(max_row=MAX_SHEET_ROWS, values_only=True), start=1)
+        filled = ((number, row) for number, row in numbered if has_text(row))
         found = list(islice(filled, HEADER_SEARCH_LINES))  # the rows after them are read below
         if not found:
             raise InputError(f"{path}: the sheet {rows.title!r} is empty")
-        at = next((i for i, (_, fields) in enumerate(found) if is_header(tuple(fields))), 0)
-        header_row, names = found[at][0], tuple(found[at][1])
+        candidates = [tuple(cell_text(value) for value in row) for _, row in found]
+        at = next((i for i, names in enumerate(candidates) if is_header(names)), 0)
+        header_row, names = found[at][0], candidates[at]
         width = max(i for i, name in enumerate(names, 1) if name)
+        if width > MAX_COLUMNS:
+            raise InputError(
+                f"{path}: row {header_row}: the header has {width:,} columns; at most {MAX_COLUMNS:,} are read"
+            )
         con.execute(RECORDS_TABLE)
-        load_records(
-            con,
-            (
-                (number, ",".join(fields), pad(fields, width)[: max(width, last_filled(fields))], None)
-                for number, fields in chain(found[at + 1 :], filled)
-            ),
-        )
+        load_records(con, (sheet_record(number, row, width) for number, row in chain(found[at + 1 :], filled)))
     finally:
         book.close()
     record_part(con, facts, 0, *records_after(con, 0))
     return names[:width], header_row, at
 
 
-def pad(fields: list[str], width: int) -> list[str]:
-    """A row as wide as the header: a sheet does not store its empty cells at a row's end."""
-    return fields + [""] * (width - len(fields))
+def check_workbook(path: Path) -> None:
+    """Refuse a workbook with an XML part over MAX_WORKBOOK_PART_BYTES uncompressed (a sheet
+    named by its name), or a sheet of more than MAX_SHEET_ROWS rows, from the sizes its zip
+    states and one pass of the sheets' bytes. A file that is not a zip is left to openpyxl."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            sizes = {i.filename: i.file_size for i in archive.infolist() if i.filename.endswith((".xml", ".rels"))}
+            try:
+                sheets = sheet_parts(archive, sizes)
+            except (KeyError, ValueError, ElementTree.ParseError):  # named by part: openpyxl says what is wrong
+                sheets = {}
+            for part, size in sizes.items():
+                if size > MAX_WORKBOOK_PART_BYTES:
+                    what = f"the sheet {sheets[part]!r}" if part in sheets else f"the workbook's part {part}"
+                    raise InputError(
+                        f"{path}: {what} is {size / 1e6:,.1f} MB uncompressed; "
+                        f"at most {MAX_WORKBOOK_PART_BYTES / 1e6:,.1f} MB are read: save it as CSV"
+                    )
+            for part, name in sheets.items():
+                if (found := sheet_rows(archive, part)) > MAX_SHEET_ROWS:
+                    raise InputError(
+                        f"{path}: the sheet {name!r} has {found:,} rows; at most {MAX_SHEET_ROWS:,} are read: "
+                        "save it as CSV"
+                    )
+    except (zipfile.BadZipFile, OSError):
+        return
+
+
+def sheet_parts(archive: zipfile.ZipFile, sizes: dict[str, int]) -> dict[str, str]:
+    """Each worksheet's part in the zip and its sheet's name, from the workbook's
+    relationships (a chart sheet has none)."""
+
+    def read(part: str) -> ElementTree.Element:
+        if sizes.get(part, 0) > MAX_WORKBOOK_PART_BYTES:
+            raise ValueError(part)
+        return ElementTree.fromstring(archive.read(part))
+
+    def relations(part: str) -> dict[str | None, tuple[str, str]]:
+        """A part's relationships: id -> (type, the part it names)."""
+        folder = posixpath.dirname(part)
+        found = {}
+        for item in read(posixpath.join(folder, "_rels", posixpath.basename(part) + ".rels")):
+            target = item.get("Target", "")
+            named = target[1:] if target.startswith("/") else posixpath.normpath(posixpath.join(folder, target))
+            found[item.get("Id")] = (item.get("Type", ""), named)
+        return found
+
+    book = next((part for kind, part in relations("").values() if kind.endswith("/officeDocument")), "")
+    parts = relations(book)
+    sheets = {}
+    for item in read(book).iter():
+        if item.tag.rsplit("}", 1)[-1] == "sheet":
+            key = next((value for name, value in item.attrib.items() if name.endswith("}id")), None)
+            kind, part = parts.get(key, ("", ""))
+            if kind.endswith("/worksheet"):
+                sheets[part] = item.get("name", "")
+    return sheets
+
+
+def sheet_rows(archive: zipfile.ZipFile, part: str) -> int:
+    """About how many rows a sheet's XML holds: its `<row>` tags (a tag split between two reads
+    goes uncounted), or half its `:row` names where a prefix names the namespace."""
+    rows = 0
+    with archive.open(part) as xml:
+        while chunk := xml.read(input_file.CHUNK):
+            rows += chunk.count(b"<row") - chunk.count(b"<rowBreaks")
+            rows += (chunk.count(b":row") - chunk.count(b":rowBreaks")) // 2
+    return rows
+
+
+def has_text(row: tuple) -> bool:
+    """Whether a sheet's row holds a cell that is not blank: its first cells mostly say; past
+    them, empty cells (None) are counted at C speed, as a row may be as wide as the sheet."""
+    first, rest = row[:64], row[64:]
+    return any(cell_text(value).strip() for value in first if value is not None) or (
+        rest.count(None) < len(rest) and any(cell_text(value).strip() for value in rest if value is not None)
+    )
+
+
+def sheet_record(number: int, row: tuple, width: int) -> tuple[int, str, list[str], str | None]:
+    """A sheet's row as a record of `width` fields (a sheet does not store the empty cells at a
+    row's end). A cell that is not blank past the header's last column makes it ragged, said
+    here: its fields stop at `width`, and its text shows that cell after '…'."""
+    fields = [cell_text(value) for value in row[:width]]
+    fields += [""] * (width - len(fields))
+    beyond = row[width:]
+    last = 0
+    if beyond and (beyond[-1] is not None or beyond.count(None) < len(beyond)):  # from the right: a far cell at once
+        last = next((i for i in range(len(beyond), 0, -1) if cell_text(beyond[i - 1]).strip()), 0)
+    if not last:
+        return number, ",".join(fields[: len(row)]), fields, None
+    shown = [*fields, *(["…"] if last > 1 else []), cell_text(beyond[last - 1])]
+    return number, ",".join(shown), fields, f"has {width + last} fields where the header has {width}"
 
 
 def last_filled(fields: list[str]) -> int:
