@@ -8,13 +8,14 @@ import csv
 import hashlib
 import io
 import re
+import tracemalloc
 import zipfile
 
 import duckdb
 import pytest
 
 from conftest import load, query, run_build, stage_file, write_csv
-from segmentation import loader
+from segmentation import input_file, loader
 from segmentation.columns import income_unit
 from segmentation.config import SAMPLE_INPUT
 from segmentation.errors import InputError
@@ -34,7 +35,7 @@ def rejects(con) -> list[tuple]:
 
 
 def segmented_csv(settings) -> list[list[str]]:
-    text = (settings.reports_dir / "segmented_mall_customers.csv").read_text(encoding="utf-8")
+    text = (settings.reports_dir / "segmented_mall_customers.csv").read_bytes().decode()  # a CR in a value stays
     return list(csv.reader(io.StringIO(text)))
 
 
@@ -522,10 +523,11 @@ def test_a_nul_byte_in_the_header_is_named_with_its_line(con, tmp_path):
     [
         b"\r".join(line.encode() for line in [HEADER, "1,Male,19,15,39", "2,Male,20,16,40"]) + b"\r",
         HEADER.encode() + b"\r\n1,Male,19,15,39\n2,Male,20,16,40\r\n",
-        HEADER.encode() + b"\r\n1,Male,19,15,39\r2,Male,20,16,40\r\n",
         HEADER.encode() + b"\n1,Male,19,15,39\n2,Male,20,16,40",
+        # a CR file whose quoted fields hold LFs, as Excel for Mac saves a cell's line breaks
+        HEADER.encode() + b',Note\r1,Male,19,15,39,"a\nb"\r2,Male,20,16,40,"c\nd\ne"\r',
     ],
-    ids=["CR", "one LF in CRLF", "stray CR", "no final line end"],
+    ids=["CR", "one LF in CRLF", "no final line end", "LF in quoted fields of a CR file"],
 )
 def test_line_ends_of_any_kind(con, tmp_path, data):
     stage_file(con, write_csv(tmp_path, data), tmp_path / "work")
@@ -540,11 +542,130 @@ def test_a_quoted_line_end_is_part_of_the_value(con, tmp_path):
     )
     stage_file(con, write_csv(tmp_path, text), tmp_path / "work")
     assert con.execute('select customer_id, line_number, "Address" from stg_customers order by 2').fetchall() == [
-        ("1", 2, "1 Main St\nFlat 2"),
+        ("1", 2, "1 Main St\r\nFlat 2"),
         ("2", 4, 'x, "y"'),
         ("3", 6, "z"),
     ]
     assert rejects(con) == []
+
+
+# a quoted field's line end as the file writes it: (file's line end, the field's text)
+QUOTED_BREAKS = {
+    "lone CR in a LF file": ("\n", "Note with a\rcarriage return"),
+    "lone CR in a CRLF file": ("\r\n", "Note with a\rcarriage return"),
+    "CRLF in a LF file": ("\n", "two\r\nlines"),
+    "CRLF in a CRLF file": ("\r\n", "two\r\nlines"),
+    "LF in a CRLF file": ("\r\n", "two\nlines"),
+    "CR and LF in a LF file": ("\n", "a\rb\nc\r"),
+}
+
+
+@pytest.mark.parametrize("end, note", QUOTED_BREAKS.values(), ids=QUOTED_BREAKS.keys())
+def test_a_line_end_in_a_quoted_field_is_kept_as_written(con, tmp_path, end, note):
+    rows = ["1,Male,19,15,39,plain", f'2,Male,20,16,40,"{note}"', "3,Male,21,x,41,plain", "4,Male,22,18,42,plain"]
+    stage_file(con, write_csv(tmp_path, end.join([HEADER + ",Note", *rows]) + end), tmp_path / "work")
+    after = 4 + note.count("\n")  # lines as the file numbers them: a CR in a file with LFs is text
+    assert con.execute('select customer_id, line_number, "Note" from stg_customers order by 2').fetchall() == [
+        ("1", 2, "plain"),
+        ("2", 3, note),
+        ("4", after + 1, "plain"),
+    ]
+    assert rejects(con) == [(after, "annual_income_k 'x' is not a number")]
+
+
+def test_a_carriage_return_in_a_quoted_field_reaches_the_warehouse_and_the_csv(tmp_path, settings):
+    note = '"Note with a\rcarriage return"'
+    rows = [row + "," + (note if row.startswith("7,") else "plain") for row in SAMPLE_ROWS]
+    path = write_csv(tmp_path, "\n".join([HEADER + ",Note", *rows]) + "\n")
+    result = run_build(settings, input_path=path)
+    assert (result.customers, result.rejected_rows) == (200, 0)
+    warehouse = settings.warehouse_path
+    assert query(warehouse, "select line_number, \"Note\" from stg_customers where customer_id = '7'") == [
+        (8, "Note with a\rcarriage return")
+    ]
+    assert query(warehouse, "select \"Note\" from customer_segments where customer_id = '8'") == [("plain",)]
+    table = segmented_csv(settings)
+    assert len(table) == 201 and table[7][:6] == [*SAMPLE_ROWS[6].split(","), "Note with a\rcarriage return"]
+    assert b'"Note with a\rcarriage return"' in (settings.reports_dir / "segmented_mall_customers.csv").read_bytes()
+
+
+def test_a_lone_cr_in_a_file_with_lf_line_ends_is_text_not_a_line_end(con, tmp_path):
+    data = (
+        HEADER.encode()
+        + b",Note\r\n1,Male,19,15,39,a\rb\r\n2,Male,20,16,40,ok\r3,Male,21,17,41,ok\r\n4,Male,22,18,42,ok\r\n"
+    )
+    stage_file(con, write_csv(tmp_path, data), tmp_path / "work")
+    assert con.execute('select customer_id, line_number, "Note" from stg_customers order by 2').fetchall() == [
+        ("1", 2, "a\rb"),
+        ("4", 4, "ok"),
+    ]
+    assert rejects(con) == [(3, "has 11 fields where the header has 6")]
+
+
+# --- long lines -----------------------------------------------------------------------------
+
+LINE_LIMIT = input_file.MAX_LINE_BYTES
+
+
+def too_long(size: int) -> str:
+    return f"the line is {size:,} bytes long; at most {LINE_LIMIT:,} are read"
+
+
+def sized_line(customer: int, size: int) -> str:
+    """A customer line of exactly `size` bytes (without its line end), its Note filling it."""
+    start = f"{customer},Male,30,{customer},50,"
+    return start + "x" * (size - len(start))
+
+
+def test_a_line_longer_than_the_limit_rejects_its_row_alone(con, tmp_path):
+    rows = [sized_line(n, 3 << 20) if n == 5 else f"{n},Male,30,{n},50,ok" for n in range(2, 9)]
+    stage_file(con, write_csv(tmp_path, "\n".join([HEADER + ",Note", *rows]) + "\n"), tmp_path / "work")
+    assert [row[0] for row in customers(con)] == ["2", "3", "4", "6", "7", "8"]
+    assert rejects(con) == [(5, too_long(3 << 20))]
+    shown = con.execute("select raw_line from customer_rejects").fetchall()[0][0]
+    assert shown.startswith("5,Male,30,5,50,xxx") and len(shown) < 200  # its start, not all of it
+
+
+LIMIT_FILES = {
+    "LF": ("\n", "utf-8", ""),
+    "CRLF": ("\r\n", "utf-8", ""),
+    "CR": ("\r", "utf-8", ""),
+    "Windows-1252": ("\r\n", "cp1252", "Zürich"),
+    "quoted line end": ("\n", "utf-8", '"two\nlines"'),
+}
+
+
+@pytest.mark.parametrize("end, encoding, note", LIMIT_FILES.values(), ids=LIMIT_FILES.keys())
+def test_a_line_at_the_limit_is_read_and_one_byte_longer_is_rejected(con, tmp_path, end, encoding, note):
+    rows = [
+        sized_line(2, LINE_LIMIT),
+        sized_line(3, LINE_LIMIT + 1),
+        f"4,Male,30,4,50,{note}",
+        sized_line(5, LINE_LIMIT),
+    ]
+    data = end.join([HEADER + ",Note", *rows, "6,Male,30,6,50,ok"]) + end
+    stage_file(con, write_csv(tmp_path, data.encode(encoding)), tmp_path / "work")
+    later = 6 + note.count("\n")
+    assert con.execute("select customer_id, line_number from stg_customers order by 2").fetchall() == [
+        ("2", 2),
+        ("4", 4),
+        ("5", later - 1),
+        ("6", later),
+    ]
+    assert con.execute('select max(length("Note")) from stg_customers').fetchall() == [(LINE_LIMIT - 15,)]
+    assert rejects(con) == [(3, too_long(LINE_LIMIT + 1))]
+
+
+def test_a_header_longer_than_a_line_is_read_whole_up_to_its_own_limit(con, tmp_path, monkeypatch):
+    names = [f"extra column number {i} " + "x" * 1500 for i in range(1990)]  # about 3 MB
+    header = ",".join(["CustomerID", "Annual Income (k$)", "Spending Score (1-100)", *names])
+    path = write_csv(tmp_path, header + "\n1,15,39" + "," * 1990 + "\n")
+    load(con, path, tmp_path / "work")
+    assert con.execute("select count(*) from raw_columns").fetchall() == [(1993,)]
+    assert con.execute("select fields_found, fields_expected from raw_customers").fetchall() == [(1993, 1993)]
+    monkeypatch.setattr(loader, "MAX_HEADER_CHARS", 2 << 20)
+    with pytest.raises(InputError, match=re.escape("line 1: the header is longer than 2,097,152 characters")):
+        load(duckdb.connect(), path, tmp_path / "work2")
 
 
 def test_a_stray_quote_costs_its_line_only(con, tmp_path):
@@ -722,6 +843,128 @@ def test_excel_reads_every_row_and_column_whatever_size_the_sheet_states(con, tm
     assert customers(con)[-1] == ("200", "Male", 60, 49.0, 53)
     assert con.execute('select "Note" from stg_customers where line_number = 2').fetchall() == [("first",)]
     assert rejects(con) == []
+
+
+SHEET_XML = (
+    b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>',
+    b"</sheetData></worksheet>",
+)
+
+
+def sheet_row(*values: object, far: str | None = None) -> bytes:
+    """A <row> of inline cells, and with `far` a cell in the last column, XFD (empty for '')."""
+    cells = "".join(
+        f"<c><v>{value}</v></c>" if isinstance(value, int) else f'<c t="inlineStr"><is><t>{value}</t></is></c>'
+        for value in values
+    )
+    if far is not None:
+        cells += '<c r="XFD1"/>' if far == "" else f'<c r="XFD1"><v>{far}</v></c>'
+    return f"<row>{cells}</row>".encode()
+
+
+def workbook_of_rows(tmp_path, rows, strings: int = 0):
+    """A workbook saved by openpyxl whose sheet 'Customers' is replaced by `rows`, as written
+    (what Excel would never save), with a table of `strings` shared strings."""
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    book.active.title = "Customers"
+    template, path = tmp_path / "template.xlsx", tmp_path / "customers.xlsx"
+    book.save(template)
+    shared = "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
+    with zipfile.ZipFile(template) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == "[Content_Types].xml" and strings:
+                data = data.replace(
+                    b"</Types>", f'<Override PartName="/xl/sharedStrings.xml" ContentType="{shared}"/></Types>'.encode()
+                )
+            if item.filename != "xl/worksheets/sheet1.xml":
+                target.writestr(item, data)
+                continue
+            with target.open(item.filename, "w") as sheet:
+                sheet.write(SHEET_XML[0])
+                for row in rows:
+                    sheet.write(row)
+                sheet.write(SHEET_XML[1])
+        if strings:
+            items = "".join(f"<si><t>word {n}</t></si>" for n in range(strings))
+            target.writestr(
+                "xl/sharedStrings.xml",
+                '<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+                f'count="{strings}" uniqueCount="{strings}">{items}</sst>',
+            )
+    return path
+
+
+def uncompressed(path, part: str) -> str:
+    with zipfile.ZipFile(path) as archive:
+        return f"{archive.getinfo(part).file_size / 1e6:.1f}"
+
+
+def test_a_sheet_larger_than_the_limit_is_refused_before_it_is_read(con, tmp_path, monkeypatch):
+    rows = [sheet_row(*HEADER.split(",")), *(sheet_row(n, "Male", 30, n, 50) for n in range(1, 20_000))]
+    path = workbook_of_rows(tmp_path, rows)
+    monkeypatch.setattr(loader, "MAX_WORKBOOK_PART_BYTES", 1_000_000)
+    size = uncompressed(path, "xl/worksheets/sheet1.xml")
+    expected = f"{path}: the sheet 'Customers' is {size} MB uncompressed; at most 1.0 MB are read: save it as CSV"
+    with pytest.raises(InputError) as error:
+        load(con, path, tmp_path / "work")
+    assert str(error.value) == expected
+
+
+def test_shared_strings_larger_than_the_limit_are_refused_before_they_are_read(con, tmp_path, monkeypatch):
+    path = workbook_of_rows(tmp_path, [sheet_row(*HEADER.split(",")), sheet_row(1, "Male", 30, 1, 50)], strings=30_000)
+    monkeypatch.setattr(loader, "MAX_WORKBOOK_PART_BYTES", 500_000)
+    size = uncompressed(path, "xl/sharedStrings.xml")
+    expected = (
+        f"{path}: the workbook's part xl/sharedStrings.xml is {size} MB uncompressed; at most 0.5 MB are read: "
+        "save it as CSV"
+    )
+    with pytest.raises(InputError) as error:
+        load(con, path, tmp_path / "work")
+    assert str(error.value) == expected
+
+
+def test_a_sheet_of_more_rows_than_excel_holds_is_refused_before_it_is_read(con, tmp_path, monkeypatch):
+    rows = [sheet_row(*HEADER.split(",")), sheet_row(1, "Male", 30, 1, 50), *(b"<row/>" for _ in range(5_000))]
+    path = workbook_of_rows(tmp_path, rows)
+    monkeypatch.setattr(loader, "MAX_SHEET_ROWS", 1_000)
+    with pytest.raises(InputError) as error:
+        load(con, path, tmp_path / "work")
+    assert str(error.value) == f"{path}: the sheet 'Customers' has 5,002 rows; at most 1,000 are read: save it as CSV"
+
+
+def test_a_header_wider_than_the_limit_is_refused_before_the_rows_are_read(con, tmp_path):
+    header = [*HEADER.split(","), *(f"extra {n}" for n in range(2_000))]
+    path = workbook_of_rows(tmp_path, [sheet_row("A title"), sheet_row(*header), sheet_row(1, "Male", 30, 1, 50)])
+    with pytest.raises(InputError) as error:
+        load(con, path, tmp_path / "work")
+    assert str(error.value) == f"{path}: row 2: the header has 2,005 columns; at most 2,000 are read"
+
+
+def test_cells_in_a_far_column_cost_no_row_of_that_width(con, tmp_path):
+    """A value in column XFD makes its row ragged; an empty cell there is nothing. Neither
+    makes a row of 16,384 fields: the rows read take little memory whatever their width."""
+    rows = [
+        sheet_row(*HEADER.split(",")),
+        *(sheet_row(n, "Male", 30, n, 50, far="" if n % 2 else "7") for n in range(1, 3_001)),
+    ]
+    path = workbook_of_rows(tmp_path, rows)
+    tracemalloc.start()
+    try:
+        stage_file(con, path, tmp_path / "work")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [row[0] for row in customers(con)] == [str(n) for n in range(1, 3_001, 2)]
+    assert con.execute("select count(*), min(reject_reason), max(reject_reason) from customer_rejects").fetchall() == [
+        (1_500, "has 16384 fields where the header has 5", "has 16384 fields where the header has 5")
+    ]
+    assert con.execute("select raw_line from customer_rejects where line_number = 3").fetchall() == [
+        ("2,Male,30,2,50,…,7",)
+    ]
+    assert peak < 64 << 20  # 1,500 rows of 16,384 fields would take hundreds of MB
 
 
 def test_parquet_nan_rejects_its_row(tmp_path, con):

@@ -1,12 +1,14 @@
 """The input file's bytes: what they are, and a copy DuckDB can read when they need one.
 
 One pass over the bytes gives the SHA-256 and what the text is like (encoding, line ends,
-bytes DuckDB's reader refuses). A UTF-8 file with one kind of line end, the usual export, is
-read by DuckDB as it is; any other (UTF-16, Windows-1252, mixed line ends, a bad byte) is
-rewritten once as UTF-8 with LF line ends, line for line, and each line that held an
-undecodable byte is named so staging rejects that row alone. DuckDB always reads through a
-link or copy in the build's folder: it never sees the user's path, which it would glob or
-expand (`[`, `*`, `?`, `~`). The file's identity is taken before and checked after loading:
+bytes DuckDB's reader refuses, lines too long to read). A UTF-8 file with one kind of line end,
+the usual export, is read by DuckDB as it is; any other (UTF-16, Windows-1252, mixed line ends,
+a bad byte, a line over MAX_LINE_BYTES) is rewritten once as UTF-8 with LF line ends, line for
+line, and each line that held an undecodable byte or was too long is named so staging rejects
+that row alone. A line ends where the file's lines end: in a file of LF or CRLF lines a lone CR
+is text (a note's carriage return), as an LF is in a file of CR lines. DuckDB always reads
+through a link or copy in the build's folder: it never sees the user's path, which it would
+glob or expand (`[`, `*`, `?`, `~`). The file's identity is taken before and checked after loading:
 a file that changed meanwhile stops the build.
 """
 
@@ -16,12 +18,19 @@ import codecs
 import hashlib
 import os
 import re
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple, TextIO
 
 from .errors import InputError
 
 CHUNK = 1 << 23
+# A line longer than this (in UTF-8, without its line end) rejects its row: it is read no
+# further, so no line is held whole in memory. DuckDB's reader takes lines up to 2 MB.
+MAX_LINE_BYTES = 1 << 20
+# The start of a line too long to read, kept to show which row it was
+SHOWN_CHARS = 100
 # Bytes DuckDB's line reader cannot hold in a line: NUL, and the record separator it splits on.
 FORBIDDEN = (b"\x00", b"\x1e")
 # Undecodable bytes arrive as lone surrogates (surrogateescape); so do lone UTF-16 surrogates.
@@ -47,6 +56,8 @@ class FileFacts:
     encoding: str  # a Python codec name
     line_end: str | None  # '\n', '\r\n' or '\r'; None when they are mixed
     needs_rewrite: bool  # DuckDB cannot read the bytes as they are
+    newline: str = "\n"  # where lines end: '\n' (a CR before it is part of the line end) or '\r'
+    breaks_in_lines: bool = False  # a CR (LF in a CR file) within a line: DuckDB would end the line there
 
     @property
     def described(self) -> str:
@@ -70,12 +81,17 @@ def open_checked(path: Path):
 
 
 def inspect(path: Path, text: bool = True, encoding: str | None = None) -> FileFacts:
-    """Hash the file and, for a text file, find its encoding and line ends, in one pass."""
+    """Hash the file and, for a text file, find its encoding, line ends and whether a line is
+    too long to read, in one pass."""
     with open_checked(path) as f:
         before = identity(os.fstat(f.fileno()))
         digest, decoder = hashlib.sha256(), codecs.getincrementaldecoder("utf-8")()
         head, utf8, forbidden, previous = b"", True, False, b""
         crlf = cr = lf = 0
+        first_end = b""  # how the first line ends: b"\r" alone, or b"\n" (after a CR or not)
+        # the bytes since the last LF and the last CR, and whether a line ran over the limit
+        lf_run = cr_run = 0
+        lf_long = cr_long = False
         while chunk := f.read(CHUNK):
             digest.update(chunk)
             if not text:
@@ -87,6 +103,12 @@ def inspect(path: Path, text: bool = True, encoding: str | None = None) -> FileF
             if b"\r" in chunk or previous == b"\r":  # most files have no CR: skip its counts
                 crlf += chunk.count(b"\r\n") + (previous == b"\r" and chunk[:1] == b"\n")
                 cr += chunk.count(b"\r")
+            if not first_end:
+                first_end = line_end_of(chunk)
+            if not lf_long:
+                lf_long, lf_run = runs_over(chunk, b"\n", lf_run, MAX_LINE_BYTES)
+            if not cr_long:
+                cr_long, cr_run = runs_over(chunk, b"\r", cr_run, MAX_LINE_BYTES)
             forbidden = forbidden or any(byte in chunk for byte in FORBIDDEN)
             if utf8 and not chunk.isascii():
                 try:
@@ -102,13 +124,55 @@ def inspect(path: Path, text: bool = True, encoding: str | None = None) -> FileF
     if chosen.startswith("utf-16"):  # the byte counts above see two-byte units: count in the text
         text_head = head[: len(head) // 2 * 2].decode(chosen, errors="replace").rstrip("\r")
         cr, crlf, lf = text_head.count("\r"), text_head.count("\r\n"), text_head.count("\n")
+        first_end = line_end_of(text_head.encode())
     else:
         text_head = head.decode("latin-1")
     if len(CONTROL.findall(text_head)) * 10 >= len(text_head) > 0:
         raise InputError(f"{path}: not a text file (it is full of control bytes such as NUL)")
-    line_end = "\n" if cr == 0 else "\r\n" if cr == crlf == lf else "\r" if lf == 0 else None
-    rewrite = chosen not in ("utf-8", "utf-8-sig") or not utf8 or line_end is None or forbidden
-    return FileFacts(path, digest.hexdigest(), before, chosen, line_end, rewrite)
+    # A file with LFs and lone CRs has the line ends its first line has: mostly LF or CRLF, and
+    # a lone CR is text, as in a note holding one; in an old Mac export, CR, and an LF is text
+    # (Excel saves a cell's line breaks as LF).
+    lone = cr - crlf
+    line_end: str | None
+    if lone and (lf == 0 or first_end == b"\r"):
+        newline, line_end, breaks, long_lines = "\r", "\r", lf > 0, cr_long
+    else:
+        line_end = "\n" if crlf == 0 else "\r\n" if crlf == lf else None
+        newline, breaks, long_lines = "\n", lone > 0, lf_long
+    rewrite = chosen not in ("utf-8", "utf-8-sig") or not utf8 or line_end is None or forbidden or long_lines
+    return FileFacts(path, digest.hexdigest(), before, chosen, line_end, rewrite, newline, breaks)
+
+
+def line_end_of(chunk: bytes) -> bytes:
+    """b"\r" when the first line end in `chunk` is a lone CR, b"\n" when it is an LF or CRLF,
+    b"" when it has none."""
+    cr, lf = chunk.find(b"\r"), chunk.find(b"\n")
+    if cr < 0 and lf < 0:
+        return b""
+    return b"\r" if cr >= 0 and (lf < 0 or cr + 1 < lf) else b"\n"
+
+
+def runs_over(chunk: bytes, end: bytes, run: int, limit: int) -> tuple[bool, int]:
+    """Whether a line of `chunk` runs over `limit` bytes without an `end` byte (its first line
+    going on from `run` bytes in the chunks before), and the bytes after its last `end`. A line
+    over `limit` holds a whole window of half of it: only a window without `end` is measured,
+    so a chunk costs a few searches whatever its lines."""
+    first = chunk.find(end)
+    if first < 0:
+        return run + len(chunk) > limit, run + len(chunk)
+    if run + first > limit:
+        return True, 0
+    last, step = chunk.rfind(end), max(1, limit // 2)
+    start = first + 1
+    while start + step <= last:
+        if chunk.find(end, start, start + step) >= 0:
+            start += step
+            continue
+        begin, stop = chunk.rfind(end, 0, start) + 1, chunk.find(end, start + step)
+        if stop - begin > limit:
+            return True, 0
+        start = stop + 1
+    return len(chunk) - last - 1 > limit, len(chunk) - last - 1
 
 
 def refuse_known_binary(path: Path, head: bytes) -> None:
@@ -174,23 +238,86 @@ def readable_copy(facts: FileFacts, target: Path) -> list[tuple[int, str]]:
 
 def rewrite(facts: FileFacts, target: Path) -> list[tuple[int, str]]:
     problems = []
+    with target.open("w", encoding="utf-8", newline="") as out:
+        for number, line in enumerate(read_lines(facts), start=1):
+            if line.problem:
+                problems.append((number, line.problem))
+            out.write(line.text + "\n")
+    return problems
+
+
+class Line(NamedTuple):
+    text: str  # without its line end; for a line too long to read, its start and '…'
+    end: str  # its own line end ('\n', '\r\n' or '\r'), '' for a last line without one
+    problem: str | None = None  # why its row cannot be read: undecodable bytes, a NUL, its length
+    too_long: bool = False
+
+
+def read_lines(facts: FileFacts, limit: int = MAX_LINE_BYTES) -> Generator[Line]:
+    """Each line of a text file, decoded, split where its lines end (`facts.newline`), with
+    its own line end and what makes its row unreadable. A line longer than `limit` bytes of
+    UTF-8 is read no further than that and stands as its start: the rest is counted in
+    pieces, never held."""
     errors = "surrogatepass" if facts.encoding.startswith("utf-16") else "surrogateescape"
+    newline, checked = facts.newline, facts.needs_rewrite  # only such a file has unreadable lines
+    most, short = limit + 2, limit // 4  # a line of `limit` characters and its CRLF; 4 bytes a character at most
+    make = tuple.__new__  # a Line without its constructor's cost: this runs for every line
     try:
-        with (
-            facts.path.open(encoding=facts.encoding, errors=errors, newline="") as source,
-            target.open("w", encoding="utf-8", newline="\n") as out,
-        ):
-            for number, line in enumerate(source, start=1):
-                line = line.rstrip("\r\n")
-                problem = line_problem(line, facts.encoding)
-                if problem:
-                    problems.append((number, problem))
-                    line = UNDECODABLE.sub("\ufffd", line).replace("\x00", "\ufffd").replace("\x1e", "\ufffd")
-                out.write(line + "\n")
+        with facts.path.open(encoding=facts.encoding, errors=errors, newline=newline) as source:
+            readline = source.readline
+            while line := readline(most):
+                if line[-1] == newline:
+                    text, end = (line[:-2], "\r\n") if line[-2:-1] == "\r" and newline == "\n" else (line[:-1], newline)
+                    whole = True
+                else:
+                    text, end, whole = line, "", len(line) < most
+                if whole and (len(text) <= short or utf8_size(text) <= limit):
+                    # an undecodable byte is a non-ASCII character: most lines need no search
+                    suspect = checked and (not text.isascii() or "\x00" in text or "\x1e" in text)
+                    problem = suspect and line_problem(text, facts.encoding)
+                    yield make(Line, (clean(text), end, problem, False) if problem else (text, end, None, False))
+                    continue
+                size = utf8_size(text)
+                if not whole:
+                    more, end = skip_line(source, newline, text[-1:])
+                    size += more
+                shown = clean(text[:SHOWN_CHARS]).replace('"', "") + "…"  # no quoted field opens in it
+                yield Line(shown, end, f"the line is {size:,} bytes long; at most {limit:,} are read", True)
     except (UnicodeError, LookupError) as e:  # bytes the encoding cannot decode even so, or a codec not for files
         reason = e.reason if isinstance(e, UnicodeDecodeError) else e  # its position is in a block, not the file
         raise InputError(f"{facts.path}: cannot be read as {facts.encoding} ({reason})") from None
-    return problems
+
+
+def split_end(line: str, newline: str) -> tuple[str, str]:
+    if newline == "\n" and line.endswith("\n"):
+        return (line[:-2], "\r\n") if line.endswith("\r\n") else (line[:-1], "\n")
+    if newline == "\r" and line.endswith("\r"):
+        return line[:-1], "\r"
+    return line, ""
+
+
+def skip_line(source: TextIO, newline: str, last: str) -> tuple[int, str]:
+    """Read the rest of a line in pieces: its size in UTF-8 bytes and its line end. `last`:
+    the character read before it (a CR and an LF read apart are one CRLF)."""
+    size = 0
+    while piece := source.readline(CHUNK):
+        text, end = split_end(piece, newline)
+        if end == "\n" and not text and last == "\r":
+            return size - 1, "\r\n"
+        size += utf8_size(text)
+        if end:
+            return size, end
+        last = text[-1:]
+    return size, ""
+
+
+def utf8_size(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+
+
+def clean(text: str) -> str:
+    """The text with what DuckDB cannot hold (undecodable bytes, NUL, record separators) as U+FFFD."""
+    return UNDECODABLE.sub("\ufffd", text).replace("\x00", "\ufffd").replace("\x1e", "\ufffd")
 
 
 def line_problem(line: str, encoding: str) -> str | None:

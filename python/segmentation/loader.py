@@ -5,7 +5,8 @@ can type and validate each row and keep the rejected ones with a reason. Three r
 one shape, `raw_records` (line_number, raw_line, fields, line_problem):
 
 - a CSV file: DuckDB reads its lines (`input_file` makes sure it can) and a view splits them;
-  a file whose quoted fields hold line ends is read by Python's RFC 4180 reader instead;
+  a file whose quoted fields hold line ends, or whose lines hold a CR, is read by Python's
+  RFC 4180 reader instead;
 - a Parquet file: DuckDB reads it, each value as the text a CSV would hold;
 - an Excel workbook: openpyxl reads its first sheet (or `--sheet`).
 
@@ -18,13 +19,17 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import posixpath
 import re
+import zipfile
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from itertools import chain, islice
 from pathlib import Path
 from typing import NamedTuple
+from xml.etree import ElementTree
 
 import duckdb
 import pandas as pd
@@ -47,7 +52,16 @@ SEP_LINE = re.compile(r"sep=(.)\1*", re.IGNORECASE)
 # A quoted field may hold line ends; one still open after this many lines is a stray quote:
 # its line is rejected and reading goes on with the next line.
 MAX_RECORD_LINES = 100
+# Python's reader refuses a field over 131,072 characters; a field may hold a record's lines.
+csv.field_size_limit(max(csv.field_size_limit(), MAX_RECORD_LINES * (input_file.MAX_LINE_BYTES + 2)))
+# Records go to DuckDB in batches of at most this many, or of this much text (long lines).
 BATCH = 100_000
+BATCH_CHARS = 64 << 20
+# A workbook is XML in a zip: openpyxl reads some parts whole (the shared strings) and parses
+# every sheet to its end, keeping a trace of each row. A part larger than this uncompressed,
+# or a sheet of more rows than Excel holds, is refused before any is read.
+MAX_WORKBOOK_PART_BYTES = 512_000_000
+MAX_SHEET_ROWS = 1_048_576
 # Above this median an income without a unit in its header is taken to be in dollars.
 DOLLARS_MEDIAN = 1_000
 # The decimal mark of a file's incomes (see `decimal_mark_patterns`), from its first lines: a
@@ -267,34 +281,36 @@ class CsvHeader(NamedTuple):
     skipped: int = 0  # the non-blank lines above it that are not the header (a title)
 
 
-def read_header(
-    path: Path, source: Path, problems: dict[int, str], is_header: Callable[[tuple[str, ...]], bool]
-) -> CsvHeader:
-    """The delimiter and the header's names, from the first lines of `source` (UTF-8): after a
-    `sep=X` line, which Excel writes to name the delimiter, the first of the first
+def read_header(facts: input_file.FileFacts, is_header: Callable[[tuple[str, ...]], bool]) -> CsvHeader:
+    """The delimiter and the header's names, from the file's first lines: after a `sep=X`
+    line, which Excel writes to name the delimiter, the first of the first
     HEADER_SEARCH_LINES non-blank lines whose names `is_header` accepts, else the first
-    non-blank line (whose names then say what is missing). `problems`: the lines whose bytes
-    the copy could not decode, by number."""
-    with source.open(encoding="utf-8-sig", errors="replace", newline="") as f:
-        first, line = f.readline(MAX_HEADER_CHARS), 1
-        if hint := SEP_LINE.fullmatch(first.rstrip("\r\n")):
-            first, line = f.readline(MAX_HEADER_CHARS), 2
+    non-blank line (whose names then say what is missing). A header may be longer than a data
+    line: up to MAX_HEADER_CHARS characters (of up to 4 bytes each) are read."""
+    path = facts.path
+    with closing(input_file.read_lines(facts, 4 * MAX_HEADER_CHARS)) as lines:
+        numbered = enumerate(lines, start=1)
+        line, first = next(numbered, (1, None))
+        if first is not None:  # a BOM the encoding named does not strip is no part of a name
+            first = first._replace(text=first.text.removeprefix("\ufeff"))
+        if hint := first and SEP_LINE.fullmatch(first.text):
+            line, first = next(numbered, (2, None))
         if hint and hint[1] not in DELIMITERS:
             raise InputError(
                 f"{path}: line 1: {hint[0]!r} names a delimiter other than {', '.join(map(repr, DELIMITERS))}"
             )
         # the non-blank lines read, each a header or why it cannot be one (unreadable, too long)
         found: list[CsvHeader | InputError] = []
-        while first and len(found) < HEADER_SEARCH_LINES:
-            if first.strip():
+        while first is not None and len(found) < HEADER_SEARCH_LINES:
+            if first.text.strip():
                 try:
-                    found.append(header_line(path, first, line, problems, hint[1] if hint else None))
+                    found.append(header_line(path, first, line, hint[1] if hint else None))
                 except InputError as e:
                     found.append(e)
                 candidate = found[-1]
                 if isinstance(candidate, CsvHeader) and is_header(candidate.names):
                     return candidate._replace(skipped=len(found) - 1)
-            first, line = f.readline(MAX_HEADER_CHARS), line + 1
+            line, first = next(numbered, (line + 1, None))
     if not found:
         raise InputError(f"{path}: line 2: no header after {hint[0]!r}" if hint else f"{path}: the file is empty")
     if isinstance(found[0], InputError):  # no header anywhere: say what is wrong with the first line
@@ -302,14 +318,14 @@ def read_header(
     return found[0]
 
 
-def header_line(path: Path, text: str, line: int, problems: dict[int, str], delimiter: str | None) -> CsvHeader:
+def header_line(path: Path, read: input_file.Line, line: int, delimiter: str | None) -> CsvHeader:
     """A line read as the header: its delimiter (`delimiter`, or the one it uses most outside
     quoted names) and its names."""
-    if len(text) >= MAX_HEADER_CHARS and not text.endswith(("\n", "\r")):
+    if read.too_long or len(read.text) > MAX_HEADER_CHARS:
         raise InputError(f"{path}: line {line}: the header is longer than {MAX_HEADER_CHARS:,} characters")
-    if line in problems:  # the copy holds U+FFFD for its bad bytes: say which they were
-        raise InputError(f"{path}: line {line}: the header is unreadable: {problems[line]}")
-    text = text.rstrip("\r\n")
+    if read.problem:  # the text holds U+FFFD for its bad bytes: say which they were
+        raise InputError(f"{path}: line {line}: the header is unreadable: {read.problem}")
+    text = read.text
     if "\ufffd" in text or "\x00" in text:
         raise InputError(f"{path}: line {line}: the header is not text (undecodable bytes); is this a CSV file?")
     unquoted = re.sub(r'"(?:[^"]|"")*"', "", text)  # a quoted name may hold any delimiter
@@ -324,19 +340,26 @@ def load_csv(
     is_header: Callable[[tuple[str, ...]], bool],
 ) -> CsvHeader:
     """`raw_lines`, every part's lines numbered on from the previous part's, then
-    `raw_records` splitting them (or, when a quoted field holds a line end, read by Python's
-    CSV reader). `is_header`: whether a line's names are the header's (`read_header`)."""
-    copies: list[tuple[Path, int, dict[int, str], CsvHeader]] = []  # each part's own header: its line
+    `raw_records` splitting them (or, when a quoted field holds a line end or a line holds a
+    CR, read by Python's CSV reader). `is_header`: whether a line's names are the header's
+    (`read_header`)."""
+    headers: list[CsvHeader] = []  # each part's own header: its line
+    copies: list[tuple[int, dict[int, str]]] = []  # each part's offset and lines with problems
     part_lines: list[str] = []
     offset, open_quotes = 0, 0
+    # DuckDB would end a line at a CR within it: such files are read by Python's reader alone
+    by_python = any(facts.breaks_in_lines for facts in parts)
     for number, facts in enumerate(parts):
         path, copy = facts.path, work / f"part-{number:05d}.csv"
-        problems = dict(input_file.readable_copy(facts, copy))
-        found = read_header(path, copy, problems, is_header)
+        found = read_header(facts, is_header)
         if number == 0:
             header = found
         elif found[:2] != header[:2]:  # the delimiter and names; a title above it may differ
             raise InputError(f"{path}: line {found.line}: its header differs from that of {parts[0].path.name}")
+        headers.append(found)
+        if by_python:
+            continue
+        problems = dict(input_file.readable_copy(facts, copy))
         table = f"raw_part_{number}_lines"
         try:
             with setting(con, "preserve_insertion_order", True):  # the build runs without it
@@ -345,22 +368,20 @@ def load_csv(
             last, records, opened = first_row(con, PART_FACTS.format(lines=part_lines[-1]))
         except duckdb.Error as e:
             raise InputError(f"{path}: cannot be read as CSV ({str(e).splitlines()[0]})") from None
-        copies.append((copy, offset, problems, found))
+        copies.append((offset, problems))
         open_quotes += opened
         offset = record_part(con, facts, offset, last, records)
-    if open_quotes:
-        release_records(con)  # the lines read so far: Python's reader reads the copies again
+    if by_python or open_quotes:
+        release_records(con)  # the lines read so far: Python's reader reads the files again
         con.execute(RECORDS_TABLE)
-        for copy, offset, problems, found in copies:
-            load_records(con, csv_records(copy, found, problems, offset))
-        # a record may span lines here: count records, not lines
-        con.execute(
-            "update raw_parts set records = (select count(*) from raw_records "
-            "where raw_records.line_number between raw_parts.first_line and raw_parts.last_line)"
-        )
+        con.execute("delete from raw_parts")  # a record may span lines here: count records, not lines
+        offset = 0
+        for facts, found in zip(parts, headers):
+            load_records(con, csv_records(facts, found, offset))
+            offset = record_part(con, facts, offset, *records_after(con, offset))
         return header
     con.execute("create temp view raw_lines as " + "\nunion all\n".join(part_lines))
-    numbered = [(offset + line, problem) for _, offset, lines, _ in copies for line, problem in lines.items()]
+    numbered = [(offset + line, problem) for offset, lines in copies for line, problem in lines.items()]
     if numbered:
         con.execute("create temp table raw_line_problems (line_number bigint, problem varchar)")
         con.executemany("insert into raw_line_problems values (?, ?)", numbered)
@@ -384,31 +405,34 @@ class StrayQuote(Exception):
     (`"VIP` ... `27" monitor`), or closed after lines that look like records of their own."""
 
 
-def looks_like_records(lines: list[tuple[int, str]], header: CsvHeader) -> bool:
+def looks_like_records(lines: list[tuple[int, input_file.Line]], header: CsvHeader) -> bool:
     """Whether a record's later lines each hold as many delimiters as a record of the file: the
     customers a stray quote swallowed (`"VIP` ... `monitor 27"`), not the lines of an address."""
     least = last_filled(list(header.names)) - 1
-    return any(text.count(header.delimiter) >= least for _, text in lines[1:])
+    return any(line.text.count(header.delimiter) >= least for _, line in lines[1:])
 
 
-def csv_records(source: Path, header: CsvHeader, problems: dict[int, str], offset: int = 0) -> Iterator[tuple]:
+def csv_records(
+    facts: input_file.FileFacts, header: CsvHeader, offset: int = 0
+) -> Iterator[tuple[int, str, list[str], str | None]]:
     """(line number, raw text, fields, problem) of each non-blank record after the header, read
-    with Python's RFC 4180 reader: a quoted field may hold line ends. A record is numbered by
-    its first line (plus `offset`, for a part after the first). A record spanning lines must
+    with Python's RFC 4180 reader: a quoted field may hold line ends, kept as the file writes
+    them. A record is numbered by its first line (plus `offset`, for a part after the first)
+    and has the problem of the first of its lines that has one. A record spanning lines must
     parse strictly and not hold lines that look like records; else the quote that opened it is
     a stray one: its line is rejected and the lines after it are read again, so free text
     holding quotes (`"VIP`, `monitor 27"`) never swallows the customers between them."""
-    with source.open(encoding="utf-8", newline="") as f:
-        numbered = islice(enumerate((line.rstrip("\r\n") for line in f), start=1), header.line, None)
-        backlog: deque[tuple[int, str]] = deque()  # a stray quote's lines, read again after it
-        lines: list[tuple[int, str]] = []  # the record being read
+    with closing(input_file.read_lines(facts)) as read:
+        numbered = islice(enumerate(read, start=1), header.line, None)
+        backlog: deque[tuple[int, input_file.Line]] = deque()  # a stray quote's lines, read again after it
+        lines: list[tuple[int, input_file.Line]] = []  # the record being read
 
         def feed() -> Iterator[str]:
-            while (line := backlog.popleft() if backlog else next(numbered, None)) is not None:
-                lines.append(line)
+            while (item := backlog.popleft() if backlog else next(numbered, None)) is not None:
+                lines.append(item)
                 if len(lines) > MAX_RECORD_LINES:
                     raise StrayQuote
-                yield line[1] + "\n"  # the reader keeps a quoted line end
+                yield item[1].text + (item[1].end or "\n")  # the reader keeps a quoted line end
 
         while True:
             reader = csv.reader(feed(), delimiter=header.delimiter, strict=True)
@@ -416,32 +440,52 @@ def csv_records(source: Path, header: CsvHeader, problems: dict[int, str], offse
                 for fields in reader:
                     if len(lines) > 1 and looks_like_records(lines, header):
                         raise StrayQuote
-                    number, text = lines[0][0], "\n".join(line for _, line in lines)
+                    number = lines[0][0]
+                    text = "".join(line.text + line.end for _, line in lines[:-1]) + lines[-1][1].text
+                    problem = next((line.problem for _, line in lines if line.problem), None)
                     lines.clear()
                     if fields and any(field.strip() for field in fields):
-                        yield offset + number, text, fields, problems.get(number)
+                        yield offset + number, text, fields, problem
                 return
             except (StrayQuote, csv.Error) as e:
                 if not lines:  # nothing was read: the error is not a record's
                     return
-                (number, text), rest = lines[0], lines[1:]
+                (number, first), rest = lines[0], lines[1:]
                 lines.clear()
-                if rest or isinstance(e, StrayQuote) or text.count('"') % 2:  # an odd quote opens a field
+                if rest or isinstance(e, StrayQuote) or first.text.count('"') % 2:  # an odd quote opens a field
                     backlog.extendleft(reversed(rest))
-                    yield offset + number, text, [], f"a quoted field opened on line {number} is not closed"
-                else:  # a quote astray within one line (`"abc"def`): read leniently, as before
-                    fields = next(csv.reader([text], delimiter=header.delimiter), [])
-                    yield offset + number, text, fields, problems.get(number)
+                    yield offset + number, first.text, [], f"a quoted field opened on line {number} is not closed"
+                else:  # a quote astray within one line (`"abc"def`), or a CR: split as `raw_records` would
+                    yield offset + number, first.text, split_fields(first.text, header.delimiter), first.problem
 
 
-def load_records(con: duckdb.DuckDBPyConnection, records: Iterator[tuple]) -> None:
+def split_fields(text: str, delimiter: str) -> list[str]:
+    """A line's fields as the view `raw_records` splits them (`field_pattern`): any text."""
+    return [
+        field[1:-1].replace('""', '"') if len(field) >= 2 and field[0] == field[-1] == '"' else field
+        for field in re.findall(field_pattern(delimiter), text + delimiter)
+    ]
+
+
+def load_records(con: duckdb.DuckDBPyConnection, records: Iterable[tuple]) -> None:
     """Python rows (line_number, raw_line, fields, line_problem) into `raw_records`."""
     columns = ["line_number", "raw_line", "fields", "line_problem"]
-    while batch := list(islice(records, BATCH)):
+    rows = iter(records)
+    while batch := list(batched(rows)):
         frame = pd.DataFrame(batch, columns=columns)  # noqa: F841 (read by the query below)
         con.execute(
             "insert into raw_records select line_number, raw_line, fields::varchar[], line_problem::varchar from frame"
         )
+
+
+def batched(rows: Iterator[tuple]) -> Iterator[tuple]:
+    """The next BATCH records of `rows`, fewer when their text reaches BATCH_CHARS."""
+    chars = 0
+    for count, row in enumerate(rows, start=1):
+        yield row
+        chars += len(row[1])
+        if count == BATCH or chars >= BATCH_CHARS:
+            return
 
 
 # --- Parquet and Excel -------------------------------------------------------------------
@@ -503,10 +547,12 @@ def load_excel(
 ) -> tuple[tuple[str, ...], int, int]:
     """The first sheet (or `sheet`) of a workbook; rows are numbered as Excel numbers them.
     Returns the header's names, its row and the non-blank rows above it: as in a CSV file
-    (`read_header`), a title may stand above the header."""
+    (`read_header`), a title may stand above the header. A row is read as wide as the header:
+    a cell far to its right (column XFD) costs no row of that width."""
     from openpyxl import load_workbook  # only a workbook needs it
 
     path = facts.path
+    check_workbook(path)
     try:
         book = load_workbook(path, read_only=True, data_only=True)
     except Exception as e:  # openpyxl raises many kinds for a file that is not a workbook
@@ -519,33 +565,120 @@ def load_excel(
             raise InputError(f"{path}: the sheet {sheet!r} is a chart (sheets with rows: {', '.join(tables)})")
         rows = book[sheet] if sheet is not None else book.worksheets[0]
         rows.reset_dimensions()  # the stored sheet size may be stale: read every row and column, as Excel does
-        numbered = (
-            (number, [cell_text(v) for v in row]) for number, row in enumerate(rows.iter_rows(values_only=True), 1)
-        )
-        filled = (row for row in numbered if any(field.strip() for field in row[1]))
+        numbered = enumerate(rows.iter_rows(max_row=MAX_SHEET_ROWS, values_only=True), start=1)
+        filled = ((number, row) for number, row in numbered if has_text(row))
         found = list(islice(filled, HEADER_SEARCH_LINES))  # the rows after them are read below
         if not found:
             raise InputError(f"{path}: the sheet {rows.title!r} is empty")
-        at = next((i for i, (_, fields) in enumerate(found) if is_header(tuple(fields))), 0)
-        header_row, names = found[at][0], tuple(found[at][1])
+        candidates = [tuple(cell_text(value) for value in row) for _, row in found]
+        at = next((i for i, names in enumerate(candidates) if is_header(names)), 0)
+        header_row, names = found[at][0], candidates[at]
         width = max(i for i, name in enumerate(names, 1) if name)
+        if width > MAX_COLUMNS:
+            raise InputError(
+                f"{path}: row {header_row}: the header has {width:,} columns; at most {MAX_COLUMNS:,} are read"
+            )
         con.execute(RECORDS_TABLE)
-        load_records(
-            con,
-            (
-                (number, ",".join(fields), pad(fields, width)[: max(width, last_filled(fields))], None)
-                for number, fields in chain(found[at + 1 :], filled)
-            ),
-        )
+        load_records(con, (sheet_record(number, row, width) for number, row in chain(found[at + 1 :], filled)))
     finally:
         book.close()
     record_part(con, facts, 0, *records_after(con, 0))
     return names[:width], header_row, at
 
 
-def pad(fields: list[str], width: int) -> list[str]:
-    """A row as wide as the header: a sheet does not store its empty cells at a row's end."""
-    return fields + [""] * (width - len(fields))
+def check_workbook(path: Path) -> None:
+    """Refuse a workbook with an XML part over MAX_WORKBOOK_PART_BYTES uncompressed (a sheet
+    named by its name), or a sheet of more than MAX_SHEET_ROWS rows, from the sizes its zip
+    states and one pass of the sheets' bytes. A file that is not a zip is left to openpyxl."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            sizes = {i.filename: i.file_size for i in archive.infolist() if i.filename.endswith((".xml", ".rels"))}
+            try:
+                sheets = sheet_parts(archive, sizes)
+            except (KeyError, ValueError, ElementTree.ParseError):  # named by part: openpyxl says what is wrong
+                sheets = {}
+            for part, size in sizes.items():
+                if size > MAX_WORKBOOK_PART_BYTES:
+                    what = f"the sheet {sheets[part]!r}" if part in sheets else f"the workbook's part {part}"
+                    raise InputError(
+                        f"{path}: {what} is {size / 1e6:,.1f} MB uncompressed; "
+                        f"at most {MAX_WORKBOOK_PART_BYTES / 1e6:,.1f} MB are read: save it as CSV"
+                    )
+            for part, name in sheets.items():
+                if (found := sheet_rows(archive, part)) > MAX_SHEET_ROWS:
+                    raise InputError(
+                        f"{path}: the sheet {name!r} has {found:,} rows; at most {MAX_SHEET_ROWS:,} are read: "
+                        "save it as CSV"
+                    )
+    except (zipfile.BadZipFile, OSError):
+        return
+
+
+def sheet_parts(archive: zipfile.ZipFile, sizes: dict[str, int]) -> dict[str, str]:
+    """Each worksheet's part in the zip and its sheet's name, from the workbook's
+    relationships (a chart sheet has none)."""
+
+    def read(part: str) -> ElementTree.Element:
+        if sizes.get(part, 0) > MAX_WORKBOOK_PART_BYTES:
+            raise ValueError(part)
+        return ElementTree.fromstring(archive.read(part))
+
+    def relations(part: str) -> dict[str | None, tuple[str, str]]:
+        """A part's relationships: id -> (type, the part it names)."""
+        folder = posixpath.dirname(part)
+        found = {}
+        for item in read(posixpath.join(folder, "_rels", posixpath.basename(part) + ".rels")):
+            target = item.get("Target", "")
+            named = target[1:] if target.startswith("/") else posixpath.normpath(posixpath.join(folder, target))
+            found[item.get("Id")] = (item.get("Type", ""), named)
+        return found
+
+    book = next((part for kind, part in relations("").values() if kind.endswith("/officeDocument")), "")
+    parts = relations(book)
+    sheets = {}
+    for item in read(book).iter():
+        if item.tag.rsplit("}", 1)[-1] == "sheet":
+            key = next((value for name, value in item.attrib.items() if name.endswith("}id")), None)
+            kind, part = parts.get(key, ("", ""))
+            if kind.endswith("/worksheet"):
+                sheets[part] = item.get("name", "")
+    return sheets
+
+
+def sheet_rows(archive: zipfile.ZipFile, part: str) -> int:
+    """About how many rows a sheet's XML holds: its `<row>` tags (a tag split between two reads
+    goes uncounted), or half its `:row` names where a prefix names the namespace."""
+    rows = 0
+    with archive.open(part) as xml:
+        while chunk := xml.read(input_file.CHUNK):
+            rows += chunk.count(b"<row") - chunk.count(b"<rowBreaks")
+            rows += (chunk.count(b":row") - chunk.count(b":rowBreaks")) // 2
+    return rows
+
+
+def has_text(row: tuple) -> bool:
+    """Whether a sheet's row holds a cell that is not blank: its first cells mostly say; past
+    them, empty cells (None) are counted at C speed, as a row may be as wide as the sheet."""
+    first, rest = row[:64], row[64:]
+    return any(cell_text(value).strip() for value in first if value is not None) or (
+        rest.count(None) < len(rest) and any(cell_text(value).strip() for value in rest if value is not None)
+    )
+
+
+def sheet_record(number: int, row: tuple, width: int) -> tuple[int, str, list[str], str | None]:
+    """A sheet's row as a record of `width` fields (a sheet does not store the empty cells at a
+    row's end). A cell that is not blank past the header's last column makes it ragged, said
+    here: its fields stop at `width`, and its text shows that cell after '…'."""
+    fields = [cell_text(value) for value in row[:width]]
+    fields += [""] * (width - len(fields))
+    beyond = row[width:]
+    last = 0
+    if beyond and (beyond[-1] is not None or beyond.count(None) < len(beyond)):  # from the right: a far cell at once
+        last = next((i for i in range(len(beyond), 0, -1) if cell_text(beyond[i - 1]).strip()), 0)
+    if not last:
+        return number, ",".join(fields[: len(row)]), fields, None
+    shown = [*fields, *(["…"] if last > 1 else []), cell_text(beyond[last - 1])]
+    return number, ",".join(shown), fields, f"has {width + last} fields where the header has {width}"
 
 
 def last_filled(fields: list[str]) -> int:
