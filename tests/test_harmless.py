@@ -356,22 +356,28 @@ def test_a_warehouse_or_reports_path_that_is_not_utf8_is_one_line(settings, tmp_
 # --- a worker stopped while it sends its result -------------------------------------------------
 
 
-def half_a_result() -> None:
-    """Run in a worker: write the start of a large result on the pipe back, then wait to be
-    stopped, as a worker killed by Ctrl-C while sending its charts would leave it."""
+def half_a_result(sent: str) -> None:
+    """Run in a worker: write the start of a large result on the pipe back, say so in the file
+    `sent`, then wait to be stopped, as a worker killed by Ctrl-C while sending its charts would
+    leave it."""
     frame = sys._getframe()
     while "result_queue" not in frame.f_locals:
         frame = frame.f_back
     frame.f_locals["result_queue"]._writer._send(struct.pack("!i", 1 << 20) + b"x" * 1000)
+    Path(sent).touch()
     time.sleep(600)
 
 
-def test_stopping_a_worker_that_is_sending_its_result_does_not_hang():
+def test_stopping_a_worker_that_is_sending_its_result_does_not_hang(tmp_path):
     from segmentation.workers import Workers
 
     pool = Workers(modules=("test_harmless",))
-    pool.call("test_harmless", "half_a_result")
-    time.sleep(3)  # it has started and written half its message
+    sent = tmp_path / "sent"
+    pool.call("test_harmless", "half_a_result", str(sent))
+    deadline = time.monotonic() + 300
+    while not sent.exists() and time.monotonic() < deadline:  # it has written half its message
+        time.sleep(0.1)
+    assert sent.exists()
     stopping = threading.Thread(target=pool.stop, daemon=True)
     stopping.start()
     stopping.join(60)

@@ -287,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
 def run(argv: list[str] | None) -> int:
     """Parse the options, start the workers, build, and say how it ended."""
     settings = parse_args(argv)
-    from .workers import InProcess, Runner, Workers
+    from .workers import InProcess, Runner, Workers, signals_held
 
     runner: Runner
     try:  # first: they import scikit-learn and matplotlib while this process imports DuckDB
@@ -297,7 +297,8 @@ def run(argv: list[str] | None) -> int:
         runner = InProcess()
     try:
         with runner:
-            from .build import build  # the imports, after --help has had its turn
+            with signals_held(signal.SIGINT, signal.SIGTERM):
+                from .build import build  # the imports, after --help has had its turn
 
             gc.freeze()  # the libraries' objects live until exit: spare the collector (and the exit) them
             result = build(settings, log=lambda line: print(one_line(line), flush=True), runner=runner)

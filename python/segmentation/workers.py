@@ -61,7 +61,7 @@ class Workers:
         try:
             for module in modules:  # in the order their results are needed
                 self.pools[module] = ProcessPoolExecutor(1, mp_context=context, initializer=prepare, initargs=(module,))
-                with ctrl_c_held():
+                with signals_held(signal.SIGINT):  # not SIGTERM: `stop` ends workers with it
                     self.pids[module] = self.pools[module].submit(os.getpid)  # starts the process now
         except BaseException:
             self.stop()
@@ -118,14 +118,15 @@ class Workers:
 
 
 @contextmanager
-def ctrl_c_held() -> Iterator[None]:
-    """Block Ctrl-C while a worker starts: the worker inherits the block, so a Ctrl-C while it
-    imports never prints its traceback (it leaves Ctrl-C to the command anyway); here it is
-    delivered when the block ends."""
+def signals_held(*signals: int) -> Iterator[None]:
+    """Block `signals` for the block; they are delivered when it ends. Around a worker's start
+    (Ctrl-C only): the worker inherits the block, so a Ctrl-C while it imports never prints its
+    traceback (it leaves Ctrl-C to the command anyway). Around an import of a compiled library:
+    a Ctrl-C raised inside DuckDB's module initialisation aborts the process."""
     if not hasattr(signal, "pthread_sigmask"):  # Windows
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, set(signals))
     try:
         yield
     finally:
