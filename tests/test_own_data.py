@@ -15,7 +15,7 @@ import duckdb
 import pytest
 
 from conftest import load, query, run_build, stage_file, write_csv
-from segmentation import input_file, loader
+from segmentation import input_file, loader, reports
 from segmentation.columns import income_unit
 from segmentation.config import SAMPLE_INPUT
 from segmentation.errors import InputError
@@ -78,6 +78,42 @@ def test_extra_columns_travel_in_input_order(tmp_path, settings):
     assert table[0] == [*header.split(","), "Cluster", "Segment"]
     assert table[7][:8] == [*rows[6].split(",")[:7], "a, b"]
     assert len(table) == 201
+
+
+def wide_file(tmp_path, customers: int, extras: int):
+    """Customers with `extras` text columns of about 20 characters each."""
+    header = ",".join([HEADER, *(f"Note {j}" for j in range(extras))])
+    rows = [
+        ",".join(
+            [str(n), SAMPLE_ROWS[n % 200].split(",", 1)[1], *(f"text {n} {j} {n * j % 997}" for j in range(extras))]
+        )
+        for n in range(1, customers + 1)
+    ]
+    return write_csv(tmp_path, "\n".join([header, *rows]) + "\n"), rows
+
+
+# The same failures as a file of 2,000 customers and 1,000 columns meets under the default
+# 600MB: the segment map's sample of every column (150MB), the segmented CSV (200MB).
+@pytest.mark.parametrize("memory", ["150MB", "200MB"])
+def test_a_wide_file_builds_within_the_memory_limit(tmp_path, settings, memory):
+    path, rows = wide_file(tmp_path, 1_000, 300)
+    result = run_build(settings, input_path=path, memory_limit=memory)
+    assert (result.customers, result.rejected_rows) == (1_000, 0)
+    table = segmented_csv(settings)
+    assert len(table) == 1_001 and len(table[0]) == 307
+    assert [line[:-2] for line in table[1:]] == [row.split(",") for row in rows]  # every customer, in input order
+    clusters = query(settings.warehouse_path, "select cluster_id from customer_segments order by line_number")
+    assert [int(line[-2]) for line in table[1:]] == [cluster for (cluster,) in clusters]
+
+
+def test_the_segmented_csv_written_in_slices_is_the_same_file(tmp_path, settings, monkeypatch):
+    path, _ = wide_file(tmp_path, 500, 5)
+    run_build(settings, input_path=path)
+    whole = (settings.reports_dir / "segmented_mall_customers.csv").read_bytes()
+    monkeypatch.setattr(reports, "CSV_SLICE_BYTES", 2_000)  # slices of about 25 customers
+    run_build(settings, input_path=path)
+    assert (settings.reports_dir / "segmented_mall_customers.csv").read_bytes() == whole
+    assert not list(settings.reports_dir.glob(".segmented*"))  # no slice left behind
 
 
 def test_common_headers_are_recognised(con, tmp_path):

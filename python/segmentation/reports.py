@@ -6,6 +6,7 @@ reads by `charts`, through the build's runner (`workers`).
 
 from __future__ import annotations
 
+import shutil
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -70,7 +71,9 @@ def chart_hooks(
     def segment_charts(con: duckdb.DuckDBPyConnection) -> None:
         segments = segments_with_centroids(con, features)
         customers = int(segments["customers"].sum())
-        points = customer_sample(con, "int_clustered_customers", "*", SCATTER_POINTS)
+        # the map's columns only: the customers' other columns may number thousands
+        columns = ", ".join(["cluster_id", *map(quote_ident, features)])
+        points = customer_sample(con, "int_clustered_customers", columns, SCATTER_POINTS)
         charts[CLUSTERS_PNG] = runner.call(CHARTS, "segment_map", points, segments, features, customers)
         charts[CLUSTERS_NARROW] = runner.call(CHARTS, "segment_map", points, segments, features, customers, True)
         charts[PROFILES_PNG] = runner.call(
@@ -178,12 +181,23 @@ def fitted_on(customers: int, sample_rows: int, silhouette_rows: int) -> str:
 
 # A text cell a spreadsheet would read as a formula gets a leading quote (OWASP's advice for
 # CSV injection); numbers, negative ones too, are left as they are.
-# The first character is compared, not matched by a regex: this runs on every text cell.
+# The first character is compared, not matched by a regex: this runs on every text cell. Not
+# with IN, which is planned as a join for six values: one join per text column, more than a
+# file of a thousand columns has memory for. Two nested ifs, not one of an AND: the planner
+# takes time quadratic in the columns over the AND of two tests of one column.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 SAFE_CELL = (
-    f"if(left({{cell}}, 1) in ({', '.join(map(quote_literal, FORMULA_STARTS))}) "
-    "and try_cast({cell} as double) is null, '''' || {cell}, {cell})"
+    f"if(list_position([{', '.join(map(quote_literal, FORMULA_STARTS))}], left({{cell}}, 1)) is not null, "
+    "if(try_cast({cell} as double) is null, '''' || {cell}, {cell}), {cell})"
 )
+# DuckDB writes a CSV a vector (2,048 rows) at a time: each thread holds a vector's text in a
+# buffer that doubles as it grows, and ORDER BY sorts whole rows. Customers whose rows are wide
+# (hundreds of columns, long texts) are written in slices of about this much text, each sorted
+# alone: memory holds a slice, not vectors of the widest rows.
+CSV_SLICE_BYTES = 16 << 20
+VECTOR_ROWS = 2_048
+# The rows, spread over the table, whose text tells whether its rows are that wide
+WIDTH_SAMPLE_ROWS = 50_000
 
 
 def safe_header(name: str) -> str:
@@ -228,9 +242,65 @@ def write_segmented_csv(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     # a handful of labels as constants: a lookup or join per customer costs seconds at 10M
     labels = con.execute("select cluster_id, segment_label from segment_summary order by cluster_id").fetchall()
     segment = " ".join(f"when {int(cluster_id)} then $label_{cluster_id}" for cluster_id, _ in labels)
-    con.sql(
+    query = (
         f'select {", ".join(cells)}, segments.cluster_id as "Cluster", '
         f'case segments.cluster_id {segment} end as "Segment" '
-        "from int_clustered_customers as segments order by segments.line_number",
-        params={f"label_{cluster_id}": label for cluster_id, label in labels},
-    ).write_csv(str(path), header=True)
+        "from int_clustered_customers as segments"
+    )
+    params = {f"label_{cluster_id}": label for cluster_id, label in labels}
+    columns = [column for column, _ in names]
+    if VECTOR_ROWS * row_bytes(con, columns) <= CSV_SLICE_BYTES:
+        con.sql(f"{query} order by segments.line_number", params=params).write_csv(str(path), header=True)
+        return
+    starts = slice_starts(con, columns)
+    parts = [path.with_name(f".{path.name}.{number}") for number in range(len(starts))]
+    try:
+        for number, (start, part) in enumerate(zip(starts, parts)):
+            bounds = {"start": start} | ({"end": starts[number + 1]} if number + 1 < len(starts) else {})
+            where = " and ".join(
+                ["segments.line_number >= $start", *(["segments.line_number < $end"] if "end" in bounds else [])]
+            )
+            con.sql(f"{query} where {where} order by segments.line_number", params=params | bounds).write_csv(
+                str(part), header=number == 0
+            )
+        with path.open("wb") as out:
+            for part in parts:
+                with part.open("rb") as piece:
+                    shutil.copyfileobj(piece, out, 1 << 20)
+    finally:
+        for part in parts:
+            part.unlink(missing_ok=True)
+
+
+def text_bytes(columns: list[str]) -> str:
+    """A row's text in `columns`, in bytes, as SQL (a delimiter each)."""
+    lengths = ", ".join(f"coalesce(strlen({quote_ident(column)}::varchar), 0)" for column in columns)
+    return f"list_sum([{lengths}]) + {len(columns)}"
+
+
+def row_bytes(con: duckdb.DuckDBPyConnection, columns: list[str]) -> float:
+    """The average text of a customer's row in `columns`: from about WIDTH_SAMPLE_ROWS rows, in
+    vectors spread over the table (a few milliseconds whatever its size)."""
+    rows = first_row(con, "select count(*) from int_clustered_customers")[0]
+    sample = "" if rows <= WIDTH_SAMPLE_ROWS else f" using sample {100 * WIDTH_SAMPLE_ROWS / rows:.6f}% (system)"
+    found, total = first_row(con, f"select count(*), sum({text_bytes(columns)}) from int_clustered_customers{sample}")
+    if not found and rows:  # no vector drawn: the first
+        found, total = first_row(
+            con, f"select count(*), sum({text_bytes(columns)}) from (select * from int_clustered_customers limit 2048)"
+        )
+    return (total or 0) / max(found, 1)
+
+
+def slice_starts(con: duckdb.DuckDBPyConnection, columns: list[str]) -> list[int]:
+    """The first line number of each slice of customers, in line order, of about
+    CSV_SLICE_BYTES of text."""
+    return [
+        start
+        for (start,) in con.execute(
+            "select min(line_number) from ("
+            "select line_number, sum(bytes) over (order by line_number rows unbounded preceding) as upto from ("
+            f"select line_number, {text_bytes(columns)} as bytes from int_clustered_customers)) "
+            "group by (upto - 1) // $slice order by 1",
+            {"slice": CSV_SLICE_BYTES},
+        ).fetchall()
+    ]
