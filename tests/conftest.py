@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
 import sys
+import textwrap
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -56,6 +58,23 @@ def pipeline_command(settings: Settings, *extra: str) -> list[str]:
         str(settings.reports_dir),
         *extra,
     ]
+
+
+def hooked_pipeline(settings, hook: str, *extra: str) -> subprocess.CompletedProcess:
+    """The command, with `hook` (Python run after the project is imported, `publish` in
+    scope) patching the publish step: how a test stops a build at an exact instant."""
+    argv = pipeline_command(settings, *extra)[2:]
+    script = "\n".join(
+        [
+            "import os, signal, sys",
+            f"sys.path.insert(0, {str(PROJECT_DIR)!r})",
+            "import pipeline",
+            "from segmentation import publish",
+            textwrap.dedent(hook),
+            f"sys.exit(pipeline.main({argv!r}))",
+        ]
+    )
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180)
 
 
 def run_build(settings: Settings, **changes) -> BuildResult:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import fingerprint, pipeline_command, query, run_build, scratch_left, write_csv
+from conftest import fingerprint, hooked_pipeline, pipeline_command, query, run_build, scratch_left, write_csv
 from segmentation.config import PROJECT_DIR, SAMPLE_INPUT
 from segmentation.errors import PipelineError
 
@@ -390,22 +390,11 @@ def test_stopping_a_worker_that_is_sending_its_result_does_not_hang(tmp_path):
 def test_files_saved_in_the_reports_after_a_killed_publish_stop_the_restore(settings):
     run_build(settings)
     hook = """
-        original = publish.replace_file
         def killed(*args, **kwargs):
             os.kill(os.getpid(), signal.SIGKILL)
         publish.replace_file = killed
     """
-    script = "\n".join(
-        [
-            "import os, signal, sys",
-            f"sys.path.insert(0, {str(PROJECT_DIR)!r})",
-            "import pipeline",
-            "from segmentation import publish",
-            textwrap.dedent(hook),
-            f"sys.exit(pipeline.main({command(settings)[2:]!r}))",
-        ]
-    )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180)
+    done = hooked_pipeline(settings, hook)
     assert done.returncode == -signal.SIGKILL
     (settings.reports_dir / "notes.txt").write_text("mine")  # into the half-published reports
     with pytest.raises(PipelineError, match=r"the reports folder holds notes\.txt, which no build recorded"):

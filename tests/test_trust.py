@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import fingerprint, pipeline_command, query, run_build, scratch_left
+from conftest import fingerprint, hooked_pipeline, pipeline_command, query, run_build, scratch_left
 from segmentation import publish
 from segmentation.build import build
 from segmentation.config import PROJECT_DIR, SAMPLE_INPUT
@@ -52,23 +52,6 @@ def pipeline(settings, *extra: str, env: dict | None = None, **kwargs) -> subpro
         env=env,
         **kwargs,
     )
-
-
-def hooked_pipeline(settings, hook: str, *extra: str) -> subprocess.CompletedProcess:
-    """The command, with `hook` (Python run after the project is imported, `publish` in
-    scope) patching the publish step: how a test stops a build at an exact instant."""
-    argv = ["--warehouse", str(settings.warehouse_path), "--reports", str(settings.reports_dir), *extra]
-    script = "\n".join(
-        [
-            "import os, signal, sys",
-            f"sys.path.insert(0, {str(PROJECT_DIR)!r})",
-            "import pipeline",
-            "from segmentation import publish",
-            textwrap.dedent(hook),
-            f"sys.exit(pipeline.main({argv!r}))",
-        ]
-    )
-    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180)
 
 
 def one_error_line(done: subprocess.CompletedProcess) -> str:
