@@ -339,6 +339,7 @@ class Scratch:
 
     folder: Path
     staged: Path
+    staged_mode: int  # what the reports folder becomes on a first publication: the umask's
 
     @property
     def database(self) -> Path:
@@ -380,9 +381,10 @@ def new_scratch(live: Path, reports_dir: Path) -> Scratch:
                     "(nothing was published)"
                 ) from None
             raise
-        record = {"warehouse": str(live), "staged": str(staged), "staged_mode": 0o777 & ~current_umask()}
+        mode = 0o777 & ~current_umask()
+        record = {"warehouse": str(live), "staged": str(staged), "staged_mode": mode}
         (folder / SCRATCH_RECORD).write_text(json.dumps(record), encoding="utf-8")
-        return Scratch(folder, staged)
+        return Scratch(folder, staged, mode)
 
 
 def current_umask() -> int:
@@ -402,7 +404,9 @@ def stale_scratch(live: Path, reports_dir: Path) -> list[Scratch]:
         try:
             record = json.loads((folder / SCRATCH_RECORD).read_text(encoding="utf-8"))
             if record["warehouse"] == str(live):
-                found.append((folder.stat().st_mtime_ns, Scratch(folder, Path(record["staged"]))))
+                found.append(
+                    (folder.stat().st_mtime_ns, Scratch(folder, Path(record["staged"]), int(record["staged_mode"])))
+                )
         except (OSError, ValueError, KeyError, TypeError):
             continue
     return [scratch for _, scratch in sorted(found, key=lambda pair: pair[0])]
@@ -573,7 +577,7 @@ def publish(
     if reports_dir.is_dir():
         keep_modes(reports_dir, staged)
     else:  # a first publication: the folder as the umask makes folders
-        staged.chmod(json.loads((scratch.folder / SCRATCH_RECORD).read_text(encoding="utf-8"))["staged_mode"])
+        staged.chmod(scratch.staged_mode)
     with live_warehouse(live, timeout_s) as con:
         manifest = read_manifest(reports_dir) if reports_dir.is_dir() else None
         if con is not None:  # what it holds now: a writer may have been at work during the build
