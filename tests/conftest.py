@@ -169,11 +169,12 @@ def stage_file(con, path: Path, work: Path, **changes):
     """Load the file and build the staging models on it, as a build would."""
     from segmentation.config import SQL_DIR
     from segmentation.dag import discover, materialize
+    from segmentation.db import model_features
     from segmentation.schema import load_schema
 
     loaded = load(con, path, work, **changes)
     models, _ = discover(SQL_DIR, load_schema(SQL_DIR))
     by_name = {model.name: model for model in models}
     for name in STAGING:
-        materialize(con, by_name[name], None)
+        materialize(con, by_name[name], None, model_features(con))
     return loaded

@@ -15,6 +15,7 @@ from conftest import query, run_build
 from segmentation.charts import segment_map_figure
 from segmentation.colours import FIXED, PALETTE, assign
 from segmentation.config import PROJECT_DIR, SAMPLE_INPUT, SQL_DIR, Settings
+from segmentation.db import model_features
 from segmentation.reports import segments_with_centroids
 from segmentation.sample_data import write_customers
 
@@ -132,10 +133,10 @@ def test_dataset_option_starts_a_new_history_line(tmp_path):
 def legend_colours(settings: Settings) -> dict[str, str]:
     """Label -> colour, read from the segment map drawn from the warehouse's tables."""
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
-        features = list(settings.features)
+        features = [f.feature for f in model_features(con)]
         segments = segments_with_centroids(con, features)
         points = con.sql("select * from int_clustered_customers").df()
-    fig = segment_map_figure(points, segments, features, int(segments["customers"].sum()))
+    fig = segment_map_figure(points, segments, features, int(segments["customers"].sum()), dict.fromkeys(features, ""))
     handles, labels = fig.axes[0].get_legend_handles_labels()
     return {
         label.rsplit(" (", 1)[0]: to_hex(handle.get_facecolor()[0])

@@ -88,5 +88,5 @@ def test_postgres_scores_every_customer_like_the_warehouse(postgres, tmp_path):
 
 def test_postgres_scores_with_age_like_the_warehouse(postgres, tmp_path):
     settings = build_on(tmp_path, 10_000, features=("annual_income_k", "spending_score", "age"))
-    assert "age BETWEEN 1 AND 120" in (settings.reports_dir / "scoring" / "postgres.sql").read_text()
+    assert "age (years, from 1 to 120)" in (settings.reports_dir / "scoring" / "postgres.sql").read_text()
     assert_same_segments(score_in_postgres(postgres, settings), warehouse_segments(settings))

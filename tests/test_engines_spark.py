@@ -12,6 +12,8 @@ import pytest
 from conftest import run_build
 from engines import need, spark_missing, spark_session
 from segmentation.config import SQL_DIR, Settings
+from segmentation.features import default_features
+from segmentation.rendering import render
 from segmentation.sample_data import write_customers
 from segmentation.scoring import TABLE
 
@@ -121,10 +123,10 @@ def test_lakehouse_recipe_sample_in_spark_build_on_the_sample_score_everyone_in_
             '"Annual Income (k$)" as annual_income_k, "Spending Score (1-100)" as spending_score '
             f"from read_parquet('{lake}')"
         )
-        con.execute(
-            "create table int_clustered_customers as "
-            + (SQL_DIR / "clustering" / "int_clustered_customers.sql").read_text(encoding="utf-8")
+        model = render(
+            (SQL_DIR / "clustering" / "int_clustered_customers.sql").read_text(encoding="utf-8"), default_features()
         )
+        con.execute(f"create table int_clustered_customers as {model}")
         everyone = (
             "select int_clustered_customers.customer_id, int_clustered_customers.cluster_id, "
             "segments.segment_label, int_clustered_customers.distance_to_centroid "

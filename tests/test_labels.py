@@ -11,7 +11,10 @@ from sklearn.cluster import KMeans
 from sklearn.preprocessing import StandardScaler
 
 from conftest import query
-from segmentation.config import ACCEPTED_RANGES, SAMPLE_INPUT, SQL_DIR
+from segmentation.config import SAMPLE_INPUT, SQL_DIR
+from segmentation.db import create_model_features
+from segmentation.features import CLASSIC, CLASSIC_BY_COLUMN, classic
+from segmentation.rendering import render
 from segmentation.sample_data import HEADER, generate_customers
 
 TWO = ("annual_income_k", "spending_score")
@@ -54,7 +57,11 @@ def summarise(con, frame: pd.DataFrame, features: tuple[str, ...], k: int) -> pd
             f"create or replace table {seed} as select * from read_csv($path, all_varchar = true)",
             {"path": str(SQL_DIR / "seeds" / f"{seed}.csv")},
         )
-    return con.sql((SQL_DIR / "marts" / "segment_summary.sql").read_text()).df()
+    declared = tuple(classic(CLASSIC_BY_COLUMN[column], position) for position, column in enumerate(features, 1))
+    create_model_features(con, declared)
+    profiles = render((SQL_DIR / "profiles" / "int_segment_feature_profiles.sql").read_text(), declared)
+    con.execute(f"create or replace table int_segment_feature_profiles as {profiles}")
+    return con.sql(render((SQL_DIR / "marts" / "segment_summary.sql").read_text(), declared)).df()
 
 
 @pytest.mark.parametrize("features", [TWO, THREE], ids=["income,spending", "income,spending,age"])
@@ -131,12 +138,14 @@ def test_many_segments_of_one_kind_get_ordered_places(con):
 
 
 def test_the_accepted_ranges_are_one_constant():
-    assert ACCEPTED_RANGES == {"annual_income_k": (0, None), "spending_score": (1, 100), "age": (1, 120)}
+    ranges = {kind.column: (kind.lowest, kind.highest) for kind in CLASSIC.values()}
+    assert ranges == {"annual_income_k": (0, None), "spending_score": (1, 100), "age": (1, 120)}
 
 
 def test_scoring_refuses_values_outside_the_accepted_ranges(sample_build):
     path = sample_build.warehouse_path
-    (low_spend, high_spend), (low_age, high_age) = ACCEPTED_RANGES["spending_score"], ACCEPTED_RANGES["age"]
+    spending, age = CLASSIC["spending"], CLASSIC["age"]
+    (low_spend, high_spend), (low_age, high_age) = (spending.lowest, spending.highest), (age.lowest, age.highest)
     refused = [(20, 500), (20, low_spend - 1), (20, high_spend + 1), (-1, 50), (20, -3)]
     for income, spending in refused:
         assert query(path, f"select segment_of({income}, {spending}), cluster_of({income}, {spending})") == [

@@ -13,7 +13,7 @@ import sqlglot
 from sqlglot import exp
 
 from conftest import query, run_build
-from segmentation.config import ACCEPTED_RANGES
+from segmentation.features import classic
 from segmentation.sample_data import generate_customers
 from segmentation.scoring import (
     DIALECTS,
@@ -90,7 +90,7 @@ def test_the_queries_come_from_one_source(sample_build):
     source = source_sql(scoring)
     for dialect in DIALECTS:
         assert scoring_file(sample_build, dialect) == header(scoring, dialect) + transpile(source, dialect)
-    assert "cast('" in source and all(f"{c}_scaled" in source for c in scoring.features)
+    assert "cast('" in source and all(f"x{f.position}_scaled" in source for f in scoring.features)
 
 
 def test_duckdb_scores_every_customer_like_the_warehouse(sample_build):
@@ -135,7 +135,8 @@ def test_three_features_score_like_the_warehouse(tmp_path, settings):
     age = replace(settings, features=("annual_income_k", "spending_score", "age"))
     run_build(age)
     sql = scoring_file(age, "duckdb")
-    assert "AND age BETWEEN 1 AND 120" in sql and "Features: annual_income_k, spending_score, age;" in sql
+    assert "AND x3 BETWEEN CAST('1.0' AS DOUBLE) AND CAST('120.0' AS DOUBLE)" in sql
+    assert "annual_income_k (k$, from 0); spending_score (1-100, from 1 to 100); age (years, from 1 to 120)" in sql
     own = pd.DataFrame(
         query(
             age.warehouse_path,
@@ -159,7 +160,7 @@ def model(centroids: dict[int, tuple[float, float]], labels: dict[int, str] | No
         run_id=1,
         input_name="customers.csv",
         input_sha256="0" * 64,
-        features=("annual_income_k", "spending_score"),
+        features=(classic("income", 1), classic("spending", 2)),
         scaler={"annual_income_k": (50.0, 10.0), "spending_score": (50.0, 20.0)},
         centroids={c: {"annual_income_k": x, "spending_score": y} for c, (x, y) in centroids.items()},
         labels=labels if labels is not None else {c: f"segment {c}" for c in centroids},
@@ -183,7 +184,6 @@ def test_a_tie_goes_to_the_lowest_cluster_id():
 
 
 def test_missing_or_out_of_range_values_get_no_segment():
-    assert ACCEPTED_RANGES["spending_score"] == (1, 100)
     rows = [
         ("C-0001", 15.5, 39),
         ("C-0002", None, 50),

@@ -33,7 +33,7 @@ from .schema import TableDoc, apply_comments, load_schema, published_tables
 from .text import utf8_text
 from .workers import IN_PROCESS, Runner
 
-SOURCES = ("raw_records", "raw_parts", "raw_customers", "raw_columns", "raw_input", *HISTORY_TABLES)
+SOURCES = ("raw_records", "raw_parts", "raw_customers", "raw_columns", "raw_input", "model_features", *HISTORY_TABLES)
 STAGE_WIDTH = 20  # the steps around the models line up with the model lines
 
 
@@ -170,7 +170,7 @@ def record_run(
         "n_init": settings.n_init,
         "sample_rows": sample_rows,
         "silhouette_rows": silhouette_rows,
-        "features": ",".join(settings.features),
+        "features": ",".join(f.spec for f in loaded.features),
         "min_stability_ari": first_row(con, "select min(adjusted_rand_index) from cluster_stability")[0],
         "flags": "; ".join(flags) or None,
         "storage_compatibility_version": settings.storage_compatibility_version,

@@ -17,11 +17,6 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator  # a bare Figure needs no pyplot and no GUI backend
 
 FONT = 13  # points: large, so the text still reads when a phone scales the picture down
-AXIS_LABELS = {
-    "annual_income_k": "annual income (k$)",
-    "spending_score": "spending score (1-100)",
-    "age": "age (years)",
-}
 
 
 def plot_elbow(ax: Axes, selection: pd.DataFrame, note: str) -> None:
@@ -51,10 +46,20 @@ def plot_elbow(ax: Axes, selection: pd.DataFrame, note: str) -> None:
     ax.set_title(f"Choosing K: elbow and silhouette\n{note}", fontsize=FONT - 1, y=1.0)
 
 
-def plot_clusters(ax: Axes, points: pd.DataFrame, segments: pd.DataFrame, x: str, y: str) -> None:
+def plot_clusters(
+    ax: Axes,
+    points: pd.DataFrame,
+    segments: pd.DataFrame,
+    x: str,
+    y: str,
+    labels: dict[str, str],
+    log_axes: tuple[str, ...] = (),
+) -> None:
     """One feature against another, each segment in its own colour (`segments.colour`, which
     the label keeps from run to run), centroids marked. `points` may be a sample; `segments`
-    (one row per cluster: centroid, label, customers, colour) is complete."""
+    (one row per cluster: label, customers, colour, `centroid_<feature>`) is complete;
+    `labels`: each feature's axis label; `log_axes`: the features K-Means compares on
+    log(1 + x), drawn on a log scale (linear below 1, where log(1 + x) is too)."""
     for row in segments.itertuples():
         members = points[points["cluster_id"] == row.cluster_id]
         ax.scatter(
@@ -67,10 +72,20 @@ def plot_clusters(ax: Axes, points: pd.DataFrame, segments: pd.DataFrame, x: str
             label=f"{row.segment_label} ({row.customers:,})",
         )
     ax.scatter(
-        segments[x], segments[y], marker="X", s=150, color="black", edgecolor="white", label="centre of a segment"
+        segments[f"centroid_{x}"],
+        segments[f"centroid_{y}"],
+        marker="X",
+        s=150,
+        color="black",
+        edgecolor="white",
+        label="centre of a segment",
     )
-    ax.set_xlabel(AXIS_LABELS[x], fontsize=FONT)
-    ax.set_ylabel(AXIS_LABELS[y], fontsize=FONT)
+    for axis, feature in (("x", x), ("y", y)):
+        logged = feature in log_axes
+        if logged:
+            (ax.set_xscale if axis == "x" else ax.set_yscale)("symlog", linthresh=1)
+        label = labels[feature] + (" (log scale)" if logged else "")
+        (ax.set_xlabel if axis == "x" else ax.set_ylabel)(label, fontsize=FONT)
     ax.tick_params(labelsize=FONT - 1)
     ax.grid(alpha=0.25)
 
@@ -98,16 +113,23 @@ def elbow_chart(selection: pd.DataFrame, note: str) -> bytes:
 
 
 def segment_map_figure(
-    points: pd.DataFrame, segments: pd.DataFrame, features: list[str], customers: int, narrow: bool = False
+    points: pd.DataFrame,
+    segments: pd.DataFrame,
+    features: list[str],
+    customers: int,
+    labels: dict[str, str],
+    log_axes: tuple[str, ...] = (),
+    narrow: bool = False,
 ) -> Figure:
-    """Income against spending, the legend below it; with age as a feature, a pair grid: the
-    three pairs of features and the legend in the fourth cell. `narrow`: for a phone, the pairs
-    one above the other and the legend below. Square panels and large text, so the picture
-    reads at the width it is shown. `points`: customers (all, or a sample) with their features
-    and cluster_id; `segments`: one row per cluster with its label, customers, colour and
-    centroid (`centroid_<feature>`)."""
-    centres = segments.rename(columns={f"centroid_{f}": f for f in features})
-    pairs = list(combinations(features, 2))
+    """Two features against each other, the legend below; with more, a pair grid: every pair
+    of features and the legend in the last cell. `narrow`: for a phone, the pairs one above
+    the other and the legend below. Square panels and large text, so the picture reads at the
+    width it is shown. `points`: customers (all, or a sample) with their features and
+    cluster_id; `segments`: one row per cluster with its label, customers, colour and centroid
+    (`centroid_<feature>`); `labels`: each feature's axis label; `log_axes`: as
+    `plot_clusters`. One feature: against itself."""
+    centres = segments
+    pairs = list(combinations(features, 2)) or [(features[0], features[0])]
     shown = "all customers" if len(points) == customers else f"a sample of {len(points):,} of {customers:,} customers"
     if len(pairs) == 1 or narrow:
         legend_in = 0.3 * (len(segments) + 1) + 0.2
@@ -123,11 +145,11 @@ def segment_map_figure(
         )
         axes = fig.subplots(len(pairs), 1, squeeze=False)[:, 0]
         for ax, (x, y) in zip(axes, pairs):
-            plot_clusters(ax, points, centres, x, y)
-        handles, labels = axes[0].get_legend_handles_labels()
+            plot_clusters(ax, points, centres, x, y, labels, log_axes)
+        handles, names = axes[0].get_legend_handles_labels()
         fig.legend(
             handles,
-            labels,
+            names,
             loc="lower left",
             fontsize=FONT - 1,
             frameon=False,
@@ -135,17 +157,19 @@ def segment_map_figure(
             bbox_to_anchor=(0.02, 0.0),
         )
     else:
-        fig = Figure(figsize=(10, 10))
+        side = int(np.ceil(np.sqrt(len(pairs) + 1)))  # the pairs, and a cell for the legend
+        fig = Figure(figsize=(5 * side, 5 * side))
         fig.subplots_adjust(left=0.08, right=0.98, top=0.92, bottom=0.07, wspace=0.28, hspace=0.25)
-        grid = fig.subplots(2, 2)
+        grid = fig.subplots(side, side, squeeze=False)
         for ax, (x, y) in zip(grid.flat, pairs):
-            plot_clusters(ax, points, centres, x, y)
-        key = grid[1, 1]
-        key.axis("off")
-        handles, labels = grid[0, 0].get_legend_handles_labels()
+            plot_clusters(ax, points, centres, x, y, labels, log_axes)
+        for ax in grid.flat[len(pairs) :]:
+            ax.axis("off")
+        key = grid.flat[len(pairs)]
+        handles, names = grid[0, 0].get_legend_handles_labels()
         key.legend(
             handles,
-            labels,
+            names,
             loc="center",
             fontsize=FONT - 1,
             frameon=False,
@@ -158,20 +182,28 @@ def segment_map_figure(
 
 
 def segment_map(
-    points: pd.DataFrame, segments: pd.DataFrame, features: list[str], customers: int, narrow: bool = False
+    points: pd.DataFrame,
+    segments: pd.DataFrame,
+    features: list[str],
+    customers: int,
+    labels: dict[str, str],
+    log_axes: tuple[str, ...] = (),
+    narrow: bool = False,
 ) -> bytes:
-    return png(segment_map_figure(points, segments, features, customers, narrow))
+    return png(segment_map_figure(points, segments, features, customers, labels, log_axes, narrow))
 
 
-def profile_chart(bins: pd.DataFrame, bin_count: int, segments: pd.DataFrame, features: list[str]) -> bytes:
-    """Each segment's distribution of income, spending and age: a row of histograms per
-    segment, in its colour, on bins shared by all segments, the height the share of the
-    segment's customers in each bin (one axis for all, so segments compare). `bins`:
+def profile_chart(
+    bins: pd.DataFrame, bin_count: int, segments: pd.DataFrame, features: list[str], labels: dict[str, str]
+) -> bytes:
+    """Each segment's distribution of each feature (and of age beside them): a row of
+    histograms per segment, in its colour, on bins shared by all segments, the height the share
+    of the segment's customers in each bin (one axis for all, so segments compare). `bins`:
     cluster_id, feature, bin (0 to `bin_count` - 1), low, bin_width, customers; empty bins
-    may be left out."""
+    may be left out; `labels`: each column's axis label."""
     rows = len(segments)
-    shown = [feature for feature in AXIS_LABELS if feature in set(bins["feature"])]  # age may be absent
-    fig = Figure(figsize=(6.4, 1.1 + 1.75 * rows))
+    shown = list(dict.fromkeys(bins["feature"]))  # in the order the columns were counted
+    fig = Figure(figsize=(max(6.4, 2.2 * len(shown)), 1.1 + 1.75 * rows))
     height = fig.get_figheight()
     fig.subplots_adjust(left=0.14, right=0.97, top=1 - 0.55 / height, bottom=0.75 / height, wspace=0.1, hspace=0.8)
     axes = fig.subplots(rows, len(shown), sharey=True, squeeze=False)
@@ -195,7 +227,7 @@ def profile_chart(bins: pd.DataFrame, bin_count: int, segments: pd.DataFrame, fe
                 )  # fixed: see plot_elbow
             if i == rows - 1:
                 used = "" if feature in features else "\n(not a feature)"
-                ax.set_xlabel(AXIS_LABELS[feature].replace(" (", "\n(") + used, fontsize=FONT - 1)
+                ax.set_xlabel(labels[feature].replace(" (", "\n(") + used, fontsize=FONT - 1)
     return png(fig)
 
 

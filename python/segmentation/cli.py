@@ -13,8 +13,9 @@ import sys
 import threading
 from pathlib import Path
 
-from .config import FEATURE_COLUMNS, FEATURES, Settings
+from .config import Settings
 from .errors import Interrupted, PipelineError
+from .features import MAX_FEATURES, parse
 from .text import one_line
 
 DEFAULTS = Settings()
@@ -89,11 +90,11 @@ def share_option(text: str) -> float:
 
 
 def features_option(text: str) -> tuple[str, ...]:
-    names = [name.strip() for name in text.split(",")]
-    columns = tuple(FEATURE_COLUMNS.get(name, "") for name in names)
-    if columns not in (FEATURES, (*FEATURES, "age")):
-        raise argparse.ArgumentTypeError(f"expected income,spending or income,spending,age, got {text!r}")
-    return columns
+    try:
+        requests = parse(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return tuple(r.name if r.transform == "none" else f"{r.name}:{r.transform}" for r in requests)
 
 
 def columns_option(text: str) -> dict[str, str]:
@@ -187,8 +188,11 @@ def parse_args(argv: list[str] | None) -> Settings:
     parser.add_argument(
         "--features",
         type=features_option,
-        default=",".join(name for name, column in FEATURE_COLUMNS.items() if column in DEFAULTS.features),
-        help="what K-Means reads: income,spending or income,spending,age",
+        default=",".join(DEFAULTS.features),
+        metavar="COLUMN[:log],...",
+        help=f"what K-Means reads, 1 to {MAX_FEATURES} numeric columns: income,spending (the default), "
+        'income,spending,age, or any of the input\'s own by their headers ("Total Spent:log,Total Orders"); '
+        ":log takes log(1 + x) before scaling, for amounts and counts",
     )
     parser.add_argument(
         "--dataset",

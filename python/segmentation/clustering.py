@@ -22,8 +22,9 @@ from sklearn.metrics import (
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from .config import FEATURE_COLUMNS, Settings
+from .config import Settings
 from .errors import TooFewCustomers
+from .features import TRANSFORMS, Feature
 
 # Up to this many rows a single BLAS/OpenMP thread is faster: more threads only add start-up
 # stalls to each of the many small fits of the elbow (measured: 50,000 rows, K=1..10, n_init=10
@@ -189,6 +190,7 @@ def match_previous(
     previous: pd.DataFrame | None,
     max_distance: float,
     used: frozenset[int] = frozenset(),
+    forward: tuple[np.ufunc, ...] = (),
 ) -> np.ndarray:
     """Cluster numbers for `centers` (scaled, in canonical order): a cluster whose centroid lies
     within `max_distance` of one of the previous run's (matched one to one, nearest overall)
@@ -197,7 +199,9 @@ def match_previous(
     numbers = np.full(len(centers), -1)
     shared = [i for i, column in enumerate(feature_columns) if previous is not None and column in previous]
     if shared and previous is not None:
+        forward = forward or (np.positive,) * len(feature_columns)  # the features' transforms
         before = previous[[feature_columns[i] for i in shared]].to_numpy(float)
+        before = np.column_stack([forward[i](before[:, n]) for n, i in enumerate(shared)])
         before = (before - scaler.mean_[shared]) / scaler.scale_[shared]
         distance = pairwise_distances(centers[:, shared], before)
         # pairs too far apart cost so much that no close pair is given up to place them
@@ -229,10 +233,13 @@ def cluster_customers(
     params: ClusterParams,
     previous: pd.DataFrame | None = None,
     used: frozenset[int] = frozenset(),
+    transforms: tuple[str, ...] = (),
 ) -> Clustering:
-    """Scale, choose K, fit K-Means on the given customers (all of them, or a sample) and
-    score it. `previous`: the previous run's centroids (cluster_id and features, original
-    units), whose numbers matching clusters keep; `used`: every number earlier runs gave.
+    """Transform, scale, choose K, fit K-Means on the given customers (all of them, or a
+    sample) and score it. `previous`: the previous run's centroids (cluster_id and features,
+    original units), whose numbers matching clusters keep; `used`: every number earlier runs
+    gave; `transforms`: each feature's (`features.TRANSFORMS`), none by default. Centroids are
+    given back in original units through the inverse transform.
 
     Rows are sorted by customer_id first, so the input's row order cannot change the result:
     shorter ids first, so whole-number ids (1, 2, ..., 10) keep their numeric order.
@@ -241,7 +248,9 @@ def cluster_customers(
         raise TooFewCustomers("K-Means needs at least 2 customers", len(features))
     ids = features["customer_id"].astype(str)
     features = features.iloc[np.lexsort((ids.to_numpy(), ids.str.len().to_numpy()))].reset_index(drop=True)
+    functions = [TRANSFORMS[name] for name in transforms or ("none",) * len(feature_columns)]
     values = features[list(feature_columns)].to_numpy(dtype="float64")
+    values = np.column_stack([f.forward(values[:, i]) for i, f in enumerate(functions)])
     threads = 1 if len(values) <= SINGLE_THREAD_ROWS else None
     subset = silhouette_subset(len(values), params)
     # too few distinct customers for K is reported as a flag of the run, not as a warning
@@ -264,12 +273,19 @@ def cluster_customers(
 
     order = np.argsort(canonical_order(model.cluster_centers_))  # K-Means cluster by canonical place
     numbers = match_previous(
-        model.cluster_centers_[order], feature_columns, scaler, previous, params.match_distance, used
+        model.cluster_centers_[order],
+        feature_columns,
+        scaler,
+        previous,
+        params.match_distance,
+        used,
+        tuple(f.forward for f in functions),
     )
     renumber = np.empty(k, dtype="int32")
     renumber[order] = numbers  # K-Means cluster -> published number
     centers_scaled = model.cluster_centers_[order]
     centers = scaler.inverse_transform(centers_scaled)
+    centers = np.column_stack([f.inverse(centers[:, i]) for i, f in enumerate(functions)])
     centroids = pd.DataFrame({"cluster_id": numbers.astype("int32")})
     for i, column in enumerate(feature_columns):
         centroids[column] = centers[:, i]
@@ -309,15 +325,19 @@ def cluster_customers(
 
 
 def model_tables(
-    sample: pd.DataFrame, settings: Settings, previous: pd.DataFrame | None, used: frozenset[int]
+    sample: pd.DataFrame,
+    features: tuple[Feature, ...],
+    settings: Settings,
+    previous: pd.DataFrame | None,
+    used: frozenset[int],
 ) -> dict[str, pd.DataFrame]:
     """The Python step's tables from its sample of customer_features (customer_id and the
     features): the model (cluster_centroids, feature_scaling) and its diagnostics (k_selection,
     customer_silhouettes, cluster_stability). `previous` and `used` as `cluster_customers`."""
-    model = cluster_customers(sample, settings.features, params(settings), previous, used)
-    # Every candidate feature has its columns, empty when unused, so SQL reads one shape.
-    scaled = [f"{column}_scaled" for column in FEATURE_COLUMNS.values()]
-    centroids = model.centroids.reindex(columns=["cluster_id", *FEATURE_COLUMNS.values(), *scaled])
+    columns = tuple(f.feature for f in features)
+    transforms = tuple(f.transform for f in features)
+    model = cluster_customers(sample, columns, params(settings), previous, used, transforms)
+    centroids = model.centroids
     chosen = model.selection["is_chosen"].to_numpy(bool)
     selection = model.selection.assign(choice_reason=[model.k_reason if is_chosen else None for is_chosen in chosen])
     return {

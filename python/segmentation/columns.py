@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .config import INPUT_COLUMNS
+from .features import CLASSIC, CLASSIC_BY_COLUMN, Feature, Request, argument_name, classic, own_column
 
 # Names the warehouse gives its own columns: an input column named so travels renamed.
 RESERVED = frozenset(
@@ -147,3 +148,53 @@ def income_unit(header: str) -> str | None:
     if re.search(r"\$|usd|dollar", text):
         return "dollars"
     return None
+
+
+def find_feature(names: tuple[str, ...], columns: ColumnMap, request: Request) -> int:
+    """The header position a `--features` name stands for: the column of that name (or of that
+    warehouse name), else the one whose normalised name is the same."""
+    if request.classic:
+        return columns.positions[CLASSIC[request.classic].column]
+    warehouse = {name.casefold(): position for position, name in columns.extras.items()}
+    warehouse |= {column: position for column, position in columns.positions.items()}
+    hits = [i for i, name in enumerate(names, 1) if name.strip() == request.name]
+    hits = hits or [p for name, p in warehouse.items() if name == request.name.casefold()]
+    hits = hits or [i for i, name in enumerate(names, 1) if normalise(name) == normalise(request.name)]
+    if not hits:
+        raise NotTheHeader(
+            f"--features {request.name}: the header has no such column (it has: {', '.join(map(repr, names))})"
+        )
+    if len(hits) > 1:
+        raise ValueError(
+            f"--features {request.name}: the header names it at positions {' and '.join(map(str, sorted(hits)))}"
+        )
+    return hits[0]
+
+
+def resolve_features(columns: ColumnMap, requests: tuple[Request, ...], income_scale: float) -> tuple[Feature, ...]:
+    """The declaration of the model from `--features` and the header; ValueError naming what no
+    build can use: the id or a text column as a feature, one column twice."""
+    by_position = {position: column for column, position in columns.positions.items()}
+    features: list[Feature] = []
+    seen: dict[int, str] = {}
+    arguments: set[str] = set()
+    for number, request in enumerate(requests, 1):
+        position = find_feature(columns.names, columns, request)
+        header = columns.names[position - 1].strip()
+        if position in seen:
+            raise ValueError(f"--features names {header!r} twice ({seen[position]!r} and {request.name!r})")
+        seen[position] = request.name
+        column = by_position.get(position)
+        kind = CLASSIC_BY_COLUMN.get(column or "")
+        if column is not None and kind is None:
+            what = "the customer id" if column == "customer_id" else f"the {column} column (text)"
+            raise ValueError(f"--features {request.name}: {header!r} is {what}, not a measure to segment on")
+        if kind is not None:
+            scale = income_scale if kind == "income" else 1.0
+            feature = classic(kind, number, request.transform, header, scale)
+            arguments.add(feature.argument)
+        else:
+            argument = argument_name(columns.extras[position], arguments)
+            feature = own_column(columns.extras[position], number, request.transform, argument)
+        features.append(replace(feature, source_column=header))
+    return tuple(features)

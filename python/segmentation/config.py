@@ -8,19 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .features import DEFAULT as DEFAULT_FEATURES
+from .features import Request, parse
+
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 SQL_DIR = PROJECT_DIR / "sql"
 SAMPLE_INPUT = PROJECT_DIR / "data" / "sample_customers.csv"
-
-# The columns K-Means may read (`--features`: short name -> column), and the default choice,
-# in the order they are scaled.
-FEATURE_COLUMNS = {"income": "annual_income_k", "spending": "spending_score", "age": "age"}
-FEATURES = ("annual_income_k", "spending_score")
-
-# The values a customer may have: (lowest, highest), None for no bound. Staging rejects a
-# customer outside them for a feature; the scoring macros (sql/macros/cluster_of.sql) and the
-# exported scoring SQL (`scoring`) return null outside them; a large income is never refused.
-ACCEPTED_RANGES = {"annual_income_k": (0, None), "spending_score": (1, 100), "age": (1, 120)}
 
 # Warehouse column -> the input header names it may have, compared after normalising case,
 # spaces, punctuation and a bracketed unit (`columns.normalise`); the first is the classic
@@ -75,7 +68,9 @@ class Settings:
     reports_dir: Path = PROJECT_DIR / "reports"
     k: int | None = 5  # None: pick K from the silhouette ("--k auto")
     k_range: tuple[int, int] = (1, 10)  # the elbow and silhouette are computed over these K
-    features: tuple[str, ...] = FEATURES  # income and spending always; age optionally
+    # what K-Means reads (`--features`): classic names (income, spending, age) or any numeric
+    # input columns, each optionally `:log`; `features.parse` reads them
+    features: tuple[str, ...] = DEFAULT_FEATURES
     seed: int = 42
     n_init: int = 10
     # Stability: K-Means is refitted with this many other seeds and compared with the model.
@@ -117,6 +112,10 @@ class Settings:
     # The dataset this build belongs to ("--dataset"); None: the previous build's when this is
     # plausibly the same customers, else a new one named after the input file.
     dataset: str | None = None
+
+    @property
+    def feature_requests(self) -> tuple[Request, ...]:
+        return parse(self.features)
 
     def fitted_rows(self, customers: int) -> tuple[int, int]:
         """How many of `customers` K-Means is fitted on, and how many of those silhouette scores."""

@@ -1,6 +1,7 @@
 """The model runner: find the models, order them by the tables their SQL reads, build them.
 
-A SQL model is `sql/<layer>/<name>.sql`, a plain select; its name is the file's stem. A seed
+A SQL model is `sql/<layer>/<name>.sql`, a select (a Jinja template over the model's features,
+`rendering`); its name is the file's stem. A seed
 is `sql/seeds/<name>.csv`, loaded as a table. A macro is `sql/macros/<name>.sql`, one
 `create macro` statement, created once the tables it reads exist. A Python model declares the
 tables it reads and writes. Dependencies are read from the SQL by DuckDB's own parser, never
@@ -10,7 +11,7 @@ everything downstream.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
@@ -19,9 +20,11 @@ import duckdb
 import pandas as pd
 
 from . import data_tests
-from .db import first_row, quote_ident
+from .db import first_row, model_features, quote_ident
 from .errors import PipelineError
+from .features import Feature, default_features, own_column
 from .progress import step
+from .rendering import render
 from .schema import TableDoc
 
 PythonRun = Callable[..., dict[str, pd.DataFrame]]
@@ -64,6 +67,11 @@ def declare_macro(parser: duckdb.DuckDBPyConnection, name: str, arguments: Itera
     parser.execute(f"create macro {quote_ident(name)}({params}) as (select null from {quote_ident(name)})")
 
 
+# The models a template is rendered for to find what it reads: the classic model and one of
+# a column of the input's own
+STAND_INS = (default_features(), (own_column("amount", 1, "log", "amount"),))
+
+
 def discover(sql_dir: Path, docs: dict[str, TableDoc]) -> tuple[list[Model], list[SingularTest]]:
     models = [Model(path.stem, frozenset(), (path.stem,), "seed", path=path) for path in sorted(sql_dir.rglob("*.csv"))]
     tests = []
@@ -74,7 +82,9 @@ def discover(sql_dir: Path, docs: dict[str, TableDoc]) -> tuple[list[Model], lis
             declare_macro(parser, path.stem, docs[path.stem].columns)
         for path in sorted(sql_dir.rglob("*.sql")):
             sql, folder = path.read_text(), path.parent.name
-            inputs = tables_read(sql, parser)
+            # what a model reads may depend on its branches for the classic model and others:
+            # both stand in
+            inputs = frozenset().union(*(tables_read(render(sql, model), parser) for model in STAND_INS))
             if folder == "tests":
                 tests.append(SingularTest(path.stem, inputs, sql))
             elif folder == "macros":
@@ -104,13 +114,13 @@ def build_order(models: list[Model], sources: Iterable[str]) -> list[Model]:
         raise PipelineError(f"models read each other in a cycle: {' -> '.join(e.args[1])}") from None
 
 
-def materialize(con: duckdb.DuckDBPyConnection, model: Model, context: object) -> None:
+def materialize(con: duckdb.DuckDBPyConnection, model: Model, context: object, features: Sequence[Feature]) -> None:
     if model.kind == "python" and model.run is not None:
         frames = model.run(con, context)
         for table in model.outputs:
             con.from_df(frames[table]).create(table)
     elif model.kind in ("view", "table") and model.sql is not None:
-        con.execute(f"create or replace {model.kind} {quote_ident(model.name)} as\n{model.sql}")
+        con.execute(f"create or replace {model.kind} {quote_ident(model.name)} as\n{render(model.sql, features)}")
     elif model.kind == "seed":
         con.execute(
             f"create or replace table {quote_ident(model.name)} as "
@@ -118,7 +128,7 @@ def materialize(con: duckdb.DuckDBPyConnection, model: Model, context: object) -
             {"path": str(model.path)},
         )
     elif model.kind == "macro" and model.sql is not None:
-        con.execute(model.sql)
+        con.execute(render(model.sql, features))
     else:
         raise PipelineError(f"model {model.name}: unknown materialization {model.kind!r}")
 
@@ -155,11 +165,12 @@ def run_models(
     if unknown:
         raise PipelineError(f"no model builds {', '.join(sorted(unknown))}, which a step waits for")
     built, pending = set(sources), list(singular_tests)
+    features = model_features(con) if "model_features" in built else default_features()
     passed = sum(run_table_tests(con, docs, source) for source in built)
     width = max(len(model.name) for model in ordered) + 3
     for number, model in enumerate(ordered, start=1):
         with step(f"{number:>3}/{len(ordered)} {model.kind:<6} {model.name:.<{width}}", log) as current:
-            materialize(con, model, context)
+            materialize(con, model, context, features)
             built.update(model.outputs)
             for table in model.outputs:
                 passed += run_table_tests(con, docs, table)
@@ -167,7 +178,7 @@ def run_models(
                     if waited_for == table:
                         then(con)
             for test in [t for t in pending if t.inputs <= built]:
-                data_tests.check(con, test.name, test.sql)
+                data_tests.check(con, test.name, render(test.sql, features))
                 pending.remove(test)
                 passed += 1
             if model.kind in ("macro", "view"):

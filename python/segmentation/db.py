@@ -9,14 +9,28 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from .features import COLUMNS, TABLE, Feature, declaration, from_rows
+
 
 def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
 def quote_literal(text: str) -> str:
-    # Only for statements that take no parameters (COMMENT ON), with the project's own text.
+    # For SQL that takes no parameters: COMMENT ON, a rendered model, a stored macro.
     return "'" + text.replace("'", "''") + "'"
+
+
+def create_model_features(con: duckdb.DuckDBPyConnection, features: tuple[Feature, ...]) -> None:
+    """Store the model's declaration as `model_features`."""
+    rows = declaration(features)
+    con.execute(f"create or replace table model_features ({TABLE})")
+    con.executemany(f"insert into model_features values ({', '.join('?' * len(rows[0]))})", rows)
+
+
+def model_features(con: duckdb.DuckDBPyConnection) -> tuple[Feature, ...]:
+    """The build's declaration of its features (`model_features`), in position order."""
+    return from_rows(con.execute(f"select {COLUMNS} from model_features order by position").fetchall())
 
 
 def first_row(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None) -> tuple:

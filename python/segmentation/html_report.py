@@ -14,10 +14,10 @@ from functools import cache
 import jinja2
 import pandas as pd
 
-from .config import FEATURE_COLUMNS
+from .features import CLASSIC_BY_COLUMN, TRANSFORMS, Feature, is_classic_pair
 
 INCOME_UNITS = {"k": "k$", "dollars": "dollars, converted to k$"}
-SHORT_NAMES = {column: name for name, column in FEATURE_COLUMNS.items()}  # as --features takes them
+SHORT_NAMES = CLASSIC_BY_COLUMN  # as --features takes them
 TEMPLATE = "report.html.j2"
 LAST = ("(new)", "(gone)")  # after the segments in the movement matrix
 
@@ -33,6 +33,8 @@ class ReportData:
     images: dict[str, bytes]  # chart file name -> PNG bytes
     files: list[str]  # the other report files, by name
     dataset: dict = field(default_factory=dict)  # dataset_match's row
+    features: tuple[Feature, ...] = ()  # model_features; none: the classic model
+    profiles: pd.DataFrame | None = None  # segment_feature_profiles
 
 
 def missing(value: object) -> bool:
@@ -78,15 +80,26 @@ def data_uri(data: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
 
 
-def facts(run: dict, dataset: dict) -> list[tuple[str, str]]:
+def feature_text(feature: Feature) -> str:
+    """How the report names a feature: as --features does for a classic one, with its transform."""
+    name = SHORT_NAMES.get(feature.feature, feature.label)
+    return name if feature.transform == "none" else f"{name} ({TRANSFORMS[feature.transform].meaning} before scaling)"
+
+
+def facts(run: dict, dataset: dict, features: tuple[Feature, ...]) -> list[tuple[str, str]]:
+    income = not features or any(f.kind == "income" for f in features)
+    unit = f"; income in {INCOME_UNITS[run['income_unit']]}" if income else ""
+    named = ", ".join(map(feature_text, features)) or ", ".join(
+        SHORT_NAMES.get(f, f) for f in run["features"].split(",")
+    )
     return [
-        ("Input", f"{run['input_path']} ({run['input_format']}; income in {INCOME_UNITS[run['income_unit']]})"),
+        ("Input", f"{run['input_path']} ({run['input_format']}{unit})"),
         ("Dataset", f"{dataset.get('dataset') or run.get('dataset') or ''} ({dataset.get('comparison_reason', '')})"),
         ("Built", f"{when(run['finished_at'])} UTC (run {run['run_id']})"),
         ("Customers segmented", f"{run['customers']:,} of {run['data_rows']:,} data rows"),
         ("Rows rejected", f"{run['rejected_rows']:,} (kept with their reason in customer_rejects)"),
         ("Values set to null", f"{run['value_issues']:,} in kept customers (listed in customer_data_issues)"),
-        ("Features", ", ".join(SHORT_NAMES.get(f, f) for f in run["features"].split(","))),
+        ("Features", named),
         (
             "K",
             f"{run['k_fitted']} ({'chosen automatically' if run['k_mode'] == 'auto' else 'as given'})"
@@ -143,9 +156,19 @@ def movement_matrix(frame: pd.DataFrame) -> dict | None:
     }
 
 
+def feature_columns(segments: pd.DataFrame, profiles: pd.DataFrame | None) -> list[list[dict]]:
+    """Each segment's features, for the profile table of a model other than the classic one:
+    per segment (in `segments`' order), per feature, its mean, median and quartiles."""
+    if profiles is None:
+        return []
+    by_segment = {cluster: rows for cluster, rows in profiles.sort_values("position").groupby("cluster_id")}
+    return [records(by_segment[cluster]) for cluster in segments["cluster_id"]]
+
+
 def render(data: ReportData) -> str:
     run, dataset = data.run, data.dataset
-    features = [SHORT_NAMES.get(f, f) for f in run["features"].split(",")]
+    classic = not data.features or is_classic_pair(data.features)
+    names = [f.label for f in data.features] or [SHORT_NAMES.get(f, f) for f in run["features"].split(",")]
     context = {
         "run": run,
         "dataset": {
@@ -157,14 +180,19 @@ def render(data: ReportData) -> str:
         },
         "other_dataset": dataset.get("previous_run_id") is not None and not dataset.get("is_comparable"),
         "flags": run["flags"].split("; ") if run.get("flags") else [],
-        "facts": facts(run, dataset),
+        "facts": facts(run, dataset, data.features),
         "reject_reasons": data.reject_reasons,
         "selection": records(data.selection),
         "stability": records(data.stability),
         "segments": records(data.segments),
         "movements": movement_matrix(data.movements),
         "images": {name: data_uri(png) for name, png in data.images.items()},
-        "feature_names": ", ".join(features),
+        "feature_names": ", ".join(names),
+        # the profile chart shows age beside the classic features when the customers have it
+        "profile_names": ", ".join(names) if not classic else "income, spending score and age",
+        "classic": classic,
+        "features": [{"label": f.label, "unit": f.unit, "transform": f.transform} for f in data.features],
+        "feature_profiles": feature_columns(data.segments, data.profiles),
         "files": data.files,
     }
     return environment().get_template(TEMPLATE).render(context)

@@ -10,15 +10,25 @@ import duckdb
 import pandas as pd
 
 from .config import Settings
-from .db import customer_sample, first_row
+from .db import customer_sample, first_row, model_features, quote_ident
 from .errors import InputError, TooFewCustomers
+from .features import Feature
 from .workers import CLUSTERING, Runner
 
-INPUTS = ("customer_features", "dataset_match", "previous_centroids", "previous_runs", "previous_segment_history")
+INPUTS = (
+    "customer_features",
+    "model_features",
+    "dataset_match",
+    "previous_centroids",
+    "previous_runs",
+    "previous_segment_history",
+)
 OUTPUTS = ("cluster_centroids", "k_selection", "feature_scaling", "customer_silhouettes", "cluster_stability")
 
 
-def previous_model(con: duckdb.DuckDBPyConnection, settings: Settings) -> tuple[pd.DataFrame | None, frozenset[int]]:
+def previous_model(
+    con: duckdb.DuckDBPyConnection, features: tuple[Feature, ...]
+) -> tuple[pd.DataFrame | None, frozenset[int]]:
     """The previous run's centroids, when it clustered on the same features (numbers are
     matched only between like models), and every cluster number an earlier run of this
     dataset used. A build not comparable with the previous one (dataset_match) numbers its
@@ -34,7 +44,7 @@ def previous_model(con: duckdb.DuckDBPyConnection, settings: Settings) -> tuple[
     )
     same_features = con.execute(
         "select features = $features from previous_runs order by run_id desc limit 1",
-        {"features": ",".join(settings.features)},
+        {"features": ",".join(f.spec for f in features)},
     ).fetchall()
     if not same_features or not same_features[0][0]:
         return None, used
@@ -42,13 +52,27 @@ def previous_model(con: duckdb.DuckDBPyConnection, settings: Settings) -> tuple[
     return previous.dropna(axis="columns", how="all"), used  # without the features it did not use
 
 
-def run(con: duckdb.DuckDBPyConnection, settings: Settings, runner: Runner) -> dict[str, pd.DataFrame]:
-    # with fewer customers than the sample size it is all of them, and the fit is exact
-    sample = customer_sample(
-        con, "customer_features", ", ".join(["customer_id", *settings.features]), settings.sample_size, settings.seed
+def check_varies(con: duckdb.DuckDBPyConnection, settings: Settings, features: tuple[Feature, ...]) -> None:
+    """A feature every customer has the same value of separates nothing: refuse it by name."""
+    bounds = first_row(
+        con, "select " + ", ".join(f"min({f.ident}), max({f.ident})" for f in features) + " from customer_features"
     )
+    for feature, low, high in zip(features, bounds[0::2], bounds[1::2]):
+        if low is not None and low == high:
+            raise InputError(
+                f"{settings.input_path}: --features {feature.source_column}: every customer has the same value "
+                f"({low:g}): a feature that does not vary cannot separate segments"
+            )
+
+
+def run(con: duckdb.DuckDBPyConnection, settings: Settings, runner: Runner) -> dict[str, pd.DataFrame]:
+    features = model_features(con)
+    check_varies(con, settings, features)
+    # with fewer customers than the sample size it is all of them, and the fit is exact
+    columns = ", ".join(["customer_id", *(quote_ident(f.feature) for f in features)])
+    sample = customer_sample(con, "customer_features", columns, settings.sample_size, settings.seed)
     try:
-        return runner.call(CLUSTERING, "model_tables", sample, settings, *previous_model(con, settings))()
+        return runner.call(CLUSTERING, "model_tables", sample, features, settings, *previous_model(con, features))()
     except TooFewCustomers as e:
         customers = first_row(con, "select count(*) from customer_features")[0]
         if e.had is not None and len(sample) < customers:  # the sample, not the input, is too small

@@ -35,10 +35,11 @@ import duckdb
 import pandas as pd
 
 from . import input_file
-from .columns import ColumnMap, NotTheHeader, income_unit, map_columns
+from .columns import ColumnMap, NotTheHeader, find_feature, income_unit, map_columns, resolve_features
 from .config import DELIMITERS, INPUT_COLUMNS, Settings
-from .db import first_row, quote_ident, setting
+from .db import create_model_features, first_row, quote_ident, setting
 from .errors import InputError
+from .features import CLASSIC, Feature, Request
 from .text import utf8_text
 
 MAX_COLUMNS = 2_000
@@ -146,6 +147,7 @@ class LoadedInput:
     columns: ColumnMap
     income_unit: str  # 'k' or 'dollars'
     warnings: tuple[str, ...]
+    features: tuple[Feature, ...]  # the model's declaration (`model_features`)
 
     @property
     def sha256(self) -> str:
@@ -156,8 +158,18 @@ class LoadedInput:
         return hashlib.sha256(listing.encode()).hexdigest()
 
 
-def required_columns(settings: Settings) -> tuple[str, ...]:
-    return ("customer_id", *settings.features)
+def required_columns(requests: tuple[Request, ...]) -> tuple[str, ...]:
+    """The warehouse columns a build cannot do without: the id and the classic features."""
+    return ("customer_id", *(CLASSIC[r.classic].column for r in requests if r.classic))
+
+
+def header_columns(names: tuple[str, ...], settings: Settings) -> ColumnMap:
+    """The header's columns, with every feature found (NotTheHeader when one is not there)."""
+    requests = settings.feature_requests
+    columns = map_columns(names, required_columns(requests), settings.columns)
+    for request in requests:
+        find_feature(names, columns, request)
+    return columns
 
 
 def input_kind(path: Path) -> str:
@@ -197,7 +209,7 @@ def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) -> 
     def is_header(names: tuple[str, ...]) -> bool:
         """Names with the columns a build needs (those naming one twice too: the error says so)."""
         try:
-            map_columns(names, required_columns(settings), settings.columns)
+            header_columns(names, settings)
         except NotTheHeader:
             return False
         except ValueError:
@@ -220,16 +232,22 @@ def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) -> 
             f"{path}: line {header_line}: the header has {len(names):,} columns; at most {MAX_COLUMNS:,} are read"
         )
     try:
-        columns = map_columns(names, required_columns(settings), settings.columns)
+        columns = header_columns(names, settings)
     except ValueError as e:
         raise InputError(f"{path}: line {header_line}: {e}") from None
     create_raw_customers(con, columns)
     decimal_comma, mark_warnings = decide_decimal_mark(con, columns)
     unit, unit_warnings = decide_income_unit(con, columns, settings.income_unit, decimal_comma)
+    try:
+        features = resolve_features(columns, settings.feature_requests, 0.001 if unit == "dollars" else 1.0)
+        check_numbers(con, features)
+    except ValueError as e:
+        raise InputError(f"{path}: line {header_line}: {e}") from None
+    create_model_features(con, features)
     line = "row" if kind == "excel" else "line"
     lines = f"{skipped} {line}{'' if skipped == 1 else 's'}"
     above = (f"the header is {line} {header_line}: {lines} above it skipped (a title or a note)",) if skipped else ()
-    loaded = LoadedInput(parts, columns, unit, above + mark_warnings + unit_warnings)
+    loaded = LoadedInput(parts, columns, unit, above + mark_warnings + unit_warnings, features)
     con.execute(
         "create temp table raw_input as select $path as input_path, $sha256 as input_sha256, "
         "$format as input_format, $income_unit as income_unit, $scale::double as income_scale, "
@@ -791,6 +809,8 @@ def decide_income_unit(
 ) -> tuple[str, tuple[str, ...]]:
     """'k' or 'dollars': from --income-unit, else from the header, else from the values (with
     a warning saying so)."""
+    if "annual_income_k" not in columns.positions:
+        return "k", ()
     header = columns.source_name("annual_income_k")
     stated = option or income_unit(header)
     if stated:
@@ -814,3 +834,31 @@ def decide_income_unit(
         )
         return "dollars", (warning,)
     return "k", ()
+
+
+# A rough reading of a value as a number (sign, currency, separators and spaces aside), enough
+# to tell a column of numbers from one of text before staging reads each value exactly.
+ROUGH_NUMBER = r"[+-]?[$€£]?\s*[0-9][0-9 .,']*([eE][+-]?[0-9]+)?|[+-]?[$€£]?[.,][0-9]+"
+MISSING = ("", "?", "na", "n/a", "nan", "null", "none", "-", "\\n", "#n/a", "#na")
+
+
+def check_numbers(con: duckdb.DuckDBPyConnection, features: tuple[Feature, ...]) -> None:
+    """Refuse a feature of the input's own whose values are mostly not numbers (a text or a
+    yes/no column), naming it and showing a few of its values; read on the first lines, as
+    the decimal mark is."""
+    for feature in (f for f in features if f.kind == "number"):
+        column = quote_ident(feature.feature)
+        values, numbers, examples = first_row(
+            con,
+            f"select count(*), count(*) filter (where regexp_full_match(v, $number)), "
+            f"list(distinct v) filter (where not regexp_full_match(v, $number))[:4] "
+            f"from (select trim({column}) as v from raw_customers where line_number <= $lines) "
+            f"where not list_contains($missing, lower(v))",
+            {"number": ROUGH_NUMBER, "lines": MARK_SAMPLE_LINES, "missing": list(MISSING)},
+        )
+        if values - numbers > values / 2:
+            shown = ", ".join(repr(v) for v in sorted(examples))
+            raise ValueError(
+                f"--features {feature.source_column}: {values - numbers:,} of {values:,} values read are not "
+                f"numbers (e.g. {shown}): a feature is a measure, such as an amount, a count or a score"
+            )

@@ -15,8 +15,9 @@ import duckdb
 import pandas as pd
 
 from .columns import unique_name
-from .config import FEATURE_COLUMNS, Settings
-from .db import customer_sample, first_row, quote_ident, quote_literal
+from .config import Settings
+from .db import customer_sample, first_row, model_features, quote_ident, quote_literal
+from .features import CLASSIC, Feature, is_classic_pair
 from .html_report import ReportData, render
 from .scoring import FILES as SCORING_FILES
 from .scoring import write_scoring
@@ -27,7 +28,8 @@ ELBOW_PNG = "elbow.png"
 CLUSTERS_PNG = "clusters.png"
 CLUSTERS_NARROW = "clusters_narrow.png"  # the segment map for a phone: embedded in the report only
 PROFILES_PNG = "segment_profiles.png"
-SEGMENTED_CSV = "segmented_mall_customers.csv"
+SEGMENTED_CSV = "segmented_mall_customers.csv"  # the classic study's name, for its model
+SEGMENTED_OWN = "segmented_customers.csv"  # with features of the input's own: no mall in it
 # the segmented CSV's last two columns, the model's (case-folded: how headers are compared)
 MODEL_HEADERS = ("cluster", "segment")
 # For BI tools that cannot hold a DuckDB file: the marts, as Parquet files beside the report.
@@ -59,7 +61,6 @@ def chart_hooks(
     elbow once k_selection is, the segment charts once the segments have their colours. Each goes to the
     runner (a worker draws it while the build goes on) and lands in `charts` for
     `write_reports`."""
-    features = list(settings.features)
 
     def elbow(con: duckdb.DuckDBPyConnection) -> None:
         customers = first_row(con, "select count(*) from customer_features")[0]
@@ -69,29 +70,42 @@ def chart_hooks(
         )
 
     def segment_charts(con: duckdb.DuckDBPyConnection) -> None:
+        declared = model_features(con)
+        features = [f.feature for f in declared]
         segments = segments_with_centroids(con, features)
         customers = int(segments["customers"].sum())
         # the map's columns only: the customers' other columns may number thousands
         columns = ", ".join(["cluster_id", *map(quote_ident, features)])
         points = customer_sample(con, "int_clustered_customers", columns, SCATTER_POINTS)
-        charts[CLUSTERS_PNG] = runner.call(CHARTS, "segment_map", points, segments, features, customers)
-        charts[CLUSTERS_NARROW] = runner.call(CHARTS, "segment_map", points, segments, features, customers, True)
-        charts[PROFILES_PNG] = runner.call(
-            CHARTS, "profile_chart", histograms(con, HISTOGRAM_BINS), HISTOGRAM_BINS, segments, features
+        labels = axis_labels(declared)
+        logs = tuple(f.feature for f in declared if f.transform == "log")
+        charts[CLUSTERS_PNG] = runner.call(CHARTS, "segment_map", points, segments, features, customers, labels, logs)
+        charts[CLUSTERS_NARROW] = runner.call(
+            CHARTS, "segment_map", points, segments, features, customers, labels, logs, True
         )
+        bins = histograms(con, HISTOGRAM_BINS, [*features, *shown_beside(con, declared)])
+        charts[PROFILES_PNG] = runner.call(CHARTS, "profile_chart", bins, HISTOGRAM_BINS, segments, features, labels)
 
     return [("k_selection", elbow), ("segment_colours", segment_charts)]
+
+
+def report_files(features: tuple[Feature, ...]) -> tuple[str, ...]:
+    """The report's files; the segmented CSV keeps the study's name for its model alone."""
+    csv = SEGMENTED_CSV if is_classic_pair(features) else SEGMENTED_OWN
+    return tuple(csv if name == SEGMENTED_CSV else name for name in REPORT_FILES)
 
 
 def write_reports(con: duckdb.DuckDBPyConnection, directory: Path, charts: Charts) -> list[Path]:
     """Every report file into `directory`; `charts` as `chart_hooks` filled it."""
     run = con.sql("select * from pipeline_runs order by run_id desc limit 1").df().iloc[0].to_dict()
-    write_segmented_csv(con, directory / SEGMENTED_CSV)
+    features = model_features(con)
+    files = report_files(features)
+    write_segmented_csv(con, directory / files[REPORT_FILES.index(SEGMENTED_CSV)])
     write_scoring(con, directory)
     for table in PARQUET_TABLES:
         con.sql(f"select * from {quote_ident(table)}").write_parquet(str(directory / f"{table}.parquet"))
     reasons = top_reject_reasons(con, 5)
-    segments = segments_with_centroids(con, run["features"].split(","))
+    segments = segments_with_centroids(con, [f.feature for f in features])
     images = {name: charts[name]() for name in CHART_FILES}
     for name, data in images.items():
         (directory / name).write_bytes(data)
@@ -104,11 +118,13 @@ def write_reports(con: duckdb.DuckDBPyConnection, directory: Path, charts: Chart
         segments=segments.sort_values(["customers", "cluster_id"], ascending=[False, True], ignore_index=True),
         movements=con.sql("select * from segment_movements").df(),
         images=images,
-        files=[name for name in REPORT_FILES if name != INDEX_HTML],
+        files=[name for name in files if name != INDEX_HTML],
         dataset=con.sql("select * from dataset_match").df().astype(object).iloc[0].to_dict(),
+        features=features,
+        profiles=con.sql("select * from segment_feature_profiles").df(),
     )
     (directory / INDEX_HTML).write_text(render(report), encoding="utf-8")
-    return [directory / name for name in REPORT_FILES]
+    return [directory / name for name in files]
 
 
 # A reject reason with its values masked (`spending_score '…' is not a whole number`): the
@@ -133,30 +149,50 @@ def top_reject_reasons(con: duckdb.DuckDBPyConnection, limit: int) -> list[tuple
     ).fetchall()
 
 
-def histograms(con: duckdb.DuckDBPyConnection, bins: int) -> pd.DataFrame:
-    """cluster_id, feature, bin, low, bin_width, customers: every customer's income, spending
-    and age counted per segment on `bins` bins per feature shared by all segments; two scans
+def axis_labels(features: Iterable[Feature]) -> dict[str, str]:
+    """Column -> how a chart names it, with its unit: the features, and age beside them."""
+    age = CLASSIC["age"]
+    return {age.column: f"{age.label} ({age.unit})"} | {
+        f.feature: f"{f.label} ({f.unit})" if f.unit else f.label for f in features
+    }
+
+
+def shown_beside(con: duckdb.DuckDBPyConnection, features: Iterable[Feature]) -> list[str]:
+    """Age, when the customers have it and it is not a feature: its distribution per segment is
+    shown beside the features'."""
+    if "age" in {f.feature for f in features} or "age" not in customer_columns(con):
+        return []
+    return ["age"]
+
+
+def customer_columns(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The warehouse columns the input has (raw_columns)."""
+    return {row[0] for row in con.execute("select column_name from raw_columns").fetchall()}
+
+
+def histograms(con: duckdb.DuckDBPyConnection, bins: int, columns: list[str]) -> pd.DataFrame:
+    """cluster_id, feature, bin, low, bin_width, customers: every customer's value of each of
+    `columns` counted per segment on `bins` bins per column shared by all segments; two scans
     of int_clustered_customers, whatever its size."""
     bounds = con.sql(
-        "select " + ", ".join(f"min({f}), max({f})" for f in FEATURE_COLUMNS.values()) + " from int_clustered_customers"
+        "select "
+        + ", ".join(f"min({quote_ident(f)}), max({quote_ident(f)})" for f in columns)
+        + " from int_clustered_customers"
     ).fetchall()[0]
-    # a column the input does not have (age may be absent) has no histogram
-    features = [f for f, low in zip(FEATURE_COLUMNS.values(), bounds[0::2]) if low is not None]
-    bounds = tuple(
-        b
-        for f, low, high in zip(FEATURE_COLUMNS.values(), bounds[0::2], bounds[1::2])
-        if low is not None
-        for b in (low, high)
-    )
+    # a column without values has no histogram
+    features = [f for f, low in zip(columns, bounds[0::2]) if low is not None]
+    bounds = tuple(b for low, high in zip(bounds[0::2], bounds[1::2]) if low is not None for b in (low, high))
     low = dict(zip(features, bounds[0::2]))
-    width = {f: max(high - low[f], 1) / bins for f, high in zip(features, bounds[1::2])}
+    width = {f: (high - low[f] or 1) / bins for f, high in zip(features, bounds[1::2])}
     counts = con.execute(
         "select cluster_id, "
         + ", ".join(
-            f"histogram(least(floor(({f} - ${f}_low) / ${f}_width), {bins - 1})::integer) as {f}" for f in features
+            f"histogram(least(floor(({quote_ident(f)} - $f{i}_low) / $f{i}_width), {bins - 1})::integer)"
+            for i, f in enumerate(features)
         )
         + " from int_clustered_customers group by cluster_id",
-        {**{f"{f}_low": low[f] for f in features}, **{f"{f}_width": width[f] for f in features}},
+        {f"f{i}_low": low[f] for i, f in enumerate(features)}
+        | {f"f{i}_width": width[f] for i, f in enumerate(features)},
     ).fetchall()
     return pd.DataFrame(
         [
@@ -230,11 +266,12 @@ def write_segmented_csv(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         for column, name in names
     ]
     scale = first_row(con, "select income_scale from raw_input")[0]
+    numbers = {"annual_income_k"} | {f.feature for f in model_features(con) if f.kind == "number"}
     cells = []
     for (column, _), name in zip(names, headers, strict=True):
         cell = f"segments.{quote_ident(column)}"
-        if column == "annual_income_k":  # in the input's unit, 15.0 as 15 as the input wrote it
-            cell = f"{cell} / {scale}"
+        if column in numbers:  # in the input's unit, 15.0 as 15 as the input wrote it
+            cell = f"{cell} / {scale}" if column == "annual_income_k" else cell
             cell = f"if({cell} = trunc({cell}), ({cell})::bigint::varchar, ({cell})::varchar)"
         elif column not in ("age", "spending_score"):  # whole numbers in the warehouse: written as they are
             cell = SAFE_CELL.format(cell=cell)

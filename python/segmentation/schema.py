@@ -91,8 +91,9 @@ def parse_entry(entry: dict, section: str = "models") -> TableDoc:
 
 
 def apply_comments(con: duckdb.DuckDBPyConnection, docs: dict[str, TableDoc]) -> None:
-    """COMMENT ON every documented relation and column (after the build: CREATE OR REPLACE
-    drops comments), in one transaction: one commit instead of one per comment."""
+    """COMMENT ON every documented relation and column the build has (after the build:
+    CREATE OR REPLACE drops comments), in one transaction: one commit instead of one per
+    comment."""
     kinds = dict(con.execute("select table_name, 'table' from duckdb_tables() where not temporary").fetchall())
     kinds.update(con.execute("select view_name, 'view' from duckdb_views() where not internal").fetchall())
     kinds.update(
@@ -100,6 +101,8 @@ def apply_comments(con: duckdb.DuckDBPyConnection, docs: dict[str, TableDoc]) ->
             "select function_name, 'macro' from duckdb_functions() where function_type = 'macro' and not internal"
         ).fetchall()
     )
+    # the columns a build has: those of the features vary with the model (model_features)
+    existing = set(con.execute("select table_name, column_name from duckdb_columns() where not internal").fetchall())
     con.begin()
     for doc in docs.values():
         kind = kinds.get(doc.name)
@@ -109,6 +112,8 @@ def apply_comments(con: duckdb.DuckDBPyConnection, docs: dict[str, TableDoc]) ->
         if kind == "macro":
             continue  # arguments take no comments
         for column, description in doc.columns.items():
+            if (doc.name, column) not in existing:
+                continue
             target = f"{quote_ident(doc.name)}.{quote_ident(column)}"
             con.execute(f"comment on column {target} is {quote_literal(description)}")
     con.commit()

@@ -1,13 +1,14 @@
 """The fitted model as portable SQL: one `SELECT` per SQL engine that segments the customers
 where they live (Spark, PostgreSQL, BigQuery, Snowflake, Trino, DuckDB), without Python.
 
-The query is written once, as DuckDB SQL, from the run's scaler, centroids and labels (inlined
-as literals), and transpiled to each dialect by sqlglot. It reads a table `customers_to_score`
-(`customer_id`, `annual_income_k`, `spending_score`, and `age` when the model uses it) and
-returns `customer_id`, `cluster_id`, `segment_label`, `distance_to_centroid`: the nearest
-centroid in scaled units, as `int_clustered_customers` assigns it (the lowest cluster_id on a tie),
-null when a feature is missing or outside `config.ACCEPTED_RANGES`. `customer_id` is passed
-through as it is.
+The query is written once, as DuckDB SQL, from the run's declaration (`model_features`), scaler,
+centroids and labels (inlined as literals), and transpiled to each dialect by sqlglot. It reads
+a table `customers_to_score` (`customer_id` and a column per feature, named as in
+`model_features.feature`, in the units of the input file) and returns `customer_id`,
+`cluster_id`, `segment_label`, `distance_to_centroid`: the nearest centroid in scaled units, as
+`int_clustered_customers` assigns it (the lowest cluster_id on a tie), after the same unit
+conversion and transform as the build; null when a feature is missing or outside its accepted
+range. `customer_id` is passed through as it is.
 
 Numbers go in as `cast('<shortest repr>' as double)`: every engine parses the text to the same
 double (a bare literal such as 59.7 is a decimal in PostgreSQL, Spark and Trino), and the
@@ -20,6 +21,7 @@ within one rounding of each other; the engine tests check every customer agrees.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +29,8 @@ from pathlib import Path
 import duckdb
 import sqlglot
 
-from .config import ACCEPTED_RANGES
-from .db import quote_literal
+from .db import model_features, quote_ident, quote_literal
+from .features import MAX_MAGNITUDE, TRANSFORMS, Feature, bound
 from .text import one_line
 
 TABLE = "customers_to_score"
@@ -43,17 +45,17 @@ class ScoringModel:
     run_id: int
     input_name: str
     input_sha256: str
-    features: tuple[str, ...]  # in the order they are scaled
+    features: tuple[Feature, ...]  # in the order they are scaled
     scaler: Mapping[str, tuple[float, float]]  # feature -> (mean, population std)
     centroids: Mapping[int, Mapping[str, float]]  # cluster_id -> feature -> centre, scaled units
     labels: Mapping[int, str]  # cluster_id -> segment label (a cluster without customers has none)
 
 
 def read_model(con: duckdb.DuckDBPyConnection) -> ScoringModel:
-    """The latest run's model, from a built warehouse (pipeline_runs, feature_scaling,
-    cluster_centroids, segment_summary)."""
-    run_id, input_path, sha, features = con.execute(
-        "select run_id, input_path, input_sha256, features from pipeline_runs order by run_id desc limit 1"
+    """The latest run's model, from a built warehouse (pipeline_runs, model_features,
+    feature_scaling, cluster_centroids, segment_summary)."""
+    run_id, input_path, sha = con.execute(
+        "select run_id, input_path, input_sha256 from pipeline_runs order by run_id desc limit 1"
     ).fetchall()[0]
     scaler = {
         feature: (mean, std)
@@ -61,17 +63,18 @@ def read_model(con: duckdb.DuckDBPyConnection) -> ScoringModel:
             "select feature, mean, std from feature_scaling order by position"
         ).fetchall()
     }
-    names = tuple(features.split(","))
+    features = model_features(con)
+    names = [f.feature for f in features]
     centroids = {
         row[0]: dict(zip(names, row[1:]))
         for row in con.execute(
             "select cluster_id, "
-            + ", ".join(f"{f}_scaled" for f in names)
+            + ", ".join(f.scaled_ident for f in features)
             + " from cluster_centroids order by cluster_id"
         ).fetchall()
     }
     labels = dict(con.execute("select cluster_id, segment_label from segment_summary").fetchall())
-    return ScoringModel(run_id, Path(input_path).name, sha, names, scaler, centroids, labels)
+    return ScoringModel(run_id, Path(input_path).name, sha, features, scaler, centroids, labels)
 
 
 def number(value: float) -> str:
@@ -81,11 +84,27 @@ def number(value: float) -> str:
     return f"cast('{float(value)!r}' as double)"
 
 
-def range_condition(feature: str) -> str:
-    low, high = ACCEPTED_RANGES[feature]
-    if low is not None and high is not None:
-        return f"{feature} between {low} and {high}"
-    return f"{feature} >= {low}" if low is not None else f"{feature} <= {high}"
+def range_condition(feature: Feature, value: str) -> str:
+    """`value` (SQL, in warehouse units) within the feature's accepted range and size."""
+    low = -MAX_MAGNITUDE if feature.accepted_min is None else feature.accepted_min
+    high = MAX_MAGNITUDE if feature.accepted_max is None else feature.accepted_max
+    return f"{value} between {number(low)} and {number(high)}"
+
+
+def described(feature: Feature) -> str:
+    """A feature in words, in the input's units: `spending_score (1-100, from 1 to 100)`,
+    `Total Spent (log(1 + x) before scaling, from 0)`."""
+    low, high = (None if b is None else b / feature.input_scale for b in (feature.accepted_min, feature.accepted_max))
+    notes = []
+    if feature.input_scale != 1:
+        notes.append(f"in units of {feature.input_scale:g} {feature.unit}")
+    elif feature.unit:
+        notes.append(feature.unit)
+    if feature.transform != "none":
+        notes.append(f"{TRANSFORMS[feature.transform].meaning} before scaling")
+    if low is not None:
+        notes.append(f"from {bound(low)}" + ("" if high is None else f" to {bound(high)}"))
+    return feature.feature + (f" ({', '.join(notes)})" if notes else "")
 
 
 def source_sql(model: ScoringModel) -> str:
@@ -94,17 +113,26 @@ def source_sql(model: ScoringModel) -> str:
     ids = sorted(model.centroids)
     if not ids:
         raise ValueError("the model has no centroids")
-    casts = ",\n".join(f"        cast({f} as double) as {f}" for f in features)
-    usable = "\n            and ".join(range_condition(f) for f in features)
+    # each feature in warehouse units, as x<position>; the input's unit converted
+    casts = ",\n".join(
+        f"        cast({quote_ident(f.feature)} as double)"
+        + ("" if f.input_scale == 1 else f" * {number(f.input_scale)}")
+        + f" as x{f.position}"
+        for f in features
+    )
+    usable = "\n            and ".join(range_condition(f, f"x{f.position}") for f in features)
     scaled = ",\n".join(
-        f"        case when\n            {usable}\n            then ({f} - {number(model.scaler[f][0])}) / "
-        f"{number(model.scaler[f][1])}\n        end as {f}_scaled"
+        f"        case when\n            {usable}\n            then ({f.value_sql.format(f'x{f.position}')} - "
+        f"{number(model.scaler[f.feature][0])}) / {number(model.scaler[f.feature][1])}\n"
+        f"        end as x{f.position}_scaled"
         for f in features
     )
     distances = ",\n".join(
         "        sqrt(\n            "
         + "\n            + ".join(
-            f"({f}_scaled - {c}) * ({f}_scaled - {c})" for f in features for c in [number(model.centroids[cluster][f])]
+            f"(x{f.position}_scaled - {c}) * (x{f.position}_scaled - {c})"
+            for f in features
+            for c in [number(model.centroids[cluster][f.feature])]
         )
         + f"\n        ) as distance_{i}"
         for i, cluster in enumerate(ids)
@@ -175,19 +203,24 @@ select * from final
 """
 
 
+def identifier(name: str) -> str:
+    """A column name as SQL writes it: quoted only when it must be."""
+    return name if re.fullmatch(r"[a-z_][a-z0-9_]*", name) else quote_ident(name)
+
+
 def header(model: ScoringModel, dialect: str) -> str:
-    columns = ", ".join(("customer_id", *model.features))
-    ranges = ", ".join(range_condition(f) for f in model.features)
+    columns = ", ".join(("customer_id", *(one_line(identifier(f.feature)) for f in model.features)))
+    features = "; ".join(one_line(described(f)) for f in model.features)
     return (
         "\n".join(
             f"-- {line}"
             for line in (
                 f"Customer segments for {dialect}: the model of warehouse run {model.run_id}.",
                 f"Input: {one_line(model.input_name)}, SHA-256 {model.input_sha256}.",
-                f"Features: {', '.join(model.features)}; K = {len(model.centroids)}.",
+                f"Features, in the input file's units: {features}; K = {len(model.centroids)}.",
                 f"Reads table {TABLE}({columns}); returns customer_id, cluster_id,",
                 "segment_label, distance_to_centroid (nearest centroid in scaled units, lowest cluster_id on a",
-                f"tie; null when a feature is missing or outside {ranges}).",
+                "tie; null when a feature is missing, outside its range or over 10^15 in size).",
                 f"Generated from one DuckDB source by sqlglot {sqlglot.__version__}; do not edit.",
             )
         )

@@ -1,5 +1,7 @@
--- What K-Means may read: one row per customer, the candidate features in their original
--- units (income and spending always; age when the build is asked for it).
+-- What K-Means reads: one row per customer, with the model's features (model_features) in
+-- their order, in warehouse units (before any transform).
+-- Loops over the features unroll into lists the linter cannot indent: its LT02 is off here.
+-- noqa: disable=LT02
 with
 
 customers as (
@@ -9,9 +11,9 @@ customers as (
 final as (
     select
         customer_id,
-        annual_income_k,
-        spending_score,
-        age
+        {%- for feature in features %}
+        {{ feature.ident }}{{ "," if not loop.last }}
+        {%- endfor %}
     from customers
 )
 

@@ -1,64 +1,72 @@
--- cluster_of(annual_income_k, spending_score[, age]): the cluster of a customer with these
--- values, from the stored scaler and centroids (the same nearest-centroid rule as
--- int_clustered_customers). Null when a value the model uses is missing, and when a value lies
--- outside the accepted ranges (ACCEPTED_RANGES in python/segmentation/config.py: income at
--- least 0, spending score 1 to 100, age 1 to 120). Plain SQL without lambdas, so DuckDB 1.x
--- clients can read the stored macro.
-create or replace macro cluster_of(annual_income_k, spending_score, age := null) as (
+-- cluster_of(<one argument per feature, in the order of model_features>): the cluster of a
+-- customer with these values, in the units of the input file, from the stored declaration,
+-- scaler and centroids: the same unit conversion, transform, scaling and nearest-centroid
+-- rule as int_clustered_customers. Null when a value is missing or lies outside its accepted
+-- range (model_features). The classic model's cluster_of(annual_income_k, spending_score)
+-- keeps an `age := null` that only refuses an age outside 1 to 120. Plain SQL without
+-- lambdas, so DuckDB 1.x clients can read the stored macro.
+-- Loops over the features unroll into lists the linter cannot indent: its LT02 is off here.
+-- noqa: disable=LT02
+create or replace macro cluster_of(
+    {%- for feature in features %}
+    {{ feature.argument }}{{ "," if not loop.last }}
+    {%- endfor %}
+    {%- if classic_pair and "age" not in kinds %}, age := null{% endif %}
+) as (
     with
 
     scaling as (
         select * from feature_scaling
     ),
 
-    -- the scaled centres only: the original-unit columns share the arguments' names
+    -- each feature's mean and standard deviation, in the order of model_features
+    scaler as (
+        select
+            {%- for feature in features %}
+            any_value(mean) filter (where feature = {{ feature.literal }}) as mean_{{ loop.index }},
+            any_value(std) filter (where feature = {{ feature.literal }}) as std_{{ loop.index }}
+            {{- "," if not loop.last }}
+            {%- endfor %}
+        from scaling
+    ),
+
+    -- the scaled centres, under names no argument takes
     centroids as (
         select
             cluster_id,
-            annual_income_k_scaled,
-            spending_score_scaled,
-            age_scaled
+            {%- for feature in features %}
+            {{ feature.scaled_ident }} as centre_{{ loop.index }}{{ "," if not loop.last }}
+            {%- endfor %}
         from cluster_centroids
-    ),
-
-    squared_gaps as (
-        select
-            centroids.cluster_id,
-            (
-                (
-                    case scaling.feature
-                        -- the macro's arguments
-                        when 'annual_income_k' then annual_income_k  -- noqa: RF02
-                        when 'spending_score' then spending_score  -- noqa: RF02
-                        when 'age' then age  -- noqa: RF02
-                    end - scaling.mean
-                ) / scaling.std
-                - case scaling.feature
-                    when 'annual_income_k' then centroids.annual_income_k_scaled
-                    when 'spending_score' then centroids.spending_score_scaled
-                    when 'age' then centroids.age_scaled
-                end
-            ) ** 2 as squared_gap
-        from centroids
-        cross join scaling
     ),
 
     distances as (
         select
-            cluster_id,
-            sum(squared_gap) as squared_distance
-        from squared_gaps
-        group by cluster_id
-        -- every feature the model uses has a value
-        having count(squared_gap) = count(*)
+            centroids.cluster_id,
+            {%- for feature in features %}
+            {{ "+ " if not loop.first }}(
+                (
+                    {{ feature.value_sql.format(feature.argument ~ " * " ~ feature.input_scale) }}
+                    - scaler.mean_{{ loop.index }}
+                ) / scaler.std_{{ loop.index }}
+                - centroids.centre_{{ loop.index }}
+            ) ** 2
+            {%- endfor %} as squared_distance
+        from centroids
+        cross join scaler
     )
 
-    -- the lowest cluster number on a tie; none for a value outside the accepted ranges
+    -- the lowest cluster number on a tie; none for a missing value or one outside its range
     select arg_min(cluster_id, (squared_distance, cluster_id))
     from distances
     where
-        -- the macro's arguments
-        coalesce(annual_income_k >= 0, true)  -- noqa: RF02
-        and coalesce(spending_score between 1 and 100, true)  -- noqa: RF02
-        and coalesce(age between 1 and 120, true)  -- noqa: RF02
+        squared_distance is not null
+        {%- for feature in features %}
+        and {{ feature.argument }} * {{ feature.input_scale }} between
+        {{ feature.accepted_min if feature.accepted_min is not none else -1e15 }}
+        and {{ feature.accepted_max if feature.accepted_max is not none else 1e15 }}
+        {%- endfor %}
+        {%- if classic_pair and "age" not in kinds %}
+        and coalesce(age between 1 and 120, true)
+        {%- endif %}
 )

@@ -1,8 +1,14 @@
--- segment_of(annual_income_k, spending_score[, age]): the segment label of a customer with
--- these values: their cluster (cluster_of) looked up in segment_summary, whose labels are
--- unique within a run. Null where cluster_of is (a missing value, a value outside the accepted
--- ranges). Age is passed by name, as DuckDB 1.x requires for an argument with a default.
-create or replace macro segment_of(annual_income_k, spending_score, age := null) as (
+-- segment_of(<the arguments of cluster_of>): the segment label of a customer with these
+-- values: their cluster (cluster_of) looked up in segment_summary, whose labels are unique
+-- within a run. Null where cluster_of is (a missing value, a value outside its range).
+-- Loops over the features unroll into lists the linter cannot indent: its LT02 is off here.
+-- noqa: disable=LT02
+create or replace macro segment_of(
+    {%- for feature in features %}
+    {{ feature.argument }}{{ "," if not loop.last }}
+    {%- endfor %}
+    {%- if classic_pair and "age" not in kinds %}, age := null{% endif %}
+) as (
     with
 
     segments as (
@@ -11,8 +17,10 @@ create or replace macro segment_of(annual_income_k, spending_score, age := null)
 
     select segments.segment_label
     from segments
-    -- the macro's arguments
     where
-        segments.cluster_id
-        = cluster_of(annual_income_k, spending_score, age := age)  -- noqa: RF03
+        segments.cluster_id = cluster_of(
+            {%- for feature in features %}
+            {{ feature.argument }}{{ "," if not loop.last }}
+            {%- endfor %}
+        )
 )

@@ -2,7 +2,9 @@
 -- the whole population's (never from the cluster's number), and the playbook for that label.
 -- Labels are unique within a run: segments sharing a label are told apart by their age band
 -- (when age is a feature and the bands differ) or by where they sit on the feature that
--- separates them most (e.g. "Standard Customers (Higher Income)").
+-- separates them most (e.g. "Standard Customers (Higher Income)"). The classic labels,
+-- personas and playbook are the income and spending model's; with other features the label
+-- names each feature's band ("High Total Spent · Low Total Orders"), told apart the same way.
 with
 
 -- scanned twice (population, profiles) rather than materialised: it holds every customer
@@ -346,7 +348,90 @@ with_playbook as (
             and labelled.separator_band = separated.band
 ),
 
-final as (
+feature_profiles as (
+    select * from int_segment_feature_profiles
+),
+
+-- the label from each feature's band, in the order of model_features
+feature_labels as (
+    select
+        cluster_id,
+        string_agg(band || ' ' || label, ' · ' order by position) as base_label,
+        string_agg(
+            format('{} {} (average {:,.2f})', band, label, mean), ', ' order by position
+        ) || '.' as description
+    from feature_profiles
+    group by cluster_id
+),
+
+-- segments sharing a label: how far apart they lie on each feature
+feature_spreads as (
+    select
+        feature_labels.base_label,
+        feature_profiles.position,
+        count(*) as segments,
+        max(feature_profiles.z_score) - min(feature_profiles.z_score) as spread
+    from feature_labels
+    inner join feature_profiles on feature_labels.cluster_id = feature_profiles.cluster_id
+    group by feature_labels.base_label, feature_profiles.position
+),
+
+-- the feature they are spread widest on (the first such on a tie)
+feature_separators as (
+    select
+        base_label,
+        any_value(segments) as segments,
+        arg_max(position, (spread, -position)) as position  -- noqa: RF04
+    from feature_spreads
+    group by base_label
+),
+
+feature_placed as (
+    select
+        feature_labels.cluster_id,
+        feature_labels.base_label,
+        feature_labels.description,
+        feature_separators.segments,
+        feature_profiles.label as separating_feature,
+        row_number() over (
+            partition by feature_labels.base_label
+            order by feature_profiles.z_score, feature_labels.cluster_id
+        ) as place
+    from feature_labels
+    inner join feature_separators on feature_labels.base_label = feature_separators.base_label
+    inner join feature_profiles
+        on
+            feature_labels.cluster_id = feature_profiles.cluster_id
+            and feature_separators.position = feature_profiles.position
+),
+
+-- Lower / Higher for two, Lowest, 2nd-Lowest, ..., Middle, ..., Highest for more (read
+-- with features other than the classic pair)
+feature_segments as (  -- noqa: ST03
+    select
+        cluster_id,
+        base_label,
+        description,
+        case
+            when segments = 1 then base_label
+            else base_label || ' (' || case
+                when segments = 2 then if(place = 1, 'Lower', 'Higher')
+                when place = 1 then 'Lowest'
+                when place = segments then 'Highest'
+                when 2 * place = segments + 1 then 'Middle'
+                when 2 * place < segments + 1
+                    then place || if(place = 2, 'nd', if(place = 3, 'rd', 'th')) || '-Lowest'
+                else
+                    (segments - place + 1)
+                    || if(segments - place = 1, 'nd', if(segments - place = 2, 'rd', 'th'))
+                    || '-Highest'
+            end || ' ' || separating_feature || ')'
+        end as segment_label
+    from feature_placed
+),
+
+chosen as (
+    {%- if classic_pair %}
     select
         cluster_id,
         segment_label,
@@ -354,29 +439,57 @@ final as (
         income_band,
         spending_band,
         age_band,
-        customers,
-        share_of_customers,
-        is_small_segment,
-        avg_annual_income_k,
-        min_annual_income_k,
-        max_annual_income_k,
-        avg_spending_score,
-        min_spending_score,
-        max_spending_score,
-        avg_age,
-        min_age,
-        max_age,
-        customers_under_30,
-        customers_30_to_49,
-        customers_50_and_over,
-        female_customers,
-        male_customers,
-        share_female,
-        avg_distance_to_centroid,
         persona,
         description,
         marketing_actions
     from with_playbook
+    {%- else %}
+    select
+        cluster_id,
+        segment_label,
+        base_label,
+        null::varchar as income_band,
+        null::varchar as spending_band,
+        null::varchar as age_band,
+        null::varchar as persona,
+        description,
+        null::varchar as marketing_actions
+    from feature_segments
+    {%- endif %}
+),
+
+final as (
+    select
+        with_playbook.cluster_id,
+        chosen.segment_label,
+        chosen.base_label,
+        chosen.income_band,
+        chosen.spending_band,
+        chosen.age_band,
+        with_playbook.customers,
+        with_playbook.share_of_customers,
+        with_playbook.is_small_segment,
+        with_playbook.avg_annual_income_k,
+        with_playbook.min_annual_income_k,
+        with_playbook.max_annual_income_k,
+        with_playbook.avg_spending_score,
+        with_playbook.min_spending_score,
+        with_playbook.max_spending_score,
+        with_playbook.avg_age,
+        with_playbook.min_age,
+        with_playbook.max_age,
+        with_playbook.customers_under_30,
+        with_playbook.customers_30_to_49,
+        with_playbook.customers_50_and_over,
+        with_playbook.female_customers,
+        with_playbook.male_customers,
+        with_playbook.share_female,
+        with_playbook.avg_distance_to_centroid,
+        chosen.persona,
+        chosen.description,
+        chosen.marketing_actions
+    from with_playbook
+    inner join chosen on with_playbook.cluster_id = chosen.cluster_id
 )
 
 select * from final

@@ -1,20 +1,51 @@
 -- Every data record of the input, typed where it can be, with the problems of its own fields
 -- (stg_customer_rows adds those between records: repeated ids). Only what the model needs can
--- reject a record: its id and the features in use (income and spending; age when it is a
--- feature). A bad or missing value elsewhere keeps the customer: the value becomes null and
--- the problem is listed in value_issues. Columns the model does not use travel as text.
--- Numbers are gated by a regex first: try_cast alone would accept '1e2' and '0x10'.
--- The input's own columns travel through star expressions (columns(*), * exclude), which the
--- linter cannot resolve into names: its reference and column-order rules are off here.
--- noqa: disable=RF02,RF03,ST06
+-- reject a record: its id and the features in use (model_features). A bad or missing value
+-- elsewhere keeps the customer: the value becomes null and the problem is listed in
+-- value_issues. A feature of the input's own becomes a number; the other columns the model
+-- does not use travel as text. Numbers are gated by a regex first: try_cast alone would accept
+-- '1e2' and '0x10'. The input's own columns travel through star expressions (columns(*),
+-- * exclude), which the linter cannot resolve into names: its reference and column-order rules
+-- are off here.
+-- Loops over the features unroll into lists the linter cannot indent: LT02 is off too.
+-- noqa: disable=RF02,RF03,ST06,LT02
+{%- set own = features | selectattr("kind", "equalto", "number") | list %}
+{%- set used = features | map(attribute="feature") | list %}
+{%- set not_features = ["age", "annual_income_k", "spending_score"] | reject("in", used) | list %}
+{#- a number as people write it: a sign, a currency sign, thousands separators, decimals;
+    where the file writes decimal commas, dots split the thousands ('70.000' is 70000) #}
+{%- macro number(value) -%}
+case
+            when regexp_full_match({{ value }}, '[0-9]{1,15}') then {{ value }}::double
+            when
+                input_settings.has_decimal_comma
+                and regexp_full_match(
+                    {{ value }},
+                    '[+-]?[$€£]?([0-9]{1,3}(\.[0-9]{3})+|[0-9]+)(,[0-9]*)?|[+-]?[$€£]?,[0-9]+'
+                )
+                then try_cast(
+                    replace(regexp_replace({{ value }}, '[$€£.]', '', 'g'), ',', '.') as double
+                )
+            when
+                regexp_full_match(
+                    {{ value }},
+                    '[+-]?[$€£]?([0-9]{1,3}(,[0-9]{3})+|[0-9]+)(\.[0-9]*)?|[+-]?[$€£]?\.[0-9]+'
+                )
+                then try_cast(regexp_replace({{ value }}, '[$€£,]', '', 'g') as double)
+            -- a decimal comma in a file that otherwise writes points ('89,5')
+            when
+                regexp_full_match(
+                    {{ value }}, '[+-]?[$€£]?([0-9]{1,3}(\.[0-9]{3})+|[0-9]+),[0-9]{1,2}'
+                )
+                then try_cast(
+                    replace(regexp_replace({{ value }}, '[$€£.]', '', 'g'), ',', '.') as double
+                )
+        end
+{%- endmacro %}
 with
 
 raw_rows as (
     select * from raw_customers
-),
-
-run_settings as (
-    select features from this_run
 ),
 
 -- the income's unit and decimal mark, which the loader decides for the whole file
@@ -104,62 +135,33 @@ typed as (
         -- missing where the input has the column but no label came of it (the label, above)
         list_contains(input_columns.column_names, 'gender')
         and gender_label is null as is_gender_missing,
-        -- age's problems are the customer's only when age is a feature, and only when it has one
-        not list_contains(input_columns.column_names, 'age')
-        or list_contains(run_settings.features, 'age') as is_age_no_value_issue,
         case
             when regexp_full_match(trimmed.age, '[0-9]{1,3}') then trimmed.age::double
             when regexp_full_match(trimmed.age, '[+-]?[0-9]+(\.0*)?')
                 then try_cast(trimmed.age as double)
         end as age_number,
-        -- an income may carry a dollar sign, thousands separators and decimals; where the file
-        -- writes decimal commas, dots split the thousands ('70.000' is 70000)
-        case
-            when regexp_full_match(trimmed.annual_income_k, '[0-9]{1,15}')
-                then trimmed.annual_income_k::double
-            when
-                input_settings.has_decimal_comma
-                and regexp_full_match(
-                    trimmed.annual_income_k,
-                    '[+-]?\$?([0-9]{1,3}(\.[0-9]{3})+|[0-9]+)(,[0-9]*)?|[+-]?\$?,[0-9]+'
-                )
-                then try_cast(
-                    replace(regexp_replace(trimmed.annual_income_k, '[$.]', '', 'g'), ',', '.')
-                    as double
-                )
-            when
-                regexp_full_match(
-                    trimmed.annual_income_k,
-                    '[+-]?\$?([0-9]{1,3}(,[0-9]{3})+|[0-9]+)(\.[0-9]*)?|[+-]?\$?\.[0-9]+'
-                )
-                then try_cast(regexp_replace(trimmed.annual_income_k, '[$,]', '', 'g') as double)
-            -- a decimal comma in a file that otherwise writes points ('89,5')
-            when
-                regexp_full_match(
-                    trimmed.annual_income_k, '[+-]?\$?([0-9]{1,3}(\.[0-9]{3})+|[0-9]+),[0-9]{1,2}'
-                )
-                then try_cast(
-                    replace(regexp_replace(trimmed.annual_income_k, '[$.]', '', 'g'), ',', '.')
-                    as double
-                )
-        end as income_number,
+        -- an income may carry a dollar sign, thousands separators and decimals
+        {{ number("trimmed.annual_income_k") }} as income_number,
         case
             when regexp_full_match(trimmed.spending_score, '[0-9]{1,3}')
                 then trimmed.spending_score::double
             when regexp_full_match(trimmed.spending_score, '[+-]?[0-9]+(\.0*)?')
                 then try_cast(trimmed.spending_score as double)
         end as spending_number,
-        list_contains(run_settings.features, 'age') as is_age_a_feature,
+        {%- for feature in own %}
+        {{ number("trimmed." ~ feature.ident) }} as feature_{{ feature.position }}_number,
+        {%- endfor %}
+        input_columns.column_names,
         missing_markers.markers
     from trimmed
     cross join padding
     cross join missing_markers
-    cross join run_settings
     cross join input_columns
     cross join input_settings
 ),
 
--- Checks run in order, so the costlier ones only see the few values that failed to type.
+-- Checks run in order, so the costlier ones only see the few values that failed to type. A
+-- feature of the input's own is any number of at most 10^15 in size, from its accepted minimum.
 column_checks as (
     select
         *,
@@ -174,9 +176,7 @@ column_checks as (
             when age is null or list_contains(markers, lower(age)) then 'age is missing'
             else format('age ''{}'' is not a whole number', left(age, 40))
         end as age_problem,
-        -- at most 10^15 in the input's unit: a whole number any engine and spreadsheet holds
-        -- exactly, and whose squares scaling sums without overflow (1e19 breaks a bigint,
-        -- 1e155 squared is infinite)
+        -- at most 10^15 in the input's unit (features.MAX_MAGNITUDE)
         case
             when income_number between 0 and 1e15 then null
             when income_number < 0
@@ -199,6 +199,22 @@ column_checks as (
                 then 'spending_score is missing'
             else format('spending_score ''{}'' is not a whole number', left(spending_score, 40))
         end as spending_score_problem
+        {%- for feature in own %},
+        {%- set value = "feature_" ~ feature.position ~ "_number" %}
+        {%- set low = feature.accepted_min if feature.accepted_min is not none else -1e15 %}
+        case
+            when {{ value }} between {{ low }} and 1e15 then null
+            when {{ value }} between -1e15 and 1e15
+                then {{ feature.literal }} || ' ' || {{ feature.ident }}
+                || ' is outside {{ "%g" | format(low) }} to infinity'
+            when {{ feature.ident }} is null or list_contains(markers, lower({{ feature.ident }}))
+                then {{ feature.literal }} || ' is missing'
+            when {{ value }} is not null
+                then {{ feature.literal }} || ' ''' || left({{ feature.ident }}, 40) || ''' is too large'
+            else
+                {{ feature.literal }} || ' ''' || left({{ feature.ident }}, 40) || ''' is not a number'
+        end as feature_{{ feature.position }}_problem
+        {%- endfor %}
     from typed
 ),
 
@@ -207,14 +223,27 @@ field_checks as (
         * exclude (
             fields_found, fields_expected, line_problem, customer_id, gender, age,
             annual_income_k, spending_score, is_id_missing, gender_label, is_gender_missing,
-            age_number, income_number, spending_number, is_age_a_feature, is_age_no_value_issue,
-            markers,
+            age_number, income_number, spending_number, markers,
+            {%- for feature in own %}
+            feature_{{ feature.position }}_number, feature_{{ feature.position }}_problem,
+            {%- endfor %}
             customer_id_problem, age_problem, annual_income_k_problem, spending_score_problem
-        ),
+        )
+        {%- if own %}
+        replace (
+            {%- for feature in own %}
+            if(
+                feature_{{ feature.position }}_problem is null,
+                feature_{{ feature.position }}_number,
+                null
+            ) as {{ feature.ident }}{{ "," if not loop.last }}
+            {%- endfor %}
+        )
+        {%- endif %},
         if(customer_id_problem is null, customer_id, null) as customer_id,
         gender_label as gender,
         if(age_problem is null, age_number::integer, null) as age,
-        income_number as annual_income_k,
+        if(annual_income_k_problem is null, income_number, null) as annual_income_k,
         if(spending_score_problem is null, spending_number::integer, null) as spending_score,
         -- a record with too few or too many fields cannot be mapped to columns at all
         case
@@ -224,25 +253,36 @@ field_checks as (
             else nullif(
                 concat_ws(
                     '; ',
-                    customer_id_problem,
-                    if(is_age_a_feature, age_problem, null),
-                    annual_income_k_problem,
-                    spending_score_problem
+                    customer_id_problem
+                    {%- for column in ["age", "annual_income_k", "spending_score"] if column in used %},
+                    {{ column }}_problem
+                    {%- endfor %}
+                    {%- for feature in own %},
+                    feature_{{ feature.position }}_problem
+                    {%- endfor %}
                 ),
                 ''
             )
         end as field_problem,
-        -- problems of the columns the model does not use: the customer is kept
+        -- problems of the columns the model does not use (where the input has them): the
+        -- customer is kept
         if(
-            (age_problem is null or is_age_no_value_issue) and not is_gender_missing,
+            not is_gender_missing
+            {%- for column in not_features %}
+            and ({{ column }}_problem is null or not list_contains(column_names, '{{ column }}'))
+            {%- endfor %},
             null,
             list_filter(
                 [
+                    {%- for column in not_features %}
                     {
-                        'column_name': 'age',
-                        'raw_value': nullif(age, ''),
-                        'problem': if(is_age_no_value_issue, null, age_problem)
+                        'column_name': '{{ column }}',
+                        'raw_value': nullif({{ column }}, ''),
+                        'problem': if(
+                            list_contains(column_names, '{{ column }}'), {{ column }}_problem, null
+                        )
                     },
+                    {%- endfor %}
                     {
                         'column_name': 'gender',
                         'raw_value': nullif(gender, ''),
@@ -267,7 +307,7 @@ final as (
         columns(
             * exclude (
                 line_number, customer_id, gender, age, annual_income_k, spending_score,
-                field_problem, value_issues, income_scale, has_decimal_comma
+                field_problem, value_issues, column_names, income_scale, has_decimal_comma
             )
         ),
         field_problem,

@@ -1,0 +1,34 @@
+"""SQL models are Jinja templates over the model's declaration, as dbt renders its models: a
+model that handles each feature loops over `features` instead of naming columns. Rendered SQL
+is plain DuckDB SQL; a model without a tag renders to itself.
+
+In a template: `features` (`features.Feature`, in position order: `f.ident` is its column as an
+identifier, `f.literal` its name as a string, `f.value_sql.format(x)` the value K-Means sees of
+`x`), `classic_pair` (the study's income and spending model, whose labels and playbook apply to
+it alone) and `kinds` (the kinds in use). `.sqlfluff` gives the linter the classic pair.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+
+import jinja2
+
+from .features import Feature, is_classic_pair
+
+
+@cache
+def environment() -> jinja2.Environment:
+    return jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+
+
+def render(sql: str, features: Sequence[Feature]) -> str:
+    if "{%" not in sql and "{{" not in sql:
+        return sql
+    context = {
+        "features": list(features),
+        "classic_pair": is_classic_pair(features),
+        "kinds": [f.kind for f in features],
+    }
+    return environment().from_string(sql).render(context)
