@@ -1,7 +1,7 @@
 """Wall time and peak memory of whole pipeline runs on synthetic customers of growing size.
 
     .venv/bin/python benchmarks/bench.py [--sizes 200,1000000,10000000] [--repeat 3]
-        [--parquet-from 100000000] [--baseline-up-to 10000000]
+        [--parquet-from 100000000] [--baseline-up-to 10000000] [--features income,spending,age]
 
 For each size it generates the data once (deterministic, cached in benchmarks/data/; the
 classic columns plus an Email column the build carries through), runs
@@ -133,6 +133,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--parquet-from", type=int, default=100_000_000)
     parser.add_argument("--baseline-up-to", type=int, default=0)
+    parser.add_argument("--features", help="the builds' --features (default: the pipeline's)")
     parser.add_argument("--agreement", nargs=2, metavar=("WAREHOUSE", "ROWS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.agreement:
@@ -162,6 +163,7 @@ def main() -> None:
                     str(warehouse),
                     "--reports",
                     str(warehouse.parent / "reports"),
+                    *(["--features", args.features] if args.features else []),
                 ]
                 # the imports alone beside each build, so a drift in the machine's speed hits both
                 imports.append(run([sys.executable, "-c", IMPORTS])[0])

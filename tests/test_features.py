@@ -5,6 +5,7 @@ the exported SQL. Files are generated here; the classic study's columns keep the
 
 from __future__ import annotations
 
+import re
 import subprocess
 from dataclasses import replace
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 
 from conftest import pipeline_command, query, run_build
 from segmentation.config import Settings
+from segmentation.db import model_features
 from segmentation.errors import InputError
 from segmentation.features import MAX_FEATURES
 from segmentation.sample_data import generate_customers
@@ -258,3 +260,47 @@ def test_a_file_without_income_or_spending_builds_on_its_own_columns(settings, t
     )
     assert result.returncode == 0, result.stderr
     assert query(built.warehouse_path, "select count(*) from segment_summary") == [(3,)]
+
+
+def test_more_than_four_features_are_mapped_on_a_labelled_projection(settings, tmp_path):
+    frame = shop_export(400)
+    rng = np.random.default_rng(4)
+    frame["Visits"] = rng.integers(1, 40, len(frame))
+    frame["Points"] = rng.integers(0, 5_000, len(frame))
+    names = ("Total Spent:log", "Total Orders", "Days Since Last Order", "Visits", "Points:log")
+    built = replace(settings, input_path=write_frame(tmp_path, frame), features=names)
+    run_build(built, k=3)
+    from segmentation.charts import segment_map_figure
+    from segmentation.reports import axis_labels, segments_with_centroids
+
+    with duckdb.connect(str(built.warehouse_path), read_only=True) as con:
+        declared = model_features(con)
+        features = [f.feature for f in declared]
+        segments = segments_with_centroids(con, features)
+        points = con.sql("select * from int_clustered_customers").df()
+    logs = tuple(f.feature for f in declared if f.transform == "log")
+    fig = segment_map_figure(points, segments, features, len(points), axis_labels(declared), logs)
+    assert "a 2-D projection\nof the 5 features (principal components)" in fig._suptitle.get_text()
+    x, y = fig.axes[0].get_xlabel(), fig.axes[0].get_ylabel()
+    assert x.startswith("projection 1: ") and y.startswith("projection 2: ")
+    assert {
+        name.lstrip("+−")
+        for name in (x + ", " + y).replace("projection 1: ", "").replace("projection 2: ", "").split(", ")
+    } <= {
+        "Total Spent",
+        "Total Orders",
+        "Days Since Last Order",
+        "Visits",
+        "Points",
+    }
+
+
+def test_the_report_names_the_features_and_never_the_mall(shop_build):
+    page = (shop_build.reports_dir / "index.html").read_text(encoding="utf-8")
+    html = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", page)  # the words, not the pictures
+    for word in ("income", "spending score", "k$", "mall"):
+        assert word not in html.casefold(), word
+    for name in ("Total Spent", "Total Orders", "Days Since Last Order", "log(1 + x)"):
+        assert name in html
+    assert (shop_build.reports_dir / "segmented_customers.csv").exists()
+    assert not (shop_build.reports_dir / "segmented_mall_customers.csv").exists()

@@ -188,7 +188,7 @@ OPTIONS = {
     "--sample-size": ["0", "1", "3", "20000", "-2", "many"],
     "--lock-timeout": ["0", "0.5", "nan", "inf", "-1", "1e309", "soon"],
     "--storage-version": ["v1.0.0", "latest", "garbage", "v9.9.9", ""],
-    "--features": ["income,spending", "income,spending,age", "age", "income,,spending", ""],
+    "--features": ["income,spending", "income,spending,age", "age", "income,,spending", "", "Age:log", "CustomerID"],
     "--max-reject-share": ["0", "0.5", "1", "1.5", "-0.1", "nan", "half"],
     "--min-segment-share": ["0", "0.02", "0.9", "2"],
 }

@@ -8,6 +8,7 @@ Plot helpers draw on an `ax` they are given; the chart functions lay out a figur
 from __future__ import annotations
 
 import io
+import textwrap
 from itertools import combinations
 
 import numpy as np
@@ -17,6 +18,10 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator  # a bare Figure needs no pyplot and no GUI backend
 
 FONT = 13  # points: large, so the text still reads when a phone scales the picture down
+# Beyond this many features the map is a 2-D projection: their pairs would number 10 or more.
+MAX_PAIRED_FEATURES = 4
+PROJECTION = ("projection 1", "projection 2")
+LEGEND_WIDTH = 60  # characters of a legend line
 
 
 def plot_elbow(ax: Axes, selection: pd.DataFrame, note: str) -> None:
@@ -46,6 +51,11 @@ def plot_elbow(ax: Axes, selection: pd.DataFrame, note: str) -> None:
     ax.set_title(f"Choosing K: elbow and silhouette\n{note}", fontsize=FONT - 1, y=1.0)
 
 
+def legend_text(label: str, customers: int) -> str:
+    """A segment in the legend; a label naming many features' bands takes lines of its own."""
+    return textwrap.fill(f"{label} ({customers:,})", LEGEND_WIDTH)
+
+
 def plot_clusters(
     ax: Axes,
     points: pd.DataFrame,
@@ -69,7 +79,7 @@ def plot_clusters(
             alpha=0.8,
             color=row.colour,
             edgecolor="none",
-            label=f"{row.segment_label} ({row.customers:,})",
+            label=legend_text(row.segment_label, row.customers),
         )
     ax.scatter(
         segments[f"centroid_{x}"],
@@ -128,18 +138,24 @@ def segment_map_figure(
     cluster_id; `segments`: one row per cluster with its label, customers, colour and centroid
     (`centroid_<feature>`); `labels`: each feature's axis label; `log_axes`: as
     `plot_clusters`. One feature: against itself."""
-    centres = segments
+    centres, title = segments, "Customer segments"
+    if len(features) > MAX_PAIRED_FEATURES:
+        title = f"Customer segments: a 2-D projection\nof the {len(features)} features (principal components)"
+        points, centres, labels = projected(points, segments, features, log_axes, labels)
+        features, log_axes = list(PROJECTION), ()
     pairs = list(combinations(features, 2)) or [(features[0], features[0])]
     shown = "all customers" if len(points) == customers else f"a sample of {len(points):,} of {customers:,} customers"
     if len(pairs) == 1 or narrow:
-        legend_in = 0.3 * (len(segments) + 1) + 0.2
+        lines = sum(legend_text(row.segment_label, row.customers).count("\n") + 1 for row in segments.itertuples())
+        legend_in = 0.3 * (lines + 1) + 0.2
+        title_in = 0.35 + 0.22 * (title.count("\n") + 2)  # the title's lines and the scope's
         width, panel = (5.2, 4.6) if narrow else (7, 6)
-        fig = Figure(figsize=(width, panel * len(pairs) + legend_in + 0.9))
+        fig = Figure(figsize=(width, panel * len(pairs) + legend_in + title_in + 0.1))
         height = fig.get_figheight()
         fig.subplots_adjust(
             left=0.16 if narrow else 0.12,
             right=0.96,
-            top=1 - 0.8 / height,
+            top=1 - title_in / height,
             bottom=(legend_in + 0.6) / height,
             hspace=0.3 * 4.6 / panel,
         )
@@ -177,8 +193,45 @@ def segment_map_figure(
             title="segment (customers)",
             title_fontsize=FONT,
         )
-    fig.suptitle(f"Customer segments\n{shown}; legend counts are whole segments", fontsize=FONT)
+    fig.suptitle(f"{title}\n{shown}; legend counts are whole segments", fontsize=FONT)
     return fig
+
+
+def projected(
+    points: pd.DataFrame,
+    segments: pd.DataFrame,
+    features: list[str],
+    log_axes: tuple[str, ...],
+    labels: dict[str, str],
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
+    """Customers and centres on the first two principal components of the features as K-Means
+    compares them (log(1 + x) where it does, standardised on these customers), each axis
+    labelled by the features it weighs most; the sign of an axis makes its largest weight
+    positive, so the picture does not flip between runs."""
+
+    def compared(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+        values = frame[columns].to_numpy(float)
+        return np.column_stack(
+            [np.log1p(values[:, i]) if f in log_axes else values[:, i] for i, f in enumerate(features)]
+        )
+
+    values = compared(points, features)
+    mean, std = values.mean(axis=0), values.std(axis=0)
+    std[std == 0] = 1
+    scaled = (values - mean) / std
+    _, _, components = np.linalg.svd(scaled - scaled.mean(axis=0), full_matrices=False)
+    axes = components[:2]
+    axes *= np.sign(axes[np.arange(len(axes)), np.abs(axes).argmax(axis=1)])[:, None]
+    centres = (compared(segments, [f"centroid_{f}" for f in features]) - mean) / std
+    shown = pd.DataFrame(scaled @ axes.T, columns=list(PROJECTION)).assign(cluster_id=points["cluster_id"].to_numpy())
+    at = segments.assign(**{f"centroid_{name}": (centres @ axes.T)[:, i] for i, name in enumerate(PROJECTION)})
+    named = {}
+    for name, weights in zip(PROJECTION, axes):
+        heaviest = np.argsort(-np.abs(weights), kind="stable")[:2]
+        named[name] = f"{name}: " + ", ".join(
+            f"{'+' if weights[i] > 0 else '−'}{labels[features[i]]}" for i in heaviest
+        )
+    return shown, at, named
 
 
 def segment_map(
