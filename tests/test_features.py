@@ -304,3 +304,28 @@ def test_the_report_names_the_features_and_never_the_mall(shop_build):
         assert name in html
     assert (shop_build.reports_dir / "segmented_customers.csv").exists()
     assert not (shop_build.reports_dir / "segmented_mall_customers.csv").exists()
+
+
+def test_features_named_like_the_warehouses_own_columns(settings, tmp_path):
+    """Headers that are names the warehouse or its macros use inside (a segment_summary column,
+    a column of feature_scaling, a working column of staging) are features like any other."""
+    frame = shop_export(300)
+    names = {"Total Spent": "customers", "Total Orders": "feature", "Days Since Last Order": "income_scale"}
+    frame = frame.rename(columns=names)
+    frame["customers"] = frame["customers"].str.replace(r"[$,]", "", regex=True).astype(float)
+    built = replace(
+        settings, input_path=write_frame(tmp_path, frame), features=("customers:log", "feature", "income_scale")
+    )
+    run_build(built, k=3)
+    declared = query(built.warehouse_path, "select feature, label, argument from model_features order by position")
+    assert declared == [
+        ("customers", "customers", "customers"),
+        ("feature", "feature", "feature"),
+        ("income_scale_2", "income_scale", "income_scale_2"),
+    ]
+    wrong = query(
+        built.warehouse_path,
+        "select count(*) from customer_segments "
+        "where segment_of(customers, feature, income_scale_2) is distinct from segment_label",
+    )
+    assert wrong == [(0,)]

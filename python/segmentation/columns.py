@@ -191,10 +191,12 @@ def resolve_features(columns: ColumnMap, requests: tuple[Request, ...], income_s
             raise ValueError(f"--features {request.name}: {header!r} is {what}, not a measure to segment on")
         if kind is not None:
             scale = income_scale if kind == "income" else 1.0
-            feature = classic(kind, number, request.transform, header, scale)
+            feature = classic(kind, number, request.transform, scale)
             arguments.add(feature.argument)
         else:
             argument = argument_name(columns.extras[position], arguments)
-            feature = own_column(columns.extras[position], number, request.transform, argument)
+            # under its warehouse name (a header named as a warehouse column travels renamed),
+            # labelled as the file names it
+            feature = replace(own_column(columns.extras[position], number, request.transform, argument), label=header)
         features.append(replace(feature, source_column=header))
     return tuple(features)

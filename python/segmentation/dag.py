@@ -11,6 +11,8 @@ everything downstream.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from graphlib import CycleError, TopologicalSorter
@@ -50,21 +52,36 @@ class SingularTest:
     sql: str
 
 
-def tables_read(sql: str, parser: duckdb.DuckDBPyConnection | None = None) -> frozenset[str]:
-    """Tables and views a statement reads (CTE names excluded), from DuckDB's parser."""
-    if parser is None:
-        with duckdb.connect() as parser:
-            return frozenset(parser.get_table_names(sql))
-    return frozenset(parser.get_table_names(sql))
+# A macro file: `create [or replace] macro name(arguments) as (body)`
+MACRO = re.compile(r"^create\s+(?:or\s+replace\s+)?macro\s+\w+\s*\(.*?\)\s*as\s*(\(.*\))\s*;?\s*\Z", re.S | re.I | re.M)
 
 
-def declare_macro(parser: duckdb.DuckDBPyConnection, name: str, arguments: Iterable[str]) -> None:
-    """Let the parser see calls to a project macro as reads of a table named after it, so a
-    model or macro calling it depends on it (the parser expands macros, and rejects unknown
-    ones). Every argument is optional here: only the real macro checks how it is called."""
-    params = ", ".join(f"{quote_ident(argument)} := null" for argument in arguments)
-    parser.execute(f"create table {quote_ident(name)} (stub integer)")
-    parser.execute(f"create macro {quote_ident(name)}({params}) as (select null from {quote_ident(name)})")
+def tables_read(sql: str, macros: Iterable[str] = ()) -> frozenset[str]:
+    """Tables and views a select (or a macro's body) reads, CTE names excluded, and the
+    `macros` it calls (a call counts as reading the macro): from DuckDB's parse tree
+    (json_serialize_sql), which binds nothing, so neither the tables nor the macros need exist."""
+    body = MACRO.search(sql)
+    text = f"select {body.group(1)}" if body else sql
+    with duckdb.connect() as parser:
+        tree = json.loads(first_row(parser, "select json_serialize_sql($sql)", {"sql": text})[0])
+    if tree["error"]:
+        raise PipelineError(f"cannot parse: {tree['error_message']}")
+    tables: set[str] = set()
+    ctes: set[str] = set()
+    functions: set[str] = set()
+    pending: list[object] = [tree["statements"]]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            if node.get("type") == "BASE_TABLE":
+                tables.add(node["table_name"])
+            if isinstance(node.get("function_name"), str):
+                functions.add(node["function_name"])
+            ctes.update(entry["key"] for entry in node.get("cte_map", {}).get("map", []))
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return frozenset(tables - ctes) | frozenset(functions & set(macros))
 
 
 # The models a template is rendered for to find what it reads: the classic model and one of
@@ -75,23 +92,26 @@ STAND_INS = (default_features(), (own_column("amount", 1, "log", "amount"),))
 def discover(sql_dir: Path, docs: dict[str, TableDoc]) -> tuple[list[Model], list[SingularTest]]:
     models = [Model(path.stem, frozenset(), (path.stem,), "seed", path=path) for path in sorted(sql_dir.rglob("*.csv"))]
     tests = []
-    with duckdb.connect() as parser:  # this discovery's own: it holds the macro stand-ins
-        for path in sorted(sql_dir.glob("macros/*.sql")):
-            if path.stem not in docs:
-                raise PipelineError(f"{path}: document the macro and its arguments in a YAML `macros:` entry")
-            declare_macro(parser, path.stem, docs[path.stem].columns)
-        for path in sorted(sql_dir.rglob("*.sql")):
-            sql, folder = path.read_text(), path.parent.name
-            # what a model reads may depend on its branches for the classic model and others:
-            # both stand in
-            inputs = frozenset().union(*(tables_read(render(sql, model), parser) for model in STAND_INS))
-            if folder == "tests":
-                tests.append(SingularTest(path.stem, inputs, sql))
-            elif folder == "macros":
-                models.append(Model(path.stem, inputs, (path.stem,), "macro", sql=sql))
-            else:
-                kind = docs[path.stem].materialized if path.stem in docs else "view"
-                models.append(Model(path.stem, inputs, (path.stem,), kind, sql=sql))
+    macros = [path.stem for path in sorted(sql_dir.glob("macros/*.sql"))]
+    for name in macros:
+        if name not in docs:
+            raise PipelineError(
+                f"{sql_dir / 'macros' / name}.sql: document the macro and its arguments in a YAML `macros:` entry"
+            )
+    for path in sorted(sql_dir.rglob("*.sql")):
+        sql, folder = path.read_text(), path.parent.name
+        # what a model reads may depend on its branches for the classic model and others: both stand in
+        try:
+            inputs = frozenset().union(*(tables_read(render(sql, model), macros) for model in STAND_INS))
+        except PipelineError as e:
+            raise PipelineError(f"{path}: {e}") from None
+        if folder == "tests":
+            tests.append(SingularTest(path.stem, inputs, sql))
+        elif folder == "macros":
+            models.append(Model(path.stem, inputs - {path.stem}, (path.stem,), "macro", sql=sql))
+        else:
+            kind = docs[path.stem].materialized if path.stem in docs else "view"
+            models.append(Model(path.stem, inputs, (path.stem,), kind, sql=sql))
     return models, tests
 
 

@@ -107,12 +107,6 @@ class Feature:
         """SQL for the value K-Means sees (before standardising) of `{}`, in warehouse units."""
         return TRANSFORMS[self.transform].sql
 
-    @property
-    def titled(self) -> str:
-        """The label with its unit and transform: 'annual income (k$)', 'Total Spent (log)'."""
-        notes = [note for note in (self.unit, None if self.transform == "none" else self.transform) if note]
-        return f"{self.label} ({', '.join(notes)})" if notes else self.label
-
 
 @dataclass(frozen=True)
 class Request:
@@ -152,9 +146,8 @@ def request(item: str) -> Request:
     return Request(name, transform.strip().lower())
 
 
-def classic(
-    kind: str, position: int, transform: str = "none", source: str | None = None, scale: float = 1.0
-) -> Feature:
+def classic(kind: str, position: int, transform: str = "none", scale: float = 1.0) -> Feature:
+    """A classic column, with its own rules (its accepted range, from 0 with a log)."""
     rules = CLASSIC[kind]
     lowest = rules.lowest
     if TRANSFORMS[transform].lowest is not None:
@@ -162,7 +155,7 @@ def classic(
     return Feature(
         position,
         rules.column,
-        source or rules.column,
+        rules.column,
         kind,
         rules.label,
         rules.unit,
@@ -216,14 +209,6 @@ TABLE = (
 def declaration(features: Iterable[Feature]) -> list[tuple]:
     """`model_features`' rows, in position order (the columns of `TABLE`)."""
     return [(*asdict(f).values(), f.spec, TRANSFORMS[f.transform].meaning) for f in features]
-
-
-def transformed(feature: Feature, values: np.ndarray) -> np.ndarray:
-    return TRANSFORMS[feature.transform].forward(values)
-
-
-def untransformed(feature: Feature, values: np.ndarray) -> np.ndarray:
-    return TRANSFORMS[feature.transform].inverse(values)
 
 
 def bound(value: float | None) -> str:

@@ -15,6 +15,20 @@ create or replace macro cluster_of(
 ) as (
     with
 
+    -- the arguments in warehouse units, read where no table's column can take their names
+    -- (every column below is qualified for the same reason)
+    arguments as (
+        select
+            {%- for feature in features %}
+            {{ feature.argument }} * {{ feature.input_scale }} as value_{{ loop.index }},
+            {%- endfor %}
+            {%- if classic_pair and "age" not in kinds %}
+            coalesce(age between 1 and 120, true) as is_age_accepted
+            {%- else %}
+            true as is_age_accepted
+            {%- endif %}
+    ),
+
     scaling as (
         select * from feature_scaling
     ),
@@ -23,30 +37,36 @@ create or replace macro cluster_of(
     scaler as (
         select
             {%- for feature in features %}
-            any_value(mean) filter (where feature = {{ feature.literal }}) as mean_{{ loop.index }},
-            any_value(std) filter (where feature = {{ feature.literal }}) as std_{{ loop.index }}
+            any_value(scaling.mean) filter (
+                where scaling.feature = {{ feature.literal }}
+            ) as mean_{{ loop.index }},
+            any_value(scaling.std) filter (
+                where scaling.feature = {{ feature.literal }}
+            ) as std_{{ loop.index }}
             {{- "," if not loop.last }}
             {%- endfor %}
         from scaling
     ),
 
-    -- the scaled centres, under names no argument takes
+    -- the scaled centres
     centroids as (
         select
-            cluster_id,
+            cluster_centroids.cluster_id,
             {%- for feature in features %}
-            {{ feature.scaled_ident }} as centre_{{ loop.index }}{{ "," if not loop.last }}
+            cluster_centroids.{{ feature.scaled_ident }} as centre_{{ loop.index }}
+            {{- "," if not loop.last }}
             {%- endfor %}
         from cluster_centroids
     ),
 
+    -- none for a missing value or one outside its accepted range
     distances as (
         select
             centroids.cluster_id,
             {%- for feature in features %}
             {{ "+ " if not loop.first }}(
                 (
-                    {{ feature.value_sql.format(feature.argument ~ " * " ~ feature.input_scale) }}
+                    {{ feature.value_sql.format("arguments.value_" ~ loop.index) }}
                     - scaler.mean_{{ loop.index }}
                 ) / scaler.std_{{ loop.index }}
                 - centroids.centre_{{ loop.index }}
@@ -54,19 +74,17 @@ create or replace macro cluster_of(
             {%- endfor %} as squared_distance
         from centroids
         cross join scaler
+        cross join arguments
+        where
+            arguments.is_age_accepted
+            {%- for feature in features %}
+            and arguments.value_{{ loop.index }} between
+            {{ feature.accepted_min if feature.accepted_min is not none else -1e15 }}
+            and {{ feature.accepted_max if feature.accepted_max is not none else 1e15 }}
+            {%- endfor %}
     )
 
-    -- the lowest cluster number on a tie; none for a missing value or one outside its range
-    select arg_min(cluster_id, (squared_distance, cluster_id))
+    -- the lowest cluster number on a tie
+    select arg_min(distances.cluster_id, (distances.squared_distance, distances.cluster_id))
     from distances
-    where
-        squared_distance is not null
-        {%- for feature in features %}
-        and {{ feature.argument }} * {{ feature.input_scale }} between
-        {{ feature.accepted_min if feature.accepted_min is not none else -1e15 }}
-        and {{ feature.accepted_max if feature.accepted_max is not none else 1e15 }}
-        {%- endfor %}
-        {%- if classic_pair and "age" not in kinds %}
-        and coalesce(age between 1 and 120, true)
-        {%- endif %}
 )

@@ -11,16 +11,22 @@ create or replace macro segment_of(
 ) as (
     with
 
+    -- the customer's cluster, read where no table's column can take the arguments' names
+    wanted as (
+        select
+            cluster_of(
+                {%- for feature in features %}
+                {{ feature.argument }}{{ "," if not loop.last }}
+                {%- endfor %}
+                {%- if classic_pair and "age" not in kinds %}, age := age{% endif %}
+            ) as cluster_id
+    ),
+
     segments as (
         select * from segment_summary
     )
 
     select segments.segment_label
     from segments
-    where
-        segments.cluster_id = cluster_of(
-            {%- for feature in features %}
-            {{ feature.argument }}{{ "," if not loop.last }}
-            {%- endfor %}
-        )
+    inner join wanted on segments.cluster_id = wanted.cluster_id
 )

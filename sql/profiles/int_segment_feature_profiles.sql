@@ -36,15 +36,22 @@ profiles as (
         position,
         count(*) as customers,
         avg(value) as mean,
-        -- one quantile each: DuckDB 2.0.1's parser (get_table_names) fails on a list of them
-        quantile_cont(value, 0.25) as p25,
-        quantile_cont(value, 0.5) as median,
-        quantile_cont(value, 0.75) as p75,
+        -- the three in one aggregate: each holds every value of its group in memory
+        quantile_cont(value, [0.25, 0.5, 0.75]) as quartiles,
         min(value) as minimum,
         max(value) as maximum,
         avg(model_value) as mean_model_value
     from feature_values
     group by cluster_id, position
+),
+
+quartiled as (
+    select
+        profiles.* exclude (profiles.quartiles),
+        profiles.quartiles[1] as p25,
+        profiles.quartiles[2] as median,
+        profiles.quartiles[3] as p75
+    from profiles
 ),
 
 declared as (
@@ -74,7 +81,7 @@ final as (
             when z_score < -0.5 then 'Low'
             else 'Moderate'
         end as band
-    from profiles
+    from quartiled as profiles
     inner join population on profiles.position = population.position
     inner join declared on profiles.position = declared.position
 )

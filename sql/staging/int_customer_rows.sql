@@ -11,7 +11,8 @@
 -- noqa: disable=RF02,RF03,ST06,LT02
 {%- set own = features | selectattr("kind", "equalto", "number") | list %}
 {%- set used = features | map(attribute="feature") | list %}
-{%- set not_features = ["age", "annual_income_k", "spending_score"] | reject("in", used) | list %}
+{%- set classic_columns = ["age", "annual_income_k", "spending_score"] %}
+{%- set not_features = classic_columns | reject("in", used) | list %}
 {#- a number as people write it: a sign, a currency sign, thousands separators, decimals;
     where the file writes decimal commas, dots split the thousands ('70.000' is 70000) #}
 {%- macro number(value) -%}
@@ -254,7 +255,7 @@ field_checks as (
                 concat_ws(
                     '; ',
                     customer_id_problem
-                    {%- for column in ["age", "annual_income_k", "spending_score"] if column in used %},
+                    {%- for column in classic_columns if column in used %},
                     {{ column }}_problem
                     {%- endfor %}
                     {%- for feature in own %},
