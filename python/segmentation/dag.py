@@ -56,14 +56,19 @@ class SingularTest:
 MACRO = re.compile(r"^create\s+(?:or\s+replace\s+)?macro\s+\w+\s*\(.*?\)\s*as\s*(\(.*\))\s*;?\s*\Z", re.S | re.I | re.M)
 
 
-def tables_read(sql: str, macros: Iterable[str] = ()) -> frozenset[str]:
+def tables_read(
+    sql: str, macros: Iterable[str] = (), parser: duckdb.DuckDBPyConnection | None = None
+) -> frozenset[str]:
     """Tables and views a select (or a macro's body) reads, CTE names excluded, and the
     `macros` it calls (a call counts as reading the macro): from DuckDB's parse tree
-    (json_serialize_sql), which binds nothing, so neither the tables nor the macros need exist."""
+    (json_serialize_sql), which binds nothing, so neither the tables nor the macros need exist.
+    `parser`: a connection to parse with (opening one costs more than a parse)."""
+    if parser is None:
+        with duckdb.connect() as parser:
+            return tables_read(sql, macros, parser)
     body = MACRO.search(sql)
     text = f"select {body.group(1)}" if body else sql
-    with duckdb.connect() as parser:
-        tree = json.loads(first_row(parser, "select json_serialize_sql($sql)", {"sql": text})[0])
+    tree = json.loads(first_row(parser, "select json_serialize_sql($sql)", {"sql": text})[0])
     if tree["error"]:
         raise PipelineError(f"cannot parse: {tree['error_message']}")
     tables: set[str] = set()
@@ -89,6 +94,16 @@ def tables_read(sql: str, macros: Iterable[str] = ()) -> frozenset[str]:
 STAND_INS = (default_features(), (own_column("amount", 1, "log", "amount"),))
 
 
+def model_reads(path: Path, sql: str, macros: list[str], parser: duckdb.DuckDBPyConnection) -> frozenset[str]:
+    """What a model's file reads: its branches may differ for the classic model and others,
+    so both stand in (a file without branches is parsed once)."""
+    try:
+        texts = {render(sql, model) for model in STAND_INS}
+        return frozenset().union(*(tables_read(text, macros, parser) for text in texts))
+    except PipelineError as e:
+        raise PipelineError(f"{path}: {e}") from None
+
+
 def discover(sql_dir: Path, docs: dict[str, TableDoc]) -> tuple[list[Model], list[SingularTest]]:
     models = [Model(path.stem, frozenset(), (path.stem,), "seed", path=path) for path in sorted(sql_dir.rglob("*.csv"))]
     tests = []
@@ -98,13 +113,11 @@ def discover(sql_dir: Path, docs: dict[str, TableDoc]) -> tuple[list[Model], lis
             raise PipelineError(
                 f"{sql_dir / 'macros' / name}.sql: document the macro and its arguments in a YAML `macros:` entry"
             )
-    for path in sorted(sql_dir.rglob("*.sql")):
-        sql, folder = path.read_text(), path.parent.name
-        # what a model reads may depend on its branches for the classic model and others: both stand in
-        try:
-            inputs = frozenset().union(*(tables_read(render(sql, model), macros) for model in STAND_INS))
-        except PipelineError as e:
-            raise PipelineError(f"{path}: {e}") from None
+    files = [(path, path.read_text()) for path in sorted(sql_dir.rglob("*.sql"))]
+    with duckdb.connect() as parser:
+        reads = {path: model_reads(path, sql, macros, parser) for path, sql in files}
+    for path, sql in files:
+        inputs, folder = reads[path], path.parent.name
         if folder == "tests":
             tests.append(SingularTest(path.stem, inputs, sql))
         elif folder == "macros":

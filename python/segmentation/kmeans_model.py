@@ -52,13 +52,16 @@ def previous_model(
     return previous.dropna(axis="columns", how="all"), used  # without the features it did not use
 
 
-def check_varies(con: duckdb.DuckDBPyConnection, settings: Settings, features: tuple[Feature, ...]) -> None:
-    """A feature every customer has the same value of separates nothing: refuse it by name."""
-    bounds = first_row(
-        con, "select " + ", ".join(f"min({f.ident}), max({f.ident})" for f in features) + " from customer_features"
-    )
-    for feature, low, high in zip(features, bounds[0::2], bounds[1::2]):
-        if low is not None and low == high:
+def check_varies(
+    con: duckdb.DuckDBPyConnection, settings: Settings, features: tuple[Feature, ...], sample: pd.DataFrame
+) -> None:
+    """A feature every customer has the same value of separates nothing: refuse it by name. Only
+    a feature the sample holds one value of is looked up in every customer."""
+    for feature in features:
+        if len(sample) < 2 or sample[feature.feature].nunique() > 1:
+            continue
+        low, high = first_row(con, f"select min({feature.ident}), max({feature.ident}) from customer_features")
+        if low == high:
             raise InputError(
                 f"{settings.input_path}: --features {feature.source_column}: every customer has the same value "
                 f"({low:g}): a feature that does not vary cannot separate segments"
@@ -67,10 +70,10 @@ def check_varies(con: duckdb.DuckDBPyConnection, settings: Settings, features: t
 
 def run(con: duckdb.DuckDBPyConnection, settings: Settings, runner: Runner) -> dict[str, pd.DataFrame]:
     features = model_features(con)
-    check_varies(con, settings, features)
     # with fewer customers than the sample size it is all of them, and the fit is exact
     columns = ", ".join(["customer_id", *(quote_ident(f.feature) for f in features)])
     sample = customer_sample(con, "customer_features", columns, settings.sample_size, settings.seed)
+    check_varies(con, settings, features, sample)
     try:
         return runner.call(CLUSTERING, "model_tables", sample, features, settings, *previous_model(con, features))()
     except TooFewCustomers as e:

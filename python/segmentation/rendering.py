@@ -19,8 +19,10 @@ from .features import Feature, is_classic_pair
 
 
 @cache
-def environment() -> jinja2.Environment:
-    return jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+def template(sql: str) -> jinja2.Template:
+    """A model's template, compiled once (compiling costs more than rendering)."""
+    environment = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+    return environment.from_string(sql)
 
 
 def render(sql: str, features: Sequence[Feature]) -> str:
@@ -31,4 +33,4 @@ def render(sql: str, features: Sequence[Feature]) -> str:
         "classic_pair": is_classic_pair(features),
         "kinds": [f.kind for f in features],
     }
-    return environment().from_string(sql).render(context)
+    return template(sql).render(context)
