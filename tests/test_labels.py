@@ -59,8 +59,9 @@ def summarise(con, frame: pd.DataFrame, features: tuple[str, ...], k: int) -> pd
         )
     declared = tuple(classic(CLASSIC_BY_COLUMN[column], position) for position, column in enumerate(features, 1))
     create_model_features(con, declared)
-    profiles = render((SQL_DIR / "profiles" / "int_segment_feature_profiles.sql").read_text(), declared)
-    con.execute(f"create or replace table int_segment_feature_profiles as {profiles}")
+    for model, kind in (("int_customer_feature_values", "view"), ("int_segment_feature_profiles", "table")):
+        sql = render((SQL_DIR / "profiles" / f"{model}.sql").read_text(), declared)
+        con.execute(f"create or replace {kind} {model} as {sql}")
     return con.sql(render((SQL_DIR / "marts" / "segment_summary.sql").read_text(), declared)).df()
 
 

@@ -121,7 +121,8 @@ def write_reports(con: duckdb.DuckDBPyConnection, directory: Path, charts: Chart
         files=[name for name in files if name != INDEX_HTML],
         dataset=con.sql("select * from dataset_match").df().astype(object).iloc[0].to_dict(),
         features=features,
-        profiles=con.sql("select * from segment_feature_profiles").df(),
+        # the classic report shows segment_summary's columns: the quartiles need not be read
+        profiles=None if is_classic_pair(features) else con.sql("select * from segment_feature_profiles").df(),
     )
     (directory / INDEX_HTML).write_text(render(report), encoding="utf-8")
     return [directory / name for name in files]

@@ -1,24 +1,10 @@
--- One row per segment and feature (model_features): the segment's distribution of the
--- feature in the warehouse's unit, and where its average lies against all customers', on the
--- scale K-Means saw (after the transform), in population standard deviations.
+-- One row per segment and feature (model_features): the segment's average, minimum and maximum
+-- in the warehouse's unit, and where its average lies against all customers', on the scale
+-- K-Means saw (after the transform), in population standard deviations: what the labels read.
 with
 
--- scanned once per feature's aggregate rather than materialised: it holds every customer
-clustered_customers as not materialized (
-    select * from int_clustered_customers
-),
-
--- each customer's value of each feature: (cluster_id, position, value, model_value)
 feature_values as (
-    {%- for feature in features %}
-    {{ "union all" if not loop.first }}
-    select
-        cluster_id,
-        {{ feature.position }} as position,  -- noqa: RF04
-        {{ feature.ident }}::double as value,  -- noqa: RF04
-        {{ feature.value_sql.format(feature.ident) }} as model_value
-    from clustered_customers
-    {%- endfor %}
+    select * from int_customer_feature_values
 ),
 
 population as (
@@ -36,22 +22,11 @@ profiles as (
         position,
         count(*) as customers,
         avg(value) as mean,
-        -- the three in one aggregate: each holds every value of its group in memory
-        quantile_cont(value, [0.25, 0.5, 0.75]) as quartiles,
         min(value) as minimum,
         max(value) as maximum,
         avg(model_value) as mean_model_value
     from feature_values
     group by cluster_id, position
-),
-
-quartiled as (
-    select
-        profiles.* exclude (profiles.quartiles),
-        profiles.quartiles[1] as p25,
-        profiles.quartiles[2] as median,
-        profiles.quartiles[3] as p75
-    from profiles
 ),
 
 declared as (
@@ -68,9 +43,6 @@ final as (
         declared.transform,
         profiles.customers,
         profiles.mean,
-        profiles.p25,
-        profiles.median,
-        profiles.p75,
         profiles.minimum as min,
         profiles.maximum as max,
         (profiles.mean_model_value - population.mean_model_value)
@@ -81,7 +53,7 @@ final as (
             when z_score < -0.5 then 'Low'
             else 'Moderate'
         end as band
-    from quartiled as profiles
+    from profiles
     inner join population on profiles.position = population.position
     inner join declared on profiles.position = declared.position
 )
