@@ -236,13 +236,14 @@ def failure(error: BaseException, live: Path) -> PipelineError | None:
 def build(settings: Settings, log: Callable[[str], None] = print, runner: Runner = IN_PROCESS) -> BuildResult:
     """`runner`: where K-Means and the charts run (`workers`): here by default."""
     started_clock, started = time.perf_counter(), datetime.now(UTC)
-    ordered, tests, docs = project(settings, runner)
     live, reports_dir = resolve_paths(settings.warehouse_path, settings.reports_dir)
     settings = replace(settings, warehouse_path=live, reports_dir=reports_dir)
-    ours = {name for model in ordered for name in model.outputs} | {"pipeline_runs", *SOURCES}
     scratch: Scratch | None = None
     run_id, published = None, False
     try:
+        # inside: reading the models parses them with DuckDB, which a Ctrl-C interrupts too
+        ordered, tests, docs = project(settings, runner)
+        ours = {name for model in ordered for name in model.outputs} | {"pipeline_runs", *SOURCES}
         with writer_lock(live, settings.lock_timeout_s), writer_lock(reports_dir, settings.lock_timeout_s):
             highest_run_id = prepare(live, reports_dir, settings.lock_timeout_s, ours, log)
             scratch = new_scratch(live, reports_dir)

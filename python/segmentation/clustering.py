@@ -249,8 +249,9 @@ def cluster_customers(
     ids = features["customer_id"].astype(str)
     features = features.iloc[np.lexsort((ids.to_numpy(), ids.str.len().to_numpy()))].reset_index(drop=True)
     functions = [TRANSFORMS[name] for name in transforms or ("none",) * len(feature_columns)]
+    forward = tuple(getattr(np, f.forward) for f in functions)
     values = features[list(feature_columns)].to_numpy(dtype="float64")
-    values = np.column_stack([f.forward(values[:, i]) for i, f in enumerate(functions)])
+    values = np.column_stack([forward[i](values[:, i]) for i in range(len(functions))])
     threads = 1 if len(values) <= SINGLE_THREAD_ROWS else None
     subset = silhouette_subset(len(values), params)
     # too few distinct customers for K is reported as a flag of the run, not as a warning
@@ -279,13 +280,13 @@ def cluster_customers(
         previous,
         params.match_distance,
         used,
-        tuple(f.forward for f in functions),
+        forward,
     )
     renumber = np.empty(k, dtype="int32")
     renumber[order] = numbers  # K-Means cluster -> published number
     centers_scaled = model.cluster_centers_[order]
     centers = scaler.inverse_transform(centers_scaled)
-    centers = np.column_stack([f.inverse(centers[:, i]) for i, f in enumerate(functions)])
+    centers = np.column_stack([getattr(np, f.inverse)(centers[:, i]) for i, f in enumerate(functions)])
     centroids = pd.DataFrame({"cluster_id": numbers.astype("int32")})
     for i, column in enumerate(feature_columns):
         centroids[column] = centers[:, i]

@@ -19,8 +19,6 @@ import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
-import numpy as np
-
 MAX_FEATURES = 10
 # Larger numbers are refused: any engine and spreadsheet holds them exactly, and their squares
 # sum without overflow when they are scaled (1e19 breaks a bigint, 1e155 squared is infinite).
@@ -29,20 +27,21 @@ MAX_MAGNITUDE = 1e15
 
 @dataclass(frozen=True)
 class Transform:
-    """A change of scale applied before standardising, the same in NumPy and in SQL."""
+    """A change of scale applied before standardising, the same in NumPy and in SQL (NumPy's
+    functions by name: the command line reads this module before it imports NumPy)."""
 
     name: str
     meaning: str  # in words, for the docs and the report
-    forward: np.ufunc
-    inverse: np.ufunc
+    forward: str  # a NumPy function
+    inverse: str
     sql: str  # `{}` is the value
     lowest: float | None  # the smallest value it takes
 
 
 TRANSFORMS = {
-    "none": Transform("none", "as it is", np.positive, np.positive, "{}", None),
+    "none": Transform("none", "as it is", "positive", "positive", "{}", None),
     # log(1 + x): for money and counts, which are skewed; defined from 0 on
-    "log": Transform("log", "log(1 + x)", np.log1p, np.expm1, "ln(1 + {})", 0.0),
+    "log": Transform("log", "log(1 + x)", "log1p", "expm1", "ln(1 + {})", 0.0),
 }
 
 

@@ -93,11 +93,12 @@ def range_condition(feature: Feature, value: str) -> str:
 
 def described(feature: Feature) -> str:
     """A feature in words, in the input's units: `spending_score (1-100, from 1 to 100)`,
+    `annual_income_k (the input's unit x 0.001 = k$, from 0)` for incomes in dollars,
     `Total Spent (log(1 + x) before scaling, from 0)`."""
     low, high = (None if b is None else b / feature.input_scale for b in (feature.accepted_min, feature.accepted_max))
     notes = []
     if feature.input_scale != 1:
-        notes.append(f"in units of {feature.input_scale:g} {feature.unit}")
+        notes.append(f"the input's unit x {feature.input_scale:g} = {feature.unit}")
     elif feature.unit:
         notes.append(feature.unit)
     if feature.transform != "none":
