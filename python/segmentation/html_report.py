@@ -191,7 +191,7 @@ def render(data: ReportData) -> str:
         # the profile chart shows age beside the classic features when the customers have it
         "profile_names": ", ".join(names) if not classic else "income, spending score and age",
         "classic": classic,
-        "features": [{"label": f.label, "unit": f.unit, "transform": f.transform} for f in data.features],
+        "features": data.features,
         "feature_profiles": feature_columns(data.segments, data.profiles),
         "files": data.files,
     }

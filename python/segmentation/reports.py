@@ -100,7 +100,7 @@ def write_reports(con: duckdb.DuckDBPyConnection, directory: Path, charts: Chart
     run = con.sql("select * from pipeline_runs order by run_id desc limit 1").df().iloc[0].to_dict()
     features = model_features(con)
     files = report_files(features)
-    write_segmented_csv(con, directory / files[REPORT_FILES.index(SEGMENTED_CSV)])
+    write_segmented_csv(con, directory / files[REPORT_FILES.index(SEGMENTED_CSV)], features)
     write_scoring(con, directory)
     for table in PARQUET_TABLES:
         con.sql(f"select * from {quote_ident(table)}").write_parquet(str(directory / f"{table}.parquet"))
@@ -248,10 +248,11 @@ def safe_header(name: str) -> str:
         return "'" + name
 
 
-def write_segmented_csv(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+def write_segmented_csv(con: duckdb.DuckDBPyConnection, path: Path, features: tuple[Feature, ...]) -> None:
     """The input's customers, every column under its header in input order, plus Cluster and
     Segment, one line per customer in input order; always UTF-8. The five columns the
-    warehouse knows hold its clean values (income in the input's unit), the others their text."""
+    warehouse knows hold its clean values (income in the input's unit), a feature of the input's own
+    its number, the others their text."""
     names = con.execute("select column_name, source_name from raw_columns order by position").fetchall()
     # A CSV header needs a name of its own, and Cluster and Segment are the model's: a blank or
     # repeated header takes the warehouse's name, one named Cluster or Segment is numbered, each
@@ -267,7 +268,7 @@ def write_segmented_csv(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         for column, name in names
     ]
     scale = first_row(con, "select income_scale from raw_input")[0]
-    numbers = {"annual_income_k"} | {f.feature for f in model_features(con) if f.kind == "number"}
+    numbers = {"annual_income_k"} | {f.feature for f in features if f.kind == "number"}
     cells = []
     for (column, _), name in zip(names, headers, strict=True):
         cell = f"segments.{quote_ident(column)}"
