@@ -238,8 +238,9 @@ def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) -> 
     create_raw_customers(con, columns)
     decimal_comma, mark_warnings = decide_decimal_mark(con, columns)
     unit, unit_warnings = decide_income_unit(con, columns, settings.income_unit, decimal_comma)
+    scale = 0.001 if unit == "dollars" else 1.0  # input income x scale = k$
     try:
-        features = resolve_features(columns, settings.feature_requests, 0.001 if unit == "dollars" else 1.0)
+        features = resolve_features(columns, settings.feature_requests, scale)
         check_numbers(con, features)
     except ValueError as e:
         raise InputError(f"{path}: line {header_line}: {e}") from None
@@ -257,7 +258,7 @@ def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) -> 
             "sha256": loaded.sha256,
             "format": describe(kind, parts),
             "income_unit": unit,
-            "scale": 0.001 if unit == "dollars" else 1.0,
+            "scale": scale,
             "decimal_comma": decimal_comma,
         },
     )
