@@ -144,6 +144,8 @@ def still_running(pids: list[int], within_s: float = 10) -> list[int]:
 
 
 STAGING = (
+    "gender_labels",
+    "summary_row_labels",
     "customer_key",
     "int_customer_rows",
     "int_repeated_customer_ids",

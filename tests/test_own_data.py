@@ -130,7 +130,7 @@ def test_common_headers_are_recognised(con, tmp_path):
 
 
 def test_columns_are_mapped_explicitly(con, tmp_path):
-    text = "Kundennummer;Geschlecht;Alter;Einkommen;Ausgaben\nK1;W;30;50;60\n"
+    text = "Kundennummer;Geschlecht;Alter;Einkommen;Ausgaben\nK1;W;30;50;60\nK2;D;40;60;70\n"
     mapping = {
         "customer_id": "Kundennummer",
         "gender": "Geschlecht",
@@ -139,16 +139,16 @@ def test_columns_are_mapped_explicitly(con, tmp_path):
         "spending_score": "Ausgaben",
     }
     stage_file(con, write_csv(tmp_path, text), tmp_path / "work", columns=mapping)
-    assert customers(con) == [("K1", "W", 30, 50.0, 60)]
+    assert customers(con) == [("K1", "Female", 30, 50.0, 60), ("K2", "D", 40, 60.0, 70)]
 
 
 def test_a_missing_column_names_the_headers_and_the_fix(con, tmp_path):
-    path = write_csv(tmp_path, "Kundennummer,Einkommen,Ausgaben\nK1,50,60\n")
+    path = write_csv(tmp_path, "Kontonummer,Einkommen,Ausgaben\nK1,50,60\n")
     with pytest.raises(InputError) as error:
         load(con, path, tmp_path / "work")
     message = str(error.value)
     assert message.startswith(f"{path}: line 1: missing column(s) customer_id, annual_income_k, spending_score")
-    assert "'Kundennummer', 'Einkommen', 'Ausgaben'" in message
+    assert "'Kontonummer', 'Einkommen', 'Ausgaben'" in message
     assert "--columns customer_id=HEADER,annual_income_k=HEADER,spending_score=HEADER" in message
 
 

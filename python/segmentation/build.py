@@ -47,6 +47,7 @@ class BuildResult:
     value_issues: int
     k: int  # segments that hold customers
     k_fitted: int  # clusters K-Means made (K as given or chosen)
+    ids_with_differing_rows: int  # ids whose records differ: --duplicates decided which is kept
     data_tests_passed: int
     seconds: float
 
@@ -95,14 +96,24 @@ def row_counts(con: duckdb.DuckDBPyConnection) -> tuple[int, int, int]:
 
 
 def reject_flag(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[str]:
-    """Customers lost: more than the warning share of data rows rejected, with the top reasons."""
+    """Customers lost: more than the warning share of data rows rejected, with the top reasons
+    (and the option that keeps them, when ids with differing records are the cause)."""
     data_rows, _, rejected = row_counts(con)
     if not data_rows or rejected / data_rows <= settings.warn_reject_share:
         return []
     top = " | ".join(f"{n:,} × {reason.replace('; ', ', ')}" for reason, n in top_reject_reasons(con, 3))
+    conflicting_rows, ids = first_row(
+        con, "select coalesce(sum(records), 0), count(*) from int_repeated_customer_ids where kept_line is null"
+    )
+    keep = (
+        f"; {conflicting_rows:,} of them are the records of {ids:,} ids whose records differ "
+        "(--duplicates first or last keeps one record of each)"
+        if conflicting_rows / data_rows > settings.warn_reject_share
+        else ""
+    )
     return [
         f"{rejected:,} of {data_rows:,} data rows rejected ({rejected / data_rows:.1%}, more than "
-        f"{settings.warn_reject_share:.0%}); top reasons: {top}"
+        f"{settings.warn_reject_share:.0%}); top reasons: {top}{keep}"
     ]
 
 
@@ -171,6 +182,10 @@ def record_run(
         "sample_rows": sample_rows,
         "silhouette_rows": silhouette_rows,
         "features": ",".join(f.spec for f in loaded.features),
+        "duplicates": settings.duplicates,
+        "ids_with_differing_rows": first_row(
+            con, "select count(*) from int_repeated_customer_ids where has_conflicting_rows"
+        )[0],
         "min_stability_ari": first_row(con, "select min(adjusted_rand_index) from cluster_stability")[0],
         "flags": "; ".join(flags) or None,
         "storage_compatibility_version": settings.storage_compatibility_version,
@@ -344,6 +359,7 @@ def build(settings: Settings, log: Callable[[str], None] = print, runner: Runner
         value_issues=run["value_issues"],
         k=run["k"],
         k_fitted=run["k_fitted"],
+        ids_with_differing_rows=run["ids_with_differing_rows"],
         data_tests_passed=passed,
         seconds=time.perf_counter() - started_clock,
     )

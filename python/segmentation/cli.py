@@ -13,7 +13,7 @@ import sys
 import threading
 from pathlib import Path
 
-from .config import Settings
+from .config import DUPLICATES_POLICIES, Settings
 from .errors import Interrupted, PipelineError
 from .features import MAX_FEATURES, parse
 from .text import one_line
@@ -212,6 +212,13 @@ def parse_args(argv: list[str] | None) -> Settings:
         "sample); every customer is then assigned to its nearest centroid",
     )
     parser.add_argument(
+        "--duplicates",
+        choices=DUPLICATES_POLICIES,
+        default=DEFAULTS.duplicates,
+        help="what to keep of an id's records that differ: none of them (reject), the first "
+        "or the last (a later export appended); records with the same values are one customer",
+    )
+    parser.add_argument(
         "--max-reject-share",
         type=share_option,
         default=DEFAULTS.max_reject_share,
@@ -253,6 +260,14 @@ def parse_args(argv: list[str] | None) -> Settings:
         "(v1.0.0 opens in DuckDB 1.x, as bundled by many BI tools)",
     )
     return Settings(**vars(parser.parse_args(argv)))
+
+
+def differing_ids(ids: int, policy: str) -> str:
+    """What --duplicates did, for the run line: nothing to say when no id's records differ."""
+    if not ids:
+        return ""
+    kept = {"reject": "none kept", "first": "the first kept", "last": "the last kept"}[policy]
+    return f" ({ids:,} id{'' if ids == 1 else 's'} with differing records: {kept}, --duplicates {policy})"
 
 
 # Set by SIGTERM (a service manager stopping the command, `kill`): the build stops as on Ctrl-C.
@@ -315,7 +330,8 @@ def run(argv: list[str] | None) -> int:
         one_line(
             f"Done in {result.seconds:.2f} s: {result.customers:,} customers in {result.k} segments"
             f"{f' (K = {result.k_fitted} asked)' if result.k_fitted != result.k else ''}, "
-            f"{result.rejected_rows:,} of {result.data_rows:,} rows rejected, "
+            f"{result.rejected_rows:,} of {result.data_rows:,} rows rejected"
+            f"{differing_ids(result.ids_with_differing_rows, settings.duplicates)}, "
             f"{result.value_issues:,} values set to null, "
             f"{result.data_tests_passed} data tests passed -> {result.warehouse}, {settings.reports_dir}/"
         )

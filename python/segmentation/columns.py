@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from itertools import chain
 
-from .config import INPUT_COLUMNS
+from .config import FALLBACK_INPUT_COLUMNS, INPUT_COLUMNS
 from .features import CLASSIC, CLASSIC_BY_COLUMN, Feature, Request, argument_name, classic, own_column
 
 # Names the warehouse gives its own columns: an input column named so travels renamed.
@@ -21,7 +22,7 @@ RESERVED = frozenset(
         *INPUT_COLUMNS,
         *("line_number", "raw_line", "fields", "fields_found", "fields_expected", "line_problem"),
         *("reject_reason", "value_issues", "field_problem", "income_scale", "has_decimal_comma"),
-        *("features", "markers"),
+        *("features", "markers", "is_m_female", "is_summary_row", "record_values", "repeated_id", "row_hash"),
         *("cluster_id", "segment_label", "distance_to_centroid", "scaled_point", "cluster_ids", "distance"),
         # the working columns of sql/staging/int_customer_rows.sql
         *("is_id_missing", "gender_label", "is_gender_missing", "age_number", "income_number"),
@@ -38,6 +39,7 @@ def normalise(name: str) -> str:
 
 
 ALIASES = {column: frozenset(normalise(alias) for alias in aliases) for column, aliases in INPUT_COLUMNS.items()}
+FALLBACK_ALIASES = {column: frozenset(map(normalise, aliases)) for column, aliases in FALLBACK_INPUT_COLUMNS.items()}
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,7 @@ def map_columns(names: tuple[str, ...], required: tuple[str, ...], explicit: Map
             )
         positions[column] = hits[0]
     taken = set(positions.values())
-    for column, aliases in ALIASES.items():
+    for column, aliases in chain(ALIASES.items(), FALLBACK_ALIASES.items()):
         if column in positions:
             continue
         hits = [i for i, name in enumerate(names, 1) if i not in taken and normalise(name) in aliases]

@@ -34,9 +34,18 @@ INPUT_COLUMNS = {
         "client number",
         "member number",
         "user id",
+        # German, French, Spanish, Portuguese, Italian
+        *("Kundennummer", "Kunden-ID", "Kundennr", "numéro client", "id client", "id cliente"),
+        *("número de cliente", "código cliente", "codice cliente"),
     ),
-    "gender": ("Gender", "Genre", "sex"),
-    "age": ("Age", "age years"),
+    "gender": (
+        "Gender",
+        "Genre",
+        "sex",
+        # German, French, Spanish, Portuguese, Italian
+        *("Geschlecht", "Sexe", "Sexo", "Género", "Genero", "Gênero", "Sesso", "Genere"),
+    ),
+    "age": ("Age", "age years", "Alter", "Âge", "Edad", "Idade", "Età"),
     "annual_income_k": (
         "Annual Income (k$)",
         "annual income",
@@ -57,8 +66,13 @@ INPUT_COLUMNS = {
     ),
 }
 
+# Names a column is taken under only when no column has one of its names above: a salutation
+# (Frau/Herr, Mme/M.) says the gender where a CRM export has no gender column.
+FALLBACK_INPUT_COLUMNS = {"gender": ("Anrede", "Civilité", "Civilite", "salutation", "Tratamiento")}
+
 # Delimiters the loader recognises in the header line; the first is the default.
 DELIMITERS = (",", ";", "\t", "|")
+DUPLICATES_POLICIES = ("reject", "first", "last")
 
 
 @dataclass(frozen=True)
@@ -90,6 +104,9 @@ class Settings:
     sample_size: int = 20_000
     # Silhouette is quadratic in rows: beyond this many it is scored on a seeded subset.
     silhouette_rows: int = 3_000
+    # What to keep of an id's records that differ (`--duplicates`): none ("reject"), the
+    # first or the last. Records with the same values are one customer whatever this says.
+    duplicates: str = "reject"
     # Stop the build when more than this share of data rows is rejected.
     max_reject_share: float = 0.5
     # DuckDB 1.x (bundled by many BI drivers) cannot open files in a newer storage format.

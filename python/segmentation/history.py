@@ -112,13 +112,15 @@ def carry_history(
     con.execute(
         "create temp table this_run as select greatest(coalesce(max(run_id), 0), $highest) + 1 as run_id, "
         "$started_at::timestamp with time zone as started_at, $min_segment_share::double as min_segment_share, "
-        "$dataset::varchar as dataset_option, $input_name::varchar as input_name "
+        "$dataset::varchar as dataset_option, $input_name::varchar as input_name, "
+        "$duplicates::varchar as duplicates "
         "from previous_runs",
         {
             "started_at": started or datetime.now(UTC),
             "min_segment_share": settings.min_segment_share,
             "dataset": settings.dataset,
             "input_name": utf8_text(settings.input_path.stem),
+            "duplicates": settings.duplicates,
             "highest": highest_run_id,
         },
     )

@@ -54,6 +54,11 @@ def fixed(value: object, digits: int = 2) -> str:
     return "" if missing(value) else f"{float(value):,.{digits}f}"  # type: ignore[arg-type]
 
 
+def percent(value: object, digits: int = 1) -> str:
+    """A share as a percentage; 'unknown' where there is none (no customer's gender known)."""
+    return "unknown" if missing(value) else f"{float(value) * 100:,.{digits}f}"  # type: ignore[arg-type]
+
+
 def when(value: object) -> str:
     return f"{value:%Y-%m-%d %H:%M}" if isinstance(value, datetime) else ""
 
@@ -67,7 +72,7 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(number=number, fixed=fixed, when=when)
+    env.filters.update(number=number, fixed=fixed, percent=percent, when=when)
     return env
 
 

@@ -239,6 +239,7 @@ def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) -> 
     decimal_comma, mark_warnings = decide_decimal_mark(con, columns)
     unit, unit_warnings = decide_income_unit(con, columns, settings.income_unit, decimal_comma)
     scale = 0.001 if unit == "dollars" else 1.0  # input income x scale = k$
+    m_is_female, gender_warnings = decide_gender_codes(con, columns)
     try:
         features = resolve_features(columns, settings.feature_requests, scale)
         check_numbers(con, features)
@@ -248,11 +249,11 @@ def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) -> 
     line = "row" if kind == "excel" else "line"
     lines = f"{skipped} {line}{'' if skipped == 1 else 's'}"
     above = (f"the header is {line} {header_line}: {lines} above it skipped (a title or a note)",) if skipped else ()
-    loaded = LoadedInput(parts, columns, unit, above + mark_warnings + unit_warnings, features)
+    loaded = LoadedInput(parts, columns, unit, above + mark_warnings + unit_warnings + gender_warnings, features)
     con.execute(
         "create temp table raw_input as select $path as input_path, $sha256 as input_sha256, "
         "$format as input_format, $income_unit as income_unit, $scale::double as income_scale, "
-        "$decimal_comma as has_decimal_comma",
+        "$decimal_comma as has_decimal_comma, $m_is_female as is_m_female",
         {
             "path": utf8_text(path),
             "sha256": loaded.sha256,
@@ -260,6 +261,7 @@ def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) -> 
             "income_unit": unit,
             "scale": scale,
             "decimal_comma": decimal_comma,
+            "m_is_female": m_is_female,
         },
     )
     return loaded
@@ -835,6 +837,24 @@ def decide_income_unit(
         )
         return "dollars", (warning,)
     return "k", ()
+
+
+def decide_gender_codes(con: duckdb.DuckDBPyConnection, columns: ColumnMap) -> tuple[bool, tuple[str, ...]]:
+    """Whether the file's gender `M` means mujer: a column of one-letter codes that writes H and
+    M and never F is Spanish (hombre, mujer); elsewhere M is male (sql/seeds/gender_labels.csv).
+    Read on the first lines, as the decimal mark is; a warning says so."""
+    if "gender" not in columns.positions:
+        return False, ()
+    h, m, f = first_row(
+        con,
+        "select count(*) filter (where code = 'h'), count(*) filter (where code = 'm'), "
+        "count(*) filter (where code = 'f') "
+        "from (select rtrim(lower(trim(gender)), '.') as code from raw_customers where line_number <= $lines)",
+        {"lines": MARK_SAMPLE_LINES},
+    )
+    if h and m and not f:
+        return True, (f"{columns.source_name('gender')!r} writes H and M: read as hombre and mujer (M is Female)",)
+    return False, ()
 
 
 # A rough reading of a value as a number (sign, currency, separators and spaces aside), enough

@@ -271,7 +271,9 @@ labelled as (
             qualified.base_label || ' (' || qualified.qualifier || ')', qualified.base_label
         ) as segment_label,
         qualified.share_of_customers < run.min_segment_share as is_small_segment,
-        qualified.female_customers / qualified.customers as share_female,
+        -- of the customers whose gender is known: unknown (null) where none is
+        qualified.female_customers
+        / nullif(qualified.female_customers + qualified.male_customers, 0) as share_female,
         case
             when qualified.separated_by in ('age', 'age band')
                 then format(

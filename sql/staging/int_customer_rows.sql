@@ -43,18 +43,51 @@ case
                 )
         end
 {%- endmacro %}
+{#- a label as it is compared: lower case, without padding, a final dot or what follows a colon
+    ('Mme.', 'Total: 200') #}
+{%- macro label(value) -%}
+rtrim(lower(trim(split_part({{ value }}, ':', 1), padding.characters)), '.')
+{%- endmacro %}
+{#- the fields of a record without an id that are neither blank nor numbers, as labels #}
+{%- set texts -%}
+list_transform(
+                    list_filter(
+                        record_values,
+                        lambda v: not (
+                            v is null
+                            or list_contains(missing_markers.markers, lower(v))
+                            or regexp_full_match(v, '[+-]?[$€£]?[0-9][0-9 .,'']*%?')
+                        )
+                    ),
+                    lambda v: {{ label("v") }}
+                )
+{%- endset %}
 with
 
 raw_rows as (
     select * from raw_customers
 ),
 
--- the income's unit and decimal mark, which the loader decides for the whole file
+-- the income's unit, decimal mark and gender codes, which the loader decides for the whole file
 input_settings as (
     select
         income_scale,
-        has_decimal_comma
+        has_decimal_comma,
+        is_m_female
     from raw_input
+),
+
+-- the words and abbreviations of six languages for Female and Male (a seed)
+known_genders as (
+    select
+        list(label order by label) as labels,
+        list(gender order by label) as genders
+    from gender_labels
+),
+
+-- what a spreadsheet writes beside a total or an average, in five languages (a seed)
+summary_labels as (
+    select list(label order by label) as labels from summary_row_labels
 ),
 
 -- the warehouse columns the input has: one it lacks is not missing on every row
@@ -122,11 +155,40 @@ typed as (
             and list_contains(missing_markers.markers, lower(trimmed.customer_id)),
             true
         ) as is_id_missing,
-        -- a label that is not exact is trimmed of any padding before it is read
+        -- the other fields of a record without an id, which may be a summary row's
+        if(
+            is_id_missing,
+            list_value(
+                *columns(
+                    trimmed.* exclude (
+                        line_number, fields_found, fields_expected, line_problem, customer_id
+                    )
+                )
+            ),
+            null
+        ) as record_values,
+        -- A summary row: its label in the id column, or, in a record without an id, in a field
+        -- whose others are blank or numbers (the totals and averages). Ids that start with a
+        -- digit are never labels: most files skip the test.
+        case
+            when not is_id_missing
+                then
+                    ascii(trimmed.customer_id) >= 65
+                    and length(trimmed.customer_id) <= 40
+                    and list_contains(summary_labels.labels, {{ label("trimmed.customer_id") }})
+            else
+                len({{ texts }}) > 0 and list_has_all(summary_labels.labels, {{ texts }})
+        end as is_summary_row,
+        -- a label that is not exact is read in lower case without padding or a final dot
+        -- ('Mme.', ' Herr'); one the seed does not know is kept as written
         case
             when trimmed.gender in ('Male', 'Female') then trimmed.gender
-            when lower(trim(trimmed.gender, padding.characters)) in ('male', 'm') then 'Male'
-            when lower(trim(trimmed.gender, padding.characters)) in ('female', 'f') then 'Female'
+            when input_settings.is_m_female and {{ label("trimmed.gender") }} = 'm' then 'Female'
+            when
+                list_contains(known_genders.labels, {{ label("trimmed.gender") }})
+                then known_genders.genders[
+                    list_position(known_genders.labels, {{ label("trimmed.gender") }})
+                ]
             when
                 not list_contains(
                     missing_markers.markers, lower(trim(trimmed.gender, padding.characters))
@@ -159,6 +221,8 @@ typed as (
     cross join missing_markers
     cross join input_columns
     cross join input_settings
+    cross join known_genders
+    cross join summary_labels
 ),
 
 -- Checks run in order, so the costlier ones only see the few values that failed to type. A
@@ -223,8 +287,8 @@ field_checks as (
     select
         * exclude (
             fields_found, fields_expected, line_problem, customer_id, gender, age,
-            annual_income_k, spending_score, is_id_missing, gender_label, is_gender_missing,
-            age_number, income_number, spending_number, markers,
+            annual_income_k, spending_score, is_id_missing, record_values, is_summary_row,
+            gender_label, is_gender_missing, age_number, income_number, spending_number, markers,
             {%- for feature in own %}
             feature_{{ feature.position }}_number, feature_{{ feature.position }}_problem,
             {%- endfor %}
@@ -248,6 +312,7 @@ field_checks as (
         if(spending_score_problem is null, spending_number::integer, null) as spending_score,
         -- a record with too few or too many fields cannot be mapped to columns at all
         case
+            when is_summary_row then 'a summary row, not a customer'
             when line_problem is not null then line_problem
             when fields_found <> fields_expected
                 then format('has {} fields where the header has {}', fields_found, fields_expected)
@@ -308,7 +373,8 @@ final as (
         columns(
             * exclude (
                 line_number, customer_id, gender, age, annual_income_k, spending_score,
-                field_problem, value_issues, column_names, income_scale, has_decimal_comma
+                field_problem, value_issues, column_names, income_scale, has_decimal_comma,
+                is_m_female
             )
         ),
         field_problem,
