@@ -124,11 +124,23 @@ def encoding_option(text: str) -> str:
     return codec.name
 
 
+class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Ends an option's help with its default, unless the help already says it in words (the
+    options whose default is decided at run time) or there is none to show (a flag, an empty
+    mapping)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if "default" in (action.help or "") or action.nargs == 0 or action.default in (None, {}):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def parse_args(argv: list[str] | None) -> Settings:
     parser = argparse.ArgumentParser(
         description="Segment mall customers: load a CSV into DuckDB, clean it in SQL, cluster "
-        "with K-Means, publish the warehouse and the reports.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        "with K-Means, publish the warehouse and the reports. Relative paths are taken from the "
+        "current folder.",
+        formatter_class=DefaultsHelpFormatter,
     )
     parser.add_argument(
         "--input",
