@@ -49,6 +49,19 @@ def test_help_gives_each_default_once():
         assert "(default:" not in entries[option], entries[option]
 
 
+def test_a_missing_input_is_refused_before_the_heavy_imports_and_the_workers(tmp_path):
+    heavy = ("duckdb", "pandas", "numpy", "sklearn", "matplotlib", "segmentation.build", "segmentation.workers")
+    script = textwrap.dedent(f"""
+        import runpy, sys
+        main = runpy.run_path({str(PIPELINE)!r}, run_name="pipeline")["main"]
+        code = main(["--input", {str(tmp_path / "nope.csv")!r}])
+        print(code, sorted(name for name in {heavy!r} if name in sys.modules))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.stderr.strip() == f"error: {tmp_path / 'nope.csv'}: no such file"
+    assert done.stdout.split() == ["1", "[]"]
+
+
 def test_a_build_prints_one_line_per_model_and_a_summary(tmp_path):
     done = pipeline("--warehouse", str(tmp_path / "w.duckdb"), "--reports", str(tmp_path / "r"))
     assert done.returncode == 0, done.stderr

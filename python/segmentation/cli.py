@@ -300,9 +300,22 @@ def main(argv: list[str] | None = None) -> int:
         return stopped(None)
 
 
+def missing_input(path: Path) -> bool:
+    """The input is not there: said before DuckDB, pandas and the workers start (the loader
+    says the same of a path that goes missing later). A path that cannot be looked at is the
+    loader's to explain."""
+    try:
+        return not path.exists()
+    except OSError:
+        return False
+
+
 def run(argv: list[str] | None) -> int:
     """Parse the options, start the workers, build, and say how it ended."""
     settings = parse_args(argv)
+    if missing_input(settings.input_path):
+        print(f"error: {one_line(f'{settings.input_path}: no such file')}", file=sys.stderr)
+        return 1
     from .workers import InProcess, Runner, Workers, signals_held
 
     runner: Runner
