@@ -336,13 +336,14 @@ def run(argv: list[str] | None) -> int:
         return 1
     except Interrupted as e:  # the build says what it had published
         return stopped(e.published_run)
+    reports = os.path.abspath(settings.reports_dir)  # the default is relative to the current folder
     print(
         one_line(
             f"Done in {result.seconds:.2f} s: {result.customers:,} customers in {result.k} segments"
             f"{f' (K = {result.k_fitted} asked)' if result.k_fitted != result.k else ''}, "
             f"{result.rejected_rows:,} of {result.data_rows:,} rows rejected, "
             f"{result.value_issues:,} values set to null, "
-            f"{result.data_tests_passed} data tests passed -> {result.warehouse}, {settings.reports_dir}/"
+            f"{result.data_tests_passed} data tests passed -> {result.warehouse}, {reports}/"
         )
     )
     return 0
