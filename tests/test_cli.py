@@ -31,6 +31,37 @@ def test_the_options_table_lists_every_option_of_the_command():
     assert in_table == in_help  # every option, in the order --help gives them
 
 
+def test_help_gives_each_default_once():
+    done = pipeline("--help")
+    assert done.returncode == 0
+    entries = {
+        flat.split()[0]: flat
+        for entry in re.split(r"\n(?=  -)", done.stdout.split("options:")[1])
+        if (flat := " ".join(entry.split()))
+    }
+    assert [option for option, text in entries.items() if text.count("(default") > 1] == []
+    assert entries["--encoding"].endswith("text encoding of a CSV input (default: detected)")
+    assert entries["--dataset"].endswith("else a new one named after the input file)")
+    assert entries["--seed"].endswith("K-Means random_state (default: 42)")
+    assert entries["--warehouse"].endswith("(default: warehouse/mall.duckdb)")
+    assert entries["--reports"].endswith("(default: reports)")
+    for option in ("--columns", "--strict", "--features"):  # nothing to show, or said in words
+        assert "(default:" not in entries[option], entries[option]
+
+
+def test_a_missing_input_is_refused_before_the_heavy_imports_and_the_workers(tmp_path):
+    heavy = ("duckdb", "pandas", "numpy", "sklearn", "matplotlib", "segmentation.build", "segmentation.workers")
+    script = textwrap.dedent(f"""
+        import runpy, sys
+        main = runpy.run_path({str(PIPELINE)!r}, run_name="pipeline")["main"]
+        code = main(["--input", {str(tmp_path / "nope.csv")!r}])
+        print(code, sorted(name for name in {heavy!r} if name in sys.modules))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.stderr.strip() == f"error: {tmp_path / 'nope.csv'}: no such file"
+    assert done.stdout.split() == ["1", "[]"]
+
+
 def test_a_build_prints_one_line_per_model_and_a_summary(tmp_path):
     done = pipeline("--warehouse", str(tmp_path / "w.duckdb"), "--reports", str(tmp_path / "r"))
     assert done.returncode == 0, done.stderr

@@ -1,5 +1,5 @@
 """Rebuilds while people read: real reader processes, real concurrent runs, real SIGKILL,
-a real DuckDB 1.x, and the client recipes of docs/bi-tools.md."""
+and a real DuckDB 1.x (the client recipes of docs/bi-tools.md: test_bi_recipes.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ import sys
 import textwrap
 
 import pytest
-import sqlalchemy
 from matplotlib.image import imread
 
 from conftest import child_processes, fingerprint, pipeline_command, query, run_build, still_running, write_csv
@@ -24,7 +23,6 @@ from segmentation.publish import lock_path
 
 PIPELINE = PROJECT_DIR / "pipeline.py"
 OLD_DUCKDB_PYTHON = PROJECT_DIR / ".venv-duckdb1" / "bin" / "python"
-DUCKDB_CLI = PROJECT_DIR / ".venv" / "bin" / "duckdb"
 
 
 def start_pipeline(settings, *extra: str) -> subprocess.Popen:
@@ -146,33 +144,6 @@ def test_duckdb_1x_opens_the_published_file(sample_build):
     assert query(sample_build.warehouse_path, "select storage_compatibility_version from pipeline_runs") == [
         ("v1.0.0",)
     ]
-
-
-def test_readme_recipe_duckdb_cli(sample_build):
-    done = subprocess.run(
-        [
-            str(DUCKDB_CLI),
-            "-readonly",
-            str(sample_build.warehouse_path),
-            "-csv",
-            "-c",
-            "select segment_label, customers from segment_summary order by cluster_id",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    rows = done.stdout.splitlines()
-    assert rows[0] == "segment_label,customers" and len(rows) == 6
-
-
-def test_readme_recipe_sqlalchemy(sample_build):
-    engine = sqlalchemy.create_engine(f"duckdb:///{sample_build.warehouse_path}", connect_args={"read_only": True})
-    with engine.connect() as connection:
-        rows = connection.execute(sqlalchemy.text("select count(*) from customer_segments")).fetchall()
-    engine.dispose()
-    assert rows == [(200,)]
 
 
 def test_the_reports_folder_keeps_hidden_files_and_refuses_foreign_ones(settings):

@@ -124,11 +124,23 @@ def encoding_option(text: str) -> str:
     return codec.name
 
 
+class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Ends an option's help with its default, unless the help already says it in words (the
+    options whose default is decided at run time) or there is none to show (a flag, an empty
+    mapping)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if "default" in (action.help or "") or action.nargs == 0 or action.default in (None, {}):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def parse_args(argv: list[str] | None) -> Settings:
     parser = argparse.ArgumentParser(
         description="Segment mall customers: load a CSV into DuckDB, clean it in SQL, cluster "
-        "with K-Means, publish the warehouse and the reports.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        "with K-Means, publish the warehouse and the reports. Relative paths are taken from the "
+        "current folder.",
+        formatter_class=DefaultsHelpFormatter,
     )
     parser.add_argument(
         "--input",
@@ -303,9 +315,22 @@ def main(argv: list[str] | None = None) -> int:
         return stopped(None)
 
 
+def missing_input(path: Path) -> bool:
+    """The input is not there: said before DuckDB, pandas and the workers start (the loader
+    says the same of a path that goes missing later). A path that cannot be looked at is the
+    loader's to explain."""
+    try:
+        return not path.exists()
+    except OSError:
+        return False
+
+
 def run(argv: list[str] | None) -> int:
     """Parse the options, start the workers, build, and say how it ended."""
     settings = parse_args(argv)
+    if missing_input(settings.input_path):
+        print(f"error: {one_line(f'{settings.input_path}: no such file')}", file=sys.stderr)
+        return 1
     from .workers import InProcess, Runner, Workers, signals_held
 
     runner: Runner
@@ -326,6 +351,7 @@ def run(argv: list[str] | None) -> int:
         return 1
     except Interrupted as e:  # the build says what it had published
         return stopped(e.published_run)
+    reports = os.path.abspath(settings.reports_dir)  # the default is relative to the current folder
     print(
         one_line(
             f"Done in {result.seconds:.2f} s: {result.customers:,} customers in {result.k} segments"
@@ -333,7 +359,7 @@ def run(argv: list[str] | None) -> int:
             f"{result.rejected_rows:,} of {result.data_rows:,} rows rejected"
             f"{differing_ids(result.ids_with_differing_rows, settings.duplicates)}, "
             f"{result.value_issues:,} values set to null, "
-            f"{result.data_tests_passed} data tests passed -> {result.warehouse}, {settings.reports_dir}/"
+            f"{result.data_tests_passed} data tests passed -> {result.warehouse}, {reports}/"
         )
     )
     return 0

@@ -11,9 +11,25 @@ from pathlib import Path
 from .features import DEFAULT as DEFAULT_FEATURES
 from .features import Request, parse
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
-SQL_DIR = PROJECT_DIR / "sql"
-SAMPLE_INPUT = PROJECT_DIR / "data" / "sample_customers.csv"
+PACKAGE_DIR = Path(__file__).resolve().parent
+# The checkout the package runs from: python/segmentation is two folders below it.
+PROJECT_DIR = PACKAGE_DIR.parents[1]
+
+
+def shipped(folder: str) -> Path:
+    """A top-level folder of the checkout the package needs (sql/, data/): installed, the
+    package carries its own copy (pyproject.toml maps them into it); in a checkout, the
+    checkout's own, so an edit takes effect at once."""
+    inside = PACKAGE_DIR / folder
+    return inside if inside.is_dir() else PROJECT_DIR / folder
+
+
+SQL_DIR = shipped("sql")
+SAMPLE_INPUT = shipped("data") / "sample_customers.csv"
+# What a build publishes, relative to the current folder (as dbt finds its project there): run
+# from the checkout, its warehouse/ and reports/; installed, the folder the command runs in.
+WAREHOUSE = Path("warehouse", "mall.duckdb")
+REPORTS = Path("reports")
 
 # Warehouse column -> the input header names it may have, compared after normalising case,
 # spaces, punctuation and a bracketed unit (`columns.normalise`); the first is the classic
@@ -78,8 +94,8 @@ DUPLICATES_POLICIES = ("reject", "first", "last")
 @dataclass(frozen=True)
 class Settings:
     input_path: Path = SAMPLE_INPUT
-    warehouse_path: Path = PROJECT_DIR / "warehouse" / "mall.duckdb"
-    reports_dir: Path = PROJECT_DIR / "reports"
+    warehouse_path: Path = WAREHOUSE
+    reports_dir: Path = REPORTS
     k: int | None = 5  # None: pick K from the silhouette ("--k auto")
     k_range: tuple[int, int] = (1, 10)  # the elbow and silhouette are computed over these K
     # what K-Means reads (`--features`): classic names (income, spending, age) or any numeric
