@@ -6,7 +6,8 @@ one shape, `raw_records` (line_number, raw_line, fields, line_problem):
 
 - a CSV file: DuckDB reads its lines (`input_file` makes sure it can) and a view splits them;
   a file whose quoted fields hold line ends, or whose lines hold a CR, is read by Python's
-  RFC 4180 reader instead;
+  RFC 4180 reader instead; a gzip- or zstd-compressed one is decompressed by DuckDB as it
+  reads (and by `input_file` for Python);
 - a Parquet file: DuckDB reads it, each value as the text a CSV would hold;
 - an Excel workbook: openpyxl reads its first sheet (or `--sheet`).
 
@@ -91,7 +92,7 @@ create temp table {table} as
 select raw_line
 from read_csv(
     $path, columns = {{'raw_line': 'varchar'}}, delim = chr(30), quote = '', escape = '',
-    header = false, auto_detect = false
+    header = false, auto_detect = false, compression = $compression
 )
 """
 
@@ -173,8 +174,17 @@ def header_columns(names: tuple[str, ...], settings: Settings) -> ColumnMap:
 
 
 def input_kind(path: Path) -> str:
-    suffix = path.suffix.lower()
+    """'csv', 'parquet' or 'excel', by the file's extension (before `.gz` or `.zst`)."""
+    suffix = format_suffix(path)
     return "parquet" if suffix == ".parquet" else "excel" if suffix in (".xlsx", ".xlsm") else "csv"
+
+
+def format_suffix(path: Path) -> str:
+    """The extension naming the file's format: `.csv` of `customers.csv.gz`."""
+    name = path.name.lower()
+    if (suffix := Path(name).suffix) in input_file.COMPRESSED_SUFFIXES:
+        name = name.removesuffix(suffix)
+    return Path(name).suffix
 
 
 def input_parts(path: Path) -> list[Path]:
@@ -203,6 +213,8 @@ def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) -> 
     if settings.sheet is not None and kind != "excel":
         raise InputError(f"{path}: --sheet names a sheet of an .xlsx workbook; this input is {kind.upper()}")
     parts = tuple(input_file.inspect(p, text=kind == "csv", encoding=settings.encoding) for p in paths)
+    if kind != "csv" and (packed := next((f for f in parts if f.compression != "none"), None)):
+        raise InputError(f"{packed.path}: it is {packed.compression}-compressed; decompress it first")
     work.mkdir(parents=True, exist_ok=True)
     con.execute("create temp table raw_parts (file_name varchar, first_line bigint, last_line bigint, records bigint)")
 
@@ -382,7 +394,10 @@ def load_csv(
         table = f"raw_part_{number}_lines"
         try:
             with setting(con, "preserve_insertion_order", True):  # the build runs without it
-                con.execute(PART_TABLE.format(table=table), {"path": str(copy)})
+                con.execute(
+                    PART_TABLE.format(table=table),
+                    {"path": str(copy), "compression": input_file.copy_compression(facts, copy)},
+                )
             part_lines.append(PART_LINES.format(offset=int(offset), table=table, header_line=found.line))
             last, records, opened = first_row(con, PART_FACTS.format(lines=part_lines[-1]))
         except duckdb.Error as e:
