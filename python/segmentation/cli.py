@@ -155,7 +155,9 @@ def parse_args(argv: list[str] | None) -> Settings:
         default=DEFAULTS.encoding,
         help="text encoding of a CSV input (default: detected)",
     )
-    parser.add_argument("--sheet", default=DEFAULTS.sheet, help="sheet of an .xlsx input (default: the first)")
+    parser.add_argument(
+        "--sheet", default=DEFAULTS.sheet, help="sheet of an .xlsx input (default: the first holding the columns)"
+    )
     parser.add_argument(
         "--income-unit",
         choices=("k", "dollars"),
