@@ -1,16 +1,24 @@
-"""Inputs as people and tools export them besides a plain CSV: CSV reports with a long title
-block, workbooks whose first sheet is not the customers'. Every file here is made by the test."""
+"""Inputs in the formats people and tools export besides plain CSV: JSON Lines and JSON arrays,
+gzip- and zstd-compressed files, CSV reports with a long title block, workbooks whose first
+sheet is not the customers'. Every file here is made by the test."""
 
 from __future__ import annotations
 
+import csv
+import gzip
+import hashlib
+import json
 import re
 
+import duckdb
 import pytest
 
-from conftest import load, stage_file, write_csv
+from conftest import load, query, run_build, stage_file, write_csv
+from segmentation.config import SAMPLE_INPUT, Settings
 from segmentation.errors import InputError
 
 HEADER = "CustomerID,Gender,Age,Annual Income (k$),Spending Score (1-100)"
+SAMPLE_TEXT = SAMPLE_INPUT.read_text()
 
 
 def customers(con) -> list[tuple]:
@@ -118,3 +126,190 @@ def test_a_named_sheet_is_read_even_when_another_holds_customers(con, tmp_path):
     path = workbook(tmp_path, {"Customers": CUSTOMERS, "Summary": [["Q3 customer extract"]]})
     with pytest.raises(InputError, match=re.escape("row 1: missing column(s) customer_id")):
         load(con, path, tmp_path / "w", sheet="Summary")
+
+
+# --- compressed files and JSON ---------------------------------------------------------------
+
+
+def sample_records() -> list[dict]:
+    """The bundled sample's customers as JSON would hold them: numbers as numbers."""
+    typed = {"Age": int, "Annual Income (k$)": int, "Spending Score (1-100)": int}
+    return [
+        {key: typed[key](value) if key in typed else value for key, value in row.items()}
+        for row in csv.DictReader(SAMPLE_TEXT.splitlines())
+    ]
+
+
+def json_lines(records: list) -> str:
+    return "".join(json.dumps(record) + "\n" for record in records)
+
+
+def zstd_copy(source, target) -> None:
+    """`source`'s bytes zstd-compressed into `target`, by DuckDB (Python 3.11 has no zstd writer):
+    a CSV read whole as one text column written back without quotes keeps every line."""
+    with duckdb.connect() as con:
+        con.execute(
+            "copy (select line from read_csv($source, columns = {'line': 'varchar'}, delim = chr(30), quote = '', "
+            "escape = '', header = false, auto_detect = false)) to $target "
+            "(format csv, header false, quote '', delim chr(30), compression zstd)",
+            {"source": str(source), "target": str(target)},
+        )
+
+
+SEGMENTS = "select * exclude (line_number) from customer_segments order by customer_id"
+
+
+@pytest.fixture(scope="module")
+def csv_segments(tmp_path_factory) -> list[tuple]:
+    """customer_segments of a build of the bundled sample as its plain CSV."""
+    root = tmp_path_factory.mktemp("plain")
+    run_build(Settings(warehouse_path=root / "mall.duckdb", reports_dir=root / "reports"))
+    return query(root / "mall.duckdb", SEGMENTS)
+
+
+def write_format(tmp_path, kind: str):
+    """The bundled sample's customers in the format `kind`."""
+    plain = write_csv(tmp_path, SAMPLE_TEXT, name="plain.csv")
+    if kind == "jsonl":
+        return write_csv(tmp_path, json_lines(sample_records()), name="customers.jsonl")
+    if kind == "json array":
+        return write_csv(tmp_path, json.dumps(sample_records(), indent=2), name="customers.json")
+    if kind == "jsonl.gz":
+        return write_csv(tmp_path, gzip.compress(json_lines(sample_records()).encode()), name="customers.jsonl.gz")
+    if kind == "csv.gz":
+        return write_csv(tmp_path, gzip.compress(plain.read_bytes()), name="customers.csv.gz")
+    if kind == "gzip bytes in a .csv":
+        return write_csv(tmp_path, gzip.compress(plain.read_bytes()), name="customers.csv")
+    assert kind == "csv.zst"
+    zstd_copy(plain, tmp_path / "customers.csv.zst")
+    return tmp_path / "customers.csv.zst"
+
+
+@pytest.mark.parametrize("kind", ["jsonl", "json array", "jsonl.gz", "csv.gz", "csv.zst", "gzip bytes in a .csv"])
+def test_each_format_builds_the_segments_of_the_plain_csv(tmp_path, settings, csv_segments, kind):
+    path = write_format(tmp_path, kind)
+    run_build(settings, input_path=path)
+    assert len(csv_segments) == 200
+    assert query(settings.warehouse_path, SEGMENTS) == csv_segments
+    stored = query(settings.warehouse_path, "select input_sha256, input_format from pipeline_runs")
+    assert stored[0][0] == hashlib.sha256(path.read_bytes()).hexdigest()  # the bytes as given
+    compressed = kind.endswith((".gz", ".zst")) or "gzip" in kind
+    assert ("compressed" in stored[0][1]) == compressed
+
+
+def test_a_compressed_csv_numbers_and_rejects_its_lines_as_the_plain_file_does(con, tmp_path):
+    text = f"Customers\n\n{HEADER}\n1,Male,19,15,39\r\n2,Female,21,x,81\n3,Male,20,16,6\n"
+    stage_file(con, write_csv(tmp_path, gzip.compress(text.encode("cp1252")), name="c.csv.gz"), tmp_path / "w")
+    assert [row[0] for row in customers(con)] == ["1", "3"]
+    assert rejects(con) == [(5, "annual_income_k 'x' is not a number")]
+
+
+def test_a_bad_json_line_is_rejected_with_its_line_and_the_rest_builds(con, tmp_path):
+    lines = [
+        '{"CustomerID": "C-1", "Gender": "Male", "Age": 19, "Annual Income (k$)": 15, "Spending Score (1-100)": 39}',
+        "",
+        '{"CustomerID": "C-2", "Gender": "Female", "Age": 21, "Annual Income (k$)": 16',
+        '["C-3", "Male", 20, 16, 6]',
+        '{"CustomerID": "C-4", "Age": 23.0, "Annual Income (k$)": 17.5, "Spending Score (1-100)": 77.0}',
+        "null",
+    ]
+    stage_file(con, write_csv(tmp_path, "\n".join(lines) + "\n", name="c.jsonl"), tmp_path / "w")
+    assert customers(con) == [("C-1", "Male", 19, 15.0, 39), ("C-4", None, 23, 17.5, 77)]  # a missing key is missing
+    assert rejects(con) == [
+        (3, "line 3 is not valid JSON"),
+        (4, "line 4 is an array, not a JSON object"),
+        (6, "line 6 is null, not a JSON object"),
+    ]
+    raw = con.execute("select raw_line from customer_rejects where line_number = 4").fetchall()
+    assert raw == [(lines[3],)]
+
+
+def test_nested_json_values_arrive_as_json_text_and_every_key_is_a_column(con, tmp_path):
+    address = {"city": "Oslo", "lines": ["Storgata 1", None], "geo": {"lat": 59.9}}
+    records = [
+        {"id": "1", "income": 15, "spending score": 39, "address": address},
+        {"id": "2", "income": 16, "spending score": 81, "tags": ["vip", "new"], "vip": True, "note": None},
+    ]
+    stage_file(con, write_csv(tmp_path, json_lines(records), name="c.ndjson"), tmp_path / "w")
+    rows = con.execute("select customer_id, address, tags, vip, note from stg_customers order by 1").fetchall()
+    assert [row[0] for row in rows] == ["1", "2"]
+    assert json.loads(rows[0][1]) == address
+    assert json.loads(rows[1][2]) == ["vip", "new"]
+    assert [row[3] for row in rows] == [None, "true"]  # a key a record lacks is missing; true as JSON writes it
+    assert [row[4] for row in rows] == [None, None]  # so is null
+    columns = con.execute("select source_name from raw_columns order by position").fetchall()
+    assert [c[0] for c in columns] == ["id", "income", "spending score", "address", "tags", "vip", "note"]
+
+
+def test_a_json_array_numbers_its_records(con, tmp_path):
+    records = [
+        {"CustomerID": "A", "Annual Income (k$)": 15, "Spending Score (1-100)": 39},
+        7,
+        {"CustomerID": "B", "Annual Income (k$)": 16, "Spending Score (1-100)": 81, "Age": 30},
+    ]
+    stage_file(con, write_csv(tmp_path, json.dumps(records, indent=4), name="c.json"), tmp_path / "w")
+    assert customers(con) == [("A", None, None, 15.0, 39), ("B", None, 30, 16.0, 81)]
+    assert rejects(con) == [(2, "record 2 is a number, not a JSON object")]
+    assert con.execute("select line_number from stg_customers order by 1").fetchall() == [(1,), (3,)]
+
+
+@pytest.mark.parametrize(
+    "text, numbers",
+    [
+        ('{"id": "A", "income": 15, "spending": 39}\n\n{"id": "B", "income": 16, "spending": 81}\n', [1, 3]),
+        ('{\n  "id": "A", "income": 15, "spending": 39\n}\n{\n  "id": "B", "income": 16, "spending": 81\n}\n', [1, 2]),
+    ],
+    ids=["one per line: line numbers", "over several lines: record numbers"],
+)
+def test_a_json_file_of_objects_one_after_another(con, tmp_path, text, numbers):
+    stage_file(con, write_csv(tmp_path, text, name="c.json"), tmp_path / "w")
+    assert customers(con) == [("A", None, None, 15.0, 39), ("B", None, None, 16.0, 81)]
+    assert [row[0] for row in con.execute("select line_number from stg_customers order by 1").fetchall()] == numbers
+
+
+def test_a_json_file_in_utf16_as_powershell_writes_it(con, tmp_path):
+    records = [{"CustomerID": "Zoë", "Annual Income (k$)": 15, "Spending Score (1-100)": 39}]
+    path = write_csv(tmp_path, json.dumps(records, ensure_ascii=False).encode("utf-16"), name="c.json")
+    stage_file(con, path, tmp_path / "w")
+    assert customers(con) == [("Zoë", None, None, 15.0, 39)]
+
+
+@pytest.mark.parametrize(
+    "name, text, message",
+    [
+        ("c.jsonl", "\n \n", "the file is empty"),
+        ("c.json", "[]", "the file is empty"),
+        ("c.jsonl", "[1]\n2\n", "none of its 2 lines is a JSON object"),
+        (
+            "c.json",
+            '[{"id": 1}, {"id": 2]',
+            'cannot be read as JSON (Invalid Input Error: Malformed JSON in file "c.json"',
+        ),
+        ("c.jsonl", '{"id": "1", "income": 15}\n', "its records' keys: missing column(s) spending_score"),
+    ],
+)
+def test_unusable_json_files(con, tmp_path, name, text, message):
+    path = write_csv(tmp_path, text, name=name)
+    with pytest.raises(InputError, match=re.escape(message)) as error:
+        load(con, path, tmp_path / "w")
+    assert str(error.value).startswith(f"{path}: ")
+
+
+def test_a_folder_of_compressed_json_lines_parts(con, tmp_path):
+    folder = tmp_path / "export"
+    folder.mkdir()
+    records = sample_records()[:6]
+    for number, part in enumerate([records[:3], records[3:]]):
+        write_csv(folder, gzip.compress(json_lines(part).encode()), name=f"part-{number:05d}.json.gz")
+    stage_file(con, folder, tmp_path / "w")
+    assert [row[0] for row in customers(con)] == [str(r["CustomerID"]) for r in records]
+    assert con.execute("select file_name, first_line, last_line from raw_parts").fetchall() == [
+        ("part-00000.json.gz", 1, 3),
+        ("part-00001.json.gz", 4, 6),
+    ]
+
+
+def test_a_compressed_workbook_or_parquet_file_is_refused_with_what_to_do(con, tmp_path):
+    path = write_csv(tmp_path, gzip.compress(b"PAR1 not really"), name="c.parquet")
+    with pytest.raises(InputError, match=re.escape(f"{path}: it is gzip-compressed; decompress it first")):
+        load(con, path, tmp_path / "w")

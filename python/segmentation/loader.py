@@ -1,15 +1,21 @@
 """Put the input, untouched, into the raw tables: `raw_customers`, `raw_columns`, `raw_input`.
 
-Every record is kept as text with its line number (a Parquet or Excel row number), so staging
-can type and validate each row and keep the rejected ones with a reason. Three readers make
-one shape, `raw_records` (line_number, raw_line, fields, line_problem):
+Every record is kept as text with its line number (a Parquet or Excel row number, a JSON
+array's record number), so staging can type and validate each row and keep the rejected ones
+with a reason. Four readers make one shape, `raw_records` (line_number, raw_line, fields,
+line_problem):
 
 - a CSV file: DuckDB reads its lines (`input_file` makes sure it can) and a view splits them;
   a file whose quoted fields hold line ends, or whose lines hold a CR, is read by Python's
-  RFC 4180 reader instead; a gzip- or zstd-compressed one is decompressed by DuckDB as it
-  reads (and by `input_file` for Python);
+  RFC 4180 reader instead;
+- a JSON file: JSON Lines are read as a CSV file's lines are, a JSON array (or objects written
+  over several lines) by DuckDB's JSON reader, one record per object; a view parses each with
+  DuckDB's JSON functions: the keys of all records are the columns, and a record that is not an
+  object is rejected alone;
 - a Parquet file: DuckDB reads it, each value as the text a CSV would hold;
 - an Excel workbook: openpyxl reads its first sheet that holds the columns (or `--sheet`).
+
+A CSV or JSON file may be gzip- or zstd-compressed (`input_file`); DuckDB decompresses it.
 
 `raw_customers` then names the fields: the five the warehouse knows, and every other column
 under its own name. The path and values travel as query parameters or files in the build's
@@ -20,13 +26,14 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import posixpath
 import re
 import zipfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import chain, islice
 from pathlib import Path
 from typing import NamedTuple
@@ -97,6 +104,75 @@ from read_csv(
 )
 """
 
+# A JSON document's records as a part's lines: an array's elements, or the objects written one
+# after another over several lines ($format 'array' or 'unstructured'); record N is row N.
+JSON_PART_TABLE = """
+create temp table {table} as
+select json::varchar as raw_line
+from read_json_objects($path, format = $format, compression = $compression)
+"""
+
+# The keys of the JSON records, each where it first appears (record, then place in it)
+JSON_KEYS = """
+select key
+from (
+    select line_number, unnest(keys) as key, unnest(range(len(keys))) as position
+    from (
+        select line_number, json_keys(raw_line) as keys
+        from raw_lines
+        where case when json_valid(raw_line) then json_type(raw_line) = 'OBJECT' else false end
+    )
+)
+group by key
+order by min(line_number), arg_min(position, line_number)
+"""
+
+# Each JSON record's value of every key (JSON pointers in a session variable, as the view takes
+# no parameters) as the text a CSV would hold: a string unquoted, a whole number without '.0'
+# (as Parquet's are), nested objects and arrays as JSON text; null or missing as empty. A line
+# that is not JSON, or a value other than an object, is rejected by its line_problem.
+JSON_RECORDS = """
+create temp view raw_records as
+select
+    line_number,
+    raw_line,
+    if(
+        kind = 'OBJECT',
+        list_transform(
+            json_extract(raw_line, getvariable('raw_json_pointers')),
+            lambda v: coalesce(case json_type(v)
+                when 'VARCHAR' then v ->> '$'
+                when 'NULL' then ''
+                when 'DOUBLE' then if(
+                    trunc(v::double) = v::double and abs(v::double) < 1e15, v::double::bigint::varchar, v::varchar
+                )
+                else v::varchar
+            end, '')
+        ),
+        []
+    ) as fields,
+    coalesce(problem, case
+        when kind is null then format('{unit} {{}} is not valid JSON', line_number)
+        when kind <> 'OBJECT' then format(
+            '{unit} {{}} is {{}}, not a JSON object',
+            line_number,
+            case kind
+                when 'ARRAY' then 'an array' when 'VARCHAR' then 'a string' when 'BOOLEAN' then 'true or false'
+                when 'NULL' then 'null' else 'a number'
+            end
+        )
+    end) as line_problem
+from (
+    select
+        raw_lines.line_number,
+        raw_lines.raw_line,
+        {problem} as problem,
+        case when json_valid(raw_lines.raw_line) then json_type(raw_lines.raw_line) end as kind
+    from raw_lines
+    {join}
+)
+"""
+
 # A part's data lines (those after its header), numbered on from the previous part's; blank
 # lines are dropped (only a line starting with a space needs trimming to tell).
 PART_LINES = """
@@ -142,13 +218,16 @@ RECORDS_TABLE = (
     "create temp table raw_records (line_number bigint, raw_line varchar, fields varchar[], line_problem varchar)"
 )
 
+JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
+JSON_LINES_SUFFIXES = (".jsonl", ".ndjson")
+
 
 class Header(NamedTuple):
     """An input's column names and where they are, as a reader found them."""
 
     names: tuple[str, ...]
     described: str  # the format, for `raw_input.input_format`: 'CSV (utf-8, LF line ends)'
-    line: int = 1  # a workbook's row
+    line: int | None = 1  # a workbook's row; None for a JSON file's keys
     skipped: int = 0  # non-blank lines above the header: a title
     searched: int = 0  # non-blank lines read when none named the columns a build needs: the first stands
     warnings: tuple[str, ...] = ()
@@ -186,8 +265,10 @@ def header_columns(names: tuple[str, ...], settings: Settings) -> ColumnMap:
 
 
 def input_kind(path: Path) -> str:
-    """'csv', 'parquet' or 'excel', by the file's extension (before `.gz` or `.zst`)."""
+    """'csv', 'json', 'parquet' or 'excel', by the file's extension (before `.gz` or `.zst`)."""
     suffix = format_suffix(path)
+    if suffix in JSON_SUFFIXES:
+        return "json"
     return "parquet" if suffix == ".parquet" else "excel" if suffix in (".xlsx", ".xlsm") else "csv"
 
 
@@ -210,7 +291,7 @@ def input_parts(path: Path) -> list[Path]:
     kinds = {input_kind(p) for p in parts}
     if len(kinds) > 1 or kinds == {"excel"}:
         raise InputError(
-            f"{path}: a folder input holds CSV or Parquet part files of one kind "
+            f"{path}: a folder input holds CSV, JSON or Parquet part files of one kind "
             f"(it has: {', '.join(p.name for p in parts[:5])})"
         )
     return parts
@@ -224,7 +305,7 @@ def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) -> 
     kind = input_kind(paths[0])
     if settings.sheet is not None and kind != "excel":
         raise InputError(f"{path}: --sheet names a sheet of an .xlsx workbook; this input is {kind.upper()}")
-    text = kind == "csv"
+    text = kind in ("csv", "json")
     parts = tuple(input_file.inspect(p, text=text, encoding=settings.encoding) for p in paths)
     if not text and (packed := next((f for f in parts if f.compression != "none"), None)):
         raise InputError(f"{packed.path}: it is {packed.compression}-compressed; decompress it first")
@@ -243,6 +324,8 @@ def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) -> 
 
     if kind == "csv":
         header = load_csv(con, parts, work, is_header)
+    elif kind == "json":
+        header = load_json(con, parts, work)
     elif kind == "parquet":
         header = load_parquet(con, parts, work)
     else:
@@ -252,7 +335,7 @@ def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) -> 
     if path.is_dir() and input_parts(path) != paths:
         raise input_file.changed(path)
     line = "row" if kind == "excel" else "line"
-    where = f"{line} {header.line}: "
+    where = f"{line} {header.line}: " if header.line is not None else "its records' keys: "
     if len(header.names) > MAX_COLUMNS:
         width = len(header.names)
         raise InputError(f"{path}: {where}the header has {width:,} columns; at most {MAX_COLUMNS:,} are read")
@@ -566,6 +649,103 @@ def batched(rows: Iterator[tuple]) -> Iterator[tuple]:
         chars += len(row[1])
         if count == BATCH or chars >= BATCH_CHARS:
             return
+
+
+# --- JSON --------------------------------------------------------------------------------
+
+
+def load_json(con: duckdb.DuckDBPyConnection, parts: tuple[input_file.FileFacts, ...], work: Path) -> Header:
+    """`raw_lines`, every part's records numbered on from the previous part's (JSON Lines by
+    their lines, a document's by their place in it), then `raw_records` of their values, the
+    columns being the keys of all records (JSON_KEYS, JSON_RECORDS)."""
+    part_lines: list[str] = []
+    copies: list[tuple[int, dict[int, str]]] = []
+    offset = 0
+    formats = [json_format(facts) for facts in parts]
+    for number, (facts, layout) in enumerate(zip(parts, formats)):
+        problems: dict[int, str] = {}
+        if layout != "newline_delimited":
+            lines = read_json_document(con, facts, number, offset, work, layout)
+            found = first_row(con, PART_FACTS.format(lines=lines))
+        elif facts.breaks_in_lines:
+            lines, problems, found = python_part_lines(con, facts, number, offset)
+        else:
+            lines, problems, found = read_part_lines(con, facts, number, offset, 0, work, "JSON Lines")
+        part_lines.append(lines)
+        copies.append((offset, problems))
+        offset = record_part(con, facts, offset, found[0], found[1])
+    problem, join = create_raw_lines(con, part_lines, copies)
+    unit = "line" if set(formats) == {"newline_delimited"} else "record"
+    names = tuple(key for (key,) in con.execute(JSON_KEYS).fetchall())
+    if not names:
+        path = parts[0].path if len(parts) == 1 else parts[0].path.parent
+        records = first_row(con, "select sum(records) from raw_parts")[0]
+        if not records:
+            raise InputError(f"{path}: the file is empty" if len(parts) == 1 else f"{path}: its files are empty")
+        raise InputError(f"{path}: none of its {records:,} {unit}s is a JSON object (a customer's keys and values)")
+    pointers = ["/" + key.replace("~", "~0").replace("/", "~1") for key in names]  # JSON Pointer (RFC 6901)
+    con.execute("set variable raw_json_pointers = $value", {"value": pointers})
+    con.execute(JSON_RECORDS.format(problem=problem, join=join, unit=unit))
+    kind = {"newline_delimited": "JSON Lines", "array": "JSON array", "unstructured": "JSON"}[formats[0]]
+    return Header(names, f"{kind} ({parts[0].described})", line=None)
+
+
+def json_format(facts: input_file.FileFacts) -> str:
+    """How a JSON file holds its records, as DuckDB's `format` names it: 'newline_delimited'
+    (JSON Lines: a `.jsonl` or `.ndjson` file, or a `.json` file whose first line is a whole
+    JSON value), 'array' (a `.json` file opening with '['), else 'unstructured' (objects
+    written over several lines, one after another)."""
+    if format_suffix(facts.path) in JSON_LINES_SUFFIXES:
+        return "newline_delimited"
+    with closing(input_file.read_lines(facts)) as lines:
+        first = next((line.text.removeprefix("\ufeff").strip() for line in lines if line.text.strip()), "")
+    if first.startswith("["):
+        return "array"
+    try:
+        json.loads(first)  # a line too long to read ends in '…': not a whole value
+    except ValueError:
+        return "unstructured" if first else "newline_delimited"
+    return "newline_delimited"
+
+
+def read_json_document(
+    con: duckdb.DuckDBPyConnection, facts: input_file.FileFacts, number: int, offset: int, work: Path, layout: str
+) -> str:
+    """Read a JSON document's records ($layout 'array' or 'unstructured') into the table
+    `raw_part_<number>_lines` with DuckDB's JSON reader; returns the select of them, numbered on
+    from `offset`. A document is one value: a syntax error stops the build, naming where it is.
+    DuckDB reads UTF-8: a file in another encoding is read from a UTF-8 copy."""
+    link = work / f"part-{number:05d}.json"
+    input_file.readable_copy(replace(facts, needs_rewrite=facts.encoding not in ("utf-8", "utf-8-sig")), link)
+    table = f"raw_part_{number}_lines"
+    try:
+        with setting(con, "preserve_insertion_order", True):  # record N is row N
+            con.execute(
+                JSON_PART_TABLE.format(table=table),
+                {"path": str(link), "format": layout, "compression": input_file.copy_compression(facts, link)},
+            )
+    except duckdb.Error as e:
+        message = str(e).splitlines()[0].replace(str(link), facts.path.name).strip()
+        raise InputError(f"{facts.path}: cannot be read as JSON ({message})") from None
+    return PART_LINES.format(offset=int(offset), table=table, header_line=0)
+
+
+def python_part_lines(
+    con: duckdb.DuckDBPyConnection, facts: input_file.FileFacts, number: int, offset: int
+) -> tuple[str, dict[int, str], tuple]:
+    """A part's lines read by Python, as `read_part_lines` reads them with DuckDB, for a file
+    with a CR within a line (an LF in a file of CR lines), where DuckDB would end the line."""
+    table = f"raw_part_{number}_lines"
+    con.execute(f"create temp table {table} (raw_line varchar)")
+    problems: dict[int, str] = {}
+    with closing(input_file.read_lines(facts)) as read, setting(con, "preserve_insertion_order", True):
+        numbered = enumerate(read, start=1)
+        while batch := list(islice(numbered, BATCH)):
+            problems |= {n: line.problem for n, line in batch if line.problem}
+            frame = pd.DataFrame({"raw_line": [line.text for _, line in batch]})  # noqa: F841 (read below)
+            con.execute(f"insert into {table} select raw_line from frame")
+    lines = PART_LINES.format(offset=int(offset), table=table, header_line=0)
+    return lines, problems, first_row(con, PART_FACTS.format(lines=lines))
 
 
 # --- Parquet and Excel -------------------------------------------------------------------
