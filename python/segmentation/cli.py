@@ -148,9 +148,10 @@ def parse_args(argv: list[str] | None) -> Settings:
         metavar="PATH",
         type=path_option,
         default=DEFAULTS.input_path,
-        help="customer file: CSV (any delimiter, UTF-8/UTF-16/Windows-1252), .xlsx or "
-        ".parquet, or a folder of CSV or Parquet part files, with an id, income and spending "
-        "score column (age and gender optional); taken literally (no ~ or wildcards)",
+        help="customer file: CSV (any delimiter, UTF-8/UTF-16/Windows-1252), JSON Lines or a JSON "
+        "array (CSV and JSON gzip- or zstd-compressed too), .xlsx or .parquet, or a folder of CSV, "
+        "JSON or Parquet part files, with an id, income and spending score column (age and gender "
+        "optional); taken literally (no ~ or wildcards)",
     )
     parser.add_argument(
         "--columns",
@@ -165,9 +166,11 @@ def parse_args(argv: list[str] | None) -> Settings:
         "--encoding",
         type=encoding_option,
         default=DEFAULTS.encoding,
-        help="text encoding of a CSV input (default: detected)",
+        help="text encoding of a CSV or JSON input (default: detected)",
     )
-    parser.add_argument("--sheet", default=DEFAULTS.sheet, help="sheet of an .xlsx input (default: the first)")
+    parser.add_argument(
+        "--sheet", default=DEFAULTS.sheet, help="sheet of an .xlsx input (default: the first holding the columns)"
+    )
     parser.add_argument(
         "--income-unit",
         choices=("k", "dollars"),

@@ -10,18 +10,28 @@ is text (a note's carriage return), as an LF is in a file of CR lines. DuckDB al
 through a link or copy in the build's folder: it never sees the user's path, which it would
 glob or expand (`[`, `*`, `?`, `~`). The file's identity is taken before and checked after loading:
 a file that changed meanwhile stops the build.
+
+A gzip- or zstd-compressed file, known by its first bytes whatever its name, is read as the text
+it holds: the byte pass and the header read it through a decompressing stream, and DuckDB
+reads it with its own decompression (`compression`), so it is checked and numbered as a plain
+file is; its SHA-256 and identity are those of the compressed bytes, the file as given.
 """
 
 from __future__ import annotations
 
 import codecs
+import gzip
 import hashlib
+import io
 import os
 import re
-from collections.abc import Generator
+import sys
+import zlib
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple, TextIO
+from types import ModuleType
+from typing import NamedTuple, Protocol, TextIO
 
 from .errors import InputError
 
@@ -41,11 +51,15 @@ CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f]")
 # Files passed by mistake, by their first bytes (Parquet's with the first byte of the Thrift
 # header after them: a text header may start `PAR1`).
 NOT_TEXT = {
-    b"\x1f\x8b": "it is gzip-compressed; decompress it first",
     b"PK\x03\x04": "it is a zip archive, such as an Excel workbook; a workbook needs the .xlsx extension",
     b"\xd0\xcf\x11\xe0": "it is an Excel 97-2003 .xls workbook; save it as .xlsx or CSV",
     b"PAR1\x15": "it is a Parquet file; it needs the .parquet extension",
 }
+
+# Compressions DuckDB reads (its names for them), by their first bytes
+COMPRESSIONS = {b"\x1f\x8b": "gzip", b"\x28\xb5\x2f\xfd": "zstd"}
+# Endings that say a file is compressed: what comes before them names its format (`.csv.gz`)
+COMPRESSED_SUFFIXES = (".gz", ".gzip", ".zst", ".zstd")
 
 
 @dataclass(frozen=True)
@@ -58,11 +72,13 @@ class FileFacts:
     needs_rewrite: bool  # DuckDB cannot read the bytes as they are
     newline: str = "\n"  # where lines end: '\n' (a CR before it is part of the line end) or '\r'
     breaks_in_lines: bool = False  # a CR (LF in a CR file) within a line: DuckDB would end the line there
+    compression: str = "none"  # 'none', 'gzip' or 'zstd', as DuckDB's readers name them
 
     @property
     def described(self) -> str:
         ends = {"\n": "LF", "\r\n": "CRLF", "\r": "CR", None: "mixed"}[self.line_end]
-        return f"{self.encoding}, {ends} line ends"
+        packed = f"{self.compression}-compressed, " if self.compression != "none" else ""
+        return f"{packed}{self.encoding}, {ends} line ends"
 
 
 def identity(stat: os.stat_result) -> tuple[int, int, int]:
@@ -80,20 +96,82 @@ def open_checked(path: Path):
         raise InputError(f"{path}: cannot be read ({e.strerror})") from None
 
 
+class Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+class Hashed:
+    """A file read through, its bytes added to `digest` as they are read."""
+
+    def __init__(self, file: Readable, digest: hashlib._Hash) -> None:
+        self.file, self.digest = file, digest
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.file.read(size)
+        self.digest.update(data)
+        return data
+
+    def seek(self, offset: int, whence: int = 0, /) -> int:
+        raise io.UnsupportedOperation("read once, in order, as the bytes are hashed")
+
+
+def zstd_module(path: Path) -> ModuleType:
+    """Python's zstd reader: the standard library's from Python 3.14, else its backport."""
+    try:
+        if sys.version_info >= (3, 14):
+            from compression import zstd
+        else:
+            from backports import zstd
+    except ImportError:
+        raise InputError(f"{path}: it is zstd-compressed, and reading it needs the backports.zstd package") from None
+    return zstd
+
+
+def decompressed(file: Path | Hashed, compression: str, path: Path) -> io.BufferedReader | gzip.GzipFile:
+    """The bytes of `file` (a path, or a file object of compressed bytes), decompressed."""
+    if compression == "gzip":
+        return gzip.GzipFile(file, "rb") if isinstance(file, Path) else gzip.GzipFile(fileobj=file, mode="rb")
+    if compression == "zstd":
+        return zstd_module(path).open(file, "rb")
+    assert isinstance(file, Path), "only a compressed stream is read through"
+    return file.open("rb")
+
+
+def chunks(source: Readable, compression: str, path: Path) -> Iterator[bytes]:
+    """The bytes of `source` in CHUNKs; a compressed stream that is broken stops the build."""
+    errors: tuple[type[Exception], ...] = (OSError, EOFError, zlib.error)
+    if compression == "zstd":
+        errors += (zstd_module(path).ZstdError,)
+    while True:
+        try:
+            chunk = source.read(CHUNK)
+        except errors as e:
+            if compression == "none":
+                raise
+            raise InputError(f"{path}: cannot be read as {compression}-compressed ({e})") from None
+        if not chunk:
+            return
+        yield chunk
+
+
 def inspect(path: Path, text: bool = True, encoding: str | None = None) -> FileFacts:
     """Hash the file and, for a text file, find its encoding, line ends and whether a line is
-    too long to read, in one pass."""
+    too long to read, in one pass (over the text a compressed file holds)."""
     with open_checked(path) as f:
         before = identity(os.fstat(f.fileno()))
+        start = f.read(4)
+        f.seek(0)
+        compression = next((name for magic, name in COMPRESSIONS.items() if start.startswith(magic)), "none")
         digest, decoder = hashlib.sha256(), codecs.getincrementaldecoder("utf-8")()
+        hashed = Hashed(f, digest)
+        source = decompressed(hashed, compression, path) if text and compression != "none" else hashed
         head, utf8, forbidden, previous = b"", True, False, b""
         crlf = cr = lf = 0
         first_end = b""  # how the first line ends: b"\r" alone, or b"\n" (after a CR or not)
         # the bytes since the last LF and the last CR, and whether a line ran over the limit
         lf_run = cr_run = 0
         lf_long = cr_long = False
-        while chunk := f.read(CHUNK):
-            digest.update(chunk)
+        for chunk in chunks(source, compression if text else "none", path):
             if not text:
                 continue
             if not head:  # a file passed by mistake is named before the rest of it is read
@@ -116,11 +194,13 @@ def inspect(path: Path, text: bool = True, encoding: str | None = None) -> FileF
                 except UnicodeDecodeError:
                     utf8 = False
             previous = chunk[-1:]
+        while hashed.read(CHUNK):  # bytes after a compressed stream's end: still the file's
+            pass
     if identity(os.stat(path)) != before:
         raise changed(path)
     if not text:
-        return FileFacts(path, digest.hexdigest(), before, "binary", None, False)
-    chosen = encoding or detect_encoding(path, head, utf8)
+        return FileFacts(path, digest.hexdigest(), before, "binary", None, False, compression=compression)
+    chosen = encoding or detect_encoding(path, head, utf8, compression)
     if chosen.startswith("utf-16"):  # the byte counts above see two-byte units: count in the text
         text_head = head[: len(head) // 2 * 2].decode(chosen, errors="replace").rstrip("\r")
         cr, crlf, lf = text_head.count("\r"), text_head.count("\r\n"), text_head.count("\n")
@@ -140,7 +220,7 @@ def inspect(path: Path, text: bool = True, encoding: str | None = None) -> FileF
         line_end = "\n" if crlf == 0 else "\r\n" if crlf == lf else None
         newline, breaks, long_lines = "\n", lone > 0, lf_long
     rewrite = chosen not in ("utf-8", "utf-8-sig") or not utf8 or line_end is None or forbidden or long_lines
-    return FileFacts(path, digest.hexdigest(), before, chosen, line_end, rewrite, newline, breaks)
+    return FileFacts(path, digest.hexdigest(), before, chosen, line_end, rewrite, newline, breaks, compression)
 
 
 def line_end_of(chunk: bytes) -> bytes:
@@ -182,7 +262,7 @@ def refuse_known_binary(path: Path, head: bytes) -> None:
             raise InputError(f"{path}: not a text file: {what}")
 
 
-def detect_encoding(path: Path, head: bytes, valid_utf8: bool) -> str:
+def detect_encoding(path: Path, head: bytes, valid_utf8: bool, compression: str = "none") -> str:
     """UTF-8 unless the bytes say otherwise: a UTF-16 byte order mark (or the zero bytes of
     UTF-16 without one), or non-ASCII lines that are mostly not UTF-8, as Windows-1252 writes
     them. A UTF-8 file with a few bad bytes stays UTF-8: those lines are rejected."""
@@ -195,7 +275,7 @@ def detect_encoding(path: Path, head: bytes, valid_utf8: bool) -> str:
     if valid_utf8:
         return "utf-8"
     good = bad = 0
-    with path.open("rb") as f:
+    with decompressed(path, compression, path) as f:
         for line in f:
             if line.isascii():
                 continue
@@ -224,8 +304,9 @@ def check_unchanged(facts: FileFacts) -> None:
 
 
 def readable_copy(facts: FileFacts, target: Path) -> list[tuple[int, str]]:
-    """Make `target` a file DuckDB reads as this input: a link to it, or a UTF-8 copy with LF
-    line ends. Returns (line number, problem) for each line whose bytes could not be decoded."""
+    """Make `target` a file DuckDB reads as this input: a link to it (read with
+    `copy_compression`), or a UTF-8 copy with LF line ends. Returns (line number, problem) for
+    each line whose bytes could not be decoded."""
     target.unlink(missing_ok=True)
     if not facts.needs_rewrite:
         try:
@@ -234,6 +315,11 @@ def readable_copy(facts: FileFacts, target: Path) -> list[tuple[int, str]]:
         except OSError:  # no symbolic links here (Windows without the privilege): a copy
             pass
     return rewrite(facts, target)
+
+
+def copy_compression(facts: FileFacts, target: Path) -> str:
+    """How DuckDB decompresses `target`, made by `readable_copy`: a link as the file is, a copy not."""
+    return facts.compression if target.is_symlink() else "none"
 
 
 def rewrite(facts: FileFacts, target: Path) -> list[tuple[int, str]]:
@@ -263,7 +349,10 @@ def read_lines(facts: FileFacts, limit: int = MAX_LINE_BYTES) -> Generator[Line]
     most, short = limit + 2, limit // 4  # a line of `limit` characters and its CRLF; 4 bytes a character at most
     make = tuple.__new__  # a Line without its constructor's cost: this runs for every line
     try:
-        with facts.path.open(encoding=facts.encoding, errors=errors, newline=newline) as source:
+        with (
+            decompressed(facts.path, facts.compression, facts.path) as stream,
+            io.TextIOWrapper(stream, encoding=facts.encoding, errors=errors, newline=newline) as source,
+        ):
             readline = source.readline
             while line := readline(most):
                 if line[-1] == newline:

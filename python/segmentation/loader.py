@@ -1,14 +1,21 @@
 """Put the input, untouched, into the raw tables: `raw_customers`, `raw_columns`, `raw_input`.
 
-Every record is kept as text with its line number (a Parquet or Excel row number), so staging
-can type and validate each row and keep the rejected ones with a reason. Three readers make
-one shape, `raw_records` (line_number, raw_line, fields, line_problem):
+Every record is kept as text with its line number (a Parquet or Excel row number, a JSON
+array's record number), so staging can type and validate each row and keep the rejected ones
+with a reason. Four readers make one shape, `raw_records` (line_number, raw_line, fields,
+line_problem):
 
 - a CSV file: DuckDB reads its lines (`input_file` makes sure it can) and a view splits them;
   a file whose quoted fields hold line ends, or whose lines hold a CR, is read by Python's
   RFC 4180 reader instead;
+- a JSON file: JSON Lines are read as a CSV file's lines are, a JSON array (or objects written
+  over several lines) by DuckDB's JSON reader, one record per object; a view parses each with
+  DuckDB's JSON functions: the keys of all records are the columns, and a record that is not an
+  object is rejected alone;
 - a Parquet file: DuckDB reads it, each value as the text a CSV would hold;
-- an Excel workbook: openpyxl reads its first sheet (or `--sheet`).
+- an Excel workbook: openpyxl reads its first sheet that holds the columns (or `--sheet`).
+
+A CSV or JSON file may be gzip- or zstd-compressed (`input_file`); DuckDB decompresses it.
 
 `raw_customers` then names the fields: the five the warehouse knows, and every other column
 under its own name. The path and values travel as query parameters or files in the build's
@@ -19,13 +26,14 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import posixpath
 import re
 import zipfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import chain, islice
 from pathlib import Path
 from typing import NamedTuple
@@ -45,8 +53,9 @@ from .text import utf8_text
 MAX_COLUMNS = 2_000
 MAX_HEADER_CHARS = 16 << 20  # a header is read whole up to this
 # A title, blank lines or a tool's note (PowerShell's `#TYPE ...`) may stand above the header:
-# it is the first of this many non-blank lines whose names name the columns a build needs.
-HEADER_SEARCH_LINES = 10
+# it is the first of this many non-blank lines whose names name the columns a build needs (a CRM
+# report's title block, its filters and totals, runs to a dozen lines or more).
+HEADER_SEARCH_LINES = 50
 # Excel's first line naming the delimiter; a spreadsheet that took it for a row saves it back
 # padded with delimiters to the width of the table (`sep=;;;;`)
 SEP_LINE = re.compile(r"sep=(.)\1*", re.IGNORECASE)
@@ -91,7 +100,76 @@ create temp table {table} as
 select raw_line
 from read_csv(
     $path, columns = {{'raw_line': 'varchar'}}, delim = chr(30), quote = '', escape = '',
-    header = false, auto_detect = false
+    header = false, auto_detect = false, compression = $compression
+)
+"""
+
+# A JSON document's records as a part's lines: an array's elements, or the objects written one
+# after another over several lines ($format 'array' or 'unstructured'); record N is row N.
+JSON_PART_TABLE = """
+create temp table {table} as
+select json::varchar as raw_line
+from read_json_objects($path, format = $format, compression = $compression)
+"""
+
+# The keys of the JSON records, each where it first appears (record, then place in it)
+JSON_KEYS = """
+select key
+from (
+    select line_number, unnest(keys) as key, unnest(range(len(keys))) as position
+    from (
+        select line_number, json_keys(raw_line) as keys
+        from raw_lines
+        where case when json_valid(raw_line) then json_type(raw_line) = 'OBJECT' else false end
+    )
+)
+group by key
+order by min(line_number), arg_min(position, line_number)
+"""
+
+# Each JSON record's value of every key (JSON pointers in a session variable, as the view takes
+# no parameters) as the text a CSV would hold: a string unquoted, a whole number without '.0'
+# (as Parquet's are), nested objects and arrays as JSON text; null or missing as empty. A line
+# that is not JSON, or a value other than an object, is rejected by its line_problem.
+JSON_RECORDS = """
+create temp view raw_records as
+select
+    line_number,
+    raw_line,
+    if(
+        kind = 'OBJECT',
+        list_transform(
+            json_extract(raw_line, getvariable('raw_json_pointers')),
+            lambda v: coalesce(case json_type(v)
+                when 'VARCHAR' then v ->> '$'
+                when 'NULL' then ''
+                when 'DOUBLE' then if(
+                    trunc(v::double) = v::double and abs(v::double) < 1e15, v::double::bigint::varchar, v::varchar
+                )
+                else v::varchar
+            end, '')
+        ),
+        []
+    ) as fields,
+    coalesce(problem, case
+        when kind is null then format('{unit} {{}} is not valid JSON', line_number)
+        when kind <> 'OBJECT' then format(
+            '{unit} {{}} is {{}}, not a JSON object',
+            line_number,
+            case kind
+                when 'ARRAY' then 'an array' when 'VARCHAR' then 'a string' when 'BOOLEAN' then 'true or false'
+                when 'NULL' then 'null' else 'a number'
+            end
+        )
+    end) as line_problem
+from (
+    select
+        raw_lines.line_number,
+        raw_lines.raw_line,
+        {problem} as problem,
+        case when json_valid(raw_lines.raw_line) then json_type(raw_lines.raw_line) end as kind
+    from raw_lines
+    {join}
 )
 """
 
@@ -140,6 +218,20 @@ RECORDS_TABLE = (
     "create temp table raw_records (line_number bigint, raw_line varchar, fields varchar[], line_problem varchar)"
 )
 
+JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
+JSON_LINES_SUFFIXES = (".jsonl", ".ndjson")
+
+
+class Header(NamedTuple):
+    """An input's column names and where they are, as a reader found them."""
+
+    names: tuple[str, ...]
+    described: str  # the format, for `raw_input.input_format`: 'CSV (utf-8, LF line ends)'
+    line: int | None = 1  # a workbook's row; None for a JSON file's keys
+    skipped: int = 0  # non-blank lines above the header: a title
+    searched: int = 0  # non-blank lines read when none named the columns a build needs: the first stands
+    warnings: tuple[str, ...] = ()
+
 
 @dataclass(frozen=True)
 class LoadedInput:
@@ -173,8 +265,19 @@ def header_columns(names: tuple[str, ...], settings: Settings) -> ColumnMap:
 
 
 def input_kind(path: Path) -> str:
-    suffix = path.suffix.lower()
+    """'csv', 'json', 'parquet' or 'excel', by the file's extension (before `.gz` or `.zst`)."""
+    suffix = format_suffix(path)
+    if suffix in JSON_SUFFIXES:
+        return "json"
     return "parquet" if suffix == ".parquet" else "excel" if suffix in (".xlsx", ".xlsm") else "csv"
+
+
+def format_suffix(path: Path) -> str:
+    """The extension naming the file's format: `.csv` of `customers.csv.gz`."""
+    name = path.name.lower()
+    if (suffix := Path(name).suffix) in input_file.COMPRESSED_SUFFIXES:
+        name = name.removesuffix(suffix)
+    return Path(name).suffix
 
 
 def input_parts(path: Path) -> list[Path]:
@@ -188,7 +291,7 @@ def input_parts(path: Path) -> list[Path]:
     kinds = {input_kind(p) for p in parts}
     if len(kinds) > 1 or kinds == {"excel"}:
         raise InputError(
-            f"{path}: a folder input holds CSV or Parquet part files of one kind "
+            f"{path}: a folder input holds CSV, JSON or Parquet part files of one kind "
             f"(it has: {', '.join(p.name for p in parts[:5])})"
         )
     return parts
@@ -202,7 +305,10 @@ def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) -> 
     kind = input_kind(paths[0])
     if settings.sheet is not None and kind != "excel":
         raise InputError(f"{path}: --sheet names a sheet of an .xlsx workbook; this input is {kind.upper()}")
-    parts = tuple(input_file.inspect(p, text=kind == "csv", encoding=settings.encoding) for p in paths)
+    text = kind in ("csv", "json")
+    parts = tuple(input_file.inspect(p, text=text, encoding=settings.encoding) for p in paths)
+    if not text and (packed := next((f for f in parts if f.compression != "none"), None)):
+        raise InputError(f"{packed.path}: it is {packed.compression}-compressed; decompress it first")
     work.mkdir(parents=True, exist_ok=True)
     con.execute("create temp table raw_parts (file_name varchar, first_line bigint, last_line bigint, records bigint)")
 
@@ -216,25 +322,32 @@ def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) -> 
             pass  # the header, with a problem the error below names
         return True
 
-    header_line, skipped = 1, 0  # a Parquet file's column names are its first row
     if kind == "csv":
-        _, names, header_line, skipped = load_csv(con, parts, work, is_header)
+        header = load_csv(con, parts, work, is_header)
+    elif kind == "json":
+        header = load_json(con, parts, work)
     elif kind == "parquet":
-        names = load_parquet(con, parts, work)
+        header = load_parquet(con, parts, work)
     else:
-        names, header_line, skipped = load_excel(con, parts[0], settings.sheet, is_header)
+        header = load_excel(con, parts[0], settings.sheet, is_header)
     for facts in parts:
         input_file.check_unchanged(facts)
     if path.is_dir() and input_parts(path) != paths:
         raise input_file.changed(path)
-    if len(names) > MAX_COLUMNS:
-        raise InputError(
-            f"{path}: line {header_line}: the header has {len(names):,} columns; at most {MAX_COLUMNS:,} are read"
-        )
+    line = "row" if kind == "excel" else "line"
+    where = f"{line} {header.line}: " if header.line is not None else "its records' keys: "
+    if len(header.names) > MAX_COLUMNS:
+        width = len(header.names)
+        raise InputError(f"{path}: {where}the header has {width:,} columns; at most {MAX_COLUMNS:,} are read")
     try:
-        columns = header_columns(names, settings)
+        columns = header_columns(header.names, settings)
+    except NotTheHeader as e:
+        # no line named the columns and the first stands: the header may be further down
+        further = header.searched == HEADER_SEARCH_LINES
+        note = f" (no header among the first {HEADER_SEARCH_LINES} non-blank {line}s)" if further else ""
+        raise InputError(f"{path}: {where}{e}{note}") from None
     except ValueError as e:
-        raise InputError(f"{path}: line {header_line}: {e}") from None
+        raise InputError(f"{path}: {where}{e}") from None
     create_raw_customers(con, columns)
     decimal_comma, mark_warnings = decide_decimal_mark(con, columns)
     unit, unit_warnings = decide_income_unit(con, columns, settings.income_unit, decimal_comma)
@@ -244,12 +357,13 @@ def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) -> 
         features = resolve_features(columns, settings.feature_requests, scale)
         check_numbers(con, features)
     except ValueError as e:
-        raise InputError(f"{path}: line {header_line}: {e}") from None
+        raise InputError(f"{path}: {where}{e}") from None
     create_model_features(con, features)
-    line = "row" if kind == "excel" else "line"
-    lines = f"{skipped} {line}{'' if skipped == 1 else 's'}"
-    above = (f"the header is {line} {header_line}: {lines} above it skipped (a title or a note)",) if skipped else ()
-    loaded = LoadedInput(parts, columns, unit, above + mark_warnings + unit_warnings + gender_warnings, features)
+    lines = f"{header.skipped} {line}{'' if header.skipped == 1 else 's'}"
+    above = (f"the header is {line} {header.line}: {lines} above it skipped (a title or a note)",)
+    warnings = header.warnings + (above if header.skipped else ()) + mark_warnings + unit_warnings + gender_warnings
+    loaded = LoadedInput(parts, columns, unit, warnings, features)
+    described = header.described if len(parts) == 1 else f"{header.described}, {len(parts)} part files"
     con.execute(
         "create temp table raw_input as select $path as input_path, $sha256 as input_sha256, "
         "$format as input_format, $income_unit as income_unit, $scale::double as income_scale, "
@@ -257,7 +371,7 @@ def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) -> 
         {
             "path": utf8_text(path),
             "sha256": loaded.sha256,
-            "format": describe(kind, parts),
+            "format": described,
             "income_unit": unit,
             "scale": scale,
             "decimal_comma": decimal_comma,
@@ -265,11 +379,6 @@ def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) -> 
         },
     )
     return loaded
-
-
-def describe(kind: str, parts: tuple[input_file.FileFacts, ...]) -> str:
-    name = {"csv": f"CSV ({parts[0].described})", "parquet": "Parquet", "excel": "Excel workbook"}[kind]
-    return name if len(parts) == 1 else f"{name}, {len(parts)} part files"
 
 
 def record_part(
@@ -300,6 +409,7 @@ class CsvHeader(NamedTuple):
     names: tuple[str, ...]
     line: int  # 2 after Excel's `sep=;` line, else 1, unless lines stand above it
     skipped: int = 0  # the non-blank lines above it that are not the header (a title)
+    searched: int = 0  # when no line named the columns a build needs: the non-blank lines read
 
 
 def read_header(facts: input_file.FileFacts, is_header: Callable[[tuple[str, ...]], bool]) -> CsvHeader:
@@ -320,23 +430,26 @@ def read_header(facts: input_file.FileFacts, is_header: Callable[[tuple[str, ...
             raise InputError(
                 f"{path}: line 1: {hint[0]!r} names a delimiter other than {', '.join(map(repr, DELIMITERS))}"
             )
-        # the non-blank lines read, each a header or why it cannot be one (unreadable, too long)
-        found: list[CsvHeader | InputError] = []
-        while first is not None and len(found) < HEADER_SEARCH_LINES:
+        # the first non-blank line read, as a header or why it cannot be one (unreadable, too
+        # long), and how many were read
+        opening: CsvHeader | InputError | None = None
+        searched = 0
+        while first is not None and searched < HEADER_SEARCH_LINES:
             if first.text.strip():
+                searched += 1
                 try:
-                    found.append(header_line(path, first, line, hint[1] if hint else None))
+                    candidate: CsvHeader | InputError = header_line(path, first, line, hint[1] if hint else None)
                 except InputError as e:
-                    found.append(e)
-                candidate = found[-1]
+                    candidate = e
+                opening = opening or candidate
                 if isinstance(candidate, CsvHeader) and is_header(candidate.names):
-                    return candidate._replace(skipped=len(found) - 1)
+                    return candidate._replace(skipped=searched - 1)
             line, first = next(numbered, (line + 1, None))
-    if not found:
+    if opening is None:
         raise InputError(f"{path}: line 2: no header after {hint[0]!r}" if hint else f"{path}: the file is empty")
-    if isinstance(found[0], InputError):  # no header anywhere: say what is wrong with the first line
-        raise found[0]
-    return found[0]
+    if isinstance(opening, InputError):  # no header anywhere: say what is wrong with the first line
+        raise opening
+    return opening._replace(searched=searched)
 
 
 def header_line(path: Path, read: input_file.Line, line: int, delimiter: str | None) -> CsvHeader:
@@ -359,7 +472,7 @@ def load_csv(
     parts: tuple[input_file.FileFacts, ...],
     work: Path,
     is_header: Callable[[tuple[str, ...]], bool],
-) -> CsvHeader:
+) -> Header:
     """`raw_lines`, every part's lines numbered on from the previous part's, then
     `raw_records` splitting them (or, when a quoted field holds a line end or a line holds a
     CR, read by Python's CSV reader). `is_header`: whether a line's names are the header's
@@ -371,7 +484,7 @@ def load_csv(
     # DuckDB would end a line at a CR within it: such files are read by Python's reader alone
     by_python = any(facts.breaks_in_lines for facts in parts)
     for number, facts in enumerate(parts):
-        path, copy = facts.path, work / f"part-{number:05d}.csv"
+        path = facts.path
         found = read_header(facts, is_header)
         if number == 0:
             header = found
@@ -380,18 +493,12 @@ def load_csv(
         headers.append(found)
         if by_python:
             continue
-        problems = dict(input_file.readable_copy(facts, copy))
-        table = f"raw_part_{number}_lines"
-        try:
-            with setting(con, "preserve_insertion_order", True):  # the build runs without it
-                con.execute(PART_TABLE.format(table=table), {"path": str(copy)})
-            part_lines.append(PART_LINES.format(offset=int(offset), table=table, header_line=found.line))
-            last, records, opened = first_row(con, PART_FACTS.format(lines=part_lines[-1]))
-        except duckdb.Error as e:
-            raise InputError(f"{path}: cannot be read as CSV ({str(e).splitlines()[0]})") from None
+        lines, problems, (last, records, opened) = read_part_lines(con, facts, number, offset, found.line, work, "CSV")
+        part_lines.append(lines)
         copies.append((offset, problems))
         open_quotes += opened
         offset = record_part(con, facts, offset, last, records)
+    described = Header(header.names, f"CSV ({parts[0].described})", header.line, header.skipped, header.searched)
     if by_python or open_quotes:
         release_records(con)  # the lines read so far: Python's reader reads the files again
         con.execute(RECORDS_TABLE)
@@ -400,19 +507,56 @@ def load_csv(
         for facts, found in zip(parts, headers):
             load_records(con, csv_records(facts, found, offset))
             offset = record_part(con, facts, offset, *records_after(con, offset))
-        return header
-    con.execute("create temp view raw_lines as " + "\nunion all\n".join(part_lines))
-    numbered = [(offset + line, problem) for offset, lines in copies for line, problem in lines.items()]
-    if numbered:
-        con.execute("create temp table raw_line_problems (line_number bigint, problem varchar)")
-        con.executemany("insert into raw_line_problems values (?, ?)", numbered)
-        problem, join = "raw_line_problems.problem", "left join raw_line_problems using (line_number)"
-    else:
-        problem, join = "null::varchar", ""
+        return described
+    problem, join = create_raw_lines(con, part_lines, copies)
     con.execute("set variable raw_delimiter = $value", {"value": header.delimiter})
     con.execute("set variable raw_field_pattern = $value", {"value": field_pattern(header.delimiter)})
     con.execute(SPLIT_LINES.format(problem=problem, join=join))
-    return header
+    return described
+
+
+def read_part_lines(
+    con: duckdb.DuckDBPyConnection,
+    facts: input_file.FileFacts,
+    number: int,
+    offset: int,
+    header_line: int,
+    work: Path,
+    what: str,
+) -> tuple[str, dict[int, str], tuple]:
+    """Read a part's lines into the table `raw_part_<number>_lines` with DuckDB (a compressed
+    file decompressed by it). Returns the select of its data lines (those after `header_line`,
+    numbered on from `offset`), the lines whose bytes are unreadable, and PART_FACTS of them.
+    `what`: the format, for a message."""
+    copy = work / f"part-{number:05d}.txt"
+    problems = dict(input_file.readable_copy(facts, copy))
+    table = f"raw_part_{number}_lines"
+    try:
+        with setting(con, "preserve_insertion_order", True):  # the build runs without it
+            con.execute(
+                PART_TABLE.format(table=table),
+                {"path": str(copy), "compression": input_file.copy_compression(facts, copy)},
+            )
+        lines = PART_LINES.format(offset=int(offset), table=table, header_line=header_line)
+        found = first_row(con, PART_FACTS.format(lines=lines))
+    except duckdb.Error as e:
+        raise InputError(f"{facts.path}: cannot be read as {what} ({str(e).splitlines()[0]})") from None
+    return lines, problems, found
+
+
+def create_raw_lines(
+    con: duckdb.DuckDBPyConnection, part_lines: list[str], copies: list[tuple[int, dict[int, str]]]
+) -> tuple[str, str]:
+    """The view `raw_lines` of every part's lines, and the table `raw_line_problems` of the
+    unreadable ones (each part's offset and its problems by line); returns the expression of a
+    line's problem and the join that gives it, for the view of the records."""
+    con.execute("create temp view raw_lines as " + "\nunion all\n".join(part_lines))
+    numbered = [(offset + line, problem) for offset, lines in copies for line, problem in lines.items()]
+    if not numbered:
+        return "null::varchar", ""
+    con.execute("create temp table raw_line_problems (line_number bigint, problem varchar)")
+    con.executemany("insert into raw_line_problems values (?, ?)", numbered)
+    return "raw_line_problems.problem", "left join raw_line_problems using (line_number)"
 
 
 def field_pattern(delimiter: str) -> str:
@@ -509,12 +653,107 @@ def batched(rows: Iterator[tuple]) -> Iterator[tuple]:
             return
 
 
+# --- JSON --------------------------------------------------------------------------------
+
+
+def load_json(con: duckdb.DuckDBPyConnection, parts: tuple[input_file.FileFacts, ...], work: Path) -> Header:
+    """`raw_lines`, every part's records numbered on from the previous part's (JSON Lines by
+    their lines, a document's by their place in it), then `raw_records` of their values, the
+    columns being the keys of all records (JSON_KEYS, JSON_RECORDS)."""
+    part_lines: list[str] = []
+    copies: list[tuple[int, dict[int, str]]] = []
+    offset = 0
+    formats = [json_format(facts) for facts in parts]
+    for number, (facts, layout) in enumerate(zip(parts, formats)):
+        problems: dict[int, str] = {}
+        if layout != "newline_delimited":
+            lines = read_json_document(con, facts, number, offset, work, layout)
+            found = first_row(con, PART_FACTS.format(lines=lines))
+        elif facts.breaks_in_lines:
+            lines, problems, found = python_part_lines(con, facts, number, offset)
+        else:
+            lines, problems, found = read_part_lines(con, facts, number, offset, 0, work, "JSON Lines")
+        part_lines.append(lines)
+        copies.append((offset, problems))
+        offset = record_part(con, facts, offset, found[0], found[1])
+    problem, join = create_raw_lines(con, part_lines, copies)
+    unit = "line" if set(formats) == {"newline_delimited"} else "record"
+    names = tuple(key for (key,) in con.execute(JSON_KEYS).fetchall())
+    if not names:
+        path = parts[0].path if len(parts) == 1 else parts[0].path.parent
+        records = first_row(con, "select sum(records) from raw_parts")[0]
+        if not records:
+            raise InputError(f"{path}: the file is empty" if len(parts) == 1 else f"{path}: its files are empty")
+        raise InputError(f"{path}: none of its {records:,} {unit}s is a JSON object (a customer's keys and values)")
+    pointers = ["/" + key.replace("~", "~0").replace("/", "~1") for key in names]  # JSON Pointer (RFC 6901)
+    con.execute("set variable raw_json_pointers = $value", {"value": pointers})
+    con.execute(JSON_RECORDS.format(problem=problem, join=join, unit=unit))
+    kind = {"newline_delimited": "JSON Lines", "array": "JSON array", "unstructured": "JSON"}[formats[0]]
+    return Header(names, f"{kind} ({parts[0].described})", line=None)
+
+
+def json_format(facts: input_file.FileFacts) -> str:
+    """How a JSON file holds its records, as DuckDB's `format` names it: 'newline_delimited'
+    (JSON Lines: a `.jsonl` or `.ndjson` file, or a `.json` file whose first line is a whole
+    JSON value), 'array' (a `.json` file opening with '['), else 'unstructured' (objects
+    written over several lines, one after another)."""
+    if format_suffix(facts.path) in JSON_LINES_SUFFIXES:
+        return "newline_delimited"
+    with closing(input_file.read_lines(facts)) as lines:
+        first = next((line.text.removeprefix("\ufeff").strip() for line in lines if line.text.strip()), "")
+    if first.startswith("["):
+        return "array"
+    try:
+        json.loads(first)  # a line too long to read ends in '…': not a whole value
+    except ValueError:
+        return "unstructured" if first else "newline_delimited"
+    return "newline_delimited"
+
+
+def read_json_document(
+    con: duckdb.DuckDBPyConnection, facts: input_file.FileFacts, number: int, offset: int, work: Path, layout: str
+) -> str:
+    """Read a JSON document's records ($layout 'array' or 'unstructured') into the table
+    `raw_part_<number>_lines` with DuckDB's JSON reader; returns the select of them, numbered on
+    from `offset`. A document is one value: a syntax error stops the build, naming where it is.
+    DuckDB reads UTF-8: a file in another encoding is read from a UTF-8 copy."""
+    link = work / f"part-{number:05d}.json"
+    input_file.readable_copy(replace(facts, needs_rewrite=facts.encoding not in ("utf-8", "utf-8-sig")), link)
+    table = f"raw_part_{number}_lines"
+    try:
+        with setting(con, "preserve_insertion_order", True):  # record N is row N
+            con.execute(
+                JSON_PART_TABLE.format(table=table),
+                {"path": str(link), "format": layout, "compression": input_file.copy_compression(facts, link)},
+            )
+    except duckdb.Error as e:
+        message = str(e).splitlines()[0].replace(str(link), facts.path.name).strip()
+        raise InputError(f"{facts.path}: cannot be read as JSON ({message})") from None
+    return PART_LINES.format(offset=int(offset), table=table, header_line=0)
+
+
+def python_part_lines(
+    con: duckdb.DuckDBPyConnection, facts: input_file.FileFacts, number: int, offset: int
+) -> tuple[str, dict[int, str], tuple]:
+    """A part's lines read by Python, as `read_part_lines` reads them with DuckDB, for a file
+    with a CR within a line (an LF in a file of CR lines), where DuckDB would end the line."""
+    table = f"raw_part_{number}_lines"
+    con.execute(f"create temp table {table} (raw_line varchar)")
+    problems: dict[int, str] = {}
+    with closing(input_file.read_lines(facts)) as read, setting(con, "preserve_insertion_order", True):
+        numbered = enumerate(read, start=1)
+        while batch := list(islice(numbered, BATCH)):
+            problems |= {n: line.problem for n, line in batch if line.problem}
+            frame = pd.DataFrame({"raw_line": [line.text for _, line in batch]})  # noqa: F841 (read below)
+            con.execute(f"insert into {table} select raw_line from frame")
+    lines = PART_LINES.format(offset=int(offset), table=table, header_line=0)
+    return lines, problems, first_row(con, PART_FACTS.format(lines=lines))
+
+
 # --- Parquet and Excel -------------------------------------------------------------------
 
 
-def load_parquet(
-    con: duckdb.DuckDBPyConnection, parts: tuple[input_file.FileFacts, ...], work: Path
-) -> tuple[str, ...]:
+def load_parquet(con: duckdb.DuckDBPyConnection, parts: tuple[input_file.FileFacts, ...], work: Path) -> Header:
     """Every part's records as text, numbered from 1 on from the previous part's. Built with
     DuckDB's relational API; the file's column names enter it only as quoted identifiers."""
     con.execute(RECORDS_TABLE)
@@ -543,7 +782,7 @@ def load_parquet(
         finally:
             con.execute("drop view if exists parquet_records")
         offset = record_part(con, facts, offset, *records_after(con, offset))
-    return names
+    return Header(names, "Parquet")
 
 
 def as_text(name: str, kind: str) -> duckdb.Expression:
@@ -565,11 +804,12 @@ def load_excel(
     facts: input_file.FileFacts,
     sheet: str | None,
     is_header: Callable[[tuple[str, ...]], bool],
-) -> tuple[tuple[str, ...], int, int]:
-    """The first sheet (or `sheet`) of a workbook; rows are numbered as Excel numbers them.
-    Returns the header's names, its row and the non-blank rows above it: as in a CSV file
-    (`read_header`), a title may stand above the header. A row is read as wide as the header:
-    a cell far to its right (column XFD) costs no row of that width."""
+) -> Header:
+    """A workbook's sheet named by `sheet`, else its first sheet whose first non-blank rows
+    hold a header naming the columns a build needs (a warning names it when it is not the
+    first); rows are numbered as Excel numbers them. As in a CSV file (`read_header`), a title
+    may stand above the header. A row is read as wide as the header: a cell far to its right
+    (column XFD) costs no row of that width."""
     from openpyxl import load_workbook  # only a workbook needs it
 
     path = facts.path
@@ -584,27 +824,71 @@ def load_excel(
         tables = [table.title for table in book.worksheets]  # a chart sheet holds no rows
         if sheet is not None and sheet not in tables:
             raise InputError(f"{path}: the sheet {sheet!r} is a chart (sheets with rows: {', '.join(tables)})")
-        rows = book[sheet] if sheet is not None else book.worksheets[0]
-        rows.reset_dimensions()  # the stored sheet size may be stale: read every row and column, as Excel does
-        numbered = enumerate(rows.iter_rows(max_row=MAX_SHEET_ROWS, values_only=True), start=1)
-        filled = ((number, row) for number, row in numbered if has_text(row))
-        found = list(islice(filled, HEADER_SEARCH_LINES))  # the rows after them are read below
-        if not found:
-            raise InputError(f"{path}: the sheet {rows.title!r} is empty")
-        candidates = [tuple(cell_text(value) for value in row) for _, row in found]
-        at = next((i for i, names in enumerate(candidates) if is_header(names)), 0)
-        header_row, names = found[at][0], candidates[at]
+        candidates = [book[sheet]] if sheet is not None else book.worksheets
+        starts: list[SheetStart] = []
+        for rows in candidates:  # a sheet's first rows only, until one holds the header
+            starts.append(sheet_start(rows, is_header))
+            if starts[-1].at is not None:
+                break
+        start = starts[-1]
+        if start.at is None:
+            if len(starts) > 1:
+                raise InputError(no_sheet_holds_the_header(path, starts))
+            if not start.found:
+                raise InputError(f"{path}: the sheet {start.title!r} is empty")
+        at = start.at or 0  # no header found: the first row stands, and its names say what is missing
+        header_row, names = start.found[at][0], start.names[at]
         width = max(i for i, name in enumerate(names, 1) if name)
         if width > MAX_COLUMNS:
             raise InputError(
                 f"{path}: row {header_row}: the header has {width:,} columns; at most {MAX_COLUMNS:,} are read"
             )
         con.execute(RECORDS_TABLE)
-        load_records(con, (sheet_record(number, row, width) for number, row in chain(found[at + 1 :], filled)))
+        rows_after = chain(start.found[at + 1 :], start.rest)
+        load_records(con, (sheet_record(number, row, width) for number, row in rows_after))
     finally:
         book.close()
     record_part(con, facts, 0, *records_after(con, 0))
-    return names[:width], header_row, at
+    first = starts[0].title
+    chosen = (f"sheet {start.title!r} holds the customers (the first sheet, {first!r}, does not)",)
+    searched = 0 if start.at is not None else len(start.found)
+    return Header(names[:width], "Excel workbook", header_row, at, searched, chosen if start.title != first else ())
+
+
+class SheetStart(NamedTuple):
+    title: str
+    found: list[tuple[int, tuple]]  # its first HEADER_SEARCH_LINES non-blank rows: (number, cells)
+    names: list[tuple[str, ...]]  # their cells as text
+    at: int | None  # the header's place among them; None when none names the columns a build needs
+    rest: Iterator[tuple[int, tuple]]  # the non-blank rows after them, not yet read
+
+
+def sheet_start(rows, is_header: Callable[[tuple[str, ...]], bool]) -> SheetStart:
+    """A sheet's first non-blank rows, and which of them is the header."""
+    rows.reset_dimensions()  # the stored sheet size may be stale: read every row and column, as Excel does
+    numbered = enumerate(rows.iter_rows(max_row=MAX_SHEET_ROWS, values_only=True), start=1)
+    filled = ((number, row) for number, row in numbered if has_text(row))
+    found = list(islice(filled, HEADER_SEARCH_LINES))
+    names = [tuple(cell_text(value) for value in row) for _, row in found]
+    at = next((i for i, row in enumerate(names) if is_header(row)), None)
+    return SheetStart(rows.title, found, names, at, filled)
+
+
+def no_sheet_holds_the_header(path: Path, starts: list[SheetStart]) -> str:
+    """The error for a workbook none of whose sheets holds the header: each sheet's first row."""
+
+    def opening(start: SheetStart) -> str:
+        if not start.found:
+            return f"{start.title!r} is empty"
+        cells = start.names[0][: last_filled(list(start.names[0]))]
+        shown = ", ".join(repr(cell.strip()) for cell in cells[:8]) + (", …" if len(cells) > 8 else "")
+        return f"{start.title!r} row {start.found[0][0]}: {shown}"
+
+    return (
+        f"{path}: no sheet names the columns a build needs in its first {HEADER_SEARCH_LINES} non-blank rows "
+        f"(choose one with --sheet to see what it lacks); the sheets' first rows: "
+        + "; ".join(opening(start) for start in starts)
+    )
 
 
 def check_workbook(path: Path) -> None:
