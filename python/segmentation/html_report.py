@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import math
+import struct
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -78,6 +79,14 @@ def records(frame: pd.DataFrame) -> list[dict]:
 
 def data_uri(data: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+
+
+def png_size(data: bytes) -> tuple[int, int] | None:
+    """A PNG's width and height in pixels, from its header; None if it has none."""
+    if len(data) < 24 or data[12:16] != b"IHDR":
+        return None
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
 
 
 def feature_text(feature: Feature) -> str:
@@ -191,6 +200,8 @@ def render(data: ReportData) -> str:
         "segments": records(data.segments),
         "movements": movement_matrix(data.movements, list(data.segments["segment_label"])),
         "images": {name: data_uri(png) for name, png in data.images.items()},
+        # an image is shown at most at its own size: never enlarged, so its text stays sharp
+        "sizes": {name: png_size(png) for name, png in data.images.items()},
         "feature_names": ", ".join(names),
         # the profile chart shows age beside the classic features when the customers have it
         "profile_names": ", ".join(names) if not classic else "income, spending score and age",
