@@ -18,10 +18,19 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator  # a bare Figure needs no pyplot and no GUI backend
 
 FONT = 13  # points: large, so the text still reads when a phone scales the picture down
+SMALLEST_FONT = FONT - 1  # no text in a chart is smaller (ticks, legends, axis labels of panels)
+DPI = 110
+# Inches: the elbow and profile charts, and the segment map's phone version (`narrow`), are
+# about this wide, margins cropped. A phone 400 CSS px wide shows them 376 px wide (less the
+# page's margins), so SMALLEST_FONT reads as 12 * 376 / (72 * 5.2) = 12 CSS px: text scales
+# with the picture, whatever the DPI. A laptop shows them at their own size.
+CHART_WIDTH = 5.2
 # Beyond this many features the map is a 2-D projection: their pairs would number 10 or more.
 MAX_PAIRED_FEATURES = 4
 PROJECTION = ("projection 1", "projection 2")
 LEGEND_WIDTH = 60  # characters of a legend line
+NARROW_LEGEND_WIDTH = 42
+PROFILE_COLUMNS = 3  # features side by side in the profile chart; more go below
 
 
 def plot_elbow(ax: Axes, selection: pd.DataFrame, note: str) -> None:
@@ -36,24 +45,31 @@ def plot_elbow(ax: Axes, selection: pd.DataFrame, note: str) -> None:
     ax.set_xlabel("number of clusters K", fontsize=FONT)
     ax.set_ylabel("inertia (scaled units)", fontsize=FONT)
     ax.set_xticks(selection["k"])
-    ax.tick_params(labelsize=FONT - 1)
+    ax.tick_params(labelsize=SMALLEST_FONT)
     scored = selection.dropna(subset=["silhouette"])
     right = ax.twinx()
     right.plot(scored["k"], scored["silhouette"].astype(float), "s--", color="tab:orange", label="silhouette")
     right.set_ylabel("mean silhouette (higher is better)", fontsize=FONT)
-    right.tick_params(labelsize=FONT - 1)
+    right.tick_params(labelsize=SMALLEST_FONT)
     handles = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
     # below the axes: the two curves cross wherever the data puts them
     right.legend(
-        handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3, frameon=False, fontsize=FONT - 1
+        handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3, frameon=False, fontsize=SMALLEST_FONT
     )
     # a fixed title position (y): finding one measures every tick label first
-    ax.set_title(f"Choosing K: elbow and silhouette\n{note}", fontsize=FONT - 1, y=1.0)
+    ax.set_title(f"Choosing K: elbow and silhouette\n{note}", fontsize=SMALLEST_FONT, y=1.0)
 
 
-def legend_text(label: str, customers: int) -> str:
+def wrapped(text: str, inches: float, size: float) -> str:
+    """`text` with each of its lines broken to fit `inches` at `size` points (a character is
+    about 0.6 em wide)."""
+    width = max(12, int(inches * 72 / (0.6 * size)))
+    return "\n".join(textwrap.fill(line, width) for line in text.split("\n"))
+
+
+def legend_text(label: str, customers: int, width: int = LEGEND_WIDTH) -> str:
     """A segment in the legend; a label naming many features' bands takes lines of its own."""
-    return textwrap.fill(f"{label} ({customers:,})", LEGEND_WIDTH)
+    return textwrap.fill(f"{label} ({customers:,})", width)
 
 
 def plot_clusters(
@@ -64,12 +80,14 @@ def plot_clusters(
     y: str,
     labels: dict[str, str],
     log_axes: tuple[str, ...] = (),
+    legend_width: int = LEGEND_WIDTH,
 ) -> None:
     """One feature against another, each segment in its own colour (`segments.colour`, which
     the label keeps from run to run), centroids marked. `points` may be a sample; `segments`
-    (one row per cluster: label, customers, colour, `centroid_<feature>`) is complete;
-    `labels`: each feature's axis label; `log_axes`: the features K-Means compares on
-    log(1 + x), drawn on a log scale (linear below 1, where log(1 + x) is too)."""
+    (one row per cluster: label, customers, colour, `centroid_<feature>`, in the legend's
+    order) is complete; `labels`: each feature's axis label; `log_axes`: the features K-Means
+    compares on log(1 + x), drawn on a log scale (linear below 1, where log(1 + x) is too);
+    `legend_width`: characters of a legend line."""
     for row in segments.itertuples():
         members = points[points["cluster_id"] == row.cluster_id]
         ax.scatter(
@@ -79,7 +97,7 @@ def plot_clusters(
             alpha=0.8,
             color=row.colour,
             edgecolor="none",
-            label=legend_text(row.segment_label, row.customers),
+            label=legend_text(row.segment_label, row.customers, legend_width),
         )
     ax.scatter(
         segments[f"centroid_{x}"],
@@ -90,14 +108,19 @@ def plot_clusters(
         edgecolor="white",
         label="centre of a segment",
     )
-    for axis, feature in (("x", x), ("y", y)):
-        logged = feature in log_axes
-        if logged:
+    dpi = ax.figure.dpi  # the axes' sides, in inches
+    for axis, feature, inches in (("x", x, ax.bbox.width / dpi), ("y", y, ax.bbox.height / dpi)):
+        if feature in log_axes:
             (ax.set_xscale if axis == "x" else ax.set_yscale)("symlog", linthresh=1)
-        label = labels[feature] + (" (log scale)" if logged else "")
+        label = axis_label(labels[feature], feature in log_axes, inches)
         (ax.set_xlabel if axis == "x" else ax.set_ylabel)(label, fontsize=FONT)
-    ax.tick_params(labelsize=FONT - 1)
+    ax.tick_params(labelsize=SMALLEST_FONT)
     ax.grid(alpha=0.25)
+
+
+def axis_label(label: str, logged: bool, inches: float) -> str:
+    """A feature's axis label on the segment map, in lines that fit the side of the axes."""
+    return wrapped(label + (" (log scale)" if logged else ""), inches, FONT)
 
 
 def plot_histogram(ax: Axes, shares: np.ndarray, edges: np.ndarray, colour: str) -> None:
@@ -108,18 +131,25 @@ def plot_histogram(ax: Axes, shares: np.ndarray, edges: np.ndarray, colour: str)
 
 
 def png(fig: Figure) -> bytes:
-    # Fixed margins and light PNG compression: tight_layout and zlib's default level were half
-    # the time of a 200-customer build, for the same picture and a slightly larger file.
+    """The figure cropped to what is drawn on it (`bbox_inches="tight"`), so no label is ever
+    cut off at an edge, whatever its length. Margins laid out by hand and light PNG
+    compression: tight_layout and zlib's default level were half the time of a 200-customer
+    build, for the same picture and a slightly larger file."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, pil_kwargs={"compress_level": 1})
+    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight", pad_inches=0.1, pil_kwargs={"compress_level": 1})
     return buffer.getvalue()
 
 
+def elbow_figure(selection: pd.DataFrame, note: str) -> Figure:
+    width = CHART_WIDTH
+    fig = Figure(figsize=(width, 5.0))
+    fig.subplots_adjust(left=0.95 / width, right=1 - 0.95 / width, top=0.86, bottom=0.22)
+    plot_elbow(fig.add_subplot(), selection, wrapped(note, width - 0.4, SMALLEST_FONT))
+    return fig
+
+
 def elbow_chart(selection: pd.DataFrame, note: str) -> bytes:
-    fig = Figure(figsize=(7, 5.6))
-    fig.subplots_adjust(left=0.13, right=0.87, top=0.86, bottom=0.22)
-    plot_elbow(fig.add_subplot(), selection, note)
-    return png(fig)
+    return png(elbow_figure(selection, note))
 
 
 def segment_map_figure(
@@ -145,29 +175,38 @@ def segment_map_figure(
         features, log_axes = list(PROJECTION), ()
     pairs = list(combinations(features, 2)) or [(features[0], features[0])]
     shown = "all customers" if len(points) == customers else f"a sample of {len(points):,} of {customers:,} customers"
+    heading = f"{title}\n{shown}; legend counts are whole segments"
+    legend_width = NARROW_LEGEND_WIDTH if narrow else LEGEND_WIDTH
     if len(pairs) == 1 or narrow:
-        lines = sum(legend_text(row.segment_label, row.customers).count("\n") + 1 for row in segments.itertuples())
-        legend_in = 0.3 * (lines + 1) + 0.2
-        title_in = 0.35 + 0.22 * (title.count("\n") + 2)  # the title's lines and the scope's
-        width, panel = (5.2, 4.6) if narrow else (7, 6)
-        fig = Figure(figsize=(width, panel * len(pairs) + legend_in + title_in + 0.1))
+        width, panel, left = (CHART_WIDTH, 4.6, 0.16) if narrow else (7, 6, 0.12)
+        heading = wrapped(heading.replace("; ", ";\n") if narrow else heading, width - 0.3, FONT)
+        # inches: the legend's lines (the segments' and the centre's) and the gaps between its
+        # entries, and below the axes, their tick labels and the lines of the lowest x label
+        lines = 1 + sum(
+            legend_text(row.segment_label, row.customers, legend_width).count("\n") + 1 for row in segments.itertuples()
+        )
+        legend_in = 0.2 * lines + 0.09 * (len(segments) + 1) + 0.25
+        x_lines = axis_label(labels[pairs[-1][0]], pairs[-1][0] in log_axes, width * (0.96 - left)).count("\n") + 1
+        below_in = 0.4 + 0.22 * x_lines
+        title_in = 0.35 + 0.22 * (heading.count("\n") + 1)
+        fig = Figure(figsize=(width, panel * len(pairs) + legend_in + below_in + title_in - 0.1))
         height = fig.get_figheight()
         fig.subplots_adjust(
-            left=0.16 if narrow else 0.12,
+            left=left,
             right=0.96,
             top=1 - title_in / height,
-            bottom=(legend_in + 0.6) / height,
+            bottom=(legend_in + below_in) / height,
             hspace=0.3 * 4.6 / panel,
         )
         axes = fig.subplots(len(pairs), 1, squeeze=False)[:, 0]
         for ax, (x, y) in zip(axes, pairs):
-            plot_clusters(ax, points, centres, x, y, labels, log_axes)
+            plot_clusters(ax, points, centres, x, y, labels, log_axes, legend_width)
         handles, names = axes[0].get_legend_handles_labels()
         fig.legend(
             handles,
             names,
             loc="lower left",
-            fontsize=FONT - 1,
+            fontsize=SMALLEST_FONT,
             frameon=False,
             markerscale=1.4,
             bbox_to_anchor=(0.02, 0.0),
@@ -187,13 +226,13 @@ def segment_map_figure(
             handles,
             names,
             loc="center",
-            fontsize=FONT - 1,
+            fontsize=SMALLEST_FONT,
             frameon=False,
             markerscale=1.4,
             title="segment (customers)",
             title_fontsize=FONT,
         )
-    fig.suptitle(f"{title}\n{shown}; legend counts are whole segments", fontsize=FONT)
+    fig.suptitle(heading, fontsize=FONT)
     return fig
 
 
@@ -246,42 +285,93 @@ def segment_map(
     return png(segment_map_figure(points, segments, features, customers, labels, log_axes, narrow))
 
 
-def profile_chart(
-    bins: pd.DataFrame, bin_count: int, segments: pd.DataFrame, features: list[str], labels: dict[str, str]
-) -> bytes:
+def profile_figure(
+    bins: pd.DataFrame,
+    bin_count: int,
+    segments: pd.DataFrame,
+    features: list[str],
+    labels: dict[str, str],
+) -> Figure:
     """Each segment's distribution of each feature (and of age beside them): a row of
-    histograms per segment, in its colour, on bins shared by all segments, the height the share
-    of the segment's customers in each bin (one axis for all, so segments compare). `bins`:
-    cluster_id, feature, bin (0 to `bin_count` - 1), low, bin_width, customers; empty bins
-    may be left out; `labels`: each column's axis label."""
-    rows = len(segments)
+    histograms per segment (in `segments`' order), in its colour, on bins shared by all
+    segments, the height the share of the segment's customers in each bin (one axis for all, so
+    segments compare). Up to PROFILE_COLUMNS features side by side; more continue in another
+    block of rows below. `bins`: cluster_id, feature, bin (0 to `bin_count` - 1), low,
+    bin_width, customers; empty bins may be left out; `labels`: each column's axis label."""
     shown = list(dict.fromkeys(bins["feature"]))  # in the order the columns were counted
-    fig = Figure(figsize=(max(6.4, 2.2 * len(shown)), 1.1 + 1.75 * rows))
+    blocks = [shown[i : i + PROFILE_COLUMNS] for i in range(0, len(shown), PROFILE_COLUMNS)]
+    columns = len(blocks[0])
+    width = CHART_WIDTH
+    left, right = 0.8, 0.15  # inches
+    gap = 0.25  # between two panels, as a share of a panel's width
+    column_in = (width - left - right) / columns
+    xlabels = {
+        feature: wrapped(
+            labels[feature].replace(" (", "\n(") + ("" if feature in features else "\n(not a feature)"),
+            column_in,
+            SMALLEST_FONT,
+        )
+        for feature in shown
+    }
+    titles = [
+        wrapped(f"{row.segment_label} ({row.customers:,} customers)", width - left, FONT)
+        for row in segments.itertuples()
+    ]
+    # inches: a panel; above one, its title; below one, its tick labels; below a block, the
+    # tick labels and the features' names
+    panel_in, tick_in = 1.05, 0.3
+    above_in = 0.2 + 0.25 * max(title.count("\n") + 1 for title in titles)
+    below_in = [tick_in + 0.15 + 0.22 * max(xlabels[f].count("\n") + 1 for f in block) for block in blocks]
+    rows = len(segments)
+    panels_in = above_in + rows * panel_in + (rows - 1) * (above_in + tick_in)
+    fig = Figure(figsize=(width, sum(panels_in + below for below in below_in) + 0.1))
     height = fig.get_figheight()
-    fig.subplots_adjust(left=0.14, right=0.97, top=1 - 0.55 / height, bottom=0.75 / height, wspace=0.1, hspace=0.8)
-    axes = fig.subplots(rows, len(shown), sharey=True, squeeze=False)
-    for column, feature in enumerate(shown):
-        of_feature = bins[bins["feature"] == feature]
-        edges = of_feature["low"].iloc[0] + of_feature["bin_width"].iloc[0] * np.arange(bin_count + 1)
-        for i, row in enumerate(segments.itertuples()):
-            ax = axes[i, column]
-            selected = of_feature[of_feature["cluster_id"] == row.cluster_id]
-            counts = np.zeros(bin_count)
-            counts[selected["bin"].to_numpy()] = selected["customers"].to_numpy()
-            plot_histogram(ax, 100 * counts / max(row.customers, 1), edges, row.colour)
-            ax.tick_params(labelsize=FONT - 1)
-            ax.xaxis.set_major_locator(MaxNLocator(3))
-            ax.yaxis.set_major_locator(MaxNLocator(3))
-            ax.grid(axis="y", alpha=0.3)
-            if column == 0:
-                ax.set_ylabel("% of segment", fontsize=FONT - 1)
-                ax.set_title(
-                    f"{row.segment_label} ({row.customers:,} customers)", loc="left", fontsize=FONT, y=1.0
-                )  # fixed: see plot_elbow
-            if i == rows - 1:
-                used = "" if feature in features else "\n(not a feature)"
-                ax.set_xlabel(labels[feature].replace(" (", "\n(") + used, fontsize=FONT - 1)
-    return png(fig)
+    top = 1.0
+    first: Axes | None = None
+    for block, below in zip(blocks, below_in):
+        grid = fig.add_gridspec(
+            rows,
+            columns,
+            left=left / width,
+            right=1 - right / width,
+            top=top - above_in / height,
+            bottom=top - panels_in / height,
+            wspace=gap,
+            hspace=(above_in + tick_in) / panel_in,
+        )
+        top -= (panels_in + below) / height
+        for column, feature in enumerate(block):
+            of_feature = bins[bins["feature"] == feature]
+            edges = of_feature["low"].iloc[0] + of_feature["bin_width"].iloc[0] * np.arange(bin_count + 1)
+            for i, (row, title) in enumerate(zip(segments.itertuples(), titles)):
+                ax = fig.add_subplot(grid[i, column], sharey=first)
+                first = first or ax
+                selected = of_feature[of_feature["cluster_id"] == row.cluster_id]
+                counts = np.zeros(bin_count)
+                counts[selected["bin"].to_numpy()] = selected["customers"].to_numpy()
+                plot_histogram(ax, 100 * counts / max(row.customers, 1), edges, row.colour)
+                ax.tick_params(labelsize=SMALLEST_FONT)
+                ax.xaxis.set_major_locator(MaxNLocator(2))
+                ax.yaxis.set_major_locator(MaxNLocator(3))
+                ax.grid(axis="y", alpha=0.3)
+                if column == 0:
+                    ax.set_ylabel("% of segment", fontsize=SMALLEST_FONT)
+                    ax.set_title(title, loc="left", fontsize=FONT, y=1.0)  # fixed: see plot_elbow
+                else:
+                    ax.tick_params(labelleft=False)
+                if i == rows - 1:
+                    ax.set_xlabel(xlabels[feature], fontsize=SMALLEST_FONT)
+    return fig
+
+
+def profile_chart(
+    bins: pd.DataFrame,
+    bin_count: int,
+    segments: pd.DataFrame,
+    features: list[str],
+    labels: dict[str, str],
+) -> bytes:
+    return png(profile_figure(bins, bin_count, segments, features, labels))
 
 
 def warm_up() -> None:

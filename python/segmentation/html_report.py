@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import math
+import struct
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -28,7 +29,7 @@ class ReportData:
     reject_reasons: list[tuple[str, int]]  # the most frequent reasons, with counts
     selection: pd.DataFrame  # k_selection
     stability: pd.DataFrame  # cluster_stability
-    segments: pd.DataFrame  # segment_summary with each segment's colour, largest first
+    segments: pd.DataFrame  # segment_summary with each segment's colour, in reports.SEGMENT_ORDER (largest first)
     movements: pd.DataFrame  # segment_movements (empty after a first run)
     images: dict[str, bytes]  # chart file name -> PNG bytes
     files: list[str]  # the other report files, by name
@@ -85,6 +86,14 @@ def data_uri(data: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
 
 
+def png_size(data: bytes) -> tuple[int, int] | None:
+    """A PNG's width and height in pixels, from its header; None if it has none."""
+    if len(data) < 24 or data[12:16] != b"IHDR":
+        return None
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
 def feature_text(feature: Feature) -> str:
     """How the report names a feature: as --features does for a classic one, with its transform."""
     name = SHORT_NAMES.get(feature.feature, feature.label)
@@ -115,9 +124,10 @@ def facts(run: dict, dataset: dict, features: tuple[Feature, ...]) -> list[tuple
     ]
 
 
-def movement_matrix(frame: pd.DataFrame) -> dict | None:
+def movement_matrix(frame: pd.DataFrame, labels: list[str]) -> dict | None:
     """The movement matrix as rows of cells, each cell marked when it holds customers who stayed
-    in their cluster; None when there is nothing to compare."""
+    in their cluster; None when there is nothing to compare. Rows and columns in the order of
+    this run's segments (`labels`), then labels of the previous run alone, then new and gone."""
     if frame.empty:
         return None
     labelled = frame.assign(
@@ -125,7 +135,10 @@ def movement_matrix(frame: pd.DataFrame) -> dict | None:
         segment_label=frame["segment_label"].fillna("(gone)"),
         stay=frame["previous_cluster_id"].notna() & (frame["previous_cluster_id"] == frame["cluster_id"]),
     )
-    order = lambda labels: sorted(set(labels), key=lambda label: (label in LAST, label))  # noqa: E731
+    place = {label: i for i, label in enumerate(labels)}
+    order = lambda found: sorted(  # noqa: E731
+        set(found), key=lambda label: (label in LAST, place.get(label, len(place)), label)
+    )
     rows, columns = order(labelled["previous_segment_label"]), order(labelled["segment_label"])
     cells = labelled.groupby(["previous_segment_label", "segment_label"]).agg(
         count=("customers", "sum"), stay=("stay", "any")
@@ -190,8 +203,10 @@ def render(data: ReportData) -> str:
         "selection": records(data.selection),
         "stability": records(data.stability),
         "segments": records(data.segments),
-        "movements": movement_matrix(data.movements),
+        "movements": movement_matrix(data.movements, list(data.segments["segment_label"])),
         "images": {name: data_uri(png) for name, png in data.images.items()},
+        # an image is shown at most at its own size: never enlarged, so its text stays sharp
+        "sizes": {name: png_size(png) for name, png in data.images.items()},
         "feature_names": ", ".join(names),
         # the profile chart shows age beside the classic features when the customers have it
         "profile_names": ", ".join(names) if not classic else "income, spending score and age",

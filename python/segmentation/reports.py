@@ -38,6 +38,8 @@ CHART_FILES = (ELBOW_PNG, CLUSTERS_PNG, PROFILES_PNG)
 # the fitted model as one SQL query per engine, in a folder of its own: scoring/<dialect>.sql
 REPORT_FILES = (INDEX_HTML, *CHART_FILES, SEGMENTED_CSV, *(f"{t}.parquet" for t in PARQUET_TABLES), *SCORING_FILES)
 HISTOGRAM_BINS = 12
+# The one order of segments in every table and chart legend: largest first, then by cluster number
+SEGMENT_ORDER = "customers desc, cluster_id"
 
 # A scatter of millions of markers takes minutes and shows nothing more than a few thousand.
 SCATTER_POINTS = 5_000
@@ -50,7 +52,7 @@ def segments_with_centroids(con: duckdb.DuckDBPyConnection, features: Iterable[s
         "select segment_summary.*, segment_colours.colour, "
         + ", ".join(f"cluster_centroids.{quote_ident(f)} as {quote_ident('centroid_' + f)}" for f in features)
         + " from segment_summary inner join cluster_centroids using (cluster_id) "
-        "inner join segment_colours using (segment_label) order by cluster_id"
+        f"inner join segment_colours using (segment_label) order by {SEGMENT_ORDER}"
     ).df()
 
 
@@ -115,7 +117,7 @@ def write_reports(con: duckdb.DuckDBPyConnection, directory: Path, charts: Chart
         reject_reasons=reasons,
         selection=con.sql("select * from k_selection order by k").df(),
         stability=con.sql("select * from cluster_stability order by seed").df(),
-        segments=segments.sort_values(["customers", "cluster_id"], ascending=[False, True], ignore_index=True),
+        segments=segments,
         movements=con.sql("select * from segment_movements").df(),
         images=images,
         files=[name for name in files if name != INDEX_HTML],
