@@ -14,12 +14,17 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator  # a bare Figure needs no pyplot and no GUI backend
+from matplotlib.transforms import Bbox
+from PIL import Image
 
 FONT = 13  # points: large, so the text still reads when a phone scales the picture down
 SMALLEST_FONT = FONT - 1  # no text in a chart is smaller (ticks, legends, axis labels of panels)
 DPI = 110
+PAD = 0.1  # inches of blank left around what a chart draws
+COMPRESSION = {"compress_level": 1}  # zlib's fastest: a slightly larger file, far sooner
 # Inches: the elbow and profile charts, and the segment map's phone version (`narrow`), are
 # about this wide, margins cropped. A phone 400 CSS px wide shows them 376 px wide (less the
 # page's margins), so SMALLEST_FONT reads as 12 * 376 / (72 * 5.2) = 12 CSS px: text scales
@@ -131,12 +136,28 @@ def plot_histogram(ax: Axes, shares: np.ndarray, edges: np.ndarray, colour: str)
 
 
 def png(fig: Figure) -> bytes:
-    """The figure cropped to what is drawn on it (`bbox_inches="tight"`), so no label is ever
-    cut off at an edge, whatever its length. Margins laid out by hand and light PNG
+    """The figure cropped to what is drawn on it, so no label is ever cut off at an edge,
+    whatever its length. Drawn once and cropped: `savefig(bbox_inches="tight")` lays the
+    figure out twice, a third of the charts' time. Only a drawing that reaches past the
+    figure's edges needs that (it grows the canvas). Margins laid out by hand and light PNG
     compression: tight_layout and zlib's default level were half the time of a 200-customer
     build, for the same picture and a slightly larger file."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight", pad_inches=0.1, pil_kwargs={"compress_level": 1})
+    fig.set_dpi(DPI)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    drawn = fig.get_tightbbox(canvas.get_renderer())
+    whole = fig.bbox_inches
+    if not (whole.x0 <= drawn.x0 and drawn.x1 <= whole.x1 and whole.y0 <= drawn.y0 and drawn.y1 <= whole.y1):
+        fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight", pad_inches=PAD, pil_kwargs=COMPRESSION)
+        return buffer.getvalue()
+    box = Bbox.intersection(drawn.padded(PAD), whole)
+    assert box is not None  # `drawn` lies within `whole`
+    pixels = np.asarray(canvas.buffer_rgba())
+    height = pixels.shape[0]
+    rows = slice(height - int(np.ceil(box.y1 * DPI)), height - int(np.floor(box.y0 * DPI)))
+    columns = slice(int(np.floor(box.x0 * DPI)), int(np.ceil(box.x1 * DPI)))
+    Image.fromarray(pixels[rows, columns]).save(buffer, format="png", **COMPRESSION)
     return buffer.getvalue()
 
 
