@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -16,6 +17,7 @@ import pytest
 
 from segmentation.build import BuildResult, build
 from segmentation.config import PROJECT_DIR, SAMPLE_INPUT, Settings
+from segmentation.publish import lock_path, read_manifest, resolve_paths, write_manifest
 
 # The classic file, needed only by the tests of the published reference figures (GUIDE
 # section 3); every other test runs on the bundled sample or generated customers.
@@ -88,6 +90,35 @@ def sample_build(tmp_path_factory) -> Settings:
     built = Settings(warehouse_path=root / "mall.duckdb", reports_dir=root / "reports")
     run_build(built)
     return built
+
+
+@pytest.fixture(scope="session")
+def first_build(tmp_path_factory) -> Settings:
+    """The bundled sample built once (per test process), for `published` to copy."""
+    root = tmp_path_factory.mktemp("first-build")
+    built = Settings(warehouse_path=root / "warehouse" / "mall.duckdb", reports_dir=root / "reports")
+    run_build(built)
+    return built
+
+
+@pytest.fixture
+def published(settings: Settings, first_build: Settings) -> Settings:
+    """`settings` with a first build of the bundled sample already published at its paths, as
+    `run_build(settings)` publishes it: the files are copied with their sizes and times (the
+    manifest records them) and the manifest names this warehouse. A test of what a later build
+    does to a published one starts here, without paying for the first build."""
+    live, reports = resolve_paths(settings.warehouse_path, settings.reports_dir)
+    built = resolve_paths(first_build.warehouse_path, first_build.reports_dir)
+    live.parent.mkdir(parents=True, exist_ok=True)
+    reports.parent.mkdir(parents=True, exist_ok=True)
+    for source, target in zip(built, (live, reports)):  # with the lock files builds take turns by
+        shutil.copy2(lock_path(source), lock_path(target))
+    shutil.copy2(built[0], live)
+    shutil.copytree(built[1], reports, copy_function=shutil.copy2)
+    manifest = read_manifest(reports)
+    assert manifest is not None
+    write_manifest(reports, replace(manifest, warehouse=str(live)))
+    return settings
 
 
 def write_csv(directory: Path, text: str | bytes, name: str = "customers.csv") -> Path:

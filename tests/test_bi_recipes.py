@@ -70,82 +70,76 @@ def builds(project: Path) -> Iterator[tuple[int, int]]:
         yield run, customers
 
 
-def test_the_duckdb_cli_recipe_reads_each_build(project):
-    commands = [shlex.split(line, comments=True) for line in recipe("duckdb -readonly").splitlines()]
-    for expected in builds(project):
-        outputs = []
-        for command in commands:
-            done = subprocess.run(
-                [str(DUCKDB_CLI), *command[1:]], cwd=project, capture_output=True, text=True, timeout=60
-            )
-            assert done.returncode == 0, done.stderr
-            outputs.append(done.stdout)
-        summary, latest = outputs
-        assert "segment_label" in summary and "avg_annual_income_k" in summary
-        shown = re.search(r"│\s+(\d+)\s+│\s+(\d+)\s+│", latest)
-        assert shown is not None, latest
-        assert tuple(map(int, shown.groups())) == expected
+def cli_recipe(project: Path) -> tuple[str, tuple[int, int]]:
+    """The CLI recipe's two commands as written: the summary's text and the build it read."""
+    outputs = []
+    for line in recipe("duckdb -readonly").splitlines():
+        command = shlex.split(line, comments=True)
+        done = subprocess.run([str(DUCKDB_CLI), *command[1:]], cwd=project, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        outputs.append(done.stdout)
+    summary, latest = outputs
+    shown = re.search(r"│\s+(\d+)\s+│\s+(\d+)\s+│", latest)
+    assert shown is not None, latest
+    return summary, (int(shown[1]), int(shown[2]))
 
 
-def test_the_python_recipe_reads_each_build(project, monkeypatch):
+def own_file_recipe(project: Path, sql: str) -> tuple[int, int]:
+    """The own-file recipe as written, in the DuckDB CLI: the build it read."""
+    done = subprocess.run(
+        [str(DUCKDB_CLI), "analysis.duckdb"],
+        input=f"{sql}\n.mode csv\n.headers off\n{LATEST};\n",
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0 and not done.stderr, done.stderr
+    run_id, customers = map(int, done.stdout.split()[-1].split(","))
+    return run_id, customers
+
+
+def test_every_recipe_reads_each_build_while_the_others_hold_their_connections(project, monkeypatch):
+    """One process holds the Python recipe, the SQLAlchemy engine (as a dashboard does) and a
+    notebook's own file with the warehouse attached, all through the rebuilds; the CLI recipes
+    run as written after each build. Every one of them reads each new build."""
     monkeypatch.chdir(project)
-    recipes: dict = {}
-    for expected in builds(project):
-        if not recipes:
-            exec(recipe("def query(sql)"), recipes)
-            assert set(recipes["target"]["segment_label"]) == {"Target Customers"}
-        assert tuple(recipes["query"](LATEST).iloc[0]) == expected
-
-
-def test_the_sqlalchemy_recipe_reads_each_build_beside_the_python_one(project, monkeypatch):
-    monkeypatch.chdir(project)
-    recipes: dict = {}
-    for expected in builds(project):
-        if not recipes:  # the engine lives through the rebuilds, as a dashboard's does
-            exec(recipe("def query(sql)"), recipes)
-            exec(recipe("poolclass=NullPool"), recipes)
-            assert len(recipes["summary"]) >= 2
-        engine = recipes["engine"]
-        with engine.connect() as connection:
-            assert tuple(connection.execute(sqlalchemy.text(LATEST)).one()) == expected
-            # both recipes hold a connection at once: the same settings, the same build
-            assert tuple(recipes["query"](LATEST).iloc[0]) == expected
-            with recipes["connect"]() as con:
-                assert con.execute(LATEST).fetchone() == expected
-                assert tuple(connection.execute(sqlalchemy.text(LATEST)).one()) == expected
-        assert tuple(pd.read_sql(LATEST, engine).iloc[0]) == expected
-
-
-def test_the_own_file_recipe_scores_with_the_macros_and_reads_each_build(project, monkeypatch):
-    monkeypatch.chdir(project)
-    sql = recipe("set search_path")
+    own_file = recipe("set search_path")
     scored = "select count(*), count(*) filter (where scored = 'Target Customers') from my_targets"
-    held = None  # a session kept open through the rebuilds, attaching again after each
+    recipes: dict = {}
+    notebook = None
     try:
         for expected in builds(project):
-            # as written, in the DuckDB CLI, then which build it read
-            done = subprocess.run(
-                [str(DUCKDB_CLI), "analysis.duckdb"],
-                input=f"{sql}\n.mode csv\n.headers off\n{LATEST};\n",
-                cwd=project,
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
-            assert done.returncode == 0 and not done.stderr, done.stderr
-            assert tuple(map(int, done.stdout.split()[-1].split(","))) == expected
+            summary, latest = cli_recipe(project)
+            assert "segment_label" in summary and "avg_annual_income_k" in summary
+            assert latest == expected, "the DuckDB CLI recipe"
+
+            if not recipes:  # these live through the rebuilds
+                exec(recipe("def query(sql)"), recipes)
+                assert set(recipes["target"]["segment_label"]) == {"Target Customers"}
+                exec(recipe("poolclass=NullPool"), recipes)
+                assert len(recipes["summary"]) >= 2
+                notebook = duckdb.connect("notebook.duckdb")
+            assert tuple(recipes["query"](LATEST).iloc[0]) == expected, "the Python recipe"
+            engine = recipes["engine"]
+            with engine.connect() as connection:
+                assert tuple(connection.execute(sqlalchemy.text(LATEST)).one()) == expected, "the SQLAlchemy recipe"
+                # both recipes hold a connection at once: the same settings, the same build
+                with recipes["connect"]() as con:
+                    assert con.execute(LATEST).fetchone() == expected
+                    assert tuple(connection.execute(sqlalchemy.text(LATEST)).one()) == expected
+            assert tuple(pd.read_sql(LATEST, engine).iloc[0]) == expected
+
+            assert own_file_recipe(project, own_file) == expected, "the own-file recipe in the CLI"
             ((rows, agreeing),) = query(project / "analysis.duckdb", scored)
             assert rows == agreeing > 0  # the macro agrees with the build on every customer
             assert query(project / "analysis.duckdb", "select count(*) from duckdb_tables()") == [(1,)]
-
-            if held is None:
-                held = duckdb.connect("notebook.duckdb")
-            held.execute(sql)
-            assert held.execute(LATEST).fetchone() == expected
-            assert held.execute(scored).fetchone() == (rows, rows)
-            assert held.execute(
+            notebook.execute(own_file)  # a session kept open, attaching again after each build
+            assert notebook.execute(LATEST).fetchone() == expected, "the own-file recipe in a held session"
+            assert notebook.execute(scored).fetchone() == (rows, rows)
+            assert notebook.execute(
                 "select database_name from duckdb_tables() where table_name = 'my_targets'"
             ).fetchall() == [("notebook",)]
     finally:
-        if held is not None:
-            held.close()
+        if notebook is not None:
+            notebook.close()

@@ -165,8 +165,8 @@ def test_segmented_csv_keeps_the_input_header(tmp_path, settings):
     ]
 
 
+@pytest.mark.usefixtures("published")
 def test_rerun_gives_the_same_tables_and_appends_a_run(tmp_path, settings):
-    run_build(settings)
     first = query(settings.warehouse_path, "select * from customer_segments order by customer_id")
     run_build(settings)
     assert query(settings.warehouse_path, "select * from customer_segments order by customer_id") == first
@@ -174,8 +174,8 @@ def test_rerun_gives_the_same_tables_and_appends_a_run(tmp_path, settings):
     assert scratch_left(settings) == []
 
 
+@pytest.mark.usefixtures("published")
 def test_pipeline_runs_records_the_build(tmp_path, settings):
-    run_build(settings)
     row = query(
         settings.warehouse_path,
         "select data_rows, customers, rejected_rows, k, seed, n_init, "
@@ -184,8 +184,8 @@ def test_pipeline_runs_records_the_build(tmp_path, settings):
     assert row == [(200, 200, 0, 5, 42, 10, str(SAMPLE_INPUT), 64)]
 
 
+@pytest.mark.usefixtures("published")
 def test_bad_input_leaves_the_last_good_build_untouched(tmp_path, settings):
-    run_build(settings)
     before = fingerprint(settings.warehouse_path.parent, settings.reports_dir)
     bad = write_csv(tmp_path, "CustomerID,Gender,Age\n1,Male,19\n")
     with pytest.raises(InputError, match="missing column"):
@@ -261,8 +261,8 @@ def test_fitting_on_a_sample_still_assigns_every_customer(tmp_path, settings):
     assert query(again, sql) == query(path, sql)
 
 
+@pytest.mark.usefixtures("published")
 def test_shuffled_rows_get_the_same_segments(tmp_path, settings):
-    run_build(settings)
     frame = pd.read_csv(SAMPLE_INPUT).sample(frac=1, random_state=11)
     shuffled = write_csv(tmp_path, frame.to_csv(index=False, lineterminator="\r\n"), name="shuffled.csv")
     run_build(settings, input_path=shuffled, warehouse_path=tmp_path / "s.duckdb", reports_dir=tmp_path / "s")

@@ -117,8 +117,8 @@ def holding_build(settings) -> subprocess.Popen:
     return holder
 
 
+@pytest.mark.usefixtures("published")
 def test_a_build_refused_by_the_lock_leaves_the_holders_work_alone(settings):
-    run_build(settings)
     holder = holding_build(settings)
     try:
         scratch = scratch_left(settings)
@@ -140,8 +140,8 @@ def test_a_build_refused_by_the_lock_leaves_the_holders_work_alone(settings):
     assert scratch_left(settings) == []
 
 
+@pytest.mark.usefixtures("published")
 def test_scratch_a_killed_build_left_is_cleared_by_the_next(settings):
-    run_build(settings)
     holder = holding_build(settings)
     holder.kill()
     holder.wait()
@@ -158,8 +158,8 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
+@pytest.mark.usefixtures("published")
 def test_published_files_keep_the_permissions_the_user_gave(settings):
-    run_build(settings)
     settings.warehouse_path.chmod(0o600)
     settings.reports_dir.chmod(0o700)
     (settings.reports_dir / "segmented_mall_customers.csv").chmod(0o600)
@@ -190,8 +190,8 @@ def test_new_files_follow_the_umask(settings, tmp_path):
     assert mode(other.reports_dir) == 0o777 & ~current_umask()
 
 
+@pytest.mark.usefixtures("published")
 def test_a_reports_folder_belongs_to_one_warehouse(settings, tmp_path):
-    run_build(settings)
     before = fingerprint(settings.reports_dir)
     other = replace(settings, warehouse_path=tmp_path / "other" / "mall.duckdb")
     done = subprocess.run(command(other), capture_output=True, text=True, timeout=180)
@@ -271,12 +271,12 @@ def test_an_empty_input_path_is_a_usage_error(settings, tmp_path):
 # --- signals at any moment: one line, the right exit code, nothing left behind -----------------
 
 
+@pytest.mark.usefixtures("published")
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 @pytest.mark.parametrize("delay", [0.05, 0.15, 0.4, 1.0])
 def test_a_signal_at_any_moment_is_one_line(settings, sig, delay):
     """As a terminal's Ctrl-C or a service manager's stop: to the whole process group, the
     worker processes too, from the command's first imports on."""
-    run_build(settings)
     before = fingerprint(settings.warehouse_path, settings.reports_dir)
     started = subprocess.Popen(
         command(settings), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
@@ -305,8 +305,8 @@ SIGTERM_AFTER_SWAP = textwrap.dedent("""
 """)
 
 
+@pytest.mark.usefixtures("published")
 def test_sigterm_while_publishing_waits_for_the_pair_and_says_so(settings):
-    run_build(settings)
     argv = command(settings)[2:]
     done = subprocess.run(
         [sys.executable, "-c", SIGTERM_AFTER_SWAP.format(project=str(PROJECT_DIR), argv=argv)],
@@ -387,8 +387,8 @@ def test_stopping_a_worker_that_is_sending_its_result_does_not_hang(tmp_path):
 # --- found by trying to break the above -----------------------------------------------------------
 
 
+@pytest.mark.usefixtures("published")
 def test_files_saved_in_the_reports_after_a_killed_publish_stop_the_restore(settings):
-    run_build(settings)
     hook = """
         def killed(*args, **kwargs):
             os.kill(os.getpid(), signal.SIGKILL)
@@ -406,8 +406,8 @@ def test_files_saved_in_the_reports_after_a_killed_publish_stop_the_restore(sett
     assert scratch_left(settings) == []
 
 
+@pytest.mark.usefixtures("published")
 def test_scratch_is_private_while_the_build_runs(settings):
-    run_build(settings)
     holder = holding_build(settings)
     try:
         folders = [settings.warehouse_path.parent / name for name in scratch_left(settings)]
@@ -440,8 +440,8 @@ def test_empty_folders_of_scratch_like_names_are_kept(settings):
     assert all(folder.is_dir() for folder in mine)
 
 
+@pytest.mark.usefixtures("published")
 def test_a_project_folder_moved_whole_keeps_building(settings, tmp_path):
-    run_build(settings)
     moved = tmp_path.with_name(tmp_path.name + "-moved")
     tmp_path.rename(moved)
     try:

@@ -45,8 +45,8 @@ def shifted_input(tmp_path):
     return write_csv(tmp_path, "\n".join([lines[0], *body]) + "\n", name="shifted.csv")
 
 
+@pytest.mark.usefixtures("published")
 def test_a_reader_holding_the_file_neither_blocks_nor_breaks(tmp_path, settings):
-    run_build(settings)
     reader = subprocess.Popen(
         [
             sys.executable,
@@ -98,9 +98,9 @@ def test_runs_started_together_build_one_after_the_other(settings):
     assert query(settings.warehouse_path, "select count(*) from customer_segments") == [(200,)]
 
 
+@pytest.mark.usefixtures("published")
 @pytest.mark.parametrize("kill_after", ["stg_customer_rows", "kmeans_segments", "customer_segments"])
 def test_sigkill_mid_build_loses_nothing(tmp_path, settings, kill_after):
-    run_build(settings)
     before = fingerprint(settings.warehouse_path, settings.reports_dir)
     run = start_pipeline(settings, "--input", str(shifted_input(tmp_path)))
     for line in run.stdout:

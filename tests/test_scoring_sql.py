@@ -220,8 +220,8 @@ def test_a_model_that_cannot_be_written_as_sql_is_refused(bad):
         source_sql(model({0: (bad, 0.0)}))
 
 
+@pytest.mark.usefixtures("published")
 def test_a_rebuild_replaces_the_queries(settings):
-    run_build(settings)
     run_build(settings)
     assert "warehouse run 2." in scoring_file(settings, "spark")
     assert sorted(p.name for p in (settings.reports_dir / "scoring").iterdir()) == sorted(

@@ -88,8 +88,8 @@ def start_writer(path: Path) -> subprocess.Popen:
     return writer
 
 
+@pytest.mark.usefixtures("published")
 def test_a_writer_holding_the_warehouse_stops_the_build_with_a_message(settings):
-    run_build(settings)
     reports_before = fingerprint(settings.reports_dir)
     writer = start_writer(settings.warehouse_path)
     try:
@@ -110,11 +110,11 @@ def test_a_writer_holding_the_warehouse_stops_the_build_with_a_message(settings)
     no_foreign_wal(settings)
 
 
+@pytest.mark.usefixtures("published")
 def test_a_writer_that_connects_during_the_build_is_waited_for(settings, monkeypatch):
     """The reported sequence: a writer connects and commits while the build runs, the build
     reaches publishing, the writer commits again, then lets go: the build publishes after it,
     and every file opens."""
-    run_build(settings)
     writer, seen = {}, threading.Event()
     validate, conflict = publish.validate_build, publish.is_lock_conflict
 
@@ -163,8 +163,8 @@ def test_a_writer_that_connects_during_the_build_is_waited_for(settings, monkeyp
     assert warehouse_run(settings) == reports_run(settings) == 3
 
 
+@pytest.mark.usefixtures("published")
 def test_a_log_left_by_a_killed_writer_is_not_replayed_onto_the_new_file(settings):
-    run_build(settings)
     writer = subprocess.Popen(
         [
             sys.executable,
@@ -210,8 +210,8 @@ def test_a_folder_holding_only_the_users_own_index_html_is_refused(settings):
     assert not settings.warehouse_path.exists()
 
 
+@pytest.mark.usefixtures("published")
 def test_a_folder_named_like_a_report_file_is_refused(settings):
-    run_build(settings)
     dataset = settings.reports_dir / "segment_summary.parquet"
     dataset.unlink()
     (dataset / "part-0").mkdir(parents=True)
@@ -221,8 +221,8 @@ def test_a_folder_named_like_a_report_file_is_refused(settings):
     assert (dataset / "part-0" / "data.parquet").read_text() == "someone's dataset"
 
 
+@pytest.mark.usefixtures("published")
 def test_a_report_changed_by_hand_is_refused(settings):
-    run_build(settings)
     (settings.reports_dir / "index.html").write_text("edited")
     with pytest.raises(PipelineError, match=r"index\.html \(changed since the last build wrote it\)"):
         run_build(settings)
@@ -265,8 +265,8 @@ def test_a_file_that_is_no_database_is_not_replaced(settings):
     assert settings.warehouse_path.read_text() == "CustomerID,Gender\n"
 
 
+@pytest.mark.usefixtures("published")
 def test_tables_an_analyst_added_are_named_and_kept(settings):
-    run_build(settings)
     with duckdb.connect(str(settings.warehouse_path)) as con:
         con.execute("create table my_targets as select 1 as customer_id")
         con.execute("create schema scratch")
@@ -279,8 +279,8 @@ def test_tables_an_analyst_added_are_named_and_kept(settings):
     assert fingerprint(settings.warehouse_path, settings.reports_dir) == before
 
 
+@pytest.mark.usefixtures("published")
 def test_a_table_added_while_the_build_runs_is_caught_before_publishing(settings, monkeypatch):
-    run_build(settings)
     validate = publish.validate_build
 
     def analyst_adds_a_table(*args):
@@ -351,16 +351,16 @@ def assert_killed_build_repaired(settings, done: subprocess.CompletedProcess) ->
     assert leftovers == [".reports.lock"]
 
 
+@pytest.mark.usefixtures("published")
 @pytest.mark.parametrize(("name", "when"), KILL_POINTS)
 def test_a_kill_while_publishing_leaves_a_consistent_pair(settings, name, when):
-    run_build(settings)
     done = hooked_pipeline(settings, kill_hook(name, when))
     assert_killed_build_repaired(settings, done)
 
 
+@pytest.mark.usefixtures("published")
 @pytest.mark.parametrize("renames", [1, 2])
 def test_a_kill_inside_the_three_renames_exchange_is_repaired(settings, renames):
-    run_build(settings)
     hook = f"""
         publish.METHOD = "renames"
         real_rename, calls = os.rename, []
@@ -375,8 +375,8 @@ def test_a_kill_inside_the_three_renames_exchange_is_repaired(settings, renames)
     assert_killed_build_repaired(settings, done)
 
 
+@pytest.mark.usefixtures("published")
 def test_ctrl_c_while_publishing_waits_for_the_pair_and_says_so(settings):
-    run_build(settings)
     done = hooked_pipeline(settings, kill_hook("swap_reports", "after", "SIGINT"))
     assert done.returncode == 130
     assert one_error_line(done) == (
@@ -386,8 +386,8 @@ def test_ctrl_c_while_publishing_waits_for_the_pair_and_says_so(settings):
     assert scratch_left(settings) == []
 
 
+@pytest.mark.usefixtures("published")
 def test_ctrl_c_before_publishing_leaves_the_pair_and_says_so(settings):
-    run_build(settings)
     before = fingerprint(settings.warehouse_path, settings.reports_dir)
     done = hooked_pipeline(settings, kill_hook("live_warehouse", "before", "SIGINT"))
     assert done.returncode == 130
@@ -397,8 +397,8 @@ def test_ctrl_c_before_publishing_leaves_the_pair_and_says_so(settings):
     assert warehouse_run(settings) == reports_run(settings) == 2
 
 
+@pytest.mark.usefixtures("published")
 def test_a_warehouse_that_cannot_be_replaced_swaps_the_reports_back(settings, monkeypatch):
-    run_build(settings)
     before = fingerprint(settings.warehouse_path, settings.reports_dir)
 
     def refused(built, live):
@@ -428,10 +428,10 @@ def file_size_limit_hook(step: str, limit: int) -> str:
     """
 
 
+@pytest.mark.usefixtures("published")
 @pytest.mark.parametrize("step", ["run_flags", "write_reports"])
 def test_a_full_disk_is_one_error_line(settings, step):
     """The disk fills while DuckDB records the run, or while the reports are written."""
-    run_build(settings)
     before = fingerprint(settings.warehouse_path, settings.reports_dir)
     done = hooked_pipeline(settings, file_size_limit_hook(step, 64 << 10))
     assert done.returncode == 1
@@ -446,8 +446,8 @@ def test_a_full_disk_is_one_error_line(settings, step):
     assert scratch_left(settings) == []
 
 
+@pytest.mark.usefixtures("published")
 def test_no_space_left_while_writing_the_reports(settings, monkeypatch):
-    run_build(settings)
     before = fingerprint(settings.warehouse_path, settings.reports_dir)
     import segmentation.build
 
@@ -490,8 +490,8 @@ def test_a_read_only_warehouse_folder_is_one_error_line(settings):
     assert list(folder.iterdir()) == [] and not settings.reports_dir.exists()
 
 
+@pytest.mark.usefixtures("published")
 def test_a_read_only_warehouse_folder_keeps_the_last_build(settings):
-    run_build(settings)
     before = fingerprint(settings.warehouse_path, settings.reports_dir)
     with read_only_folder(settings.warehouse_path.parent):
         done = pipeline(settings)
@@ -565,8 +565,8 @@ def test_a_sample_too_small_for_k_says_it_is_the_sample(settings):
 # --- the manifest ---------------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("published")
 def test_the_manifest_records_the_files_the_run_and_the_warehouse(settings):
-    run_build(settings)
     data = json.loads((settings.reports_dir / MANIFEST).read_text())
     assert data["run_id"] == data["highest_run_id"] == 1
     assert data["warehouse"] == str(settings.warehouse_path)
@@ -574,8 +574,8 @@ def test_the_manifest_records_the_files_the_run_and_the_warehouse(settings):
     assert {"customer_segments", "pipeline_runs", "segment_of"} <= set(data["objects"])
 
 
+@pytest.mark.usefixtures("published")
 def test_the_readme_recipe_for_keeping_your_own_tables(settings, tmp_path):
-    run_build(settings)
     own = tmp_path / "analysis.duckdb"
     with duckdb.connect(str(own)) as con:
         con.execute("attach $path as mall (read_only)", {"path": str(settings.warehouse_path)})
