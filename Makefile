@@ -9,7 +9,7 @@ ENGINES_STAMP := $(VENV)/.engines-installed
 OLD_DUCKDB := .venv-duckdb1
 
 .DEFAULT_GOAL := help
-.PHONY: help install engines run test lint sample bench bench-scoring stress fuzz clean
+.PHONY: help install engines run test quick lint sample bench bench-scoring stress fuzz clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -45,8 +45,11 @@ test: lint $(OLD_DUCKDB)/.installed ## lint the SQL, then run the whole test sui
 		|| echo "note: no Chromium found: the browser test of the report is SKIPPED (apt-get install chromium)"
 	$(BIN)/python -m pytest -n auto
 
-lint: $(STAMP) ## sqlfluff on sql/, ruff (lint and format) and mypy on the Python
-	$(BIN)/sqlfluff lint sql
+quick: $(STAMP) ## the tests that build no whole warehouse and start no command: about a minute, while editing
+	$(BIN)/python -m pytest -n auto -m "not slow"
+
+lint: $(STAMP) ## sqlfluff on sql/ (on every core), ruff (lint and format) and mypy on the Python
+	$(BIN)/sqlfluff lint sql --processes 0
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

@@ -211,3 +211,35 @@ def stage_file(con, path: Path, work: Path, **changes):
     for name in STAGING:
         materialize(con, by_name[name], None, model_features(con))
     return loaded
+
+
+# `make quick`: the tests that neither build a whole warehouse, start the command, search
+# inputs at random nor draw every chart, for a loop of a minute or less while editing; `make
+# test` runs them all. A test marked `slow` itself, or using a fixture that builds, is left out.
+SLOW_MODULES = {
+    "test_bi_recipes",
+    "test_cli",
+    "test_datasets_and_colours",
+    "test_engines_postgres",
+    "test_engines_spark",
+    "test_fuzz",
+    "test_harmless",
+    "test_input_properties",
+    "test_install",
+    "test_publishing",
+    "test_report_and_history",
+    "test_report_browser",
+    "test_report_charts",
+    "test_trust",
+}
+BUILD_FIXTURES = {"settings", "published", "first_build", "sample_build", "real_csv"}
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: builds a whole warehouse or starts the command: not in make quick")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.module.__name__ in SLOW_MODULES or BUILD_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.slow)

@@ -139,6 +139,7 @@ def test_the_last_record_wins_whatever_the_values(con, tmp_path):
     assert rejects == [(2, "superseded by line 4"), (3, "superseded by line 4")]
 
 
+@pytest.mark.slow
 def test_a_later_export_appended(tmp_path, capsys):
     """300 of 1,200 customers appended again with updated scores, 100 lines twice: `--duplicates
     last` keeps every customer, as the later export has them; the run line and pipeline_runs
