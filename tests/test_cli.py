@@ -40,7 +40,7 @@ def test_help_gives_each_default_once():
         if (flat := " ".join(entry.split()))
     }
     assert [option for option, text in entries.items() if text.count("(default") > 1] == []
-    assert entries["--encoding"].endswith("text encoding of a CSV input (default: detected)")
+    assert entries["--encoding"].endswith("text encoding of a CSV or JSON input (default: detected)")
     assert entries["--dataset"].endswith("else a new one named after the input file)")
     assert entries["--seed"].endswith("K-Means random_state (default: 42)")
     assert entries["--warehouse"].endswith("(default: warehouse/mall.duckdb)")
