@@ -152,7 +152,9 @@ def test_a_later_export_appended(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "900 customers" in out and "--duplicates first or last keeps one record of each" in out
     assert cli.main([*argv, "--duplicates", "last"]) == 0
-    done = capsys.readouterr().out.splitlines()[-1]
+    out = capsys.readouterr().out
+    assert "warning" not in out  # the rows rejected are the older records of customers kept
+    done = out.splitlines()[-1]
     assert "1,200 customers" in done and "(300 ids with differing records: the last kept, --duplicates last)" in done
     runs = query(tmp_path / "mall.duckdb", "select duplicates, ids_with_differing_rows from pipeline_runs order by 1")
     assert runs == [("last", 300), ("reject", 300)]

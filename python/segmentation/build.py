@@ -97,9 +97,15 @@ def row_counts(con: duckdb.DuckDBPyConnection) -> tuple[int, int, int]:
 
 def reject_flag(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[str]:
     """Customers lost: more than the warning share of data rows rejected, with the top reasons
-    (and the option that keeps them, when ids with differing records are the cause)."""
+    (and the option that keeps them, when ids with differing records are the cause). A row
+    whose customer is kept from another row (a duplicate, a superseded row) loses no one."""
     data_rows, _, rejected = row_counts(con)
-    if not data_rows or rejected / data_rows <= settings.warn_reject_share:
+    repeats = first_row(
+        con,
+        "select count(*) from customer_rejects "
+        "where reject_reason like 'duplicate of line %' or reject_reason like 'superseded by line %'",
+    )[0]
+    if not data_rows or (rejected - repeats) / data_rows <= settings.warn_reject_share:
         return []
     top = " | ".join(f"{n:,} × {reason.replace('; ', ', ')}" for reason, n in top_reject_reasons(con, 3))
     conflicting_rows, ids = first_row(

@@ -243,7 +243,8 @@ def parse_args(argv: list[str] | None) -> Settings:
         "--warn-reject-share",
         type=share_option,
         default=DEFAULTS.warn_reject_share,
-        help="warn and flag the report when more than this share of data rows is rejected",
+        help="warn and flag the report when more than this share of data rows is rejected, "
+        "duplicates and superseded rows aside (their customer is kept)",
     )
     parser.add_argument(
         "--min-segment-share",
