@@ -206,3 +206,18 @@ def test_without_any_known_gender_the_share_of_women_is_unknown(tmp_path, settin
     assert shares and all(share is None for (share,) in shares)
     page = (settings.reports_dir / "index.html").read_text()
     assert page.count("<td>unknown</td>") == len(shares)
+
+
+@pytest.mark.parametrize(
+    ("header", "row"),
+    [
+        ("Kundennummer;Anrede;Alter;Jahreseinkommen (Tsd. USD);Ausgaben-Score", "K1;Frau;30;50,0;60"),
+        ("Numéro client,Civilité,Âge,Revenu annuel (k$),Score de dépenses", "K1,Mme,30,50,60"),
+        ("Número de cliente,Sexo,Edad,Ingresos,Puntuación de gasto", "K1,Mujer,30,50,60"),
+        ("Codice cliente,Sesso,Età,Reddito,Punteggio di spesa", "K1,Femmina,30,50,60"),
+    ],
+)
+def test_a_crm_export_in_another_language_needs_no_column_mapping(con, tmp_path, header, row):
+    stage_file(con, write_csv(tmp_path, f"{header}\n{row}\n"), tmp_path / "work")
+    found = con.sql("select customer_id, gender, age, annual_income_k, spending_score from stg_customers")
+    assert found.fetchall() == [("K1", "Female", 30, 50.0, 60)]

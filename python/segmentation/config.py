@@ -72,12 +72,18 @@ INPUT_COLUMNS = {
         "annual income usd",
         "annual income k",
         "income usd",
+        # German, French, Spanish, Portuguese, Italian
+        *("Jahreseinkommen", "Einkommen", "revenu annuel", "revenu", "ingresos anuales", "ingresos"),
+        *("renda anual", "renda", "rendimento anual", "reddito annuo", "reddito"),
     ),
     "spending_score": (
         "Spending Score (1-100)",
         "spending score",
         "spending",
         "spend score",
+        # German, French, Spanish, Portuguese, Italian
+        *("Ausgaben-Score", "Ausgabenscore", "score de dépenses", "puntuación de gasto"),
+        *("pontuação de gastos", "punteggio di spesa"),
         "spending_score",
     ),
 }
