@@ -9,11 +9,13 @@ import gzip
 import hashlib
 import json
 import re
+from pathlib import Path
 
 import duckdb
 import pytest
 
 from conftest import load, query, run_build, stage_file, write_csv
+from segmentation import input_file
 from segmentation.config import SAMPLE_INPUT, Settings
 from segmentation.errors import InputError
 
@@ -313,3 +315,16 @@ def test_a_compressed_workbook_or_parquet_file_is_refused_with_what_to_do(con, t
     path = write_csv(tmp_path, gzip.compress(b"PAR1 not really"), name="c.parquet")
     with pytest.raises(InputError, match=re.escape(f"{path}: it is gzip-compressed; decompress it first")):
         load(con, path, tmp_path / "w")
+
+
+@pytest.mark.parametrize(
+    ("name", "stem"),
+    [
+        ("customers.csv", "customers"),
+        ("customers.csv.gz", "customers"),
+        ("Kunden.JSONL.ZST", "Kunden"),
+        ("a.b.csv", "a.b"),
+    ],
+)
+def test_a_compressed_file_names_its_dataset_as_the_plain_file_does(name, stem):
+    assert input_file.plain_stem(Path(name)) == stem

@@ -13,6 +13,7 @@ import duckdb
 
 from .config import Settings
 from .errors import PipelineError
+from .input_file import plain_stem
 from .publish import POLL_S, WRITER_HELD, is_lock_conflict
 from .schema import column_types, load_schema
 from .text import utf8_text
@@ -119,7 +120,7 @@ def carry_history(
             "started_at": started or datetime.now(UTC),
             "min_segment_share": settings.min_segment_share,
             "dataset": settings.dataset,
-            "input_name": utf8_text(settings.input_path.stem),
+            "input_name": utf8_text(plain_stem(settings.input_path)),
             "duplicates": settings.duplicates,
             "highest": highest_run_id,
         },

@@ -81,6 +81,13 @@ class FileFacts:
         return f"{packed}{self.encoding}, {ends} line ends"
 
 
+def plain_stem(path: Path) -> str:
+    """The file's name without its format's extension, and a compression's before it:
+    `customers` of `customers.csv` and of `customers.csv.gz`."""
+    compressed = Path(path.name).suffix.lower() in COMPRESSED_SUFFIXES
+    return Path(path.stem).stem if compressed else path.stem
+
+
 def identity(stat: os.stat_result) -> tuple[int, int, int]:
     return stat.st_ino, stat.st_size, stat.st_mtime_ns
 
