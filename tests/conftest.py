@@ -179,6 +179,7 @@ STAGING = (
     "summary_row_labels",
     "customer_key",
     "int_customer_rows",
+    "int_repeated_customer_rows",
     "int_repeated_customer_ids",
     "stg_customer_rows",
     "stg_customers",

@@ -143,12 +143,12 @@ def test_columns_are_mapped_explicitly(con, tmp_path):
 
 
 def test_a_missing_column_names_the_headers_and_the_fix(con, tmp_path):
-    path = write_csv(tmp_path, "Kontonummer,Einkommen,Ausgaben\nK1,50,60\n")
+    path = write_csv(tmp_path, "Kontonummer,Verdienst,Ausgaben\nK1,50,60\n")
     with pytest.raises(InputError) as error:
         load(con, path, tmp_path / "work")
     message = str(error.value)
     assert message.startswith(f"{path}: line 1: missing column(s) customer_id, annual_income_k, spending_score")
-    assert "'Kontonummer', 'Einkommen', 'Ausgaben'" in message
+    assert "'Kontonummer', 'Verdienst', 'Ausgaben'" in message
     assert "--columns customer_id=HEADER,annual_income_k=HEADER,spending_score=HEADER" in message
 
 

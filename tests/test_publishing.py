@@ -136,11 +136,15 @@ def test_duckdb_1x_opens_the_published_file(sample_build):
         print(con.execute("select count(*) from segment_summary").fetchall()[0][0])
         comment = "select comment from duckdb_tables() where table_name = 'segment_summary'"
         print(con.execute(comment).fetchall()[0][0] is not None)
+        # what a BI tool lists first: every table and view (a view it cannot read hides them all)
+        print(con.execute("select count(*) from information_schema.tables").fetchall()[0][0])
     """)
     done = subprocess.run([str(OLD_DUCKDB_PYTHON), "-c", script], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    version, customers, segments, described = done.stdout.split()
+    version, customers, segments, described, listed = done.stdout.split()
     assert version.startswith("1.") and (customers, segments, described) == ("200", "5", "True")
+    tables = "select count(*) from information_schema.tables"
+    assert query(sample_build.warehouse_path, tables) == [(int(listed),)]
     assert query(sample_build.warehouse_path, "select storage_compatibility_version from pipeline_runs") == [
         ("v1.0.0",)
     ]

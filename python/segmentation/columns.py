@@ -22,7 +22,7 @@ RESERVED = frozenset(
         *INPUT_COLUMNS,
         *("line_number", "raw_line", "fields", "fields_found", "fields_expected", "line_problem"),
         *("reject_reason", "value_issues", "field_problem", "income_scale", "has_decimal_comma"),
-        *("features", "markers", "is_m_female", "is_summary_row", "record_values", "repeated_id", "row_hash"),
+        *("features", "markers", "is_m_female", "is_summary_row", "record_values"),
         *("cluster_id", "segment_label", "distance_to_centroid", "scaled_point", "cluster_ids", "distance"),
         # the working columns of sql/staging/int_customer_rows.sql
         *("is_id_missing", "gender_label", "is_gender_missing", "age_number", "income_number"),
