@@ -34,13 +34,15 @@ final as (
                     'customer_id ''{}'' has conflicting rows on lines {}{}',
                     left(customer_rows.customer_id, 40),
                     array_to_string(repeated_ids.first_lines, ', '),
-                    if(
-                        repeated_ids.records > len(repeated_ids.first_lines),
-                        format(
-                            ' and {:,} more', repeated_ids.records - len(repeated_ids.first_lines)
-                        ),
-                        ''
-                    )
+                    -- case, not if(): DuckDB 1.x, as BI drivers bundle it, has no if() in views
+                    case
+                        when repeated_ids.records > len(repeated_ids.first_lines)
+                            then format(
+                                ' and {:,} more',
+                                repeated_ids.records - len(repeated_ids.first_lines)
+                            )
+                        else ''
+                    end
                 )
         end as reject_reason,
         customer_rows.value_issues
