@@ -147,6 +147,7 @@ STAGING = (
     "gender_labels",
     "summary_row_labels",
     "customer_key",
+    "number_from_text",
     "int_customer_rows",
     "int_repeated_customer_ids",
     "stg_customer_rows",

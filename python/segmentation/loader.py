@@ -43,7 +43,15 @@ import duckdb
 import pandas as pd
 
 from . import input_file
-from .columns import ColumnMap, NotTheHeader, find_feature, income_unit, map_columns, resolve_features
+from .columns import (
+    ColumnMap,
+    NotTheHeader,
+    customer_mapping,
+    find_feature,
+    income_unit,
+    map_columns,
+    resolve_features,
+)
 from .config import DELIMITERS, INPUT_COLUMNS, Settings
 from .db import create_model_features, first_row, quote_ident, setting
 from .errors import InputError
@@ -85,8 +93,8 @@ select
     count(*) filter (where regexp_full_match(v, $hinted_point)),
     min(income) filter (where regexp_full_match(v, $hinted_comma))
 from (
-    select trim(annual_income_k) as income, ltrim(income, '+-$') as v
-    from raw_customers
+    select trim({column}) as income, ltrim(income, $signs) as v
+    from {table}
     where line_number <= $lines
 )
 """
@@ -214,6 +222,7 @@ from {lines} as raw_lines
 {join}
 """
 
+PARTS_TABLE = "create temp table {parts} (file_name varchar, first_line bigint, last_line bigint, records bigint)"
 RECORDS_TABLE = (
     "create temp table {records} (line_number bigint, raw_line varchar, fields varchar[], line_problem varchar)"
 )
@@ -273,21 +282,43 @@ class Header(NamedTuple):
     warnings: tuple[str, ...] = ()
 
 
+def files_sha256(parts: tuple[input_file.FileFacts, ...]) -> str | None:
+    """A file's SHA-256; for a folder, that of its parts' names and SHA-256s; None for no file."""
+    if not parts:
+        return None
+    if len(parts) == 1 and parts[0].path.is_file():
+        return parts[0].sha256
+    listing = "".join(f"{facts.path.name} {facts.sha256}\n" for facts in parts)
+    return hashlib.sha256(listing.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class LoadedOrders:
+    """The orders file as `order_input` read it."""
+
+    parts: tuple[input_file.FileFacts, ...]
+    columns: ColumnMap
+    currency: str | None  # the currency of its amounts, when it has a currency column
+    warnings: tuple[str, ...]
+
+    @property
+    def sha256(self) -> str | None:
+        return files_sha256(self.parts)
+
+
 @dataclass(frozen=True)
 class LoadedInput:
-    parts: tuple[input_file.FileFacts, ...]  # the file, or a folder's part files in name order
+    parts: tuple[input_file.FileFacts, ...]  # the file, or a folder's part files in name order; none with orders alone
     columns: ColumnMap
     income_unit: str  # 'k' or 'dollars'
     warnings: tuple[str, ...]
     features: tuple[Feature, ...]  # the model's declaration (`model_features`)
+    orders: LoadedOrders | None = None  # the orders file (`--orders`)
 
     @property
-    def sha256(self) -> str:
-        """The file's SHA-256; for a folder, that of its parts' names and SHA-256s."""
-        if len(self.parts) == 1 and self.parts[0].path.is_file():
-            return self.parts[0].sha256
-        listing = "".join(f"{facts.path.name} {facts.sha256}\n" for facts in self.parts)
-        return hashlib.sha256(listing.encode()).hexdigest()
+    def sha256(self) -> str | None:
+        """The customer file's SHA-256 (`files_sha256`); None with orders alone."""
+        return files_sha256(self.parts)
 
 
 def required_columns(requests: tuple[Request, ...]) -> tuple[str, ...]:
@@ -296,9 +327,12 @@ def required_columns(requests: tuple[Request, ...]) -> tuple[str, ...]:
 
 
 def header_columns(names: tuple[str, ...], settings: Settings) -> ColumnMap:
-    """The header's columns, with every feature found (NotTheHeader when one is not there)."""
+    """The header's columns, with every feature found (NotTheHeader when one is not there);
+    with an orders file, the orders' measures are not the customer file's."""
     requests = settings.feature_requests
-    columns = map_columns(names, required_columns(requests), settings.columns)
+    if settings.orders_path is not None:
+        requests = tuple(r for r in requests if not r.measure)
+    columns = map_columns(names, required_columns(requests), customer_mapping(settings.columns))
     for request in requests:
         find_feature(names, columns, request)
     return columns
@@ -371,9 +405,7 @@ def read_input(
         raise InputError(f"{packed.path}: it is {packed.compression}-compressed; decompress it first")
     work = work / raw.folder
     work.mkdir(parents=True, exist_ok=True)
-    con.execute(
-        f"create temp table {raw.parts} (file_name varchar, first_line bigint, last_line bigint, records bigint)"
-    )
+    con.execute(PARTS_TABLE.format(parts=raw.parts))
 
     def is_header(names: tuple[str, ...]) -> bool:
         """Names with the columns a build needs (those naming one twice too: the error says so)."""
@@ -416,8 +448,15 @@ def read_input(
 
 def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) -> LoadedInput:
     """Create `raw_records`, `raw_parts`, `raw_customers`, `raw_columns` and `raw_input` from
-    the input; `work` is a folder of the build's own for the copies DuckDB reads."""
+    the customer file, and the orders file's `raw_order_*` tables (`order_input`; empty without
+    one); `work` is a folder of the build's own for the copies DuckDB reads. With only an orders
+    file, the customer tables are empty: the customers are the ids of the orders."""
+    from .order_input import load_orders  # it reads with this module's readers
+
+    orders = load_orders(con, settings, work)
     path = settings.input_path
+    if path is None:
+        return orders_alone(con, settings, orders)
     parts, header, columns, line, where = read_input(
         con, path, CUSTOMER_RAW, work, lambda names: header_columns(names, settings), settings.sheet, settings.encoding
     )
@@ -427,7 +466,9 @@ def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) -> 
     scale = 0.001 if unit == "dollars" else 1.0  # input income x scale = k$
     m_is_female, gender_warnings = decide_gender_codes(con, columns)
     try:
-        features = resolve_features(columns, settings.feature_requests, scale)
+        features = resolve_features(
+            columns, settings.feature_requests, scale, orders is not None, orders.currency if orders else None
+        )
         check_numbers(con, features)
     except ValueError as e:
         raise InputError(f"{path}: {where}{e}") from None
@@ -435,15 +476,29 @@ def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) -> 
     lines = f"{header.skipped} {line}{'' if header.skipped == 1 else 's'}"
     above = (f"the header is {line} {header.line}: {lines} above it skipped (a title or a note)",)
     warnings = header.warnings + (above if header.skipped else ()) + mark_warnings + unit_warnings + gender_warnings
-    loaded = LoadedInput(parts, columns, unit, warnings, features)
+    loaded = LoadedInput(parts, columns, unit, warnings + (orders.warnings if orders else ()), features, orders)
     described = header.described if len(parts) == 1 else f"{header.described}, {len(parts)} part files"
+    create_raw_input(con, utf8_text(path), loaded.sha256, described, unit, scale, decimal_comma, m_is_female)
+    return loaded
+
+
+def create_raw_input(
+    con: duckdb.DuckDBPyConnection,
+    path: str | None,
+    sha256: str | None,
+    described: str,
+    unit: str = "k",
+    scale: float = 1.0,
+    decimal_comma: bool = False,
+    m_is_female: bool = False,
+) -> None:
     con.execute(
-        "create temp table raw_input as select $path as input_path, $sha256 as input_sha256, "
+        "create temp table raw_input as select $path::varchar as input_path, $sha256::varchar as input_sha256, "
         "$format as input_format, $income_unit as income_unit, $scale::double as income_scale, "
         "$decimal_comma as has_decimal_comma, $m_is_female as is_m_female",
         {
-            "path": utf8_text(path),
-            "sha256": loaded.sha256,
+            "path": path,
+            "sha256": sha256,
             "format": described,
             "income_unit": unit,
             "scale": scale,
@@ -451,7 +506,25 @@ def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) -> 
             "m_is_female": m_is_female,
         },
     )
-    return loaded
+
+
+def orders_alone(con: duckdb.DuckDBPyConnection, settings: Settings, orders: LoadedOrders | None) -> LoadedInput:
+    """The customer tables of a build on an orders file alone: empty, with the orders' id
+    column as the one input column; the features are the orders' measures."""
+    if orders is None:
+        raise InputError("a build needs a customer file (--input), an orders file (--orders) or both")
+    id_header = orders.columns.source_name("customer_id")
+    columns = ColumnMap((id_header,), {"customer_id": 1}, {})
+    con.execute(RECORDS_TABLE.format(records=CUSTOMER_RAW.records))
+    con.execute(PARTS_TABLE.format(parts=CUSTOMER_RAW.parts))
+    create_raw_customers(con, columns)
+    try:
+        features = resolve_features(columns, settings.feature_requests, 1.0, True, orders.currency, customers=False)
+    except ValueError as e:
+        raise InputError(f"{orders.parts[0].path if len(orders.parts) == 1 else settings.orders_path}: {e}") from None
+    create_model_features(con, features)
+    create_raw_input(con, None, None, "none: the customers are the ids of the orders")
+    return LoadedInput((), columns, "k", orders.warnings, features, orders)
 
 
 def record_part(
@@ -1132,23 +1205,42 @@ def release_records(con: duckdb.DuckDBPyConnection, raw: RawNames = CUSTOMER_RAW
 
 
 def create_raw_customers(con: duckdb.DuckDBPyConnection, columns: ColumnMap) -> None:
-    """`raw_customers`: each record's fields by name (null where the input has no such column)
-    and how many fields it has, counted as the header's when it differs only at the end by
-    fields a spreadsheet writes or leaves out: surplus empty ones, or those under blank names
-    at the header's end (`a,b,c,`); a row short of a named column is ragged, as nothing tells
-    which of its fields it lacks; `raw_columns`: every input column, its warehouse name and its
-    header."""
+    """`raw_customers` (`create_named_records`: the five columns the warehouse knows, then every
+    other input column under its own name); `raw_columns`: every input column, its warehouse
+    name and its header."""
+    create_named_records(con, CUSTOMER_RAW, columns, tuple(INPUT_COLUMNS), extras=True)
+    warehouse_names = {position: column for column, position in columns.positions.items()} | columns.extras
+    con.execute("create temp table raw_columns (position integer, column_name varchar, source_name varchar)")
+    con.executemany(
+        "insert into raw_columns values (?, ?, ?)",
+        [
+            (position, warehouse_names[position], columns.names[position - 1].strip())
+            for position in sorted(warehouse_names)
+        ],
+    )
+
+
+def create_named_records(
+    con: duckdb.DuckDBPyConnection, raw: RawNames, columns: ColumnMap, known: tuple[str, ...], extras: bool
+) -> None:
+    """The view `raw.named` (`raw_customers`, `raw_orders`): each record's fields by name, the
+    `known` warehouse columns first (null where the input has no such column), then with
+    `extras` every other column under its own name; and how many fields it has, counted as the
+    header's when it differs only at the end by fields a spreadsheet writes or leaves out:
+    surplus empty ones, or those under blank names at the header's end (`a,b,c,`); a row short
+    of a named column is ragged, as nothing tells which of its fields it lacks."""
     expected = len(columns.names)
     least = last_filled(list(columns.names))
     named = [
         f"fields[{columns.positions[column]}] as {column}"
         if column in columns.positions
         else f"null::varchar as {column}"
-        for column in INPUT_COLUMNS
+        for column in known
     ]
-    named += [f"fields[{position}] as {quote_ident(name)}" for position, name in columns.extras.items()]
+    if extras:
+        named += [f"fields[{position}] as {quote_ident(name)}" for position, name in columns.extras.items()]
     con.execute(f"""
-        create temp view raw_customers as
+        create temp view {raw.named} as
         select
             line_number,
             raw_line,
@@ -1161,17 +1253,8 @@ def create_raw_customers(con: duckdb.DuckDBPyConnection, columns: ColumnMap) -> 
             {expected} as fields_expected,
             line_problem,
             {", ".join(named)}
-        from raw_records
+        from {raw.records}
     """)
-    warehouse_names = {position: column for column, position in columns.positions.items()} | columns.extras
-    con.execute("create temp table raw_columns (position integer, column_name varchar, source_name varchar)")
-    con.executemany(
-        "insert into raw_columns values (?, ?, ?)",
-        [
-            (position, warehouse_names[position], columns.names[position - 1].strip())
-            for position in sorted(warehouse_names)
-        ],
-    )
 
 
 def decimal_mark_patterns(decimal: str, group: str) -> dict[str, str]:
@@ -1188,19 +1271,28 @@ def decimal_mark_patterns(decimal: str, group: str) -> dict[str, str]:
     return {f"said_{name}": said, f"hinted_{name}": f"[0-9]{{1,3}}{g}000"}
 
 
-def decide_decimal_mark(con: duckdb.DuckDBPyConnection, columns: ColumnMap) -> tuple[bool, tuple[str, ...]]:
-    """Whether the file writes its incomes with a decimal comma (True) or point: as most of the
-    values that say it do, else as most of those that hint at it; a warning when that reading
-    turns a value such as '70.000' into 70,000."""
+def decide_decimal_mark(
+    con: duckdb.DuckDBPyConnection,
+    columns: ColumnMap,
+    column: str = "annual_income_k",
+    table: str = "raw_customers",
+    signs: str = "+-$",
+) -> tuple[bool, tuple[str, ...]]:
+    """Whether the file writes its incomes (or another `column` of `table`, its amounts) with a
+    decimal comma (True) or point: as most of the values that say it do, else as most of those
+    that hint at it; a warning when that reading turns a value such as '70.000' into 70,000.
+    `signs`: what may stand before the digits (a sign, a currency sign)."""
     said_comma, said_point, hinted_comma, hinted_point, example = first_row(
         con,
-        DECIMAL_MARKS,
-        {"lines": MARK_SAMPLE_LINES} | decimal_mark_patterns(",", ".") | decimal_mark_patterns(".", ","),
+        DECIMAL_MARKS.format(column=column, table=table),
+        {"lines": MARK_SAMPLE_LINES, "signs": signs}
+        | decimal_mark_patterns(",", ".")
+        | decimal_mark_patterns(".", ","),
     )
     comma = said_comma > said_point if said_comma or said_point else hinted_comma > hinted_point
     if comma and hinted_comma:
-        header = columns.source_name("annual_income_k")
-        number = float(example.lstrip("+-$").replace(".", ""))
+        header = columns.source_name(column)
+        number = float(example.lstrip(signs).replace(".", ""))
         return True, (f"{header!r} is written with decimal commas: '{example}' is read as {number:,.0f}",)
     return comma, ()
 

@@ -143,11 +143,13 @@ regexp_replace(
 """
 
 
-def top_reject_reasons(con: duckdb.DuckDBPyConnection, limit: int) -> list[tuple[str, int]]:
-    """The most frequent kinds of reject reason (REASON_KIND), with how many rows have each."""
+def top_reject_reasons(
+    con: duckdb.DuckDBPyConnection, limit: int, table: str = "customer_rejects"
+) -> list[tuple[str, int]]:
+    """The most frequent kinds of reject reason (REASON_KIND) in `table` (customer_rejects or
+    order_rejects), with how many rows have each."""
     return con.execute(
-        f"select {REASON_KIND} as reason, count(*) as n from customer_rejects group by all "
-        "order by n desc, reason limit $limit",
+        f"select {REASON_KIND} as reason, count(*) as n from {table} group by all order by n desc, reason limit $limit",
         {"limit": limit},
     ).fetchall()
 

@@ -2,10 +2,38 @@
 -- its own fields' problems (int_customer_rows), or an id it shares with other records: a
 -- record with the kept record's values is its duplicate; one with other values is superseded
 -- by it (--duplicates first or last) or, when none is kept, conflicts with the others.
+-- With an orders file (--orders), each customer's measures (customer_rfm) follow their columns:
+-- joined to the customer file by id (customer_key), a customer without a counted order has 0
+-- orders and spend and no recency, tenure or scores, and is rejected ('has no orders') only
+-- when the model reads one of those; with the orders file alone, the customers are its ids.
 -- The columns travel through star expressions (columns(*), * exclude), which the linter cannot
 -- resolve into names: its reference rules are off here.
 -- noqa: disable=RF02,RF03
+{%- set needs_an_order = features | selectattr("kind", "in", ["recency", "order"]) | list %}
 with
+{%- if orders == "alone" %}
+
+order_measures as (
+    select * from customer_rfm
+),
+
+-- the customers are the ids of the orders: each on the line of its first order
+final as (
+    select  -- noqa: ST06
+        order_measures.first_order_line as line_number,
+        order_measures.customer_id,
+        null::varchar as gender,
+        null::integer as age,
+        null::double as annual_income_k,
+        null::integer as spending_score,
+        columns(
+            order_measures.* exclude (customer_key, customer_id, first_order_line, as_of_date)
+        ),
+        null::varchar as reject_reason,
+        null::struct(column_name varchar, raw_value varchar, problem varchar)[] as value_issues
+    from order_measures
+)
+{%- else %}
 
 customer_rows as (
     select * from int_customer_rows
@@ -36,34 +64,83 @@ matched as (
             customer_key(customer_rows.customer_id) = repeated_ids.customer_key
             and customer_rows.field_problem is null
 ),
+{%- if orders == "joined" %}
+
+order_measures as (
+    select * from customer_rfm
+),
+
+-- each customer's measures from the orders
+with_orders as (
+    select
+        matched.*,
+        {%- if needs_an_order %}
+        if(order_measures.customer_key is null, 'has no orders', null) as order_problem,
+        {%- else %}
+        null::varchar as order_problem,
+        {%- endif %}
+        columns(
+            order_measures.* exclude (customer_key, customer_id, first_order_line, as_of_date)
+        )
+    from matched
+    left join order_measures
+        on
+            customer_key(matched.customer_id) = order_measures.customer_key
+            and matched.field_problem is null
+),
+
+-- one without a counted order has 0 orders and spend, nothing else, and cannot be placed by a
+-- model that reads what only an order gives
+judged as (
+    select
+        * replace (
+            coalesce(order_count, 0) as order_count,
+            coalesce(total_spend, 0) as total_spend,
+            coalesce(refunded_amount, 0) as refunded_amount
+        )
+    from with_orders
+),
+{%- else %}
+
+judged as (
+    select
+        *,
+        null::varchar as order_problem
+    from matched
+),
+{%- endif %}
 
 final as (
     select  -- noqa: ST06
-        columns(matched.* exclude (field_problem, value_issues, repeated_id, row_hash)),
+        columns(
+            judged.* exclude (field_problem, value_issues, repeated_id, row_hash, order_problem)
+        ),
         case
-            when matched.field_problem is not null then matched.field_problem
-            when matched.line_number = matched.repeated_id.kept_line then null
-            when matched.row_hash = matched.repeated_id.kept_row_hash
-                then format('duplicate of line {}', matched.repeated_id.kept_line)
-            when matched.repeated_id.kept_line is not null
-                then format('superseded by line {}', matched.repeated_id.kept_line)
-            when matched.repeated_id.has_conflicting_rows
+            when judged.field_problem is not null then judged.field_problem
+            when judged.line_number = judged.repeated_id.kept_line then null
+            when judged.row_hash = judged.repeated_id.kept_row_hash
+                then format('duplicate of line {}', judged.repeated_id.kept_line)
+            when judged.repeated_id.kept_line is not null
+                then format('superseded by line {}', judged.repeated_id.kept_line)
+            when judged.repeated_id.has_conflicting_rows
                 then format(
                     'customer_id ''{}'' has conflicting rows on lines {}{}',
-                    left(matched.customer_id, 40),
-                    array_to_string(matched.repeated_id.first_lines, ', '),
+                    left(judged.customer_id, 40),
+                    array_to_string(judged.repeated_id.first_lines, ', '),
                     if(
-                        matched.repeated_id.records > len(matched.repeated_id.first_lines),
+                        judged.repeated_id.records > len(judged.repeated_id.first_lines),
                         format(
                             ' and {:,} more',
-                            matched.repeated_id.records - len(matched.repeated_id.first_lines)
+                            judged.repeated_id.records - len(judged.repeated_id.first_lines)
                         ),
                         ''
                     )
                 )
+            else judged.order_problem
         end as reject_reason,
-        matched.value_issues
-    from matched
+        judged.value_issues
+    from judged
 )
+{%- endif %}
 
 select * from final
