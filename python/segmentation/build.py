@@ -78,11 +78,13 @@ class OrderCounts:
 
     def summary(self) -> str:
         """'10,000 orders (12 rejected, 340 not counted) as of 2024-06-30'"""
-        notes = [f"{self.rejected:,} rejected", f"{self.uncounted:,} not counted"]
+        notes = f"{self.rejected:,} rejected, {self.uncounted:,} not counted"
         if self.role == "joined":
-            notes.append(f"{self.unknown_customers:,} ids not in the customer file")
-            notes.append(f"{self.customers_without_orders:,} customers without orders")
-        return f"{self.rows:,} orders ({', '.join(notes)}) as of {self.as_of or 'no date'}"
+            notes += (
+                f"; ids not in the customer file: {self.unknown_customers:,}, "
+                f"customers without orders: {self.customers_without_orders:,}"
+            )
+        return f"{self.rows:,} orders ({notes}) as of {self.as_of or 'no date'}"
 
 
 def order_counts(con: duckdb.DuckDBPyConnection) -> OrderCounts | None:

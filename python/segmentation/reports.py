@@ -252,12 +252,33 @@ def safe_header(name: str) -> str:
         return "'" + name
 
 
+# With an orders file, each customer's measures from it (customer_rfm) follow the input's columns
+ORDER_MEASURE_COLUMNS = (
+    "first_order_date",
+    "last_order_date",
+    "days_since_last_order",
+    "order_count",
+    "total_spend",
+    "average_spend",
+    "refunded_amount",
+    "items",
+    "tenure_days",
+    "recency_score",
+    "frequency_score",
+    "monetary_score",
+    "rfm_score",
+)
+
+
 def write_segmented_csv(con: duckdb.DuckDBPyConnection, path: Path, features: tuple[Feature, ...]) -> None:
     """The input's customers, every column under its header in input order, plus Cluster and
     Segment, one line per customer in input order; always UTF-8. The five columns the
     warehouse knows hold its clean values (income in the input's unit), a feature of the input's own
-    its number, the others their text."""
+    its number, the others their text. With an orders file, its measures of each customer
+    (customer_rfm's columns) stand before Cluster and Segment; with it alone, the customers are
+    in the order of their first orders."""
     names = con.execute("select column_name, source_name from raw_columns order by position").fetchall()
+    with_orders = first_row(con, "select role <> 'none' from raw_order_input")[0]
     # A CSV header needs a name of its own, and Cluster and Segment are the model's: a blank or
     # repeated header takes the warehouse's name, one named Cluster or Segment is numbered, each
     # made unique among the headers kept (`column_6`, `Note_2`, `Cluster_2`).
@@ -282,6 +303,9 @@ def write_segmented_csv(con: duckdb.DuckDBPyConnection, path: Path, features: tu
         elif column not in ("age", "spending_score"):  # whole numbers in the warehouse: written as they are
             cell = SAFE_CELL.format(cell=cell)
         cells.append(f"{cell} as {quote_ident(name)}")
+    if with_orders:
+        for column in ORDER_MEASURE_COLUMNS:
+            cells.append(f"segments.{quote_ident(column)} as {quote_ident(unique_name(column, used))}")
     # a handful of labels as constants: a lookup or join per customer costs seconds at 10M
     labels = con.execute("select cluster_id, segment_label from segment_summary order by cluster_id").fetchall()
     segment = " ".join(f"when {int(cluster_id)} then $label_{cluster_id}" for cluster_id, _ in labels)

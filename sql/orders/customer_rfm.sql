@@ -47,8 +47,9 @@ per_customer as (
         max(order_date) filter (where not is_refund) as last_order_date,
         count(distinct order_id) filter (where not is_refund)
         + count(*) filter (where not is_refund and order_id is null) as order_count,
-        coalesce(sum(amount) filter (where not is_refund), 0) as purchases,
-        coalesce(-sum(amount) filter (where is_refund), 0) as refunded_amount,
+        -- sums of amounts in cents or mills, without the float's noise (1677.7300000000002)
+        round(coalesce(sum(amount) filter (where not is_refund), 0), 6) as purchases,
+        round(coalesce(-sum(amount) filter (where is_refund), 0), 6) as refunded_amount,
         sum(quantity) filter (where not is_refund) as items
     from counted
     group by customer_key
@@ -60,8 +61,8 @@ measured as (
         as_of.as_of_date,
         (as_of.as_of_date - per_customer.last_order_date)::integer as days_since_last_order,
         (as_of.as_of_date - per_customer.first_order_date)::integer as tenure_days,
-        greatest(per_customer.purchases - per_customer.refunded_amount, 0) as total_spend,
-        total_spend / per_customer.order_count as average_spend
+        round(greatest(per_customer.purchases - per_customer.refunded_amount, 0), 6) as total_spend,
+        round(total_spend / per_customer.order_count, 6) as average_spend
     from per_customer
     cross join as_of
     where per_customer.order_count > 0
