@@ -90,11 +90,11 @@ order by draws.customer_id
 
 # group: mean orders, mean days from the last order to the end of the export, mean amount (EUR)
 ORDER_HABITS = """
-    ('standard', 6.0, 45, 50.0),
-    ('target', 14.0, 8, 95.0),
-    ('high_income_low_spending', 9.0, 230, 70.0),
-    ('low_income_low_spending', 2.0, 330, 25.0),
-    ('low_income_high_spending', 1.6, 12, 40.0)
+    ('standard', 5.0, 60, 50.0),
+    ('target', 14.0, 4, 95.0),
+    ('high_income_low_spending', 10.0, 300, 70.0),
+    ('low_income_low_spending', 1.5, 420, 25.0),
+    ('low_income_high_spending', 1.0, 14, 40.0)
 """
 ORDERS_HEADER = ("Order ID", "Customer ID", "Order Date", "Total", "Currency", "Status")
 
@@ -120,8 +120,8 @@ shoppers as (
             lambda s: 1 - (hash(customers."CustomerID" * 8 + s + ($seed + 17) * 1000000000039) >> 11)::double
             / 9007199254740992
         ) as u,
-        greatest(1, round(habits.orders_mean * $per_customer / 6.0 * (0.4 + 1.2 * u[1])))::integer as orders,
-        floor(-habits.recency_mean * ln(u[2]))::integer as recency_days,
+        greatest(1, round(habits.orders_mean * $per_customer / 6.0 * (0.6 + 0.8 * u[1])))::integer as orders,
+        floor(habits.recency_mean * (0.4 + 1.2 * u[2]))::integer as recency_days,
         floor(60 + 600 * u[3])::integer as span_days
     from customers
     inner join habits on customers."group" = habits.group_name
