@@ -406,19 +406,21 @@ def build(settings: Settings, log: Callable[[str], None] = print, runner: Runner
                 "force_compression": "fsst",
             }
             with duckdb.connect(str(scratch.database), config=config) as con:
-                with step(stage_label("load", "raw_customers"), log) as current:
+                alone = settings.input_path is None  # the customers are the ids of the orders
+                with step(stage_label("load", "raw_orders" if alone else "raw_customers"), log) as current:
                     loaded = load_raw(con, settings, scratch.input)
                     records, described = first_row(
                         con, "select (select coalesce(sum(records), 0) from raw_parts), input_format from raw_input"
                     )
-                    current.summary = f"{records:,} records, {described}"
+                    summaries = [] if alone else [f"{records:,} records, {described}"]
                     if loaded.orders is not None:
                         records, described = first_row(
                             con,
                             "select (select coalesce(sum(records), 0) from raw_order_parts), input_format "
                             "from raw_order_input",
                         )
-                        current.summary += f"; orders: {records:,} records, {described}"
+                        summaries.append(f"{'' if alone else 'orders: '}{records:,} records, {described}")
+                    current.summary = "; ".join(summaries)
                 for warning in loaded.warnings:
                     log(f"  warning: {warning}")
                 with step(stage_label("carry", "history"), log) as current:
