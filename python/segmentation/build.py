@@ -27,6 +27,7 @@ from .history import TABLES as HISTORY_TABLES
 from .history import carry_history, dataset_warning
 from .loader import ORDER_RAW, LoadedInput, load_raw, release_records
 from .order_input import SOURCES as ORDER_SOURCES
+from .order_input import currency_warning
 from .progress import step
 from .publish import Scratch, deliver_signals, new_scratch, prepare, publish, remove_scratch, resolve_paths, writer_lock
 from .reports import Charts, chart_hooks, top_reject_reasons, write_reports
@@ -443,8 +444,9 @@ def build(settings: Settings, log: Callable[[str], None] = print, runner: Runner
                         *chart_hooks(settings, runner, charts),
                     ],
                 )
-                if note := dataset_warning(con):  # not a flag: the segments are sound
-                    log(f"  warning: {note}")
+                for note in (currency_warning(con), dataset_warning(con)):  # not flags: the segments are sound
+                    if note:
+                        log(f"  warning: {note}")
                 flags = run_flags(con, settings)
                 for flag in flags:
                     log(f"  warning: {flag}")

@@ -144,7 +144,8 @@ def order_facts(run: dict, alone: bool) -> list[tuple[str, str]]:
         ),
         (
             "As of",
-            f"{str(run['as_of_date'])[:10]}: recency and tenure are counted to this day (--as-of, else the last order's)",
+            f"{str(run['as_of_date'])[:10]}: recency and tenure are counted to this day "
+            "(--as-of, else the last order's)",
         ),
     ]
     if not alone:

@@ -58,14 +58,30 @@ select
 from (select trim(order_date) as v from raw_orders where line_number <= $lines)
 """
 
-# The currencies of the amounts, the most frequent first (the whole file: a few orders in
-# another currency may stand anywhere)
+# The currency most of the first lines' amounts are in (as the decimal mark, a notation holds
+# for a whole file; orders in another currency, wherever they stand, are rejected by staging)
 CURRENCIES = """
 select code, count(*) as orders
-from (select upper(trim(currency)) as code from raw_orders)
+from (select upper(trim(currency)) as code from raw_orders where line_number <= $lines)
 where not list_contains($missing, lower(code))
 group by code
 order by orders desc, code
+limit 1
+"""
+
+# The currencies of the orders rejected for theirs, after staging
+OTHER_CURRENCIES = """
+select
+    any_value(file_currency),
+    list(currency || ' ' || format('{:,}', orders) order by orders desc, currency),
+    sum(orders)::bigint
+from (
+    select stg_order_rows.currency, raw_order_input.currency as file_currency, count(*) as orders
+    from stg_order_rows
+    cross join raw_order_input
+    where stg_order_rows.currency <> raw_order_input.currency
+    group by all
+)
 """
 
 RAW_ORDER_INPUT = """
@@ -176,21 +192,23 @@ def decide_date_order(con: duckdb.DuckDBPyConnection, columns: ColumnMap) -> tup
 
 
 def decide_currency(con: duckdb.DuckDBPyConnection, columns: ColumnMap) -> tuple[str | None, tuple[str, ...]]:
-    """The currency of the amounts: the one most orders are in (None without a currency column).
-    Amounts in different currencies cannot be added: orders in any other are rejected by
-    staging, and a warning says how many there are in each."""
+    """The currency of the amounts: the one most of the first lines' orders are in (None without
+    a currency column). Amounts in different currencies cannot be added: orders in any other
+    are rejected by staging, and `currency_warning` says how many there are in each."""
     if "currency" not in columns.positions:
         return None, ()
-    found = con.execute(CURRENCIES, {"missing": list(MISSING)}).fetchall()
-    if not found:
-        return None, ()
-    currency = found[0][0]
-    if len(found) == 1:
-        return currency, ()
-    shown = ", ".join(f"{code} {orders:,}" for code, orders in found[:5]) + (", …" if len(found) > 5 else "")
-    others = sum(orders for _, orders in found[1:])
-    return currency, (
-        f"the amounts are in {len(found)} currencies ({shown} orders): the {others:,} orders in other than "
-        f"{currency} are rejected, as amounts in different currencies cannot be added (convert them first to "
-        "count them)",
+    found = con.execute(CURRENCIES, {"missing": list(MISSING), "lines": MARK_SAMPLE_LINES}).fetchall()
+    return (found[0][0] if found else None), ()
+
+
+def currency_warning(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The line a build prints when orders were rejected for their currency (once staged)."""
+    currency, others, rejected = con.execute(OTHER_CURRENCIES).fetchall()[0]
+    if not rejected:
+        return None
+    shown = ", ".join(others[:5]) + (", …" if len(others) > 5 else "")
+    return (
+        f"the amounts are in {len(others) + 1} currencies: the {rejected:,} orders in other than {currency} "
+        f"({shown}) are rejected, as amounts in different currencies cannot be added (convert them first to "
+        "count them)"
     )

@@ -6,6 +6,9 @@
 create or replace macro number_from_text(value, has_decimal_comma) as (
     case
         when regexp_full_match(value, '[0-9]{1,15}') then value::double
+        -- an amount in a file of decimal points, as most are written ('46.94')
+        when not has_decimal_comma and regexp_full_match(value, '-?[0-9]{1,15}\.[0-9]{1,6}')
+            then value::double
         when
             has_decimal_comma
             and regexp_full_match(

@@ -56,90 +56,116 @@ trimmed as (
             trim(raw_rows.customer_id, padding.characters),
             raw_rows.customer_id
         ) as customer_id,
-        nullif(trim(raw_rows.order_id), '') as order_id,
-        trim(raw_rows.order_date) as order_date,
-        trim(raw_rows.amount) as amount,
-        trim(raw_rows.quantity) as quantity,
-        trim(raw_rows.unit_price) as unit_price,
-        nullif(upper(trim(raw_rows.currency)), '') as currency,
-        nullif(trim(raw_rows.status), '') as order_status,
-        -- a date of two short numbers and a year, split, unless it starts as an ISO date does
+        -- trim() only where a space is: nearly every field skips it
+        nullif(
+            if(contains(raw_rows.order_id, ' '), trim(raw_rows.order_id), raw_rows.order_id), ''
+        ) as order_id,
         if(
-            trim(raw_rows.order_date)[5] = '-',
+            contains(raw_rows.order_date, ' '), trim(raw_rows.order_date), raw_rows.order_date
+        ) as order_date,
+        if(contains(raw_rows.amount, ' '), trim(raw_rows.amount), raw_rows.amount) as amount,
+        if(
+            contains(raw_rows.quantity, ' '), trim(raw_rows.quantity), raw_rows.quantity
+        ) as quantity,
+        if(
+            contains(raw_rows.unit_price, ' '), trim(raw_rows.unit_price), raw_rows.unit_price
+        ) as unit_price,
+        nullif(upper(trim(raw_rows.currency)), '') as currency,
+        nullif(
+            if(contains(raw_rows.status, ' '), trim(raw_rows.status), raw_rows.status), ''
+        ) as order_status
+    from raw_rows
+    cross join padding
+),
+
+-- a date of two short numbers and a year, split, unless it starts as an ISO date does
+dated as (
+    select
+        trimmed.*,
+        if(
+            trimmed.order_date[5] = '-',
             null,
             regexp_extract(
-                trim(raw_rows.order_date),
+                trimmed.order_date,
                 '^([0-9]{1,2})([./-])([0-9]{1,2})[./-]([0-9]{2}|[0-9]{4})(?:[ ,T].*)?$',
                 ['first', 'mark', 'second', 'year']
             )
         ) as date_parts
-    from raw_rows
-    cross join padding
+    from trimmed
 ),
 
 -- each value typed by its cheapest test first: an ISO date, plain digits
 typed as (
     select  -- noqa: ST06
-        trimmed.*,
+        dated.*,
         coalesce(
-            length(trimmed.customer_id) <= 4
-            and list_contains(missing_markers.markers, lower(trimmed.customer_id)),
+            length(dated.customer_id) <= 4
+            and list_contains(missing_markers.markers, lower(dated.customer_id)),
             true
         ) as is_id_missing,
         case
-            when trimmed.order_date[5] = '-' then try_cast(trimmed.order_date as date)
-            when regexp_full_match(trimmed.order_date, '[0-9]{8}')
-                then try_strptime(trimmed.order_date, '%Y%m%d')::date
-            when regexp_full_match(trimmed.order_date, '[0-9]{4}/[0-9]{1,2}/[0-9]{1,2}([ T].*)?')
-                then try_strptime(split_part(trimmed.order_date, ' ', 1), '%Y/%m/%d')::date
+            when dated.order_date[5] = '-' then try_cast(dated.order_date as date)
+            when regexp_full_match(dated.order_date, '[0-9]{8}')
+                then try_strptime(dated.order_date, '%Y%m%d')::date
+            when regexp_full_match(dated.order_date, '[0-9]{4}/[0-9]{1,2}/[0-9]{1,2}([ T].*)?')
+                then try_strptime(split_part(dated.order_date, ' ', 1), '%Y/%m/%d')::date
             -- day, month and year in either order, by dots (always day first), slashes or dashes;
             -- a two-digit year is of the 2000s
-            when trimmed.date_parts.year <> ''
+            when dated.date_parts.year <> ''
                 then try_cast(
                     concat_ws(
                         '-',
                         if(
-                            length(trimmed.date_parts.year) = 2,
-                            '20' || trimmed.date_parts.year,
-                            trimmed.date_parts.year
+                            length(dated.date_parts.year) = 2,
+                            '20' || dated.date_parts.year,
+                            dated.date_parts.year
                         ),
                         if(
-                            input_settings.is_day_first or trimmed.date_parts.mark = '.',
-                            trimmed.date_parts.second,
-                            trimmed.date_parts.first
+                            input_settings.is_day_first or dated.date_parts.mark = '.',
+                            dated.date_parts.second,
+                            dated.date_parts.first
                         ),
                         if(
-                            input_settings.is_day_first or trimmed.date_parts.mark = '.',
-                            trimmed.date_parts.first,
-                            trimmed.date_parts.second
+                            input_settings.is_day_first or dated.date_parts.mark = '.',
+                            dated.date_parts.first,
+                            dated.date_parts.second
                         )
                     ) as date
                 )
-            when regexp_matches(trimmed.order_date, '[A-Za-z]')
+            when regexp_matches(dated.order_date, '[A-Za-z]')
                 then try_strptime(
-                    trimmed.order_date,
+                    dated.order_date,
                     [
                         '%d %b %Y', '%d %B %Y', '%b %d, %Y', '%B %d, %Y', '%b %d %Y', '%B %d %Y',
                         '%d-%b-%Y', '%d-%b-%y', '%d %b %Y %H:%M', '%d %b %Y %H:%M:%S'
                     ]
                 )::date
         end as order_day,
-        number_from_text(trimmed.amount, input_settings.has_decimal_comma) as amount_number,
-        number_from_text(trimmed.unit_price, input_settings.has_decimal_comma) as unit_price_number,
-        number_from_text(trimmed.quantity, input_settings.has_decimal_comma) as quantity_number,
-        -- a status compared in lower case, without a shop's prefix ('wc-cancelled') or dashes
+        number_from_text(dated.amount, input_settings.has_decimal_comma) as amount_number,
+        number_from_text(dated.unit_price, input_settings.has_decimal_comma) as unit_price_number,
+        number_from_text(dated.quantity, input_settings.has_decimal_comma) as quantity_number,
+        -- a status compared in lower case, without a shop's prefix ('wc-cancelled'), dashes
+        -- or underscores
         excluded_statuses.meanings[
             list_position(
                 excluded_statuses.statuses,
                 replace(
-                    replace(regexp_replace(lower(trimmed.order_status), '^wc-', ''), '_', ' '),
+                    replace(
+                        if(
+                            starts_with(lower(dated.order_status), 'wc-'),
+                            lower(dated.order_status)[4:],
+                            lower(dated.order_status)
+                        ),
+                        '_',
+                        ' '
+                    ),
                     '-',
                     ' '
                 )
             )
         ] as status_meaning,
         missing_markers.markers
-    from trimmed
+    from dated
     cross join input_settings
     cross join missing_markers
     cross join excluded_statuses
