@@ -402,6 +402,9 @@ def test_orders_alone_segment_the_ids_of_the_orders_on_rfm(orders_alone, export)
     run = query(path, "select input_path, orders_path, order_rows, rejected_order_rows, as_of_date from pipeline_runs")
     assert run[0][0] == run[0][1] == str(export[0].resolve()) and run[0][2:4] == (len(export[1]), 10)
     assert any("currencies" in line for line in lines)
+    report = (settings.reports_dir / "index.html").read_text()
+    as_of = str(expected["as_of_date"].iloc[0])
+    assert "As of" in report and as_of in report and "order_rejects" in report
 
 
 def test_rfm_segments_have_unique_rfm_names(orders_alone):
