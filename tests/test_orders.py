@@ -586,10 +586,11 @@ def test_the_bundled_orders_are_the_generators_output(tmp_path):
 
 
 def test_nothing_but_the_id_date_and_amount_is_needed(con, tmp_path):
-    path = write_rows(
-        tmp_path / "o.csv", [["A", "2024-01-01", "5"], ["B", "2024-01-02", "6"]], ["id", "date", "amount"]
-    )
-    stage_orders(con, tmp_path, path)
+    rows = [["A", "2024-01-01", "5"], ["B", "2024-01-02", "6"]]
+    # a bare `id` is an order's in a shop's export (Shopify's `Id`): it is not taken for the customer's
+    with duckdb.connect() as other, pytest.raises(InputError, match=r"missing column\(s\) customer_id"):
+        stage_orders(other, tmp_path / "a", write_rows(tmp_path / "a.csv", rows, ["id", "date", "amount"]))
+    stage_orders(con, tmp_path / "b", write_rows(tmp_path / "o.csv", rows, ["customer", "date", "amount"]))
     assert con.execute("select customer_id, total_spend from customer_rfm order by 1").fetchall() == [
         ("A", 5.0),
         ("B", 6.0),

@@ -92,7 +92,8 @@ FALLBACK_INPUT_COLUMNS = {"gender": ("Anrede", "Civilité", "Civilite", "salutat
 # export (Shopify, WooCommerce), a till's transactions, an invoice list. The id, the date and an
 # amount are needed; without an amount, a unit price and a quantity make one (an invoice line).
 ORDER_COLUMNS = {
-    "customer_id": INPUT_COLUMNS["customer_id"],
+    # not a bare `id`: in an orders export (Shopify's `Id`) it is the order's
+    "customer_id": tuple(name for name in INPUT_COLUMNS["customer_id"] if name != "id"),
     "order_id": (
         "order id",
         "order_id",
