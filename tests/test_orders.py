@@ -601,3 +601,25 @@ def test_nothing_but_the_id_date_and_amount_is_needed(con, tmp_path):
 def test_the_command_line_lists_orders_options():
     done = subprocess.run([sys.executable, "pipeline.py", "--help"], capture_output=True, text=True, cwd=SQL_DIR.parent)
     assert "--orders PATH" in done.stdout and "--as-of DATE" in done.stdout
+
+
+def test_an_orders_build_has_the_declared_columns_and_types(orders_alone):
+    docs = load_schema(SQL_DIR)
+    path = orders_alone[0].warehouse_path
+    for name in (
+        "stg_order_rows",
+        "stg_orders",
+        "order_rejects",
+        "customer_rfm",
+        "orders_without_customer",
+        "int_segment_rfm_names",
+        "pipeline_runs",
+        "model_features",
+        "segment_summary",
+    ):
+        built = query(
+            path,
+            f"select column_name, lower(data_type) from duckdb_columns() where table_name = '{name}' "
+            "order by column_index",
+        )
+        assert built == list(docs[name].data_types.items()), name
