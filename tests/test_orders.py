@@ -623,3 +623,20 @@ def test_an_orders_build_has_the_declared_columns_and_types(orders_alone):
             "order by column_index",
         )
         assert built == list(docs[name].data_types.items()), name
+
+
+def test_a_customer_column_named_as_a_measure_travels_renamed(tmp_path):
+    lines = SAMPLE_INPUT.read_text().splitlines()
+    customers = tmp_path / "customers.csv"
+    customers.write_text("\n".join([lines[0] + ",Items", *(f"{line},{n}" for n, line in enumerate(lines[1:]))]) + "\n")
+    settings = Settings(
+        input_path=customers,
+        orders_path=SAMPLE_ORDERS,
+        warehouse_path=tmp_path / "w.duckdb",
+        reports_dir=tmp_path / "r",
+    )
+    run_build(settings)
+    found = query(settings.warehouse_path, "select \"Items_2\", items from stg_customers where customer_id = '1'")
+    assert found == [("0", None)]  # the file's column as written; the orders' quantities (none in this file)
+    header = (settings.reports_dir / "segmented_customers.csv").read_text().splitlines()[0].split(",")
+    assert header[5] == "Items" and "items_2" in header

@@ -17,6 +17,7 @@ from .config import FALLBACK_INPUT_COLUMNS, FALLBACK_ORDER_COLUMNS, INPUT_COLUMN
 from .features import (
     CLASSIC,
     CLASSIC_BY_COLUMN,
+    ORDER_COLUMNS_CARRIED,
     Feature,
     Request,
     argument_name,
@@ -55,6 +56,8 @@ ALIASES = aliases_of(INPUT_COLUMNS)
 FALLBACK_ALIASES = aliases_of(FALLBACK_INPUT_COLUMNS)
 ORDER_ALIASES = aliases_of(ORDER_COLUMNS)
 FALLBACK_ORDER_ALIASES = aliases_of(FALLBACK_ORDER_COLUMNS)
+# With an orders file, a customer file's column named as one of its measures travels renamed
+RESERVED_WITH_ORDERS = RESERVED | frozenset(ORDER_COLUMNS_CARRIED)
 # the prefix of a `--columns` entry naming the orders file's column: orders.customer_id=Client
 ORDERS_PREFIX = "orders."
 
@@ -122,11 +125,12 @@ def map_columns(
     explicit: Mapping[str, str] = {},
     aliases: Mapping[str, frozenset[str]] = ALIASES,
     fallback: Mapping[str, frozenset[str]] = FALLBACK_ALIASES,
+    reserved: frozenset[str] = RESERVED,
 ) -> ColumnMap:
     """Match the header to the warehouse's columns; raise ValueError saying what is wrong and
     how to fix it (NotTheHeader when a needed column is not there). `required`: the columns
     the build cannot do without; `aliases` and `fallback`: the names each column goes by (the
-    customer file's, or the orders file's)."""
+    customer file's, or the orders file's); `reserved`: names the other columns never take."""
     positions: dict[str, int] = {}
     for column, header in explicit.items():
         hits = [i for i, name in enumerate(names, 1) if name.strip() == header]
@@ -161,13 +165,14 @@ def map_columns(
             f"missing column(s) {', '.join(missing)} (the header has: {', '.join(map(repr, names))}); "
             f"name them with --columns {fix}"
         )
-    return ColumnMap(names, dict(sorted(positions.items(), key=lambda item: item[1])), extra_names(names, taken))
+    extras = extra_names(names, taken, reserved)
+    return ColumnMap(names, dict(sorted(positions.items(), key=lambda item: item[1])), extras)
 
 
-def extra_names(names: tuple[str, ...], taken: set[int]) -> dict[int, str]:
+def extra_names(names: tuple[str, ...], taken: set[int], reserved: frozenset[str] = RESERVED) -> dict[int, str]:
     """The warehouse names of the columns the model does not use: the header's own, made
-    unique (DuckDB compares names without case) and never one of the warehouse's."""
-    used = {name.casefold() for name in RESERVED}
+    unique (DuckDB compares names without case) and never one of the warehouse's (`reserved`)."""
+    used = {name.casefold() for name in reserved}
     extras = {}
     for position, name in enumerate(names, 1):
         if position in taken:

@@ -100,6 +100,23 @@ ORDER_ALIASES = {
     "average order": "average_spend",
 }
 ORDER_KINDS = ("recency", "frequency", "monetary", "order")
+# customer_rfm's columns each customer carries (stg_customers, customer_segments, the segmented
+# CSV) when there is an orders file
+ORDER_COLUMNS_CARRIED = (
+    "first_order_date",
+    "last_order_date",
+    "days_since_last_order",
+    "order_count",
+    "total_spend",
+    "average_spend",
+    "refunded_amount",
+    "items",
+    "tenure_days",
+    "recency_score",
+    "frequency_score",
+    "monetary_score",
+    "rfm_score",
+)
 RFM_DEFAULT = ("recency", "frequency", "monetary:log")
 
 

@@ -44,6 +44,8 @@ import pandas as pd
 
 from . import input_file
 from .columns import (
+    RESERVED,
+    RESERVED_WITH_ORDERS,
     ColumnMap,
     NotTheHeader,
     customer_mapping,
@@ -332,7 +334,8 @@ def header_columns(names: tuple[str, ...], settings: Settings) -> ColumnMap:
     requests = settings.feature_requests
     if settings.orders_path is not None:
         requests = tuple(r for r in requests if not r.measure)
-    columns = map_columns(names, required_columns(requests), customer_mapping(settings.columns))
+    reserved = RESERVED_WITH_ORDERS if settings.orders_path is not None else RESERVED
+    columns = map_columns(names, required_columns(requests), customer_mapping(settings.columns), reserved=reserved)
     for request in requests:
         find_feature(names, columns, request)
     return columns

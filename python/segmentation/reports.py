@@ -17,7 +17,7 @@ import pandas as pd
 from .columns import unique_name
 from .config import Settings
 from .db import customer_sample, first_row, model_features, quote_ident, quote_literal
-from .features import CLASSIC, Feature, is_classic_pair
+from .features import CLASSIC, ORDER_COLUMNS_CARRIED, Feature, is_classic_pair
 from .html_report import ReportData, render
 from .scoring import FILES as SCORING_FILES
 from .scoring import write_scoring
@@ -252,24 +252,6 @@ def safe_header(name: str) -> str:
         return "'" + name
 
 
-# With an orders file, each customer's measures from it (customer_rfm) follow the input's columns
-ORDER_MEASURE_COLUMNS = (
-    "first_order_date",
-    "last_order_date",
-    "days_since_last_order",
-    "order_count",
-    "total_spend",
-    "average_spend",
-    "refunded_amount",
-    "items",
-    "tenure_days",
-    "recency_score",
-    "frequency_score",
-    "monetary_score",
-    "rfm_score",
-)
-
-
 def write_segmented_csv(con: duckdb.DuckDBPyConnection, path: Path, features: tuple[Feature, ...]) -> None:
     """The input's customers, every column under its header in input order, plus Cluster and
     Segment, one line per customer in input order; always UTF-8. The five columns the
@@ -304,7 +286,7 @@ def write_segmented_csv(con: duckdb.DuckDBPyConnection, path: Path, features: tu
             cell = SAFE_CELL.format(cell=cell)
         cells.append(f"{cell} as {quote_ident(name)}")
     if with_orders:
-        for column in ORDER_MEASURE_COLUMNS:
+        for column in ORDER_COLUMNS_CARRIED:
             cells.append(f"segments.{quote_ident(column)} as {quote_ident(unique_name(column, used))}")
     # a handful of labels as constants: a lookup or join per customer costs seconds at 10M
     labels = con.execute("select cluster_id, segment_label from segment_summary order by cluster_id").fetchall()
