@@ -54,8 +54,9 @@ lint: $(STAMP) ## sqlfluff on sql/ (on every core), ruff (lint and format) and m
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-sample: $(STAMP) ## regenerate the bundled sample data
+sample: $(STAMP) ## regenerate the bundled sample data (customers and their orders)
 	$(BIN)/python -m segmentation.sample_data data/sample_customers.csv
+	$(BIN)/python -m segmentation.sample_data data/sample_orders.csv --orders
 
 bench: $(STAMP) ## time and memory by input size, e.g. make bench BENCH="--sizes 200,1000000"
 	$(BIN)/python benchmarks/bench.py $(BENCH)

@@ -14,6 +14,9 @@ A floor row times DuckDB alone reading the same file into a typed table and writ
 segmented CSV and Parquet (floor.py), and the ratio of the pipeline to it.
 `--baseline-up-to N` also runs the notebook's steps as a plain pandas + scikit-learn script
 (notebook_baseline.py) up to N rows.
+`--orders 10000000` builds from that many generated orders of a tenth as many customers
+(`--orders` alone, recency, frequency and spend), beside a floor: DuckDB alone reading the same
+orders and summing them per customer (floor.py --orders). `--sizes ""` skips the customer files.
 Measures, never asserts: the numbers go in notes, not in the test suite.
 """
 
@@ -127,6 +130,80 @@ def input_file(rows: int, parquet: bool) -> Path:
     return path
 
 
+# Orders per customer, on average, of the generated orders files (sample_data's habits make
+# about 1.1 times the number asked for each customer, as its groups' means are set)
+ORDERS_PER_CUSTOMER = 10
+ASKED_PER_CUSTOMER = 9.0
+
+
+def orders_file(orders: int) -> Path:
+    """About `orders` generated orders of `orders // ORDERS_PER_CUSTOMER` customers (cached)."""
+    DATA.mkdir(parents=True, exist_ok=True)
+    customers = orders // ORDERS_PER_CUSTOMER
+    path = DATA / f"orders_{customers}_customers.csv"
+    if not path.exists():
+        print(f"generating {path.name} ...", flush=True)
+        run(
+            [
+                sys.executable,
+                "-m",
+                "segmentation.sample_data",
+                str(path),
+                "--orders",
+                "--rows",
+                str(customers),
+                "--seed",
+                "7",
+                "--orders-per-customer",
+                str(ASKED_PER_CUSTOMER),
+            ]
+        )
+    return path
+
+
+def bench_orders(orders: int, repeat: int) -> None:
+    """A build from an orders file alone, first builds and a rebuild, beside the floor."""
+    path = orders_file(orders)
+    with duckdb.connect() as con:
+        rows, customers = con.execute(
+            'select count(*), count(distinct "Customer ID") from read_csv($path)', {"path": str(path)}
+        ).fetchall()[0]
+    label = f"{rows:,} orders of {customers:,} customers"
+    runs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for number in range(repeat):
+            warehouse = Path(tmp) / str(number) / "mall.duckdb"
+            command = [
+                sys.executable,
+                str(PROJECT / "pipeline.py"),
+                "--orders",
+                str(path),
+                "--warehouse",
+                str(warehouse),
+                "--reports",
+                str(warehouse.parent / "reports"),
+            ]
+            runs.append(run(command))
+        rebuild = run(command)
+    wall, peak = statistics.median(r[0] for r in runs), max(r[1] for r in runs)
+    print(f"{label:>34} {'pipeline':<10} {wall:>8.2f} {peak:>9.0f}", flush=True)
+    print(f"{label:>34} {'rebuild':<10} {rebuild[0]:>8.2f} {rebuild[1]:>9.0f}", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        floor = [
+            run([sys.executable, str(PROJECT / "benchmarks" / "floor.py"), "--orders", str(path), tmp])
+            for _ in range(repeat)
+        ]
+    floor_wall = statistics.median(r[0] for r in floor)
+    print(
+        f"{label:>34} {'floor':<10} {floor_wall:>8.2f} {max(r[1] for r in floor):>9.0f}"
+        f"  pipeline/floor {wall / floor_wall:.2f}",
+        flush=True,
+    )
+    print("\nseconds per step (the median run):")
+    for _, name, seconds in [m.groups() for m in map(STEP_LINE.match, runs[len(runs) // 2][2].splitlines()) if m]:
+        print(f"{name:<26}{float(seconds):>10.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="200,1000000,10000000")
@@ -134,12 +211,17 @@ def main() -> None:
     parser.add_argument("--parquet-from", type=int, default=100_000_000)
     parser.add_argument("--baseline-up-to", type=int, default=0)
     parser.add_argument("--features", help="the builds' --features (default: the pipeline's)")
+    parser.add_argument("--orders", default="", help="numbers of orders to build from, e.g. 10000000 (an orders row)")
     parser.add_argument("--agreement", nargs=2, metavar=("WAREHOUSE", "ROWS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.agreement:
         print(agreement(Path(args.agreement[0]), int(args.agreement[1]), seed=7))
         return
-    sizes = [int(float(size)) for size in args.sizes.split(",")]
+    sizes = [int(float(size)) for size in args.sizes.split(",") if size.strip()]
+    for orders in [int(float(size)) for size in args.orders.split(",") if size.strip()]:
+        bench_orders(orders, args.repeat)
+    if not sizes:
+        return
 
     header = (
         f"{'rows':>12} {'input':>8} {'what':<10} {'wall s':>8} {'peak MiB':>9} {'ARI':>6}"

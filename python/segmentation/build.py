@@ -11,7 +11,7 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import partial
 from pathlib import Path
 
@@ -25,7 +25,9 @@ from .db import first_row
 from .errors import DataTestError, InputError, Interrupted, PipelineError
 from .history import TABLES as HISTORY_TABLES
 from .history import carry_history, dataset_warning
-from .loader import LoadedInput, load_raw, release_records
+from .loader import ORDER_RAW, LoadedInput, load_raw, release_records
+from .order_input import SOURCES as ORDER_SOURCES
+from .order_input import currency_warning
 from .progress import step
 from .publish import Scratch, deliver_signals, new_scratch, prepare, publish, remove_scratch, resolve_paths, writer_lock
 from .reports import Charts, chart_hooks, top_reject_reasons, write_reports
@@ -33,7 +35,16 @@ from .schema import TableDoc, apply_comments, load_schema, published_tables
 from .text import utf8_text
 from .workers import IN_PROCESS, Runner
 
-SOURCES = ("raw_records", "raw_parts", "raw_customers", "raw_columns", "raw_input", "model_features", *HISTORY_TABLES)
+SOURCES = (
+    "raw_records",
+    "raw_parts",
+    "raw_customers",
+    "raw_columns",
+    "raw_input",
+    "model_features",
+    *ORDER_SOURCES,
+    *HISTORY_TABLES,
+)
 STAGE_WIDTH = 20  # the steps around the models line up with the model lines
 
 
@@ -50,6 +61,47 @@ class BuildResult:
     ids_with_differing_rows: int  # ids whose records differ: --duplicates decided which is kept
     data_tests_passed: int
     seconds: float
+    orders: OrderCounts | None = None  # the orders file's, with one
+
+
+@dataclass(frozen=True)
+class OrderCounts:
+    """What became of an orders file's records, for the run line and pipeline_runs."""
+
+    role: str  # alone or joined (raw_order_input.role)
+    rows: int  # data records
+    rejected: int  # in order_rejects
+    uncounted: int  # usable, but cancelled, refunded, failed or after the as-of date
+    customers: int  # customer ids with a counted order (customer_rfm)
+    unknown_customers: int  # ids of those no usable customer record has
+    customers_without_orders: int  # usable customer records without a counted order
+    as_of: date | None
+
+    def summary(self) -> str:
+        """'10,000 orders (12 rejected, 340 not counted) as of 2024-06-30'"""
+        notes = f"{self.rejected:,} rejected, {self.uncounted:,} not counted"
+        if self.role == "joined":
+            notes += (
+                f"; ids not in the customer file: {self.unknown_customers:,}, "
+                f"customers without orders: {self.customers_without_orders:,}"
+            )
+        return f"{self.rows:,} orders ({notes}) as of {self.as_of or 'no date'}"
+
+
+def order_counts(con: duckdb.DuckDBPyConnection) -> OrderCounts | None:
+    role = first_row(con, "select role from raw_order_input")[0]
+    if role == "none":
+        return None
+    rows, rejected, uncounted, customers, unknown, without, as_of = first_row(
+        con,
+        "select (select coalesce(sum(records), 0) from raw_order_parts), (select count(*) from order_rejects), "
+        "(select count(*) from stg_orders where excluded_reason is not null), (select count(*) from customer_rfm), "
+        "(select count(*) from orders_without_customer), "
+        "(select count(*) from customer_rejects where reject_reason = 'has no orders') "
+        "+ (select count(*) from stg_customers where order_count = 0), "
+        "(select max(as_of_date) from customer_rfm)",
+    )
+    return OrderCounts(role, rows, rejected, uncounted, customers, unknown, without, as_of)
 
 
 def project(
@@ -63,11 +115,48 @@ def project(
     return build_order(models, SOURCES), tests, docs
 
 
+def order_gate(settings: Settings) -> Callable[[duckdb.DuckDBPyConnection], None]:
+    """Stop early when the orders file leaves nothing, or too little, to measure."""
+    path = settings.orders_path
+
+    def check(con: duckdb.DuckDBPyConnection) -> None:
+        if path is None:
+            return
+        rows, rejected, counted = first_row(
+            con,
+            "select (select coalesce(sum(records), 0) from raw_order_parts), (select count(*) from order_rejects), "
+            "(select count(*) from stg_order_rows where reject_reason is null and excluded_reason is null)",
+        )
+        first = first_row(
+            con, "select arg_min(format('line {}: {}', line_number, reject_reason), line_number) from order_rejects"
+        )[0]
+        if rows == 0:
+            raise InputError(f"{path}: the orders file has a header but no data rows")
+        if rejected == rows:
+            raise InputError(f"{path}: none of the {rows} orders is usable (first: {first})")
+        if rejected / rows > settings.max_reject_share:
+            raise InputError(
+                f"{path}: {rejected} of {rows} orders rejected ({rejected / rows:.0%}, "
+                f"more than the {settings.max_reject_share:.0%} allowed; first: {first})"
+            )
+        if counted == 0:
+            raise InputError(
+                f"{path}: none of the {rows - rejected} usable orders counts (cancelled, refunded, failed"
+                f"{' or after --as-of' if settings.as_of else ''}): see stg_orders.excluded_reason"
+            )
+
+    return check
+
+
 def input_gate(settings: Settings) -> Callable[[duckdb.DuckDBPyConnection], None]:
-    """Stop early when the input leaves nothing, or too little, to segment."""
+    """Stop early when the input leaves nothing, or too little, to segment. Customers without
+    orders (joined to an orders file) are rejected, but are no fault of the file: they count
+    against the share allowed only when no customer is left."""
     path = settings.input_path
 
     def check(con: duckdb.DuckDBPyConnection) -> None:
+        if path is None:  # the customers are the ids of the orders, which order_gate checked
+            return
         data_rows, _, rejected = row_counts(con)
         first = first_row(
             con,
@@ -77,6 +166,7 @@ def input_gate(settings: Settings) -> Callable[[duckdb.DuckDBPyConnection], None
             raise InputError(f"{path}: the file has a header but no data rows")
         if rejected == data_rows:
             raise InputError(f"{path}: none of the {data_rows} data rows is usable (first: {first})")
+        rejected -= first_row(con, "select count(*) from customer_rejects where reject_reason = 'has no orders'")[0]
         if rejected / data_rows > settings.max_reject_share:
             raise InputError(
                 f"{path}: {rejected} of {data_rows} data rows rejected ({rejected / data_rows:.0%}, "
@@ -88,26 +178,37 @@ def input_gate(settings: Settings) -> Callable[[duckdb.DuckDBPyConnection], None
 
 def row_counts(con: duckdb.DuckDBPyConnection) -> tuple[int, int, int]:
     """Data rows, customers and rejected rows, from the tables that hold them: a table's count
-    is kept, not scanned (every data row is a customer or a reject: a data test of the build)."""
-    data_rows, rejected = first_row(
-        con, "select (select count(*) from int_customer_rows), (select count(*) from customer_rejects)"
+    is kept, not scanned (every data row is a customer or a reject: a data test of the build).
+    With an orders file alone, there are no data rows: the customers are its ids (customer_rfm)."""
+    data_rows, rejected, role = first_row(
+        con,
+        "select (select count(*) from int_customer_rows), (select count(*) from customer_rejects), "
+        "(select role from raw_order_input)",
     )
+    if role == "alone":
+        return 0, first_row(con, "select count(*) from customer_rfm")[0], 0
     return data_rows, data_rows - rejected, rejected
 
 
 def reject_flag(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[str]:
     """Customers lost: more than the warning share of data rows rejected, with the top reasons
     (and the option that keeps them, when ids with differing records are the cause). A row
-    whose customer is kept from another row (a duplicate, a superseded row) loses no one."""
+    whose customer is kept from another row (a duplicate, a superseded row) loses no one;
+    nor is a customer without orders (joined to an orders file) a fault of the file."""
+    flags = order_reject_flag(con, settings)
     data_rows, _, rejected = row_counts(con)
-    repeats = first_row(
+    without_orders, repeats = first_row(
         con,
-        "select count(*) from customer_rejects "
-        "where reject_reason like 'duplicate of line %' or reject_reason like 'superseded by line %'",
-    )[0]
+        "select count(*) filter (where reject_reason = 'has no orders'), "
+        "count(*) filter (where reject_reason like 'duplicate of line %' "
+        "or reject_reason like 'superseded by line %') from customer_rejects",
+    )
+    rejected -= without_orders
     if not data_rows or (rejected - repeats) / data_rows <= settings.warn_reject_share:
-        return []
-    top = " | ".join(f"{n:,} × {reason.replace('; ', ', ')}" for reason, n in top_reject_reasons(con, 3))
+        return flags
+    top = " | ".join(
+        f"{n:,} × {reason.replace('; ', ', ')}" for reason, n in top_reject_reasons(con, 3) if reason != "has no orders"
+    )
     conflicting_rows, ids = first_row(
         con, "select coalesce(sum(records), 0), count(*) from int_repeated_customer_ids where kept_line is null"
     )
@@ -118,8 +219,24 @@ def reject_flag(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[str]
         else ""
     )
     return [
+        *flags,
         f"{rejected:,} of {data_rows:,} data rows rejected ({rejected / data_rows:.1%}, more than "
-        f"{settings.warn_reject_share:.0%}); top reasons: {top}{keep}"
+        f"{settings.warn_reject_share:.0%}); top reasons: {top}{keep}",
+    ]
+
+
+def order_reject_flag(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[str]:
+    """Orders lost: more than the warning share of the orders file's rows rejected, with the top reasons."""
+    rows, rejected = first_row(
+        con, "select (select coalesce(sum(records), 0) from raw_order_parts), (select count(*) from order_rejects)"
+    )
+    if not rows or rejected / rows <= settings.warn_reject_share:
+        return []
+    reasons = top_reject_reasons(con, 3, "order_rejects")
+    top = " | ".join(f"{n:,} × {reason.replace('; ', ', ')}" for reason, n in reasons)
+    return [
+        f"{rejected:,} of {rows:,} orders rejected ({rejected / rows:.1%}, more than "
+        f"{settings.warn_reject_share:.0%}); top reasons: {top}"
     ]
 
 
@@ -156,6 +273,7 @@ def record_run(
     """Write `pipeline_runs` (the live warehouse's history plus this run); returns this run."""
     history = con.sql("select * from previous_runs order by run_id").df()
     counts = row_counts(con)
+    orders = order_counts(con)
     # the segments that hold customers; K-Means may make more clusters than distinct customers fill
     k, k_fitted = first_row(
         con, "select (select count(*) from segment_summary), (select count(*) from cluster_centroids)"
@@ -169,9 +287,14 @@ def record_run(
         "run_id": first_row(con, "select run_id from this_run")[0],
         "started_at": started,
         "finished_at": datetime.now(UTC),
-        "input_path": utf8_text(settings.input_path.resolve()),
-        "input_sha256": loaded.sha256,
-        "input_format": first_row(con, "select input_format from raw_input")[0],
+        # with an orders file alone, it is the input
+        "input_path": utf8_text(settings.source_path.resolve()),
+        "input_sha256": loaded.sha256 or (loaded.orders.sha256 if loaded.orders else None),
+        "input_format": first_row(
+            con,
+            "select if(raw_order_input.role = 'alone', raw_order_input.input_format, raw_input.input_format) "
+            "from raw_input, raw_order_input",
+        )[0],
         "income_unit": loaded.income_unit,
         "dataset": dataset,
         "compared_with_run_id": compared_with,
@@ -179,6 +302,14 @@ def record_run(
         "customers": counts[1],
         "rejected_rows": counts[2],
         "value_issues": first_row(con, "select count(*) from customer_data_issues")[0],
+        "orders_path": utf8_text(settings.orders_path.resolve()) if settings.orders_path else None,
+        "orders_sha256": loaded.orders.sha256 if loaded.orders else None,
+        "order_rows": orders.rows if orders else None,
+        "rejected_order_rows": orders.rejected if orders else None,
+        "uncounted_orders": orders.uncounted if orders else None,
+        "unknown_order_customers": orders.unknown_customers if orders else None,
+        "customers_without_orders": orders.customers_without_orders if orders else None,
+        "as_of_date": orders.as_of if orders else None,
         "k": k,
         "k_fitted": k_fitted,
         "k_mode": "fixed" if settings.k is not None else "auto",
@@ -206,7 +337,12 @@ def record_run(
     # text columns stay text when every value is null
     con.from_df(runs).project(
         "* replace (k_reason::varchar as k_reason, flags::varchar as flags, "
-        "compared_with_run_id::bigint as compared_with_run_id, k_fitted::bigint as k_fitted)"
+        "compared_with_run_id::bigint as compared_with_run_id, k_fitted::bigint as k_fitted, "
+        "input_path::varchar as input_path, input_sha256::varchar as input_sha256, "
+        "orders_path::varchar as orders_path, orders_sha256::varchar as orders_sha256, "
+        "order_rows::bigint as order_rows, rejected_order_rows::bigint as rejected_order_rows, "
+        "uncounted_orders::bigint as uncounted_orders, unknown_order_customers::bigint as unknown_order_customers, "
+        "customers_without_orders::bigint as customers_without_orders, as_of_date::date as as_of_date)"
     ).create("pipeline_runs")
     return run
 
@@ -279,12 +415,21 @@ def build(settings: Settings, log: Callable[[str], None] = print, runner: Runner
                 "force_compression": "fsst",
             }
             with duckdb.connect(str(scratch.database), config=config) as con:
-                with step(stage_label("load", "raw_customers"), log) as current:
+                alone = settings.input_path is None  # the customers are the ids of the orders
+                with step(stage_label("load", "raw_orders" if alone else "raw_customers"), log) as current:
                     loaded = load_raw(con, settings, scratch.input)
-                    current.summary = (
-                        f"{first_row(con, 'select sum(records) from raw_parts')[0]:,} records, "
-                        f"{first_row(con, 'select input_format from raw_input')[0]}"
+                    records, described = first_row(
+                        con, "select (select coalesce(sum(records), 0) from raw_parts), input_format from raw_input"
                     )
+                    summaries = [] if alone else [f"{records:,} records, {described}"]
+                    if loaded.orders is not None:
+                        records, described = first_row(
+                            con,
+                            "select (select coalesce(sum(records), 0) from raw_order_parts), input_format "
+                            "from raw_order_input",
+                        )
+                        summaries.append(f"{'' if alone else 'orders: '}{records:,} records, {described}")
+                    current.summary = "; ".join(summaries)
                 for warning in loaded.warnings:
                     log(f"  warning: {warning}")
                 with step(stage_label("carry", "history"), log) as current:
@@ -300,20 +445,24 @@ def build(settings: Settings, log: Callable[[str], None] = print, runner: Runner
                     settings,
                     log,
                     after=[
+                        ("order_rejects", order_gate(settings)),
+                        ("order_rejects", partial(release_records, raw=ORDER_RAW)),
                         ("customer_rejects", input_gate(settings)),
                         ("customer_rejects", release_records),
                         *chart_hooks(settings, runner, charts),
                     ],
                 )
-                if note := dataset_warning(con):  # not a flag: the segments are sound
-                    log(f"  warning: {note}")
+                for note in (currency_warning(con), dataset_warning(con)):  # not flags: the segments are sound
+                    if note:
+                        log(f"  warning: {note}")
                 flags = run_flags(con, settings)
                 for flag in flags:
                     log(f"  warning: {flag}")
                 if flags and settings.strict:
-                    raise PipelineError(f"{settings.input_path}: {flags[0]} (--strict)")
+                    raise PipelineError(f"{settings.source_path}: {flags[0]} (--strict)")
                 with step(stage_label("record", "pipeline_runs"), log) as current:
                     run = record_run(con, settings, loaded, started, flags)
+                    orders = order_counts(con)
                     passed += run_table_tests(con, docs, "pipeline_runs")
                     apply_comments(con, docs)
                     con.execute("checkpoint")
@@ -344,7 +493,7 @@ def build(settings: Settings, log: Callable[[str], None] = print, runner: Runner
             deliver_signals(interrupted)
     except DataTestError as e:
         cleanup(scratch)
-        raise DataTestError(f"{settings.input_path}: {e}") from None
+        raise DataTestError(f"{settings.source_path}: {e}") from None
     except PipelineError:
         cleanup(scratch)
         raise
@@ -368,4 +517,5 @@ def build(settings: Settings, log: Callable[[str], None] = print, runner: Runner
         ids_with_differing_rows=run["ids_with_differing_rows"],
         data_tests_passed=passed,
         seconds=time.perf_counter() - started_clock,
+        orders=orders,
     )

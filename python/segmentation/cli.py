@@ -11,9 +11,10 @@ import os
 import signal
 import sys
 import threading
+from datetime import date
 from pathlib import Path
 
-from .config import DUPLICATES_POLICIES, Settings
+from .config import DUPLICATES_POLICIES, SAMPLE_INPUT, Settings
 from .errors import Interrupted, PipelineError
 from .features import MAX_FEATURES, parse
 from .text import one_line
@@ -106,6 +107,13 @@ def columns_option(text: str) -> dict[str, str]:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def date_option(text: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
+
+
 def dataset_option(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("a dataset needs a name")
@@ -147,11 +155,33 @@ def parse_args(argv: list[str] | None) -> Settings:
         dest="input_path",
         metavar="PATH",
         type=path_option,
-        default=DEFAULTS.input_path,
+        default=None,
         help="customer file: CSV (any delimiter, UTF-8/UTF-16/Windows-1252), JSON Lines or a JSON "
         "array (CSV and JSON gzip- or zstd-compressed too), .xlsx or .parquet, or a folder of CSV, "
         "JSON or Parquet part files, with an id, income and spending score column (age and gender "
-        "optional); taken literally (no ~ or wildcards)",
+        "optional); taken literally (no ~ or wildcards) (default: the bundled sample "
+        f"{SAMPLE_INPUT.relative_to(SAMPLE_INPUT.parents[1])}; none with --orders)",
+    )
+    parser.add_argument(
+        "--orders",
+        dest="orders_path",
+        metavar="PATH",
+        type=path_option,
+        default=None,
+        help="orders file (the same formats as --input) with a customer id, an order date and an amount "
+        "(or a unit price and a quantity); an order id, currency and status (cancelled and refunded "
+        "orders are not counted) when it has them: segments on each customer's recency, frequency "
+        "and spend (customer_rfm); with --input, joined to its customers by id, else the customers "
+        "are the ids of the orders",
+    )
+    parser.add_argument(
+        "--as-of",
+        dest="as_of",
+        metavar="DATE",
+        type=date_option,
+        default=None,
+        help="the day recency and tenure are counted to, YYYY-MM-DD; orders after it are not counted "
+        "(default: the latest order's date)",
     )
     parser.add_argument(
         "--columns",
@@ -159,7 +189,9 @@ def parse_args(argv: list[str] | None) -> Settings:
         default={},
         metavar="COL=HEADER,...",
         help="map warehouse columns (customer_id, gender, age, annual_income_k, "
-        "spending_score) to the input's header names, e.g. customer_id=Kundennummer; "
+        "spending_score; of an orders file order_id, order_date, amount, quantity, unit_price, "
+        "currency, status, and orders.customer_id where its id column differs) to the input's "
+        "header names, e.g. customer_id=Kundennummer; "
         'a name holding a comma in double quotes: annual_income_k="Income (k$, gross)"',
     )
     parser.add_argument(
@@ -203,11 +235,12 @@ def parse_args(argv: list[str] | None) -> Settings:
     parser.add_argument(
         "--features",
         type=features_option,
-        default=",".join(DEFAULTS.features),
+        default=None,
         metavar="COLUMN[:log],...",
         help=f"what K-Means reads, 1 to {MAX_FEATURES} numeric columns: income,spending (the default), "
         'income,spending,age, or any of the input\'s own by their headers ("Total Spent:log,Total Orders"); '
-        ":log takes log(1 + x) before scaling, for amounts and counts",
+        "with --orders, recency,frequency,monetary:log (the default there) or any measure of "
+        "customer_rfm; :log takes log(1 + x) before scaling, for amounts and counts",
     )
     parser.add_argument(
         "--dataset",
@@ -275,7 +308,12 @@ def parse_args(argv: list[str] | None) -> Settings:
         help="DuckDB storage compatibility version of the published file "
         "(v1.0.0 opens in DuckDB 1.x, as bundled by many BI tools)",
     )
-    return Settings(**vars(parser.parse_args(argv)))
+    options = vars(parser.parse_args(argv))
+    if options["input_path"] is None and options["orders_path"] is None:
+        options["input_path"] = DEFAULTS.input_path  # with orders alone, the customers are their ids
+    if options["as_of"] is not None and options["orders_path"] is None:
+        parser.error("--as-of needs an orders file (--orders)")
+    return Settings(**options)
 
 
 def differing_ids(ids: int, policy: str) -> str:
@@ -332,9 +370,10 @@ def missing_input(path: Path) -> bool:
 def run(argv: list[str] | None) -> int:
     """Parse the options, start the workers, build, and say how it ended."""
     settings = parse_args(argv)
-    if missing_input(settings.input_path):
-        print(f"error: {one_line(f'{settings.input_path}: no such file')}", file=sys.stderr)
-        return 1
+    for path in (settings.input_path, settings.orders_path):
+        if path is not None and missing_input(path):
+            print(f"error: {one_line(f'{path}: no such file')}", file=sys.stderr)
+            return 1
     from .workers import InProcess, Runner, Workers, signals_held
 
     runner: Runner
@@ -356,13 +395,18 @@ def run(argv: list[str] | None) -> int:
     except Interrupted as e:  # the build says what it had published
         return stopped(e.published_run)
     reports = os.path.abspath(settings.reports_dir)  # the default is relative to the current folder
+    rows = (
+        f"{result.rejected_rows:,} of {result.data_rows:,} rows rejected"
+        f"{differing_ids(result.ids_with_differing_rows, settings.duplicates)}, "
+        f"{result.value_issues:,} values set to null, "
+    )
+    if result.orders is not None:
+        rows = ("" if result.orders.role == "alone" else rows) + f"{result.orders.summary()}, "
     print(
         one_line(
             f"Done in {result.seconds:.2f} s: {result.customers:,} customers in {result.k} segments"
             f"{f' (K = {result.k_fitted} asked)' if result.k_fitted != result.k else ''}, "
-            f"{result.rejected_rows:,} of {result.data_rows:,} rows rejected"
-            f"{differing_ids(result.ids_with_differing_rows, settings.duplicates)}, "
-            f"{result.value_issues:,} values set to null, "
+            f"{rows}"
             f"{result.data_tests_passed} data tests passed -> {result.warehouse}, {reports}/"
         )
     )

@@ -13,8 +13,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from itertools import chain
 
-from .config import FALLBACK_INPUT_COLUMNS, INPUT_COLUMNS
-from .features import CLASSIC, CLASSIC_BY_COLUMN, Feature, Request, argument_name, classic, own_column
+from .config import FALLBACK_INPUT_COLUMNS, FALLBACK_ORDER_COLUMNS, INPUT_COLUMNS, ORDER_COLUMNS
+from .features import (
+    CLASSIC,
+    CLASSIC_BY_COLUMN,
+    ORDER_COLUMNS_CARRIED,
+    Feature,
+    Request,
+    argument_name,
+    classic,
+    order_measure,
+    own_column,
+)
 
 # Names the warehouse gives its own columns: an input column named so travels renamed.
 RESERVED = frozenset(
@@ -22,7 +32,7 @@ RESERVED = frozenset(
         *INPUT_COLUMNS,
         *("line_number", "raw_line", "fields", "fields_found", "fields_expected", "line_problem"),
         *("reject_reason", "value_issues", "field_problem", "income_scale", "has_decimal_comma"),
-        *("features", "markers", "is_m_female", "is_summary_row", "record_values"),
+        *("features", "markers", "is_m_female", "is_summary_row", "record_values", "customer_key"),
         *("cluster_id", "segment_label", "distance_to_centroid", "scaled_point", "cluster_ids", "distance"),
         # the working columns of sql/staging/int_customer_rows.sql
         *("is_id_missing", "gender_label", "is_gender_missing", "age_number", "income_number"),
@@ -38,8 +48,18 @@ def normalise(name: str) -> str:
     return re.sub(r"[\W_]+", "", without_brackets) or re.sub(r"[\W_]+", "", name.casefold())
 
 
-ALIASES = {column: frozenset(normalise(alias) for alias in aliases) for column, aliases in INPUT_COLUMNS.items()}
-FALLBACK_ALIASES = {column: frozenset(map(normalise, aliases)) for column, aliases in FALLBACK_INPUT_COLUMNS.items()}
+def aliases_of(names: Mapping[str, tuple[str, ...]]) -> dict[str, frozenset[str]]:
+    return {column: frozenset(map(normalise, aliases)) for column, aliases in names.items()}
+
+
+ALIASES = aliases_of(INPUT_COLUMNS)
+FALLBACK_ALIASES = aliases_of(FALLBACK_INPUT_COLUMNS)
+ORDER_ALIASES = aliases_of(ORDER_COLUMNS)
+FALLBACK_ORDER_ALIASES = aliases_of(FALLBACK_ORDER_COLUMNS)
+# With an orders file, a customer file's column named as one of its measures travels renamed
+RESERVED_WITH_ORDERS = RESERVED | frozenset(ORDER_COLUMNS_CARRIED)
+# the prefix of a `--columns` entry naming the orders file's column: orders.customer_id=Client
+ORDERS_PREFIX = "orders."
 
 
 @dataclass(frozen=True)
@@ -56,7 +76,9 @@ class ColumnMap:
 
 def parse_mapping(text: str) -> dict[str, str]:
     """`customer_id=Kundennummer,gender=Geschlecht` -> {'customer_id': 'Kundennummer', ...}; a
-    header holding a comma is quoted: `annual_income_k="Income (k$, gross)"`."""
+    header holding a comma is quoted: `annual_income_k="Income (k$, gross)"`. The orders file's
+    columns are named the same way (`order_date=Datum`); `orders.customer_id=Client` names the
+    orders' id column where it differs from the customer file's."""
     mapping = {}
     for item in filter(None, (part.strip() for part in re.findall(r'(?:[^,"]|"[^"]*")+', text))):
         column, equals, header = item.partition("=")
@@ -65,8 +87,9 @@ def parse_mapping(text: str) -> dict[str, str]:
             header = header[1:-1].strip()
         if not equals or not header:
             raise ValueError(f"expected COLUMN=HEADER, got {item!r}")
-        if column not in INPUT_COLUMNS:
-            raise ValueError(f"{column!r} is not a warehouse column (one of {', '.join(INPUT_COLUMNS)})")
+        known = (*INPUT_COLUMNS, *(c for c in ORDER_COLUMNS if c not in INPUT_COLUMNS), ORDERS_PREFIX + "customer_id")
+        if column not in known:
+            raise ValueError(f"{column!r} is not a warehouse column (one of {', '.join(known)})")
         if column in mapping:
             raise ValueError(f"{column} is mapped twice")
         mapping[column] = header
@@ -77,10 +100,37 @@ class NotTheHeader(ValueError):
     """The names lack a column the build needs: they are not the header (a title may be)."""
 
 
-def map_columns(names: tuple[str, ...], required: tuple[str, ...], explicit: Mapping[str, str] = {}) -> ColumnMap:
+def customer_mapping(explicit: Mapping[str, str]) -> dict[str, str]:
+    """The entries of `--columns` that name the customer file's columns."""
+    return {column: header for column, header in explicit.items() if column in INPUT_COLUMNS}
+
+
+def order_mapping(explicit: Mapping[str, str], names: tuple[str, ...], shared_id: bool) -> dict[str, str]:
+    """The entries of `--columns` that name the orders file's columns: its own, and its id
+    column as `orders.customer_id`, else as `customer_id` when that names a column of this
+    header or there is no customer file (`shared_id`: there is one, which it may be meant for)."""
+    mapping = {column: header for column, header in explicit.items() if column in ORDER_COLUMNS}
+    mapping.pop("customer_id", None)
+    own, shared = explicit.get(ORDERS_PREFIX + "customer_id"), explicit.get("customer_id")
+    if own is None and shared is not None and (not shared_id or any(normalise(n) == normalise(shared) for n in names)):
+        own = shared
+    if own is not None:
+        mapping["customer_id"] = own
+    return mapping
+
+
+def map_columns(
+    names: tuple[str, ...],
+    required: tuple[str, ...],
+    explicit: Mapping[str, str] = {},
+    aliases: Mapping[str, frozenset[str]] = ALIASES,
+    fallback: Mapping[str, frozenset[str]] = FALLBACK_ALIASES,
+    reserved: frozenset[str] = RESERVED,
+) -> ColumnMap:
     """Match the header to the warehouse's columns; raise ValueError saying what is wrong and
     how to fix it (NotTheHeader when a needed column is not there). `required`: the columns
-    the build cannot do without."""
+    the build cannot do without; `aliases` and `fallback`: the names each column goes by (the
+    customer file's, or the orders file's); `reserved`: names the other columns never take."""
     positions: dict[str, int] = {}
     for column, header in explicit.items():
         hits = [i for i, name in enumerate(names, 1) if name.strip() == header]
@@ -95,10 +145,10 @@ def map_columns(names: tuple[str, ...], required: tuple[str, ...], explicit: Map
             )
         positions[column] = hits[0]
     taken = set(positions.values())
-    for column, aliases in chain(ALIASES.items(), FALLBACK_ALIASES.items()):
+    for column, names_of in chain(aliases.items(), fallback.items()):
         if column in positions:
             continue
-        hits = [i for i, name in enumerate(names, 1) if i not in taken and normalise(name) in aliases]
+        hits = [i for i, name in enumerate(names, 1) if i not in taken and normalise(name) in names_of]
         if len(hits) > 1:
             found = " and ".join(f"{i} ({names[i - 1].strip()!r})" for i in hits)
             raise ValueError(
@@ -115,13 +165,14 @@ def map_columns(names: tuple[str, ...], required: tuple[str, ...], explicit: Map
             f"missing column(s) {', '.join(missing)} (the header has: {', '.join(map(repr, names))}); "
             f"name them with --columns {fix}"
         )
-    return ColumnMap(names, dict(sorted(positions.items(), key=lambda item: item[1])), extra_names(names, taken))
+    extras = extra_names(names, taken, reserved)
+    return ColumnMap(names, dict(sorted(positions.items(), key=lambda item: item[1])), extras)
 
 
-def extra_names(names: tuple[str, ...], taken: set[int]) -> dict[int, str]:
+def extra_names(names: tuple[str, ...], taken: set[int], reserved: frozenset[str] = RESERVED) -> dict[int, str]:
     """The warehouse names of the columns the model does not use: the header's own, made
-    unique (DuckDB compares names without case) and never one of the warehouse's."""
-    used = {name.casefold() for name in RESERVED}
+    unique (DuckDB compares names without case) and never one of the warehouse's (`reserved`)."""
+    used = {name.casefold() for name in reserved}
     extras = {}
     for position, name in enumerate(names, 1):
         if position in taken:
@@ -173,14 +224,38 @@ def find_feature(names: tuple[str, ...], columns: ColumnMap, request: Request) -
     return hits[0]
 
 
-def resolve_features(columns: ColumnMap, requests: tuple[Request, ...], income_scale: float) -> tuple[Feature, ...]:
+def resolve_features(
+    columns: ColumnMap,
+    requests: tuple[Request, ...],
+    income_scale: float,
+    orders: bool = False,
+    currency: str | None = None,
+    customers: bool = True,
+) -> tuple[Feature, ...]:
     """The declaration of the model from `--features` and the header; ValueError naming what no
-    build can use: the id or a text column as a feature, one column twice."""
+    build can use: the id or a text column as a feature, one column twice. With an orders file
+    (`orders`), a name of customer_rfm's measures (recency, frequency, monetary, ...) is that
+    measure, its amounts in `currency`; without a customer file (`customers` false) only those
+    are features."""
     by_position = {position: column for column, position in columns.positions.items()}
     features: list[Feature] = []
     seen: dict[int, str] = {}
+    measures: dict[str, str] = {}
     arguments: set[str] = set()
     for number, request in enumerate(requests, 1):
+        if orders and (measure := request.measure):
+            if measure in measures:
+                raise ValueError(f"--features names {measure!r} twice ({measures[measure]!r} and {request.name!r})")
+            measures[measure] = request.name
+            features.append(order_measure(measure, number, request.transform, currency))
+            arguments.add(measure)
+            continue
+        if not customers:
+            raise ValueError(
+                f"--features {request.name}: with only an orders file, the features are the orders' measures: "
+                "recency, frequency, monetary, or days_since_last_order, order_count, total_spend, average_spend, "
+                "tenure_days, recency_score, frequency_score, monetary_score (a customer file, --input, has others)"
+            )
         position = find_feature(columns.names, columns, request)
         header = columns.names[position - 1].strip()
         if position in seen:

@@ -6,10 +6,11 @@ The command line fills a `Settings`; everything else receives it and reads, neve
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from .features import DEFAULT as DEFAULT_FEATURES
-from .features import Request, parse
+from .features import RFM_DEFAULT, Request, parse
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 # The checkout the package runs from: python/segmentation is two folders below it.
@@ -26,6 +27,7 @@ def shipped(folder: str) -> Path:
 
 SQL_DIR = shipped("sql")
 SAMPLE_INPUT = shipped("data") / "sample_customers.csv"
+SAMPLE_ORDERS = shipped("data") / "sample_orders.csv"
 # What a build publishes, relative to the current folder (as dbt finds its project there): run
 # from the checkout, its warehouse/ and reports/; installed, the folder the command runs in.
 WAREHOUSE = Path("warehouse", "mall.duckdb")
@@ -92,6 +94,79 @@ INPUT_COLUMNS = {
 # (Frau/Herr, Mme/M.) says the gender where a CRM export has no gender column.
 FALLBACK_INPUT_COLUMNS = {"gender": ("Anrede", "Civilité", "Civilite", "salutation", "Tratamiento")}
 
+# The orders file's columns (`--orders`), found by name as the customer file's are: a shop's
+# export (Shopify, WooCommerce), a till's transactions, an invoice list. The id, the date and an
+# amount are needed; without an amount, a unit price and a quantity make one (an invoice line).
+ORDER_COLUMNS = {
+    # not a bare `id`: in an orders export (Shopify's `Id`) it is the order's
+    "customer_id": tuple(name for name in INPUT_COLUMNS["customer_id"] if name != "id"),
+    "order_id": (
+        "order id",
+        "order_id",
+        "order number",
+        "order no",
+        "order",
+        "invoice",
+        "invoice no",
+        "invoice number",
+        "transaction id",
+        "receipt",
+        "receipt number",
+        # German, French, Spanish, Portuguese, Italian
+        *("Bestellnummer", "Rechnungsnummer", "numéro de commande", "número de pedido", "numero ordine"),
+    ),
+    "order_date": (
+        "order date",
+        "order_date",
+        "date",
+        "created at",
+        "invoice date",
+        "purchase date",
+        "transaction date",
+        "ordered at",
+        "order time",
+        *("Bestelldatum", "Datum", "date de commande", "fecha", "fecha de pedido", "data do pedido", "data"),
+    ),
+    "amount": (
+        "amount",
+        "total",
+        "order total",
+        "total amount",
+        "total price",
+        "order amount",
+        "order value",
+        "revenue",
+        "sales",
+        *("Betrag", "Umsatz", "Gesamtbetrag", "montant", "importe", "valor", "importo"),
+    ),
+    "quantity": (
+        "quantity",
+        "qty",
+        "items",
+        "lineitem quantity",
+        *("Menge", "Anzahl", "quantité", "cantidad", "quantidade", "quantità"),
+    ),
+    "unit_price": (
+        "unit price",
+        "unit_price",
+        "price",
+        "item price",
+        "lineitem price",
+        *("Preis", "Einzelpreis", "prix unitaire", "precio unitario", "preço unitário", "prezzo unitario"),
+    ),
+    "currency": ("currency", "currency code", *("Währung", "devise", "moneda", "moeda", "valuta")),
+    "status": (
+        "status",
+        "order status",
+        "financial status",
+        "state",
+        *("Bestellstatus", "statut", "estado", "stato"),
+    ),
+}
+# A shop's export without a customer id names the customer by email address.
+FALLBACK_ORDER_COLUMNS = {"customer_id": ("email", "customer email", "billing email", "e-mail")}
+ORDER_ONLY_COLUMNS = tuple(column for column in ORDER_COLUMNS if column != "customer_id")
+
 # Delimiters the loader recognises in the header line; the first is the default.
 DELIMITERS = (",", ";", "\t", "|")
 DUPLICATES_POLICIES = ("reject", "first", "last")
@@ -99,14 +174,22 @@ DUPLICATES_POLICIES = ("reject", "first", "last")
 
 @dataclass(frozen=True)
 class Settings:
-    input_path: Path = SAMPLE_INPUT
+    # the customer file; None: the customers are the ids of the orders file (`--orders` alone)
+    input_path: Path | None = SAMPLE_INPUT
+    # the orders file (`--orders`): recency, frequency and spend per customer (customer_rfm)
+    orders_path: Path | None = None
+    # the day recency and tenure are counted to (`--as-of`); None: the latest order's date.
+    # Orders after it are not counted.
+    as_of: date | None = None
     warehouse_path: Path = WAREHOUSE
     reports_dir: Path = REPORTS
     k: int | None = 5  # None: pick K from the silhouette ("--k auto")
     k_range: tuple[int, int] = (1, 10)  # the elbow and silhouette are computed over these K
-    # what K-Means reads (`--features`): classic names (income, spending, age) or any numeric
-    # input columns, each optionally `:log`; `features.parse` reads them
-    features: tuple[str, ...] = DEFAULT_FEATURES
+    # what K-Means reads (`--features`): classic names (income, spending, age), any numeric
+    # input columns, or the orders' measures (recency, frequency, monetary, ...), each
+    # optionally `:log`; `features.parse` reads them. None: income and spending, or with an
+    # orders file recency, frequency and monetary:log.
+    features: tuple[str, ...] | None = None
     seed: int = 42
     n_init: int = 10
     # Stability: K-Means is refitted with this many other seeds and compared with the model.
@@ -154,7 +237,16 @@ class Settings:
 
     @property
     def feature_requests(self) -> tuple[Request, ...]:
-        return parse(self.features)
+        chosen = self.features or (RFM_DEFAULT if self.orders_path is not None else DEFAULT_FEATURES)
+        return parse(chosen)
+
+    @property
+    def source_path(self) -> Path:
+        """The file a message about the input names: the customer file, else the orders file."""
+        path = self.input_path if self.input_path is not None else self.orders_path
+        if path is None:
+            raise ValueError("a build needs a customer file, an orders file or both")
+        return path
 
     def fitted_rows(self, customers: int) -> tuple[int, int]:
         """How many of `customers` K-Means is fitted on, and how many of those silhouette scores."""
@@ -162,7 +254,9 @@ class Settings:
         return sample, min(sample, self.silhouette_rows)
 
     def __post_init__(self) -> None:
-        for name in ("input_path", "warehouse_path", "reports_dir"):  # build() takes str too
-            object.__setattr__(self, name, Path(getattr(self, name)))
+        for name in ("input_path", "orders_path", "warehouse_path", "reports_dir"):  # build() takes str too
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, Path(getattr(self, name)))
+        self.source_path  # noqa: B018 (raises when there is no input at all)
         if self.keep_snapshots < 2:
             raise ValueError("keep_snapshots must be at least 2: this run's snapshot and the one it is compared with")

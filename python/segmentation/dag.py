@@ -24,7 +24,7 @@ import pandas as pd
 from . import data_tests
 from .db import first_row, model_features, quote_ident
 from .errors import PipelineError
-from .features import Feature, default_features, own_column
+from .features import Feature, default_features, order_measure, own_column
 from .progress import step
 from .rendering import render
 from .schema import TableDoc
@@ -89,16 +89,27 @@ def tables_read(
     return frozenset(tables - ctes) | frozenset(functions & set(macros))
 
 
-# The models a template is rendered for to find what it reads: the classic model and one of
-# a column of the input's own
-STAND_INS = (default_features(), (own_column("amount", 1, "log", "amount"),))
+# The models a template is rendered for to find what it reads: the classic model, one of a
+# column of the input's own, and the orders' measures of an orders file alone and joined
+RFM_STAND_IN = tuple(
+    order_measure(column, position, transform)
+    for position, (column, transform) in enumerate(
+        (("days_since_last_order", "none"), ("order_count", "none"), ("total_spend", "log")), 1
+    )
+)
+STAND_INS = (
+    (default_features(), "none"),
+    ((own_column("amount", 1, "log", "amount"),), "none"),
+    (RFM_STAND_IN, "alone"),
+    (RFM_STAND_IN, "joined"),
+)
 
 
 def model_reads(path: Path, sql: str, macros: list[str], parser: duckdb.DuckDBPyConnection) -> frozenset[str]:
-    """What a model's file reads: its branches may differ for the classic model and others,
-    so both stand in (a file without branches is parsed once)."""
+    """What a model's file reads: its branches may differ for the classic model, others and
+    an orders file's, so each stands in (a file without branches is parsed once)."""
     try:
-        texts = {render(sql, model) for model in STAND_INS}
+        texts = {render(sql, model, orders) for model, orders in STAND_INS}
         return frozenset().union(*(tables_read(text, macros, parser) for text in texts))
     except PipelineError as e:
         raise PipelineError(f"{path}: {e}") from None
@@ -147,13 +158,17 @@ def build_order(models: list[Model], sources: Iterable[str]) -> list[Model]:
         raise PipelineError(f"models read each other in a cycle: {' -> '.join(e.args[1])}") from None
 
 
-def materialize(con: duckdb.DuckDBPyConnection, model: Model, context: object, features: Sequence[Feature]) -> None:
+def materialize(
+    con: duckdb.DuckDBPyConnection, model: Model, context: object, features: Sequence[Feature], orders: str = "none"
+) -> None:
     if model.kind == "python" and model.run is not None:
         frames = model.run(con, context)
         for table in model.outputs:
             con.from_df(frames[table]).create(table)
     elif model.kind in ("view", "table") and model.sql is not None:
-        con.execute(f"create or replace {model.kind} {quote_ident(model.name)} as\n{render(model.sql, features)}")
+        con.execute(
+            f"create or replace {model.kind} {quote_ident(model.name)} as\n{render(model.sql, features, orders)}"
+        )
     elif model.kind == "seed":
         con.execute(
             f"create or replace table {quote_ident(model.name)} as "
@@ -161,7 +176,7 @@ def materialize(con: duckdb.DuckDBPyConnection, model: Model, context: object, f
             {"path": str(model.path)},
         )
     elif model.kind == "macro" and model.sql is not None:
-        con.execute(render(model.sql, features))
+        con.execute(render(model.sql, features, orders))
     else:
         raise PipelineError(f"model {model.name}: unknown materialization {model.kind!r}")
 
@@ -199,11 +214,12 @@ def run_models(
         raise PipelineError(f"no model builds {', '.join(sorted(unknown))}, which a step waits for")
     built, pending = set(sources), list(singular_tests)
     features = model_features(con) if "model_features" in built else default_features()
+    orders = first_row(con, "select role from raw_order_input")[0] if "raw_order_input" in built else "none"
     passed = sum(run_table_tests(con, docs, source) for source in built)
     width = max(len(model.name) for model in ordered) + 3
     for number, model in enumerate(ordered, start=1):
         with step(f"{number:>3}/{len(ordered)} {model.kind:<6} {model.name:.<{width}}", log) as current:
-            materialize(con, model, context, features)
+            materialize(con, model, context, features, orders)
             built.update(model.outputs)
             for table in model.outputs:
                 passed += run_table_tests(con, docs, table)
@@ -211,7 +227,7 @@ def run_models(
                     if waited_for == table:
                         then(con)
             for test in [t for t in pending if t.inputs <= built]:
-                data_tests.check(con, test.name, render(test.sql, features))
+                data_tests.check(con, test.name, render(test.sql, features, orders))
                 pending.remove(test)
                 passed += 1
             if model.kind in ("macro", "view"):

@@ -10,6 +10,9 @@ other.
 
 The classic study's three columns keep their own rules (a 1-100 score, whole years, an income
 that may be written in dollars); any other column is a number, finite and at most 10^15 in size.
+With an orders file, the measures `customer_rfm` computes per customer are features too
+(`recency,frequency,monetary:log`, or any of its measures by name): kinds `recency`,
+`frequency`, `monetary` and `order`, read from `customer_rfm` rather than from the input.
 """
 
 from __future__ import annotations
@@ -66,13 +69,65 @@ DEFAULT = ("income", "spending")
 
 
 @dataclass(frozen=True)
+class Measure:
+    """A measure of `customer_rfm` a model may read: what the orders say of a customer."""
+
+    kind: str  # recency, frequency, monetary (the RFM names read them), or order
+    label: str
+    unit: str | None  # None: the orders' currency (monetary amounts)
+    lowest: float | None
+    highest: float | None = None
+
+
+# customer_rfm's measures, by column; a customer without orders has 0 orders and spend, and no
+# recency, tenure or scores (a model reading those cannot place them: staging says so)
+ORDER_MEASURES = {
+    "days_since_last_order": Measure("recency", "days since last order", "days", 0),
+    "order_count": Measure("frequency", "orders", "orders", 0),
+    "total_spend": Measure("monetary", "total spend", None, 0),
+    "average_spend": Measure("order", "average order", None, 0),
+    "tenure_days": Measure("order", "days since first order", "days", 0),
+    "recency_score": Measure("order", "recency score", "1-5", 1, 5),
+    "frequency_score": Measure("order", "frequency score", "1-5", 1, 5),
+    "monetary_score": Measure("order", "monetary score", "1-5", 1, 5),
+}
+# the names marketers use for them
+ORDER_ALIASES = {
+    "recency": "days_since_last_order",
+    "frequency": "order_count",
+    "monetary": "total_spend",
+    "tenure": "tenure_days",
+    "average order": "average_spend",
+}
+ORDER_KINDS = ("recency", "frequency", "monetary", "order")
+# customer_rfm's columns each customer carries (stg_customers, customer_segments, the segmented
+# CSV) when there is an orders file
+ORDER_COLUMNS_CARRIED = (
+    "first_order_date",
+    "last_order_date",
+    "days_since_last_order",
+    "order_count",
+    "total_spend",
+    "average_spend",
+    "refunded_amount",
+    "items",
+    "tenure_days",
+    "recency_score",
+    "frequency_score",
+    "monetary_score",
+    "rfm_score",
+)
+RFM_DEFAULT = ("recency", "frequency", "monetary:log")
+
+
+@dataclass(frozen=True)
 class Feature:
     """One feature as the build uses it: a row of `model_features`."""
 
     position: int  # 1-based, the order K-Means scales them in
     feature: str  # the warehouse column: a classic one, or the input's own name
     source_column: str  # the input header it is read from
-    kind: str  # income, spending, age, or number
+    kind: str  # income, spending, age, number, or an orders measure (recency, frequency, monetary, order)
     label: str  # how charts and the report name it
     unit: str | None  # None: the input's own
     transform: str
@@ -118,6 +173,13 @@ class Request:
     def classic(self) -> str | None:
         """income, spending or age when it names one by its short or warehouse name."""
         return self.name if self.name in CLASSIC else CLASSIC_BY_COLUMN.get(self.name)
+
+    @property
+    def measure(self) -> str | None:
+        """The customer_rfm column it names (recency, frequency, monetary, or a column's name)."""
+        name = " ".join(self.name.casefold().replace("_", " ").split())
+        column = ORDER_ALIASES.get(name, name.replace(" ", "_"))
+        return column if column in ORDER_MEASURES else None
 
 
 def parse(text: str | Iterable[str]) -> tuple[Request, ...]:
@@ -173,6 +235,18 @@ def own_column(column: str, position: int, transform: str, argument: str) -> Fea
     )
 
 
+def order_measure(column: str, position: int, transform: str = "none", currency: str | None = None) -> Feature:
+    """A measure of customer_rfm (from 0 with a log); amounts in the orders' currency."""
+    rules = ORDER_MEASURES[column]
+    lowest = rules.lowest
+    if TRANSFORMS[transform].lowest is not None:
+        lowest = max(lowest or 0.0, TRANSFORMS[transform].lowest or 0.0)
+    unit = rules.unit or currency
+    return Feature(
+        position, column, column, rules.kind, rules.label, unit, transform, lowest, rules.highest, 1.0, column
+    )
+
+
 def default_features() -> tuple[Feature, ...]:
     """The classic model's declaration, before any file is read (the DAG is parsed with it)."""
     return tuple(classic(kind, position) for position, kind in enumerate(DEFAULT, 1))
@@ -188,6 +262,13 @@ def argument_name(name: str, used: set[str]) -> str:
         candidate = f"{base}_{n}"
     used.add(candidate)
     return candidate
+
+
+def is_rfm(features: Iterable[Feature]) -> bool:
+    """A model on the orders' recency and frequency (spend beside them, or not): its segments
+    take the names marketers give RFM segments (Champions, At Risk, ...)."""
+    kinds = {f.kind for f in features}
+    return {"recency", "frequency"} <= kinds
 
 
 def is_classic_pair(features: Iterable[Feature]) -> bool:

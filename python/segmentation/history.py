@@ -114,14 +114,15 @@ def carry_history(
         "create temp table this_run as select greatest(coalesce(max(run_id), 0), $highest) + 1 as run_id, "
         "$started_at::timestamp with time zone as started_at, $min_segment_share::double as min_segment_share, "
         "$dataset::varchar as dataset_option, $input_name::varchar as input_name, "
-        "$duplicates::varchar as duplicates "
+        "$duplicates::varchar as duplicates, $as_of::date as as_of_option "
         "from previous_runs",
         {
             "started_at": started or datetime.now(UTC),
             "min_segment_share": settings.min_segment_share,
             "dataset": settings.dataset,
-            "input_name": utf8_text(plain_stem(settings.input_path)),
+            "input_name": utf8_text(plain_stem(settings.source_path)),
             "duplicates": settings.duplicates,
+            "as_of": settings.as_of,
             "highest": highest_run_id,
         },
     )

@@ -106,13 +106,20 @@ def facts(run: dict, dataset: dict, features: tuple[Feature, ...]) -> list[tuple
     named = ", ".join(map(feature_text, features)) or ", ".join(
         SHORT_NAMES.get(f, f) for f in run["features"].split(",")
     )
+    alone = bool(run.get("orders_path")) and run.get("orders_path") == run["input_path"]
+    customer_file = [
+        ("Customers segmented", f"{run['customers']:,} of {run['data_rows']:,} data rows"),
+        ("Rows rejected", f"{run['rejected_rows']:,} (kept with their reason in customer_rejects)"),
+        ("Values set to null", f"{run['value_issues']:,} in kept customers (listed in customer_data_issues)"),
+    ]
+    if alone:
+        customer_file = [("Customers segmented", f"{run['customers']:,}: the ids of the orders (customer_rfm)")]
     return [
         ("Input", f"{run['input_path']} ({run['input_format']}{unit})"),
         ("Dataset", f"{dataset.get('dataset') or run.get('dataset') or ''} ({dataset.get('comparison_reason', '')})"),
         ("Built", f"{when(run['finished_at'])} UTC (run {run['run_id']})"),
-        ("Customers segmented", f"{run['customers']:,} of {run['data_rows']:,} data rows"),
-        ("Rows rejected", f"{run['rejected_rows']:,} (kept with their reason in customer_rejects)"),
-        ("Values set to null", f"{run['value_issues']:,} in kept customers (listed in customer_data_issues)"),
+        *customer_file,
+        *order_facts(run, alone),
         ("Features", named),
         (
             "K",
@@ -122,6 +129,34 @@ def facts(run: dict, dataset: dict, features: tuple[Feature, ...]) -> list[tuple
         ("Seed", f"{run['seed']} (n_init {run['n_init']})"),
         ("Fitted on", f"{run['sample_rows']:,} customers; silhouette on {run['silhouette_rows']:,}"),
     ]
+
+
+def order_facts(run: dict, alone: bool) -> list[tuple[str, str]]:
+    """The orders file's lines of the facts: what became of its rows, the day it is read as of."""
+    if not run.get("orders_path"):
+        return []
+    lines = [
+        (
+            "Orders",
+            ("" if alone else f"{run['orders_path']}: ")
+            + f"{run['order_rows']:,} rows; {run['rejected_order_rows']:,} rejected (in order_rejects), "
+            f"{run['uncounted_orders']:,} not counted (cancelled, refunded, failed or after the as-of date)",
+        ),
+        (
+            "As of",
+            f"{str(run['as_of_date'])[:10]}: recency and tenure are counted to this day "
+            "(--as-of, else the last order's)",
+        ),
+    ]
+    if not alone:
+        lines.append(
+            (
+                "Orders and customers",
+                f"{run['unknown_order_customers']:,} ids of the orders are not in the customer file "
+                f"(orders_without_customer); {run['customers_without_orders']:,} customers have no counted order",
+            )
+        )
+    return lines
 
 
 def movement_matrix(frame: pd.DataFrame, labels: list[str]) -> dict | None:

@@ -63,7 +63,7 @@ def check_varies(
         low, high = first_row(con, f"select min({feature.ident}), max({feature.ident}) from customer_features")
         if low == high:
             raise InputError(
-                f"{settings.input_path}: --features {feature.source_column}: every customer has the same value "
+                f"{settings.source_path}: --features {feature.source_column}: every customer has the same value "
                 f"({low:g}): a feature that does not vary cannot separate segments"
             )
 
@@ -80,7 +80,7 @@ def run(con: duckdb.DuckDBPyConnection, settings: Settings, runner: Runner) -> d
         customers = first_row(con, "select count(*) from customer_features")[0]
         if e.had is not None and len(sample) < customers:  # the sample, not the input, is too small
             raise InputError(
-                f"{settings.input_path}: {e.need}, the sample has {e.had} of the {customers:,} customers "
+                f"{settings.source_path}: {e.need}, the sample has {e.had} of the {customers:,} customers "
                 f"(--sample-size {settings.sample_size}); raise --sample-size"
             ) from None
-        raise InputError(f"{settings.input_path}: {e}") from None
+        raise InputError(f"{settings.source_path}: {e}") from None

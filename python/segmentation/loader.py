@@ -43,7 +43,17 @@ import duckdb
 import pandas as pd
 
 from . import input_file
-from .columns import ColumnMap, NotTheHeader, find_feature, income_unit, map_columns, resolve_features
+from .columns import (
+    RESERVED,
+    RESERVED_WITH_ORDERS,
+    ColumnMap,
+    NotTheHeader,
+    customer_mapping,
+    find_feature,
+    income_unit,
+    map_columns,
+    resolve_features,
+)
 from .config import DELIMITERS, INPUT_COLUMNS, Settings
 from .db import create_model_features, first_row, quote_ident, setting
 from .errors import InputError
@@ -85,8 +95,8 @@ select
     count(*) filter (where regexp_full_match(v, $hinted_point)),
     min(income) filter (where regexp_full_match(v, $hinted_comma))
 from (
-    select trim(annual_income_k) as income, ltrim(income, '+-$') as v
-    from raw_customers
+    select trim({column}) as income, ltrim(income, $signs) as v
+    from {table}
     where line_number <= $lines
 )
 """
@@ -119,7 +129,7 @@ from (
     select line_number, unnest(keys) as key, unnest(range(len(keys))) as position
     from (
         select line_number, json_keys(raw_line) as keys
-        from raw_lines
+        from {lines}
         where case when json_valid(raw_line) then json_type(raw_line) = 'OBJECT' else false end
     )
 )
@@ -132,14 +142,14 @@ order by min(line_number), arg_min(position, line_number)
 # (as Parquet's are), nested objects and arrays as JSON text; null or missing as empty. A line
 # that is not JSON, or a value other than an object, is rejected by its line_problem.
 JSON_RECORDS = """
-create temp view raw_records as
+create temp view {records} as
 select
     line_number,
     raw_line,
     if(
         kind = 'OBJECT',
         list_transform(
-            json_extract(raw_line, getvariable('raw_json_pointers')),
+            json_extract(raw_line, getvariable('{pointers}')),
             lambda v: coalesce(case json_type(v)
                 when 'VARCHAR' then v ->> '$'
                 when 'NULL' then ''
@@ -168,7 +178,7 @@ from (
         raw_lines.raw_line,
         {problem} as problem,
         case when json_valid(raw_lines.raw_line) then json_type(raw_lines.raw_line) end as kind
-    from raw_lines
+    from {lines} as raw_lines
     {join}
 )
 """
@@ -198,28 +208,69 @@ from ({lines})
 # with an RFC 4180 regex. A view cannot take query parameters: the dialect travels as session
 # variables, which DuckDB reads as constants when the view is used.
 SPLIT_LINES = """
-create temp view raw_records as
+create temp view {records} as
 select
     raw_lines.line_number,
     raw_lines.raw_line,
     case
         when contains(raw_lines.raw_line, '"') then list_transform(
-            regexp_extract_all(raw_lines.raw_line || getvariable('raw_delimiter'), getvariable('raw_field_pattern'), 1),
+            regexp_extract_all(raw_lines.raw_line || getvariable('{delimiter}'), getvariable('{pattern}'), 1),
             lambda f: if(f ^@ '"' and f[-1:] = '"' and len(f) >= 2, replace(f[2:-2], '""', '"'), f)
         )
-        else string_split(raw_lines.raw_line, getvariable('raw_delimiter'))
+        else string_split(raw_lines.raw_line, getvariable('{delimiter}'))
     end as fields,
     {problem} as line_problem
-from raw_lines
+from {lines} as raw_lines
 {join}
 """
 
+PARTS_TABLE = "create temp table {parts} (file_name varchar, first_line bigint, last_line bigint, records bigint)"
 RECORDS_TABLE = (
-    "create temp table raw_records (line_number bigint, raw_line varchar, fields varchar[], line_problem varchar)"
+    "create temp table {records} (line_number bigint, raw_line varchar, fields varchar[], line_problem varchar)"
 )
 
 JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
 JSON_LINES_SUFFIXES = (".jsonl", ".ndjson")
+
+
+@dataclass(frozen=True)
+class RawNames:
+    """The temporary tables, views and session variables one input is read into, named by a
+    prefix: the customer file's `raw_records`, `raw_parts`, `raw_lines`, ...; the orders file's
+    `raw_order_records`, `raw_order_parts`, `raw_order_lines`, ... The readers take them, so
+    both files go through the same readers, checks and line numbering."""
+
+    prefix: str
+    named: str  # the view naming the records' fields: raw_customers, raw_orders
+    folder: str  # the subfolder of the build's work folder for the copies DuckDB reads
+
+    @property
+    def records(self) -> str:
+        return f"{self.prefix}_records"
+
+    @property
+    def parts(self) -> str:
+        return f"{self.prefix}_parts"
+
+    @property
+    def lines(self) -> str:
+        return f"{self.prefix}_lines"
+
+    @property
+    def line_problems(self) -> str:
+        return f"{self.prefix}_line_problems"
+
+    def part(self, number: int) -> str:
+        """The table of a part file's lines."""
+        return f"{self.prefix}_part_{number}_lines"
+
+    def variable(self, name: str) -> str:
+        """A session variable holding part of the dialect (a view takes no parameters)."""
+        return f"{self.prefix}_{name}"
+
+
+CUSTOMER_RAW = RawNames("raw", "raw_customers", "customers")
+ORDER_RAW = RawNames("raw_order", "raw_orders", "orders")
 
 
 class Header(NamedTuple):
@@ -233,21 +284,43 @@ class Header(NamedTuple):
     warnings: tuple[str, ...] = ()
 
 
+def files_sha256(parts: tuple[input_file.FileFacts, ...]) -> str | None:
+    """A file's SHA-256; for a folder, that of its parts' names and SHA-256s; None for no file."""
+    if not parts:
+        return None
+    if len(parts) == 1 and parts[0].path.is_file():
+        return parts[0].sha256
+    listing = "".join(f"{facts.path.name} {facts.sha256}\n" for facts in parts)
+    return hashlib.sha256(listing.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class LoadedOrders:
+    """The orders file as `order_input` read it."""
+
+    parts: tuple[input_file.FileFacts, ...]
+    columns: ColumnMap
+    currency: str | None  # the currency of its amounts, when it has a currency column
+    warnings: tuple[str, ...]
+
+    @property
+    def sha256(self) -> str | None:
+        return files_sha256(self.parts)
+
+
 @dataclass(frozen=True)
 class LoadedInput:
-    parts: tuple[input_file.FileFacts, ...]  # the file, or a folder's part files in name order
+    parts: tuple[input_file.FileFacts, ...]  # the file, or a folder's part files in name order; none with orders alone
     columns: ColumnMap
     income_unit: str  # 'k' or 'dollars'
     warnings: tuple[str, ...]
     features: tuple[Feature, ...]  # the model's declaration (`model_features`)
+    orders: LoadedOrders | None = None  # the orders file (`--orders`)
 
     @property
-    def sha256(self) -> str:
-        """The file's SHA-256; for a folder, that of its parts' names and SHA-256s."""
-        if len(self.parts) == 1 and self.parts[0].path.is_file():
-            return self.parts[0].sha256
-        listing = "".join(f"{facts.path.name} {facts.sha256}\n" for facts in self.parts)
-        return hashlib.sha256(listing.encode()).hexdigest()
+    def sha256(self) -> str | None:
+        """The customer file's SHA-256 (`files_sha256`); None with orders alone."""
+        return files_sha256(self.parts)
 
 
 def required_columns(requests: tuple[Request, ...]) -> tuple[str, ...]:
@@ -256,9 +329,13 @@ def required_columns(requests: tuple[Request, ...]) -> tuple[str, ...]:
 
 
 def header_columns(names: tuple[str, ...], settings: Settings) -> ColumnMap:
-    """The header's columns, with every feature found (NotTheHeader when one is not there)."""
+    """The header's columns, with every feature found (NotTheHeader when one is not there);
+    with an orders file, the orders' measures are not the customer file's."""
     requests = settings.feature_requests
-    columns = map_columns(names, required_columns(requests), settings.columns)
+    if settings.orders_path is not None:
+        requests = tuple(r for r in requests if not r.measure)
+    reserved = RESERVED_WITH_ORDERS if settings.orders_path is not None else RESERVED
+    columns = map_columns(names, required_columns(requests), customer_mapping(settings.columns), reserved=reserved)
     for request in requests:
         find_feature(names, columns, request)
     return columns
@@ -297,25 +374,46 @@ def input_parts(path: Path) -> list[Path]:
     return parts
 
 
-def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) -> LoadedInput:
-    """Create `raw_records`, `raw_parts`, `raw_customers`, `raw_columns` and `raw_input` from
-    the input; `work` is a folder of the build's own for the copies DuckDB reads."""
-    path = settings.input_path
+class ReadInput(NamedTuple):
+    """An input read into its raw tables, with its header matched to the warehouse's columns."""
+
+    parts: tuple[input_file.FileFacts, ...]  # the file, or a folder's part files in name order
+    header: Header
+    columns: ColumnMap
+    line: str  # what the file's records are called in a message: 'line', or 'row' in a workbook
+    where: str  # the header's place, as a message about it starts: 'line 1: '
+
+
+def read_input(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    raw: RawNames,
+    work: Path,
+    match: Callable[[tuple[str, ...]], ColumnMap],
+    sheet: str | None = None,
+    encoding: str | None = None,
+) -> ReadInput:
+    """Read a file, or a folder's part files, into the tables `raw` names (`<prefix>_records`,
+    `<prefix>_parts`, ...) with the reader its format needs; `match` maps a header's names to
+    the warehouse's columns, raising NotTheHeader when they lack a needed one (a title line
+    above the header does) or ValueError for a header no build can use. `work` is a folder of
+    the build's own for the copies DuckDB reads."""
     paths = input_parts(path)
     kind = input_kind(paths[0])
-    if settings.sheet is not None and kind != "excel":
+    if sheet is not None and kind != "excel":
         raise InputError(f"{path}: --sheet names a sheet of an .xlsx workbook; this input is {kind.upper()}")
     text = kind in ("csv", "json")
-    parts = tuple(input_file.inspect(p, text=text, encoding=settings.encoding) for p in paths)
+    parts = tuple(input_file.inspect(p, text=text, encoding=encoding) for p in paths)
     if not text and (packed := next((f for f in parts if f.compression != "none"), None)):
         raise InputError(f"{packed.path}: it is {packed.compression}-compressed; decompress it first")
+    work = work / raw.folder
     work.mkdir(parents=True, exist_ok=True)
-    con.execute("create temp table raw_parts (file_name varchar, first_line bigint, last_line bigint, records bigint)")
+    con.execute(PARTS_TABLE.format(parts=raw.parts))
 
     def is_header(names: tuple[str, ...]) -> bool:
         """Names with the columns a build needs (those naming one twice too: the error says so)."""
         try:
-            header_columns(names, settings)
+            match(names)
         except NotTheHeader:
             return False
         except ValueError:
@@ -323,13 +421,13 @@ def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) -> 
         return True
 
     if kind == "csv":
-        header = load_csv(con, parts, work, is_header)
+        header = load_csv(con, parts, work, is_header, raw)
     elif kind == "json":
-        header = load_json(con, parts, work)
+        header = load_json(con, parts, work, raw)
     elif kind == "parquet":
-        header = load_parquet(con, parts, work)
+        header = load_parquet(con, parts, work, raw)
     else:
-        header = load_excel(con, parts[0], settings.sheet, is_header)
+        header = load_excel(con, parts[0], sheet, is_header, raw)
     for facts in parts:
         input_file.check_unchanged(facts)
     if path.is_dir() and input_parts(path) != paths:
@@ -340,7 +438,7 @@ def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) -> 
         width = len(header.names)
         raise InputError(f"{path}: {where}the header has {width:,} columns; at most {MAX_COLUMNS:,} are read")
     try:
-        columns = header_columns(header.names, settings)
+        columns = match(header.names)
     except NotTheHeader as e:
         # no line named the columns and the first stands: the header may be further down
         further = header.searched == HEADER_SEARCH_LINES
@@ -348,13 +446,32 @@ def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) -> 
         raise InputError(f"{path}: {where}{e}{note}") from None
     except ValueError as e:
         raise InputError(f"{path}: {where}{e}") from None
+    return ReadInput(parts, header, columns, line, where)
+
+
+def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) -> LoadedInput:
+    """Create `raw_records`, `raw_parts`, `raw_customers`, `raw_columns` and `raw_input` from
+    the customer file, and the orders file's `raw_order_*` tables (`order_input`; empty without
+    one); `work` is a folder of the build's own for the copies DuckDB reads. With only an orders
+    file, the customer tables are empty: the customers are the ids of the orders."""
+    from .order_input import load_orders  # it reads with this module's readers
+
+    orders = load_orders(con, settings, work)
+    path = settings.input_path
+    if path is None:
+        return orders_alone(con, settings, orders)
+    parts, header, columns, line, where = read_input(
+        con, path, CUSTOMER_RAW, work, lambda names: header_columns(names, settings), settings.sheet, settings.encoding
+    )
     create_raw_customers(con, columns)
     decimal_comma, mark_warnings = decide_decimal_mark(con, columns)
     unit, unit_warnings = decide_income_unit(con, columns, settings.income_unit, decimal_comma)
     scale = 0.001 if unit == "dollars" else 1.0  # input income x scale = k$
     m_is_female, gender_warnings = decide_gender_codes(con, columns)
     try:
-        features = resolve_features(columns, settings.feature_requests, scale)
+        features = resolve_features(
+            columns, settings.feature_requests, scale, orders is not None, orders.currency if orders else None
+        )
         check_numbers(con, features)
     except ValueError as e:
         raise InputError(f"{path}: {where}{e}") from None
@@ -362,15 +479,29 @@ def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) -> 
     lines = f"{header.skipped} {line}{'' if header.skipped == 1 else 's'}"
     above = (f"the header is {line} {header.line}: {lines} above it skipped (a title or a note)",)
     warnings = header.warnings + (above if header.skipped else ()) + mark_warnings + unit_warnings + gender_warnings
-    loaded = LoadedInput(parts, columns, unit, warnings, features)
+    loaded = LoadedInput(parts, columns, unit, warnings + (orders.warnings if orders else ()), features, orders)
     described = header.described if len(parts) == 1 else f"{header.described}, {len(parts)} part files"
+    create_raw_input(con, utf8_text(path), loaded.sha256, described, unit, scale, decimal_comma, m_is_female)
+    return loaded
+
+
+def create_raw_input(
+    con: duckdb.DuckDBPyConnection,
+    path: str | None,
+    sha256: str | None,
+    described: str,
+    unit: str = "k",
+    scale: float = 1.0,
+    decimal_comma: bool = False,
+    m_is_female: bool = False,
+) -> None:
     con.execute(
-        "create temp table raw_input as select $path as input_path, $sha256 as input_sha256, "
+        "create temp table raw_input as select $path::varchar as input_path, $sha256::varchar as input_sha256, "
         "$format as input_format, $income_unit as income_unit, $scale::double as income_scale, "
         "$decimal_comma as has_decimal_comma, $m_is_female as is_m_female",
         {
-            "path": utf8_text(path),
-            "sha256": loaded.sha256,
+            "path": path,
+            "sha256": sha256,
             "format": described,
             "income_unit": unit,
             "scale": scale,
@@ -378,26 +509,49 @@ def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) -> 
             "m_is_female": m_is_female,
         },
     )
-    return loaded
+
+
+def orders_alone(con: duckdb.DuckDBPyConnection, settings: Settings, orders: LoadedOrders | None) -> LoadedInput:
+    """The customer tables of a build on an orders file alone: empty, with the orders' id
+    column as the one input column; the features are the orders' measures."""
+    if orders is None:
+        raise InputError("a build needs a customer file (--input), an orders file (--orders) or both")
+    id_header = orders.columns.source_name("customer_id")
+    columns = ColumnMap((id_header,), {"customer_id": 1}, {})
+    con.execute(RECORDS_TABLE.format(records=CUSTOMER_RAW.records))
+    con.execute(PARTS_TABLE.format(parts=CUSTOMER_RAW.parts))
+    create_raw_customers(con, columns)
+    try:
+        features = resolve_features(columns, settings.feature_requests, 1.0, True, orders.currency, customers=False)
+    except ValueError as e:
+        raise InputError(f"{orders.parts[0].path if len(orders.parts) == 1 else settings.orders_path}: {e}") from None
+    create_model_features(con, features)
+    create_raw_input(con, None, None, "none: the customers are the ids of the orders")
+    return LoadedInput((), columns, "k", orders.warnings, features, orders)
 
 
 def record_part(
-    con: duckdb.DuckDBPyConnection, facts: input_file.FileFacts, offset: int, last: int | None, records: int
+    con: duckdb.DuckDBPyConnection,
+    facts: input_file.FileFacts,
+    offset: int,
+    last: int | None,
+    records: int,
+    raw: RawNames = CUSTOMER_RAW,
 ) -> int:
     """Note which lines came from this part (`last`: its last record's line number, None
     when it has none) and how many records; returns the next part's offset."""
     last = offset + 1 if last is None else last
     con.execute(
-        "insert into raw_parts values ($name, $first, $last, $records)",
+        f"insert into {raw.parts} values ($name, $first, $last, $records)",
         {"name": utf8_text(facts.path.name), "first": offset + 1, "last": last, "records": records},
     )
     return last
 
 
-def records_after(con: duckdb.DuckDBPyConnection, offset: int) -> tuple[int | None, int]:
-    """The last line number and the number of the records in `raw_records` after `offset`."""
+def records_after(con: duckdb.DuckDBPyConnection, offset: int, raw: RawNames = CUSTOMER_RAW) -> tuple[int | None, int]:
+    """The last line number and the number of the records in `<prefix>_records` after `offset`."""
     return first_row(
-        con, "select max(line_number), count(*) from raw_records where line_number > $offset", {"offset": offset}
+        con, f"select max(line_number), count(*) from {raw.records} where line_number > $offset", {"offset": offset}
     )
 
 
@@ -472,6 +626,7 @@ def load_csv(
     parts: tuple[input_file.FileFacts, ...],
     work: Path,
     is_header: Callable[[tuple[str, ...]], bool],
+    raw: RawNames = CUSTOMER_RAW,
 ) -> Header:
     """`raw_lines`, every part's lines numbered on from the previous part's, then
     `raw_records` splitting them (or, when a quoted field holds a line end or a line holds a
@@ -493,25 +648,32 @@ def load_csv(
         headers.append(found)
         if by_python:
             continue
-        lines, problems, (last, records, opened) = read_part_lines(con, facts, number, offset, found.line, work, "CSV")
+        lines, problems, (last, records, opened) = read_part_lines(
+            con, facts, number, offset, found.line, work, "CSV", raw
+        )
         part_lines.append(lines)
         copies.append((offset, problems))
         open_quotes += opened
-        offset = record_part(con, facts, offset, last, records)
+        offset = record_part(con, facts, offset, last, records, raw)
     described = Header(header.names, f"CSV ({parts[0].described})", header.line, header.skipped, header.searched)
     if by_python or open_quotes:
-        release_records(con)  # the lines read so far: Python's reader reads the files again
-        con.execute(RECORDS_TABLE)
-        con.execute("delete from raw_parts")  # a record may span lines here: count records, not lines
+        release_records(con, raw)  # the lines read so far: Python's reader reads the files again
+        con.execute(RECORDS_TABLE.format(records=raw.records))
+        con.execute(f"delete from {raw.parts}")  # a record may span lines here: count records, not lines
         offset = 0
         for facts, found in zip(parts, headers):
-            load_records(con, csv_records(facts, found, offset))
-            offset = record_part(con, facts, offset, *records_after(con, offset))
+            load_records(con, csv_records(facts, found, offset), raw)
+            offset = record_part(con, facts, offset, *records_after(con, offset, raw), raw)
         return described
-    problem, join = create_raw_lines(con, part_lines, copies)
-    con.execute("set variable raw_delimiter = $value", {"value": header.delimiter})
-    con.execute("set variable raw_field_pattern = $value", {"value": field_pattern(header.delimiter)})
-    con.execute(SPLIT_LINES.format(problem=problem, join=join))
+    problem, join = create_raw_lines(con, part_lines, copies, raw)
+    delimiter, pattern = raw.variable("delimiter"), raw.variable("field_pattern")
+    con.execute(f"set variable {delimiter} = $value", {"value": header.delimiter})
+    con.execute(f"set variable {pattern} = $value", {"value": field_pattern(header.delimiter)})
+    con.execute(
+        SPLIT_LINES.format(
+            problem=problem, join=join, records=raw.records, lines=raw.lines, delimiter=delimiter, pattern=pattern
+        )
+    )
     return described
 
 
@@ -523,6 +685,7 @@ def read_part_lines(
     header_line: int,
     work: Path,
     what: str,
+    raw: RawNames = CUSTOMER_RAW,
 ) -> tuple[str, dict[int, str], tuple]:
     """Read a part's lines into the table `raw_part_<number>_lines` with DuckDB (a compressed
     file decompressed by it). Returns the select of its data lines (those after `header_line`,
@@ -530,7 +693,7 @@ def read_part_lines(
     `what`: the format, for a message."""
     copy = work / f"part-{number:05d}.txt"
     problems = dict(input_file.readable_copy(facts, copy))
-    table = f"raw_part_{number}_lines"
+    table = raw.part(number)
     try:
         with setting(con, "preserve_insertion_order", True):  # the build runs without it
             con.execute(
@@ -545,18 +708,21 @@ def read_part_lines(
 
 
 def create_raw_lines(
-    con: duckdb.DuckDBPyConnection, part_lines: list[str], copies: list[tuple[int, dict[int, str]]]
+    con: duckdb.DuckDBPyConnection,
+    part_lines: list[str],
+    copies: list[tuple[int, dict[int, str]]],
+    raw: RawNames = CUSTOMER_RAW,
 ) -> tuple[str, str]:
     """The view `raw_lines` of every part's lines, and the table `raw_line_problems` of the
     unreadable ones (each part's offset and its problems by line); returns the expression of a
     line's problem and the join that gives it, for the view of the records."""
-    con.execute("create temp view raw_lines as " + "\nunion all\n".join(part_lines))
+    con.execute(f"create temp view {raw.lines} as " + "\nunion all\n".join(part_lines))
     numbered = [(offset + line, problem) for offset, lines in copies for line, problem in lines.items()]
     if not numbered:
         return "null::varchar", ""
-    con.execute("create temp table raw_line_problems (line_number bigint, problem varchar)")
-    con.executemany("insert into raw_line_problems values (?, ?)", numbered)
-    return "raw_line_problems.problem", "left join raw_line_problems using (line_number)"
+    con.execute(f"create temp table {raw.line_problems} (line_number bigint, problem varchar)")
+    con.executemany(f"insert into {raw.line_problems} values (?, ?)", numbered)
+    return "raw_line_problems.problem", f"left join {raw.line_problems} as raw_line_problems using (line_number)"
 
 
 def field_pattern(delimiter: str) -> str:
@@ -632,14 +798,15 @@ def split_fields(text: str, delimiter: str) -> list[str]:
     ]
 
 
-def load_records(con: duckdb.DuckDBPyConnection, records: Iterable[tuple]) -> None:
-    """Python rows (line_number, raw_line, fields, line_problem) into `raw_records`."""
+def load_records(con: duckdb.DuckDBPyConnection, records: Iterable[tuple], raw: RawNames = CUSTOMER_RAW) -> None:
+    """Python rows (line_number, raw_line, fields, line_problem) into `<prefix>_records`."""
     columns = ["line_number", "raw_line", "fields", "line_problem"]
     rows = iter(records)
     while batch := list(batched(rows)):
         frame = pd.DataFrame(batch, columns=columns)  # noqa: F841 (read by the query below)
         con.execute(
-            "insert into raw_records select line_number, raw_line, fields::varchar[], line_problem::varchar from frame"
+            f"insert into {raw.records} "
+            "select line_number, raw_line, fields::varchar[], line_problem::varchar from frame"
         )
 
 
@@ -656,7 +823,9 @@ def batched(rows: Iterator[tuple]) -> Iterator[tuple]:
 # --- JSON --------------------------------------------------------------------------------
 
 
-def load_json(con: duckdb.DuckDBPyConnection, parts: tuple[input_file.FileFacts, ...], work: Path) -> Header:
+def load_json(
+    con: duckdb.DuckDBPyConnection, parts: tuple[input_file.FileFacts, ...], work: Path, raw: RawNames = CUSTOMER_RAW
+) -> Header:
     """`raw_lines`, every part's records numbered on from the previous part's (JSON Lines by
     their lines, a document's by their place in it), then `raw_records` of their values, the
     columns being the keys of all records (JSON_KEYS, JSON_RECORDS)."""
@@ -667,27 +836,32 @@ def load_json(con: duckdb.DuckDBPyConnection, parts: tuple[input_file.FileFacts,
     for number, (facts, layout) in enumerate(zip(parts, formats)):
         problems: dict[int, str] = {}
         if layout != "newline_delimited":
-            lines = read_json_document(con, facts, number, offset, work, layout)
+            lines = read_json_document(con, facts, number, offset, work, layout, raw)
             found = first_row(con, PART_FACTS.format(lines=lines))
         elif facts.breaks_in_lines:
-            lines, problems, found = python_part_lines(con, facts, number, offset)
+            lines, problems, found = python_part_lines(con, facts, number, offset, raw)
         else:
-            lines, problems, found = read_part_lines(con, facts, number, offset, 0, work, "JSON Lines")
+            lines, problems, found = read_part_lines(con, facts, number, offset, 0, work, "JSON Lines", raw)
         part_lines.append(lines)
         copies.append((offset, problems))
-        offset = record_part(con, facts, offset, found[0], found[1])
-    problem, join = create_raw_lines(con, part_lines, copies)
+        offset = record_part(con, facts, offset, found[0], found[1], raw)
+    problem, join = create_raw_lines(con, part_lines, copies, raw)
     unit = "line" if set(formats) == {"newline_delimited"} else "record"
-    names = tuple(key for (key,) in con.execute(JSON_KEYS).fetchall())
+    names = tuple(key for (key,) in con.execute(JSON_KEYS.format(lines=raw.lines)).fetchall())
     if not names:
         path = parts[0].path if len(parts) == 1 else parts[0].path.parent
-        records = first_row(con, "select sum(records) from raw_parts")[0]
+        records = first_row(con, f"select sum(records) from {raw.parts}")[0]
         if not records:
             raise InputError(f"{path}: the file is empty" if len(parts) == 1 else f"{path}: its files are empty")
         raise InputError(f"{path}: none of its {records:,} {unit}s is a JSON object (a customer's keys and values)")
     pointers = ["/" + key.replace("~", "~0").replace("/", "~1") for key in names]  # JSON Pointer (RFC 6901)
-    con.execute("set variable raw_json_pointers = $value", {"value": pointers})
-    con.execute(JSON_RECORDS.format(problem=problem, join=join, unit=unit))
+    variable = raw.variable("json_pointers")
+    con.execute(f"set variable {variable} = $value", {"value": pointers})
+    con.execute(
+        JSON_RECORDS.format(
+            problem=problem, join=join, unit=unit, records=raw.records, lines=raw.lines, pointers=variable
+        )
+    )
     kind = {"newline_delimited": "JSON Lines", "array": "JSON array", "unstructured": "JSON"}[formats[0]]
     return Header(names, f"{kind} ({parts[0].described})", line=None)
 
@@ -711,7 +885,13 @@ def json_format(facts: input_file.FileFacts) -> str:
 
 
 def read_json_document(
-    con: duckdb.DuckDBPyConnection, facts: input_file.FileFacts, number: int, offset: int, work: Path, layout: str
+    con: duckdb.DuckDBPyConnection,
+    facts: input_file.FileFacts,
+    number: int,
+    offset: int,
+    work: Path,
+    layout: str,
+    raw: RawNames = CUSTOMER_RAW,
 ) -> str:
     """Read a JSON document's records ($layout 'array' or 'unstructured') into the table
     `raw_part_<number>_lines` with DuckDB's JSON reader; returns the select of them, numbered on
@@ -719,7 +899,7 @@ def read_json_document(
     DuckDB reads UTF-8: a file in another encoding is read from a UTF-8 copy."""
     link = work / f"part-{number:05d}.json"
     input_file.readable_copy(replace(facts, needs_rewrite=facts.encoding not in ("utf-8", "utf-8-sig")), link)
-    table = f"raw_part_{number}_lines"
+    table = raw.part(number)
     try:
         with setting(con, "preserve_insertion_order", True):  # record N is row N
             con.execute(
@@ -733,11 +913,11 @@ def read_json_document(
 
 
 def python_part_lines(
-    con: duckdb.DuckDBPyConnection, facts: input_file.FileFacts, number: int, offset: int
+    con: duckdb.DuckDBPyConnection, facts: input_file.FileFacts, number: int, offset: int, raw: RawNames = CUSTOMER_RAW
 ) -> tuple[str, dict[int, str], tuple]:
     """A part's lines read by Python, as `read_part_lines` reads them with DuckDB, for a file
     with a CR within a line (an LF in a file of CR lines), where DuckDB would end the line."""
-    table = f"raw_part_{number}_lines"
+    table = raw.part(number)
     con.execute(f"create temp table {table} (raw_line varchar)")
     problems: dict[int, str] = {}
     with closing(input_file.read_lines(facts)) as read, setting(con, "preserve_insertion_order", True):
@@ -753,10 +933,12 @@ def python_part_lines(
 # --- Parquet and Excel -------------------------------------------------------------------
 
 
-def load_parquet(con: duckdb.DuckDBPyConnection, parts: tuple[input_file.FileFacts, ...], work: Path) -> Header:
+def load_parquet(
+    con: duckdb.DuckDBPyConnection, parts: tuple[input_file.FileFacts, ...], work: Path, raw: RawNames = CUSTOMER_RAW
+) -> Header:
     """Every part's records as text, numbered from 1 on from the previous part's. Built with
     DuckDB's relational API; the file's column names enter it only as quoted identifiers."""
-    con.execute(RECORDS_TABLE)
+    con.execute(RECORDS_TABLE.format(records=raw.records))
     names: tuple[str, ...] = ()
     offset = 0
     for number, facts in enumerate(parts):
@@ -776,12 +958,12 @@ def load_parquet(con: duckdb.DuckDBPyConnection, parts: tuple[input_file.FileFac
                 duckdb.FunctionExpression("list_value", *text).alias("fields"),
                 duckdb.ConstantExpression(None).cast(duckdb.sqltype("varchar")).alias("line_problem"),
             ).create_view("parquet_records")
-            con.execute("insert into raw_records select * from parquet_records")
+            con.execute(f"insert into {raw.records} select * from parquet_records")
         except duckdb.Error as e:
             raise InputError(f"{path}: cannot be read as Parquet ({str(e).splitlines()[0]})") from None
         finally:
             con.execute("drop view if exists parquet_records")
-        offset = record_part(con, facts, offset, *records_after(con, offset))
+        offset = record_part(con, facts, offset, *records_after(con, offset, raw), raw)
     return Header(names, "Parquet")
 
 
@@ -804,6 +986,7 @@ def load_excel(
     facts: input_file.FileFacts,
     sheet: str | None,
     is_header: Callable[[tuple[str, ...]], bool],
+    raw: RawNames = CUSTOMER_RAW,
 ) -> Header:
     """A workbook's sheet named by `sheet`, else its first sheet whose first non-blank rows
     hold a header naming the columns a build needs (a warning names it when it is not the
@@ -843,12 +1026,12 @@ def load_excel(
             raise InputError(
                 f"{path}: row {header_row}: the header has {width:,} columns; at most {MAX_COLUMNS:,} are read"
             )
-        con.execute(RECORDS_TABLE)
+        con.execute(RECORDS_TABLE.format(records=raw.records))
         rows_after = chain(start.found[at + 1 :], start.rest)
-        load_records(con, (sheet_record(number, row, width) for number, row in rows_after))
+        load_records(con, (sheet_record(number, row, width) for number, row in rows_after), raw)
     finally:
         book.close()
-    record_part(con, facts, 0, *records_after(con, 0))
+    record_part(con, facts, 0, *records_after(con, 0, raw), raw)
     first = starts[0].title
     chosen = (f"sheet {start.title!r} holds the customers (the first sheet, {first!r}, does not)",)
     searched = 0 if start.at is not None else len(start.found)
@@ -1001,14 +1184,21 @@ def cell_text(value: object) -> str:
     return str(value)
 
 
-def release_records(con: duckdb.DuckDBPyConnection) -> None:
-    """Drop the input's text once staging has typed it and kept its rejected lines: it is the
+def release_records(con: duckdb.DuckDBPyConnection, raw: RawNames = CUSTOMER_RAW) -> None:
+    """Drop an input's text once staging has typed it and kept its rejected lines: it is the
     build's largest temporary data, and every later step has the memory it held."""
     temporary = con.execute(
         "select 'view', view_name from duckdb_views() "
-        "where temporary and view_name in ('raw_customers', 'raw_records', 'raw_lines') "
+        "where temporary and view_name in ($named, $records, $lines) "
         "union all select 'table', table_name from duckdb_tables() where temporary and "
-        "(table_name in ('raw_records', 'raw_line_problems') or regexp_full_match(table_name, 'raw_part_[0-9]+_lines'))"
+        "(table_name in ($records, $problems) or regexp_full_match(table_name, $parts))",
+        {
+            "named": raw.named,
+            "records": raw.records,
+            "lines": raw.lines,
+            "problems": raw.line_problems,
+            "parts": f"{raw.prefix}_part_[0-9]+_lines",
+        },
     ).fetchall()
     for kind, name in temporary:
         con.execute(f"drop {kind} if exists {quote_ident(name)}")
@@ -1018,23 +1208,42 @@ def release_records(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def create_raw_customers(con: duckdb.DuckDBPyConnection, columns: ColumnMap) -> None:
-    """`raw_customers`: each record's fields by name (null where the input has no such column)
-    and how many fields it has, counted as the header's when it differs only at the end by
-    fields a spreadsheet writes or leaves out: surplus empty ones, or those under blank names
-    at the header's end (`a,b,c,`); a row short of a named column is ragged, as nothing tells
-    which of its fields it lacks; `raw_columns`: every input column, its warehouse name and its
-    header."""
+    """`raw_customers` (`create_named_records`: the five columns the warehouse knows, then every
+    other input column under its own name); `raw_columns`: every input column, its warehouse
+    name and its header."""
+    create_named_records(con, CUSTOMER_RAW, columns, tuple(INPUT_COLUMNS), extras=True)
+    warehouse_names = {position: column for column, position in columns.positions.items()} | columns.extras
+    con.execute("create temp table raw_columns (position integer, column_name varchar, source_name varchar)")
+    con.executemany(
+        "insert into raw_columns values (?, ?, ?)",
+        [
+            (position, warehouse_names[position], columns.names[position - 1].strip())
+            for position in sorted(warehouse_names)
+        ],
+    )
+
+
+def create_named_records(
+    con: duckdb.DuckDBPyConnection, raw: RawNames, columns: ColumnMap, known: tuple[str, ...], extras: bool
+) -> None:
+    """The view `raw.named` (`raw_customers`, `raw_orders`): each record's fields by name, the
+    `known` warehouse columns first (null where the input has no such column), then with
+    `extras` every other column under its own name; and how many fields it has, counted as the
+    header's when it differs only at the end by fields a spreadsheet writes or leaves out:
+    surplus empty ones, or those under blank names at the header's end (`a,b,c,`); a row short
+    of a named column is ragged, as nothing tells which of its fields it lacks."""
     expected = len(columns.names)
     least = last_filled(list(columns.names))
     named = [
         f"fields[{columns.positions[column]}] as {column}"
         if column in columns.positions
         else f"null::varchar as {column}"
-        for column in INPUT_COLUMNS
+        for column in known
     ]
-    named += [f"fields[{position}] as {quote_ident(name)}" for position, name in columns.extras.items()]
+    if extras:
+        named += [f"fields[{position}] as {quote_ident(name)}" for position, name in columns.extras.items()]
     con.execute(f"""
-        create temp view raw_customers as
+        create temp view {raw.named} as
         select
             line_number,
             raw_line,
@@ -1047,17 +1256,8 @@ def create_raw_customers(con: duckdb.DuckDBPyConnection, columns: ColumnMap) -> 
             {expected} as fields_expected,
             line_problem,
             {", ".join(named)}
-        from raw_records
+        from {raw.records}
     """)
-    warehouse_names = {position: column for column, position in columns.positions.items()} | columns.extras
-    con.execute("create temp table raw_columns (position integer, column_name varchar, source_name varchar)")
-    con.executemany(
-        "insert into raw_columns values (?, ?, ?)",
-        [
-            (position, warehouse_names[position], columns.names[position - 1].strip())
-            for position in sorted(warehouse_names)
-        ],
-    )
 
 
 def decimal_mark_patterns(decimal: str, group: str) -> dict[str, str]:
@@ -1074,19 +1274,28 @@ def decimal_mark_patterns(decimal: str, group: str) -> dict[str, str]:
     return {f"said_{name}": said, f"hinted_{name}": f"[0-9]{{1,3}}{g}000"}
 
 
-def decide_decimal_mark(con: duckdb.DuckDBPyConnection, columns: ColumnMap) -> tuple[bool, tuple[str, ...]]:
-    """Whether the file writes its incomes with a decimal comma (True) or point: as most of the
-    values that say it do, else as most of those that hint at it; a warning when that reading
-    turns a value such as '70.000' into 70,000."""
+def decide_decimal_mark(
+    con: duckdb.DuckDBPyConnection,
+    columns: ColumnMap,
+    column: str = "annual_income_k",
+    table: str = "raw_customers",
+    signs: str = "+-$",
+) -> tuple[bool, tuple[str, ...]]:
+    """Whether the file writes its incomes (or another `column` of `table`, its amounts) with a
+    decimal comma (True) or point: as most of the values that say it do, else as most of those
+    that hint at it; a warning when that reading turns a value such as '70.000' into 70,000.
+    `signs`: what may stand before the digits (a sign, a currency sign)."""
     said_comma, said_point, hinted_comma, hinted_point, example = first_row(
         con,
-        DECIMAL_MARKS,
-        {"lines": MARK_SAMPLE_LINES} | decimal_mark_patterns(",", ".") | decimal_mark_patterns(".", ","),
+        DECIMAL_MARKS.format(column=column, table=table),
+        {"lines": MARK_SAMPLE_LINES, "signs": signs}
+        | decimal_mark_patterns(",", ".")
+        | decimal_mark_patterns(".", ","),
     )
     comma = said_comma > said_point if said_comma or said_point else hinted_comma > hinted_point
     if comma and hinted_comma:
-        header = columns.source_name("annual_income_k")
-        number = float(example.lstrip("+-$").replace(".", ""))
+        header = columns.source_name(column)
+        number = float(example.lstrip(signs).replace(".", ""))
         return True, (f"{header!r} is written with decimal commas: '{example}' is read as {number:,.0f}",)
     return comma, ()
 

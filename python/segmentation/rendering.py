@@ -5,7 +5,10 @@ is plain DuckDB SQL; a model without a tag renders to itself.
 In a template: `features` (`features.Feature`, in position order: `f.ident` is its column as an
 identifier, `f.literal` its name as a string, `f.value_sql.format(x)` the value K-Means sees of
 `x`), `classic_pair` (the study's income and spending model, whose labels and playbook apply to
-it alone) and `kinds` (the kinds in use). `.sqlfluff` gives the linter the classic pair.
+it alone), `rfm` (a model on the orders' recency and frequency, whose segments take the RFM
+names), `kinds` (the kinds in use) and `orders` (the orders file's role: `none`, `alone` when the
+customers are its ids, `joined` when it joins the customer file). `.sqlfluff` gives the linter
+the classic pair without orders.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from functools import cache
 
 import jinja2
 
-from .features import Feature, is_classic_pair
+from .features import Feature, is_classic_pair, is_rfm
 
 
 @cache
@@ -25,12 +28,20 @@ def template(sql: str) -> jinja2.Template:
     return environment.from_string(sql)
 
 
-def render(sql: str, features: Sequence[Feature]) -> str:
+# the roles of an orders file (raw_order_input.role)
+ORDER_ROLES = ("none", "alone", "joined")
+
+
+def render(sql: str, features: Sequence[Feature], orders: str = "none") -> str:
     if "{%" not in sql and "{{" not in sql:
         return sql
+    if orders not in ORDER_ROLES:
+        raise ValueError(f"orders is one of {', '.join(ORDER_ROLES)}, not {orders!r}")
     context = {
         "features": list(features),
         "classic_pair": is_classic_pair(features),
+        "rfm": is_rfm(features),
         "kinds": [f.kind for f in features],
+        "orders": orders,
     }
     return template(sql).render(context)

@@ -17,7 +17,7 @@ import pandas as pd
 from .columns import unique_name
 from .config import Settings
 from .db import customer_sample, first_row, model_features, quote_ident, quote_literal
-from .features import CLASSIC, Feature, is_classic_pair
+from .features import CLASSIC, ORDER_COLUMNS_CARRIED, Feature, is_classic_pair
 from .html_report import ReportData, render
 from .scoring import FILES as SCORING_FILES
 from .scoring import write_scoring
@@ -143,11 +143,13 @@ regexp_replace(
 """
 
 
-def top_reject_reasons(con: duckdb.DuckDBPyConnection, limit: int) -> list[tuple[str, int]]:
-    """The most frequent kinds of reject reason (REASON_KIND), with how many rows have each."""
+def top_reject_reasons(
+    con: duckdb.DuckDBPyConnection, limit: int, table: str = "customer_rejects"
+) -> list[tuple[str, int]]:
+    """The most frequent kinds of reject reason (REASON_KIND) in `table` (customer_rejects or
+    order_rejects), with how many rows have each."""
     return con.execute(
-        f"select {REASON_KIND} as reason, count(*) as n from customer_rejects group by all "
-        "order by n desc, reason limit $limit",
+        f"select {REASON_KIND} as reason, count(*) as n from {table} group by all order by n desc, reason limit $limit",
         {"limit": limit},
     ).fetchall()
 
@@ -254,8 +256,11 @@ def write_segmented_csv(con: duckdb.DuckDBPyConnection, path: Path, features: tu
     """The input's customers, every column under its header in input order, plus Cluster and
     Segment, one line per customer in input order; always UTF-8. The five columns the
     warehouse knows hold its clean values (income in the input's unit), a feature of the input's own
-    its number, the others their text."""
+    its number, the others their text. With an orders file, its measures of each customer
+    (customer_rfm's columns) stand before Cluster and Segment; with it alone, the customers are
+    in the order of their first orders."""
     names = con.execute("select column_name, source_name from raw_columns order by position").fetchall()
+    with_orders = first_row(con, "select role <> 'none' from raw_order_input")[0]
     # A CSV header needs a name of its own, and Cluster and Segment are the model's: a blank or
     # repeated header takes the warehouse's name, one named Cluster or Segment is numbered, each
     # made unique among the headers kept (`column_6`, `Note_2`, `Cluster_2`).
@@ -280,6 +285,9 @@ def write_segmented_csv(con: duckdb.DuckDBPyConnection, path: Path, features: tu
         elif column not in ("age", "spending_score"):  # whole numbers in the warehouse: written as they are
             cell = SAFE_CELL.format(cell=cell)
         cells.append(f"{cell} as {quote_ident(name)}")
+    if with_orders:
+        for column in ORDER_COLUMNS_CARRIED:
+            cells.append(f"segments.{quote_ident(column)} as {quote_ident(unique_name(column, used))}")
     # a handful of labels as constants: a lookup or join per customer costs seconds at 10M
     labels = con.execute("select cluster_id, segment_label from segment_summary order by cluster_id").fetchall()
     segment = " ".join(f"when {int(cluster_id)} then $label_{cluster_id}" for cluster_id, _ in labels)

@@ -5,6 +5,9 @@
 -- separates them most (e.g. "Standard Customers (Higher Income)"). The classic labels,
 -- personas and playbook are the income and spending model's; with other features the label
 -- names each feature's band ("High Total Spent · Low Total Orders"), told apart the same way.
+-- With the orders' recency and frequency among the features, a segment takes its RFM name
+-- (int_segment_rfm_names: Champions, At Risk, ...); segments sharing one are told apart as
+-- other labels are ("At Risk (Higher orders)").
 with
 
 -- scanned twice (population, profiles) rather than materialised: it holds every customer
@@ -355,7 +358,7 @@ feature_profiles as (
 ),
 
 -- the label from each feature's band, in the order of model_features
-feature_labels as (
+band_labels as (
     select
         cluster_id,
         string_agg(band || ' ' || label, ' · ' order by position) as base_label,
@@ -364,6 +367,23 @@ feature_labels as (
         ) || '.' as description
     from feature_profiles
     group by cluster_id
+),
+
+rfm_names as (
+    select * from int_segment_rfm_names
+),
+
+-- a segment's RFM name (with the orders' recency and frequency among the features), else the
+-- bands' label
+feature_labels as (
+    select  -- noqa: ST06
+        band_labels.cluster_id,
+        coalesce(rfm_names.segment_name, band_labels.base_label) as base_label,
+        concat_ws(' ', rfm_names.description, band_labels.description) as description,
+        rfm_names.persona,
+        rfm_names.marketing_actions
+    from band_labels
+    left join rfm_names on band_labels.cluster_id = rfm_names.cluster_id
 ),
 
 -- segments sharing a label: how far apart they lie on each feature
@@ -393,6 +413,8 @@ feature_placed as (
         feature_labels.cluster_id,
         feature_labels.base_label,
         feature_labels.description,
+        feature_labels.persona,
+        feature_labels.marketing_actions,
         feature_separators.segments,
         feature_profiles.label as separating_feature,
         row_number() over (
@@ -414,6 +436,8 @@ feature_segments as (  -- noqa: ST03
         cluster_id,
         base_label,
         description,
+        persona,
+        marketing_actions,
         case
             when segments = 1 then base_label
             else base_label || ' (' || case
@@ -453,9 +477,9 @@ chosen as (
         null::varchar as income_band,
         null::varchar as spending_band,
         null::varchar as age_band,
-        null::varchar as persona,
+        persona,
         description,
-        null::varchar as marketing_actions
+        marketing_actions
     from feature_segments
     {%- endif %}
 ),

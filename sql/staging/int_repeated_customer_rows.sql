@@ -16,7 +16,8 @@ customer_rows as not materialized (
 
 usable_rows as not materialized (
     select
-        * exclude (field_problem, value_issues),
+        -- (with an orders file joined, int_customer_rows holds the key too)
+        * exclude (field_problem, value_issues{{ ", customer_key" if orders == "joined" }}),
         customer_key(customer_id) as customer_key
     from customer_rows
     where field_problem is null

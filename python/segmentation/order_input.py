@@ -1,0 +1,214 @@
+"""Put the orders file (`--orders`), untouched, into its raw tables: `raw_order_records`,
+`raw_order_parts`, `raw_orders` (each record's fields by name) and `raw_order_input`.
+
+The orders go through the customer file's readers (`loader.read_input`: CSV, JSON, Parquet,
+Excel, compressed, folders of parts), with the same header search, line numbers and rejected
+records; only the columns differ (`config.ORDER_COLUMNS`: the customer id, the order date, an
+amount or a unit price and a quantity; an order id, a currency and a status when the file has
+them). Staging (`sql/orders/stg_order_rows.sql`) types them. What holds for the whole file is
+decided here, from its values, as for the customer file: the decimal mark of the amounts, whether
+a date such as 03/04/2024 is day first, and the currency of the amounts.
+
+Without an orders file the tables exist, empty, so the models that read them build alike.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from .columns import (
+    FALLBACK_ORDER_ALIASES,
+    ORDER_ALIASES,
+    ColumnMap,
+    NotTheHeader,
+    map_columns,
+    order_mapping,
+)
+from .config import ORDER_COLUMNS, Settings
+from .db import first_row
+from .loader import (
+    MARK_SAMPLE_LINES,
+    MISSING,
+    ORDER_RAW,
+    PARTS_TABLE,
+    RECORDS_TABLE,
+    LoadedOrders,
+    create_named_records,
+    decide_decimal_mark,
+    files_sha256,
+    read_input,
+)
+from .text import utf8_text
+
+# The source tables this module creates
+SOURCES = ("raw_order_records", "raw_order_parts", "raw_orders", "raw_order_input")
+# What may stand before an amount's digits: a sign, a currency sign
+AMOUNT_SIGNS = "+-$€£"
+
+# Dates written with slashes or dashes and the day or month first: a first number above 12 says
+# the day is first (31/01/2024), a second one above 12 that the month is (01/31/2024).
+DATE_ORDER = """
+select
+    count(*) filter (where regexp_full_match(v, '(1[3-9]|2[0-9]|3[01])[/-](0?[1-9]|1[0-2])[/-][0-9]{2,4}([ T].*)?')),
+    count(*) filter (where regexp_full_match(v, '(0?[1-9]|1[0-2])[/-](1[3-9]|2[0-9]|3[01])[/-][0-9]{2,4}([ T].*)?')),
+    count(*) filter (where regexp_full_match(v, '[0-9]{1,2}[/-][0-9]{1,2}[/-][0-9]{2,4}([ T].*)?')),
+    min(v) filter (where regexp_full_match(v, '[0-9]{1,2}[/-][0-9]{1,2}[/-][0-9]{2,4}([ T].*)?'))
+from (select trim(order_date) as v from raw_orders where line_number <= $lines)
+"""
+
+# The currency most of the first lines' amounts are in (as the decimal mark, a notation holds
+# for a whole file; orders in another currency, wherever they stand, are rejected by staging)
+CURRENCIES = """
+select code, count(*) as orders
+from (select upper(trim(currency)) as code from raw_orders where line_number <= $lines)
+where not list_contains($missing, lower(code))
+group by code
+order by orders desc, code
+limit 1
+"""
+
+# The currencies of the orders rejected for theirs, after staging
+OTHER_CURRENCIES = """
+select
+    any_value(file_currency),
+    list(currency || ' ' || format('{:,}', orders) order by orders desc, currency),
+    sum(orders)::bigint
+from (
+    select stg_order_rows.currency, raw_order_input.currency as file_currency, count(*) as orders
+    from stg_order_rows
+    cross join raw_order_input
+    where stg_order_rows.currency <> raw_order_input.currency
+    group by all
+)
+"""
+
+RAW_ORDER_INPUT = """
+create temp table raw_order_input as
+select
+    $role::varchar as role,
+    $path::varchar as input_path,
+    $sha256::varchar as input_sha256,
+    $format::varchar as input_format,
+    $decimal_comma::boolean as has_decimal_comma,
+    $day_first::boolean as is_day_first,
+    $currency::varchar as currency,
+    $has_amount::boolean as has_amount
+"""
+
+
+def order_columns(names: tuple[str, ...], settings: Settings) -> ColumnMap:
+    """The orders header's columns (NotTheHeader when a needed one is not there): the id, the
+    date, and an amount or a unit price with a quantity."""
+    explicit = order_mapping(settings.columns, names, shared_id=settings.input_path is not None)
+    columns = map_columns(names, ("customer_id", "order_date"), explicit, ORDER_ALIASES, FALLBACK_ORDER_ALIASES)
+    if "amount" not in columns.positions and not {"unit_price", "quantity"} <= columns.positions.keys():
+        raise NotTheHeader(
+            f"missing column(s) amount (the header has: {', '.join(map(repr, names))}); name it with "
+            "--columns amount=HEADER (or a unit price and a quantity: unit_price=HEADER,quantity=HEADER)"
+        )
+    return columns
+
+
+def load_orders(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) -> LoadedOrders | None:
+    """Read `--orders` into the `raw_order_*` tables; without it, create them empty and return None."""
+    path = settings.orders_path
+    if path is None:
+        no_orders(con)
+        return None
+    alone = settings.input_path is None
+    parts, header, columns, line, _ = read_input(
+        con,
+        path,
+        ORDER_RAW,
+        work,
+        lambda names: order_columns(names, settings),
+        settings.sheet if alone else None,  # --sheet and --encoding are the customer file's when there is one
+        settings.encoding if alone else None,
+    )
+    create_named_records(con, ORDER_RAW, columns, tuple(ORDER_COLUMNS), extras=False)
+    amount = "amount" if "amount" in columns.positions else "unit_price"
+    decimal_comma, mark_warnings = decide_decimal_mark(con, columns, amount, "raw_orders", AMOUNT_SIGNS)
+    day_first, date_warnings = decide_date_order(con, columns)
+    currency, currency_warnings = decide_currency(con, columns)
+    lines = f"{header.skipped} {line}{'' if header.skipped == 1 else 's'}"
+    above = (f"the header is {line} {header.line}: {lines} above it skipped (a title or a note)",)
+    warnings = header.warnings + (above if header.skipped else ()) + mark_warnings + date_warnings
+    warnings = tuple(f"{path.name}: {warning}" for warning in warnings + currency_warnings)
+    described = header.described if len(parts) == 1 else f"{header.described}, {len(parts)} part files"
+    con.execute(
+        RAW_ORDER_INPUT,
+        {
+            "role": "alone" if alone else "joined",
+            "path": utf8_text(path),
+            "sha256": files_sha256(parts),
+            "format": described,
+            "decimal_comma": decimal_comma,
+            "day_first": day_first,
+            "currency": currency,
+            "has_amount": amount == "amount",
+        },
+    )
+    return LoadedOrders(parts, columns, currency, warnings)
+
+
+def no_orders(con: duckdb.DuckDBPyConnection) -> None:
+    """The `raw_order_*` tables of a build without an orders file: empty."""
+    con.execute(RECORDS_TABLE.format(records=ORDER_RAW.records))
+    con.execute(PARTS_TABLE.format(parts=ORDER_RAW.parts))
+    names = ("customer_id", "order_date", "amount")
+    columns = ColumnMap(names, {name: position for position, name in enumerate(names, 1)}, {})
+    create_named_records(con, ORDER_RAW, columns, tuple(ORDER_COLUMNS), extras=False)
+    con.execute(
+        RAW_ORDER_INPUT,
+        {
+            "role": "none",
+            "path": None,
+            "sha256": None,
+            "format": None,
+            "decimal_comma": False,
+            "day_first": False,
+            "currency": None,
+            "has_amount": True,
+        },
+    )
+
+
+def decide_date_order(con: duckdb.DuckDBPyConnection, columns: ColumnMap) -> tuple[bool, tuple[str, ...]]:
+    """Whether a date written with slashes or dashes and two short numbers first (03/04/2024) is
+    day first: as most of the dates that say it do (31/01/2024), read on the first lines as the
+    decimal mark is; month first when none says, with a warning."""
+    day_first, month_first, slashed, example = first_row(con, DATE_ORDER, {"lines": MARK_SAMPLE_LINES})
+    if day_first or month_first:
+        return day_first > month_first, ()
+    if slashed:
+        header = columns.source_name("order_date")
+        return False, (
+            f"{header!r} writes dates such as '{example}' with no day above 12 among its first "
+            f"{MARK_SAMPLE_LINES:,} lines: read month first (US); a date such as 31/01/2024 says day first",
+        )
+    return False, ()
+
+
+def decide_currency(con: duckdb.DuckDBPyConnection, columns: ColumnMap) -> tuple[str | None, tuple[str, ...]]:
+    """The currency of the amounts: the one most of the first lines' orders are in (None without
+    a currency column). Amounts in different currencies cannot be added: orders in any other
+    are rejected by staging, and `currency_warning` says how many there are in each."""
+    if "currency" not in columns.positions:
+        return None, ()
+    found = con.execute(CURRENCIES, {"missing": list(MISSING), "lines": MARK_SAMPLE_LINES}).fetchall()
+    return (found[0][0] if found else None), ()
+
+
+def currency_warning(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The line a build prints when orders were rejected for their currency (once staged)."""
+    currency, others, rejected = con.execute(OTHER_CURRENCIES).fetchall()[0]
+    if not rejected:
+        return None
+    shown = ", ".join(others[:5]) + (", …" if len(others) > 5 else "")
+    return (
+        f"the amounts are in {len(others) + 1} currencies: the {rejected:,} orders in other than {currency} "
+        f"({shown}) are rejected, as amounts in different currencies cannot be added (convert them first to "
+        "count them)"
+    )

@@ -1,0 +1,278 @@
+-- Every data record of the orders file, typed where it can be, with every reason it cannot be
+-- used, and why a usable one does not count (cancelled, refunded or failed by its status, or
+-- dated after --as-of). Numbers are read as the customer file's are (number_from_text, with
+-- the file's decimal mark); dates as shops, tills and spreadsheets write them: ISO (with a
+-- time and a zone too), 20240305, 31.01.2024, slashes or dashes in the file's order (day first
+-- when its dates say so: raw_order_input.is_day_first), and months by name (5 Mar 2024,
+-- March 5, 2024). A record without an amount takes unit price times quantity.
+with
+
+raw_rows as (
+    select * from raw_orders
+),
+
+input_settings as (
+    select
+        has_decimal_comma,
+        is_day_first,
+        currency as file_currency,
+        has_amount
+    from raw_order_input
+),
+
+run as (
+    select as_of_option from this_run
+),
+
+-- the statuses of orders that did not happen or were paid back, in six languages (a seed)
+excluded_statuses as (
+    select
+        list(status order by status) as statuses,
+        list(meaning order by status) as meanings
+    from order_statuses
+),
+
+-- what people write for "no value" (as int_customer_rows reads them)
+missing_markers as (
+    select ['', '?', 'na', 'n/a', 'nan', 'null', 'none', '-', '\n', '#n/a', '#na'] as markers
+),
+
+-- what pads a value copied from a web page or a spreadsheet besides spaces
+padding as (
+    select
+        ' ' || chr(9) || chr(160) || chr(8239) || chr(8203) || chr(65279) as characters,
+        [32, 9, 160, 8239, 8203, 65279] as code_points
+),
+
+trimmed as (
+    select
+        raw_rows.line_number,
+        raw_rows.fields_found,
+        raw_rows.fields_expected,
+        raw_rows.line_problem,
+        if(
+            list_contains(padding.code_points, ascii(raw_rows.customer_id))
+            or list_contains(padding.code_points, ascii(right(raw_rows.customer_id, 1))),
+            trim(raw_rows.customer_id, padding.characters),
+            raw_rows.customer_id
+        ) as customer_id,
+        -- trim() only where a space is: nearly every field skips it
+        nullif(
+            if(contains(raw_rows.order_id, ' '), trim(raw_rows.order_id), raw_rows.order_id), ''
+        ) as order_id,
+        if(
+            contains(raw_rows.order_date, ' '), trim(raw_rows.order_date), raw_rows.order_date
+        ) as order_date,
+        if(contains(raw_rows.amount, ' '), trim(raw_rows.amount), raw_rows.amount) as amount,
+        if(
+            contains(raw_rows.quantity, ' '), trim(raw_rows.quantity), raw_rows.quantity
+        ) as quantity,
+        if(
+            contains(raw_rows.unit_price, ' '), trim(raw_rows.unit_price), raw_rows.unit_price
+        ) as unit_price,
+        nullif(upper(trim(raw_rows.currency)), '') as currency,
+        nullif(
+            if(contains(raw_rows.status, ' '), trim(raw_rows.status), raw_rows.status), ''
+        ) as order_status
+    from raw_rows
+    cross join padding
+),
+
+-- a date of two short numbers and a year, split, unless it starts as an ISO date does
+dated as (
+    select
+        trimmed.*,
+        if(
+            trimmed.order_date[5] = '-',
+            null,
+            regexp_extract(
+                trimmed.order_date,
+                '^([0-9]{1,2})([./-])([0-9]{1,2})[./-]([0-9]{2}|[0-9]{4})(?:[ ,T].*)?$',
+                ['first', 'mark', 'second', 'year']
+            )
+        ) as date_parts
+    from trimmed
+),
+
+-- each value typed by its cheapest test first: an ISO date, plain digits
+typed as (
+    select  -- noqa: ST06
+        dated.*,
+        coalesce(
+            length(dated.customer_id) <= 4
+            and list_contains(missing_markers.markers, lower(dated.customer_id)),
+            true
+        ) as is_id_missing,
+        case
+            when dated.order_date[5] = '-' then try_cast(dated.order_date as date)
+            when regexp_full_match(dated.order_date, '[0-9]{8}')
+                then try_strptime(dated.order_date, '%Y%m%d')::date
+            when regexp_full_match(dated.order_date, '[0-9]{4}/[0-9]{1,2}/[0-9]{1,2}([ T].*)?')
+                then try_strptime(split_part(dated.order_date, ' ', 1), '%Y/%m/%d')::date
+            -- day, month and year in either order, by dots (always day first), slashes or dashes;
+            -- a two-digit year is of the 2000s
+            when dated.date_parts.year <> ''
+                then try_cast(
+                    concat_ws(
+                        '-',
+                        if(
+                            length(dated.date_parts.year) = 2,
+                            '20' || dated.date_parts.year,
+                            dated.date_parts.year
+                        ),
+                        if(
+                            input_settings.is_day_first or dated.date_parts.mark = '.',
+                            dated.date_parts.second,
+                            dated.date_parts.first
+                        ),
+                        if(
+                            input_settings.is_day_first or dated.date_parts.mark = '.',
+                            dated.date_parts.first,
+                            dated.date_parts.second
+                        )
+                    ) as date
+                )
+            when regexp_matches(dated.order_date, '[A-Za-z]')
+                then try_strptime(
+                    dated.order_date,
+                    [
+                        '%d %b %Y', '%d %B %Y', '%b %d, %Y', '%B %d, %Y', '%b %d %Y', '%B %d %Y',
+                        '%d-%b-%Y', '%d-%b-%y', '%d %b %Y %H:%M', '%d %b %Y %H:%M:%S'
+                    ]
+                )::date
+        end as order_day,
+        number_from_text(dated.amount, input_settings.has_decimal_comma) as amount_number,
+        number_from_text(dated.unit_price, input_settings.has_decimal_comma) as unit_price_number,
+        number_from_text(dated.quantity, input_settings.has_decimal_comma) as quantity_number,
+        -- a status compared in lower case, without a shop's prefix ('wc-cancelled'), dashes
+        -- or underscores
+        excluded_statuses.meanings[
+            list_position(
+                excluded_statuses.statuses,
+                replace(
+                    replace(
+                        if(
+                            starts_with(lower(dated.order_status), 'wc-'),
+                            lower(dated.order_status)[4:],
+                            lower(dated.order_status)
+                        ),
+                        '_',
+                        ' '
+                    ),
+                    '-',
+                    ' '
+                )
+            )
+        ] as status_meaning,
+        missing_markers.markers
+    from dated
+    cross join input_settings
+    cross join missing_markers
+    cross join excluded_statuses
+),
+
+-- the amount: as written, else unit price times quantity
+valued as (
+    select  -- noqa: ST06
+        typed.*,
+        if(
+            input_settings.has_amount,
+            typed.amount_number,
+            typed.unit_price_number * typed.quantity_number
+        ) as value_number,
+        if(input_settings.has_amount, typed.amount, typed.unit_price) as value_text,
+        if(input_settings.has_amount, 'amount', 'unit_price') as value_column,
+        input_settings.file_currency
+    from typed
+    cross join input_settings
+),
+
+checks as (
+    select
+        valued.*,
+        case
+            when valued.is_id_missing then 'customer_id is missing'
+            when length(valued.customer_id) > 100 then 'customer_id is longer than 100 characters'
+        end as customer_id_problem,
+        case
+            when valued.order_day between date '1900-01-01' and date '2199-12-31' then null
+            when
+                valued.order_date is null or list_contains(valued.markers, lower(valued.order_date))
+                then 'order_date is missing'
+            when valued.order_day is not null
+                then format('order_date {} is outside 1900 to 2199', valued.order_day)
+            else format('order_date ''{}'' is not a date', left(valued.order_date, 40))
+        end as order_date_problem,
+        case
+            when abs(valued.value_number) <= 1e15 then null
+            when
+                valued.value_text is null or list_contains(valued.markers, lower(valued.value_text))
+                then valued.value_column || ' is missing'
+            when valued.value_number is not null
+                then format(
+                    '{} ''{}'' is too large', valued.value_column, left(valued.value_text, 40)
+                )
+            when not input_settings.has_amount and valued.unit_price_number is not null
+                then format('quantity ''{}'' is not a number', left(valued.quantity, 40))
+            else format(
+                '{} ''{}'' is not a number', valued.value_column, left(valued.value_text, 40)
+            )
+        end as amount_problem,
+        case
+            when
+                valued.currency is not null
+                and valued.currency <> valued.file_currency
+                and not list_contains(valued.markers, lower(valued.currency))
+                then format(
+                    'currency {} differs from the file''s {}: '
+                    || 'amounts in different currencies cannot be added',
+                    left(valued.currency, 40),
+                    valued.file_currency
+                )
+        end as currency_problem
+    from valued
+    cross join input_settings
+),
+
+final as (
+    select  -- noqa: ST06
+        checks.line_number,
+        if(checks.customer_id_problem is null, checks.customer_id, null) as customer_id,
+        checks.order_id,
+        if(checks.order_date_problem is null, checks.order_day, null) as order_date,
+        if(checks.amount_problem is null, checks.value_number, null) as amount,
+        checks.quantity_number as quantity,
+        coalesce(
+            if(list_contains(checks.markers, lower(checks.currency)), null, checks.currency),
+            checks.file_currency
+        ) as currency,
+        checks.order_status,
+        -- why a usable record does not count: its status, or a date after --as-of
+        case
+            when checks.status_meaning is not null then checks.status_meaning
+            when checks.order_day > run.as_of_option then 'after the as-of date'
+        end as excluded_reason,
+        case
+            when checks.line_problem is not null then checks.line_problem
+            when checks.fields_found <> checks.fields_expected
+                then format(
+                    'has {} fields where the header has {}',
+                    checks.fields_found,
+                    checks.fields_expected
+                )
+            else nullif(
+                concat_ws(
+                    '; ',
+                    checks.customer_id_problem,
+                    checks.order_date_problem,
+                    checks.amount_problem,
+                    checks.currency_problem
+                ),
+                ''
+            )
+        end as reject_reason
+    from checks
+    cross join run
+)
+
+select * from final

@@ -1,0 +1,642 @@
+"""An orders file (--orders): read by the customer file's readers, staged with rejects, summed
+into customer_rfm (checked against pandas), its measures as features, RFM names for segments,
+joined to a customer file, and compared over two exports."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import math
+import subprocess
+import sys
+from dataclasses import replace
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import pipeline_command, query, run_build
+from segmentation.build import build
+from segmentation.config import SAMPLE_INPUT, SAMPLE_ORDERS, SQL_DIR, Settings
+from segmentation.dag import discover, materialize
+from segmentation.db import model_features
+from segmentation.errors import InputError
+from segmentation.history import carry_history
+from segmentation.loader import load_raw
+from segmentation.order_input import currency_warning
+from segmentation.sample_data import generate_customers, write_orders
+from segmentation.schema import load_schema
+
+ORDER_MODELS = ("order_statuses", "customer_key", "number_from_text", "stg_order_rows", "stg_orders", "order_rejects")
+RFM_COLUMNS = [
+    "customer_id",
+    "first_order_date",
+    "last_order_date",
+    "days_since_last_order",
+    "order_count",
+    "total_spend",
+    "average_spend",
+    "refunded_amount",
+    "tenure_days",
+    "recency_score",
+    "frequency_score",
+    "monetary_score",
+    "as_of_date",
+]
+HEADER = ["Order ID", "Customer ID", "Order Date", "Total", "Currency", "Status"]
+# a date as shops, tills and spreadsheets write it; the slashes day first, as 31/01/2024 says
+DATE_FORMATS = ("{:%Y-%m-%d}", "{:%Y-%m-%dT%H:%M:%SZ}", "{:%d.%m.%Y}", "{:%d/%m/%Y}", "{:%b %d, %Y}", "{:%Y%m%d}")
+
+
+# --- a shop's export, and what it means ------------------------------------------------------
+
+
+def shop_export(seed: int = 1, customers: int = 120, big_orders: int = 10_000) -> tuple[list[list[str]], pd.DataFrame]:
+    """The rows of a messy orders export (as text, in file order) and each row's meaning: one
+    customer with `big_orders` orders, orders split over two lines, cancelled and refunded
+    statuses (in several spellings), refund lines with negative amounts, dates in six formats,
+    empty and lower-case currencies, a few orders in USD, and three unusable rows."""
+    rng = np.random.default_rng(seed)
+    start = date(2023, 1, 1)
+    orders = []  # customer, order id, day, amount, status
+    counts = {f"C-{n:04d}": int(rng.integers(1, 25)) for n in range(1, customers + 1)} | {"BIG": big_orders}
+    number = 0
+    for customer, many in counts.items():
+        for _ in range(many):
+            number += 1
+            day = start + timedelta(days=int(rng.integers(0, 730)))
+            amount = round(float(rng.gamma(2.0, 30.0)) + 1, 2)
+            status = rng.choice(
+                ["completed", "", "cancelled", "Refunded", "wc-cancelled"], p=[0.8, 0.1, 0.05, 0.03, 0.02]
+            )
+            orders.append((customer, f"A{number:06d}", day, amount, str(status)))
+    rows, meaning = [], []
+
+    def add(customer, order_id, day, amount, status, currency="EUR", counts=True, rejected=False, text=None):
+        written_date = DATE_FORMATS[len(rows) % len(DATE_FORMATS)].format(day) if text is None else text
+        rows.append(
+            [
+                order_id,
+                customer,
+                written_date,
+                f"{amount:.2f}" if isinstance(amount, float) else amount,
+                currency,
+                status,
+            ]
+        )
+        meaning.append(
+            {
+                "customer_id": customer,
+                "order_id": order_id,
+                "order_date": day,
+                "amount": amount,
+                "counts": counts and not rejected,
+                "rejected": rejected,
+            }
+        )
+
+    for index, (customer, order_id, day, amount, status) in enumerate(orders):
+        counts_ = status.lower() in ("completed", "")
+        currency = ("EUR", "", "eur")[index % 3]
+        if index % 7 == 3:  # one order on two lines: its items
+            first = round(amount / 3, 2)
+            add(customer, order_id, day, first, status, currency, counts_)
+            add(customer, order_id, day, round(amount - first, 2), status, currency, counts_)
+        else:
+            add(customer, order_id, day, amount, status, currency, counts_)
+        if index % 31 == 5 and counts_:  # part of it paid back later, on a line of its own
+            add(customer, f"R{order_id}", day + timedelta(days=3), -round(amount / 2, 2), "completed", currency)
+    for n in range(7):  # orders in another currency: rejected, never added to euros
+        add(f"C-{n + 1:04d}", f"U{n}", start + timedelta(days=100 + n), 50.0, "completed", "USD", rejected=True)
+    add("", "X1", start, 10.0, "completed", rejected=True)
+    add("C-0001", "X2", start, 10.0, "completed", rejected=True, text="soon")
+    add("C-0002", "X3", start, "abc", "completed", rejected=True)
+    return rows, pd.DataFrame(meaning)
+
+
+def expected_rfm(meaning: pd.DataFrame, as_of: date | None = None) -> pd.DataFrame:
+    """customer_rfm as pandas computes it from what each row means."""
+    counted = meaning[meaning["counts"]].copy()
+    if as_of is not None:
+        counted = counted[counted["order_date"] <= as_of]
+    counted["amount"] = counted["amount"].astype(float)
+    as_of = as_of or counted["order_date"].max()
+    purchases = counted[counted["amount"] >= 0]
+    refunds = counted[counted["amount"] < 0]
+    per = purchases.groupby("customer_id").agg(
+        first_order_date=("order_date", "min"),
+        last_order_date=("order_date", "max"),
+        order_count=("order_id", "nunique"),
+        purchases=("amount", "sum"),
+    )
+    per["refunded_amount"] = -refunds.groupby("customer_id")["amount"].sum().reindex(per.index).fillna(0.0)
+    per["total_spend"] = (per["purchases"] - per["refunded_amount"]).clip(lower=0)
+    per["average_spend"] = per["total_spend"] / per["order_count"]
+    per["days_since_last_order"] = [(as_of - d).days for d in per["last_order_date"]]
+    per["tenure_days"] = [(as_of - d).days for d in per["first_order_date"]]
+    n = len(per)
+
+    def score(values: pd.Series, ascending: bool) -> pd.Series:
+        ranks = values.rank(method="min", ascending=ascending)
+        return (1 + np.floor(5 * (ranks - 1) / n)).astype(int)
+
+    per["recency_score"] = score(per["days_since_last_order"], ascending=False)
+    per["frequency_score"] = score(per["order_count"], ascending=True)
+    per["monetary_score"] = score(per["total_spend"].round(6), ascending=True)
+    per["as_of_date"] = as_of
+    return per.reset_index()[RFM_COLUMNS].sort_values("customer_id").reset_index(drop=True)
+
+
+def write_rows(path: Path, rows: list[list[str]], header: list[str] = HEADER) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def stage_orders(con: duckdb.DuckDBPyConnection, work: Path, orders: Path, customers: Path | None = None, **changes):
+    """Load the files and build the orders models as a build would (no clustering)."""
+    settings = replace(
+        Settings(input_path=customers, orders_path=orders, warehouse_path=work / "none.duckdb"), **changes
+    )
+    loaded = load_raw(con, settings, work / "input")
+    carry_history(con, settings)
+    models, _ = discover(SQL_DIR, load_schema(SQL_DIR))
+    by_name = {model.name: model for model in models}
+    role = con.execute("select role from raw_order_input").fetchall()[0][0]
+    for name in (*ORDER_MODELS, "customer_rfm"):
+        materialize(con, by_name[name], None, model_features(con), role)
+    return loaded
+
+
+def rfm_frame(con_or_path) -> pd.DataFrame:
+    sql = f"select {', '.join(RFM_COLUMNS)} from customer_rfm order by customer_id"
+    if isinstance(con_or_path, Path):
+        with duckdb.connect(str(con_or_path), read_only=True) as con:
+            return con.sql(sql).df()
+    return con_or_path.sql(sql).df()
+
+
+def assert_same_rfm(found: pd.DataFrame, expected: pd.DataFrame) -> None:
+    assert list(found["customer_id"]) == list(expected["customer_id"])
+    for column in RFM_COLUMNS[1:]:
+        left, right = found[column], expected[column]
+        if column.endswith("_date"):
+            assert [pd.Timestamp(v).date() for v in left] == [pd.Timestamp(v).date() for v in right], column
+        else:
+            assert np.allclose(left.astype(float), right.astype(float), rtol=0, atol=1e-6), column
+
+
+@pytest.fixture(scope="module")
+def export(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
+    rows, meaning = shop_export()
+    return write_rows(tmp_path_factory.mktemp("shop") / "orders.csv", rows), meaning
+
+
+# --- customer_rfm against pandas --------------------------------------------------------------
+
+
+def test_customer_rfm_matches_pandas_on_a_messy_export(con, tmp_path, export):
+    path, meaning = export
+    loaded = stage_orders(con, tmp_path, path)
+    assert_same_rfm(rfm_frame(con), expected_rfm(meaning))
+    warning = currency_warning(con)
+    # the big customer is one row, with all its orders
+    big = con.execute("select order_count from customer_rfm where customer_id = 'BIG'").fetchall()
+    assert big == [(expected_rfm(meaning).set_index("customer_id").loc["BIG", "order_count"],)]
+    assert big[0][0] > 9_000
+    # the currency is stated, and the other one refused
+    assert loaded.orders is not None and loaded.orders.currency == "EUR"
+    assert warning is not None and "2 currencies: the 7 orders in other than EUR (USD 7) are rejected" in warning
+
+
+def test_every_unusable_order_is_rejected_with_its_line_and_reason(con, tmp_path, export):
+    path, meaning = export
+    stage_orders(con, tmp_path, path)
+    rejects = con.execute("select line_number, reject_reason from order_rejects order by 1").fetchall()
+    expected_lines = [int(i) + 2 for i in meaning.index[meaning["rejected"]]]
+    assert [line for line, _ in rejects] == expected_lines
+    reasons = [reason for _, reason in rejects]
+    assert (
+        reasons[:7] == ["currency USD differs from the file's EUR: amounts in different currencies cannot be added"] * 7
+    )
+    assert reasons[7:] == ["customer_id is missing", "order_date 'soon' is not a date", "amount 'abc' is not a number"]
+    usable, rows = con.execute(
+        "select (select count(*) from stg_orders), (select sum(records) from raw_order_parts)"
+    ).fetchall()[0]
+    assert usable + len(rejects) == rows == len(meaning)
+
+
+def test_cancelled_and_refunded_orders_are_kept_with_why_they_do_not_count(con, tmp_path, export):
+    path, meaning = export
+    stage_orders(con, tmp_path, path)
+    found = dict(con.execute("select excluded_reason, count(*) from stg_orders group by all order by all").fetchall())
+    uncounted = (~meaning["counts"] & ~meaning["rejected"]).sum()
+    assert sum(n for reason, n in found.items() if reason is not None) == uncounted
+    assert set(found) == {None, "cancelled", "refunded"}  # 'wc-cancelled' and 'Refunded' too
+
+
+def test_dates_in_every_format_are_the_same_day(con, tmp_path):
+    day = date(2024, 1, 31)
+    rows = [[f"O{n}", "A", fmt.format(day), "10", "", ""] for n, fmt in enumerate(DATE_FORMATS)]
+    rows += [["O9", "A", "31 Jan 2024", "10", "", ""], ["O10", "A", "31-01-24", "10", "", ""]]
+    rows += [["O11", "A", "2024-01-31 23:59:59+05:00", "10", "", ""], ["O12", "A", "31.1.2024 10:00", "10", "", ""]]
+    stage_orders(con, tmp_path, write_rows(tmp_path / "o.csv", rows))
+    assert con.execute("select distinct order_date from stg_orders").fetchall() == [(day,)]
+    assert con.execute("select count(*) from order_rejects").fetchall() == [(0,)]
+
+
+def test_slashed_dates_are_month_first_unless_the_file_says_otherwise(con, tmp_path):
+    rows = [["1", "A", "03/04/2024", "10", "", ""], ["2", "A", "12/25/2024", "10", "", ""]]
+    stage_orders(con, tmp_path, write_rows(tmp_path / "us.csv", rows))
+    assert con.execute("select order_date from stg_orders order by 1").fetchall() == [
+        (date(2024, 3, 4),),
+        (date(2024, 12, 25),),
+    ]
+
+
+def test_an_ambiguous_date_order_is_said(con, tmp_path):
+    rows = [["1", "A", "03/04/2024", "10", "", ""]]
+    loaded = stage_orders(con, tmp_path, write_rows(tmp_path / "o.csv", rows))
+    assert any("read month first" in w for w in loaded.warnings)
+
+
+def test_decimal_commas_and_currency_signs_in_amounts(con, tmp_path):
+    rows = [["1", "A", "2024-01-01", "1.250,75", "", ""], ["2", "A", "2024-01-02", "€12,5", "", ""]]
+    rows += [["3", "B", "2024-01-03", "-3,25", "", ""]]
+    stage_orders(con, tmp_path, write_rows(tmp_path / "o.csv", rows))
+    assert con.execute("select amount from stg_orders order by line_number").fetchall() == [
+        (1250.75,),
+        (12.5,),
+        (-3.25,),
+    ]
+
+
+def test_negative_amounts_are_refunds_and_spend_never_goes_below_zero(con, tmp_path):
+    rows = [["1", "A", "2024-01-01", "100", "", ""], ["2", "A", "2024-01-05", "-30", "", ""]]
+    rows += [["3", "B", "2024-01-02", "20", "", ""], ["4", "B", "2024-01-03", "-50", "", ""]]
+    stage_orders(con, tmp_path, write_rows(tmp_path / "o.csv", rows))
+    found = con.execute(
+        "select customer_id, order_count, total_spend, refunded_amount, last_order_date, days_since_last_order "
+        "from customer_rfm order by 1"
+    ).fetchall()
+    # the as-of date is the last counted line's, the refund's; a refund is no order
+    assert found == [("A", 1, 70.0, 30.0, date(2024, 1, 1), 4), ("B", 1, 0.0, 50.0, date(2024, 1, 2), 3)]
+
+
+def test_as_of_counts_recency_to_that_day_and_leaves_later_orders_out(con, tmp_path, export):
+    path, meaning = export
+    as_of = date(2024, 6, 30)
+    stage_orders(con, tmp_path, path, as_of=as_of)
+    assert_same_rfm(rfm_frame(con), expected_rfm(meaning, as_of))
+    later = con.execute("select count(*) from stg_orders where excluded_reason = 'after the as-of date'").fetchall()
+    assert later[0][0] == ((meaning["order_date"] > as_of) & meaning["counts"]).sum()
+
+
+def test_ties_share_the_score_of_the_lowest_place_they_hold(con, tmp_path):
+    # 10 customers: 6 with one order, 2 with two, 2 with three
+    orders = {"A": 1, "B": 1, "C": 1, "D": 1, "E": 1, "F": 1, "G": 2, "H": 2, "I": 3, "J": 3}
+    rows = [[f"{c}{n}", c, "2024-01-01", "10", "", ""] for c, many in orders.items() for n in range(many)]
+    stage_orders(con, tmp_path, write_rows(tmp_path / "o.csv", rows))
+    scores = dict(con.execute("select customer_id, frequency_score from customer_rfm").fetchall())
+    assert {c: scores[c] for c in "AFGHIJ"} == {"A": 1, "F": 1, "G": 4, "H": 4, "I": 5, "J": 5}
+
+
+def test_without_an_amount_unit_price_times_quantity_is_one(con, tmp_path):
+    # an invoice list as retail datasets hold them: a C-prefixed invoice is a cancellation
+    header = ["InvoiceNo", "StockCode", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID", "Country"]
+    rows = [
+        ["536365", "85123A", "6", "12/1/2010 8:26", "2.55", "17850", "United Kingdom"],
+        ["536365", "71053", "6", "12/1/2010 8:26", "3.39", "17850", "United Kingdom"],
+        ["C536379", "D", "-1", "12/1/2010 9:41", "27.50", "17850", "United Kingdom"],
+        ["536367", "84879", "32", "12/1/2010 8:34", "1.69", "13047", "United Kingdom"],
+    ]
+    stage_orders(con, tmp_path, write_rows(tmp_path / "retail.csv", rows, header))
+    assert con.execute("select customer_id, order_count, total_spend from customer_rfm order by 1").fetchall() == [
+        ("13047", 1, 54.08),
+        ("17850", 1, round(6 * 2.55 + 6 * 3.39 - 27.5, 6)),
+    ]
+
+
+@pytest.mark.parametrize("kind", ["parquet", "jsonl", "xlsx", "gz", "folder"])
+def test_every_format_the_customer_file_takes(con, tmp_path, kind):
+    rows = [[f"O{n}", f"C{n % 5}", f"2024-0{n % 9 + 1}-1{n % 9}", f"{10 + n}.5", "EUR", ""] for n in range(40)]
+    csv_path = write_rows(tmp_path / "orders.csv", rows)
+    frame = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
+    if kind == "parquet":
+        path = tmp_path / "orders.parquet"
+        duckdb.from_df(frame).write_parquet(str(path))
+    elif kind == "jsonl":
+        path = tmp_path / "orders.jsonl"
+        path.write_text("".join(json.dumps(record) + "\n" for record in frame.to_dict("records")))
+    elif kind == "xlsx":
+        path = tmp_path / "orders.xlsx"
+        frame.to_excel(path, index=False)
+    elif kind == "gz":
+        path = tmp_path / "orders.csv.gz"
+        path.write_bytes(gzip.compress(csv_path.read_bytes()))
+    else:
+        path = tmp_path / "parts"
+        path.mkdir()
+        write_rows(path / "part-0.csv", rows[:20])
+        write_rows(path / "part-1.csv", rows[20:])
+    with duckdb.connect() as reference:
+        stage_orders(reference, tmp_path / "ref", csv_path)
+        expected = rfm_frame(reference)
+    stage_orders(con, tmp_path / "work", path)
+    pd.testing.assert_frame_equal(rfm_frame(con), expected)
+
+
+def test_order_columns_are_found_by_name_or_mapped(con, tmp_path):
+    header = ["Kunde", "Bestellnummer", "Datum", "Betrag", "Währung", "Bestellstatus"]
+    rows = [["K1", "B1", "31.01.2024", "12,50", "EUR", "storniert"], ["K1", "B2", "01.02.2024", "7,50", "EUR", ""]]
+    path = write_rows(tmp_path / "bestellungen.csv", rows, header)
+    with pytest.raises(InputError, match=r"missing column.*customer_id.*--columns"):
+        stage_orders(con, tmp_path / "a", path)
+    with duckdb.connect() as again:
+        stage_orders(again, tmp_path / "b", path, columns={"customer_id": "Kunde"})
+        assert again.execute("select customer_id, order_count, total_spend from customer_rfm").fetchall() == [
+            ("K1", 1, 7.5)
+        ]
+
+
+def test_an_orders_file_without_an_amount_says_what_to_name(con, tmp_path):
+    path = write_rows(tmp_path / "o.csv", [["1", "A", "2024-01-01"]], ["Order ID", "Customer ID", "Order Date"])
+    with pytest.raises(InputError, match=r"missing column\(s\) amount .*--columns amount=HEADER"):
+        stage_orders(con, tmp_path, path)
+
+
+# --- whole builds ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def orders_alone(tmp_path_factory, export) -> tuple[Settings, list[str]]:
+    root = tmp_path_factory.mktemp("alone")
+    lines: list[str] = []
+    settings = Settings(
+        input_path=None, orders_path=export[0], warehouse_path=root / "w.duckdb", reports_dir=root / "reports"
+    )
+    build(settings, log=lines.append)
+    return settings, lines
+
+
+def test_orders_alone_segment_the_ids_of_the_orders_on_rfm(orders_alone, export):
+    settings, lines = orders_alone
+    path = settings.warehouse_path
+    expected = expected_rfm(export[1])
+    assert_same_rfm(rfm_frame(path), expected)
+    assert query(path, "select count(*) from customer_segments") == [(len(expected),)]
+    assert query(path, "select spec from model_features order by position") == [
+        ("days_since_last_order",),
+        ("order_count",),
+        ("total_spend:log",),
+    ]
+    # the measures travel with each customer, to the segmented CSV too
+    header = (settings.reports_dir / "segmented_customers.csv").read_text().splitlines()[0].split(",")
+    assert header[0] == "Customer ID" and header[-2:] == ["Cluster", "Segment"] and "rfm_score" in header
+    run = query(path, "select input_path, orders_path, order_rows, rejected_order_rows, as_of_date from pipeline_runs")
+    assert run[0][0] == run[0][1] == str(export[0].resolve()) and run[0][2:4] == (len(export[1]), 10)
+    assert any("currencies" in line for line in lines)
+    report = (settings.reports_dir / "index.html").read_text()
+    as_of = str(expected["as_of_date"].iloc[0])
+    assert "As of" in report and as_of in report and "order_rejects" in report
+
+
+def test_rfm_segments_have_unique_rfm_names(orders_alone):
+    path = orders_alone[0].warehouse_path
+    names = query(path, "select segment_label, base_label, persona, marketing_actions from segment_summary")
+    regions = {name for (name,) in query(path, "select segment_name from rfm_segments")}
+    labels = [label for label, *_ in names]
+    assert len(set(labels)) == len(labels) == 5
+    assert all(base in regions and persona and actions for _, base, persona, actions in names)
+
+
+def test_the_rfm_map_names_every_pair_of_scores_once():
+    seed = pd.read_csv(SQL_DIR / "seeds" / "rfm_segments.csv")
+    cells = [
+        (r, v)
+        for _, row in seed.iterrows()
+        for r in range(row.recency_min, row.recency_max + 1)
+        for v in range(row.value_min, row.value_max + 1)
+    ]
+    assert sorted(cells) == [(r, v) for r in range(1, 6) for v in range(1, 6)]
+
+
+@pytest.mark.parametrize("k", [2, 9])
+def test_rfm_names_stay_unique_for_any_k(tmp_path, k):
+    settings = Settings(
+        input_path=None,
+        orders_path=SAMPLE_ORDERS,
+        warehouse_path=tmp_path / "w.duckdb",
+        reports_dir=tmp_path / "reports",
+        k=k,
+    )
+    run_build(settings)
+    labels = [label for (label,) in query(settings.warehouse_path, "select segment_label from segment_summary")]
+    assert len(set(labels)) == len(labels) == k
+
+
+def test_the_sample_names_its_segments_as_marketers_do(tmp_path):
+    settings = Settings(
+        input_path=None, orders_path=SAMPLE_ORDERS, warehouse_path=tmp_path / "w.duckdb", reports_dir=tmp_path / "r"
+    )
+    run_build(settings)
+    groups = generate_customers(200, 7).set_index("CustomerID")["group"]
+    found = query(settings.warehouse_path, "select customer_id, segment_label from customer_segments")
+    label_of_group = pd.DataFrame(found, columns=["id", "label"]).assign(
+        group=lambda f: groups[f["id"].astype(int)].values
+    )
+    most = label_of_group.groupby("group")["label"].agg(lambda labels: labels.mode()[0]).to_dict()
+    assert most == {
+        "target": "Champions",
+        "high_income_low_spending": "At Risk",
+        "low_income_low_spending": "Hibernating",
+        "low_income_high_spending": "Promising",
+        "standard": "Need Attention",
+    }
+
+
+def test_both_files_join_by_id_and_count_what_does_not_match(tmp_path):
+    customers = tmp_path / "customers.csv"
+    lines = SAMPLE_INPUT.read_text().splitlines()
+    customers.write_text("\n".join([lines[0], *lines[1:181], "9001,Female,30,50,50"]) + "\n")  # ids 1..180 and 9001
+    orders = pd.read_csv(SAMPLE_ORDERS, dtype=str)
+    extra = pd.DataFrame([["X-1", "777", "2024-12-01", "30.0", "EUR", "completed"]], columns=orders.columns)
+    pd.concat([orders, extra]).to_csv(tmp_path / "orders.csv", index=False)
+    settings = Settings(
+        input_path=customers,
+        orders_path=tmp_path / "orders.csv",
+        warehouse_path=tmp_path / "w.duckdb",
+        reports_dir=tmp_path / "r",
+    )
+    result = run_build(settings)
+    path = settings.warehouse_path
+    with_orders = {i for (i,) in query(path, "select customer_id from customer_rfm")}
+    unknown = {i for (i,) in query(path, "select customer_id from orders_without_customer")}
+    assert unknown == with_orders - {str(n) for n in range(1, 181)}
+    assert "777" in unknown
+    no_orders = query(
+        path,
+        "select customer_id from customer_rejects join stg_customer_rows using (line_number) "
+        "where customer_rejects.reject_reason = 'has no orders'",
+    )
+    assert ("9001",) in no_orders
+    assert result.orders is not None
+    assert result.orders.unknown_customers == len(unknown) and result.orders.customers_without_orders == len(no_orders)
+    assert result.customers == 181 - len(no_orders)
+    # the customer's own columns and the orders' measures side by side
+    row = query(path, "select gender, age, order_count, rfm_score from customer_segments where customer_id = '1'")
+    assert row[0][0] in ("Male", "Female") and row[0][2] > 0 and len(row[0][3]) == 3
+
+
+def test_a_customer_without_orders_is_kept_when_the_model_reads_only_counts_and_spend(tmp_path):
+    customers = tmp_path / "customers.csv"
+    lines = SAMPLE_INPUT.read_text().splitlines()
+    customers.write_text("\n".join([*lines, "9001,Female,30,50,50"]) + "\n")
+    settings = Settings(
+        input_path=customers,
+        orders_path=SAMPLE_ORDERS,
+        warehouse_path=tmp_path / "w.duckdb",
+        reports_dir=tmp_path / "r",
+        features=("frequency", "monetary:log", "income"),
+    )
+    run_build(settings)
+    assert query(
+        settings.warehouse_path, "select order_count, total_spend from stg_customers where customer_id = '9001'"
+    ) == [(0, 0.0)]
+
+
+def test_two_exports_are_one_dataset_and_show_who_moved(tmp_path):
+    first = tmp_path / "orders_2024_06.csv"
+    orders = pd.read_csv(SAMPLE_ORDERS, dtype=str)
+    orders[orders["Order Date"] <= "2024-06-30"].to_csv(first, index=False)
+    settings = Settings(
+        input_path=None, orders_path=first, warehouse_path=tmp_path / "w.duckdb", reports_dir=tmp_path / "r"
+    )
+    run_build(settings)
+    run_build(settings, orders_path=SAMPLE_ORDERS)
+    path = settings.warehouse_path
+    assert query(path, "select run_id, compared_with_run_id, as_of_date from pipeline_runs order by 1") == [
+        (1, None, date(2024, 6, 30)),
+        (2, 1, date(2024, 12, 30)),
+    ]
+    moves = query(
+        path,
+        "select previous_segment_label, segment_label, count(*) from segment_changes "
+        "where change_type = 'moved' and previous_segment_label <> segment_label group by all",
+    )
+    assert any(before in ("Champions", "Loyal") and after == "At Risk" for before, after, _ in moves), moves
+    assert query(path, "select count(*) from segment_changes where change_type = 'new'")[0][0] > 0
+
+
+# --- the command ----------------------------------------------------------------------------
+
+
+def test_the_command_on_the_sample_orders(tmp_path):
+    settings = Settings(warehouse_path=tmp_path / "w.duckdb", reports_dir=tmp_path / "r")
+    done = subprocess.run(
+        pipeline_command(settings, "--orders", str(SAMPLE_ORDERS), "--as-of", "2024-12-31"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    last = done.stdout.strip().splitlines()[-1]
+    assert last.startswith("Done in ") and "199 customers in 5 segments" in last
+    assert "orders (0 rejected, 46 not counted) as of 2024-12-31" in last
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--as-of", "2024-01-01"], "--as-of needs an orders file"),
+        (["--orders", str(SAMPLE_ORDERS), "--as-of", "31.12.2024"], "expected a date as YYYY-MM-DD"),
+    ],
+)
+def test_usage_errors(tmp_path, options, message):
+    settings = Settings(warehouse_path=tmp_path / "w.duckdb", reports_dir=tmp_path / "r")
+    done = subprocess.run(pipeline_command(settings, *options), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and message in done.stderr
+
+
+def test_a_customer_feature_without_a_customer_file_is_one_error_line(tmp_path):
+    settings = Settings(warehouse_path=tmp_path / "w.duckdb", reports_dir=tmp_path / "r")
+    done = subprocess.run(
+        pipeline_command(settings, "--orders", str(SAMPLE_ORDERS), "--features", "income,recency"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert (
+        done.stderr.startswith("error: ")
+        and "with only an orders file, the features are the orders' measures" in done.stderr
+    )
+    assert done.stderr.count("\n") == 1
+
+
+def test_the_bundled_orders_are_the_generators_output(tmp_path):
+    write_orders(tmp_path / "orders.csv", 200, seed=7)
+    assert (tmp_path / "orders.csv").read_bytes() == SAMPLE_ORDERS.read_bytes()
+
+
+def test_nothing_but_the_id_date_and_amount_is_needed(con, tmp_path):
+    rows = [["A", "2024-01-01", "5"], ["B", "2024-01-02", "6"]]
+    # a bare `id` is an order's in a shop's export (Shopify's `Id`): it is not taken for the customer's
+    with duckdb.connect() as other, pytest.raises(InputError, match=r"missing column\(s\) customer_id"):
+        stage_orders(other, tmp_path / "a", write_rows(tmp_path / "a.csv", rows, ["id", "date", "amount"]))
+    stage_orders(con, tmp_path / "b", write_rows(tmp_path / "o.csv", rows, ["customer", "date", "amount"]))
+    assert con.execute("select customer_id, total_spend from customer_rfm order by 1").fetchall() == [
+        ("A", 5.0),
+        ("B", 6.0),
+    ]
+    assert math.isnan(con.execute("select coalesce(items, 'nan'::double) from customer_rfm limit 1").fetchall()[0][0])
+
+
+def test_the_command_line_lists_orders_options():
+    done = subprocess.run([sys.executable, "pipeline.py", "--help"], capture_output=True, text=True, cwd=SQL_DIR.parent)
+    assert "--orders PATH" in done.stdout and "--as-of DATE" in done.stdout
+
+
+def test_an_orders_build_has_the_declared_columns_and_types(orders_alone):
+    docs = load_schema(SQL_DIR)
+    path = orders_alone[0].warehouse_path
+    for name in (
+        "stg_order_rows",
+        "stg_orders",
+        "order_rejects",
+        "customer_rfm",
+        "orders_without_customer",
+        "int_segment_rfm_names",
+        "pipeline_runs",
+        "model_features",
+        "segment_summary",
+    ):
+        built = query(
+            path,
+            f"select column_name, lower(data_type) from duckdb_columns() where table_name = '{name}' "
+            "order by column_index",
+        )
+        assert built == list(docs[name].data_types.items()), name
+
+
+def test_a_customer_column_named_as_a_measure_travels_renamed(tmp_path):
+    lines = SAMPLE_INPUT.read_text().splitlines()
+    customers = tmp_path / "customers.csv"
+    customers.write_text("\n".join([lines[0] + ",Items", *(f"{line},{n}" for n, line in enumerate(lines[1:]))]) + "\n")
+    settings = Settings(
+        input_path=customers,
+        orders_path=SAMPLE_ORDERS,
+        warehouse_path=tmp_path / "w.duckdb",
+        reports_dir=tmp_path / "r",
+    )
+    run_build(settings)
+    found = query(settings.warehouse_path, "select \"Items_2\", items from stg_customers where customer_id = '1'")
+    assert found == [("0", None)]  # the file's column as written; the orders' quantities (none in this file)
+    header = (settings.reports_dir / "segmented_customers.csv").read_text().splitlines()[0].split(",")
+    assert header[5] == "Items" and "items_2" in header
