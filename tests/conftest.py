@@ -200,6 +200,18 @@ def load(con, path: Path, work: Path, **changes):
     return loaded
 
 
+def customers(con) -> list[tuple]:
+    """The staged customers' classic columns, in file order."""
+    return con.execute(
+        "select customer_id, gender, age, annual_income_k, spending_score from stg_customers order by line_number"
+    ).fetchall()
+
+
+def rejects(con) -> list[tuple]:
+    """The rejected lines and their reasons, in file order."""
+    return con.execute("select line_number, reject_reason from customer_rejects order by 1").fetchall()
+
+
 def stage_file(con, path: Path, work: Path, **changes):
     """Load the file and build the staging models on it, as a build would."""
     from segmentation.config import SQL_DIR

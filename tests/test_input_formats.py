@@ -14,23 +14,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import load, query, run_build, stage_file, write_csv
+from conftest import customers, load, query, rejects, run_build, stage_file, write_csv
 from segmentation import input_file
 from segmentation.config import SAMPLE_INPUT, Settings
 from segmentation.errors import InputError
 
 HEADER = "CustomerID,Gender,Age,Annual Income (k$),Spending Score (1-100)"
 SAMPLE_TEXT = SAMPLE_INPUT.read_text()
-
-
-def customers(con) -> list[tuple]:
-    return con.execute(
-        "select customer_id, gender, age, annual_income_k, spending_score from stg_customers order by line_number"
-    ).fetchall()
-
-
-def rejects(con) -> list[tuple]:
-    return con.execute("select line_number, reject_reason from customer_rejects order by 1").fetchall()
 
 
 # --- headers below a title -------------------------------------------------------------------

@@ -14,7 +14,7 @@ import zipfile
 import duckdb
 import pytest
 
-from conftest import load, query, run_build, stage_file, write_csv
+from conftest import customers, load, query, rejects, run_build, stage_file, write_csv
 from segmentation import input_file, loader, reports
 from segmentation.columns import income_unit
 from segmentation.config import SAMPLE_INPUT
@@ -22,16 +22,6 @@ from segmentation.errors import InputError
 
 HEADER = "CustomerID,Gender,Age,Annual Income (k$),Spending Score (1-100)"
 SAMPLE_ROWS = SAMPLE_INPUT.read_text().splitlines()[1:]
-
-
-def customers(con) -> list[tuple]:
-    return con.execute(
-        "select customer_id, gender, age, annual_income_k, spending_score from stg_customers order by line_number"
-    ).fetchall()
-
-
-def rejects(con) -> list[tuple]:
-    return con.execute("select line_number, reject_reason from customer_rejects order by 1").fetchall()
 
 
 def segmented_csv(settings) -> list[list[str]]:
