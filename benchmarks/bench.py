@@ -1,22 +1,27 @@
-"""Wall time and peak memory of whole pipeline runs on synthetic customers of growing size.
+"""Wall time and peak memory of whole pipeline runs on synthetic customers of growing size,
+beside the floor: what DuckDB itself needs to write the same artefacts.
 
-    .venv/bin/python benchmarks/bench.py [--sizes 200,1000000,10000000] [--repeat 3]
-        [--parquet-from 100000000] [--baseline-up-to 10000000] [--features income,spending,age]
+    .venv/bin/python benchmarks/bench.py [--sizes 200,1000000,10000000] [--classic-sizes 10000000]
+        [--repeat 3] [--compare REV] [--parquet-from 100000000] [--baseline-up-to 10000000]
+        [--features income,spending,age] [--orders 10000000]
 
-For each size it generates the data once (deterministic, cached in benchmarks/data/; the
-classic columns plus an Email column the build carries through), runs
-`pipeline.py` as a separate process, each time a first build into a new folder, then once more
-over the last warehouse (a rebuild: it carries the history and compares with the previous
-run), and prints: median wall time and peak memory of the first builds, the rebuild's, the time
-of each step (from the pipeline's own lines), and how well the segments recover the groups
-that generated the data (adjusted Rand index). Peak memory counts the worker processes too.
-A floor row times DuckDB alone reading the same file into a typed table and writing the
-segmented CSV and Parquet (floor.py), and the ratio of the pipeline to it.
+For each input (generated once, deterministic, cached in benchmarks/data/: `--sizes` the classic
+columns plus an Email column the build carries through, `--classic-sizes` the classic five
+columns alone; Parquet from `--parquet-from` rows) it runs `pipeline.py` as a separate process,
+each time a first build into a new folder, interleaved with the floor (floor.py) and, with
+`--compare REV`, with that commit's pipeline (from a temporary worktree) in the same run; then
+each version once more over its last warehouse (a rebuild: it carries the history and compares
+with the previous run). It prints per version: the median wall time and peak memory of the first
+builds (worker processes counted), the ratio to the floor, the rebuild and its ratio to the first
+build, the seconds to the command's first line of output, the seconds beyond importing the
+libraries, and how well the segments recover the groups that generated the data (adjusted Rand
+index); then the time of each step (from the pipeline's own lines).
 `--baseline-up-to N` also runs the notebook's steps as a plain pandas + scikit-learn script
 (notebook_baseline.py) up to N rows.
 `--orders 10000000` builds from that many generated orders of a tenth as many customers
 (`--orders` alone, recency, frequency and spend), beside a floor: DuckDB alone reading the same
-orders and summing them per customer (floor.py --orders). `--sizes ""` skips the customer files.
+orders and summing them per customer (floor.py --orders). `--sizes "" --classic-sizes ""` skips
+the customer files.
 Measures, never asserts: the numbers go in notes, not in the test suite.
 """
 
@@ -31,6 +36,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from math import comb
 from pathlib import Path
 
@@ -47,8 +55,16 @@ IMPORTS = "import duckdb, pandas, sklearn.cluster, sklearn.metrics, sklearn.prep
 STEP_LINE = re.compile(r"^\s*(?:\d+/\d+\s+)?(\w+)\s+(\w+)\.*\s.*\s(\d+\.\d+) s$")
 
 
-def run(command: list[str]) -> tuple[float, float, str]:
-    """Wall seconds, peak resident MiB and stdout of one child process.
+@dataclass(frozen=True)
+class Timed:
+    wall: float  # seconds
+    peak: float  # resident MiB, the child's and its workers'
+    first_line: float  # seconds to its first line of output
+    text: str  # its output
+
+
+def run(command: list[str], env: dict[str, str] | None = None) -> Timed:
+    """Wall seconds, peak resident MiB, time to the first line and the output of one child.
 
     The peak is the larger of the child's own resident peak (exact, from the kernel) and the
     memory of the child and its descendants (the worker processes) together, sampled every
@@ -56,25 +72,35 @@ def run(command: list[str]) -> tuple[float, float, str]:
     The child's own is its own only while this process stays small: Linux carries a process's
     peak across fork and exec, so data is generated and scored in children too."""
     started, done, tree_peak = time.perf_counter(), threading.Event(), 0.0
-    with tempfile.TemporaryFile("w+") as out:
-        child = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+    lines: list[str] = []
+    first_line = float("nan")
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
 
-        def sample() -> None:
-            nonlocal tree_peak
-            while not done.wait(0.1):
-                tree_peak = max(tree_peak, tree_resident_mib(child.pid))
+    def sample() -> None:
+        nonlocal tree_peak
+        while not done.wait(0.1):
+            tree_peak = max(tree_peak, tree_resident_mib(child.pid))
 
-        sampler = threading.Thread(target=sample)
-        sampler.start()
-        _, status, usage = os.wait4(child.pid, 0)
-        wall = time.perf_counter() - started
-        done.set()
-        sampler.join()
-        out.seek(0)
-        text = out.read()
+    def read() -> None:
+        nonlocal first_line
+        assert child.stdout is not None
+        for line in child.stdout:
+            if not lines:
+                first_line = time.perf_counter() - started
+            lines.append(line)
+
+    threads = [threading.Thread(target=sample), threading.Thread(target=read)]
+    for thread in threads:
+        thread.start()
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - started
+    done.set()
+    for thread in threads:
+        thread.join()
+    text = "".join(lines)
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{text}")
-    return wall, max(usage.ru_maxrss / 1024, tree_peak), text
+    return Timed(wall, max(usage.ru_maxrss / 1024, tree_peak), first_line, text)
 
 
 def tree_resident_mib(pid: int) -> float:
@@ -119,14 +145,14 @@ def agreement(warehouse: Path, rows: int, seed: int) -> float:
     return adjusted_rand_index(pairs)
 
 
-def input_file(rows: int, parquet: bool) -> Path:
+def input_file(rows: int, parquet: bool, email: bool) -> Path:
+    """Generated customers (cached): the classic columns, with an Email column or without."""
     DATA.mkdir(parents=True, exist_ok=True)
-    path = DATA / f"customers_{rows}_email.{'parquet' if parquet else 'csv'}"
+    path = DATA / f"customers_{rows}{'_email' if email else ''}.{'parquet' if parquet else 'csv'}"
     if not path.exists():
         print(f"generating {path.name} ...", flush=True)
-        run(
-            [sys.executable, "-m", "segmentation.sample_data", str(path), "--rows", str(rows), "--seed", "7", "--email"]
-        )
+        command = [sys.executable, "-m", "segmentation.sample_data", str(path), "--rows", str(rows), "--seed", "7"]
+        run(command + (["--email"] if email else []))
     return path
 
 
@@ -185,118 +211,171 @@ def bench_orders(orders: int, repeat: int) -> None:
             ]
             runs.append(run(command))
         rebuild = run(command)
-    wall, peak = statistics.median(r[0] for r in runs), max(r[1] for r in runs)
+    wall, peak = statistics.median(t.wall for t in runs), max(t.peak for t in runs)
     print(f"{label:>34} {'pipeline':<10} {wall:>8.2f} {peak:>9.0f}", flush=True)
-    print(f"{label:>34} {'rebuild':<10} {rebuild[0]:>8.2f} {rebuild[1]:>9.0f}", flush=True)
+    print(f"{label:>34} {'rebuild':<10} {rebuild.wall:>8.2f} {rebuild.peak:>9.0f}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         floor = [
             run([sys.executable, str(PROJECT / "benchmarks" / "floor.py"), "--orders", str(path), tmp])
             for _ in range(repeat)
         ]
-    floor_wall = statistics.median(r[0] for r in floor)
+    floor_wall = statistics.median(t.wall for t in floor)
     print(
-        f"{label:>34} {'floor':<10} {floor_wall:>8.2f} {max(r[1] for r in floor):>9.0f}"
+        f"{label:>34} {'floor':<10} {floor_wall:>8.2f} {max(t.peak for t in floor):>9.0f}"
         f"  pipeline/floor {wall / floor_wall:.2f}",
         flush=True,
     )
     print("\nseconds per step (the median run):")
-    for _, name, seconds in [m.groups() for m in map(STEP_LINE.match, runs[len(runs) // 2][2].splitlines()) if m]:
+    median = sorted(runs, key=lambda t: t.wall)[len(runs) // 2]
+    for _, name, seconds in [m.groups() for m in map(STEP_LINE.match, median.text.splitlines()) if m]:
         print(f"{name:<26}{float(seconds):>10.2f}")
+
+
+@dataclass(frozen=True)
+class Build:
+    """A version of the project to time: this checkout, or a previous commit's worktree."""
+
+    name: str
+    project: Path
+
+    def command(self, path: Path, warehouse: Path, features: str | None) -> list[str]:
+        return [
+            sys.executable,
+            str(self.project / "pipeline.py"),
+            "--input",
+            str(path),
+            "--warehouse",
+            str(warehouse),
+            "--reports",
+            str(warehouse.parent / "reports"),
+            *(["--features", features] if features else []),
+        ]
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "PYTHONPATH": str(self.project / "python")}
+
+
+@contextmanager
+def builds(compare: str | None) -> Iterator[list[Build]]:
+    """This checkout, and with `compare` a detached worktree of that commit beside it."""
+    if not compare:
+        yield [Build("pipeline", PROJECT)]
+        return
+    revision = subprocess.run(
+        ["git", "-C", str(PROJECT), "rev-parse", "--short", compare], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = Path(tmp) / revision
+        subprocess.run(
+            ["git", "-C", str(PROJECT), "worktree", "add", "--detach", str(tree), revision],
+            check=True,
+            capture_output=True,
+        )
+        try:
+            yield [Build("pipeline", PROJECT), Build(revision, tree)]
+        finally:
+            subprocess.run(["git", "-C", str(PROJECT), "worktree", "remove", "--force", str(tree)], check=True)
+
+
+def bench_input(label: str, path: Path, rows: int, versions: list[Build], args: argparse.Namespace) -> list:
+    """First builds of each version and the floor, interleaved (a drift in the machine's speed
+    hits all alike), then a rebuild of each; prints a row per version and the floor's. Returns
+    the step lines of this checkout's median first build."""
+    timed: dict[str, list[Timed]] = {build.name: [] for build in versions}
+    rebuilds: dict[str, Timed] = {}
+    floor, imports = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for repeat in range(args.repeat):  # each a first build, into a folder of its own
+            imports.append(run([sys.executable, "-c", IMPORTS]))
+            for build in versions:
+                warehouse = Path(tmp) / build.name / str(repeat) / "mall.duckdb"
+                timed[build.name].append(run(build.command(path, warehouse, args.features), build.env()))
+            floor.append(run([sys.executable, str(PROJECT / "benchmarks" / "floor.py"), str(path), f"{tmp}/floor"]))
+        for build in versions:  # the same input again over the last warehouse: with history
+            warehouse = Path(tmp) / build.name / str(args.repeat - 1) / "mall.duckdb"
+            rebuilds[build.name] = run(build.command(path, warehouse, args.features), build.env())
+        ari = float(run([sys.executable, __file__, "--agreement", str(warehouse), str(rows)]).text)
+    floor_wall = statistics.median(t.wall for t in floor)
+    imports_wall = statistics.median(t.wall for t in imports)
+    for build in versions:
+        runs = timed[build.name]
+        wall = statistics.median(t.wall for t in runs)
+        first_line = statistics.median(t.first_line for t in runs)
+        over = statistics.median(t.wall - i.wall for t, i in zip(runs, imports))
+        rebuild = rebuilds[build.name]
+        print(
+            f"{label:>20} {build.name:<10} {wall:>8.2f} {max(t.peak for t in runs):>9.0f} {wall / floor_wall:>8.2f}"
+            f" {rebuild.wall:>9.2f} {rebuild.wall / wall:>9.2f} {first_line:>8.2f} {over:>9.2f}"
+            + (f" {ari:>6.3f}" if build.project == PROJECT else ""),
+            flush=True,
+        )
+    print(
+        f"{label:>20} {'floor':<10} {floor_wall:>8.2f} {max(t.peak for t in floor):>9.0f} {1:>8.2f}"
+        f"{'':>20} {'':>8} {'':>9}  (imports alone {imports_wall:.2f} s)",
+        flush=True,
+    )
+    median = sorted(timed["pipeline"], key=lambda t: t.wall)[len(timed["pipeline"]) // 2]
+    return [m.groups() for m in map(STEP_LINE.match, median.text.splitlines()) if m]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="200,1000000,10000000")
+    parser.add_argument("--sizes", default="200,1000000,10000000", help="customers with an Email column")
+    parser.add_argument("--classic-sizes", default="10000000", help="customers with the classic five columns")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--parquet-from", type=int, default=100_000_000)
     parser.add_argument("--baseline-up-to", type=int, default=0)
     parser.add_argument("--features", help="the builds' --features (default: the pipeline's)")
     parser.add_argument("--orders", default="", help="numbers of orders to build from, e.g. 10000000 (an orders row)")
+    parser.add_argument("--compare", metavar="REV", help="time that commit too, interleaved with this checkout")
     parser.add_argument("--agreement", nargs=2, metavar=("WAREHOUSE", "ROWS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.agreement:
         print(agreement(Path(args.agreement[0]), int(args.agreement[1]), seed=7))
         return
-    sizes = [int(float(size)) for size in args.sizes.split(",") if size.strip()]
-    for orders in [int(float(size)) for size in args.orders.split(",") if size.strip()]:
+    for orders in sizes(args.orders):
         bench_orders(orders, args.repeat)
-    if not sizes:
+    inputs = [(rows, True) for rows in sizes(args.sizes)] + [(rows, False) for rows in sizes(args.classic_sizes)]
+    if not inputs:
         return
 
     header = (
-        f"{'rows':>12} {'input':>8} {'what':<10} {'wall s':>8} {'peak MiB':>9} {'ARI':>6}"
-        f" {'over imports':>13} {'over frozen':>12}"
+        f"{'input':>20} {'what':<10} {'wall s':>8} {'peak MiB':>9} {'÷ floor':>8} {'rebuild s':>9}"
+        f" {'÷ first':>9} {'1st line':>8} {'over imp.':>9} {'ARI':>6}"
     )
     print(header)
     print("-" * len(header))
-    steps_by_size, imports, frozen = {}, [], []
-    for rows in sizes:
-        path = input_file(rows, rows >= args.parquet_from)
-        runs, over, over_frozen = [], [], []
-        with tempfile.TemporaryDirectory() as tmp:
-            for repeat in range(args.repeat):  # each a first build, into a folder of its own
-                warehouse = Path(tmp) / str(repeat) / "mall.duckdb"
-                command = [
-                    sys.executable,
-                    str(PROJECT / "pipeline.py"),
-                    "--input",
-                    str(path),
-                    "--warehouse",
-                    str(warehouse),
-                    "--reports",
-                    str(warehouse.parent / "reports"),
-                    *(["--features", args.features] if args.features else []),
-                ]
-                # the imports alone beside each build, so a drift in the machine's speed hits both
-                imports.append(run([sys.executable, "-c", IMPORTS])[0])
-                frozen.append(run([sys.executable, "-c", IMPORTS + "; import gc; gc.freeze()"])[0])
-                runs.append(run(command))
-                over.append(runs[-1][0] - imports[-1])
-                over_frozen.append(runs[-1][0] - frozen[-1])
-            rebuild = run(command)  # the same input again over the last warehouse: with history
-            ari = float(run([sys.executable, __file__, "--agreement", str(warehouse), str(rows)])[2])
-        wall = statistics.median(r[0] for r in runs)
-        peak = max(r[1] for r in runs)
-        print(
-            f"{rows:>12,} {path.suffix[1:]:>8} {'pipeline':<10} {wall:>8.2f} {peak:>9.0f} {ari:>6.3f}"
-            f" {statistics.median(over):>13.2f} {statistics.median(over_frozen):>12.2f}",
-            flush=True,
-        )
-        print(f"{rows:>12,} {path.suffix[1:]:>8} {'rebuild':<10} {rebuild[0]:>8.2f} {rebuild[1]:>9.0f}", flush=True)
-        with tempfile.TemporaryDirectory() as tmp:
-            floor = [
-                run([sys.executable, str(PROJECT / "benchmarks" / "floor.py"), str(path), tmp])
-                for _ in range(args.repeat)
-            ]
-        floor_wall = statistics.median(r[0] for r in floor)
-        print(
-            f"{rows:>12,} {path.suffix[1:]:>8} {'floor':<10} {floor_wall:>8.2f} {max(r[1] for r in floor):>9.0f}"
-            f" {'':>6} {'pipeline/floor':>13} {wall / floor_wall:>12.2f}",
-            flush=True,
-        )
-        steps_by_size[rows] = [m.groups() for m in map(STEP_LINE.match, runs[len(runs) // 2][2].splitlines()) if m]
-        if rows <= args.baseline_up_to:
-            with tempfile.TemporaryDirectory() as tmp:
-                baseline = [
-                    run([sys.executable, str(PROJECT / "benchmarks" / "notebook_baseline.py"), str(path), tmp])
-                    for _ in range(args.repeat)
-                ]
-            wall = statistics.median(r[0] for r in baseline)
-            peak = max(r[1] for r in baseline)
-            print(f"{rows:>12,} {path.suffix[1:]:>8} {'notebook':<10} {wall:>8.2f} {peak:>9.0f} {'':>6}", flush=True)
+    steps_by_input = {}
+    with builds(args.compare) as versions:
+        for rows, email in inputs:
+            parquet = rows >= args.parquet_from
+            path = input_file(rows, parquet, email)
+            label = f"{rows:,} {'email' if email else 'classic'} {path.suffix[1:]}"
+            steps_by_input[label] = bench_input(label, path, rows, versions, args)
+            if rows <= args.baseline_up_to:
+                with tempfile.TemporaryDirectory() as tmp:
+                    baseline = [
+                        run([sys.executable, str(PROJECT / "benchmarks" / "notebook_baseline.py"), str(path), tmp])
+                        for _ in range(args.repeat)
+                    ]
+                wall = statistics.median(t.wall for t in baseline)
+                print(f"{label:>20} {'notebook':<10} {wall:>8.2f} {max(t.peak for t in baseline):>9.0f}", flush=True)
 
     print(
-        f"\nimporting the libraries alone: {statistics.median(imports):.2f} s; "
-        f"{statistics.median(frozen):.2f} s with the collector kept off them at exit, as pipeline.py does "
-        f"(medians of {len(imports)}). 'over imports' and 'over frozen': the median of each build's wall "
-        "time less that of the imports run just before it: what a build costs beyond importing its "
-        "libraries in one process (the build imports them in three, at once)."
+        "\n÷ floor: the median first build over the floor's median (DuckDB alone writing the same artefacts, "
+        "floor.py); ÷ first: the rebuild over the first build; 1st line: seconds to the command's first "
+        "line of output; over imp.: a build's wall time less that of importing its libraries in one "
+        "process just before it."
     )
-    print("\nseconds per step (the median run):")
-    names = [name for _, name, _ in next(iter(steps_by_size.values()))]
-    print(f"{'step':<22}" + "".join(f"{rows:>14,}" for rows in steps_by_size))
+    print("\nseconds per step (this checkout, the median run):")
+    names = [name for _, name, _ in next(iter(steps_by_input.values()))]
+    print(f"{'step':<30}" + "".join(f"{label:>22}" for label in steps_by_input))
     for i, name in enumerate(names):
-        print(f"{name:<22}" + "".join(f"{float(steps[i][2]):>14.2f}" for steps in steps_by_size.values()))
+        print(f"{name:<30}" + "".join(f"{float(steps[i][2]):>22.2f}" for steps in steps_by_input.values()))
+
+
+def sizes(text: str) -> list[int]:
+    return [int(float(size)) for size in text.split(",") if size.strip()]
 
 
 if __name__ == "__main__":
