@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
@@ -105,30 +107,39 @@ STAND_INS = (
 )
 
 
-def model_reads(path: Path, sql: str, macros: list[str], parser: duckdb.DuckDBPyConnection) -> frozenset[str]:
+def model_reads(path: Path, sql: str, macros: tuple[str, ...]) -> frozenset[str]:
     """What a model's file reads: its branches may differ for the classic model, others and
     an orders file's, so each stands in (a file without branches is parsed once)."""
     try:
-        texts = {render(sql, model, orders) for model, orders in STAND_INS}
-        return frozenset().union(*(tables_read(text, macros, parser) for text in texts))
+        return sql_reads(sql, macros)
     except PipelineError as e:
         raise PipelineError(f"{path}: {e}") from None
+
+
+@cache
+def sql_reads(sql: str, macros: tuple[str, ...]) -> frozenset[str]:
+    """`model_reads` of a file's text: remembered, so a process that builds again (a notebook,
+    a service, the tests) parses each file once, not on every build."""
+    texts = {render(sql, model, orders) for model, orders in STAND_INS}
+    with PARSER_LOCK, duckdb.connect() as parser:
+        return frozenset().union(*(tables_read(text, macros, parser) for text in texts))
+
+
+PARSER_LOCK = threading.Lock()  # builds in threads of one process parse one at a time
 
 
 def discover(sql_dir: Path, docs: dict[str, TableDoc]) -> tuple[list[Model], list[SingularTest]]:
     models = [Model(path.stem, frozenset(), (path.stem,), "seed", path=path) for path in sorted(sql_dir.rglob("*.csv"))]
     tests = []
-    macros = [path.stem for path in sorted(sql_dir.glob("macros/*.sql"))]
+    macros = tuple(path.stem for path in sorted(sql_dir.glob("macros/*.sql")))
     for name in macros:
         if name not in docs:
             raise PipelineError(
                 f"{sql_dir / 'macros' / name}.sql: document the macro and its arguments in a YAML `macros:` entry"
             )
-    files = [(path, path.read_text()) for path in sorted(sql_dir.rglob("*.sql"))]
-    with duckdb.connect() as parser:
-        reads = {path: model_reads(path, sql, macros, parser) for path, sql in files}
-    for path, sql in files:
-        inputs, folder = reads[path], path.parent.name
+    for path in sorted(sql_dir.rglob("*.sql")):
+        sql = path.read_text()
+        inputs, folder = model_reads(path, sql, macros), path.parent.name
         if folder == "tests":
             tests.append(SingularTest(path.stem, inputs, sql))
         elif folder == "macros":
