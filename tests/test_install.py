@@ -53,7 +53,10 @@ def test_the_installed_command_builds_in_the_current_folder_from_the_package_alo
     assert (environment / site / "segmentation" / "data" / "sample_customers.csv").is_file()
 
     done = run([str(environment / "bin" / "mall-segmentation"), "--input", "x.csv"], cwd=folder, env=env)
-    assert done.stdout.splitlines()[-1].startswith("Done in ")
+    first, *_, last = done.stdout.splitlines()
+    # said at once: the paths as this folder resolves them, and the file as given
+    assert first == f"Building {folder / 'warehouse' / 'mall.duckdb'} and {folder / 'reports'}/ from x.csv"
+    assert last.startswith("Done in ")
     # the build's output, and the lock that builds of these reports take turns with
     assert sorted(path.name for path in folder.iterdir()) == [".reports.lock", "reports", "warehouse", "x.csv"]
     assert (folder / "reports" / "index.html").is_file()

@@ -367,6 +367,15 @@ def missing_input(path: Path) -> bool:
         return False
 
 
+def building(settings: Settings) -> str:
+    """The command's first line: the input files and the warehouse and reports it builds."""
+    inputs = [str(path) for path in (settings.input_path, settings.orders_path) if path is not None]
+    return (
+        f"Building {os.path.abspath(settings.warehouse_path)} and {os.path.abspath(settings.reports_dir)}/ "
+        f"from {' and '.join(inputs)}"
+    )
+
+
 def run(argv: list[str] | None) -> int:
     """Parse the options, start the workers, build, and say how it ended."""
     settings = parse_args(argv)
@@ -374,6 +383,8 @@ def run(argv: list[str] | None) -> int:
         if path is not None and missing_input(path):
             print(f"error: {one_line(f'{path}: no such file')}", file=sys.stderr)
             return 1
+    # at once, before the imports and the workers' start: what is built, from what, and where
+    print(one_line(building(settings)), flush=True)
     from .workers import InProcess, Runner, Workers, signals_held
 
     runner: Runner
