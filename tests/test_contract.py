@@ -76,7 +76,7 @@ def test_a_first_build_creates_the_carried_tables_as_declared(con, tmp_path):
 
 
 def test_the_python_step_writes_declared_tables():
-    for name in (*kmeans_model.OUTPUTS, *colours.OUTPUTS):
+    for name in (*kmeans_model.MODEL_OUTPUTS, *kmeans_model.EVIDENCE_OUTPUTS, *colours.OUTPUTS):
         assert DOCS[name].kind == "models", name
 
 

@@ -109,8 +109,10 @@ def project(
 ) -> tuple[list[Model], list[SingularTest], dict[str, TableDoc]]:
     docs = load_schema(settings.sql_dir)
     models, tests = discover(settings.sql_dir, docs)
-    fit = partial(kmeans_model.run, runner=runner)
-    models.append(python_model("kmeans_segments", kmeans_model.INPUTS, kmeans_model.OUTPUTS, fit))
+    fitting = kmeans_model.Fitting(runner)
+    models.append(python_model("kmeans_segments", kmeans_model.INPUTS, kmeans_model.MODEL_OUTPUTS, fitting.model))
+    evidence = kmeans_model.EVIDENCE_OUTPUTS
+    models.append(python_model("kmeans_evidence", kmeans_model.EVIDENCE_INPUTS, evidence, fitting.evidence))
     models.append(python_model("segment_colours", colours.INPUTS, colours.OUTPUTS, colours.run))
     return build_order(models, SOURCES), tests, docs
 

@@ -104,7 +104,8 @@ def scores(scaled: np.ndarray, model: KMeans, subset: np.ndarray, distances: np.
 
 
 def as_selection(rows: list[dict]) -> pd.DataFrame:
-    return pd.DataFrame(rows).astype(
+    columns = ["k", "inertia", "silhouette", "calinski_harabasz", "davies_bouldin"]
+    return pd.DataFrame(rows, columns=columns).astype(
         {
             "k": "int32",
             "inertia": "float64",
@@ -234,12 +235,14 @@ def cluster_customers(
     previous: pd.DataFrame | None = None,
     used: frozenset[int] = frozenset(),
     transforms: tuple[str, ...] = (),
+    evidence: bool = True,
 ) -> Clustering:
     """Transform, scale, choose K, fit K-Means on the given customers (all of them, or a
     sample) and score it. `previous`: the previous run's centroids (cluster_id and features,
     original units), whose numbers matching clusters keep; `used`: every number earlier runs
     gave; `transforms`: each feature's (`features.TRANSFORMS`), none by default. Centroids are
-    given back in original units through the inverse transform.
+    given back in original units through the inverse transform. Without `evidence` (K given
+    only), the model alone: the same model, no K range, scores or refits (their tables empty).
 
     Rows are sorted by customer_id first, so the input's row order cannot change the result:
     shorter ids first, so whole-number ids (1, 2, ..., 10) keep their numeric order.
@@ -259,16 +262,23 @@ def cluster_customers(
         warnings.simplefilter("ignore", ConvergenceWarning)
         scaler = StandardScaler().fit(values)
         scaled = scaler.transform(values)
-        distances = pairwise_distances(scaled[subset])
-        selection, fits = k_selection(scaled, subset, distances, params)
+        if evidence or params.k is None:
+            distances = pairwise_distances(scaled[subset])
+            selection, fits = k_selection(scaled, subset, distances, params)
+        else:
+            selection, fits = as_selection([]), {}
         k = choose_k(selection, params.k)
         if not 1 <= k <= len(values):
             raise TooFewCustomers(f"K={k} needs at least {k} customers", len(values))
+        # a fit of the range is the fit with these arguments: the model is the same either way
         model = fits[k] if k in fits else fit_kmeans(scaled, k, params.seed, params.n_init)
-        agreement = stability(scaled, model, params)
-        # a given K beyond the range is scored too: its evidence joins the table
-        beyond = None if k in fits else scores(scaled, model, subset, distances)
-    reason = k_reason(selection, k, params.k is not None, beyond["silhouette"] if beyond else None)
+        if not evidence:
+            agreement, beyond = pd.DataFrame({"seed": [], "adjusted_rand_index": []}), None
+        else:
+            agreement = stability(scaled, model, params)
+            # a given K beyond the range is scored too: its evidence joins the table
+            beyond = None if k in fits else scores(scaled, model, subset, distances)
+    reason = k_reason(selection, k, params.k is not None, beyond["silhouette"] if beyond else None) if evidence else ""
     if beyond:
         selection = pd.concat([selection, as_selection([beyond])], ignore_index=True)
 
@@ -303,9 +313,11 @@ def cluster_customers(
         }
     )
     labels = renumber[model.labels_]
+    if not evidence:
+        subset = subset[:0]
     customer_scores = (
         silhouette_samples(distances, labels[subset], metric="precomputed")
-        if defined(labels[subset], len(subset))
+        if evidence and defined(labels[subset], len(subset))
         else np.full(len(subset), np.nan)
     )
     return Clustering(
@@ -325,26 +337,35 @@ def cluster_customers(
     )
 
 
+MODEL_TABLES = ("cluster_centroids", "feature_scaling")
+
+
 def model_tables(
     sample: pd.DataFrame,
     features: tuple[Feature, ...],
     settings: Settings,
     previous: pd.DataFrame | None,
     used: frozenset[int],
+    tables: tuple[str, ...] | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """The Python step's tables from its sample of customer_features (customer_id and the
-    features): the model (cluster_centroids, feature_scaling) and its diagnostics (k_selection,
-    customer_silhouettes, cluster_stability). `previous` and `used` as `cluster_customers`."""
+    """The Python step's tables (`tables` of them; all by default) from its sample of
+    customer_features (customer_id and the features): the model (MODEL_TABLES:
+    cluster_centroids, feature_scaling) and the evidence for it (k_selection,
+    customer_silhouettes, cluster_stability). With K given, the model alone costs one fit, and
+    the same model comes with its evidence; choosing K needs the evidence. `previous` and
+    `used` as `cluster_customers`."""
     columns = tuple(f.feature for f in features)
     transforms = tuple(f.transform for f in features)
-    model = cluster_customers(sample, columns, params(settings), previous, used, transforms)
+    evidence = settings.k is None or tables is None or not set(tables) <= set(MODEL_TABLES)
+    model = cluster_customers(sample, columns, params(settings), previous, used, transforms, evidence)
     centroids = model.centroids
     chosen = model.selection["is_chosen"].to_numpy(bool)
     selection = model.selection.assign(choice_reason=[model.k_reason if is_chosen else None for is_chosen in chosen])
-    return {
+    found = {
         "cluster_centroids": centroids.astype({column: "float64" for column in centroids.columns[1:]}),
         "k_selection": selection,
         "feature_scaling": model.scaling,
         "customer_silhouettes": model.silhouettes,
         "cluster_stability": model.stability,
     }
+    return found if tables is None else {table: found[table] for table in tables}

@@ -1,8 +1,8 @@
 """The Python step of the DAG: fits the scaler and K-Means on (a sample of) the feature view
-and writes back the model and its diagnostics as tables; SQL then assigns every customer
-(int_clustered_customers). The fitting itself (`clustering.model_tables`) goes through the build's
-runner (`workers`): this module reads and writes the database only, and never imports
-scikit-learn."""
+and writes back the model and, as a second model of the DAG, the evidence for it as tables;
+SQL assigns every customer (int_clustered_customers) in between. The fitting itself
+(`clustering.model_tables`) goes through the build's runner (`workers`): this module reads and
+writes the database only, and never imports scikit-learn."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pandas as pd
 
 from .config import Settings
 from .db import customer_sample, first_row, model_features, quote_ident
-from .errors import InputError, TooFewCustomers
+from .errors import InputError, PipelineError, TooFewCustomers
 from .features import Feature
-from .workers import CLUSTERING, Runner
+from .workers import CLUSTERING, Result, Runner
 
 INPUTS = (
     "customer_features",
@@ -23,7 +23,11 @@ INPUTS = (
     "previous_runs",
     "previous_segment_history",
 )
-OUTPUTS = ("cluster_centroids", "k_selection", "feature_scaling", "customer_silhouettes", "cluster_stability")
+MODEL_OUTPUTS = ("cluster_centroids", "feature_scaling")  # what assigning every customer needs
+EVIDENCE_OUTPUTS = ("k_selection", "customer_silhouettes", "cluster_stability")
+# The evidence is taken once every customer is assigned: with K given it is computed meanwhile
+# (in a worker process, from the command), not on the way to the assignment.
+EVIDENCE_INPUTS = ("cluster_centroids", "int_clustered_customers")
 
 
 def previous_model(
@@ -68,19 +72,45 @@ def check_varies(
             )
 
 
-def run(con: duckdb.DuckDBPyConnection, settings: Settings, runner: Runner) -> dict[str, pd.DataFrame]:
-    features = model_features(con)
-    # with fewer customers than the sample size it is all of them, and the fit is exact
-    columns = ", ".join(["customer_id", *(quote_ident(f.feature) for f in features)])
-    sample = customer_sample(con, "customer_features", columns, settings.sample_size, settings.seed)
-    check_varies(con, settings, features, sample)
-    try:
-        return runner.call(CLUSTERING, "model_tables", sample, features, settings, *previous_model(con, features))()
-    except TooFewCustomers as e:
-        customers = first_row(con, "select count(*) from customer_features")[0]
-        if e.had is not None and len(sample) < customers:  # the sample, not the input, is too small
-            raise InputError(
-                f"{settings.source_path}: {e.need}, the sample has {e.had} of the {customers:,} customers "
-                f"(--sample-size {settings.sample_size}); raise --sample-size"
-            ) from None
-        raise InputError(f"{settings.source_path}: {e}") from None
+class Fitting:
+    """The Python step as two models of the DAG: `model` fits and writes the model, `evidence`
+    later writes the evidence for it (the K range, silhouettes, refits with other seeds), which
+    with K given is asked for at once and computed while the build assigns the customers."""
+
+    def __init__(self, runner: Runner) -> None:
+        self.runner = runner
+        self.pending: Result | None = None
+
+    def model(self, con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, pd.DataFrame]:
+        features = model_features(con)
+        # with fewer customers than the sample size it is all of them, and the fit is exact
+        columns = ", ".join(["customer_id", *(quote_ident(f.feature) for f in features)])
+        sample = customer_sample(con, "customer_features", columns, settings.sample_size, settings.seed)
+        check_varies(con, settings, features, sample)
+        arguments = (sample, features, settings, *previous_model(con, features))
+        if settings.k is None:  # choosing K takes the evidence: all at once
+            tables = self.fitted(con, settings, self.runner.call(CLUSTERING, "model_tables", *arguments))
+            self.pending = lambda: {table: tables[table] for table in EVIDENCE_OUTPUTS}
+            return {table: tables[table] for table in MODEL_OUTPUTS}
+        model = self.runner.call(CLUSTERING, "model_tables", *arguments, MODEL_OUTPUTS)
+        self.pending = self.runner.call(CLUSTERING, "model_tables", *arguments, EVIDENCE_OUTPUTS)
+        return self.fitted(con, settings, model)
+
+    def evidence(self, con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, pd.DataFrame]:
+        if self.pending is None:
+            raise PipelineError("the evidence for the model was asked for before the model")
+        return self.fitted(con, settings, self.pending)
+
+    @staticmethod
+    def fitted(con: duckdb.DuckDBPyConnection, settings: Settings, result: Result) -> dict[str, pd.DataFrame]:
+        """The tables a call gives back; a sample too small for K said as the input's fault."""
+        try:
+            return result()
+        except TooFewCustomers as e:
+            customers = first_row(con, "select count(*) from customer_features")[0]
+            if e.had is not None and settings.sample_size < customers:  # the sample, not the input, is too small
+                raise InputError(
+                    f"{settings.source_path}: {e.need}, the sample has {e.had} of the {customers:,} customers "
+                    f"(--sample-size {settings.sample_size}); raise --sample-size"
+                ) from None
+            raise InputError(f"{settings.source_path}: {e}") from None
