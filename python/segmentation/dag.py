@@ -121,11 +121,18 @@ def sql_reads(sql: str, macros: tuple[str, ...]) -> frozenset[str]:
     """`model_reads` of a file's text: remembered, so a process that builds again (a notebook,
     a service, the tests) parses each file once, not on every build."""
     texts = {render(sql, model, orders) for model, orders in STAND_INS}
-    with PARSER_LOCK, duckdb.connect() as parser:
-        return frozenset().union(*(tables_read(text, macros, parser) for text in texts))
+    with PARSER_LOCK:
+        return frozenset().union(*(tables_read(text, macros, parser()) for text in texts))
 
 
 PARSER_LOCK = threading.Lock()  # builds in threads of one process parse one at a time
+
+
+@cache
+def parser() -> duckdb.DuckDBPyConnection:
+    """An empty in-memory database to parse with, one per process: opening one costs more than
+    parsing every model."""
+    return duckdb.connect()
 
 
 def discover(sql_dir: Path, docs: dict[str, TableDoc]) -> tuple[list[Model], list[SingularTest]]:
