@@ -176,6 +176,8 @@ def still_running(pids: list[int], within_s: float = 10) -> list[int]:
 
 STAGING = (
     "gender_labels",
+    "missing_value_markers",
+    "padding_characters",
     "summary_row_labels",
     "customer_key",
     "number_from_text",
@@ -220,7 +222,8 @@ def stage_file(con, path: Path, work: Path, **changes):
     from segmentation.schema import load_schema
 
     loaded = load(con, path, work, **changes)
-    models, _ = discover(SQL_DIR, load_schema(SQL_DIR))
+    sql_dir = changes.get("sql_dir", SQL_DIR)
+    models, _ = discover(sql_dir, load_schema(sql_dir))
     by_name = {model.name: model for model in models}
     for name in STAGING:
         materialize(con, by_name[name], None, model_features(con))

@@ -31,7 +31,16 @@ from segmentation.order_input import currency_warning
 from segmentation.sample_data import generate_customers, write_orders
 from segmentation.schema import load_schema
 
-ORDER_MODELS = ("order_statuses", "customer_key", "number_from_text", "stg_order_rows", "stg_orders", "order_rejects")
+ORDER_MODELS = (
+    "order_statuses",
+    "missing_value_markers",
+    "padding_characters",
+    "customer_key",
+    "number_from_text",
+    "stg_order_rows",
+    "stg_orders",
+    "order_rejects",
+)
 RFM_COLUMNS = [
     "customer_id",
     "first_order_date",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from conftest import stage_file, write_csv
+from segmentation.config import SQL_DIR
 
 HEADER = "CustomerID,Gender,Age,Annual Income (k$),Spending Score (1-100)\n"
 
@@ -166,3 +168,19 @@ def test_ids_that_look_the_same_are_one_customer(con, tmp_path, first, second):
 def test_the_largest_income_read_is_ten_to_the_fifteenth(con, tmp_path):
     customers, rejects = stage(con, tmp_path, HEADER + "1,Male,19,1000000000000000,39\n")
     assert customers == [("1", "Male", 19, 1e15, 39)] and rejects == []
+
+
+@pytest.mark.parametrize("extended", [False, True], ids=["shipped-seed", "marker-added"])
+def test_a_missing_marker_added_to_the_seed_is_read_as_missing(con, tmp_path, extended):
+    sql = shutil.copytree(SQL_DIR, tmp_path / "sql")
+    if extended:  # longer than any shipped marker, in capitals in the file
+        with (sql / "seeds" / "missing_value_markers.csv").open("a", encoding="utf-8") as seed:
+            seed.write("unknown,a CRM's placeholder\n")
+    text = HEADER + "Unknown,Male,19,15,39\n2,UNKNOWN,21,15,81\n"
+    customers, rejects = stage(con, tmp_path, text, sql_dir=sql)
+    if extended:
+        assert rejects == [(2, "customer_id is missing")]
+        assert customers == [("2", None, 21, 15, 81)]
+    else:
+        assert rejects == []
+        assert customers == [("Unknown", "Male", 19, 15, 39), ("2", "UNKNOWN", 21, 15, 81)]

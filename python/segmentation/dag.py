@@ -190,7 +190,8 @@ def materialize(
     elif model.kind == "seed":
         con.execute(
             f"create or replace table {quote_ident(model.name)} as "
-            "select * from read_csv($path, header = true, all_varchar = true)",
+            # a quoted empty field ("") is an empty text, an unquoted one a null
+            "select * from read_csv($path, header = true, all_varchar = true, allow_quoted_nulls = false)",
             {"path": str(model.path)},
         )
     elif model.kind == "macro" and model.sql is not None:

@@ -472,7 +472,7 @@ def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) -> 
         features = resolve_features(
             columns, settings.feature_requests, scale, orders is not None, orders.currency if orders else None
         )
-        check_numbers(con, features)
+        check_numbers(con, features, missing_markers(settings.sql_dir))
     except ValueError as e:
         raise InputError(f"{path}: {where}{e}") from None
     create_model_features(con, features)
@@ -1353,10 +1353,15 @@ def decide_gender_codes(con: duckdb.DuckDBPyConnection, columns: ColumnMap) -> t
 # A rough reading of a value as a number (sign, currency, separators and spaces aside), enough
 # to tell a column of numbers from one of text before staging reads each value exactly.
 ROUGH_NUMBER = r"[+-]?[$€£]?\s*[0-9][0-9 .,']*([eE][+-]?[0-9]+)?|[+-]?[$€£]?[.,][0-9]+"
-MISSING = ("", "?", "na", "n/a", "nan", "null", "none", "-", "\\n", "#n/a", "#na")
 
 
-def check_numbers(con: duckdb.DuckDBPyConnection, features: tuple[Feature, ...]) -> None:
+def missing_markers(sql_dir: Path) -> list[str]:
+    """What people write for "no value", in lower case: the seed staging compares values with."""
+    with (sql_dir / "seeds" / "missing_value_markers.csv").open(encoding="utf-8", newline="") as seed:
+        return [row["marker"] for row in csv.DictReader(seed)]
+
+
+def check_numbers(con: duckdb.DuckDBPyConnection, features: tuple[Feature, ...], missing: list[str]) -> None:
     """Refuse a feature of the input's own whose values are mostly not numbers (a text or a
     yes/no column), naming it and showing a few of its values; read on the first lines, as
     the decimal mark is."""
@@ -1368,7 +1373,7 @@ def check_numbers(con: duckdb.DuckDBPyConnection, features: tuple[Feature, ...])
             f"list(distinct v) filter (where not regexp_full_match(v, $number))[:4] "
             f"from (select trim({column}) as v from raw_customers where line_number <= $lines) "
             f"where not list_contains($missing, lower(v))",
-            {"number": ROUGH_NUMBER, "lines": MARK_SAMPLE_LINES, "missing": list(MISSING)},
+            {"number": ROUGH_NUMBER, "lines": MARK_SAMPLE_LINES, "missing": missing},
         )
         if values - numbers > values / 2:
             shown = ", ".join(repr(v) for v in sorted(examples))

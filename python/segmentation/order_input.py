@@ -30,7 +30,6 @@ from .config import ORDER_COLUMNS, Settings
 from .db import first_row
 from .loader import (
     MARK_SAMPLE_LINES,
-    MISSING,
     ORDER_RAW,
     PARTS_TABLE,
     RECORDS_TABLE,
@@ -38,6 +37,7 @@ from .loader import (
     create_named_records,
     decide_decimal_mark,
     files_sha256,
+    missing_markers,
     read_input,
 )
 from .text import utf8_text
@@ -131,7 +131,7 @@ def load_orders(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) 
     amount = "amount" if "amount" in columns.positions else "unit_price"
     decimal_comma, mark_warnings = decide_decimal_mark(con, columns, amount, "raw_orders", AMOUNT_SIGNS)
     day_first, date_warnings = decide_date_order(con, columns)
-    currency, currency_warnings = decide_currency(con, columns)
+    currency, currency_warnings = decide_currency(con, columns, missing_markers(settings.sql_dir))
     lines = f"{header.skipped} {line}{'' if header.skipped == 1 else 's'}"
     above = (f"the header is {line} {header.line}: {lines} above it skipped (a title or a note)",)
     warnings = header.warnings + (above if header.skipped else ()) + mark_warnings + date_warnings
@@ -191,13 +191,15 @@ def decide_date_order(con: duckdb.DuckDBPyConnection, columns: ColumnMap) -> tup
     return False, ()
 
 
-def decide_currency(con: duckdb.DuckDBPyConnection, columns: ColumnMap) -> tuple[str | None, tuple[str, ...]]:
+def decide_currency(
+    con: duckdb.DuckDBPyConnection, columns: ColumnMap, missing: list[str]
+) -> tuple[str | None, tuple[str, ...]]:
     """The currency of the amounts: the one most of the first lines' orders are in (None without
     a currency column). Amounts in different currencies cannot be added: orders in any other
     are rejected by staging, and `currency_warning` says how many there are in each."""
     if "currency" not in columns.positions:
         return None, ()
-    found = con.execute(CURRENCIES, {"missing": list(MISSING), "lines": MARK_SAMPLE_LINES}).fetchall()
+    found = con.execute(CURRENCIES, {"missing": missing, "lines": MARK_SAMPLE_LINES}).fetchall()
     return (found[0][0] if found else None), ()
 
 

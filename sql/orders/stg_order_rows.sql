@@ -32,16 +32,20 @@ excluded_statuses as (
     from order_statuses
 ),
 
--- what people write for "no value" (as int_customer_rows reads them)
+-- what people write for "no value", compared in lower case after trimming (a seed)
 missing_markers as (
-    select ['', '?', 'na', 'n/a', 'nan', 'null', 'none', '-', '\n', '#n/a', '#na'] as markers
+    select
+        list(marker) as markers,
+        max(length(marker)) as longest
+    from missing_value_markers
 ),
 
--- what pads a value copied from a web page or a spreadsheet besides spaces
+-- what pads a value copied from a web page or a spreadsheet (a seed)
 padding as (
     select
-        ' ' || chr(9) || chr(160) || chr(8239) || chr(8203) || chr(65279) as characters,
-        [32, 9, 160, 8239, 8203, 65279] as code_points
+        string_agg(chr(code_point::integer), '') as characters,
+        list(code_point::integer) as code_points
+    from padding_characters
 ),
 
 trimmed as (
@@ -99,7 +103,7 @@ typed as (
     select  -- noqa: ST06
         dated.*,
         coalesce(
-            length(dated.customer_id) <= 4
+            length(dated.customer_id) <= missing_markers.longest
             and list_contains(missing_markers.markers, lower(dated.customer_id)),
             true
         ) as is_id_missing,

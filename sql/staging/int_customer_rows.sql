@@ -69,18 +69,20 @@ input_columns as (
     select list(column_name) as column_names from raw_columns
 ),
 
--- what people write for "no value", compared lower-case after trimming: among them \N as
--- MySQL and psql export a null, #N/A and #NA as spreadsheets show a missing value
+-- what people write for "no value", compared in lower case after trimming (a seed)
 missing_markers as (
-    select ['', '?', 'na', 'n/a', 'nan', 'null', 'none', '-', '\n', '#n/a', '#na'] as markers
+    select
+        list(marker) as markers,
+        max(length(marker)) as longest
+    from missing_value_markers
 ),
 
--- what pads a value copied from a web page or a spreadsheet besides spaces: tabs, no-break
--- and zero-width spaces, a stray byte order mark
+-- what pads a value copied from a web page or a spreadsheet (a seed)
 padding as (
     select
-        ' ' || chr(9) || chr(160) || chr(8239) || chr(8203) || chr(65279) as characters,
-        [32, 9, 160, 8239, 8203, 65279] as code_points
+        string_agg(chr(code_point::integer), '') as characters,
+        list(code_point::integer) as code_points
+    from padding_characters
 ),
 
 -- every field trimmed (trim() only where a space is: nearly every field skips it); an id is
@@ -120,12 +122,12 @@ trimmed as (
 ),
 
 -- Each value is typed by a cheap test first (plain digits, an exact label); only the few that
--- fail it meet the costlier rules. A missing marker is at most 4 characters long.
+-- fail it meet the costlier rules. An id longer than the longest missing marker is no marker.
 typed as (
     select
         trimmed.*,
         coalesce(
-            length(trimmed.customer_id) <= 4
+            length(trimmed.customer_id) <= missing_markers.longest
             and list_contains(missing_markers.markers, lower(trimmed.customer_id)),
             true
         ) as is_id_missing,
