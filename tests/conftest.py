@@ -179,6 +179,8 @@ STAGING = (
     "missing_value_markers",
     "padding_characters",
     "summary_row_labels",
+    "int_value_conventions",
+    "trim_padding",
     "customer_key",
     "number_from_text",
     "int_customer_rows",

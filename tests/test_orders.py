@@ -35,6 +35,8 @@ ORDER_MODELS = (
     "order_statuses",
     "missing_value_markers",
     "padding_characters",
+    "int_value_conventions",
+    "trim_padding",
     "customer_key",
     "number_from_text",
     "stg_order_rows",

@@ -32,20 +32,9 @@ excluded_statuses as (
     from order_statuses
 ),
 
--- what people write for "no value", compared in lower case after trimming (a seed)
-missing_markers as (
-    select
-        list(marker) as markers,
-        max(length(marker)) as longest
-    from missing_value_markers
-),
-
--- what pads a value copied from a web page or a spreadsheet (a seed)
-padding as (
-    select
-        string_agg(chr(code_point::integer), '') as characters,
-        list(code_point::integer) as code_points
-    from padding_characters
+-- what reads as missing and what pads a value (seeds)
+conventions as (
+    select * from int_value_conventions
 ),
 
 trimmed as (
@@ -54,11 +43,10 @@ trimmed as (
         raw_rows.fields_found,
         raw_rows.fields_expected,
         raw_rows.line_problem,
-        if(
-            list_contains(padding.code_points, ascii(raw_rows.customer_id))
-            or list_contains(padding.code_points, ascii(right(raw_rows.customer_id, 1))),
-            trim(raw_rows.customer_id, padding.characters),
-            raw_rows.customer_id
+        trim_padding(
+            raw_rows.customer_id,
+            conventions.padding_characters,
+            conventions.padding_code_points
         ) as customer_id,
         -- trim() only where a space is: nearly every field skips it
         nullif(
@@ -79,7 +67,7 @@ trimmed as (
             if(contains(raw_rows.status, ' '), trim(raw_rows.status), raw_rows.status), ''
         ) as order_status
     from raw_rows
-    cross join padding
+    cross join conventions
 ),
 
 -- a date of two short numbers and a year, split, unless it starts as an ISO date does
@@ -103,8 +91,8 @@ typed as (
     select  -- noqa: ST06
         dated.*,
         coalesce(
-            length(dated.customer_id) <= missing_markers.longest
-            and list_contains(missing_markers.markers, lower(dated.customer_id)),
+            length(dated.customer_id) <= conventions.longest_missing_marker
+            and list_contains(conventions.missing_markers, lower(dated.customer_id)),
             true
         ) as is_id_missing,
         case
@@ -168,10 +156,10 @@ typed as (
                 )
             )
         ] as status_meaning,
-        missing_markers.markers
+        conventions.missing_markers as markers
     from dated
     cross join input_settings
-    cross join missing_markers
+    cross join conventions
     cross join excluded_statuses
 ),
 

@@ -20,7 +20,7 @@ number_from_text({{ value }}, input_settings.has_decimal_comma)
 {#- a label as it is compared: lower case, without padding, a final dot or what follows a colon
     ('Mme.', 'Total: 200') #}
 {%- macro label(value) -%}
-rtrim(lower(trim(split_part({{ value }}, ':', 1), padding.characters)), '.')
+rtrim(lower(trim(split_part({{ value }}, ':', 1), conventions.padding_characters)), '.')
 {%- endmacro %}
 {#- the fields of a record without an id that are neither blank nor numbers, as labels #}
 {%- set texts -%}
@@ -29,7 +29,7 @@ list_transform(
                         record_values,
                         lambda v: not (
                             v is null
-                            or list_contains(missing_markers.markers, lower(v))
+                            or list_contains(conventions.missing_markers, lower(v))
                             or regexp_full_match(v, '[+-]?[$€£]?[0-9][0-9 .,'']*%?')
                         )
                     ),
@@ -69,20 +69,9 @@ input_columns as (
     select list(column_name) as column_names from raw_columns
 ),
 
--- what people write for "no value", compared in lower case after trimming (a seed)
-missing_markers as (
-    select
-        list(marker) as markers,
-        max(length(marker)) as longest
-    from missing_value_markers
-),
-
--- what pads a value copied from a web page or a spreadsheet (a seed)
-padding as (
-    select
-        string_agg(chr(code_point::integer), '') as characters,
-        list(code_point::integer) as code_points
-    from padding_characters
+-- what reads as missing and what pads a value (seeds)
+conventions as (
+    select * from int_value_conventions
 ),
 
 -- every field trimmed (trim() only where a space is: nearly every field skips it); an id is
@@ -94,11 +83,10 @@ trimmed as (
         raw_rows.fields_found,
         raw_rows.fields_expected,
         raw_rows.line_problem,
-        if(
-            list_contains(padding.code_points, ascii(raw_rows.customer_id))
-            or list_contains(padding.code_points, ascii(right(raw_rows.customer_id, 1))),
-            trim(raw_rows.customer_id, padding.characters),
-            raw_rows.customer_id
+        trim_padding(
+            raw_rows.customer_id,
+            conventions.padding_characters,
+            conventions.padding_code_points
         ) as customer_id,
         if(contains(gender, ' '), trim(gender), gender) as gender,
         if(contains(age, ' '), trim(age), age) as age,
@@ -118,7 +106,7 @@ trimmed as (
             ''
         )
     from raw_rows
-    cross join padding
+    cross join conventions
 ),
 
 -- Each value is typed by a cheap test first (plain digits, an exact label); only the few that
@@ -127,8 +115,8 @@ typed as (
     select
         trimmed.*,
         coalesce(
-            length(trimmed.customer_id) <= missing_markers.longest
-            and list_contains(missing_markers.markers, lower(trimmed.customer_id)),
+            length(trimmed.customer_id) <= conventions.longest_missing_marker
+            and list_contains(conventions.missing_markers, lower(trimmed.customer_id)),
             true
         ) as is_id_missing,
         -- the other fields of a record without an id, which may be a summary row's
@@ -166,9 +154,10 @@ typed as (
                 ]
             when
                 not list_contains(
-                    missing_markers.markers, lower(trim(trimmed.gender, padding.characters))
+                    conventions.missing_markers,
+                    lower(trim(trimmed.gender, conventions.padding_characters))
                 )
-                then trim(trimmed.gender, padding.characters)
+                then trim(trimmed.gender, conventions.padding_characters)
         end as gender_label,
         -- missing where the input has the column but no label came of it (the label, above)
         list_contains(input_columns.column_names, 'gender')
@@ -190,10 +179,9 @@ typed as (
         {{ number("trimmed." ~ feature.ident) }} as feature_{{ feature.position }}_number,
         {%- endfor %}
         input_columns.column_names,
-        missing_markers.markers
+        conventions.missing_markers as markers
     from trimmed
-    cross join padding
-    cross join missing_markers
+    cross join conventions
     cross join input_columns
     cross join input_settings
     cross join known_genders
