@@ -59,8 +59,13 @@ def summarise(con, frame: pd.DataFrame, features: tuple[str, ...], k: int) -> pd
         )
     declared = tuple(classic(CLASSIC_BY_COLUMN[column], position) for position, column in enumerate(features, 1))
     create_model_features(con, declared)
-    for model, kind in (("int_customer_feature_values", "view"), ("int_segment_feature_profiles", "table")):
-        sql = render((SQL_DIR / "profiles" / f"{model}.sql").read_text(), declared)
+    for folder, model, kind in (
+        ("profiles", "int_customer_feature_values", "view"),
+        ("profiles", "int_segment_feature_profiles", "table"),
+        ("profiles", "int_segment_profiles", "table"),
+        ("labels", "int_segment_classic_labels", "table"),
+    ):
+        sql = render((SQL_DIR / folder / f"{model}.sql").read_text(), declared)
         con.execute(f"create or replace {kind} {model} as {sql}")
     return con.sql(render((SQL_DIR / "marts" / "segment_summary.sql").read_text(), declared)).df()
 
