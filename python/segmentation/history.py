@@ -47,10 +47,12 @@ CARRIED = {
         "segment_colours",
         "select * from live.segment_colours",
     ),
+    # the customers of stg_customers (every one is clustered), read from a table: the view
+    # would stage the whole file again, three times the cost
     "previous_customers": (
-        "stg_customers",
+        "int_clustered_customers",
         "select customer_id::varchar as customer_id, {gender}::varchar as gender, {age}::double as age "
-        "from live.stg_customers order by hash(customer_id::varchar) limit $compared",
+        "from live.int_clustered_customers order by hash(customer_id::varchar) limit $compared",
     ),
 }
 # Every source table `carry_history` creates.
