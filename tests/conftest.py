@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -77,6 +78,34 @@ def hooked_pipeline(settings, hook: str, *extra: str) -> subprocess.CompletedPro
         ]
     )
     return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180)
+
+
+def run_command(capsys: pytest.CaptureFixture[str], *argv: str) -> subprocess.CompletedProcess:
+    """The command's `main` called in this process with `argv`, K-Means and the charts run here
+    too (`IN_PROCESS`, not worker processes): its exit code and what it printed, as a
+    `CompletedProcess`. For the tests of what the command does and says; those of signals,
+    kills and worker processes start the command itself (`pipeline_command`)."""
+    from segmentation import cli
+    from segmentation.workers import IN_PROCESS
+
+    handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    capsys.readouterr()  # what the test printed before is not the command's
+    try:
+        code = cli.main(list(argv), runner=IN_PROCESS)
+    except SystemExit as e:  # a usage error
+        code = e.code
+    finally:
+        for number, handler in handlers.items():  # main takes Ctrl-C and SIGTERM over
+            signal.signal(number, handler)
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(["pipeline.py", *argv], code, out, err)
+
+
+def command_in_process(
+    capsys: pytest.CaptureFixture[str], settings: Settings, *extra: str
+) -> subprocess.CompletedProcess:
+    """`run_command` of the command line `pipeline_command(settings, *extra)`."""
+    return run_command(capsys, *pipeline_command(settings, *extra)[2:])
 
 
 def run_build(settings: Settings, **changes) -> BuildResult:
