@@ -15,7 +15,16 @@ import textwrap
 import pytest
 from matplotlib.image import imread
 
-from conftest import child_processes, fingerprint, pipeline_command, query, run_build, still_running, write_csv
+from conftest import (
+    child_processes,
+    command_in_process,
+    fingerprint,
+    pipeline_command,
+    query,
+    run_build,
+    still_running,
+    write_csv,
+)
 from segmentation import publish
 from segmentation.config import PROJECT_DIR, SAMPLE_INPUT
 from segmentation.errors import PipelineError
@@ -65,8 +74,7 @@ def test_a_reader_holding_the_file_neither_blocks_nor_breaks(tmp_path, settings)
         text=True,
     )
     before = reader.stdout.readline()
-    rebuild = start_pipeline(settings, "--input", str(shifted_input(tmp_path)))
-    assert rebuild.wait(timeout=120) == 0, rebuild.stderr.read()
+    run_build(settings, input_path=shifted_input(tmp_path))  # while the reader's connection is open
     after, _ = reader.communicate("go\n", timeout=30)
     assert reader.returncode == 0
     assert after.strip() == before.strip()  # the open connection still reads the old data
@@ -75,13 +83,13 @@ def test_a_reader_holding_the_file_neither_blocks_nor_breaks(tmp_path, settings)
     assert query(settings.warehouse_path, "select count(*) from pipeline_runs") == [(2,)]
 
 
-def test_a_second_run_waits_for_the_lock_or_stops_with_a_message(tmp_path, settings):
+def test_a_second_run_waits_for_the_lock_or_stops_with_a_message(tmp_path, settings, capsys):
     settings.warehouse_path.parent.mkdir(parents=True)
     with open(lock_path(settings.warehouse_path), "a") as held:
-        fcntl.flock(held, fcntl.LOCK_EX)  # as a running build would
-        impatient = start_pipeline(settings, "--lock-timeout", "0")
-        assert impatient.wait(timeout=60) == 1
-        assert impatient.stderr.read().strip() == (
+        fcntl.flock(held, fcntl.LOCK_EX)  # as a running build would (flock: per open file, not per process)
+        impatient = command_in_process(capsys, settings, "--lock-timeout", "0")
+        assert impatient.returncode == 1
+        assert impatient.stderr.strip() == (
             f"error: {settings.warehouse_path}: another build is running (waited 0 s for it)"
         )
         patient = start_pipeline(settings, "--lock-timeout", "60")
