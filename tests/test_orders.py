@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import pipeline_command, query, run_build
+from conftest import command_in_process, pipeline_command, query, run_build
 from segmentation.build import build
 from segmentation.config import SAMPLE_INPUT, SAMPLE_ORDERS, SQL_DIR, Settings
 from segmentation.dag import discover, materialize
@@ -537,14 +537,9 @@ def test_two_exports_are_one_dataset_and_show_who_moved(tmp_path):
 # --- the command ----------------------------------------------------------------------------
 
 
-def test_the_command_on_the_sample_orders(tmp_path):
+def test_the_command_on_the_sample_orders(tmp_path, capsys):
     settings = Settings(warehouse_path=tmp_path / "w.duckdb", reports_dir=tmp_path / "r")
-    done = subprocess.run(
-        pipeline_command(settings, "--orders", str(SAMPLE_ORDERS), "--as-of", "2024-12-31"),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = command_in_process(capsys, settings, "--orders", str(SAMPLE_ORDERS), "--as-of", "2024-12-31")
     assert done.returncode == 0, done.stderr
     last = done.stdout.strip().splitlines()[-1]
     assert last.startswith("Done in ") and "199 customers in 5 segments" in last
@@ -564,14 +559,9 @@ def test_usage_errors(tmp_path, options, message):
     assert done.returncode == 2 and message in done.stderr
 
 
-def test_a_customer_feature_without_a_customer_file_is_one_error_line(tmp_path):
+def test_a_customer_feature_without_a_customer_file_is_one_error_line(tmp_path, capsys):
     settings = Settings(warehouse_path=tmp_path / "w.duckdb", reports_dir=tmp_path / "r")
-    done = subprocess.run(
-        pipeline_command(settings, "--orders", str(SAMPLE_ORDERS), "--features", "income,recency"),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = command_in_process(capsys, settings, "--orders", str(SAMPLE_ORDERS), "--features", "income,recency")
     assert done.returncode == 1
     assert (
         done.stderr.startswith("error: ")
