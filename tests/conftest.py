@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -112,22 +113,23 @@ def run_build(settings: Settings, **changes) -> BuildResult:
     return build(replace(settings, **changes), log=lambda line: None)
 
 
-@pytest.fixture(scope="module")
-def sample_build(tmp_path_factory) -> Settings:
-    """One build of the bundled sample, shared by the read-only tests of a module."""
-    root = tmp_path_factory.mktemp("sample")
-    built = Settings(warehouse_path=root / "mall.duckdb", reports_dir=root / "reports")
-    run_build(built)
-    return built
-
-
 @pytest.fixture(scope="session")
-def first_build(tmp_path_factory) -> Settings:
-    """The bundled sample built once (per test process), for `published` to copy."""
+def first_build(tmp_path_factory) -> Iterator[Settings]:
+    """The bundled sample built once (per test process) with the default settings, for
+    `published` to copy and the read-only tests to read (`sample_build`). Nothing may change
+    it: its files are checked at the end of the session."""
     root = tmp_path_factory.mktemp("first-build")
     built = Settings(warehouse_path=root / "warehouse" / "mall.duckdb", reports_dir=root / "reports")
     run_build(built)
-    return built
+    before = fingerprint(root)
+    yield built
+    assert fingerprint(root) == before, "a test changed the shared build of the sample"
+
+
+@pytest.fixture(scope="session")
+def sample_build(first_build: Settings) -> Settings:
+    """One build of the bundled sample, shared by the read-only tests (`first_build`)."""
+    return first_build
 
 
 @pytest.fixture
