@@ -24,8 +24,8 @@ import pytest
 from conftest import (
     command_in_process,
     fingerprint,
-    hooked_pipeline,
     pipeline_command,
+    publishing_stopped,
     query,
     run_build,
     run_command,
@@ -302,29 +302,18 @@ def test_a_signal_at_any_moment_is_one_line(settings, sig, delay):
     assert scratch_left(settings) == []
 
 
-SIGTERM_AFTER_SWAP = textwrap.dedent("""
-    import os, signal, sys
-    sys.path.insert(0, {project!r})
-    import pipeline
-    from segmentation import publish
+SIGTERM_AFTER_SWAP = """
     swap = publish.swap_reports
     def swap_then_terminated(*args, **kwargs):
         swap(*args, **kwargs)
         os.kill(os.getpid(), signal.SIGTERM)
     publish.swap_reports = swap_then_terminated
-    sys.exit(pipeline.main({argv!r}))
-""")
+"""
 
 
 @pytest.mark.usefixtures("published")
 def test_sigterm_while_publishing_waits_for_the_pair_and_says_so(settings):
-    argv = command(settings)[2:]
-    done = subprocess.run(
-        [sys.executable, "-c", SIGTERM_AFTER_SWAP.format(project=str(PROJECT_DIR), argv=argv)],
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    done = publishing_stopped(settings, SIGTERM_AFTER_SWAP)
     assert done.returncode == 143
     assert done.stderr == ("error: terminated after run 2 was published: the warehouse and reports are this build's\n")
     assert query(settings.warehouse_path, "select max(run_id) from pipeline_runs") == [(2,)]
@@ -404,7 +393,7 @@ def test_files_saved_in_the_reports_after_a_killed_publish_stop_the_restore(sett
             os.kill(os.getpid(), signal.SIGKILL)
         publish.replace_file = killed
     """
-    done = hooked_pipeline(settings, hook)
+    done = publishing_stopped(settings, hook)
     assert done.returncode == -signal.SIGKILL
     (settings.reports_dir / "notes.txt").write_text("mine")  # into the half-published reports
     with pytest.raises(PipelineError, match=r"the reports folder holds notes\.txt, which no build recorded"):

@@ -24,6 +24,7 @@ from conftest import (
     fingerprint,
     hooked_pipeline,
     pipeline_command,
+    publishing_stopped,
     query,
     run_build,
     scratch_left,
@@ -356,7 +357,7 @@ def assert_killed_build_repaired(settings, done: subprocess.CompletedProcess) ->
 @pytest.mark.usefixtures("published")
 @pytest.mark.parametrize(("name", "when"), KILL_POINTS)
 def test_a_kill_while_publishing_leaves_a_consistent_pair(settings, name, when):
-    done = hooked_pipeline(settings, kill_hook(name, when))
+    done = publishing_stopped(settings, kill_hook(name, when))
     assert_killed_build_repaired(settings, done)
 
 
@@ -373,13 +374,13 @@ def test_a_kill_inside_the_three_renames_exchange_is_repaired(settings, renames)
                 os.kill(os.getpid(), signal.SIGKILL)
         os.rename = rename
     """
-    done = hooked_pipeline(settings, hook)
+    done = publishing_stopped(settings, hook)
     assert_killed_build_repaired(settings, done)
 
 
 @pytest.mark.usefixtures("published")
 def test_ctrl_c_while_publishing_waits_for_the_pair_and_says_so(settings):
-    done = hooked_pipeline(settings, kill_hook("swap_reports", "after", "SIGINT"))
+    done = publishing_stopped(settings, kill_hook("swap_reports", "after", "SIGINT"))
     assert done.returncode == 130
     assert one_error_line(done) == (
         "error: interrupted after run 2 was published: the warehouse and reports are this build's"
@@ -391,7 +392,7 @@ def test_ctrl_c_while_publishing_waits_for_the_pair_and_says_so(settings):
 @pytest.mark.usefixtures("published")
 def test_ctrl_c_before_publishing_leaves_the_pair_and_says_so(settings):
     before = fingerprint(settings.warehouse_path, settings.reports_dir)
-    done = hooked_pipeline(settings, kill_hook("live_warehouse", "before", "SIGINT"))
+    done = publishing_stopped(settings, kill_hook("live_warehouse", "before", "SIGINT"))
     assert done.returncode == 130
     assert one_error_line(done) == "error: interrupted; the published warehouse and reports are as they were"
     assert fingerprint(settings.warehouse_path, settings.reports_dir) == before
