@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import multiprocessing
 import os
@@ -21,6 +22,7 @@ import pytest
 
 from segmentation.build import BuildResult, build
 from segmentation.config import PROJECT_DIR, SAMPLE_INPUT, Settings
+from segmentation.dag import Model
 from segmentation.publish import lock_path, read_manifest, resolve_paths, write_manifest
 
 # The classic file, needed only by the tests of the published reference figures (GUIDE
@@ -284,16 +286,25 @@ def rejects(con) -> list[tuple]:
     return con.execute("select line_number, reject_reason from customer_rejects order by 1").fetchall()
 
 
-def stage_file(con, path: Path, work: Path, **changes):
-    """Load the file and build the staging models on it, as a build would."""
+@functools.cache
+def sql_models() -> dict[str, Model]:
+    """The project's models by name, as a build discovers them from sql/: discovered once per
+    test process (half the time of staging a small file), as the files do not change meanwhile."""
     from segmentation.config import SQL_DIR
-    from segmentation.dag import discover, materialize
-    from segmentation.db import model_features
+    from segmentation.dag import discover
     from segmentation.schema import load_schema
 
-    loaded = load(con, path, work, **changes)
     models, _ = discover(SQL_DIR, load_schema(SQL_DIR))
-    by_name = {model.name: model for model in models}
+    return {model.name: model for model in models}
+
+
+def stage_file(con, path: Path, work: Path, **changes):
+    """Load the file and build the staging models on it, as a build would."""
+    from segmentation.dag import materialize
+    from segmentation.db import model_features
+
+    loaded = load(con, path, work, **changes)
+    by_name = sql_models()
     for name in STAGING:
         materialize(con, by_name[name], None, model_features(con))
     return loaded

@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import command_in_process, pipeline_command, query, run_build
+from conftest import command_in_process, pipeline_command, query, run_build, sql_models
 from segmentation.build import build
 from segmentation.config import SAMPLE_INPUT, SAMPLE_ORDERS, SQL_DIR, Settings
-from segmentation.dag import discover, materialize
+from segmentation.dag import materialize
 from segmentation.db import model_features
 from segmentation.errors import InputError
 from segmentation.history import carry_history
@@ -166,8 +166,7 @@ def stage_orders(con: duckdb.DuckDBPyConnection, work: Path, orders: Path, custo
     )
     loaded = load_raw(con, settings, work / "input")
     carry_history(con, settings)
-    models, _ = discover(SQL_DIR, load_schema(SQL_DIR))
-    by_name = {model.name: model for model in models}
+    by_name = sql_models()
     role = con.execute("select role from raw_order_input").fetchall()[0][0]
     for name in (*ORDER_MODELS, "customer_rfm"):
         materialize(con, by_name[name], None, model_features(con), role)
