@@ -85,33 +85,53 @@ def hooked_pipeline(settings, hook: str, *extra: str) -> subprocess.CompletedPro
     return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180)
 
 
+class PublishingHooked:
+    """The command, with `hook` (as for `hooked_pipeline`, and `test_pipe`, a connection to
+    `pipe`, in scope) stopping it while it publishes, in a process of its own: killed,
+    interrupted, held or exiting, that process ends as the command's would. It is forked from a
+    server process that has the project and its libraries imported (a fresh interpreter spends
+    more time importing them than building the sample), and K-Means and the charts run in it
+    (`IN_PROCESS`): a build reaches publishing after their part is done."""
+
+    def __init__(self, settings: Settings, hook: str, *extra: str) -> None:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["conftest", "pipeline", "segmentation.build", *PRELOADED])
+        self.folder = tempfile.TemporaryDirectory()
+        self.out, self.err = Path(self.folder.name) / "stdout", Path(self.folder.name) / "stderr"
+        self.argv = pipeline_command(settings, *extra)[2:]
+        self.pipe, theirs = context.Pipe()
+        self.process = context.Process(
+            target=command_with_hook, args=(hook, self.argv, str(self.out), str(self.err), theirs)
+        )
+        self.process.start()
+        theirs.close()  # the process's end is its own: a process gone ends `pipe` too
+
+    def wait(self, timeout: float = 180) -> subprocess.CompletedProcess:
+        self.process.join(timeout)
+        if self.process.exitcode is None:
+            self.kill()
+            raise AssertionError(f"the command did not end within {timeout} s: {self.err.read_text()}")
+        done = subprocess.CompletedProcess(self.argv, self.process.exitcode, self.out.read_text(), self.err.read_text())
+        self.folder.cleanup()
+        return done
+
+    def kill(self) -> None:
+        if self.process.exitcode is None:
+            self.process.kill()
+            self.process.join()
+
+
 def publishing_stopped(settings: Settings, hook: str, *extra: str) -> subprocess.CompletedProcess:
-    """The command, with `hook` (as for `hooked_pipeline`) stopping it while it publishes, in a
-    process of its own: killed, interrupted or exiting, that process ends as the command's
-    would. It is forked from a server process that has the project and its libraries imported
-    (a fresh interpreter spends more time importing them than building the sample), and K-Means
-    and the charts run in it (`IN_PROCESS`): a build reaches publishing after their part is done."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["conftest", "pipeline", "segmentation.build", *PRELOADED])
-    with tempfile.TemporaryDirectory() as folder:
-        out, err = Path(folder) / "stdout", Path(folder) / "stderr"
-        argv = pipeline_command(settings, *extra)[2:]
-        process = context.Process(target=command_with_hook, args=(hook, argv, str(out), str(err)))
-        process.start()
-        process.join(180)
-        if process.exitcode is None:
-            process.kill()
-            process.join()
-            raise AssertionError(f"the command did not end within 180 s: {err.read_text()}")
-        return subprocess.CompletedProcess(argv, process.exitcode, out.read_text(), err.read_text())
+    """`PublishingHooked`, waited for: how it ended."""
+    return PublishingHooked(settings, hook, *extra).wait()
 
 
 # What the command's process imports anyway (K-Means and the charts run in it with IN_PROCESS).
 PRELOADED = ["segmentation.clustering", "segmentation.charts"]
 
 
-def command_with_hook(hook: str, argv: list[str], out: str, err: str) -> None:
-    """`publishing_stopped`'s process: its output to the files `out` and `err`, the hook run,
+def command_with_hook(hook: str, argv: list[str], out: str, err: str, pipe: object) -> None:
+    """`PublishingHooked`'s process: its output to the files `out` and `err`, the hook run,
     then the command's main; exits with its code, or as the hook ends it."""
     for fd, path in ((1, out), (2, err)):
         os.dup2(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), fd)
@@ -120,7 +140,8 @@ def command_with_hook(hook: str, argv: list[str], out: str, err: str) -> None:
     from segmentation import publish
     from segmentation.workers import IN_PROCESS
 
-    exec(textwrap.dedent(hook), {"os": os, "signal": signal, "sys": sys, "publish": publish, "pipeline": pipeline})
+    scope = {"os": os, "signal": signal, "sys": sys, "publish": publish, "pipeline": pipeline, "test_pipe": pipe}
+    exec(textwrap.dedent(hook), scope)
     sys.exit(pipeline.main(argv, runner=IN_PROCESS))
 
 

@@ -12,7 +12,6 @@ import stat
 import struct
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 from dataclasses import replace
@@ -22,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from conftest import (
+    PublishingHooked,
     command_in_process,
     fingerprint,
     pipeline_command,
@@ -91,40 +91,25 @@ def test_a_failed_build_removes_only_its_own_scratch(settings, tmp_path, capsys)
     assert not settings.warehouse_path.exists()
 
 
-HOLDER = textwrap.dedent("""
-    # A build that stops just before publishing until it reads a line: it holds both locks and
-    # has all its scratch written.
-    import sys
-    sys.path.insert(0, {project!r})
-    import pipeline
-    from segmentation import publish
+HOLD = """
+    # The build stops just before publishing until the test lets it go: it holds both locks
+    # and has all its scratch written.
     validate = publish.validate_build
     def waiting(*args, **kwargs):
-        print("holding", flush=True)
-        sys.stdin.readline()
+        test_pipe.send("holding")
+        test_pipe.recv()
         return validate(*args, **kwargs)
     publish.validate_build = waiting
-    sys.exit(pipeline.main({argv!r}))
-""")
+"""
 
 
-def wait_for_hold(holder: subprocess.Popen) -> None:
-    for line in holder.stdout:  # the step lines come first
-        if line.strip() == "holding":
-            return
-    raise AssertionError("the holding build ended before holding")
-
-
-def holding_build(settings) -> subprocess.Popen:
-    """A build started in another process, once it holds both locks and its scratch."""
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER.format(project=str(PROJECT_DIR), argv=command(settings)[2:])],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    wait_for_hold(holder)
+def holding_build(settings) -> PublishingHooked:
+    """A build in another process, once it holds both locks and its scratch."""
+    holder = PublishingHooked(settings, HOLD)
+    try:
+        assert holder.pipe.poll(180) and holder.pipe.recv() == "holding"
+    except EOFError:
+        raise AssertionError(f"the holding build ended before holding: {holder.wait().stderr}") from None
     return holder
 
 
@@ -141,10 +126,11 @@ def test_a_build_refused_by_the_lock_leaves_the_holders_work_alone(settings, cap
                 f"error: {settings.warehouse_path}: another build is running (waited {float(timeout):g} s for it)"
             )
             assert scratch_left(settings) == scratch
-        _, err = holder.communicate("\n", timeout=180)
+        holder.pipe.send("go")
+        done = holder.wait()
     finally:
         holder.kill()
-    assert holder.returncode == 0, err
+    assert done.returncode == 0, done.stderr
     assert query(settings.warehouse_path, "select max(run_id) from pipeline_runs") == [(2,)]
     assert scratch_left(settings) == []
 
@@ -152,8 +138,7 @@ def test_a_build_refused_by_the_lock_leaves_the_holders_work_alone(settings, cap
 @pytest.mark.usefixtures("published")
 def test_scratch_a_killed_build_left_is_cleared_by_the_next(settings):
     holder = holding_build(settings)
-    holder.kill()
-    holder.wait()
+    holder.kill()  # SIGKILL
     assert len(scratch_left(settings)) == 2
     run_build(settings)
     assert scratch_left(settings) == []
@@ -412,10 +397,11 @@ def test_scratch_is_private_while_the_build_runs(settings):
         folders = [settings.warehouse_path.parent / name for name in scratch_left(settings)]
         folders = [p if p.exists() else settings.reports_dir.parent / p.name for p in folders]
         assert [mode(p) for p in folders] == [0o700, 0o700]
-        holder.communicate("\n", timeout=180)
+        holder.pipe.send("go")
+        done = holder.wait()
     finally:
         holder.kill()
-    assert holder.returncode == 0
+    assert done.returncode == 0, done.stderr
     assert mode(settings.reports_dir) == 0o777 & ~current_umask()
 
 
