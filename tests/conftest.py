@@ -85,23 +85,25 @@ def hooked_pipeline(settings, hook: str, *extra: str) -> subprocess.CompletedPro
     return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180)
 
 
-class PublishingHooked:
-    """The command, with `hook` (as for `hooked_pipeline`, and `test_pipe`, a connection to
-    `pipe`, in scope) stopping it while it publishes, in a process of its own: killed,
-    interrupted, held or exiting, that process ends as the command's would. It is forked from a
-    server process that has the project and its libraries imported (a fresh interpreter spends
-    more time importing them than building the sample), and K-Means and the charts run in it
-    (`IN_PROCESS`): a build reaches publishing after their part is done."""
+class ForkedCommand:
+    """The command (`argv`, run in `cwd`) in a process of its own, with `hook` (Python run
+    before it, as for `hooked_pipeline`; `publish` and `test_pipe`, a connection to `pipe`, in
+    scope). It is forked from a server process that has the project and its libraries imported
+    (a fresh interpreter spends more time importing them than building the sample), and K-Means
+    and the charts run in it (`IN_PROCESS`), not in worker processes. For the tests of what
+    another process does (stopped while publishing, after the workers' part is done; holding
+    the locks; rebuilding beside readers), not of the command's workers or its start."""
 
-    def __init__(self, settings: Settings, hook: str, *extra: str) -> None:
+    def __init__(self, argv: list[str], hook: str = "", cwd: Path | None = None) -> None:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["conftest", "pipeline", "segmentation.build", *PRELOADED])
         self.folder = tempfile.TemporaryDirectory()
         self.out, self.err = Path(self.folder.name) / "stdout", Path(self.folder.name) / "stderr"
-        self.argv = pipeline_command(settings, *extra)[2:]
+        self.argv = argv
         self.pipe, theirs = context.Pipe()
+        where = str(cwd if cwd is not None else Path.cwd())
         self.process = context.Process(
-            target=command_with_hook, args=(hook, self.argv, str(self.out), str(self.err), theirs)
+            target=command_with_hook, args=(hook, argv, str(self.out), str(self.err), theirs, where)
         )
         self.process.start()
         theirs.close()  # the process's end is its own: a process gone ends `pipe` too
@@ -121,20 +123,26 @@ class PublishingHooked:
             self.process.join()
 
 
+def publishing_hooked(settings: Settings, hook: str, *extra: str) -> ForkedCommand:
+    """The build into `settings`' paths, `hook` stopping it while it publishes (or holding it)."""
+    return ForkedCommand(pipeline_command(settings, *extra)[2:], hook)
+
+
 def publishing_stopped(settings: Settings, hook: str, *extra: str) -> subprocess.CompletedProcess:
-    """`PublishingHooked`, waited for: how it ended."""
-    return PublishingHooked(settings, hook, *extra).wait()
+    """`publishing_hooked`, waited for: how it ended."""
+    return publishing_hooked(settings, hook, *extra).wait()
 
 
 # What the command's process imports anyway (K-Means and the charts run in it with IN_PROCESS).
 PRELOADED = ["segmentation.clustering", "segmentation.charts"]
 
 
-def command_with_hook(hook: str, argv: list[str], out: str, err: str, pipe: object) -> None:
-    """`PublishingHooked`'s process: its output to the files `out` and `err`, the hook run,
-    then the command's main; exits with its code, or as the hook ends it."""
+def command_with_hook(hook: str, argv: list[str], out: str, err: str, pipe: object, cwd: str) -> None:
+    """`ForkedCommand`'s process: its output to the files `out` and `err`, in `cwd`, the hook
+    run, then the command's main; exits with its code, or as the hook ends it."""
     for fd, path in ((1, out), (2, err)):
         os.dup2(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), fd)
+    os.chdir(cwd)
     sys.path.insert(0, str(PROJECT_DIR))
     import pipeline
     from segmentation import publish

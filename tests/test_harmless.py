@@ -21,10 +21,11 @@ from pathlib import Path
 import pytest
 
 from conftest import (
-    PublishingHooked,
+    ForkedCommand,
     command_in_process,
     fingerprint,
     pipeline_command,
+    publishing_hooked,
     publishing_stopped,
     query,
     run_build,
@@ -103,9 +104,9 @@ HOLD = """
 """
 
 
-def holding_build(settings) -> PublishingHooked:
+def holding_build(settings) -> ForkedCommand:
     """A build in another process, once it holds both locks and its scratch."""
-    holder = PublishingHooked(settings, HOLD)
+    holder = publishing_hooked(settings, HOLD)
     try:
         assert holder.pipe.poll(180) and holder.pipe.recv() == "holding"
     except EOFError:
