@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import multiprocessing
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,6 +22,7 @@ import pytest
 
 from segmentation.build import BuildResult, build
 from segmentation.config import PROJECT_DIR, SAMPLE_INPUT, Settings
+from segmentation.dag import Model
 from segmentation.publish import lock_path, read_manifest, resolve_paths, write_manifest
 
 # The classic file, needed only by the tests of the published reference figures (GUIDE
@@ -79,26 +85,123 @@ def hooked_pipeline(settings, hook: str, *extra: str) -> subprocess.CompletedPro
     return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180)
 
 
+class ForkedCommand:
+    """The command (`argv`, run in `cwd`) in a process of its own, with `hook` (Python run
+    before it, as for `hooked_pipeline`; `publish` and `test_pipe`, a connection to `pipe`, in
+    scope). It is forked from a server process that has the project and its libraries imported
+    (a fresh interpreter spends more time importing them than building the sample), and K-Means
+    and the charts run in it (`IN_PROCESS`), not in worker processes. For the tests of what
+    another process does (stopped while publishing, after the workers' part is done; holding
+    the locks; rebuilding beside readers), not of the command's workers or its start."""
+
+    def __init__(self, argv: list[str], hook: str = "", cwd: Path | None = None) -> None:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["conftest", "pipeline", "segmentation.build", *PRELOADED])
+        self.folder = tempfile.TemporaryDirectory()
+        self.out, self.err = Path(self.folder.name) / "stdout", Path(self.folder.name) / "stderr"
+        self.argv = argv
+        self.pipe, theirs = context.Pipe()
+        where = str(cwd if cwd is not None else Path.cwd())
+        self.process = context.Process(
+            target=command_with_hook, args=(hook, argv, str(self.out), str(self.err), theirs, where)
+        )
+        self.process.start()
+        theirs.close()  # the process's end is its own: a process gone ends `pipe` too
+
+    def wait(self, timeout: float = 180) -> subprocess.CompletedProcess:
+        self.process.join(timeout)
+        if self.process.exitcode is None:
+            self.kill()
+            raise AssertionError(f"the command did not end within {timeout} s: {self.err.read_text()}")
+        done = subprocess.CompletedProcess(self.argv, self.process.exitcode, self.out.read_text(), self.err.read_text())
+        self.folder.cleanup()
+        return done
+
+    def kill(self) -> None:
+        if self.process.exitcode is None:
+            self.process.kill()
+            self.process.join()
+
+
+def publishing_hooked(settings: Settings, hook: str, *extra: str) -> ForkedCommand:
+    """The build into `settings`' paths, `hook` stopping it while it publishes (or holding it)."""
+    return ForkedCommand(pipeline_command(settings, *extra)[2:], hook)
+
+
+def publishing_stopped(settings: Settings, hook: str, *extra: str) -> subprocess.CompletedProcess:
+    """`publishing_hooked`, waited for: how it ended."""
+    return publishing_hooked(settings, hook, *extra).wait()
+
+
+# What the command's process imports anyway (K-Means and the charts run in it with IN_PROCESS).
+PRELOADED = ["segmentation.clustering", "segmentation.charts"]
+
+
+def command_with_hook(hook: str, argv: list[str], out: str, err: str, pipe: object, cwd: str) -> None:
+    """`ForkedCommand`'s process: its output to the files `out` and `err`, in `cwd`, the hook
+    run, then the command's main; exits with its code, or as the hook ends it."""
+    for fd, path in ((1, out), (2, err)):
+        os.dup2(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), fd)
+    os.chdir(cwd)
+    sys.path.insert(0, str(PROJECT_DIR))
+    import pipeline
+    from segmentation import publish
+    from segmentation.workers import IN_PROCESS
+
+    scope = {"os": os, "signal": signal, "sys": sys, "publish": publish, "pipeline": pipeline, "test_pipe": pipe}
+    exec(textwrap.dedent(hook), scope)
+    sys.exit(pipeline.main(argv, runner=IN_PROCESS))
+
+
+def run_command(capsys: pytest.CaptureFixture[str], *argv: str) -> subprocess.CompletedProcess:
+    """The command's `main` called in this process with `argv`, K-Means and the charts run here
+    too (`IN_PROCESS`, not worker processes): its exit code and what it printed, as a
+    `CompletedProcess`. For the tests of what the command does and says; those of signals,
+    kills and worker processes start the command itself (`pipeline_command`)."""
+    from segmentation import cli
+    from segmentation.workers import IN_PROCESS
+
+    handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    capsys.readouterr()  # what the test printed before is not the command's
+    try:
+        code = cli.main(list(argv), runner=IN_PROCESS)
+    except SystemExit as e:  # a usage error
+        code = e.code
+    finally:
+        for number, handler in handlers.items():  # main takes Ctrl-C and SIGTERM over
+            signal.signal(number, handler)
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(["pipeline.py", *argv], code, out, err)
+
+
+def command_in_process(
+    capsys: pytest.CaptureFixture[str], settings: Settings, *extra: str
+) -> subprocess.CompletedProcess:
+    """`run_command` of the command line `pipeline_command(settings, *extra)`."""
+    return run_command(capsys, *pipeline_command(settings, *extra)[2:])
+
+
 def run_build(settings: Settings, **changes) -> BuildResult:
     return build(replace(settings, **changes), log=lambda line: None)
 
 
-@pytest.fixture(scope="module")
-def sample_build(tmp_path_factory) -> Settings:
-    """One build of the bundled sample, shared by the read-only tests of a module."""
-    root = tmp_path_factory.mktemp("sample")
-    built = Settings(warehouse_path=root / "mall.duckdb", reports_dir=root / "reports")
-    run_build(built)
-    return built
-
-
 @pytest.fixture(scope="session")
-def first_build(tmp_path_factory) -> Settings:
-    """The bundled sample built once (per test process), for `published` to copy."""
+def first_build(tmp_path_factory) -> Iterator[Settings]:
+    """The bundled sample built once (per test process) with the default settings, for
+    `published` to copy and the read-only tests to read (`sample_build`). Nothing may change
+    it: its files are checked at the end of the session."""
     root = tmp_path_factory.mktemp("first-build")
     built = Settings(warehouse_path=root / "warehouse" / "mall.duckdb", reports_dir=root / "reports")
     run_build(built)
-    return built
+    before = fingerprint(root)
+    yield built
+    assert fingerprint(root) == before, "a test changed the shared build of the sample"
+
+
+@pytest.fixture(scope="session")
+def sample_build(first_build: Settings) -> Settings:
+    """One build of the bundled sample, shared by the read-only tests (`first_build`)."""
+    return first_build
 
 
 @pytest.fixture
@@ -216,17 +319,25 @@ def rejects(con) -> list[tuple]:
     return con.execute("select line_number, reject_reason from customer_rejects order by 1").fetchall()
 
 
+@functools.cache
+def sql_models(sql_dir: Path) -> dict[str, Model]:
+    """The models of `sql_dir` by name, as a build discovers them: discovered once per test
+    process (half the time of staging a small file), as the files do not change meanwhile."""
+    from segmentation.dag import discover
+    from segmentation.schema import load_schema
+
+    models, _ = discover(sql_dir, load_schema(sql_dir))
+    return {model.name: model for model in models}
+
+
 def stage_file(con, path: Path, work: Path, **changes):
     """Load the file and build the staging models on it, as a build would."""
     from segmentation.config import SQL_DIR
-    from segmentation.dag import discover, materialize
+    from segmentation.dag import materialize
     from segmentation.db import model_features
-    from segmentation.schema import load_schema
 
     loaded = load(con, path, work, **changes)
-    sql_dir = changes.get("sql_dir", SQL_DIR)
-    models, _ = discover(sql_dir, load_schema(sql_dir))
-    by_name = {model.name: model for model in models}
+    by_name = sql_models(changes.get("sql_dir", SQL_DIR))
     for name in STAGING:
         materialize(con, by_name[name], None, model_features(con))
     return loaded

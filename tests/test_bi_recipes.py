@@ -16,11 +16,10 @@ import pandas as pd
 import pytest
 import sqlalchemy
 
-from conftest import query, run_build, write_csv
+from conftest import ForkedCommand, query, run_build, write_csv
 from segmentation.config import PROJECT_DIR, SAMPLE_INPUT, Settings
 
 PAGE = PROJECT_DIR / "docs" / "bi-tools.md"
-PIPELINE = PROJECT_DIR / "pipeline.py"
 # `make install` puts the DuckDB CLI beside the Python that runs the tests
 DUCKDB_CLI = Path(sys.executable).parent / "duckdb"
 LATEST = "select run_id, customers from pipeline_runs order by run_id desc limit 1"
@@ -43,9 +42,9 @@ def project(tmp_path) -> Path:
 
 
 def builds(project: Path) -> Iterator[tuple[int, int]]:
-    """A build, then three rebuilds by the command in its own process, each on other customers
-    (ten fewer each time) with another seed; yields after each the (run_id, customers) the
-    warehouse should now show."""
+    """A build, then three rebuilds by the command in its own process (`ForkedCommand`), each on
+    other customers (ten fewer each time) with another seed; yields after each the (run_id,
+    customers) the warehouse should now show."""
     lines = SAMPLE_INPUT.read_text().splitlines()
     for run in range(1, 5):
         customers = 200 - 10 * (run - 1)
@@ -59,13 +58,7 @@ def builds(project: Path) -> Iterator[tuple[int, int]]:
                 )
             )
         else:
-            done = subprocess.run(
-                [sys.executable, str(PIPELINE), "--input", str(source), "--seed", str(run)],
-                cwd=project,
-                capture_output=True,
-                text=True,
-                timeout=180,
-            )
+            done = ForkedCommand(["--input", str(source), "--seed", str(run)], cwd=project).wait()
             assert done.returncode == 0, done.stderr
         yield run, customers
 

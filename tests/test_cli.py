@@ -1,4 +1,6 @@
-"""The command line as a user runs it: a separate process, real files."""
+"""The command line, on real files: started as a user starts it where the process is what is
+tested (its imports, its workers, Ctrl-C, usage errors), else its main called in the test's
+process (`run_command`)."""
 
 from __future__ import annotations
 
@@ -11,8 +13,8 @@ import time
 
 import pytest
 
-from conftest import child_processes, fingerprint, query, run_build, still_running, write_csv
-from segmentation.config import PROJECT_DIR, SAMPLE_INPUT, Settings
+from conftest import child_processes, fingerprint, query, run_command, still_running, write_csv
+from segmentation.config import PROJECT_DIR, SAMPLE_INPUT
 
 PIPELINE = PROJECT_DIR / "pipeline.py"
 
@@ -62,8 +64,8 @@ def test_a_missing_input_is_refused_before_the_heavy_imports_and_the_workers(tmp
     assert done.stdout.split() == ["1", "[]"]
 
 
-def test_a_build_prints_one_line_per_model_and_a_summary(tmp_path):
-    done = pipeline("--warehouse", str(tmp_path / "w.duckdb"), "--reports", str(tmp_path / "r"))
+def test_a_build_prints_one_line_per_model_and_a_summary(tmp_path, capsys):
+    done = run_command(capsys, "--warehouse", str(tmp_path / "w.duckdb"), "--reports", str(tmp_path / "r"))
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert any("python kmeans_segments" in line for line in lines)
@@ -72,12 +74,11 @@ def test_a_build_prints_one_line_per_model_and_a_summary(tmp_path):
     assert query(tmp_path / "w.duckdb", "select count(*) from customer_segments") == [(200,)]
 
 
-def test_unusable_input_is_one_error_line_and_nothing_changes(tmp_path):
-    warehouse, reports = tmp_path / "w" / "w.duckdb", tmp_path / "r"
-    assert pipeline("--warehouse", str(warehouse), "--reports", str(reports)).returncode == 0
+def test_unusable_input_is_one_error_line_and_nothing_changes(tmp_path, published, capsys):
+    warehouse, reports = published.warehouse_path, published.reports_dir
     before = fingerprint(warehouse, reports)
     bad = write_csv(tmp_path, "CustomerID,Gender,Age\n1,Male,19\n", name="bad input.csv")
-    done = pipeline("--input", str(bad), "--warehouse", str(warehouse), "--reports", str(reports))
+    done = run_command(capsys, "--input", str(bad), "--warehouse", str(warehouse), "--reports", str(reports))
     assert done.returncode == 1
     assert done.stderr.splitlines() == [
         f"error: {bad}: line 1: missing column(s) annual_income_k, spending_score "
@@ -130,9 +131,10 @@ def test_bad_options_are_usage_errors(option, value, message):
     ],
     ids=["utf-8 file", "utf-16 file without BOM", "utf-32", "idna"],
 )
-def test_a_file_the_named_encoding_cannot_read_is_one_error_line(tmp_path, encoding, data, problem):
+def test_a_file_the_named_encoding_cannot_read_is_one_error_line(tmp_path, encoding, data, problem, capsys):
     path = write_csv(tmp_path, data)
-    done = pipeline(
+    done = run_command(
+        capsys,
         "--input",
         str(path),
         "--encoding",
@@ -146,9 +148,9 @@ def test_a_file_the_named_encoding_cannot_read_is_one_error_line(tmp_path, encod
     assert done.stderr.splitlines() == [f"error: {path}: cannot be read as {encoding} ({problem})"]
 
 
-def test_the_command_builds_what_a_build_in_process_builds(tmp_path):
-    """The command fits and draws in worker processes; `build` alone, in its own: same tables,
-    same charts."""
+def test_the_command_builds_what_a_build_in_process_builds(tmp_path, first_build):
+    """The command fits and draws in worker processes; `build` alone (`first_build`, of the same
+    sample with the same defaults), in its own: same tables, same charts."""
     done = pipeline(
         "--input",
         str(SAMPLE_INPUT),
@@ -158,10 +160,8 @@ def test_the_command_builds_what_a_build_in_process_builds(tmp_path):
         str(tmp_path / "cli" / "r"),
     )
     assert done.returncode == 0, done.stderr
-    here = Settings(
-        input_path=SAMPLE_INPUT, warehouse_path=tmp_path / "here" / "w.duckdb", reports_dir=tmp_path / "here" / "r"
-    )
-    run_build(here)
+    here = first_build
+    assert here.input_path == SAMPLE_INPUT
     for table in (
         "customer_segments",
         "segment_summary",
@@ -190,9 +190,8 @@ def test_the_command_process_imports_neither_scikit_learn_nor_matplotlib(tmp_pat
 
 
 @pytest.mark.parametrize("stop_after", ["stg_customer_rows", "int_clustered_customers", "segment_movements"])
-def test_ctrl_c_stops_the_build_and_its_workers_at_once_and_changes_nothing(tmp_path, stop_after):
-    warehouse, reports = tmp_path / "w.duckdb", tmp_path / "r"
-    assert pipeline("--warehouse", str(warehouse), "--reports", str(reports)).returncode == 0
+def test_ctrl_c_stops_the_build_and_its_workers_at_once_and_changes_nothing(published, stop_after):
+    warehouse, reports = published.warehouse_path, published.reports_dir
     before = fingerprint(warehouse, reports)
     run = subprocess.Popen(
         [sys.executable, "-u", str(PIPELINE), "--warehouse", str(warehouse), "--reports", str(reports)],

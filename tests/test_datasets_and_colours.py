@@ -3,18 +3,16 @@ the same customers (or the same --dataset name). Colours belong to segment label
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 
 import duckdb
 import pytest
 from matplotlib.colors import to_hex
 
-from conftest import query, run_build
+from conftest import query, run_build, run_command
 from segmentation.charts import segment_map_figure
 from segmentation.colours import FIXED, PALETTE, assign
-from segmentation.config import PROJECT_DIR, SAMPLE_INPUT, SQL_DIR, Settings
+from segmentation.config import SAMPLE_INPUT, SQL_DIR, Settings
 from segmentation.db import model_features
 from segmentation.reports import segments_with_centroids
 from segmentation.sample_data import write_customers
@@ -82,9 +80,8 @@ def test_no_shared_ids_is_another_dataset(con):
 # --- builds ------------------------------------------------------------------------------------
 
 
-def test_a_build_on_another_dataset_reports_no_movements_and_says_why(tmp_path):
-    settings = Settings(warehouse_path=tmp_path / "w.duckdb", reports_dir=tmp_path / "r")
-    run_build(settings)  # the bundled sample
+def test_a_build_on_another_dataset_reports_no_movements_and_says_why(tmp_path, published):
+    settings = published  # a build of the bundled sample
     other = tmp_path / "other_customers.csv"  # other people under the same ids 1..200
     write_customers(other, rows=200, seed=13)
     lines: list[str] = []
@@ -110,18 +107,11 @@ def test_a_build_on_another_dataset_reports_no_movements_and_says_why(tmp_path):
     assert "no movements are shown" in text
 
 
-def test_dataset_option_starts_a_new_history_line(tmp_path):
-    command = [
-        sys.executable,
-        str(PROJECT_DIR / "pipeline.py"),
-        "--warehouse",
-        str(tmp_path / "w.duckdb"),
-        "--reports",
-        str(tmp_path / "r"),
-    ]
-    first = subprocess.run([*command, "--dataset", "north"], capture_output=True, text=True)
+def test_dataset_option_starts_a_new_history_line(tmp_path, capsys):
+    command = ["--warehouse", str(tmp_path / "w.duckdb"), "--reports", str(tmp_path / "r")]
+    first = run_command(capsys, *command, "--dataset", "north")
     assert first.returncode == 0, first.stderr
-    again = subprocess.run([*command, "--dataset", "south"], capture_output=True, text=True)
+    again = run_command(capsys, *command, "--dataset", "south")
     assert again.returncode == 0, again.stderr
     assert "warning: the previous build was on another dataset (north, " in again.stdout
     assert query(tmp_path / "w.duckdb", "select dataset from pipeline_runs order by run_id") == [("north",), ("south",)]
@@ -145,9 +135,8 @@ def legend_colours(settings: Settings) -> dict[str, str]:
     }
 
 
-def test_a_label_keeps_its_colour_across_runs_with_other_cluster_numbers(tmp_path):
-    settings = Settings(input_path=SAMPLE_INPUT, warehouse_path=tmp_path / "w.duckdb", reports_dir=tmp_path / "r")
-    run_build(settings)
+def test_a_label_keeps_its_colour_across_runs_with_other_cluster_numbers(published):
+    settings = published  # a build of the bundled sample
     before = legend_colours(settings)
     numbers_before = dict(query(settings.warehouse_path, "select segment_label, cluster_id from segment_summary"))
     again = Settings(

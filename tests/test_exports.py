@@ -10,8 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import query, run_build, stage_file, write_csv
-from segmentation import cli
+from conftest import query, run_build, run_command, stage_file, write_csv
 
 HEADER = "CustomerID,Gender,Age,Annual Income (k$),Spending Score (1-100)\n"
 SUMMARY = "a summary row, not a customer"
@@ -148,11 +147,13 @@ def test_a_later_export_appended(tmp_path, capsys):
     updated = [f"{line.rsplit(',', 1)[0]},{int(line.rsplit(',', 1)[1]) % 99 + 1}" for line in lines[:300]]
     path = write_csv(tmp_path, HEADER + "\n".join(lines + updated + lines[500:600]) + "\n")
     argv = ["--input", str(path), "--warehouse", str(tmp_path / "mall.duckdb"), "--reports", str(tmp_path / "r")]
-    assert cli.main(argv) == 0
-    out = capsys.readouterr().out
+    first = run_command(capsys, *argv)
+    assert first.returncode == 0, first.stderr
+    out = first.stdout
     assert "900 customers" in out and "--duplicates first or last keeps one record of each" in out
-    assert cli.main([*argv, "--duplicates", "last"]) == 0
-    out = capsys.readouterr().out
+    last = run_command(capsys, *argv, "--duplicates", "last")
+    assert last.returncode == 0, last.stderr
+    out = last.stdout
     assert "warning" not in out  # the rows rejected are the older records of customers kept
     done = out.splitlines()[-1]
     assert "1,200 customers" in done and "(300 ids with differing records: the last kept, --duplicates last)" in done

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import pipeline_command, query, run_build
+from conftest import command_in_process, pipeline_command, query, run_build
 from segmentation.config import Settings
 from segmentation.db import model_features
 from segmentation.errors import InputError
@@ -245,18 +245,13 @@ def test_more_than_ten_features_is_a_usage_error(settings):
     assert f"{MAX_FEATURES + 1} features named; at most {MAX_FEATURES}" in result.stderr
 
 
-def test_a_file_without_income_or_spending_builds_on_its_own_columns(settings, tmp_path):
+def test_a_file_without_income_or_spending_builds_on_its_own_columns(settings, tmp_path, capsys):
     """No classic column at all: the command line names the file's measures; income and
     spending are not needed."""
     frame = shop_export(300)[["Customer ID", "Total Spent", "Total Orders"]]
     built = replace(settings, input_path=write_frame(tmp_path, frame))
-    result = subprocess.run(
-        pipeline_command(
-            built, "--input", str(built.input_path), "--features", "Total Spent:log,Total Orders", "--k", "3"
-        ),
-        capture_output=True,
-        text=True,
-        timeout=120,
+    result = command_in_process(
+        capsys, built, "--input", str(built.input_path), "--features", "Total Spent:log,Total Orders", "--k", "3"
     )
     assert result.returncode == 0, result.stderr
     assert query(built.warehouse_path, "select count(*) from segment_summary") == [(3,)]

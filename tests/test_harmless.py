@@ -1,6 +1,7 @@
 """A build harms nothing around it: files of any name beside the warehouse and reports, another
 build holding the lock, the permissions a user set, the text of the scoring files and the
-segmented CSV. Real processes where a process boundary is what is tested."""
+segmented CSV. Real processes where a process boundary is what is tested; elsewhere the
+command's main runs in the test's process (`command_in_process`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import stat
 import struct
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 from dataclasses import replace
@@ -20,7 +20,19 @@ from pathlib import Path
 
 import pytest
 
-from conftest import fingerprint, hooked_pipeline, pipeline_command, query, run_build, scratch_left, write_csv
+from conftest import (
+    ForkedCommand,
+    command_in_process,
+    fingerprint,
+    pipeline_command,
+    publishing_hooked,
+    publishing_stopped,
+    query,
+    run_build,
+    run_command,
+    scratch_left,
+    write_csv,
+)
 from segmentation.config import PROJECT_DIR, SAMPLE_INPUT
 from segmentation.errors import PipelineError
 
@@ -48,7 +60,7 @@ def users_files(settings) -> dict[Path, str]:
     }
 
 
-def test_files_at_scratch_like_names_are_never_touched(settings):
+def test_files_at_scratch_like_names_are_never_touched(settings, capsys):
     files = users_files(settings)
     for path, text in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -56,7 +68,7 @@ def test_files_at_scratch_like_names_are_never_touched(settings):
     # the input itself stands in one of them
     source = settings.warehouse_path.with_name(settings.warehouse_path.name + ".build.input") / "customers.csv"
     for run in (1, 2):
-        done = subprocess.run(command(settings, "--input", str(source)), capture_output=True, text=True, timeout=180)
+        done = command_in_process(capsys, settings, "--input", str(source))
         assert done.returncode == 0, done.stderr
         assert query(settings.warehouse_path, "select max(run_id), count(*) from pipeline_runs") == [(run, run)]
     assert {path: path.read_text() for path in files} == files
@@ -68,74 +80,58 @@ def test_files_at_scratch_like_names_are_never_touched(settings):
     ]
 
 
-def test_a_failed_build_removes_only_its_own_scratch(settings, tmp_path):
+def test_a_failed_build_removes_only_its_own_scratch(settings, tmp_path, capsys):
     files = users_files(settings)
     for path, text in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     bad = write_csv(tmp_path, "CustomerID,Annual Income (k$),Spending Score (1-100)\n")
-    done = subprocess.run(command(settings, "--input", str(bad)), capture_output=True, text=True, timeout=180)
+    done = command_in_process(capsys, settings, "--input", str(bad))
     assert done.returncode == 1 and "no data rows" in done.stderr
     assert {path: path.read_text() for path in files} == files
     assert not settings.warehouse_path.exists()
 
 
-HOLDER = textwrap.dedent("""
-    # A build that stops just before publishing until it reads a line: it holds both locks and
-    # has all its scratch written.
-    import sys
-    sys.path.insert(0, {project!r})
-    import pipeline
-    from segmentation import publish
+HOLD = """
+    # The build stops just before publishing until the test lets it go: it holds both locks
+    # and has all its scratch written.
     validate = publish.validate_build
     def waiting(*args, **kwargs):
-        print("holding", flush=True)
-        sys.stdin.readline()
+        test_pipe.send("holding")
+        test_pipe.recv()
         return validate(*args, **kwargs)
     publish.validate_build = waiting
-    sys.exit(pipeline.main({argv!r}))
-""")
+"""
 
 
-def wait_for_hold(holder: subprocess.Popen) -> None:
-    for line in holder.stdout:  # the step lines come first
-        if line.strip() == "holding":
-            return
-    raise AssertionError("the holding build ended before holding")
-
-
-def holding_build(settings) -> subprocess.Popen:
-    """A build started in another process, once it holds both locks and its scratch."""
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER.format(project=str(PROJECT_DIR), argv=command(settings)[2:])],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    wait_for_hold(holder)
+def holding_build(settings) -> ForkedCommand:
+    """A build in another process, once it holds both locks and its scratch."""
+    holder = publishing_hooked(settings, HOLD)
+    try:
+        assert holder.pipe.poll(180) and holder.pipe.recv() == "holding"
+    except EOFError:
+        raise AssertionError(f"the holding build ended before holding: {holder.wait().stderr}") from None
     return holder
 
 
 @pytest.mark.usefixtures("published")
-def test_a_build_refused_by_the_lock_leaves_the_holders_work_alone(settings):
+def test_a_build_refused_by_the_lock_leaves_the_holders_work_alone(settings, capsys):
     holder = holding_build(settings)
     try:
         scratch = scratch_left(settings)
         assert len(scratch) == 2  # its folder beside the warehouse, its reports beside the reports
         for timeout in ("0", "0.5"):
-            refused = subprocess.run(
-                command(settings, "--lock-timeout", timeout), capture_output=True, text=True, timeout=180
-            )
+            refused = command_in_process(capsys, settings, "--lock-timeout", timeout)
             assert refused.returncode == 1
             assert refused.stderr.strip() == (
                 f"error: {settings.warehouse_path}: another build is running (waited {float(timeout):g} s for it)"
             )
             assert scratch_left(settings) == scratch
-        _, err = holder.communicate("\n", timeout=180)
+        holder.pipe.send("go")
+        done = holder.wait()
     finally:
         holder.kill()
-    assert holder.returncode == 0, err
+    assert done.returncode == 0, done.stderr
     assert query(settings.warehouse_path, "select max(run_id) from pipeline_runs") == [(2,)]
     assert scratch_left(settings) == []
 
@@ -143,8 +139,7 @@ def test_a_build_refused_by_the_lock_leaves_the_holders_work_alone(settings):
 @pytest.mark.usefixtures("published")
 def test_scratch_a_killed_build_left_is_cleared_by_the_next(settings):
     holder = holding_build(settings)
-    holder.kill()
-    holder.wait()
+    holder.kill()  # SIGKILL
     assert len(scratch_left(settings)) == 2
     run_build(settings)
     assert scratch_left(settings) == []
@@ -176,10 +171,12 @@ def current_umask() -> int:
     return mask
 
 
-def test_new_files_follow_the_umask(settings, tmp_path):
-    done = subprocess.run(
-        ["sh", "-c", 'umask 077 && exec "$@"', "sh", *command(settings)], capture_output=True, text=True, timeout=180
-    )
+def test_new_files_follow_the_umask(settings, tmp_path, capsys):
+    user = os.umask(0o077)  # as `umask 077` in the shell the command is started from
+    try:
+        done = command_in_process(capsys, settings)
+    finally:
+        os.umask(user)
     assert done.returncode == 0, done.stderr
     assert mode(settings.warehouse_path) == 0o600
     assert mode(settings.reports_dir) == 0o700
@@ -191,10 +188,10 @@ def test_new_files_follow_the_umask(settings, tmp_path):
 
 
 @pytest.mark.usefixtures("published")
-def test_a_reports_folder_belongs_to_one_warehouse(settings, tmp_path):
+def test_a_reports_folder_belongs_to_one_warehouse(settings, tmp_path, capsys):
     before = fingerprint(settings.reports_dir)
     other = replace(settings, warehouse_path=tmp_path / "other" / "mall.duckdb")
-    done = subprocess.run(command(other), capture_output=True, text=True, timeout=180)
+    done = command_in_process(capsys, other)
     assert done.returncode == 1
     assert done.stderr.strip() == (
         f"error: {settings.reports_dir}: holds the reports of the warehouse {settings.warehouse_path}; "
@@ -250,10 +247,10 @@ def test_formula_headers_are_neutralised_like_cells(settings, tmp_path):
 # --- what a build says is what it built --------------------------------------------------------
 
 
-def test_the_segments_stated_are_those_that_exist(settings, tmp_path):
+def test_the_segments_stated_are_those_that_exist(settings, tmp_path, capsys):
     rows = "".join(f"{i},Male,30,{20 if i % 2 else 90},{20 if i % 2 else 90}\n" for i in range(1, 41))
     source = write_csv(tmp_path, "CustomerID,Gender,Age,Annual Income (k$),Spending Score (1-100)\n" + rows)
-    done = subprocess.run(command(settings, "--input", str(source), "--k", "5"), capture_output=True, text=True)
+    done = command_in_process(capsys, settings, "--input", str(source), "--k", "5")
     assert done.returncode == 0, done.stderr
     assert "Done in " in done.stdout and ": 40 customers in 2 segments (K = 5 asked), " in done.stdout
     assert query(settings.warehouse_path, "select k, k_fitted from pipeline_runs") == [(2, 5)]
@@ -291,29 +288,18 @@ def test_a_signal_at_any_moment_is_one_line(settings, sig, delay):
     assert scratch_left(settings) == []
 
 
-SIGTERM_AFTER_SWAP = textwrap.dedent("""
-    import os, signal, sys
-    sys.path.insert(0, {project!r})
-    import pipeline
-    from segmentation import publish
+SIGTERM_AFTER_SWAP = """
     swap = publish.swap_reports
     def swap_then_terminated(*args, **kwargs):
         swap(*args, **kwargs)
         os.kill(os.getpid(), signal.SIGTERM)
     publish.swap_reports = swap_then_terminated
-    sys.exit(pipeline.main({argv!r}))
-""")
+"""
 
 
 @pytest.mark.usefixtures("published")
 def test_sigterm_while_publishing_waits_for_the_pair_and_says_so(settings):
-    argv = command(settings)[2:]
-    done = subprocess.run(
-        [sys.executable, "-c", SIGTERM_AFTER_SWAP.format(project=str(PROJECT_DIR), argv=argv)],
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    done = publishing_stopped(settings, SIGTERM_AFTER_SWAP)
     assert done.returncode == 143
     assert done.stderr == ("error: terminated after run 2 was published: the warehouse and reports are this build's\n")
     assert query(settings.warehouse_path, "select max(run_id) from pipeline_runs") == [(2,)]
@@ -323,33 +309,32 @@ def test_sigterm_while_publishing_waits_for_the_pair_and_says_so(settings):
 # --- paths whose bytes are not UTF-8 -----------------------------------------------------------
 
 
-def test_an_input_path_with_bytes_that_are_not_utf8_builds(settings, tmp_path):
+def test_an_input_path_with_bytes_that_are_not_utf8_builds(settings, tmp_path, capsys):
     source = Path(os.fsdecode(bytes(tmp_path) + b"/\xff\xfecustomers.csv"))
     source.write_bytes(SAMPLE_INPUT.read_bytes())
-    done = subprocess.run(command(settings, "--input", str(source)), capture_output=True, timeout=180)
+    done = command_in_process(capsys, settings, "--input", str(source))  # the str the command's argv holds
     assert done.returncode == 0, done.stderr
     assert query(settings.warehouse_path, "select input_path from pipeline_runs") == [
         (f"{tmp_path}/\\xff\\xfecustomers.csv",)
     ]
     scoring = (settings.reports_dir / "scoring" / "duckdb.sql").read_text()
     assert "-- Input: \\xff\\xfecustomers.csv, SHA-256" in scoring
+    # the bytes themselves, through a real command line and stderr
     missing = subprocess.run(command(settings, "--input", str(source) + "x"), capture_output=True, timeout=180)
     assert missing.returncode == 1
     assert missing.stderr == f"error: {tmp_path}/\\xff\\xfecustomers.csvx: no such file\n".encode()
 
 
 @pytest.mark.parametrize("option", ["--warehouse", "--reports"])
-def test_a_warehouse_or_reports_path_that_is_not_utf8_is_one_line(settings, tmp_path, option):
-    odd = os.fsdecode(bytes(tmp_path) + b"/\xffodd")
+def test_a_warehouse_or_reports_path_that_is_not_utf8_is_one_line(settings, tmp_path, option, capsys):
+    odd = os.fsdecode(bytes(tmp_path) + b"/\xffodd")  # the str the command's argv holds
     paths = {"--warehouse": str(settings.warehouse_path), "--reports": str(settings.reports_dir)}
     paths[option] = odd + ("/mall.duckdb" if option == "--warehouse" else "")
-    argv = [sys.executable, str(PIPELINE), "--warehouse", paths["--warehouse"], "--reports", paths["--reports"]]
-    done = subprocess.run(argv, capture_output=True, timeout=180)
+    done = run_command(capsys, "--warehouse", paths["--warehouse"], "--reports", paths["--reports"])
     assert done.returncode == 1
     shown = f"{tmp_path}/\\xffodd" + ("/mall.duckdb" if option == "--warehouse" else "")
-    assert (
-        done.stderr
-        == (f"error: {shown}: DuckDB cannot write to a path that is not UTF-8 text; choose another {option}\n").encode()
+    assert done.stderr == (
+        f"error: {shown}: DuckDB cannot write to a path that is not UTF-8 text; choose another {option}\n"
     )
 
 
@@ -394,7 +379,7 @@ def test_files_saved_in_the_reports_after_a_killed_publish_stop_the_restore(sett
             os.kill(os.getpid(), signal.SIGKILL)
         publish.replace_file = killed
     """
-    done = hooked_pipeline(settings, hook)
+    done = publishing_stopped(settings, hook)
     assert done.returncode == -signal.SIGKILL
     (settings.reports_dir / "notes.txt").write_text("mine")  # into the half-published reports
     with pytest.raises(PipelineError, match=r"the reports folder holds notes\.txt, which no build recorded"):
@@ -413,10 +398,11 @@ def test_scratch_is_private_while_the_build_runs(settings):
         folders = [settings.warehouse_path.parent / name for name in scratch_left(settings)]
         folders = [p if p.exists() else settings.reports_dir.parent / p.name for p in folders]
         assert [mode(p) for p in folders] == [0o700, 0o700]
-        holder.communicate("\n", timeout=180)
+        holder.pipe.send("go")
+        done = holder.wait()
     finally:
         holder.kill()
-    assert holder.returncode == 0
+    assert done.returncode == 0, done.stderr
     assert mode(settings.reports_dir) == 0o777 & ~current_umask()
 
 

@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import pipeline_command, query, run_build
+from conftest import command_in_process, pipeline_command, query, run_build, sql_models
 from segmentation.build import build
 from segmentation.config import SAMPLE_INPUT, SAMPLE_ORDERS, SQL_DIR, Settings
-from segmentation.dag import discover, materialize
+from segmentation.dag import materialize
 from segmentation.db import model_features
 from segmentation.errors import InputError
 from segmentation.history import carry_history
@@ -177,8 +177,7 @@ def stage_orders(con: duckdb.DuckDBPyConnection, work: Path, orders: Path, custo
     )
     loaded = load_raw(con, settings, work / "input")
     carry_history(con, settings)
-    models, _ = discover(SQL_DIR, load_schema(SQL_DIR))
-    by_name = {model.name: model for model in models}
+    by_name = sql_models(SQL_DIR)
     role = con.execute("select role from raw_order_input").fetchall()[0][0]
     for name in (*ORDER_MODELS, "customer_rfm"):
         materialize(con, by_name[name], None, model_features(con), role)
@@ -548,14 +547,9 @@ def test_two_exports_are_one_dataset_and_show_who_moved(tmp_path):
 # --- the command ----------------------------------------------------------------------------
 
 
-def test_the_command_on_the_sample_orders(tmp_path):
+def test_the_command_on_the_sample_orders(tmp_path, capsys):
     settings = Settings(warehouse_path=tmp_path / "w.duckdb", reports_dir=tmp_path / "r")
-    done = subprocess.run(
-        pipeline_command(settings, "--orders", str(SAMPLE_ORDERS), "--as-of", "2024-12-31"),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = command_in_process(capsys, settings, "--orders", str(SAMPLE_ORDERS), "--as-of", "2024-12-31")
     assert done.returncode == 0, done.stderr
     last = done.stdout.strip().splitlines()[-1]
     assert last.startswith("Done in ") and "199 customers in 5 segments" in last
@@ -575,14 +569,9 @@ def test_usage_errors(tmp_path, options, message):
     assert done.returncode == 2 and message in done.stderr
 
 
-def test_a_customer_feature_without_a_customer_file_is_one_error_line(tmp_path):
+def test_a_customer_feature_without_a_customer_file_is_one_error_line(tmp_path, capsys):
     settings = Settings(warehouse_path=tmp_path / "w.duckdb", reports_dir=tmp_path / "r")
-    done = subprocess.run(
-        pipeline_command(settings, "--orders", str(SAMPLE_ORDERS), "--features", "income,recency"),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = command_in_process(capsys, settings, "--orders", str(SAMPLE_ORDERS), "--features", "income,recency")
     assert done.returncode == 1
     assert (
         done.stderr.startswith("error: ")

@@ -11,11 +11,22 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 
 import pytest
 from matplotlib.image import imread
 
-from conftest import child_processes, fingerprint, pipeline_command, query, run_build, still_running, write_csv
+from conftest import (
+    ForkedCommand,
+    child_processes,
+    command_in_process,
+    fingerprint,
+    pipeline_command,
+    query,
+    run_build,
+    still_running,
+    write_csv,
+)
 from segmentation import publish
 from segmentation.config import PROJECT_DIR, SAMPLE_INPUT
 from segmentation.errors import PipelineError
@@ -65,8 +76,7 @@ def test_a_reader_holding_the_file_neither_blocks_nor_breaks(tmp_path, settings)
         text=True,
     )
     before = reader.stdout.readline()
-    rebuild = start_pipeline(settings, "--input", str(shifted_input(tmp_path)))
-    assert rebuild.wait(timeout=120) == 0, rebuild.stderr.read()
+    run_build(settings, input_path=shifted_input(tmp_path))  # while the reader's connection is open
     after, _ = reader.communicate("go\n", timeout=30)
     assert reader.returncode == 0
     assert after.strip() == before.strip()  # the open connection still reads the old data
@@ -75,25 +85,28 @@ def test_a_reader_holding_the_file_neither_blocks_nor_breaks(tmp_path, settings)
     assert query(settings.warehouse_path, "select count(*) from pipeline_runs") == [(2,)]
 
 
-def test_a_second_run_waits_for_the_lock_or_stops_with_a_message(tmp_path, settings):
+def test_a_second_run_waits_for_the_lock_or_stops_with_a_message(tmp_path, settings, capsys):
     settings.warehouse_path.parent.mkdir(parents=True)
     with open(lock_path(settings.warehouse_path), "a") as held:
-        fcntl.flock(held, fcntl.LOCK_EX)  # as a running build would
-        impatient = start_pipeline(settings, "--lock-timeout", "0")
-        assert impatient.wait(timeout=60) == 1
-        assert impatient.stderr.read().strip() == (
+        fcntl.flock(held, fcntl.LOCK_EX)  # as a running build would (flock: per open file, not per process)
+        impatient = command_in_process(capsys, settings, "--lock-timeout", "0")
+        assert impatient.returncode == 1
+        assert impatient.stderr.strip() == (
             f"error: {settings.warehouse_path}: another build is running (waited 0 s for it)"
         )
-        patient = start_pipeline(settings, "--lock-timeout", "60")
-        with pytest.raises(subprocess.TimeoutExpired):
-            patient.wait(timeout=3)  # still waiting
-    assert patient.wait(timeout=120) == 0, patient.stderr.read()
+        built: list = []
+        patient = threading.Thread(target=lambda: built.append(run_build(settings, lock_timeout_s=60)))
+        patient.start()
+        patient.join(3)
+        assert patient.is_alive()  # still waiting
+    patient.join(120)
+    assert not patient.is_alive() and built  # built once the lock was let go
     assert query(settings.warehouse_path, "select count(*) from pipeline_runs") == [(1,)]
 
 
 def test_runs_started_together_build_one_after_the_other(settings):
-    runs = [start_pipeline(settings) for _ in range(2)]
-    assert [run.wait(timeout=180) for run in runs] == [0, 0]
+    runs = [ForkedCommand(pipeline_command(settings)[2:]) for _ in range(2)]  # two processes at once
+    assert [run.wait().returncode for run in runs] == [0, 0]
     assert query(settings.warehouse_path, "select run_id from pipeline_runs order by 1") == [(1,), (2,)]
     assert query(settings.warehouse_path, "select count(*) from customer_segments") == [(200,)]
 

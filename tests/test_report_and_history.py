@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import subprocess
-import sys
+from dataclasses import replace
 from html.parser import HTMLParser
 
 import duckdb
@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from matplotlib.image import imread
 
-from conftest import fingerprint, query, run_build, write_csv
+from conftest import fingerprint, query, run_build, run_command, write_csv
 from segmentation.clustering import cluster_customers, match_previous, params
 from segmentation.config import PROJECT_DIR, SAMPLE_INPUT, Settings
 from segmentation.reports import PARQUET_TABLES
@@ -146,7 +146,7 @@ def test_auto_k_says_why(sample_build, tmp_path):
     assert reason in " ".join(parse(settings.reports_dir / "index.html").text)
 
 
-def test_a_small_segment_is_flagged_and_strict_fails_the_build(tmp_path):
+def test_a_small_segment_is_flagged_and_strict_fails_the_build(tmp_path, capsys):
     settings = Settings(
         input_path=SAMPLE_INPUT, warehouse_path=tmp_path / "w.duckdb", reports_dir=tmp_path / "r", min_segment_share=0.1
     )
@@ -157,22 +157,17 @@ def test_a_small_segment_is_flagged_and_strict_fails_the_build(tmp_path):
     assert "holds 9.5% of the customers" in " ".join(parse(settings.reports_dir / "index.html").text)
 
     before = fingerprint(settings.warehouse_path, settings.reports_dir)
-    cli = subprocess.run(
-        [
-            sys.executable,
-            str(PROJECT_DIR / "pipeline.py"),
-            "--input",
-            str(SAMPLE_INPUT),
-            "--warehouse",
-            str(settings.warehouse_path),
-            "--reports",
-            str(settings.reports_dir),
-            "--min-segment-share",
-            "0.1",
-            "--strict",
-        ],
-        capture_output=True,
-        text=True,
+    cli = run_command(
+        capsys,
+        "--input",
+        str(SAMPLE_INPUT),
+        "--warehouse",
+        str(settings.warehouse_path),
+        "--reports",
+        str(settings.reports_dir),
+        "--min-segment-share",
+        "0.1",
+        "--strict",
     )
     assert cli.returncode == 1
     assert cli.stderr == (
@@ -329,11 +324,9 @@ def query_label(path, cluster_id, run_id):
     )[0][0]
 
 
-def test_only_the_last_runs_snapshots_are_kept(tmp_path):
-    settings = Settings(
-        input_path=SAMPLE_INPUT, warehouse_path=tmp_path / "w.duckdb", reports_dir=tmp_path / "r", keep_snapshots=2
-    )
-    for _ in range(3):
+def test_only_the_last_runs_snapshots_are_kept(published):
+    settings = replace(published, keep_snapshots=2)  # run 1: the bundled sample, published
+    for _ in range(2):
         run_build(settings)
     assert query(settings.warehouse_path, "select distinct run_id from segment_snapshots order by 1") == [(2,), (3,)]
     assert query(settings.warehouse_path, "select count(*) from segment_changes") == [(0,)]
@@ -377,9 +370,8 @@ def test_a_number_once_used_is_never_given_to_another_segment():
     assert numbers.tolist() == [0, 3]
 
 
-def test_a_run_on_other_features_numbers_its_clusters_afresh(tmp_path):
-    settings = Settings(input_path=SAMPLE_INPUT, warehouse_path=tmp_path / "w.duckdb", reports_dir=tmp_path / "r")
-    run_build(settings)
+def test_a_run_on_other_features_numbers_its_clusters_afresh(published):
+    settings = published  # run 1: the bundled sample
     run_build(settings, features=("annual_income_k", "spending_score", "age"))
     path = settings.warehouse_path
     assert query(path, "select min(cluster_id) from cluster_centroids") == [(5,)]

@@ -40,11 +40,11 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module", params=REPORTS)
 def report(request, tmp_path_factory) -> Settings:
+    if request.param == "sample":
+        return request.getfixturevalue("sample_build")  # read only
     root = tmp_path_factory.mktemp(request.param)
     paths = {"warehouse_path": root / "w.duckdb", "reports_dir": root / "r"}
-    if request.param == "sample":
-        settings = Settings(**paths)
-    elif request.param == "own_features":
+    if request.param == "own_features":
         settings = Settings(
             input_path=write_frame(root, shop_export()),
             features=("Total Spent:log", "Total Orders", "Days Since Last Order"),

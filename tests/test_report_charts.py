@@ -6,7 +6,6 @@ frames with long labels and many features, and on the PNG files of real builds."
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from unittest.mock import patch
 
 import duckdb
@@ -152,11 +151,17 @@ def test_legend_and_rows_follow_the_segments_order():
 
 @pytest.fixture(scope="module", params=["sample", "own_features"])
 def built(request, tmp_path_factory) -> Settings:
+    if request.param == "sample":
+        return request.getfixturevalue("sample_build")  # read only
     root = tmp_path_factory.mktemp(request.param)
-    settings = Settings(warehouse_path=root / "w.duckdb", reports_dir=root / "r")
-    if request.param == "own_features":
-        own = ("Total Spent:log", "Total Orders", "Days Since Last Order")
-        settings = replace(settings, input_path=write_frame(root, shop_export()), features=own, k=4)
+    own = ("Total Spent:log", "Total Orders", "Days Since Last Order")
+    settings = Settings(
+        input_path=write_frame(root, shop_export()),
+        warehouse_path=root / "w.duckdb",
+        reports_dir=root / "r",
+        features=own,
+        k=4,
+    )
     run_build(settings)
     return settings
 

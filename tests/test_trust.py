@@ -19,7 +19,16 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import fingerprint, hooked_pipeline, pipeline_command, query, run_build, scratch_left
+from conftest import (
+    command_in_process,
+    fingerprint,
+    hooked_pipeline,
+    pipeline_command,
+    publishing_stopped,
+    query,
+    run_build,
+    scratch_left,
+)
 from segmentation import publish
 from segmentation.build import build
 from segmentation.config import PROJECT_DIR, SAMPLE_INPUT
@@ -43,15 +52,9 @@ WRITER = textwrap.dedent("""
 """)
 
 
-def pipeline(settings, *extra: str, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        pipeline_command(settings, *extra),
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env=env,
-        **kwargs,
-    )
+def pipeline(settings, *extra: str) -> subprocess.CompletedProcess:
+    """The command started as a user starts it: for what happens before the build (usage errors)."""
+    return subprocess.run(pipeline_command(settings, *extra), capture_output=True, text=True, timeout=180)
 
 
 def one_error_line(done: subprocess.CompletedProcess) -> str:
@@ -89,11 +92,11 @@ def start_writer(path: Path) -> subprocess.Popen:
 
 
 @pytest.mark.usefixtures("published")
-def test_a_writer_holding_the_warehouse_stops_the_build_with_a_message(settings):
+def test_a_writer_holding_the_warehouse_stops_the_build_with_a_message(settings, capsys):
     reports_before = fingerprint(settings.reports_dir)
     writer = start_writer(settings.warehouse_path)
     try:
-        done = pipeline(settings, "--lock-timeout", "0")
+        done = command_in_process(capsys, settings, "--lock-timeout", "0")
         assert done.returncode == 1
         assert one_error_line(done) == (
             f"error: {settings.warehouse_path}: open for writing by another program; connect BI tools read-only"
@@ -188,10 +191,10 @@ def test_a_log_left_by_a_killed_writer_is_not_replayed_onto_the_new_file(setting
 # --- 2. --reports naming a file ----------------------------------------------------------------
 
 
-def test_reports_naming_a_file_is_refused(settings, tmp_path):
+def test_reports_naming_a_file_is_refused(settings, tmp_path, capsys):
     mine = tmp_path / "notes.txt"
     mine.write_text("mine")
-    done = pipeline(replace(settings, reports_dir=mine))
+    done = command_in_process(capsys, replace(settings, reports_dir=mine))
     assert done.returncode == 1
     assert one_error_line(done) == f"error: {mine}: is a file, not a folder; choose a folder for --reports"
     assert mine.read_text() == "mine"
@@ -242,12 +245,12 @@ def test_a_symlinked_reports_folder_is_published_through(settings, tmp_path):
 # --- 4. a warehouse the pipeline did not build, tables it did not create ------------------------
 
 
-def test_another_duckdb_database_is_not_replaced(settings):
+def test_another_duckdb_database_is_not_replaced(settings, capsys):
     settings.warehouse_path.parent.mkdir(parents=True)
     with duckdb.connect(str(settings.warehouse_path)) as con:
         con.execute("create table orders as select range as order_id from range(1000)")
     before = fingerprint(settings.warehouse_path)
-    done = pipeline(settings)
+    done = command_in_process(capsys, settings)
     assert done.returncode == 1
     assert one_error_line(done) == (
         f"error: {settings.warehouse_path}: a DuckDB database this pipeline did not build (it has no "
@@ -354,7 +357,7 @@ def assert_killed_build_repaired(settings, done: subprocess.CompletedProcess) ->
 @pytest.mark.usefixtures("published")
 @pytest.mark.parametrize(("name", "when"), KILL_POINTS)
 def test_a_kill_while_publishing_leaves_a_consistent_pair(settings, name, when):
-    done = hooked_pipeline(settings, kill_hook(name, when))
+    done = publishing_stopped(settings, kill_hook(name, when))
     assert_killed_build_repaired(settings, done)
 
 
@@ -371,13 +374,13 @@ def test_a_kill_inside_the_three_renames_exchange_is_repaired(settings, renames)
                 os.kill(os.getpid(), signal.SIGKILL)
         os.rename = rename
     """
-    done = hooked_pipeline(settings, hook)
+    done = publishing_stopped(settings, hook)
     assert_killed_build_repaired(settings, done)
 
 
 @pytest.mark.usefixtures("published")
 def test_ctrl_c_while_publishing_waits_for_the_pair_and_says_so(settings):
-    done = hooked_pipeline(settings, kill_hook("swap_reports", "after", "SIGINT"))
+    done = publishing_stopped(settings, kill_hook("swap_reports", "after", "SIGINT"))
     assert done.returncode == 130
     assert one_error_line(done) == (
         "error: interrupted after run 2 was published: the warehouse and reports are this build's"
@@ -389,7 +392,7 @@ def test_ctrl_c_while_publishing_waits_for_the_pair_and_says_so(settings):
 @pytest.mark.usefixtures("published")
 def test_ctrl_c_before_publishing_leaves_the_pair_and_says_so(settings):
     before = fingerprint(settings.warehouse_path, settings.reports_dir)
-    done = hooked_pipeline(settings, kill_hook("live_warehouse", "before", "SIGINT"))
+    done = publishing_stopped(settings, kill_hook("live_warehouse", "before", "SIGINT"))
     assert done.returncode == 130
     assert one_error_line(done) == "error: interrupted; the published warehouse and reports are as they were"
     assert fingerprint(settings.warehouse_path, settings.reports_dir) == before
@@ -479,11 +482,11 @@ def read_only_folder(folder: Path):
         folder.chmod(0o755)
 
 
-def test_a_read_only_warehouse_folder_is_one_error_line(settings):
+def test_a_read_only_warehouse_folder_is_one_error_line(settings, capsys):
     folder = settings.warehouse_path.parent
     folder.mkdir(parents=True)
     with read_only_folder(folder):
-        done = pipeline(settings)
+        done = command_in_process(capsys, settings)
     assert done.returncode == 1
     line = one_error_line(done)
     assert line.startswith(f"error: {folder / 'mall.duckdb.lock'}: ") and line.endswith("(nothing was published)")
@@ -491,10 +494,10 @@ def test_a_read_only_warehouse_folder_is_one_error_line(settings):
 
 
 @pytest.mark.usefixtures("published")
-def test_a_read_only_warehouse_folder_keeps_the_last_build(settings):
+def test_a_read_only_warehouse_folder_keeps_the_last_build(settings, capsys):
     before = fingerprint(settings.warehouse_path, settings.reports_dir)
     with read_only_folder(settings.warehouse_path.parent):
-        done = pipeline(settings)
+        done = command_in_process(capsys, settings)
     assert done.returncode == 1
     line = one_error_line(done)
     assert line.startswith(f"error: {settings.warehouse_path}: cannot build it: ") and "mall.duckdb.build" in line
@@ -521,10 +524,11 @@ def test_bad_option_values_are_usage_errors(settings, option, value, message):
 
 
 @pytest.mark.parametrize("reports", ["/", "."])
-def test_reports_at_the_root_or_the_current_folder_is_refused(settings, tmp_path, reports):
+def test_reports_at_the_root_or_the_current_folder_is_refused(settings, tmp_path, reports, capsys, monkeypatch):
     (tmp_path / "work").mkdir()
     (tmp_path / "work" / "mine.txt").write_text("mine")
-    done = pipeline(replace(settings, reports_dir=Path(reports)), cwd=tmp_path / "work")
+    monkeypatch.chdir(tmp_path / "work")
+    done = command_in_process(capsys, replace(settings, reports_dir=Path(reports)))
     assert done.returncode == 1
     line = one_error_line(done)
     if reports == "/":
@@ -534,12 +538,12 @@ def test_reports_at_the_root_or_the_current_folder_is_refused(settings, tmp_path
     assert sorted(p.name for p in (tmp_path / "work").iterdir()) == ["mine.txt"]
 
 
-def test_a_quoted_tilde_in_the_warehouse_is_the_home_folder(settings, tmp_path):
+def test_a_quoted_tilde_in_the_warehouse_is_the_home_folder(settings, tmp_path, capsys, monkeypatch):
     home = tmp_path / "home"
     home.mkdir()
-    done = pipeline(
-        replace(settings, warehouse_path=Path("~/mall.duckdb")), env={**os.environ, "HOME": str(home)}, cwd=tmp_path
-    )
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    done = command_in_process(capsys, replace(settings, warehouse_path=Path("~/mall.duckdb")))
     assert done.returncode == 0, done.stderr
     assert query(home / "mall.duckdb", "select count(*) from pipeline_runs") == [(1,)]
     assert not (tmp_path / "~").exists()

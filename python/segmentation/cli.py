@@ -13,11 +13,15 @@ import sys
 import threading
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .config import DUPLICATES_POLICIES, SAMPLE_INPUT, Settings
 from .errors import Interrupted, PipelineError
 from .features import MAX_FEATURES, parse
 from .text import one_line
+
+if TYPE_CHECKING:  # the workers module is imported only once the options are parsed: --help stays quick
+    from .workers import Runner
 
 DEFAULTS = Settings()
 
@@ -346,13 +350,17 @@ def stopped(published_run: int | None) -> int:
     return code
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, runner: Runner | None = None) -> int:
+    """`runner`: where K-Means and the charts run. None (the command) starts worker processes;
+    a program calling `main` in its own process (a service, a notebook, a test run) may pass one
+    it already has, such as `IN_PROCESS`, instead of paying for two more interpreters; `main`
+    leaves it (`with`) when the build ends, as it does its own workers."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.default_int_handler)
         if hasattr(signal, "SIGTERM"):
             signal.signal(signal.SIGTERM, terminate)
     try:
-        return run(argv)
+        return run(argv, runner=runner)
     except KeyboardInterrupt:  # before the build began
         return stopped(None)
 
@@ -376,8 +384,8 @@ def building(settings: Settings) -> str:
     )
 
 
-def run(argv: list[str] | None) -> int:
-    """Parse the options, start the workers, build, and say how it ended."""
+def run(argv: list[str] | None, *, runner: Runner | None = None) -> int:
+    """Parse the options, start the workers (unless given a `runner`), build, and say how it ended."""
     settings = parse_args(argv)
     for path in (settings.input_path, settings.orders_path):
         if path is not None and missing_input(path):
@@ -385,20 +393,22 @@ def run(argv: list[str] | None) -> int:
             return 1
     # at once, before the imports and the workers' start: what is built, from what, and where
     print(one_line(building(settings)), flush=True)
-    from .workers import InProcess, Runner, Workers, signals_held
+    from .workers import InProcess, Workers, signals_held
 
-    runner: Runner
-    try:  # first: they import scikit-learn and matplotlib while this process imports DuckDB
-        runner = Workers()
-    except (OSError, NotImplementedError) as e:  # a host without processes or semaphores for them
-        print(f"warning: K-Means and the charts run in this process: no worker processes ({e})", file=sys.stderr)
-        runner = InProcess()
+    command = runner is None  # else a caller's process, which lives on after this build
+    if runner is None:
+        try:  # first: they import scikit-learn and matplotlib while this process imports DuckDB
+            runner = Workers()
+        except (OSError, NotImplementedError) as e:  # a host without processes or semaphores for them
+            print(f"warning: K-Means and the charts run in this process: no worker processes ({e})", file=sys.stderr)
+            runner = InProcess()
     try:
         with runner:
             with signals_held(signal.SIGINT, signal.SIGTERM):
                 from .build import build  # the imports, after --help has had its turn
 
-            gc.freeze()  # the libraries' objects live until exit: spare the collector (and the exit) them
+            if command:
+                gc.freeze()  # the libraries' objects live until exit: spare the collector (and the exit) them
             result = build(settings, log=lambda line: print(one_line(line), flush=True), runner=runner)
     except PipelineError as e:
         print(f"error: {one_line(e)}", file=sys.stderr)
