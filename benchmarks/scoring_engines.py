@@ -32,7 +32,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT / "python"))
 sys.path.insert(0, str(PROJECT / "tests"))
 
-from segmentation.build import build  # noqa: E402
+from segmentation.building import build  # noqa: E402
 from segmentation.config import Settings  # noqa: E402
 from segmentation.sample_data import write_customers  # noqa: E402
 from segmentation.scoring import TABLE  # noqa: E402

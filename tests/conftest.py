@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from segmentation.build import BuildResult, build
+from segmentation.building import BuildResult, build
 from segmentation.config import PROJECT_DIR, SAMPLE_INPUT, Settings
 from segmentation.dag import Model
 from segmentation.publish import lock_path, read_manifest, resolve_paths, write_manifest
@@ -96,7 +96,7 @@ class ForkedCommand:
 
     def __init__(self, argv: list[str], hook: str = "", cwd: Path | None = None) -> None:
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["conftest", "pipeline", "segmentation.build", *PRELOADED])
+        context.set_forkserver_preload(["conftest", "pipeline", "segmentation.building", *PRELOADED])
         self.folder = tempfile.TemporaryDirectory()
         self.out, self.err = Path(self.folder.name) / "stdout", Path(self.folder.name) / "stderr"
         self.argv = argv

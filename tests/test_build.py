@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import subprocess
+import sys
 
 import duckdb
 import pandas as pd
@@ -328,3 +330,33 @@ def test_parquet_input_problems_are_named(tmp_path, settings):
         con.sql("select 1 as CustomerID, 'Male' as Gender").write_parquet(str(partial))
     with pytest.raises(InputError, match=r"missing column\(s\) annual_income_k, spending_score"):
         run_build(settings, input_path=partial)
+
+
+LIBRARY_USE = """
+import sys
+import segmentation
+assert "duckdb" not in sys.modules, "importing the package imports DuckDB"
+assert sorted(segmentation.__all__) == sorted(segmentation.API), "an export without its module, or unlisted"
+from segmentation import InputError, PipelineError, Settings, build
+assert issubclass(InputError, PipelineError)
+import segmentation.building  # the module beside the function of the same package name
+from segmentation import build as again
+assert again is build and callable(build)
+result = build(Settings(input_path=sys.argv[1], k=4), log=lambda line: None)
+print(result.customers, result.k, result.warehouse)
+try:
+    build(Settings(input_path="missing.csv"), log=lambda line: None)
+except InputError as e:
+    print("refused:", e)
+"""
+
+
+def test_the_library_api_builds_in_the_current_folder(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-c", LIBRARY_USE, str(SAMPLE_INPUT)], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    built, refused = done.stdout.splitlines()
+    assert built == f"200 4 {tmp_path / 'warehouse' / 'mall.duckdb'}"
+    assert refused.startswith("refused: missing.csv: ")
+    assert query(tmp_path / "warehouse" / "mall.duckdb", "select k from pipeline_runs") == [(4,)]

@@ -52,7 +52,7 @@ def test_help_gives_each_default_once():
 
 
 def test_a_missing_input_is_refused_before_the_heavy_imports_and_the_workers(tmp_path):
-    heavy = ("duckdb", "pandas", "numpy", "sklearn", "matplotlib", "segmentation.build", "segmentation.workers")
+    heavy = ("duckdb", "pandas", "numpy", "sklearn", "matplotlib", "segmentation.building", "segmentation.workers")
     script = textwrap.dedent(f"""
         import runpy, sys
         main = runpy.run_path({str(PIPELINE)!r}, run_name="pipeline")["main"]

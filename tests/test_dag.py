@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from segmentation.build import SOURCES, project
+from segmentation.building import SOURCES, project
 from segmentation.config import Settings
 from segmentation.dag import Model, build_order, python_model, tables_read
 from segmentation.errors import PipelineError

@@ -87,7 +87,7 @@ def test_a_build_on_another_dataset_reports_no_movements_and_says_why(tmp_path, 
     lines: list[str] = []
     from dataclasses import replace
 
-    from segmentation.build import build
+    from segmentation.building import build
 
     build(replace(settings, input_path=other), log=lines.append)
     path = settings.warehouse_path

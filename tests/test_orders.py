@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 
 from conftest import command_in_process, pipeline_command, query, run_build, sql_models
-from segmentation.build import build
+from segmentation.building import build
 from segmentation.config import SAMPLE_INPUT, SAMPLE_ORDERS, SQL_DIR, Settings
 from segmentation.dag import materialize
 from segmentation.db import model_features

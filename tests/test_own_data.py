@@ -492,7 +492,7 @@ def test_dollar_income_builds_with_a_warning_and_no_customer_lost(tmp_path, sett
     result = run_build(settings, input_path=path) if False else None
     from dataclasses import replace
 
-    from segmentation.build import build
+    from segmentation.building import build
 
     result = build(replace(settings, input_path=path), log=lines.append)
     assert (result.customers, result.rejected_rows) == (200, 0)
@@ -1057,7 +1057,7 @@ def test_a_file_that_grows_while_read_stops_the_build(tmp_path, published, monke
 
 
 def test_build_takes_str_paths(tmp_path):
-    from segmentation.build import build
+    from segmentation.building import build
     from segmentation.config import Settings
 
     result = build(
@@ -1079,7 +1079,7 @@ def test_many_rejects_warn_and_flag_the_report(tmp_path, settings):
     lines = []
     from dataclasses import replace
 
-    from segmentation.build import build
+    from segmentation.building import build
 
     build(replace(settings, input_path=write_csv(tmp_path, "\n".join([HEADER, *rows]) + "\n")), log=lines.append)
     warnings = [line for line in lines if "warning:" in line and "rejected" in line]

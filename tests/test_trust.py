@@ -30,7 +30,7 @@ from conftest import (
     scratch_left,
 )
 from segmentation import publish
-from segmentation.build import build
+from segmentation.building import build
 from segmentation.config import PROJECT_DIR, SAMPLE_INPUT
 from segmentation.errors import PipelineError
 from segmentation.publish import MANIFEST, read_manifest, wal_path
@@ -421,13 +421,13 @@ def file_size_limit_hook(step: str, limit: int) -> str:
     past it fails with EFBIG, as on a full disk (its worker processes are not limited)."""
     return f"""
         import resource
-        import segmentation.build
-        original = segmentation.build.{step}
+        import segmentation.building
+        original = segmentation.building.{step}
         def limited(*args, **kwargs):
             signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
             resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))
             return original(*args, **kwargs)
-        segmentation.build.{step} = limited
+        segmentation.building.{step} = limited
     """
 
 
@@ -452,12 +452,12 @@ def test_a_full_disk_is_one_error_line(settings, step):
 @pytest.mark.usefixtures("published")
 def test_no_space_left_while_writing_the_reports(settings, monkeypatch):
     before = fingerprint(settings.warehouse_path, settings.reports_dir)
-    import segmentation.build
+    import segmentation.building
 
     def disk_full(con, directory, charts):
         raise OSError(errno.ENOSPC, "No space left on device", str(directory / "index.html"))
 
-    monkeypatch.setattr(segmentation.build, "write_reports", disk_full)
+    monkeypatch.setattr(segmentation.building, "write_reports", disk_full)
     with pytest.raises(PipelineError) as failed:
         run_build(settings)
     assert str(failed.value) == (

@@ -405,7 +405,7 @@ def run(argv: list[str] | None, *, runner: Runner | None = None) -> int:
     try:
         with runner:
             with signals_held(signal.SIGINT, signal.SIGTERM):
-                from .build import build  # the imports, after --help has had its turn
+                from .building import build  # the imports, after --help has had its turn
 
             if command:
                 gc.freeze()  # the libraries' objects live until exit: spare the collector (and the exit) them
