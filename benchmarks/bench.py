@@ -368,10 +368,12 @@ def main() -> None:
         "process just before it."
     )
     print("\nseconds per step (this checkout, the median run):")
-    names = [name for _, name, _ in next(iter(steps_by_input.values()))]
+    # by name: the models' order may differ between inputs (the DAG's, for its features)
+    seconds = {label: {name: float(value) for _, name, value in steps} for label, steps in steps_by_input.items()}
+    names = list(dict.fromkeys(name for steps in steps_by_input.values() for _, name, _ in steps))
     print(f"{'step':<30}" + "".join(f"{label:>22}" for label in steps_by_input))
-    for i, name in enumerate(names):
-        print(f"{name:<30}" + "".join(f"{float(steps[i][2]):>22.2f}" for steps in steps_by_input.values()))
+    for name in names:
+        print(f"{name:<30}" + "".join(f"{seconds[label].get(name, float('nan')):>22.2f}" for label in seconds))
 
 
 def sizes(text: str) -> list[int]:
