@@ -318,3 +318,59 @@ def test_a_compressed_workbook_or_parquet_file_is_refused_with_what_to_do(con, t
 )
 def test_a_compressed_file_names_its_dataset_as_the_plain_file_does(name, stem):
     assert input_file.plain_stem(Path(name)) == stem
+
+
+def partitioned(folder: Path, rows: int = 300, kind: str = "parquet") -> Path:
+    """Customers written by DuckDB as a table partitioned hive-style by region and year, one
+    region's name needing an escape ('east/west'), with a null year, a `_SUCCESS` marker and a
+    `_delta_log` folder beside the data as engines leave them."""
+    with duckdb.connect() as writer:
+        writer.execute(
+            f"""
+            copy (
+                select
+                    'C' || range as "CustomerID", if(range % 2 = 0, 'Female', 'Male') as "Gender",
+                    18 + range % 50 as "Age", 15 + range % 120 as "Annual Income (k$)",
+                    1 + range % 100 as "Spending Score (1-100)",
+                    ['north', 'south', 'east/west'][1 + range % 3] as region,
+                    if(range % 10 = 0, null, 2023 + range % 2) as year
+                from range({rows})
+            ) to '{folder}' (format {kind}, partition_by (region, year))
+            """
+        )
+    (folder / "_SUCCESS").write_text("")
+    (folder / "_delta_log").mkdir()
+    (folder / "_delta_log" / "00000.json").write_text("{}")
+    return folder
+
+
+def test_a_folder_partitioned_hive_style_is_read_with_its_partition_columns(con, tmp_path):
+    folder = partitioned(tmp_path / "lake")
+    stage_file(con, folder, tmp_path / "w")
+    staged = con.execute("select customer_id, region, year, line_number from stg_customers").fetchall()
+    assert len(staged) == 300 and len({line for *_, line in staged}) == 300  # every record, numbered once
+    expected = {
+        f"C{n}": (["north", "south", "east/west"][n % 3], None if n % 10 == 0 else str(2023 + n % 2))
+        for n in range(300)
+    }
+    assert {customer: (region, year) for customer, region, year, _ in staged} == expected
+    parts = con.execute("select file_name, first_line, last_line from raw_parts order by first_line").fetchall()
+    assert [name for name, *_ in parts] == sorted(name for name, *_ in parts)  # in the order of their paths
+    assert parts[0][0].startswith("region=east%2Fwest/year=2023/") and parts[0][1] == 1
+    assert parts[-1][2] == 300
+    assert rejects(con) == []
+
+
+def test_a_partitioned_folder_builds_like_one_file_of_the_same_customers(tmp_path, settings):
+    folder = partitioned(tmp_path / "lake")
+    run_build(settings, input_path=folder)
+    counts = query(settings.warehouse_path, "select region, count(*) from customer_segments group by all order by all")
+    assert counts == [("east/west", 100), ("north", 100), ("south", 100)]
+    header = (settings.reports_dir / "segmented_mall_customers.csv").read_text().splitlines()[0]
+    assert header.endswith(",region,year,Cluster,Segment")
+
+
+def test_a_folder_of_csv_parts_partitioned_hive_style_is_refused_with_what_to_do(con, tmp_path):
+    folder = partitioned(tmp_path / "lake", kind="csv")
+    with pytest.raises(InputError, match=r"a folder partitioned into key=value folders is read for Parquet parts"):
+        load(con, folder, tmp_path / "w")

@@ -37,6 +37,7 @@ from dataclasses import dataclass, replace
 from itertools import chain, islice
 from pathlib import Path
 from typing import NamedTuple
+from urllib.parse import unquote
 from xml.etree import ElementTree
 
 import duckdb
@@ -359,19 +360,50 @@ def format_suffix(path: Path) -> str:
 
 def input_parts(path: Path) -> list[Path]:
     """The file itself, or the part files of a folder (as Spark and other engines write a
-    table) in name order; hidden and `_`-prefixed files (`_SUCCESS`, `.crc`) are not data."""
+    table) in name order; hidden and `_`-prefixed files and folders (`_SUCCESS`, `.crc`,
+    `_delta_log`) are not data. A folder partitioned hive-style (`region=north/part-0.parquet`)
+    holds its parts in `key=value` folders, at any depth: in the order of their paths."""
     if not path.is_dir():
         return [path]
-    parts = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith((".", "_")))
+    parts = sorted(data_files(path), key=lambda part: part.relative_to(path).parts)
     if not parts:
         raise InputError(f"{path}: the folder holds no data files")
     kinds = {input_kind(p) for p in parts}
     if len(kinds) > 1 or kinds == {"excel"}:
         raise InputError(
             f"{path}: a folder input holds CSV, JSON or Parquet part files of one kind "
-            f"(it has: {', '.join(p.name for p in parts[:5])})"
+            f"(it has: {', '.join(str(p.relative_to(path)) for p in parts[:5])})"
+        )
+    if kinds != {"parquet"} and any(p.parent != path for p in parts):
+        raise InputError(
+            f"{path}: a folder partitioned into key=value folders is read for Parquet parts; its parts are "
+            f"{kinds.pop().upper()} (write the table as Parquet, or as one folder of parts)"
         )
     return parts
+
+
+def data_files(folder: Path) -> Iterator[Path]:
+    """The data files of a folder and of its `key=value` folders (a partitioned table's)."""
+    for entry in folder.iterdir():
+        if entry.name.startswith((".", "_")):
+            continue
+        if entry.is_file():
+            yield entry
+        elif entry.is_dir() and "=" in entry.name[1:]:
+            yield from data_files(entry)
+
+
+def partition_values(root: Path, part: Path) -> list[tuple[str, str | None]]:
+    """The `key=value` folders between a partitioned folder and one of its parts, as (column,
+    value) pairs, the value as Hive and Spark escape it (`%2F`), null for their null partition."""
+    pairs = []
+    for folder in part.relative_to(root).parts[:-1]:
+        key, _, value = folder.partition("=")
+        pairs.append((unquote(key), None if value == HIVE_NULL else unquote(value)))
+    return pairs
+
+
+HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"  # how Hive and Spark name the folder of a null key
 
 
 class ReadInput(NamedTuple):
@@ -425,7 +457,7 @@ def read_input(
     elif kind == "json":
         header = load_json(con, parts, work, raw)
     elif kind == "parquet":
-        header = load_parquet(con, parts, work, raw)
+        header = load_parquet(con, parts, work, raw, path if path.is_dir() else None)
     else:
         header = load_excel(con, parts[0], sheet, is_header, raw)
     for facts in parts:
@@ -537,13 +569,15 @@ def record_part(
     last: int | None,
     records: int,
     raw: RawNames = CUSTOMER_RAW,
+    name: str | None = None,
 ) -> int:
     """Note which lines came from this part (`last`: its last record's line number, None
-    when it has none) and how many records; returns the next part's offset."""
+    when it has none; `name`: the part's, its file's name by default) and how many records;
+    returns the next part's offset."""
     last = offset + 1 if last is None else last
     con.execute(
         f"insert into {raw.parts} values ($name, $first, $last, $records)",
-        {"name": utf8_text(facts.path.name), "first": offset + 1, "last": last, "records": records},
+        {"name": utf8_text(name or facts.path.name), "first": offset + 1, "last": last, "records": records},
     )
     return last
 
@@ -934,10 +968,16 @@ def python_part_lines(
 
 
 def load_parquet(
-    con: duckdb.DuckDBPyConnection, parts: tuple[input_file.FileFacts, ...], work: Path, raw: RawNames = CUSTOMER_RAW
+    con: duckdb.DuckDBPyConnection,
+    parts: tuple[input_file.FileFacts, ...],
+    work: Path,
+    raw: RawNames = CUSTOMER_RAW,
+    root: Path | None = None,
 ) -> Header:
-    """Every part's records as text, numbered from 1 on from the previous part's. Built with
-    DuckDB's relational API; the file's column names enter it only as quoted identifiers."""
+    """Every part's records as text, numbered from 1 on from the previous part's; in a folder
+    partitioned hive-style (`root`), each part's `key=value` folders as columns after its own
+    (a column the file holds itself keeps the file's value). Built with DuckDB's relational
+    API; the file's column names enter it only as quoted identifiers."""
     con.execute(RECORDS_TABLE.format(records=raw.records))
     names: tuple[str, ...] = ()
     offset = 0
@@ -946,11 +986,14 @@ def load_parquet(
         input_file.readable_copy(facts, link)
         try:
             records = con.read_parquet(str(link), file_row_number=True)
-            found = tuple(name for name in records.columns if name != "file_row_number")
+            own = [name for name in records.columns if name != "file_row_number"]
+            partitions = [(k, v) for k, v in partition_values(root, path) if k not in own] if root else []
+            found = (*own, *(key for key, _ in partitions))
             if number and found != names:
                 raise InputError(f"{path}: its columns differ from those of {parts[0].path.name}")
             names = found
-            text = [as_text(name, str(kind)) for name, kind in zip(records.columns, records.types) if name in names]
+            text = [as_text(name, str(kind)) for name, kind in zip(records.columns, records.types) if name in own]
+            text += [duckdb.ConstantExpression(value).cast(duckdb.sqltype("varchar")) for _, value in partitions]
             as_line = [duckdb.CoalesceOperator(field, duckdb.ConstantExpression("")) for field in text]
             records.select(
                 (duckdb.ColumnExpression("file_row_number") + 1 + offset).alias("line_number"),
@@ -963,7 +1006,8 @@ def load_parquet(
             raise InputError(f"{path}: cannot be read as Parquet ({str(e).splitlines()[0]})") from None
         finally:
             con.execute("drop view if exists parquet_records")
-        offset = record_part(con, facts, offset, *records_after(con, offset, raw), raw)
+        shown = str(path.relative_to(root)) if root else path.name  # a partitioned folder's: with its folders
+        offset = record_part(con, facts, offset, *records_after(con, offset, raw), raw, shown)
     return Header(names, "Parquet")
 
 
