@@ -92,11 +92,11 @@ def order_counts(con: duckdb.DuckDBPyConnection) -> OrderCounts | None:
     role = first_row(con, "select role from raw_order_input")[0]
     if role == "none":
         return None
-    rows, rejected, uncounted, customers, unknown, without, as_of = first_row(
+    rows, rejected = order_row_counts(con)
+    uncounted, customers, unknown, without, as_of = first_row(
         con,
-        "select (select coalesce(sum(records), 0) from raw_order_parts), (select count(*) from order_rejects), "
-        "(select count(*) from stg_orders where excluded_reason is not null), (select count(*) from customer_rfm), "
-        "(select count(*) from orders_without_customer), "
+        "select (select count(*) from stg_orders where excluded_reason is not null), "
+        "(select count(*) from customer_rfm), (select count(*) from orders_without_customer), "
         "(select count(*) from customer_rejects where reject_reason = 'has no orders') "
         "+ (select count(*) from stg_customers where order_count = 0), "
         "(select max(as_of_date) from customer_rfm)",
@@ -124,14 +124,11 @@ def order_gate(settings: Settings) -> Callable[[duckdb.DuckDBPyConnection], None
     def check(con: duckdb.DuckDBPyConnection) -> None:
         if path is None:
             return
-        rows, rejected, counted = first_row(
-            con,
-            "select (select coalesce(sum(records), 0) from raw_order_parts), (select count(*) from order_rejects), "
-            "(select count(*) from stg_order_rows where reject_reason is null and excluded_reason is null)",
-        )
-        first = first_row(
-            con, "select arg_min(format('line {}: {}', line_number, reject_reason), line_number) from order_rejects"
+        rows, rejected = order_row_counts(con)
+        counted = first_row(
+            con, "select count(*) from stg_order_rows where reject_reason is null and excluded_reason is null"
         )[0]
+        first = first_reject(con, "order_rejects")
         if rows == 0:
             raise InputError(f"{path}: the orders file has a header but no data rows")
         if rejected == rows:
@@ -160,10 +157,7 @@ def input_gate(settings: Settings) -> Callable[[duckdb.DuckDBPyConnection], None
         if path is None:  # the customers are the ids of the orders, which order_gate checked
             return
         data_rows, _, rejected = row_counts(con)
-        first = first_row(
-            con,
-            "select arg_min(format('line {}: {}', line_number, reject_reason), line_number) from customer_rejects",
-        )[0]
+        first = first_reject(con, "customer_rejects")
         if data_rows == 0:
             raise InputError(f"{path}: the file has a header but no data rows")
         if rejected == data_rows:
@@ -192,6 +186,24 @@ def row_counts(con: duckdb.DuckDBPyConnection) -> tuple[int, int, int]:
     return data_rows, data_rows - rejected, rejected
 
 
+def order_row_counts(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+    """The orders file's data rows and rejected rows (none without one)."""
+    return first_row(
+        con, "select (select coalesce(sum(records), 0) from raw_order_parts), (select count(*) from order_rejects)"
+    )
+
+
+def first_reject(con: duckdb.DuckDBPyConnection, rejects: str) -> str | None:
+    """The first rejected line of a rejects table and its reason: 'line 7: ...'."""
+    first = "arg_min(format('line {}: {}', line_number, reject_reason), line_number)"
+    return first_row(con, f"select {first} from {rejects}")[0]
+
+
+def reasons_text(reasons: list[tuple[str, int]]) -> str:
+    """Top reject reasons as a warning names them: '12 × age ... | 3 × ...'."""
+    return " | ".join(f"{n:,} × {reason.replace('; ', ', ')}" for reason, n in reasons)
+
+
 def reject_flag(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[str]:
     """Customers lost: more than the warning share of data rows rejected, with the top reasons
     (and the option that keeps them, when ids with differing records are the cause). A row
@@ -208,9 +220,7 @@ def reject_flag(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[str]
     rejected -= without_orders
     if not data_rows or (rejected - repeats) / data_rows <= settings.warn_reject_share:
         return flags
-    top = " | ".join(
-        f"{n:,} × {reason.replace('; ', ', ')}" for reason, n in top_reject_reasons(con, 3) if reason != "has no orders"
-    )
+    top = reasons_text([(reason, n) for reason, n in top_reject_reasons(con, 3) if reason != "has no orders"])
     conflicting_rows, ids = first_row(
         con, "select coalesce(sum(records), 0), count(*) from int_repeated_customer_ids where kept_line is null"
     )
@@ -229,13 +239,10 @@ def reject_flag(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[str]
 
 def order_reject_flag(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[str]:
     """Orders lost: more than the warning share of the orders file's rows rejected, with the top reasons."""
-    rows, rejected = first_row(
-        con, "select (select coalesce(sum(records), 0) from raw_order_parts), (select count(*) from order_rejects)"
-    )
+    rows, rejected = order_row_counts(con)
     if not rows or rejected / rows <= settings.warn_reject_share:
         return []
-    reasons = top_reject_reasons(con, 3, "order_rejects")
-    top = " | ".join(f"{n:,} × {reason.replace('; ', ', ')}" for reason, n in reasons)
+    top = reasons_text(top_reject_reasons(con, 3, "order_rejects"))
     return [
         f"{rejected:,} of {rows:,} orders rejected ({rejected / rows:.1%}, more than "
         f"{settings.warn_reject_share:.0%}); top reasons: {top}"
@@ -270,12 +277,16 @@ def run_flags(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[str]:
 
 
 def record_run(
-    con: duckdb.DuckDBPyConnection, settings: Settings, loaded: LoadedInput, started: datetime, flags: list[str]
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    loaded: LoadedInput,
+    started: datetime,
+    flags: list[str],
+    orders: OrderCounts | None,
 ) -> dict:
     """Write `pipeline_runs` (the live warehouse's history plus this run); returns this run."""
     history = con.sql("select * from previous_runs order by run_id").df()
     counts = row_counts(con)
-    orders = order_counts(con)
     # the segments that hold customers; K-Means may make more clusters than distinct customers fill
     k, k_fitted = first_row(
         con, "select (select count(*) from segment_summary), (select count(*) from cluster_centroids)"
@@ -463,8 +474,8 @@ def build(settings: Settings, log: Callable[[str], None] = print, runner: Runner
                 if flags and settings.strict:
                     raise PipelineError(f"{settings.source_path}: {flags[0]} (--strict)")
                 with step(stage_label("record", "pipeline_runs"), log) as current:
-                    run = record_run(con, settings, loaded, started, flags)
                     orders = order_counts(con)
+                    run = record_run(con, settings, loaded, started, flags, orders)
                     passed += run_table_tests(con, docs, "pipeline_runs")
                     apply_comments(con, docs)
                     con.execute("checkpoint")
