@@ -374,3 +374,16 @@ def test_a_folder_of_csv_parts_partitioned_hive_style_is_refused_with_what_to_do
     folder = partitioned(tmp_path / "lake", kind="csv")
     with pytest.raises(InputError, match=r"a folder partitioned into key=value folders is read for Parquet parts"):
         load(con, folder, tmp_path / "w")
+
+
+def test_a_partitioned_folders_hash_covers_its_key_value_folders(con, tmp_path):
+    """The same part files under another partition value are other customers' data: another
+    input SHA-256 (a folder without partitions hashes its parts' names, as it always has)."""
+    folder = partitioned(tmp_path / "lake", rows=30)
+    load(con, folder, tmp_path / "w1")
+    before = con.execute("select input_sha256 from raw_input").fetchall()[0][0]
+    (folder / "region=north").rename(folder / "region=norway")  # the same files, in the same order
+    with duckdb.connect() as other:
+        load(other, folder, tmp_path / "w2")
+        after = other.execute("select input_sha256 from raw_input").fetchall()[0][0]
+    assert before != after

@@ -285,13 +285,15 @@ class Header(NamedTuple):
     warnings: tuple[str, ...] = ()
 
 
-def files_sha256(parts: tuple[input_file.FileFacts, ...]) -> str | None:
-    """A file's SHA-256; for a folder, that of its parts' names and SHA-256s; None for no file."""
+def files_sha256(parts: tuple[input_file.FileFacts, ...], path: Path) -> str | None:
+    """The SHA-256 of the file at `path`, or of a folder's one part file; for a folder of more,
+    or a partitioned one, that of its parts' paths within it (a partitioned folder's `key=value`
+    folders are its data too) and their SHA-256s; None for no file."""
     if not parts:
         return None
-    if len(parts) == 1 and parts[0].path.is_file():
+    if len(parts) == 1 and path in (parts[0].path, parts[0].path.parent):
         return parts[0].sha256
-    listing = "".join(f"{facts.path.name} {facts.sha256}\n" for facts in parts)
+    listing = "".join(f"{facts.path.relative_to(path).as_posix()} {facts.sha256}\n" for facts in parts)
     return hashlib.sha256(listing.encode()).hexdigest()
 
 
@@ -300,28 +302,21 @@ class LoadedOrders:
     """The orders file as `order_input` read it."""
 
     parts: tuple[input_file.FileFacts, ...]
+    sha256: str | None  # `files_sha256`
     columns: ColumnMap
     currency: str | None  # the currency of its amounts, when it has a currency column
     warnings: tuple[str, ...]
-
-    @property
-    def sha256(self) -> str | None:
-        return files_sha256(self.parts)
 
 
 @dataclass(frozen=True)
 class LoadedInput:
     parts: tuple[input_file.FileFacts, ...]  # the file, or a folder's part files in name order; none with orders alone
+    sha256: str | None  # the customer file's (`files_sha256`); None with orders alone
     columns: ColumnMap
     income_unit: str  # 'k' or 'dollars'
     warnings: tuple[str, ...]
     features: tuple[Feature, ...]  # the model's declaration (`model_features`)
     orders: LoadedOrders | None = None  # the orders file (`--orders`)
-
-    @property
-    def sha256(self) -> str | None:
-        """The customer file's SHA-256 (`files_sha256`); None with orders alone."""
-        return files_sha256(self.parts)
 
 
 def required_columns(requests: tuple[Request, ...]) -> tuple[str, ...]:
@@ -511,9 +506,10 @@ def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) -> 
     lines = f"{header.skipped} {line}{'' if header.skipped == 1 else 's'}"
     above = (f"the header is {line} {header.line}: {lines} above it skipped (a title or a note)",)
     warnings = header.warnings + (above if header.skipped else ()) + mark_warnings + unit_warnings + gender_warnings
-    loaded = LoadedInput(parts, columns, unit, warnings + (orders.warnings if orders else ()), features, orders)
+    sha256 = files_sha256(parts, path)
+    loaded = LoadedInput(parts, sha256, columns, unit, warnings + (orders.warnings if orders else ()), features, orders)
     described = header.described if len(parts) == 1 else f"{header.described}, {len(parts)} part files"
-    create_raw_input(con, utf8_text(path), loaded.sha256, described, unit, scale, decimal_comma, m_is_female)
+    create_raw_input(con, utf8_text(path), sha256, described, unit, scale, decimal_comma, m_is_female)
     return loaded
 
 
@@ -559,7 +555,7 @@ def orders_alone(con: duckdb.DuckDBPyConnection, settings: Settings, orders: Loa
         raise InputError(f"{orders.parts[0].path if len(orders.parts) == 1 else settings.orders_path}: {e}") from None
     create_model_features(con, features)
     create_raw_input(con, None, None, "none: the customers are the ids of the orders")
-    return LoadedInput((), columns, "k", orders.warnings, features, orders)
+    return LoadedInput((), None, columns, "k", orders.warnings, features, orders)
 
 
 def record_part(

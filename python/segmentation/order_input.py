@@ -137,12 +137,13 @@ def load_orders(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) 
     warnings = header.warnings + (above if header.skipped else ()) + mark_warnings + date_warnings
     warnings = tuple(f"{path.name}: {warning}" for warning in warnings + currency_warnings)
     described = header.described if len(parts) == 1 else f"{header.described}, {len(parts)} part files"
+    sha256 = files_sha256(parts, path)
     con.execute(
         RAW_ORDER_INPUT,
         {
             "role": "alone" if alone else "joined",
             "path": utf8_text(path),
-            "sha256": files_sha256(parts),
+            "sha256": sha256,
             "format": described,
             "decimal_comma": decimal_comma,
             "day_first": day_first,
@@ -150,7 +151,7 @@ def load_orders(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) 
             "has_amount": amount == "amount",
         },
     )
-    return LoadedOrders(parts, columns, currency, warnings)
+    return LoadedOrders(parts, sha256, columns, currency, warnings)
 
 
 def no_orders(con: duckdb.DuckDBPyConnection) -> None:
