@@ -1,6 +1,5 @@
 -- usable + rejected = data rows of the orders file: no order may vanish between the loader,
--- which counted each file's records as it read them, and staging; and every customer of the
--- counted orders has a row in customer_rfm.
+-- which counted each file's records as it read them, and staging.
 with
 
 raw_rows as (
