@@ -23,7 +23,9 @@ import pytest
 from segmentation.building import BuildResult, build
 from segmentation.config import PROJECT_DIR, SAMPLE_INPUT, Settings
 from segmentation.dag import Model
-from segmentation.publish import lock_path, read_manifest, resolve_paths, write_manifest
+from segmentation.locks import lock_path
+from segmentation.manifest import read_manifest, write_manifest
+from segmentation.publish import resolve_paths
 
 # The classic file, needed only by the tests of the published reference figures (GUIDE
 # section 3); every other test runs on the bundled sample or generated customers.
@@ -69,15 +71,15 @@ def pipeline_command(settings: Settings, *extra: str) -> list[str]:
 
 
 def hooked_pipeline(settings, hook: str, *extra: str) -> subprocess.CompletedProcess:
-    """The command, with `hook` (Python run after the project is imported, `publish` in
-    scope) patching the publish step: how a test stops a build at an exact instant."""
+    """The command, with `hook` (Python run after the project is imported, `publish` and
+    `swap` in scope) patching the publish step: how a test stops a build at an exact instant."""
     argv = pipeline_command(settings, *extra)[2:]
     script = "\n".join(
         [
             "import os, signal, sys",
             f"sys.path.insert(0, {str(PROJECT_DIR)!r})",
             "import pipeline",
-            "from segmentation import publish",
+            "from segmentation import publish, swap",
             textwrap.dedent(hook),
             f"sys.exit(pipeline.main({argv!r}))",
         ]
@@ -87,7 +89,7 @@ def hooked_pipeline(settings, hook: str, *extra: str) -> subprocess.CompletedPro
 
 class ForkedCommand:
     """The command (`argv`, run in `cwd`) in a process of its own, with `hook` (Python run
-    before it, as for `hooked_pipeline`; `publish` and `test_pipe`, a connection to `pipe`, in
+    before it, as for `hooked_pipeline`; `publish`, `swap` and `test_pipe`, a connection to `pipe`, in
     scope). It is forked from a server process that has the project and its libraries imported
     (a fresh interpreter spends more time importing them than building the sample), and K-Means
     and the charts run in it (`IN_PROCESS`), not in worker processes. For the tests of what
@@ -145,10 +147,18 @@ def command_with_hook(hook: str, argv: list[str], out: str, err: str, pipe: obje
     os.chdir(cwd)
     sys.path.insert(0, str(PROJECT_DIR))
     import pipeline
-    from segmentation import publish
+    from segmentation import publish, swap
     from segmentation.workers import IN_PROCESS
 
-    scope = {"os": os, "signal": signal, "sys": sys, "publish": publish, "pipeline": pipeline, "test_pipe": pipe}
+    scope = {
+        "os": os,
+        "signal": signal,
+        "sys": sys,
+        "publish": publish,
+        "swap": swap,
+        "pipeline": pipeline,
+        "test_pipe": pipe,
+    }
     exec(textwrap.dedent(hook), scope)
     sys.exit(pipeline.main(argv, runner=IN_PROCESS))
 

@@ -27,10 +27,9 @@ from conftest import (
     still_running,
     write_csv,
 )
-from segmentation import publish
+from segmentation import locks, manifest, swap
 from segmentation.config import PROJECT_DIR, SAMPLE_INPUT
 from segmentation.errors import PipelineError
-from segmentation.publish import lock_path
 
 PIPELINE = PROJECT_DIR / "pipeline.py"
 OLD_DUCKDB_PYTHON = PROJECT_DIR / ".venv-duckdb1" / "bin" / "python"
@@ -87,7 +86,7 @@ def test_a_reader_holding_the_file_neither_blocks_nor_breaks(tmp_path, settings)
 
 def test_a_second_run_waits_for_the_lock_or_stops_with_a_message(tmp_path, settings, capsys):
     settings.warehouse_path.parent.mkdir(parents=True)
-    with open(lock_path(settings.warehouse_path), "a") as held:
+    with open(locks.lock_path(settings.warehouse_path), "a") as held:
         fcntl.flock(held, fcntl.LOCK_EX)  # as a running build would (flock: per open file, not per process)
         impatient = command_in_process(capsys, settings, "--lock-timeout", "0")
         assert impatient.returncode == 1
@@ -188,8 +187,8 @@ class MacLibc:
 
     def renamex_np(self, a, b, flags):
         self.calls.append(flags)
-        assert flags == publish.RENAME_SWAP
-        return self.real.renameat2(publish.AT_FDCWD, a, publish.AT_FDCWD, b, publish.RENAME_EXCHANGE)
+        assert flags == swap.RENAME_SWAP
+        return self.real.renameat2(swap.AT_FDCWD, a, swap.AT_FDCWD, b, swap.RENAME_EXCHANGE)
 
 
 class RefusingLibc:
@@ -209,34 +208,34 @@ def two_folders(tmp_path):
 
 
 def test_the_exchange_is_chosen_from_what_the_system_has():
-    assert publish.exchange_method(publish.load_libc()) == "renameat2"  # this is Linux
-    assert publish.exchange_method(MacLibc(None)) == "renamex_np"
-    assert publish.exchange_method(None) == "renames"  # Windows: no libc to ask
-    assert publish.exchange_method(object()) == "renames"
+    assert swap.exchange_method(swap.load_libc()) == "renameat2"  # this is Linux
+    assert swap.exchange_method(MacLibc(None)) == "renamex_np"
+    assert swap.exchange_method(None) == "renames"  # Windows: no libc to ask
+    assert swap.exchange_method(object()) == "renames"
 
 
 @pytest.mark.parametrize("method", ["renameat2", "renamex_np", "renames"])
 def test_each_exchange_swaps_two_folders_and_publishes_a_build(tmp_path, settings, monkeypatch, method):
     if method == "renamex_np":
-        monkeypatch.setattr(publish, "LIBC", MacLibc(publish.LIBC))
-    monkeypatch.setattr(publish, "METHOD", method)
+        monkeypatch.setattr(swap, "LIBC", MacLibc(swap.LIBC))
+    monkeypatch.setattr(swap, "METHOD", method)
     a, b = two_folders(tmp_path)
-    publish.exchange(a, b)
+    swap.exchange(a, b)
     assert ((a / "which").read_text(), (b / "which").read_text()) == ("b", "a")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]
     for run in (1, 2):
         run_build(settings)
         assert query(settings.warehouse_path, "select max(run_id) from pipeline_runs") == [(run,)]
-        assert publish.read_manifest(settings.reports_dir).run_id == run
+        assert manifest.read_manifest(settings.reports_dir).run_id == run
     if method == "renamex_np":
-        assert publish.LIBC.calls == [publish.RENAME_SWAP] * 3
+        assert swap.LIBC.calls == [swap.RENAME_SWAP] * 3
 
 
 def test_a_file_system_that_cannot_exchange_gets_the_renames(tmp_path, monkeypatch):
-    monkeypatch.setattr(publish, "LIBC", RefusingLibc())
-    monkeypatch.setattr(publish, "METHOD", "renameat2")
+    monkeypatch.setattr(swap, "LIBC", RefusingLibc())
+    monkeypatch.setattr(swap, "METHOD", "renameat2")
     a, b = two_folders(tmp_path)
-    publish.exchange(a, b)
+    swap.exchange(a, b)
     assert ((a / "which").read_text(), (b / "which").read_text()) == ("b", "a")
 
 
@@ -252,14 +251,14 @@ class FakeMsvcrt:
 
 
 def test_the_build_lock_without_fcntl_uses_msvcrt(tmp_path, monkeypatch):
-    monkeypatch.setattr(publish, "fcntl", None)
-    monkeypatch.setattr(publish, "msvcrt", FakeMsvcrt)
+    monkeypatch.setattr(locks, "fcntl", None)
+    monkeypatch.setattr(locks, "msvcrt", FakeMsvcrt)
     live = tmp_path / "mall.duckdb"
     with (
-        publish.writer_lock(live, 5),
+        locks.writer_lock(live, 5),
         pytest.raises(PipelineError, match=r"another build is running \(waited 0 s"),
-        publish.writer_lock(live, 0),
+        locks.writer_lock(live, 0),
     ):
         pass
-    with publish.writer_lock(live, 0):  # released
+    with locks.writer_lock(live, 0):  # released
         pass

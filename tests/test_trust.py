@@ -29,11 +29,12 @@ from conftest import (
     run_build,
     scratch_left,
 )
-from segmentation import publish
+from segmentation import locks, publish
 from segmentation.building import build
 from segmentation.config import PROJECT_DIR, SAMPLE_INPUT
+from segmentation.db import wal_path
 from segmentation.errors import PipelineError
-from segmentation.publish import MANIFEST, read_manifest, wal_path
+from segmentation.manifest import MANIFEST, read_manifest
 
 PIPELINE = PROJECT_DIR / "pipeline.py"
 WRITER = textwrap.dedent("""
@@ -119,7 +120,7 @@ def test_a_writer_that_connects_during_the_build_is_waited_for(settings, monkeyp
     reaches publishing, the writer commits again, then lets go: the build publishes after it,
     and every file opens."""
     writer, seen = {}, threading.Event()
-    validate, conflict = publish.validate_build, publish.is_lock_conflict
+    validate, conflict = publish.validate_build, locks.is_lock_conflict
 
     def validate_then_writer_connects(*args):
         writer["process"] = start_writer(settings.warehouse_path)
@@ -130,7 +131,7 @@ def test_a_writer_that_connects_during_the_build_is_waited_for(settings, monkeyp
         return conflict(error)
 
     monkeypatch.setattr(publish, "validate_build", validate_then_writer_connects)
-    monkeypatch.setattr(publish, "is_lock_conflict", conflict_seen)
+    monkeypatch.setattr(locks, "is_lock_conflict", conflict_seen)
     result = {}
     builder = threading.Thread(target=lambda: result.setdefault("run", run_build(settings, lock_timeout_s=120)))
     builder.start()
@@ -365,7 +366,7 @@ def test_a_kill_while_publishing_leaves_a_consistent_pair(settings, name, when):
 @pytest.mark.parametrize("renames", [1, 2])
 def test_a_kill_inside_the_three_renames_exchange_is_repaired(settings, renames):
     hook = f"""
-        publish.METHOD = "renames"
+        swap.METHOD = "renames"
         real_rename, calls = os.rename, []
         def rename(a, b):
             real_rename(a, b)

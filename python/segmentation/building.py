@@ -26,12 +26,15 @@ from .errors import DataTestError, InputError, Interrupted, PipelineError
 from .history import TABLES as HISTORY_TABLES
 from .history import carry_history, dataset_warning
 from .loader import ORDER_RAW, LoadedInput, load_raw, release_records
+from .locks import writer_lock
 from .order_input import SOURCES as ORDER_SOURCES
 from .order_input import currency_warning
 from .progress import step
-from .publish import Scratch, deliver_signals, new_scratch, prepare, publish, remove_scratch, resolve_paths, writer_lock
+from .publish import prepare, publish, resolve_paths
 from .reports import Charts, chart_hooks, top_reject_reasons, write_reports
 from .schema import TableDoc, apply_comments, load_schema, published_tables
+from .scratch import Scratch, new_scratch, remove_scratch
+from .swap import deliver_signals
 from .text import utf8_text
 from .workers import IN_PROCESS, Runner
 

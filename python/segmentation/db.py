@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import duckdb
 import pandas as pd
 
 from .features import COLUMNS, TABLE, Feature, declaration, from_rows
+
+
+def wal_path(database: Path) -> Path:
+    """DuckDB's write-ahead log beside a database file."""
+    return database.with_name(database.name + ".wal")
 
 
 def quote_ident(name: str) -> str:

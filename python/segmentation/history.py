@@ -6,15 +6,13 @@ these tables) they are empty, and this is run 1."""
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 
 import duckdb
 
 from .config import Settings
-from .errors import PipelineError
 from .input_file import plain_stem
-from .publish import POLL_S, WRITER_HELD, is_lock_conflict
+from .locks import without_writer
 from .schema import column_types, load_schema
 from .text import utf8_text
 
@@ -71,19 +69,12 @@ def carry_history(
     found: set[str] = set()
     columns: set[tuple[str, str]] = set()
     if live.exists():
-        deadline = time.monotonic() + settings.lock_timeout_s
-        while True:  # a program holding it read-write is waited for, as when publishing
-            try:
-                con.execute("attach $path as live (read_only)", {"path": str(live)})
-                break
-            except duckdb.Error as e:
-                if not is_lock_conflict(e):
-                    raise PipelineError(
-                        f"{live}: cannot read it to carry its history over ({str(e).splitlines()[0]})"
-                    ) from None
-                if time.monotonic() >= deadline:
-                    raise PipelineError(f"{live}: {WRITER_HELD}") from None
-                time.sleep(POLL_S)
+        without_writer(  # a program holding it read-write is waited for, as when publishing
+            live,
+            settings.lock_timeout_s,
+            lambda: con.execute("attach $path as live (read_only)", {"path": str(live)}),
+            lambda error: f"{live}: cannot read it to carry its history over ({error})",
+        )
         found = {
             row[0]
             for row in con.execute(
