@@ -1,6 +1,7 @@
-"""One build: load the input, run the DAG with its data tests, record the run, write the
-reports, then publish warehouse and reports. Until the last step nothing live is touched,
-except that a pair a stopped build left mismatched is first put back together (`publish.prepare`)."""
+"""One build, in phases: load the input, carry the history over, run the DAG with its data
+tests (the models), check the result, record the run, write the reports, then publish warehouse
+and reports. Until the last phase nothing live is touched, except that a pair a stopped build
+left mismatched is first put back together (`publish.prepare`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import importlib.metadata
 import platform
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from functools import partial
@@ -22,6 +23,7 @@ from . import colours, kmeans_model
 from .config import Settings
 from .dag import Model, SingularTest, build_order, discover, python_model, run_models, run_table_tests
 from .db import first_row
+from .duckdb_errors import is_interrupt, is_out_of_memory, is_write_failure
 from .errors import DataTestError, InputError, Interrupted, PipelineError
 from .history import TABLES as HISTORY_TABLES
 from .history import carry_history, dataset_warning
@@ -49,6 +51,9 @@ SOURCES = (
     *HISTORY_TABLES,
 )
 STAGE_WIDTH = 20  # the steps around the models line up with the model lines
+
+Log = Callable[[str], None]
+Project = tuple[list[Model], list[SingularTest], dict[str, TableDoc]]
 
 
 @dataclass(frozen=True)
@@ -107,9 +112,7 @@ def order_counts(con: duckdb.DuckDBPyConnection) -> OrderCounts | None:
     return OrderCounts(role, rows, rejected, uncounted, customers, unknown, without, as_of)
 
 
-def project(
-    settings: Settings, runner: Runner = IN_PROCESS
-) -> tuple[list[Model], list[SingularTest], dict[str, TableDoc]]:
+def project(settings: Settings, runner: Runner = IN_PROCESS) -> Project:
     docs = load_schema(settings.sql_dir)
     models, tests = discover(settings.sql_dir, docs)
     fitting = kmeans_model.Fitting(runner)
@@ -376,29 +379,15 @@ def cleanup(scratch: Scratch | None) -> None:
             remove_scratch(scratch)
 
 
-def is_interrupt(error: BaseException) -> bool:
-    """Ctrl-C: Python raises KeyboardInterrupt, or DuckDB, when it stops the query it was running."""
-    return isinstance(error, (KeyboardInterrupt, duckdb.InterruptException)) or (
-        isinstance(error, RuntimeError) and str(error) == "Query interrupted"
-    )
-
-
-# DuckDB reports a write that failed (disk full, file too large) as a failed commit or
-# checkpoint too: these words say it was the file system
-FILE_TROUBLE = ("Could not write file", "No space left on device", "File too large", "Permission denied")
-
-
 def failure(error: BaseException, live: Path) -> PipelineError | None:
     """The one-line error for a failure the user can meet (disk full, permissions, memory), or
     None for one that is a bug."""
     if isinstance(error, OSError):
         where = error.filename or live
         return PipelineError(f"{where}: {error.strerror or error} (nothing was published)")
-    if isinstance(error, (duckdb.IOException, duckdb.PermissionException)) or (
-        isinstance(error, duckdb.Error) and any(words in str(error) for words in FILE_TROUBLE)
-    ):
+    if is_write_failure(error):
         return PipelineError(f"{live}: cannot build it: {str(error).splitlines()[0]} (nothing was published)")
-    if isinstance(error, (MemoryError, duckdb.OutOfMemoryException)):
+    if is_out_of_memory(error):
         return PipelineError(
             f"{live}: out of memory while building it: {str(error).splitlines()[0] or 'MemoryError'} "
             "(nothing was published)"
@@ -406,121 +395,201 @@ def failure(error: BaseException, live: Path) -> PipelineError | None:
     return None
 
 
-def build(settings: Settings, log: Callable[[str], None] = print, runner: Runner = IN_PROCESS) -> BuildResult:
+def scratch_config(settings: Settings) -> dict[str, str | bool | int | float | list[str]]:
+    """The build database's DuckDB settings."""
+    return {
+        "storage_compatibility_version": settings.storage_compatibility_version,
+        "memory_limit": settings.memory_limit,
+        # No table's row order means anything here (the loader keeps the input's lines in
+        # order for itself); kept, a checkpoint after a large table costs as much again as
+        # writing it did.
+        "preserve_insertion_order": False,
+        # Text columns: FSST without weighing other codecs, which costs as much as the write.
+        "force_compression": "fsst",
+    }
+
+
+@dataclass
+class Attempt:
+    """How far a build got, for what its failure leaves and says."""
+
+    scratch: Scratch | None = None
+    run_id: int | None = None
+    published: bool = False
+
+
+@contextlib.contextmanager
+def stopped_cleanly(settings: Settings) -> Iterator[Attempt]:
+    """Whatever stops the build: its scratch removed, and one error that says what happened
+    (`Interrupted` for Ctrl-C, a `PipelineError` for what a user can meet, the error itself
+    for a bug)."""
+    attempt = Attempt()
+    try:
+        yield attempt
+    except DataTestError as e:
+        cleanup(attempt.scratch)
+        raise DataTestError(f"{settings.source_path}: {e}") from None
+    except PipelineError:
+        cleanup(attempt.scratch)
+        raise
+    except BaseException as e:
+        cleanup(attempt.scratch)
+        if is_interrupt(e):
+            raise Interrupted(attempt.run_id if attempt.published else None) from None
+        error = failure(e, settings.warehouse_path)
+        if error is None:
+            raise
+        raise error from None
+
+
+# --- the phases of a build, in order: load, model, check, record, report, publish -----------
+
+
+def load_phase(con: duckdb.DuckDBPyConnection, settings: Settings, scratch: Scratch, log: Log) -> LoadedInput:
+    """The input (and orders) file into the raw tables."""
+    alone = settings.input_path is None  # the customers are the ids of the orders
+    with step(stage_label("load", "raw_orders" if alone else "raw_customers"), log) as current:
+        loaded = load_raw(con, settings, scratch.input)
+        records, described = first_row(
+            con, "select (select coalesce(sum(records), 0) from raw_parts), input_format from raw_input"
+        )
+        summaries = [] if alone else [f"{records:,} records, {described}"]
+        if loaded.orders is not None:
+            records, described = first_row(
+                con,
+                "select (select coalesce(sum(records), 0) from raw_order_parts), input_format from raw_order_input",
+            )
+            summaries.append(f"{'' if alone else 'orders: '}{records:,} records, {described}")
+        current.summary = "; ".join(summaries)
+    for warning in loaded.warnings:
+        log(f"  warning: {warning}")
+    return loaded
+
+
+def model_phase(
+    con: duckdb.DuckDBPyConnection, project_: Project, settings: Settings, runner: Runner, log: Log
+) -> tuple[int, Charts]:
+    """Every model of the DAG with its data tests, the input's gates after the rejects, the
+    charts asked for as soon as what they draw is built; returns the tests passed and the
+    charts."""
+    ordered, tests, docs = project_
+    charts: Charts = {}
+    passed = run_models(
+        con,
+        ordered,
+        tests,
+        docs,
+        SOURCES,
+        settings,
+        log,
+        after=[
+            ("order_rejects", order_gate(settings)),
+            ("order_rejects", partial(release_records, raw=ORDER_RAW)),
+            ("customer_rejects", input_gate(settings)),
+            ("customer_rejects", release_records),
+            *chart_hooks(settings, runner, charts),
+        ],
+    )
+    return passed, charts
+
+
+def check_phase(con: duckdb.DuckDBPyConnection, settings: Settings, log: Log) -> list[str]:
+    """Warnings, and the flags `pipeline_runs` records (with --strict, the first stops the build)."""
+    for note in (currency_warning(con), dataset_warning(con)):  # not flags: the segments are sound
+        if note:
+            log(f"  warning: {note}")
+    flags = run_flags(con, settings)
+    for flag in flags:
+        log(f"  warning: {flag}")
+    if flags and settings.strict:
+        raise PipelineError(f"{settings.source_path}: {flags[0]} (--strict)")
+    return flags
+
+
+def record_phase(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    loaded: LoadedInput,
+    started: datetime,
+    flags: list[str],
+    docs: dict[str, TableDoc],
+    log: Log,
+) -> tuple[dict, OrderCounts | None, int]:
+    """`pipeline_runs` and its tests, the comments, a checkpoint: the warehouse is complete.
+    Returns this run's row, the orders' counts and the data tests passed."""
+    with step(stage_label("record", "pipeline_runs"), log) as current:
+        orders = order_counts(con)
+        run = record_run(con, settings, loaded, started, flags, orders)
+        passed = run_table_tests(con, docs, "pipeline_runs")
+        apply_comments(con, docs)
+        con.execute("checkpoint")
+        current.summary = "comments, checkpoint"
+    return run, orders, passed
+
+
+def report_phase(
+    con: duckdb.DuckDBPyConnection, scratch: Scratch, charts: Charts, reports_dir: Path, log: Log
+) -> list[Path]:
+    """Every report file into the staged reports folder."""
+    with step(stage_label("write", "reports"), log) as current:
+        try:
+            reports = write_reports(con, scratch.staged, charts)
+        except OSError as e:  # a failed write names no file: say which folder
+            raise PipelineError(
+                f"{reports_dir}: cannot write the reports: {e.strerror or e} (nothing was published)"
+            ) from None
+        current.summary = ", ".join(path.name for path in reports)
+    return reports
+
+
+def publish_phase(
+    attempt: Attempt, settings: Settings, docs: dict[str, TableDoc], highest_run_id: int, log: Log
+) -> list[int]:
+    """The warehouse and reports swapped in as a pair (`attempt.published` from then on);
+    returns the signals held back meanwhile."""
+    scratch, run_id = attempt.scratch, attempt.run_id
+    assert scratch is not None and run_id is not None  # the build got this far
+    with step(stage_label("publish", "warehouse"), log) as current:
+        shutil.rmtree(scratch.input, ignore_errors=True)  # the input is read: its copy goes first
+        # every model and seed the YAML declares: a build lacking any of them is not published
+        interrupted = publish(
+            scratch,
+            settings.warehouse_path,
+            settings.reports_dir,
+            list(published_tables(docs)),
+            run_id,
+            highest_run_id,
+            settings.lock_timeout_s,
+        )
+        attempt.published = True
+        remove_scratch(scratch)
+        current.summary = "validated, swapped in with the reports"
+    return interrupted
+
+
+def build(settings: Settings, log: Log = print, runner: Runner = IN_PROCESS) -> BuildResult:
     """`runner`: where K-Means and the charts run (`workers`): here by default."""
     started_clock, started = time.perf_counter(), datetime.now(UTC)
     live, reports_dir = resolve_paths(settings.warehouse_path, settings.reports_dir)
     settings = replace(settings, warehouse_path=live, reports_dir=reports_dir)
-    scratch: Scratch | None = None
-    run_id, published = None, False
-    try:
+    with stopped_cleanly(settings) as attempt:
         # inside: reading the models parses them with DuckDB, which a Ctrl-C interrupts too
-        ordered, tests, docs = project(settings, runner)
+        models = project(settings, runner)
+        ordered, _, docs = models
         ours = {name for model in ordered for name in model.outputs} | {"pipeline_runs", *SOURCES}
         with writer_lock(live, settings.lock_timeout_s), writer_lock(reports_dir, settings.lock_timeout_s):
             highest_run_id = prepare(live, reports_dir, settings.lock_timeout_s, ours, log)
-            scratch = new_scratch(live, reports_dir)
-            config: dict[str, str | bool | int | float | list[str]] = {
-                "storage_compatibility_version": settings.storage_compatibility_version,
-                "memory_limit": settings.memory_limit,
-                # No table's row order means anything here (the loader keeps the input's lines in
-                # order for itself); kept, a checkpoint after a large table costs as much again as
-                # writing it did.
-                "preserve_insertion_order": False,
-                # Text columns: FSST without weighing other codecs, which costs as much as the write.
-                "force_compression": "fsst",
-            }
-            with duckdb.connect(str(scratch.database), config=config) as con:
-                alone = settings.input_path is None  # the customers are the ids of the orders
-                with step(stage_label("load", "raw_orders" if alone else "raw_customers"), log) as current:
-                    loaded = load_raw(con, settings, scratch.input)
-                    records, described = first_row(
-                        con, "select (select coalesce(sum(records), 0) from raw_parts), input_format from raw_input"
-                    )
-                    summaries = [] if alone else [f"{records:,} records, {described}"]
-                    if loaded.orders is not None:
-                        records, described = first_row(
-                            con,
-                            "select (select coalesce(sum(records), 0) from raw_order_parts), input_format "
-                            "from raw_order_input",
-                        )
-                        summaries.append(f"{'' if alone else 'orders: '}{records:,} records, {described}")
-                    current.summary = "; ".join(summaries)
-                for warning in loaded.warnings:
-                    log(f"  warning: {warning}")
+            scratch = attempt.scratch = new_scratch(live, reports_dir)
+            with duckdb.connect(str(scratch.database), config=scratch_config(settings)) as con:
+                loaded = load_phase(con, settings, scratch, log)
                 with step(stage_label("carry", "history"), log) as current:
-                    run_id = carry_history(con, settings, highest_run_id, started)
+                    run_id = attempt.run_id = carry_history(con, settings, highest_run_id, started)
                     current.summary = f"this is run {run_id}"
-                charts: Charts = {}
-                passed = run_models(
-                    con,
-                    ordered,
-                    tests,
-                    docs,
-                    SOURCES,
-                    settings,
-                    log,
-                    after=[
-                        ("order_rejects", order_gate(settings)),
-                        ("order_rejects", partial(release_records, raw=ORDER_RAW)),
-                        ("customer_rejects", input_gate(settings)),
-                        ("customer_rejects", release_records),
-                        *chart_hooks(settings, runner, charts),
-                    ],
-                )
-                for note in (currency_warning(con), dataset_warning(con)):  # not flags: the segments are sound
-                    if note:
-                        log(f"  warning: {note}")
-                flags = run_flags(con, settings)
-                for flag in flags:
-                    log(f"  warning: {flag}")
-                if flags and settings.strict:
-                    raise PipelineError(f"{settings.source_path}: {flags[0]} (--strict)")
-                with step(stage_label("record", "pipeline_runs"), log) as current:
-                    orders = order_counts(con)
-                    run = record_run(con, settings, loaded, started, flags, orders)
-                    passed += run_table_tests(con, docs, "pipeline_runs")
-                    apply_comments(con, docs)
-                    con.execute("checkpoint")
-                    current.summary = "comments, checkpoint"
-                with step(stage_label("write", "reports"), log) as current:
-                    try:
-                        reports = write_reports(con, scratch.staged, charts)
-                    except OSError as e:  # a failed write names no file: say which folder
-                        raise PipelineError(
-                            f"{reports_dir}: cannot write the reports: {e.strerror or e} (nothing was published)"
-                        ) from None
-                    current.summary = ", ".join(path.name for path in reports)
-            with step(stage_label("publish", "warehouse"), log) as current:
-                shutil.rmtree(scratch.input, ignore_errors=True)  # the input is read: its copy goes first
-                # every model and seed the YAML declares: a build lacking any of them is not published
-                interrupted = publish(
-                    scratch,
-                    live,
-                    reports_dir,
-                    list(published_tables(docs)),
-                    run_id,
-                    highest_run_id,
-                    settings.lock_timeout_s,
-                )
-                published = True
-                remove_scratch(scratch)
-                current.summary = "validated, swapped in with the reports"
-            deliver_signals(interrupted)
-    except DataTestError as e:
-        cleanup(scratch)
-        raise DataTestError(f"{settings.source_path}: {e}") from None
-    except PipelineError:
-        cleanup(scratch)
-        raise
-    except BaseException as e:
-        cleanup(scratch)
-        if is_interrupt(e):
-            raise Interrupted(run_id if published else None) from None
-        error = failure(e, live)
-        if error is None:
-            raise
-        raise error from None
+                passed, charts = model_phase(con, models, settings, runner, log)
+                flags = check_phase(con, settings, log)
+                run, orders, recorded = record_phase(con, settings, loaded, started, flags, docs, log)
+                reports = report_phase(con, scratch, charts, reports_dir, log)
+            deliver_signals(publish_phase(attempt, settings, docs, highest_run_id, log))
     return BuildResult(
         warehouse=live,
         reports=[reports_dir / path.name for path in reports],
@@ -531,7 +600,7 @@ def build(settings: Settings, log: Callable[[str], None] = print, runner: Runner
         k=run["k"],
         k_fitted=run["k_fitted"],
         ids_with_differing_rows=run["ids_with_differing_rows"],
-        data_tests_passed=passed,
+        data_tests_passed=passed + recorded,
         seconds=time.perf_counter() - started_clock,
         orders=orders,
     )

@@ -12,6 +12,7 @@ from typing import TypeVar
 
 import duckdb
 
+from .duckdb_errors import is_lock_conflict
 from .errors import PipelineError
 
 WRITER_HELD = "open for writing by another program; connect BI tools read-only"
@@ -91,14 +92,6 @@ def writer_lock(live: Path, timeout_s: float) -> Iterator[None]:
 
 
 # --- the live warehouse: no writer connected ------------------------------------------------
-
-
-def is_lock_conflict(error: duckdb.Error) -> bool:
-    """DuckDB's error for a file another process holds: an IOException whose text is all
-    that tells it apart (Linux and macOS say "Could not set lock", Windows "used by another
-    process")."""
-    text = str(error).lower()
-    return "could not set lock" in text or "conflicting lock" in text or "used by another process" in text
 
 
 def without_writer(live: Path, timeout_s: float, open_live: Callable[[], T], refused: Callable[[str], str]) -> T:
