@@ -1,17 +1,20 @@
 """The YAML files under sql/ are the one list of tables and columns: a build publishes exactly
-the models and seeds they declare, with the declared columns and data types; the tables carried
+the models and seeds they declare, with the declared columns and data types (a build that
+differs stops before publishing); the tables carried
 from the live warehouse on a first build are created from them; the Python step writes only
 declared tables; and the model table in docs/models.md lists the same models."""
 
 from __future__ import annotations
 
 import re
+import shutil
 
 import pytest
 
-from conftest import query
+from conftest import fingerprint, query, run_build
 from segmentation import colours, kmeans_model
 from segmentation.config import PROJECT_DIR, SQL_DIR
+from segmentation.errors import PipelineError
 from segmentation.history import CARRIED
 from segmentation.schema import load_schema, published_tables
 
@@ -49,7 +52,8 @@ def test_the_warehouse_holds_exactly_the_declared_tables_columns_and_types(sampl
             f"select column_name, lower(data_type) from duckdb_columns() "
             f"where schema_name = 'main' and table_name = '{name}' order by column_index",
         )
-        assert built == list(DOCS[name].data_types.items()), name
+        declared = [(c, t) for c, t in DOCS[name].data_types.items() if c not in DOCS[name].only_with]
+        assert built == declared, name
 
 
 def test_carried_tables_are_declared_as_the_tables_they_copy():
@@ -111,3 +115,46 @@ def test_the_tables_the_readme_names_are_published():
     }
     assert len(named) >= 10
     assert named <= set(PUBLISHED), sorted(named - set(PUBLISHED))
+
+
+@pytest.mark.parametrize(
+    ("change", "breach"),
+    [
+        # a model's column changes type, the YAML left as it was
+        (
+            (
+                "marts/segment_summary.sql",
+                "select * from final",
+                "select * replace (customers::double as customers) from final",
+            ),
+            "segment_summary.customers is double, declared bigint",
+        ),
+        # a model gains a column nobody declared
+        (
+            ("marts/segment_summary.sql", "select * from final", "select *, 1 as note from final"),
+            "segment_summary.note is not declared",
+        ),
+        # the YAML declares a column no model makes
+        (
+            (
+                "marts/_marts.yml",
+                "      - name: cluster_id\n",
+                "      - name: cluster_note\n        data_type: varchar\n      - name: cluster_id\n",
+            ),
+            "segment_summary lacks cluster_note",
+        ),
+    ],
+)
+@pytest.mark.usefixtures("published")
+def test_a_build_that_differs_from_the_yaml_is_not_published(tmp_path, settings, change, breach):
+    sql_dir = shutil.copytree(SQL_DIR, tmp_path / "sql")
+    relative, old, new = change
+    path = sql_dir / relative
+    text = path.read_text()
+    assert text.count(old) >= 1
+    path.write_text(text.replace(old, new, 1))
+    before = fingerprint(settings.warehouse_path, settings.reports_dir)
+    with pytest.raises(PipelineError, match="the build differs from the models' YAML") as error:
+        run_build(settings, sql_dir=sql_dir)
+    assert breach in str(error.value) and "not publishing it" in str(error.value)
+    assert fingerprint(settings.warehouse_path, settings.reports_dir) == before

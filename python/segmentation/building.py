@@ -34,7 +34,7 @@ from .order_input import currency_warning
 from .progress import step
 from .publish import prepare, publish, resolve_paths
 from .reports import Charts, chart_hooks, top_reject_reasons, write_reports
-from .schema import TableDoc, apply_comments, load_schema, published_tables
+from .schema import TableDoc, apply_comments, breaches, load_schema, published_tables
 from .scratch import Scratch, new_scratch, remove_scratch
 from .swap import deliver_signals
 from .text import utf8_text
@@ -521,6 +521,12 @@ def record_phase(
         orders = order_counts(con)
         run = record_run(con, settings, loaded, started, flags, orders)
         passed = run_table_tests(con, docs, "pipeline_runs")
+        undeclared = breaches(con, docs)
+        if undeclared:  # a model changed without its YAML, or the YAML without its model
+            raise PipelineError(
+                f"{settings.sql_dir}: the build differs from the models' YAML ({'; '.join(undeclared[:5])}"
+                f"{f' and {len(undeclared) - 5} more' if len(undeclared) > 5 else ''}); not publishing it"
+            )
         apply_comments(con, docs)
         con.execute("checkpoint")
         current.summary = "comments, checkpoint"

@@ -2,10 +2,14 @@
 
 Format (as dbt's): lists of `models`, `sources` and `seeds`, each with `name`,
 `description`, optional `config: {materialized: table}`, and `columns` with `name`,
-`data_type`, `description` and `data_tests`; and `macros`, each with `name`, `description`
+`data_type`, `description`, `data_tests` and, for a column only some builds have,
+`only_with: {orders: joined}` (there when the orders file is joined to the customers, as the
+models' `orders` variable says); and `macros`, each with `name`, `description`
 and `arguments`. These files are the one list of what a build creates: every model and seed
 is published with the columns and types declared (staging and the tables after it add any
-other input columns under their own names); a test checks a build against them.
+other input columns under their own names, and the model's features stand where the classic
+pair's columns are declared); every build is checked against them before it is published
+(`breaches`).
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from typing import Any
 import duckdb
 import yaml
 
-from .db import quote_ident, quote_literal
+from .db import first_row, model_features, quote_ident, quote_literal
+from .features import CLASSIC, ORDER_COLUMNS_CARRIED
 
 # libyaml's loader when PyYAML has it: ten times faster than the pure-Python one, same result
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -44,6 +49,8 @@ class TableDoc:
     tests: tuple[DataTest, ...]
     kind: str = "models"  # the section it is declared in: sources, seeds, models or macros
     data_types: dict[str, str] = field(default_factory=dict)  # column -> declared data_type
+    # column -> the orders role (raw_order_input.role) a build has the column with, e.g. joined
+    only_with: dict[str, str] = field(default_factory=dict)
 
 
 def published_tables(docs: dict[str, TableDoc]) -> tuple[str, ...]:
@@ -71,11 +78,13 @@ def load_schema(sql_dir: Path) -> dict[str, TableDoc]:
 
 def parse_entry(entry: dict, section: str = "models") -> TableDoc:
     name = entry["name"]
-    columns, tests, data_types = {}, [], {}
+    columns, tests, data_types, only_with = {}, [], {}, {}
     for column in entry.get("columns", entry.get("arguments", [])):
         columns[column["name"]] = column.get("description", "").strip()
         if "data_type" in column:
             data_types[column["name"]] = column["data_type"]
+        if "only_with" in column:
+            only_with[column["name"]] = column["only_with"]["orders"]
         for test in column.get("data_tests", []):
             kind, args = (test, {}) if isinstance(test, str) else next(iter(test.items()))
             tests.append(DataTest(kind, name, column["name"], dict(args)))
@@ -87,6 +96,7 @@ def parse_entry(entry: dict, section: str = "models") -> TableDoc:
         tests=tuple(tests),
         kind=section,
         data_types=data_types,
+        only_with=only_with,
     )
 
 
@@ -117,3 +127,41 @@ def apply_comments(con: duckdb.DuckDBPyConnection, docs: dict[str, TableDoc]) ->
             target = f"{quote_ident(doc.name)}.{quote_ident(column)}"
             con.execute(f"comment on column {target} is {quote_literal(description)}")
     con.commit()
+
+
+def breaches(con: duckdb.DuckDBPyConnection, docs: dict[str, TableDoc]) -> list[str]:
+    """How the built tables and views differ from their declaration: a declared column of
+    another type, missing, or a column nobody declared. A build may lack only the classic
+    features' columns its model does not use and the columns `only_with` another orders role
+    than its own; it may add only the model's features (and their scaled centres), the input's own
+    columns and, with an orders file, its measures."""
+    features = [f.feature for f in model_features(con)]
+    orders = first_row(con, "select role from raw_order_input")[0]
+    classic = {kind.column for kind in CLASSIC.values()}
+    unused = {c for column in classic - set(features) for c in (column, f"{column}_scaled")}
+    added = (
+        {c for feature in features for c in (feature, f"{feature}_scaled")}
+        | {name for (name,) in con.execute("select column_name from raw_columns").fetchall()}
+        | (set(ORDER_COLUMNS_CARRIED) if orders != "none" else set())
+    )
+    built: dict[str, dict[str, str]] = {}
+    for table, column, data_type in con.execute(
+        "select table_name, column_name, lower(data_type) from duckdb_columns() "
+        "where database_name = current_database() and schema_name = 'main' order by table_name, column_index"
+    ).fetchall():
+        built.setdefault(table, {})[column] = data_type
+    found = []
+    for name in published_tables(docs):
+        doc, columns = docs[name], built.get(name, {})
+        absent = unused | {column for column, role in doc.only_with.items() if role != orders}
+        for column, declared in doc.data_types.items():
+            if column in columns and columns[column] != declared.lower():
+                found.append(f"{name}.{column} is {columns[column]}, declared {declared}")
+            elif column not in columns and column not in absent:
+                found.append(f"{name} lacks {column}")
+        found += [
+            f"{name}.{column} is not declared"
+            for column in columns
+            if column not in doc.data_types and column not in added
+        ]
+    return found
