@@ -15,9 +15,9 @@ import duckdb
 import pytest
 
 from conftest import customers, load, query, rejects, run_build, stage_file, write_csv
-from segmentation import input_file
 from segmentation.config import SAMPLE_INPUT, Settings
 from segmentation.errors import InputError
+from segmentation.readers import input_file
 
 HEADER = "CustomerID,Gender,Age,Annual Income (k$),Spending Score (1-100)"
 SAMPLE_TEXT = SAMPLE_INPUT.read_text()

@@ -15,10 +15,11 @@ import duckdb
 import pytest
 
 from conftest import customers, load, query, rejects, run_build, stage_file, write_csv
-from segmentation import input_file, loader, reports
+from segmentation import reports
 from segmentation.columns import income_unit
 from segmentation.config import SAMPLE_INPUT
 from segmentation.errors import InputError
+from segmentation.readers import csv_file, excel, input_file
 
 HEADER = "CustomerID,Gender,Age,Annual Income (k$),Spending Score (1-100)"
 SAMPLE_ROWS = SAMPLE_INPUT.read_text().splitlines()[1:]
@@ -690,7 +691,7 @@ def test_a_header_longer_than_a_line_is_read_whole_up_to_its_own_limit(con, tmp_
     load(con, path, tmp_path / "work")
     assert con.execute("select count(*) from raw_columns").fetchall() == [(1993,)]
     assert con.execute("select fields_found, fields_expected from raw_customers").fetchall() == [(1993, 1993)]
-    monkeypatch.setattr(loader, "MAX_HEADER_CHARS", 2 << 20)
+    monkeypatch.setattr(csv_file, "MAX_HEADER_CHARS", 2 << 20)
     with pytest.raises(InputError, match=re.escape("line 1: the header is longer than 2,097,152 characters")):
         load(duckdb.connect(), path, tmp_path / "work2")
 
@@ -932,7 +933,7 @@ def uncompressed(path, part: str) -> str:
 def test_a_sheet_larger_than_the_limit_is_refused_before_it_is_read(con, tmp_path, monkeypatch):
     rows = [sheet_row(*HEADER.split(",")), *(sheet_row(n, "Male", 30, n, 50) for n in range(1, 20_000))]
     path = workbook_of_rows(tmp_path, rows)
-    monkeypatch.setattr(loader, "MAX_WORKBOOK_PART_BYTES", 1_000_000)
+    monkeypatch.setattr(excel, "MAX_WORKBOOK_PART_BYTES", 1_000_000)
     size = uncompressed(path, "xl/worksheets/sheet1.xml")
     expected = f"{path}: the sheet 'Customers' is {size} MB uncompressed; at most 1.0 MB are read: save it as CSV"
     with pytest.raises(InputError) as error:
@@ -942,7 +943,7 @@ def test_a_sheet_larger_than_the_limit_is_refused_before_it_is_read(con, tmp_pat
 
 def test_shared_strings_larger_than_the_limit_are_refused_before_they_are_read(con, tmp_path, monkeypatch):
     path = workbook_of_rows(tmp_path, [sheet_row(*HEADER.split(",")), sheet_row(1, "Male", 30, 1, 50)], strings=30_000)
-    monkeypatch.setattr(loader, "MAX_WORKBOOK_PART_BYTES", 500_000)
+    monkeypatch.setattr(excel, "MAX_WORKBOOK_PART_BYTES", 500_000)
     size = uncompressed(path, "xl/sharedStrings.xml")
     expected = (
         f"{path}: the workbook's part xl/sharedStrings.xml is {size} MB uncompressed; at most 0.5 MB are read: "
@@ -956,7 +957,7 @@ def test_shared_strings_larger_than_the_limit_are_refused_before_they_are_read(c
 def test_a_sheet_of_more_rows_than_excel_holds_is_refused_before_it_is_read(con, tmp_path, monkeypatch):
     rows = [sheet_row(*HEADER.split(",")), sheet_row(1, "Male", 30, 1, 50), *(b"<row/>" for _ in range(5_000))]
     path = workbook_of_rows(tmp_path, rows)
-    monkeypatch.setattr(loader, "MAX_SHEET_ROWS", 1_000)
+    monkeypatch.setattr(excel, "MAX_SHEET_ROWS", 1_000)
     with pytest.raises(InputError) as error:
         load(con, path, tmp_path / "work")
     assert str(error.value) == f"{path}: the sheet 'Customers' has 5,002 rows; at most 1,000 are read: save it as CSV"
@@ -1042,7 +1043,7 @@ def test_a_file_that_grows_while_read_stops_the_build(tmp_path, published, monke
     settings = published  # a build to keep as it is
     path = write_csv(tmp_path, "\n".join([HEADER, *SAMPLE_ROWS]) + "\n")
     before = (settings.warehouse_path.read_bytes(), sorted(p.name for p in settings.reports_dir.iterdir()))
-    original = loader.load_csv
+    original = csv_file.load_csv
 
     def appended_meanwhile(*args, **kwargs):
         header = original(*args, **kwargs)
@@ -1050,7 +1051,7 @@ def test_a_file_that_grows_while_read_stops_the_build(tmp_path, published, monke
             f.write("201,Male,30,50,5")
         return header
 
-    monkeypatch.setattr(loader, "load_csv", appended_meanwhile)
+    monkeypatch.setattr(csv_file, "load_csv", appended_meanwhile)
     with pytest.raises(InputError, match="changed while it was read"):
         run_build(settings, input_path=path)
     assert (settings.warehouse_path.read_bytes(), sorted(p.name for p in settings.reports_dir.iterdir())) == before

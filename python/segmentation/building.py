@@ -27,12 +27,13 @@ from .duckdb_errors import is_interrupt, is_out_of_memory, is_write_failure
 from .errors import DataTestError, InputError, Interrupted, PipelineError
 from .history import TABLES as HISTORY_TABLES
 from .history import carry_history, dataset_warning
-from .loader import ORDER_RAW, LoadedInput, load_raw, release_records
+from .loader import LoadedInput, load_raw
 from .locks import writer_lock
 from .order_input import SOURCES as ORDER_SOURCES
 from .order_input import currency_warning
 from .progress import step
 from .publish import prepare, publish, resolve_paths
+from .readers.raw import ORDER_RAW, release_records
 from .reports import Charts, chart_hooks, top_reject_reasons, write_reports
 from .schema import TableDoc, apply_comments, breaches, load_schema, published_tables
 from .scratch import Scratch, new_scratch, remove_scratch

@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 import duckdb
 
 from .config import Settings
-from .input_file import plain_stem
 from .locks import without_writer
+from .readers.input_file import plain_stem
 from .schema import column_types, load_schema
 from .text import utf8_text
 

@@ -28,18 +28,9 @@ from .columns import (
 )
 from .config import ORDER_COLUMNS, Settings
 from .db import first_row
-from .loader import (
-    MARK_SAMPLE_LINES,
-    ORDER_RAW,
-    PARTS_TABLE,
-    RECORDS_TABLE,
-    LoadedOrders,
-    create_named_records,
-    decide_decimal_mark,
-    files_sha256,
-    missing_markers,
-    read_input,
-)
+from .loader import LoadedOrders, create_named_records, files_sha256, missing_markers, read_input
+from .number_formats import MARK_SAMPLE_LINES, decide_decimal_mark
+from .readers.raw import ORDER_RAW, PARTS_TABLE, RECORDS_TABLE
 from .text import utf8_text
 
 # The source tables this module creates

@@ -1,5 +1,7 @@
 """The input file's bytes: what they are, and a copy DuckDB can read when they need one.
 
+Its extension names its format (`input_kind`): CSV, JSON, Parquet or Excel.
+
 One pass over the bytes gives the SHA-256 and what the text is like (encoding, line ends,
 bytes DuckDB's reader refuses, lines too long to read). A UTF-8 file with one kind of line end,
 the usual export, is read by DuckDB as it is; any other (UTF-16, Windows-1252, mixed line ends,
@@ -33,7 +35,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import NamedTuple, Protocol, TextIO
 
-from .errors import InputError
+from ..errors import InputError
 
 CHUNK = 1 << 23
 # A line longer than this (in UTF-8, without its line end) rejects its row: it is read no
@@ -60,6 +62,7 @@ NOT_TEXT = {
 COMPRESSIONS = {b"\x1f\x8b": "gzip", b"\x28\xb5\x2f\xfd": "zstd"}
 # Endings that say a file is compressed: what comes before them names its format (`.csv.gz`)
 COMPRESSED_SUFFIXES = (".gz", ".gzip", ".zst", ".zstd")
+JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,22 @@ def plain_stem(path: Path) -> str:
     `customers` of `customers.csv` and of `customers.csv.gz`."""
     compressed = Path(path.name).suffix.lower() in COMPRESSED_SUFFIXES
     return Path(path.stem).stem if compressed else path.stem
+
+
+def input_kind(path: Path) -> str:
+    """'csv', 'json', 'parquet' or 'excel', by the file's extension (before `.gz` or `.zst`)."""
+    suffix = format_suffix(path)
+    if suffix in JSON_SUFFIXES:
+        return "json"
+    return "parquet" if suffix == ".parquet" else "excel" if suffix in (".xlsx", ".xlsm") else "csv"
+
+
+def format_suffix(path: Path) -> str:
+    """The extension naming the file's format: `.csv` of `customers.csv.gz`."""
+    name = path.name.lower()
+    if (suffix := Path(name).suffix) in COMPRESSED_SUFFIXES:
+        name = name.removesuffix(suffix)
+    return Path(name).suffix
 
 
 def identity(stat: os.stat_result) -> tuple[int, int, int]:

@@ -1,0 +1,131 @@
+"""How a file writes its numbers, decided once for the whole file from its values: the decimal
+mark (`decide_decimal_mark`), the unit of an income whose header names none
+(`decide_income_unit`), and whether a feature's values are numbers at all (`check_numbers`)."""
+
+from __future__ import annotations
+
+import re
+
+import duckdb
+
+from .columns import ColumnMap, income_unit
+from .db import first_row, quote_ident
+from .features import Feature
+
+# Above this median an income without a unit in its header is taken to be in dollars.
+DOLLARS_MEDIAN = 1_000
+# The decimal mark of a file's incomes (see `decimal_mark_patterns`), from its first lines: a
+# notation holds for a whole file, and a range of lines is read without reading the others.
+MARK_SAMPLE_LINES = 20_000
+DECIMAL_MARKS = """
+select
+    count(*) filter (where regexp_full_match(v, $said_comma)),
+    count(*) filter (where regexp_full_match(v, $said_point)),
+    count(*) filter (where regexp_full_match(v, $hinted_comma)),
+    count(*) filter (where regexp_full_match(v, $hinted_point)),
+    min(income) filter (where regexp_full_match(v, $hinted_comma))
+from (
+    select trim({column}) as income, ltrim(income, $signs) as v
+    from {table}
+    where line_number <= $lines
+)
+"""
+
+
+def decimal_mark_patterns(decimal: str, group: str) -> dict[str, str]:
+    """Numbers (sign and dollar sign stripped) that say `decimal` is their decimal mark: it is
+    their last mark and followed by other than three digits ('89,5'), it follows groups split
+    by `group` ('89.000,50'), or `group` splits groups twice ('1.250.000'). Whole thousands
+    split by `group` ('70.000') only hint at it: three decimals that are all zeros are rare,
+    unlike '48.561', which says nothing."""
+    name = {",": "comma", ".": "point"}[decimal]
+    d, g = re.escape(decimal), re.escape(group)
+    said = (
+        f"[0-9]{{1,3}}({g}[0-9]{{3}})+{d}[0-9]*|[0-9]*{d}([0-9]{{1,2}}|[0-9]{{4,}})|[0-9]{{1,3}}({g}[0-9]{{3}}){{2,}}"
+    )
+    return {f"said_{name}": said, f"hinted_{name}": f"[0-9]{{1,3}}{g}000"}
+
+
+def decide_decimal_mark(
+    con: duckdb.DuckDBPyConnection,
+    columns: ColumnMap,
+    column: str = "annual_income_k",
+    table: str = "raw_customers",
+    signs: str = "+-$",
+) -> tuple[bool, tuple[str, ...]]:
+    """Whether the file writes its incomes (or another `column` of `table`, its amounts) with a
+    decimal comma (True) or point: as most of the values that say it do, else as most of those
+    that hint at it; a warning when that reading turns a value such as '70.000' into 70,000.
+    `signs`: what may stand before the digits (a sign, a currency sign)."""
+    said_comma, said_point, hinted_comma, hinted_point, example = first_row(
+        con,
+        DECIMAL_MARKS.format(column=column, table=table),
+        {"lines": MARK_SAMPLE_LINES, "signs": signs}
+        | decimal_mark_patterns(",", ".")
+        | decimal_mark_patterns(".", ","),
+    )
+    comma = said_comma > said_point if said_comma or said_point else hinted_comma > hinted_point
+    if comma and hinted_comma:
+        header = columns.source_name(column)
+        number = float(example.lstrip(signs).replace(".", ""))
+        return True, (f"{header!r} is written with decimal commas: '{example}' is read as {number:,.0f}",)
+    return comma, ()
+
+
+def decide_income_unit(
+    con: duckdb.DuckDBPyConnection, columns: ColumnMap, option: str | None, decimal_comma: bool
+) -> tuple[str, tuple[str, ...]]:
+    """'k' or 'dollars': from --income-unit, else from the header, else from the values (with
+    a warning saying so)."""
+    if "annual_income_k" not in columns.positions:
+        return "k", ()
+    header = columns.source_name("annual_income_k")
+    stated = option or income_unit(header)
+    if stated:
+        return stated, ()
+    # a rough reading of each value, with the file's decimal mark, is enough for a median
+    if decimal_comma:
+        number = "replace(regexp_replace(income, '[$.]', '', 'g'), ',', '.')"
+    else:
+        number = "regexp_replace(income, '[$,]', '', 'g')"
+    rows = first_row(con, "select sum(records) from raw_parts")[0]
+    median = first_row(  # of about 10,000 incomes spread over the file: it may be sorted
+        con,
+        f"select median(try_cast({number} as double)) from "
+        "(select trim(annual_income_k) as income from raw_customers where line_number % $step = 0)",
+        {"step": max(1, rows // 10_000)},
+    )[0]
+    if median is not None and median > DOLLARS_MEDIAN:
+        warning = (
+            f"{header!r} has no unit and its median is {median:,.0f}: read as dollars and "
+            "converted to k$ (--income-unit k to keep it)"
+        )
+        return "dollars", (warning,)
+    return "k", ()
+
+
+# A rough reading of a value as a number (sign, currency, separators and spaces aside), enough
+# to tell a column of numbers from one of text before staging reads each value exactly.
+ROUGH_NUMBER = r"[+-]?[$€£]?\s*[0-9][0-9 .,']*([eE][+-]?[0-9]+)?|[+-]?[$€£]?[.,][0-9]+"
+
+
+def check_numbers(con: duckdb.DuckDBPyConnection, features: tuple[Feature, ...], missing: list[str]) -> None:
+    """Refuse a feature of the input's own whose values are mostly not numbers (a text or a
+    yes/no column), naming it and showing a few of its values; read on the first lines, as
+    the decimal mark is."""
+    for feature in (f for f in features if f.kind == "number"):
+        column = quote_ident(feature.feature)
+        values, numbers, examples = first_row(
+            con,
+            f"select count(*), count(*) filter (where regexp_full_match(v, $number)), "
+            f"list(distinct v) filter (where not regexp_full_match(v, $number))[:4] "
+            f"from (select trim({column}) as v from raw_customers where line_number <= $lines) "
+            f"where not list_contains($missing, lower(v))",
+            {"number": ROUGH_NUMBER, "lines": MARK_SAMPLE_LINES, "missing": missing},
+        )
+        if values - numbers > values / 2:
+            shown = ", ".join(repr(v) for v in sorted(examples))
+            raise ValueError(
+                f"--features {feature.source_column}: {values - numbers:,} of {values:,} values read are not "
+                f"numbers (e.g. {shown}): a feature is a measure, such as an amount, a count or a score"
+            )
