@@ -26,7 +26,7 @@ from .db import first_row
 from .duckdb_errors import is_interrupt, is_out_of_memory, is_write_failure
 from .errors import DataTestError, InputError, Interrupted, PipelineError
 from .history import TABLES as HISTORY_TABLES
-from .history import carry_history, dataset_warning
+from .history import carry_history, dataset_warning, release_live
 from .loader import LoadedInput, load_raw
 from .locks import writer_lock
 from .order_input import SOURCES as ORDER_SOURCES
@@ -593,6 +593,7 @@ def build(settings: Settings, log: Log = print, runner: Runner = IN_PROCESS) -> 
                     run_id = attempt.run_id = carry_history(con, settings, highest_run_id, started)
                     current.summary = f"this is run {run_id}"
                 passed, charts = model_phase(con, models, settings, runner, log)
+                release_live(con)
                 flags = check_phase(con, settings, log)
                 run, orders, recorded = record_phase(con, settings, loaded, started, flags, docs, log)
                 reports = report_phase(con, scratch, charts, reports_dir, log)

@@ -29,9 +29,9 @@ CARRIED = {
     ),
     "previous_snapshots": (
         "segment_snapshots",
-        # this run's snapshot makes keep_snapshots with these
+        # this run's snapshot makes keep_snapshots with these (a view: see READ_IN_PLACE)
         "select run_id, customer_id::varchar as customer_id, cluster_id from live.segment_snapshots "
-        "where run_id in (select distinct run_id from live.segment_snapshots order by run_id desc limit $keep)",
+        "where run_id in (select distinct run_id from live.segment_snapshots order by run_id desc limit {keep})",
     ),
     "previous_segment_history": (
         "segment_history",
@@ -53,6 +53,10 @@ CARRIED = {
         "from live.int_clustered_customers order by hash(customer_id::varchar) limit $compared",
     ),
 }
+# Carried as a view of the live file, read where segment_snapshots is built: every customer of
+# the last runs, copied, would take the memory the build's own tables need (at 10M customers, a
+# rebuild spilled). The live file stays attached until the models are built (`release_live`).
+READ_IN_PLACE = {"previous_snapshots"}
 # Every source table `carry_history` creates.
 TABLES = (*CARRIED, "this_run")
 
@@ -92,15 +96,22 @@ def carry_history(
         for table, (live_table, query) in CARRIED.items():
             if live_table in found:
                 # gender and age may be missing from an input: carried as null
-                query = query.format(**{c: c if (live_table, c) in columns else "null" for c in ("gender", "age")})
-                params = {"keep": settings.keep_snapshots - 1, "compared": COMPARED_CUSTOMERS}
-                con.execute(
-                    f"create temp table {table} as {query}", {k: v for k, v in params.items() if f"${k}" in query}
+                query = query.format(
+                    keep=int(settings.keep_snapshots - 1),
+                    **{c: c if (live_table, c) in columns else "null" for c in ("gender", "age")},
                 )
+                if table in READ_IN_PLACE:
+                    con.execute(f"create temp view {table} as {query}")
+                else:
+                    con.execute(
+                        f"create temp table {table} as {query}",
+                        {"compared": COMPARED_CUSTOMERS} if "$compared" in query else {},
+                    )
             else:
                 con.execute(f"create temp table {table} ({column_types(declared[table])})")
-    finally:
-        con.execute("detach database if exists live")
+    except BaseException:
+        release_live(con)
+        raise
     # runs recorded before datasets were: no dataset, never compared by name
     con.execute("alter table previous_runs add column if not exists dataset varchar")
     con.execute(
@@ -120,6 +131,14 @@ def carry_history(
         },
     )
     return con.execute("select run_id from this_run").fetchall()[0][0]
+
+
+def release_live(con: duckdb.DuckDBPyConnection) -> None:
+    """Let go of the live warehouse once the models have read what they carry over of it."""
+    views = {name for (name,) in con.execute("select view_name from duckdb_views() where temporary").fetchall()}
+    for table in READ_IN_PLACE & views:
+        con.execute(f"drop view {table}")
+    con.execute("detach database if exists live")
 
 
 def dataset_warning(con: duckdb.DuckDBPyConnection) -> str | None:
