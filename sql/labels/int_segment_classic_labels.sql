@@ -19,6 +19,10 @@ band_playbook as (
     select * from segment_band_playbook
 ),
 
+words as (
+    select * from place_words
+),
+
 scaling as (
     select * from feature_scaling
 ),
@@ -166,47 +170,23 @@ qualified as (
         case
             when ranked.separated_by = 'none' then null
             when ranked.separated_by = 'age band' then ranked.age_band
-            when ranked.separated_by = 'age'
-                then case
-                    when ranked.place = 'lower' then 'Younger'
-                    when ranked.place = 'higher' then 'Older'
-                    when ranked.place = 'lowest' then 'Youngest'
-                    when ranked.place = 'highest' then 'Oldest'
-                    when ranked.place = 'middle' then 'Middle-Aged'
-                    when ranked.place = 'nth lowest' then ranked.rank_word || '-Youngest'
-                    else ranked.rank_word || '-Oldest'
-                end
             else
-                case
-                    when ranked.place = 'lower' then 'Lower'
-                    when ranked.place = 'higher' then 'Higher'
-                    when ranked.place = 'lowest' then 'Lowest'
-                    when ranked.place = 'highest' then 'Highest'
-                    when ranked.place = 'middle' then 'Middle'
-                    when ranked.place = 'nth lowest' then ranked.rank_word || '-Lowest'
-                    else ranked.rank_word || '-Highest'
+                if(ranked.place like 'nth %', ranked.rank_word, '')
+                || words.word
+                || case ranked.separated_by
+                    when 'age' then '' when 'income' then ' Income' else ' Spending'
                 end
-                || case ranked.separated_by when 'income' then ' Income' else ' Spending' end
         end as qualifier,
         -- which way the segment leans within its group, for the playbook's extra advice
         case
             when ranked.separated_by = 'age band' then ranked.age_band
-            when ranked.separated_by = 'age'
-                then case
-                    when ranked.place in ('lower', 'lowest') or ranked.place = 'nth lowest'
-                        then 'Younger'
-                    when ranked.place = 'middle' then 'Middle-Aged'
-                    else 'Older'
-                end
-            when ranked.separated_by in ('income', 'spending')
-                then case
-                    when ranked.place in ('lower', 'lowest') or ranked.place = 'nth lowest'
-                        then 'Low'
-                    when ranked.place = 'middle' then 'Moderate'
-                    else 'High'
-                end
+            when ranked.separated_by in ('age', 'income', 'spending') then words.band
         end as separator_band
     from ranked
+    left join words
+        on
+            ranked.place = words.place
+            and words.axis = if(ranked.separated_by = 'age', 'age', 'amount')
 ),
 
 labelled as (
