@@ -78,21 +78,12 @@ def score_duckdb(customers: Path, sql: str, out: Path, repeat: int) -> tuple[flo
 
 
 def score_spark(customers: Path, sql: str, out: Path, repeat: int) -> tuple[float, float]:
-    from engines import spark_session
+    from engines import spark_customers, spark_session
 
     with spark_session() as spark:
 
         def run() -> None:
-            (
-                spark.read.parquet(str(customers))
-                .selectExpr(
-                    "cast(CustomerID as string) as customer_id",
-                    "`Annual Income (k$)` as annual_income_k",
-                    "`Spending Score (1-100)` as spending_score",
-                    "Age as age",
-                )
-                .createOrReplaceTempView(TABLE)
-            )
+            spark_customers(spark, customers)
             spark.sql(sql).write.mode("overwrite").parquet(str(out))
 
         return timed(run, repeat)

@@ -23,6 +23,7 @@ import pytest
 from conftest import REAL_CSV
 from segmentation.config import SAMPLE_INPUT
 from segmentation.sample_data import HEADER, generate_customers
+from segmentation.scoring import TABLE
 
 REQUIRED = os.environ.get("SEGMENTATION_ENGINES") == "required"
 # customer ids of each source, kept apart: the bundled sample's as they are
@@ -164,6 +165,21 @@ def _user_exists(name: str) -> bool:
 
 
 @contextmanager
+def spark_customers(spark, customers: Path) -> None:
+    """The classic columns of a Parquet file of customers as the table the scoring SQL reads
+    (`scoring.TABLE`), in Spark."""
+    (
+        spark.read.parquet(str(customers))
+        .selectExpr(
+            "cast(CustomerID as string) as customer_id",
+            "`Annual Income (k$)` as annual_income_k",
+            "`Spending Score (1-100)` as spending_score",
+            "Age as age",
+        )
+        .createOrReplaceTempView(TABLE)
+    )
+
+
 def spark_session() -> Iterator[object]:
     """A local Spark session (two threads, no UI), stopped afterwards."""
     if missing := spark_missing():

@@ -10,12 +10,11 @@ import duckdb
 import pytest
 
 from conftest import run_build
-from engines import need, spark_missing, spark_session
+from engines import need, spark_customers, spark_missing, spark_session
 from segmentation.config import SQL_DIR, Settings
 from segmentation.features import default_features
 from segmentation.rendering import render
 from segmentation.sample_data import write_customers
-from segmentation.scoring import TABLE
 
 need(spark_missing())
 
@@ -43,16 +42,7 @@ def lake(spark, tmp_path_factory) -> Path:
 def score_in_spark(spark, customers: Path, scoring_sql: Path, out: Path) -> Path:
     """Every customer of the Parquet file scored by Spark with `scoring_sql`; the result as
     Parquet files in `out`."""
-    (
-        spark.read.parquet(str(customers))
-        .selectExpr(
-            "cast(CustomerID as string) as customer_id",
-            "`Annual Income (k$)` as annual_income_k",
-            "`Spending Score (1-100)` as spending_score",
-            "Age as age",
-        )
-        .createOrReplaceTempView(TABLE)
-    )
+    spark_customers(spark, customers)
     spark.sql(scoring_sql.read_text(encoding="utf-8")).write.mode("overwrite").parquet(str(out))
     return out
 
