@@ -6,8 +6,10 @@ In a template: `features` (`features.Feature`, in position order: `f.ident` is i
 identifier, `f.literal` its name as a string, `f.value_sql.format(x)` the value K-Means sees of
 `x`), `classic_pair` (the study's income and spending model, whose labels and playbook apply to
 it alone), `rfm` (a model on the orders' recency and frequency, whose segments take the RFM
-names), `kinds` (the kinds in use) and `orders` (the orders file's role: `none`, `alone` when the
-customers are its ids, `joined` when it joins the customer file). `.sqlfluff` gives the linter
+names), `kinds` (the kinds in use), `orders` (the orders file's role: `none`, `alone` when the
+customers are its ids, `joined` when it joins the customer file), `classic` (the classic
+columns' rules by kind: `classic.age.lowest` is 1) and `max_magnitude` (the largest size of a
+value any feature takes). `.sqlfluff` gives the linter
 the classic pair without orders.
 """
 
@@ -18,7 +20,7 @@ from functools import cache
 
 import jinja2
 
-from .features import Feature, is_classic_pair, is_rfm
+from .features import CLASSIC, MAX_MAGNITUDE, Feature, is_classic_pair, is_rfm
 
 
 @cache
@@ -43,5 +45,7 @@ def render(sql: str, features: Sequence[Feature], orders: str = "none") -> str:
         "rfm": is_rfm(features),
         "kinds": [f.kind for f in features],
         "orders": orders,
+        "classic": CLASSIC,
+        "max_magnitude": MAX_MAGNITUDE,
     }
     return template(sql).render(context)

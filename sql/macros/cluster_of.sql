@@ -3,7 +3,7 @@
 -- scaler and centroids: the same unit conversion, transform, scaling and nearest-centroid
 -- rule as int_clustered_customers. Null when a value is missing or lies outside its accepted
 -- range (model_features). The classic model's cluster_of(annual_income_k, spending_score)
--- keeps an `age := null` that only refuses an age outside 1 to 120. Plain SQL without
+-- keeps an `age := null` that only refuses an age outside its range (1 to 120). Plain SQL without
 -- lambdas, so DuckDB 1.x clients can read the stored macro.
 -- Loops over the features unroll into lists the linter cannot indent: its LT02 is off here.
 -- noqa: disable=LT02
@@ -23,7 +23,9 @@ create or replace macro cluster_of(
             {{ feature.argument }} * {{ feature.input_scale }} as value_{{ loop.index }},
             {%- endfor %}
             {%- if classic_pair and "age" not in kinds %}
-            coalesce(age between 1 and 120, true) as is_age_accepted
+            coalesce(
+                age between {{ classic.age.lowest }} and {{ classic.age.highest }}, true
+            ) as is_age_accepted
             {%- else %}
             true as is_age_accepted
             {%- endif %}
@@ -79,8 +81,8 @@ create or replace macro cluster_of(
             arguments.is_age_accepted
             {%- for feature in features %}
             and arguments.value_{{ loop.index }} between
-            {{ feature.accepted_min if feature.accepted_min is not none else -1e15 }}
-            and {{ feature.accepted_max if feature.accepted_max is not none else 1e15 }}
+            {{ feature.accepted_min if feature.accepted_min is not none else -max_magnitude }}
+            and {{ feature.accepted_max if feature.accepted_max is not none else max_magnitude }}
             {%- endfor %}
     )
 

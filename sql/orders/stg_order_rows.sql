@@ -196,7 +196,7 @@ checks as (
             else format('order_date ''{}'' is not a date', left(valued.order_date, 40))
         end as order_date_problem,
         case
-            when abs(valued.value_number) <= 1e15 then null
+            when abs(valued.value_number) <= {{ max_magnitude }} then null
             when
                 valued.value_text is null or list_contains(valued.markers, lower(valued.value_text))
                 then valued.value_column || ' is missing'

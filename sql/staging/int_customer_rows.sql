@@ -198,17 +198,22 @@ column_checks as (
             when length(customer_id) > 100 then 'customer_id is longer than 100 characters'
         end as customer_id_problem,
         case
-            when age_number between 1 and 120 then null
+            when age_number between {{ classic.age.lowest }} and {{ classic.age.highest }} then null
             when age_number is not null or regexp_full_match(age, '[+-]?[0-9]+(\.0*)?')
-                then format('age {} is outside 1 to 120', age)
+                then format(
+                    'age {} is outside {{ classic.age.lowest }} to {{ classic.age.highest }}', age
+                )
             when age is null or list_contains(markers, lower(age)) then 'age is missing'
             else format('age ''{}'' is not a whole number', left(age, 40))
         end as age_problem,
-        -- at most 10^15 in the input's unit (features.MAX_MAGNITUDE)
+        -- at most 10^15 in the input's unit (max_magnitude)
         case
-            when income_number between 0 and 1e15 then null
-            when income_number < 0
-                then format('annual_income_k {} is outside 0 to infinity', annual_income_k)
+            when income_number between {{ classic.income.lowest }} and {{ max_magnitude }} then null
+            when income_number < {{ classic.income.lowest }}
+                then format(
+                    'annual_income_k {} is outside {{ classic.income.lowest }} to infinity',
+                    annual_income_k
+                )
             when
                 annual_income_k is null or list_contains(markers, lower(annual_income_k))
                 then 'annual_income_k is missing'
@@ -217,11 +222,18 @@ column_checks as (
             else format('annual_income_k ''{}'' is not a number', left(annual_income_k, 40))
         end as annual_income_k_problem,
         case
-            when spending_number between 1 and 100 then null
+            when
+                spending_number
+                between {{ classic.spending.lowest }} and {{ classic.spending.highest }}
+                then null
             when
                 spending_number is not null
                 or regexp_full_match(spending_score, '[+-]?[0-9]+(\.0*)?')
-                then format('spending_score {} is outside 1 to 100', spending_score)
+                then format(
+                    'spending_score {} is outside {{ classic.spending.lowest }} to '
+                    || '{{ classic.spending.highest }}',
+                    spending_score
+                )
             when
                 spending_score is null or list_contains(markers, lower(spending_score))
                 then 'spending_score is missing'
@@ -229,10 +241,10 @@ column_checks as (
         end as spending_score_problem
         {%- for feature in own %},
         {%- set value = "feature_" ~ feature.position ~ "_number" %}
-        {%- set low = feature.accepted_min if feature.accepted_min is not none else -1e15 %}
+        {%- set low = feature.accepted_min if feature.accepted_min is not none else -max_magnitude %}
         case
-            when {{ value }} between {{ low }} and 1e15 then null
-            when {{ value }} between -1e15 and 1e15
+            when {{ value }} between {{ low }} and {{ max_magnitude }} then null
+            when {{ value }} between -{{ max_magnitude }} and {{ max_magnitude }}
                 then {{ feature.literal }} || ' ' || {{ feature.ident }}
                 || ' is outside {{ "%g" | format(low) }} to infinity'
             when {{ feature.ident }} is null or list_contains(markers, lower({{ feature.ident }}))

@@ -13,7 +13,7 @@ final as (
         false
         {%- for feature in features %}
         or {{ feature.ident }} is null
-        or abs({{ feature.ident }}) > 1e15
+        or abs({{ feature.ident }}) > {{ max_magnitude }}
         {%- if feature.accepted_min is not none %}
         or {{ feature.ident }} < {{ feature.accepted_min }}
         {%- endif %}
