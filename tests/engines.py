@@ -164,7 +164,6 @@ def _user_exists(name: str) -> bool:
 # --- Spark --------------------------------------------------------------------------------------
 
 
-@contextmanager
 def spark_customers(spark, customers: Path) -> None:
     """The classic columns of a Parquet file of customers as the table the scoring SQL reads
     (`scoring.TABLE`), in Spark."""
@@ -180,6 +179,7 @@ def spark_customers(spark, customers: Path) -> None:
     )
 
 
+@contextmanager
 def spark_session() -> Iterator[object]:
     """A local Spark session (two threads, no UI), stopped afterwards."""
     if missing := spark_missing():

@@ -52,7 +52,7 @@ def summarise(con, frame: pd.DataFrame, features: tuple[str, ...], k: int) -> pd
         "create or replace table feature_scaling as select unnest($features) as feature", {"features": list(features)}
     )
     con.execute("create or replace table this_run as select 1 as run_id, 0.02 as min_segment_share")
-    for seed in ("segment_playbook", "segment_band_playbook"):
+    for seed in ("segment_playbook", "segment_band_playbook", "place_words"):
         con.execute(
             f"create or replace table {seed} as select * from read_csv($path, all_varchar = true)",
             {"path": str(SQL_DIR / "seeds" / f"{seed}.csv")},
