@@ -305,6 +305,25 @@ def test_segment_changes_after_two_builds_on_slightly_different_inputs(tmp_path)
         query(path, "select sum(customers) from segment_movements where previous_segment_label = segment_label")[0][0]
         == 199 - moved
     )
+    # every pair of clusters, with both runs' labels, as the two snapshots joined customer by
+    # customer count them
+    assert query(
+        path,
+        "select previous_cluster_id, previous_segment_label, cluster_id, segment_label, customers "
+        "from segment_movements order by all",
+    ) == query(
+        path,
+        """
+        with latest as (select * from segment_snapshots where run_id = 2),
+        earlier as (select * from segment_snapshots where run_id = 1),
+        labels as (select * from segment_history)
+        select earlier.cluster_id, before.segment_label, latest.cluster_id, now.segment_label, count(*)
+        from latest full outer join earlier using (customer_id)
+        left join labels as before on before.run_id = 1 and before.cluster_id = earlier.cluster_id
+        left join labels as now on now.run_id = 2 and now.cluster_id = latest.cluster_id
+        group by all order by all
+        """,
+    )
     assert query(path, "select run_id, count(*) from segment_snapshots group by 1 order by 1") == [(1, 200), (2, 200)]
     assert query(path, "select run_id, sum(customers) from segment_history group by 1 order by 1") == [
         (1, 200),

@@ -1,7 +1,7 @@
--- Each customer of the latest run or the one before it, with their cluster in both (null
--- where they were not there): what segment_changes and segment_movements read. Numbers only,
--- the labels are per run and cluster in segment_history. Empty after the first run, and when
--- the previous build was on another dataset (dataset_match): other people, maybe the same ids.
+-- Each customer of the latest run or the one before it (int_compared_runs), with their cluster
+-- in both (null where they were not there): what segment_changes reads. Numbers only, the
+-- labels are per run and cluster in segment_history. Empty after the first run, and when the
+-- previous build was on another dataset (dataset_match): other people, maybe the same ids.
 with
 
 -- scanned per use rather than materialised: it holds every kept run's customers
@@ -9,34 +9,10 @@ snapshots as not materialized (
     select * from segment_snapshots
 ),
 
-datasets as (
-    select * from dataset_match
-),
-
-run_ids as (
-    select distinct run_id from snapshots
-),
-
-ranked_runs as (
-    select
-        run_id,
-        row_number() over (order by run_id desc) as recency
-    from run_ids
-),
-
--- the latest run and the one before it (none after the first run, nor after a build on
--- another dataset)
 compared_runs as (
-    select
-        any_value(ranked_runs.run_id) filter (where ranked_runs.recency = 1) as run_id,
-        any_value(ranked_runs.run_id) filter (
-            where ranked_runs.recency = 2 and datasets.is_comparable
-        ) as previous_run_id
-    from ranked_runs
-    cross join datasets
+    select * from int_compared_runs
 ),
 
--- nothing to compare on a first run: both sides stay empty, so the join costs nothing
 latest as (
     select
         snapshots.customer_id,

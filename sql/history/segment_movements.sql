@@ -1,43 +1,78 @@
 -- The movement matrix since the previous run: how many customers went from each cluster to
 -- each cluster, with both labels (same cluster on both sides: stayed; a null side is a
--- customer new or gone since then). Empty after the first run.
+-- customer new or gone since then). Empty after the first run. Counted from segment_changes
+-- and the segments' sizes rather than from every customer again: those who stayed in a
+-- cluster are its customers now, less those who came to it (moved in or new).
 with
 
-comparison as (
-    select * from int_segment_comparison
+changes as (
+    select * from segment_changes
 ),
 
 segments as (
     select * from segment_history
 ),
 
-moves as (
+compared_runs as (
+    select * from int_compared_runs
+),
+
+-- those who moved, came or went
+changed as (
     select
-        previous_run_id,
-        run_id,
         previous_cluster_id,
+        previous_segment_label,
+        cluster_id,
+        segment_label,
+        count(*) as customers
+    from changes
+    group by previous_cluster_id, previous_segment_label, cluster_id, segment_label
+),
+
+-- those who came to each cluster
+arrived as (
+    select
         cluster_id,
         count(*) as customers
-    from comparison
-    group by previous_run_id, run_id, previous_cluster_id, cluster_id
+    from changes
+    where cluster_id is not null
+    group by cluster_id
+),
+
+stayed as (
+    select
+        current_segments.cluster_id as previous_cluster_id,
+        previous_segments.segment_label as previous_segment_label,
+        current_segments.cluster_id,
+        current_segments.segment_label,
+        current_segments.customers - coalesce(arrived.customers, 0) as customers
+    from compared_runs
+    inner join segments as current_segments
+        on compared_runs.run_id = current_segments.run_id
+    inner join segments as previous_segments
+        on
+            compared_runs.previous_run_id = previous_segments.run_id
+            and current_segments.cluster_id = previous_segments.cluster_id
+    left join arrived on current_segments.cluster_id = arrived.cluster_id
 ),
 
 final as (
     select
-        moves.previous_cluster_id,
-        previous_segments.segment_label as previous_segment_label,
-        moves.cluster_id,
-        current_segments.segment_label,
-        moves.customers
-    from moves
-    left join segments as previous_segments
-        on
-            moves.previous_run_id = previous_segments.run_id
-            and moves.previous_cluster_id = previous_segments.cluster_id
-    left join segments as current_segments
-        on
-            moves.run_id = current_segments.run_id
-            and moves.cluster_id = current_segments.cluster_id
+        previous_cluster_id,
+        previous_segment_label,
+        cluster_id,
+        segment_label,
+        customers
+    from changed
+    union all
+    select
+        previous_cluster_id,
+        previous_segment_label,
+        cluster_id,
+        segment_label,
+        customers
+    from stayed
+    where customers > 0
 )
 
 select * from final
