@@ -57,21 +57,9 @@ stayed as (
 ),
 
 final as (
-    select
-        previous_cluster_id,
-        previous_segment_label,
-        cluster_id,
-        segment_label,
-        customers
-    from changed
+    select * from changed
     union all
-    select
-        previous_cluster_id,
-        previous_segment_label,
-        cluster_id,
-        segment_label,
-        customers
-    from stayed
+    select * from stayed
     where customers > 0
 )
 
