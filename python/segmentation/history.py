@@ -53,9 +53,9 @@ CARRIED = {
         "from live.int_clustered_customers order by hash(customer_id::varchar) limit $compared",
     ),
 }
-# Carried as a view of the live file, read where segment_snapshots is built: every customer of
-# the last runs, copied, would take the memory the build's own tables need (at 10M customers, a
-# rebuild spilled). The live file stays attached until the models are built (`release_live`).
+# Carried as a view of the live file, read where segment_snapshots is built: copied first, every
+# customer of the last runs would be held in memory (about a second of a rebuild at 10M
+# customers). The live file stays attached, read-only, until the models are built (`release_live`).
 READ_IN_PLACE = {"previous_snapshots"}
 # Every source table `carry_history` creates.
 TABLES = (*CARRIED, "this_run")
