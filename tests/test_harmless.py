@@ -369,6 +369,31 @@ def test_stopping_a_worker_that_is_sending_its_result_does_not_hang(tmp_path):
     assert not stopping.is_alive(), "stopping the workers hangs"
 
 
+def test_a_signal_while_the_workers_start_is_the_signal(monkeypatch):
+    """Ctrl-C or SIGTERM (the command raises KeyboardInterrupt for both) as a worker pool starts
+    the thread that watches its process: the command stops with the signal, not with an error
+    about a thread that never started (found by the test above, at 0.15 s)."""
+    from concurrent.futures import process
+
+    from segmentation.workers import Workers
+
+    spawned = []
+
+    def interrupted(thread):  # the moment the signal came: the process spawned, the thread not
+        spawned.extend(thread.executor_reference()._processes.values())
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(process._ExecutorManagerThread, "start", interrupted)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            Workers(modules=("test_harmless",))
+    finally:
+        for worker in spawned:  # the command's would end with it (`end_with_parent`)
+            worker.terminate()
+            worker.join(30)
+    assert len(spawned) == 1
+
+
 # --- found by trying to break the above -----------------------------------------------------------
 
 

@@ -100,7 +100,8 @@ class Workers:
             results = internals.get("_result_queue")
             pool.shutdown(wait=False, cancel_futures=True)
             if manager is not None:
-                manager.join(STOP_WAIT_S)
+                with suppress(RuntimeError):  # never started: a signal came as the pool started it
+                    manager.join(STOP_WAIT_S)
                 if manager.is_alive() and results is not None:
                     # The worker ended while sending a result: the pool's thread waits for the rest
                     # of the message forever, as this process holds the pipe's write end too.
