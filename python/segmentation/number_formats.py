@@ -1,5 +1,6 @@
-"""How a file writes its numbers, decided once for the whole file from its values: the decimal
-mark (`decide_decimal_mark`), the unit of an income whose header names none
+"""How numbers are written: the patterns staging reads a value with (`NUMBER_PATTERNS`, rendered
+into the macro number_from_text), and what is decided once for the whole file from its values:
+the decimal mark (`decide_decimal_mark`), the unit of an income whose header names none
 (`decide_income_unit`), and whether a feature's values are numbers at all (`check_numbers`)."""
 
 from __future__ import annotations
@@ -11,6 +12,29 @@ import duckdb
 from .columns import ColumnMap, income_unit
 from .db import first_row, quote_ident
 from .features import Feature
+
+CURRENCY_SIGNS = "$€£"  # what may stand before a number's digits, after its sign
+
+
+def written_number(decimal: str, group: str) -> str:
+    """A number as people write it with `decimal` as its decimal mark: a sign, a currency sign,
+    digits split by `group` in thousands or not, decimals ('$1,234.50', '-800', '.5')."""
+    c, d, g = CURRENCY_SIGNS, re.escape(decimal), re.escape(group)
+    return f"[+-]?[{c}]?([0-9]{{1,3}}({g}[0-9]{{3}})+|[0-9]+)({d}[0-9]*)?|[+-]?[{c}]?{d}[0-9]+"
+
+
+# What staging reads as a number (the macro number_from_text): the patterns, by name, of a
+# value written with a point or a comma as decimal mark, and of the currency signs to drop.
+NUMBER_PATTERNS = {
+    "whole": "[0-9]{1,15}",
+    # an amount in a file of decimal points, as most are written ('46.94')
+    "plain_decimals": r"-?[0-9]{1,15}\.[0-9]{1,6}",
+    "decimal_comma": written_number(",", "."),
+    "decimal_point": written_number(".", ","),
+    # a decimal comma in a file that otherwise writes points ('89,5')
+    "stray_decimal_comma": rf"[+-]?[{CURRENCY_SIGNS}]?([0-9]{{1,3}}(\.[0-9]{{3}})+|[0-9]+),[0-9]{{1,2}}",
+    "currency_signs": CURRENCY_SIGNS,
+}
 
 # Above this median an income without a unit in its header is taken to be in dollars.
 DOLLARS_MEDIAN = 1_000
@@ -106,7 +130,7 @@ def decide_income_unit(
 
 # A rough reading of a value as a number (sign, currency, separators and spaces aside), enough
 # to tell a column of numbers from one of text before staging reads each value exactly.
-ROUGH_NUMBER = r"[+-]?[$€£]?\s*[0-9][0-9 .,']*([eE][+-]?[0-9]+)?|[+-]?[$€£]?[.,][0-9]+"
+ROUGH_NUMBER = rf"[+-]?[{CURRENCY_SIGNS}]?\s*[0-9][0-9 .,']*([eE][+-]?[0-9]+)?|[+-]?[{CURRENCY_SIGNS}]?[.,][0-9]+"
 
 
 def check_numbers(con: duckdb.DuckDBPyConnection, features: tuple[Feature, ...], missing: list[str]) -> None:

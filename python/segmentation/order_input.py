@@ -29,14 +29,14 @@ from .columns import (
 from .config import ORDER_COLUMNS, Settings
 from .db import first_row
 from .loader import LoadedOrders, create_named_records, files_sha256, missing_markers, read_input
-from .number_formats import MARK_SAMPLE_LINES, decide_decimal_mark
+from .number_formats import CURRENCY_SIGNS, MARK_SAMPLE_LINES, decide_decimal_mark
 from .readers.raw import ORDER_RAW, PARTS_TABLE, RECORDS_TABLE
 from .text import utf8_text
 
 # The source tables this module creates
 SOURCES = ("raw_order_records", "raw_order_parts", "raw_orders", "raw_order_input")
 # What may stand before an amount's digits: a sign, a currency sign
-AMOUNT_SIGNS = "+-$€£"
+AMOUNT_SIGNS = "+-" + CURRENCY_SIGNS
 
 # Dates written with slashes or dashes and the day or month first: a first number above 12 says
 # the day is first (31/01/2024), a second one above 12 that the month is (01/31/2024).

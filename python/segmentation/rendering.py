@@ -8,8 +8,9 @@ identifier, `f.literal` its name as a string, `f.value_sql.format(x)` the value 
 it alone), `rfm` (a model on the orders' recency and frequency, whose segments take the RFM
 names), `kinds` (the kinds in use), `orders` (the orders file's role: `none`, `alone` when the
 customers are its ids, `joined` when it joins the customer file), `classic` (the classic
-columns' rules by kind: `classic.age.lowest` is 1) and `max_magnitude` (the largest size of a
-value any feature takes). `.sqlfluff` gives the linter
+columns' rules by kind: `classic.age.lowest` is 1), `max_magnitude` (the largest size of a
+value any feature takes) and `numbers` (the patterns of a written number,
+`number_formats.NUMBER_PATTERNS`). `.sqlfluff` gives the linter
 the classic pair without orders.
 """
 
@@ -21,6 +22,7 @@ from functools import cache
 import jinja2
 
 from .features import CLASSIC, MAX_MAGNITUDE, Feature, is_classic_pair, is_rfm
+from .number_formats import NUMBER_PATTERNS
 
 
 @cache
@@ -47,5 +49,6 @@ def render(sql: str, features: Sequence[Feature], orders: str = "none") -> str:
         "orders": orders,
         "classic": CLASSIC,
         "max_magnitude": MAX_MAGNITUDE,
+        "numbers": NUMBER_PATTERNS,
     }
     return template(sql).render(context)

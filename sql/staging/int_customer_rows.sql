@@ -22,6 +22,28 @@ number_from_text({{ value }}, input_settings.has_decimal_comma)
 {%- macro label(value) -%}
 rtrim(lower(trim(split_part({{ value }}, ':', 1), conventions.padding_characters)), '.')
 {%- endmacro %}
+{#- a whole number (age, spending_score): plain digits first, then a sign or zero decimals #}
+{%- macro whole_number(value) -%}
+case
+            when regexp_full_match({{ value }}, '[0-9]{1,3}') then {{ value }}::double
+            when regexp_full_match({{ value }}, '[+-]?[0-9]+(\.0*)?')
+                then try_cast({{ value }} as double)
+        end
+{%- endmacro %}
+{#- why the whole number `column`, read as `value`, cannot be used (outside the range of its
+    `kind`, missing, not a whole number); null when it can #}
+{%- macro whole_number_problem(column, value, kind) -%}
+case
+            when {{ value }} between {{ kind.lowest }} and {{ kind.highest }} then null
+            when {{ value }} is not null or regexp_full_match({{ column }}, '[+-]?[0-9]+(\.0*)?')
+                then format(
+                    '{{ column }} {} is outside {{ kind.lowest }} to {{ kind.highest }}', {{ column }}
+                )
+            when {{ column }} is null or list_contains(markers, lower({{ column }}))
+                then '{{ column }} is missing'
+            else format('{{ column }} ''{}'' is not a whole number', left({{ column }}, 40))
+        end
+{%- endmacro %}
 {#- the fields of a record without an id that are neither blank nor numbers, as labels #}
 {%- set texts -%}
 list_transform(
@@ -162,19 +184,10 @@ typed as (
         -- missing where the input has the column but no label came of it (the label, above)
         list_contains(input_columns.column_names, 'gender')
         and gender_label is null as is_gender_missing,
-        case
-            when regexp_full_match(trimmed.age, '[0-9]{1,3}') then trimmed.age::double
-            when regexp_full_match(trimmed.age, '[+-]?[0-9]+(\.0*)?')
-                then try_cast(trimmed.age as double)
-        end as age_number,
+        {{ whole_number("trimmed.age") }} as age_number,
         -- an income may carry a dollar sign, thousands separators and decimals
         {{ number("trimmed.annual_income_k") }} as income_number,
-        case
-            when regexp_full_match(trimmed.spending_score, '[0-9]{1,3}')
-                then trimmed.spending_score::double
-            when regexp_full_match(trimmed.spending_score, '[+-]?[0-9]+(\.0*)?')
-                then try_cast(trimmed.spending_score as double)
-        end as spending_number,
+        {{ whole_number("trimmed.spending_score") }} as spending_number,
         {%- for feature in own %}
         {{ number("trimmed." ~ feature.ident) }} as feature_{{ feature.position }}_number,
         {%- endfor %}
@@ -197,15 +210,7 @@ column_checks as (
             when is_id_missing then 'customer_id is missing'
             when length(customer_id) > 100 then 'customer_id is longer than 100 characters'
         end as customer_id_problem,
-        case
-            when age_number between {{ classic.age.lowest }} and {{ classic.age.highest }} then null
-            when age_number is not null or regexp_full_match(age, '[+-]?[0-9]+(\.0*)?')
-                then format(
-                    'age {} is outside {{ classic.age.lowest }} to {{ classic.age.highest }}', age
-                )
-            when age is null or list_contains(markers, lower(age)) then 'age is missing'
-            else format('age ''{}'' is not a whole number', left(age, 40))
-        end as age_problem,
+        {{ whole_number_problem("age", "age_number", classic.age) }} as age_problem,
         -- at most 10^15 in the input's unit (max_magnitude)
         case
             when income_number between {{ classic.income.lowest }} and {{ max_magnitude }} then null
@@ -221,24 +226,8 @@ column_checks as (
                 then format('annual_income_k ''{}'' is too large', left(annual_income_k, 40))
             else format('annual_income_k ''{}'' is not a number', left(annual_income_k, 40))
         end as annual_income_k_problem,
-        case
-            when
-                spending_number
-                between {{ classic.spending.lowest }} and {{ classic.spending.highest }}
-                then null
-            when
-                spending_number is not null
-                or regexp_full_match(spending_score, '[+-]?[0-9]+(\.0*)?')
-                then format(
-                    'spending_score {} is outside {{ classic.spending.lowest }} to '
-                    || '{{ classic.spending.highest }}',
-                    spending_score
-                )
-            when
-                spending_score is null or list_contains(markers, lower(spending_score))
-                then 'spending_score is missing'
-            else format('spending_score ''{}'' is not a whole number', left(spending_score, 40))
-        end as spending_score_problem
+        {{ whole_number_problem("spending_score", "spending_number", classic.spending) }}
+        as spending_score_problem
         {%- for feature in own %},
         {%- set value = "feature_" ~ feature.position ~ "_number" %}
         {%- set low = feature.accepted_min if feature.accepted_min is not none else -max_magnitude %}
