@@ -16,9 +16,9 @@ import pytest
 
 from conftest import customers, load, query, rejects, run_build, stage_file, write_csv
 from segmentation import reports
-from segmentation.columns import income_unit
 from segmentation.config import SAMPLE_INPUT
 from segmentation.errors import InputError
+from segmentation.number_formats import income_unit
 from segmentation.readers import csv_file, excel, input_file
 
 HEADER = "CustomerID,Gender,Age,Annual Income (k$),Spending Score (1-100)"

@@ -192,17 +192,6 @@ def unique_name(base: str, used: set[str]) -> str:
     return candidate
 
 
-def income_unit(header: str) -> str | None:
-    """'k' or 'dollars' when the income header says its unit, else None. Thousands as finance
-    and German headers write them ($000, '000, 000s, Tsd., TUSD) are 'k', though they name dollars."""
-    text = header.casefold()
-    if re.search(r"k\s*\$|\$\s*k|\(k\)|thousand|k\s*usd|usd\s*k|\bk\b|\b000s?\b|\btsd\b|\btusd\b", text):
-        return "k"
-    if re.search(r"\$|usd|dollar", text):
-        return "dollars"
-    return None
-
-
 def find_feature(names: tuple[str, ...], columns: ColumnMap, request: Request) -> int:
     """The header position a `--features` name stands for: the column of that name (or of that
     warehouse name), else the one whose normalised name is the same."""

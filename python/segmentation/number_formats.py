@@ -1,7 +1,10 @@
 """How numbers are written: the patterns staging reads a value with (`NUMBER_PATTERNS`, rendered
 into the macro number_from_text), and what is decided once for the whole file from its values:
-the decimal mark (`decide_decimal_mark`), the unit of an income whose header names none
-(`decide_income_unit`), and whether a feature's values are numbers at all (`check_numbers`)."""
+the decimal mark (`decide_decimal_mark`), the unit of the incomes (`decide_income_unit`: the
+option, else what the header says, `income_unit`, else the values' median), and whether a
+feature's values are numbers at all (`check_numbers`). Staging multiplies the incomes by the
+unit's scale (raw_input.income_scale); the segmented CSV divides it back out, to write the
+input's own unit."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import re
 
 import duckdb
 
-from .columns import ColumnMap, income_unit
+from .columns import ColumnMap
 from .db import first_row, quote_ident
 from .features import Feature
 
@@ -94,6 +97,17 @@ def decide_decimal_mark(
         number = float(example.lstrip(signs).replace(".", ""))
         return True, (f"{header!r} is written with decimal commas: '{example}' is read as {number:,.0f}",)
     return comma, ()
+
+
+def income_unit(header: str) -> str | None:
+    """'k' or 'dollars' when the income header says its unit, else None. Thousands as finance
+    and German headers write them ($000, '000, 000s, Tsd., TUSD) are 'k', though they name dollars."""
+    text = header.casefold()
+    if re.search(r"k\s*\$|\$\s*k|\(k\)|thousand|k\s*usd|usd\s*k|\bk\b|\b000s?\b|\btsd\b|\btusd\b", text):
+        return "k"
+    if re.search(r"\$|usd|dollar", text):
+        return "dollars"
+    return None
 
 
 def decide_income_unit(
