@@ -352,6 +352,20 @@ def test_only_the_last_runs_snapshots_are_kept(published):
     assert query(settings.warehouse_path, "select count(*) from pipeline_runs") == [(3,)]
 
 
+def test_the_movement_matrix_counts_everyone_after_a_run_recorded_without_segment_history(published):
+    """A warehouse from before segment_history (its run has snapshots, no segment rows): the
+    customers who stayed are still counted, with no earlier label to show."""
+    with duckdb.connect(str(published.warehouse_path)) as con:
+        con.execute("delete from segment_history")
+    run_build(published)
+    moves = query(
+        published.warehouse_path,
+        "select previous_cluster_id = cluster_id, previous_segment_label is null, sum(customers) "
+        "from segment_movements group by all order by all",
+    )
+    assert moves == [(True, True, 200)]  # the same file: every customer stayed
+
+
 def test_cluster_numbers_follow_the_previous_run_not_the_seed():
     from sklearn.preprocessing import StandardScaler
 

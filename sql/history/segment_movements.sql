@@ -49,11 +49,14 @@ stayed as (
     from compared_runs
     inner join segments as current_segments
         on compared_runs.run_id = current_segments.run_id
-    inner join segments as previous_segments
+    -- a left join: a previous run recorded without segment_history still has its stayers (a
+    -- cluster new in this run has none: all its customers came to it)
+    left join segments as previous_segments
         on
             compared_runs.previous_run_id = previous_segments.run_id
             and current_segments.cluster_id = previous_segments.cluster_id
     left join arrived on current_segments.cluster_id = arrived.cluster_id
+    where compared_runs.previous_run_id is not null
 ),
 
 final as (
