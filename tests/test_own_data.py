@@ -297,6 +297,16 @@ def test_extra_columns_named_like_working_columns_travel_renamed(con, tmp_path):
     ).fetchall() == [("a", "b", "c", "d", 15.0)]
 
 
+def test_extra_columns_named_like_a_features_working_columns_travel_renamed(con, tmp_path):
+    """Staging types a feature of the input's own as feature_<position>_number and checks it
+    as feature_<position>_problem: an input column of either name must not meet them."""
+    text = "CustomerID,Spend,Visits,feature_1_number,feature_2_problem\n1,120,4,x,y\n2,80,9,z,w\n"
+    stage_file(con, write_csv(tmp_path, text), tmp_path / "work", features=("Spend", "Visits"))
+    assert con.execute(
+        "select Spend, Visits, feature_1_number_2, feature_2_problem_2 from stg_customers order by line_number"
+    ).fetchall() == [(120.0, 4.0, "x", "y"), (80.0, 9.0, "z", "w")]
+
+
 def test_repeated_extra_names_stay_apart(con, tmp_path):
     text = "CustomerID,Note,Income,Spending,Note,line_number\n1,a,15,39,b,x\n"
     stage_file(con, write_csv(tmp_path, text), tmp_path / "work")

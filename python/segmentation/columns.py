@@ -173,6 +173,9 @@ def extra_names(names: tuple[str, ...], taken: set[int], reserved: frozenset[str
     """The warehouse names of the columns the model does not use: the header's own, made
     unique (DuckDB compares names without case) and never one of the warehouse's (`reserved`)."""
     used = {name.casefold() for name in reserved}
+    # staging's working columns of each feature of the input's own (int_customer_rows.sql),
+    # by the feature's position: a feature is one of the header's columns
+    used |= {f"feature_{i}_{part}" for i in range(1, len(names) + 1) for part in ("number", "problem")}
     extras = {}
     for position, name in enumerate(names, 1):
         if position in taken:
