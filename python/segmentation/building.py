@@ -427,14 +427,12 @@ def stopped_cleanly(settings: Settings) -> Iterator[Attempt]:
     attempt = Attempt()
     try:
         yield attempt
-    except DataTestError as e:
-        cleanup(attempt.scratch)
-        raise DataTestError(f"{settings.source_path}: {e}") from None
-    except PipelineError:
-        cleanup(attempt.scratch)
-        raise
     except BaseException as e:
         cleanup(attempt.scratch)
+        if isinstance(e, DataTestError):
+            raise DataTestError(f"{settings.source_path}: {e}") from None
+        if isinstance(e, PipelineError):
+            raise
         if is_interrupt(e):
             raise Interrupted(attempt.run_id if attempt.published else None) from None
         error = failure(e, settings.warehouse_path)
