@@ -292,6 +292,7 @@ STAGING = (
     "missing_value_markers",
     "padding_characters",
     "summary_row_labels",
+    "reject_reasons",
     "int_value_conventions",
     "trim_padding",
     "customer_key",

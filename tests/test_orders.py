@@ -34,6 +34,7 @@ from segmentation.schema import load_schema
 ORDER_MODELS = (
     "order_statuses",
     "missing_value_markers",
+    "reject_reasons",
     "padding_characters",
     "int_value_conventions",
     "trim_padding",
@@ -236,6 +237,14 @@ def test_every_unusable_order_is_rejected_with_its_line_and_reason(con, tmp_path
         reasons[:7] == ["currency USD differs from the file's EUR: amounts in different currencies cannot be added"] * 7
     )
     assert reasons[7:] == ["customer_id is missing", "order_date 'soon' is not a date", "amount 'abc' is not a number"]
+    kinds = con.execute("select reason_code, reason_column from order_rejects order by line_number").fetchall()
+    assert kinds == [("other_currency", "currency")] * 7 + [
+        ("missing", "customer_id"),
+        ("not_a_date", "order_date"),
+        ("not_a_number", "amount"),
+    ]
+    described = "select count(*) from order_rejects anti join reject_reasons using (reason_code)"
+    assert con.execute(described).fetchall() == [(0,)]
     usable, rows = con.execute(
         "select (select count(*) from stg_orders), (select sum(records) from raw_order_parts)"
     ).fetchall()[0]

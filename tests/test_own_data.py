@@ -290,20 +290,20 @@ def test_input_columns_named_cluster_or_segment_leave_those_names_to_the_model_i
 
 
 def test_extra_columns_named_like_working_columns_travel_renamed(con, tmp_path):
-    text = "CustomerID,Income,Spending,markers,age_problem,income_scale,Cluster_ID\n1,15,39,a,b,c,d\n"
+    text = "CustomerID,Income,Spending,markers,age_code,income_scale,Cluster_ID\n1,15,39,a,b,c,d\n"
     stage_file(con, write_csv(tmp_path, text), tmp_path / "work")
     assert con.execute(
-        "select markers_2, age_problem_2, income_scale_2, Cluster_ID_2, annual_income_k from stg_customers"
+        "select markers_2, age_code_2, income_scale_2, Cluster_ID_2, annual_income_k from stg_customers"
     ).fetchall() == [("a", "b", "c", "d", 15.0)]
 
 
 def test_extra_columns_named_like_a_features_working_columns_travel_renamed(con, tmp_path):
     """Staging types a feature of the input's own as feature_<position>_number and checks it
-    as feature_<position>_problem: an input column of either name must not meet them."""
-    text = "CustomerID,Spend,Visits,feature_1_number,feature_2_problem\n1,120,4,x,y\n2,80,9,z,w\n"
+    as feature_<position>_code: an input column of either name must not meet them."""
+    text = "CustomerID,Spend,Visits,feature_1_number,feature_2_code\n1,120,4,x,y\n2,80,9,z,w\n"
     stage_file(con, write_csv(tmp_path, text), tmp_path / "work", features=("Spend", "Visits"))
     assert con.execute(
-        "select Spend, Visits, feature_1_number_2, feature_2_problem_2 from stg_customers order by line_number"
+        "select Spend, Visits, feature_1_number_2, feature_2_code_2 from stg_customers order by line_number"
     ).fetchall() == [(120.0, 4.0, "x", "y"), (80.0, 9.0, "z", "w")]
 
 

@@ -31,39 +31,64 @@ def test_valid_rows_are_typed(con, tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("line", "reason"),
+    ("line", "reason", "kind"),
     [
-        ("1,Male,19,15,?", "spending_score is missing"),
-        ("1,Male,19,15,", "spending_score is missing"),
-        ("1,Male,19,15,39.5", "spending_score '39.5' is not a whole number"),
-        ("1,Male,19,15,1e2", "spending_score '1e2' is not a whole number"),
-        ("1,Male,19,15,0x10", "spending_score '0x10' is not a whole number"),
-        ("1,Male,19,15,5+", "spending_score '5+' is not a whole number"),
-        ("1,Male,19,15,1_000", "spending_score '1_000' is not a whole number"),
-        ("1,Male,19,15,0", "spending_score 0 is outside 1 to 100"),
-        ("1,Male,19,15,-0", "spending_score -0 is outside 1 to 100"),
-        ("1,Male,19,15,101", "spending_score 101 is outside 1 to 100"),
-        ("1,Male,19,15,2147483648", "spending_score 2147483648 is outside 1 to 100"),
-        ("1,Male,19,15," + "9" * 40, f"spending_score {'9' * 40} is outside 1 to 100"),
-        ("1,Male,19,-1,39", "annual_income_k -1 is outside 0 to infinity"),
-        ("1,Male,19,10000000000000000000,39", "annual_income_k '10000000000000000000' is too large"),
-        ("1,Male,19,1000000000000000.5,39", "annual_income_k '1000000000000000.5' is too large"),
-        ("1,Male,19," + "9" * 160 + ",39", f"annual_income_k '{'9' * 40}' is too large"),
-        ("1,Male,19,NA,39", "annual_income_k is missing"),
-        ("1,Male,19,15k,39", "annual_income_k '15k' is not a number"),
-        ("1,Male,19,1e2,39", "annual_income_k '1e2' is not a number"),
-        ("1,Male,19,0x10,39", "annual_income_k '0x10' is not a number"),
-        (",Male,19,15,39", "customer_id is missing"),
-        ("?,Male,19,15,39", "customer_id is missing"),
-        ("1,Male,19,15", "has 4 fields where the header has 5"),
-        ("1,Male,19,15,39,7", "has 6 fields where the header has 5"),
-        ("1,Male,19,?,?", "annual_income_k is missing; spending_score is missing"),
+        ("1,Male,19,15,?", "spending_score is missing", ("missing", "spending_score")),
+        ("1,Male,19,15,", "spending_score is missing", ("missing", "spending_score")),
+        ("1,Male,19,15,39.5", "spending_score '39.5' is not a whole number", ("not_whole_number", "spending_score")),
+        ("1,Male,19,15,1e2", "spending_score '1e2' is not a whole number", ("not_whole_number", "spending_score")),
+        ("1,Male,19,15,0x10", "spending_score '0x10' is not a whole number", ("not_whole_number", "spending_score")),
+        ("1,Male,19,15,5+", "spending_score '5+' is not a whole number", ("not_whole_number", "spending_score")),
+        ("1,Male,19,15,1_000", "spending_score '1_000' is not a whole number", ("not_whole_number", "spending_score")),
+        ("1,Male,19,15,0", "spending_score 0 is outside 1 to 100", ("out_of_range", "spending_score")),
+        ("1,Male,19,15,-0", "spending_score -0 is outside 1 to 100", ("out_of_range", "spending_score")),
+        ("1,Male,19,15,101", "spending_score 101 is outside 1 to 100", ("out_of_range", "spending_score")),
+        (
+            "1,Male,19,15,2147483648",
+            "spending_score 2147483648 is outside 1 to 100",
+            ("out_of_range", "spending_score"),
+        ),
+        (
+            "1,Male,19,15," + "9" * 40,
+            f"spending_score {'9' * 40} is outside 1 to 100",
+            ("out_of_range", "spending_score"),
+        ),
+        ("1,Male,19,-1,39", "annual_income_k -1 is outside 0 to infinity", ("out_of_range", "annual_income_k")),
+        (
+            "1,Male,19,10000000000000000000,39",
+            "annual_income_k '10000000000000000000' is too large",
+            ("too_large", "annual_income_k"),
+        ),
+        (
+            "1,Male,19,1000000000000000.5,39",
+            "annual_income_k '1000000000000000.5' is too large",
+            ("too_large", "annual_income_k"),
+        ),
+        (
+            "1,Male,19," + "9" * 160 + ",39",
+            f"annual_income_k '{'9' * 40}' is too large",
+            ("too_large", "annual_income_k"),
+        ),
+        ("1,Male,19,NA,39", "annual_income_k is missing", ("missing", "annual_income_k")),
+        ("1,Male,19,15k,39", "annual_income_k '15k' is not a number", ("not_a_number", "annual_income_k")),
+        ("1,Male,19,1e2,39", "annual_income_k '1e2' is not a number", ("not_a_number", "annual_income_k")),
+        ("1,Male,19,0x10,39", "annual_income_k '0x10' is not a number", ("not_a_number", "annual_income_k")),
+        (",Male,19,15,39", "customer_id is missing", ("missing", "customer_id")),
+        ("?,Male,19,15,39", "customer_id is missing", ("missing", "customer_id")),
+        ("1,Male,19,15", "has 4 fields where the header has 5", ("field_count", None)),
+        ("1,Male,19,15,39,7", "has 6 fields where the header has 5", ("field_count", None)),
+        ("1,Male,19,?,?", "annual_income_k is missing; spending_score is missing", ("missing", "annual_income_k")),
     ],
 )
-def test_unusable_rows_are_rejected_with_a_reason(con, tmp_path, line, reason):
+def test_unusable_rows_are_rejected_with_a_reason(con, tmp_path, line, reason, kind):
+    """In words with the record's values, and as a kind to count by: a code of the seed
+    reject_reasons and the column at fault (the first problem's)."""
     customers, rejects = stage(con, tmp_path, HEADER + "9,Female,30,50,50\n" + line + "\n")
     assert customers == [("9", "Female", 30, 50, 50)]
     assert rejects == [(3, reason)]
+    assert con.execute("select reason_code, reason_column from customer_rejects").fetchall() == [kind]
+    described = "select count(*) from reject_reasons where reason_code = $code"
+    assert con.execute(described, {"code": kind[0]}).fetchall() == [(1,)]
 
 
 def test_leading_zeros_and_spaces_are_accepted(con, tmp_path):
@@ -82,6 +107,7 @@ def test_exact_duplicate_keeps_its_first_line(con, tmp_path):
     customers, rejects = stage(con, tmp_path, HEADER + "1,Male,19,15,39\n2,Male,20,16,40\n1,Male,19,15,39\n")
     assert [c[0] for c in customers] == ["1", "2"]
     assert rejects == [(4, "duplicate of line 2")]
+    assert con.execute("select reason_code, reason_column from customer_rejects").fetchall() == [("duplicate", None)]
 
 
 def test_conflicting_duplicates_are_all_rejected(con, tmp_path):
@@ -89,6 +115,8 @@ def test_conflicting_duplicates_are_all_rejected(con, tmp_path):
     assert [c[0] for c in customers] == ["2"]
     reason = "customer_id '1' has conflicting rows on lines 2, 4"
     assert rejects == [(2, reason), (4, reason)]
+    kinds = con.execute("select reason_code, reason_column from customer_rejects").fetchall()
+    assert kinds == [("conflicting_rows", None)] * 2
 
 
 def test_a_broken_row_does_not_make_its_id_a_conflict(con, tmp_path):

@@ -106,7 +106,7 @@ def order_counts(con: duckdb.DuckDBPyConnection) -> OrderCounts | None:
         con,
         "select (select count(*) from stg_orders where excluded_reason is not null), "
         "(select count(*) from customer_rfm), (select count(*) from orders_without_customer), "
-        "(select count(*) from customer_rejects where reject_reason = 'has no orders') "
+        "(select count(*) from customer_rejects where reason_code = 'no_orders') "
         "+ (select count(*) from stg_customers where order_count = 0), "
         "(select max(as_of_date) from customer_rfm)",
     )
@@ -169,7 +169,7 @@ def input_gate(settings: Settings) -> Callable[[duckdb.DuckDBPyConnection], None
             raise InputError(f"{path}: the file has a header but no data rows")
         if rejected == data_rows:
             raise InputError(f"{path}: none of the {data_rows} data rows is usable (first: {first})")
-        rejected -= first_row(con, "select count(*) from customer_rejects where reject_reason = 'has no orders'")[0]
+        rejected -= first_row(con, "select count(*) from customer_rejects where reason_code = 'no_orders'")[0]
         if rejected / data_rows > settings.max_reject_share:
             raise InputError(
                 f"{path}: {rejected} of {data_rows} data rows rejected ({rejected / data_rows:.0%}, "
@@ -220,14 +220,14 @@ def reject_flag(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[str]
     data_rows, _, rejected = row_counts(con)
     without_orders, repeats = first_row(
         con,
-        "select count(*) filter (where reject_reason = 'has no orders'), "
-        "count(*) filter (where reject_reason like 'duplicate of line %' "
-        "or reject_reason like 'superseded by line %') from customer_rejects",
+        "select count(*) filter (where reason_code = 'no_orders'), "
+        "count(*) filter (where reject_reasons.loses_a_customer = 'false') "
+        "from customer_rejects inner join reject_reasons using (reason_code)",
     )
     rejected -= without_orders
     if not data_rows or (rejected - repeats) / data_rows <= settings.warn_reject_share:
         return flags
-    top = reasons_text([(reason, n) for reason, n in top_reject_reasons(con, 3) if reason != "has no orders"])
+    top = reasons_text(top_reject_reasons(con, 3, skip=("no_orders",)))
     conflicting_rows, ids = first_row(
         con, "select coalesce(sum(records), 0), count(*) from int_repeated_customer_ids where kept_line is null"
     )

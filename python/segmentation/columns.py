@@ -31,13 +31,14 @@ RESERVED = frozenset(
     {
         *INPUT_COLUMNS,
         *("line_number", "raw_line", "fields", "fields_found", "fields_expected", "line_problem"),
-        *("reject_reason", "value_issues", "field_problem", "income_scale", "has_decimal_comma"),
+        *("reject_reason", "reason_code", "reason_column", "value_issues", "field_problem"),
+        *("income_scale", "has_decimal_comma"),
         *("features", "markers", "is_m_female", "is_summary_row", "record_values", "customer_key"),
         *("cluster_id", "segment_label", "distance_to_centroid", "scaled_point", "cluster_ids", "distance"),
         # the working columns of sql/staging/int_customer_rows.sql
         *("is_id_missing", "gender_label", "is_gender_missing", "age_number", "income_number"),
-        *("spending_number", "is_age_a_feature", "customer_id_problem", "age_problem"),
-        *("annual_income_k_problem", "spending_score_problem", "is_age_no_value_issue", "column_names"),
+        *("spending_number", "customer_id_code", "age_code", "annual_income_k_code"),
+        *("spending_score_code", "column_names"),
     }
 )
 
@@ -175,7 +176,7 @@ def extra_names(names: tuple[str, ...], taken: set[int], reserved: frozenset[str
     used = {name.casefold() for name in reserved}
     # staging's working columns of each feature of the input's own (int_customer_rows.sql),
     # by the feature's position: a feature is one of the header's columns
-    used |= {f"feature_{i}_{part}" for i in range(1, len(names) + 1) for part in ("number", "problem")}
+    used |= {f"feature_{i}_{part}" for i in range(1, len(names) + 1) for part in ("number", "code")}
     extras = {}
     for position, name in enumerate(names, 1):
         if position in taken:

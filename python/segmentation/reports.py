@@ -130,27 +130,23 @@ def write_reports(con: duckdb.DuckDBPyConnection, directory: Path, charts: Chart
     return [directory / name for name in files]
 
 
-# A reject reason with its values masked (`spending_score '…' is not a whole number`): the
-# reasons rows share, whatever their own values and lines.
-REASON_KIND = r"""
-regexp_replace(
-    regexp_replace(
-        regexp_replace(reject_reason, '''[^'']*''', '''…''', 'g'),
-        '(age|annual_income_k|spending_score) [^ ;]+ is outside', '\1 … is outside', 'g'
-    ),
-    '(line|lines|column) [0-9]+(, [0-9]+)*', '\1 …', 'g'
-)
-"""
-
-
 def top_reject_reasons(
-    con: duckdb.DuckDBPyConnection, limit: int, table: str = "customer_rejects"
+    con: duckdb.DuckDBPyConnection, limit: int, table: str = "customer_rejects", skip: tuple[str, ...] = ()
 ) -> list[tuple[str, int]]:
-    """The most frequent kinds of reject reason (REASON_KIND) in `table` (customer_rejects or
-    order_rejects), with how many rows have each."""
+    """The most frequent kinds of reject reason in `table` (customer_rejects or order_rejects),
+    in words ('age is missing': the column at fault and the kind's description in the seed
+    reject_reasons), with how many rows have each; kinds whose code is in `skip` left out."""
     return con.execute(
-        f"select {REASON_KIND} as reason, count(*) as n from {table} group by all order by n desc, reason limit $limit",
-        {"limit": limit},
+        f"""
+        select concat_ws(' ', rejects.reason_column, reasons.description) as reason, count(*) as n
+        from {table} as rejects
+        inner join reject_reasons as reasons using (reason_code)
+        where not list_contains($skip, rejects.reason_code)
+        group by all
+        order by n desc, reason
+        limit $limit
+        """,
+        {"limit": limit, "skip": list(skip)},
     ).fetchall()
 
 

@@ -20,7 +20,9 @@ final as (
         parts.file_name,
         order_rows.line_number - parts.first_line + 1 as file_line_number,
         input_records.raw_line,
-        order_rows.reject_reason
+        order_rows.reject_reason,
+        order_rows.reason_code,
+        order_rows.reason_column
     from order_rows
     inner join input_records on order_rows.line_number = input_records.line_number
     inner join parts

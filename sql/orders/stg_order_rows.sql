@@ -179,49 +179,45 @@ valued as (
     cross join input_settings
 ),
 
+-- why a value cannot be used, as a code of the seed reject_reasons; null when it can
 checks as (
     select
         valued.*,
         case
-            when valued.is_id_missing then 'customer_id is missing'
-            when length(valued.customer_id) > 100 then 'customer_id is longer than 100 characters'
-        end as customer_id_problem,
+            when valued.is_id_missing then 'missing'
+            when length(valued.customer_id) > 100 then 'too_long'
+        end as customer_id_code,
         case
             when valued.order_day between date '1900-01-01' and date '2199-12-31' then null
             when
                 valued.order_date is null or list_contains(valued.markers, lower(valued.order_date))
-                then 'order_date is missing'
-            when valued.order_day is not null
-                then format('order_date {} is outside 1900 to 2199', valued.order_day)
-            else format('order_date ''{}'' is not a date', left(valued.order_date, 40))
-        end as order_date_problem,
+                then 'missing'
+            when valued.order_day is not null then 'out_of_range'
+            else 'not_a_date'
+        end as order_date_code,
         case
             when abs(valued.value_number) <= {{ max_magnitude }} then null
             when
                 valued.value_text is null or list_contains(valued.markers, lower(valued.value_text))
-                then valued.value_column || ' is missing'
-            when valued.value_number is not null
-                then format(
-                    '{} ''{}'' is too large', valued.value_column, left(valued.value_text, 40)
-                )
-            when not input_settings.has_amount and valued.unit_price_number is not null
-                then format('quantity ''{}'' is not a number', left(valued.quantity, 40))
-            else format(
-                '{} ''{}'' is not a number', valued.value_column, left(valued.value_text, 40)
-            )
-        end as amount_problem,
+                then 'missing'
+            when valued.value_number is not null then 'too_large'
+            else 'not_a_number'
+        end as amount_code,
+        -- a price times a quantity that is not a number: the quantity is at fault
+        if(
+            amount_code = 'not_a_number'
+            and not input_settings.has_amount
+            and valued.unit_price_number is not null,
+            'quantity',
+            valued.value_column
+        ) as amount_column,
         case
             when
                 valued.currency is not null
                 and valued.currency <> valued.file_currency
                 and not list_contains(valued.markers, lower(valued.currency))
-                then format(
-                    'currency {} differs from the file''s {}: '
-                    || 'amounts in different currencies cannot be added',
-                    left(valued.currency, 40),
-                    valued.file_currency
-                )
-        end as currency_problem
+                then 'other_currency'
+        end as currency_code
     from valued
     cross join input_settings
 ),
@@ -229,10 +225,10 @@ checks as (
 final as (
     select  -- noqa: ST06
         checks.line_number,
-        if(checks.customer_id_problem is null, checks.customer_id, null) as customer_id,
+        if(checks.customer_id_code is null, checks.customer_id, null) as customer_id,
         checks.order_id,
-        if(checks.order_date_problem is null, checks.order_day, null) as order_date,
-        if(checks.amount_problem is null, checks.value_number, null) as amount,
+        if(checks.order_date_code is null, checks.order_day, null) as order_date,
+        if(checks.amount_code is null, checks.value_number, null) as amount,
         checks.quantity_number as quantity,
         coalesce(
             if(list_contains(checks.markers, lower(checks.currency)), null, checks.currency),
@@ -255,14 +251,73 @@ final as (
             else nullif(
                 concat_ws(
                     '; ',
-                    checks.customer_id_problem,
-                    checks.order_date_problem,
-                    checks.amount_problem,
-                    checks.currency_problem
+                    case checks.customer_id_code
+                        when 'missing' then 'customer_id is missing'
+                        when 'too_long' then 'customer_id is longer than 100 characters'
+                    end,
+                    case checks.order_date_code
+                        when 'missing' then 'order_date is missing'
+                        when 'out_of_range'
+                            then format('order_date {} is outside 1900 to 2199', checks.order_day)
+                        when 'not_a_date'
+                            then format(
+                                'order_date ''{}'' is not a date', left(checks.order_date, 40)
+                            )
+                    end,
+                    case checks.amount_code
+                        when 'missing' then checks.amount_column || ' is missing'
+                        when 'too_large'
+                            then format(
+                                '{} ''{}'' is too large',
+                                checks.amount_column,
+                                left(checks.value_text, 40)
+                            )
+                        when 'not_a_number'
+                            then format(
+                                '{} ''{}'' is not a number',
+                                checks.amount_column,
+                                left(
+                                    if(
+                                        checks.amount_column = 'quantity',
+                                        checks.quantity,
+                                        checks.value_text
+                                    ),
+                                    40
+                                )
+                            )
+                    end,
+                    case
+                        when checks.currency_code is not null
+                            then format(
+                                'currency {} differs from the file''s {}: '
+                                || 'amounts in different currencies cannot be added',
+                                left(checks.currency, 40),
+                                checks.file_currency
+                            )
+                    end
                 ),
                 ''
             )
-        end as reject_reason
+        end as reject_reason,
+        -- the kind of the first problem (a code of the seed reject_reasons) and its column
+        case
+            when checks.line_problem is not null then 'unreadable_line'
+            when checks.fields_found <> checks.fields_expected then 'field_count'
+            else coalesce(
+                checks.customer_id_code,
+                checks.order_date_code,
+                checks.amount_code,
+                checks.currency_code
+            )
+        end as reason_code,
+        case
+            when checks.line_problem is not null or checks.fields_found <> checks.fields_expected
+                then null
+            when checks.customer_id_code is not null then 'customer_id'
+            when checks.order_date_code is not null then 'order_date'
+            when checks.amount_code is not null then checks.amount_column
+            when checks.currency_code is not null then 'currency'
+        end as reason_column
     from checks
     cross join run
 )

@@ -1,4 +1,5 @@
--- One row per input record that could not be used: where it is, its text and the reasons.
+-- One row per input record that could not be used: where it is, its text and the reasons (in
+-- words, and the kind of the first as a code of the seed reject_reasons with its column).
 with
 
 customer_rows as (
@@ -21,7 +22,9 @@ final as (
         parts.file_name,
         customer_rows.line_number - parts.first_line + 1 as file_line_number,
         input_records.raw_line,
-        customer_rows.reject_reason
+        customer_rows.reject_reason,
+        customer_rows.reason_code,
+        customer_rows.reason_column
     from customer_rows
     inner join input_records on customer_rows.line_number = input_records.line_number
     inner join parts

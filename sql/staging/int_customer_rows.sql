@@ -13,6 +13,33 @@
 {%- set used = features | map(attribute="feature") | list %}
 {%- set classic_columns = ["age", "annual_income_k", "spending_score"] %}
 {%- set not_features = classic_columns | reject("in", used) | list %}
+{#- the columns checked, in order, each with its code's column, its name as a SQL literal, its
+    text as read and the range it must lie in (the words of its reason) #}
+{%- set checked = ["customer_id"] + (classic_columns | select("in", used) | list) %}
+{%- set codes = {} %}
+{%- set names = {} %}
+{%- set raw = {} %}
+{%- for column in ["customer_id"] + classic_columns %}
+{%- set _ = codes.update({column: column ~ "_code"}) %}
+{%- set _ = names.update({column: "'" ~ column ~ "'"}) %}
+{%- set _ = raw.update({column: column}) %}
+{%- endfor %}
+{%- set ranges = {
+    "customer_id": "",
+    "age": classic.age.lowest ~ " to " ~ classic.age.highest,
+    "annual_income_k": classic.income.lowest ~ " to infinity",
+    "spending_score": classic.spending.lowest ~ " to " ~ classic.spending.highest,
+} %}
+{%- set lowest = {} %}
+{%- for feature in own %}
+{%- set low = feature.accepted_min if feature.accepted_min is not none else -max_magnitude %}
+{%- set _ = checked.append(feature.feature) %}
+{%- set _ = codes.update({feature.feature: "feature_" ~ feature.position ~ "_code"}) %}
+{%- set _ = names.update({feature.feature: feature.literal}) %}
+{%- set _ = raw.update({feature.feature: feature.ident}) %}
+{%- set _ = ranges.update({feature.feature: "%g" | format(low) ~ " to infinity"}) %}
+{%- set _ = lowest.update({feature.feature: low}) %}
+{%- endfor %}
 {#- a number as people write it (the macro number_from_text), with the file's decimal mark #}
 {%- macro number(value) -%}
 number_from_text({{ value }}, input_settings.has_decimal_comma)
@@ -30,19 +57,41 @@ case
                 then try_cast({{ value }} as double)
         end
 {%- endmacro %}
-{#- why the whole number `column`, read as `value`, cannot be used (outside the range of its
-    `kind`, missing, not a whole number); null when it can #}
-{%- macro whole_number_problem(column, value, kind) -%}
+{#- Why a value cannot be used, as a code of the seed reject_reasons (null when it can). The
+    whole number `column`, read as `value`: within the range of its `kind` #}
+{%- macro whole_number_code(column, value, kind) -%}
 case
             when {{ value }} between {{ kind.lowest }} and {{ kind.highest }} then null
             when {{ value }} is not null or regexp_full_match({{ column }}, '[+-]?[0-9]+(\.0*)?')
-                then format(
-                    '{{ column }} {} is outside {{ kind.lowest }} to {{ kind.highest }}', {{ column }}
-                )
-            when {{ column }} is null or list_contains(markers, lower({{ column }}))
-                then '{{ column }} is missing'
-            else format('{{ column }} ''{}'' is not a whole number', left({{ column }}, 40))
+                then 'out_of_range'
+            when {{ column }} is null or list_contains(markers, lower({{ column }})) then 'missing'
+            else 'not_whole_number'
         end
+{%- endmacro %}
+{#- the number `column`, read as `value`: from `lowest` to at most 10^15 in size (max_magnitude);
+    `low`: what reads as below the range rather than too large #}
+{%- macro number_code(column, value, lowest, low) -%}
+case
+            when {{ value }} between {{ lowest }} and {{ max_magnitude }} then null
+            when {{ low }} then 'out_of_range'
+            when {{ column }} is null or list_contains(markers, lower({{ column }})) then 'missing'
+            when {{ value }} is not null then 'too_large'
+            else 'not_a_number'
+        end
+{%- endmacro %}
+{#- a value's problem in words, from its `code`: `name` the column's name (a SQL literal),
+    `column` its text as written, `range` what it must lie in #}
+{%- macro problem_text(code, name, column, range="") -%}
+case {{ code }}
+                when 'missing' then {{ name }} || ' is missing'
+                when 'too_long' then {{ name }} || ' is longer than 100 characters'
+                when 'out_of_range' then {{ name }} || ' ' || {{ column }} || ' is outside {{ range }}'
+                when 'too_large' then {{ name }} || ' ''' || left({{ column }}, 40) || ''' is too large'
+                when 'not_a_number'
+                    then {{ name }} || ' ''' || left({{ column }}, 40) || ''' is not a number'
+                when 'not_whole_number'
+                    then {{ name }} || ' ''' || left({{ column }}, 40) || ''' is not a whole number'
+            end
 {%- endmacro %}
 {#- the fields of a record without an id that are neither blank nor numbers, as labels #}
 {%- set texts -%}
@@ -207,46 +256,28 @@ column_checks as (
     select
         *,
         case
-            when is_id_missing then 'customer_id is missing'
-            when length(customer_id) > 100 then 'customer_id is longer than 100 characters'
-        end as customer_id_problem,
-        {{ whole_number_problem("age", "age_number", classic.age) }} as age_problem,
-        -- at most 10^15 in the input's unit (max_magnitude)
-        case
-            when income_number between {{ classic.income.lowest }} and {{ max_magnitude }} then null
-            when income_number < {{ classic.income.lowest }}
-                then format(
-                    'annual_income_k {} is outside {{ classic.income.lowest }} to infinity',
-                    annual_income_k
-                )
-            when
-                annual_income_k is null or list_contains(markers, lower(annual_income_k))
-                then 'annual_income_k is missing'
-            when income_number is not null
-                then format('annual_income_k ''{}'' is too large', left(annual_income_k, 40))
-            else format('annual_income_k ''{}'' is not a number', left(annual_income_k, 40))
-        end as annual_income_k_problem,
-        {{ whole_number_problem("spending_score", "spending_number", classic.spending) }}
-        as spending_score_problem
+            when is_id_missing then 'missing'
+            when length(customer_id) > 100 then 'too_long'
+        end as customer_id_code,
+        {{ whole_number_code("age", "age_number", classic.age) }} as age_code,
+        {{ number_code(
+            "annual_income_k", "income_number", classic.income.lowest,
+            "income_number < " ~ classic.income.lowest
+        ) }} as annual_income_k_code,
+        {{ whole_number_code("spending_score", "spending_number", classic.spending) }}
+        as spending_score_code
         {%- for feature in own %},
         {%- set value = "feature_" ~ feature.position ~ "_number" %}
-        {%- set low = feature.accepted_min if feature.accepted_min is not none else -max_magnitude %}
-        case
-            when {{ value }} between {{ low }} and {{ max_magnitude }} then null
-            when {{ value }} between -{{ max_magnitude }} and {{ max_magnitude }}
-                then {{ feature.literal }} || ' ' || {{ feature.ident }}
-                || ' is outside {{ "%g" | format(low) }} to infinity'
-            when {{ feature.ident }} is null or list_contains(markers, lower({{ feature.ident }}))
-                then {{ feature.literal }} || ' is missing'
-            when {{ value }} is not null
-                then {{ feature.literal }} || ' ''' || left({{ feature.ident }}, 40) || ''' is too large'
-            else
-                {{ feature.literal }} || ' ''' || left({{ feature.ident }}, 40) || ''' is not a number'
-        end as feature_{{ feature.position }}_problem
+        {{ number_code(
+            feature.ident, value, lowest[feature.feature],
+            value ~ " between -" ~ max_magnitude ~ " and " ~ max_magnitude
+        ) }} as feature_{{ feature.position }}_code
         {%- endfor %}
     from typed
 ),
 
+-- the reason a record is rejected: a code of the seed reject_reasons with the column at fault
+-- (the first, in the order of the checks), and every problem in words
 field_checks as (
     select
         * exclude (
@@ -254,52 +285,64 @@ field_checks as (
             annual_income_k, spending_score, is_id_missing, record_values, is_summary_row,
             gender_label, is_gender_missing, age_number, income_number, spending_number, markers,
             {%- for feature in own %}
-            feature_{{ feature.position }}_number, feature_{{ feature.position }}_problem,
+            feature_{{ feature.position }}_number, feature_{{ feature.position }}_code,
             {%- endfor %}
-            customer_id_problem, age_problem, annual_income_k_problem, spending_score_problem
+            customer_id_code, age_code, annual_income_k_code, spending_score_code
         )
         {%- if own %}
         replace (
             {%- for feature in own %}
             if(
-                feature_{{ feature.position }}_problem is null,
+                feature_{{ feature.position }}_code is null,
                 feature_{{ feature.position }}_number,
                 null
             ) as {{ feature.ident }}{{ "," if not loop.last }}
             {%- endfor %}
         )
         {%- endif %},
-        if(customer_id_problem is null, customer_id, null) as customer_id,
+        if(customer_id_code is null, customer_id, null) as customer_id,
         gender_label as gender,
-        if(age_problem is null, age_number::integer, null) as age,
-        if(annual_income_k_problem is null, income_number, null) as annual_income_k,
-        if(spending_score_problem is null, spending_number::integer, null) as spending_score,
+        if(age_code is null, age_number::integer, null) as age,
+        if(annual_income_k_code is null, income_number, null) as annual_income_k,
+        if(spending_score_code is null, spending_number::integer, null) as spending_score,
         -- a record with too few or too many fields cannot be mapped to columns at all
+        case
+            when is_summary_row then 'summary_row'
+            when line_problem is not null then 'unreadable_line'
+            when fields_found <> fields_expected then 'field_count'
+            else coalesce(
+                {%- for column in checked %}
+                {{ codes[column] }}{{ "," if not loop.last }}
+                {%- endfor %}
+            )
+        end as reason_code,
+        case
+            when is_summary_row or line_problem is not null or fields_found <> fields_expected
+                then null
+            {%- for column in checked %}
+            when {{ codes[column] }} is not null then {{ names[column] }}
+            {%- endfor %}
+        end as reason_column,
         case
             when is_summary_row then 'a summary row, not a customer'
             when line_problem is not null then line_problem
             when fields_found <> fields_expected
                 then format('has {} fields where the header has {}', fields_found, fields_expected)
-            else nullif(
-                concat_ws(
+            when reason_code is not null
+                then concat_ws(
                     '; ',
-                    customer_id_problem
-                    {%- for column in classic_columns if column in used %},
-                    {{ column }}_problem
+                    {%- for column in checked %}
+                    {{ problem_text(codes[column], names[column], raw[column], ranges[column]) }}
+                    {{- "," if not loop.last }}
                     {%- endfor %}
-                    {%- for feature in own %},
-                    feature_{{ feature.position }}_problem
-                    {%- endfor %}
-                ),
-                ''
-            )
+                )
         end as field_problem,
         -- problems of the columns the model does not use (where the input has them): the
         -- customer is kept
         if(
             not is_gender_missing
             {%- for column in not_features %}
-            and ({{ column }}_problem is null or not list_contains(column_names, '{{ column }}'))
+            and ({{ column }}_code is null or not list_contains(column_names, '{{ column }}'))
             {%- endfor %},
             null,
             list_filter(
@@ -309,7 +352,11 @@ field_checks as (
                         'column_name': '{{ column }}',
                         'raw_value': nullif({{ column }}, ''),
                         'problem': if(
-                            list_contains(column_names, '{{ column }}'), {{ column }}_problem, null
+                            list_contains(column_names, '{{ column }}'),
+                            {{ problem_text(
+                                codes[column], names[column], raw[column], ranges[column]
+                            ) }},
+                            null
                         )
                     },
                     {%- endfor %}
@@ -337,11 +384,13 @@ final as (
         columns(
             * exclude (
                 line_number, customer_id, gender, age, annual_income_k, spending_score,
-                field_problem, value_issues, column_names, income_scale, has_decimal_comma,
-                is_m_female
+                reason_code, reason_column, field_problem, value_issues, column_names,
+                income_scale, has_decimal_comma, is_m_female
             )
         ),
         field_problem,
+        reason_code,
+        reason_column,
         value_issues
         {%- if orders == "joined" %},
         -- the id as the orders' ids are compared, for stg_customer_rows to join them by: in a

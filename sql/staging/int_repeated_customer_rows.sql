@@ -17,7 +17,10 @@ customer_rows as not materialized (
 usable_rows as not materialized (
     select
         -- (with an orders file joined, int_customer_rows holds the key too)
-        * exclude (field_problem, value_issues{{ ", customer_key" if orders == "joined" }}),
+        * exclude (
+            field_problem, reason_code, reason_column, value_issues
+            {{- ", customer_key" if orders == "joined" }}
+        ),
         customer_key(customer_id) as customer_key
     from customer_rows
     where field_problem is null

@@ -30,6 +30,8 @@ final as (
             order_measures.* exclude (customer_key, customer_id, first_order_line, as_of_date)
         ),
         null::varchar as reject_reason,
+        null::varchar as reason_code,
+        null::varchar as reason_column,
         null::struct(column_name varchar, raw_value varchar, problem varchar)[] as value_issues
     from order_measures
 )
@@ -97,7 +99,11 @@ judged as (
 
 final as (
     select  -- noqa: ST06
-        columns(judged.* exclude (field_problem, value_issues, order_problem)),
+        columns(
+            judged.* exclude (
+                field_problem, reason_code, reason_column, value_issues, order_problem
+            )
+        ),
         case
             when judged.field_problem is not null then judged.field_problem
             when judged.line_number = repeated_ids.kept_line then null
@@ -122,6 +128,16 @@ final as (
                 )
             else judged.order_problem
         end as reject_reason,
+        -- the same, as a code of the seed reject_reasons, and the column at fault
+        case
+            when judged.field_problem is not null then judged.reason_code
+            when judged.line_number = repeated_ids.kept_line then null
+            when repeated_rows.row_hash = repeated_ids.kept_row_hash then 'duplicate'
+            when repeated_ids.kept_line is not null then 'superseded'
+            when repeated_ids.has_conflicting_rows then 'conflicting_rows'
+            when judged.order_problem is not null then 'no_orders'
+        end as reason_code,
+        if(judged.field_problem is not null, judged.reason_column, null) as reason_column,
         judged.value_issues
     from judged
     left join repeated_rows on judged.line_number = repeated_rows.line_number

@@ -17,7 +17,7 @@ final as (
         columns(
             * exclude (
                 customer_id, gender, age, annual_income_k, spending_score, line_number,
-                reject_reason, value_issues
+                reject_reason, reason_code, reason_column, value_issues
             )
         )
     from customer_rows
