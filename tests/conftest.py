@@ -313,9 +313,18 @@ def load(con, path: Path, work: Path, **changes):
     from segmentation.loader import load_raw
 
     settings = replace(Settings(input_path=path, warehouse_path=work / "none.duckdb"), **changes)
-    loaded = load_raw(con, settings, work / "input")
+    loaded = load_raw(con, settings, work / "input", reserved_names(settings.sql_dir))
     carry_history(con, settings)
     return loaded
+
+
+@functools.cache
+def reserved_names(sql_dir: Path) -> frozenset[str]:
+    """The names the models give columns beside the input's, as a build hands them to the loader."""
+    from segmentation.dag import record_names
+    from segmentation.schema import load_schema
+
+    return record_names(list(sql_models(sql_dir).values()), load_schema(sql_dir))
 
 
 def customers(con) -> list[tuple]:

@@ -305,22 +305,20 @@ def test_features_named_like_the_warehouses_own_columns(settings, tmp_path):
     """Headers that are names the warehouse or its macros use inside (a segment_summary column,
     a column of feature_scaling, a working column of staging) are features like any other."""
     frame = shop_export(300)
-    names = {"Total Spent": "customers", "Total Orders": "feature", "Days Since Last Order": "income_scale"}
+    names = {"Total Spent": "customers", "Total Orders": "feature", "Days Since Last Order": "markers"}
     frame = frame.rename(columns=names)
     frame["customers"] = frame["customers"].str.replace(r"[$,]", "", regex=True).astype(float)
-    built = replace(
-        settings, input_path=write_frame(tmp_path, frame), features=("customers:log", "feature", "income_scale")
-    )
+    built = replace(settings, input_path=write_frame(tmp_path, frame), features=("customers:log", "feature", "markers"))
     run_build(built, k=3)
     declared = query(built.warehouse_path, "select feature, label, argument from model_features order by position")
     assert declared == [
         ("customers", "customers", "customers"),
         ("feature", "feature", "feature"),
-        ("income_scale_2", "income_scale", "income_scale_2"),
+        ("markers_2", "markers", "markers_2"),
     ]
     wrong = query(
         built.warehouse_path,
         "select count(*) from customer_segments "
-        "where segment_of(customers, feature, income_scale_2) is distinct from segment_label",
+        "where segment_of(customers, feature, markers_2) is distinct from segment_label",
     )
     assert wrong == [(0,)]

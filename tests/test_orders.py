@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import command_in_process, pipeline_command, query, run_build, sql_models
+from conftest import command_in_process, pipeline_command, query, reserved_names, run_build, sql_models
 from segmentation.building import build
 from segmentation.config import SAMPLE_INPUT, SAMPLE_ORDERS, SQL_DIR, Settings
 from segmentation.dag import materialize
@@ -176,7 +176,7 @@ def stage_orders(con: duckdb.DuckDBPyConnection, work: Path, orders: Path, custo
     settings = replace(
         Settings(input_path=customers, orders_path=orders, warehouse_path=work / "none.duckdb"), **changes
     )
-    loaded = load_raw(con, settings, work / "input")
+    loaded = load_raw(con, settings, work / "input", reserved_names(SQL_DIR))
     carry_history(con, settings)
     by_name = sql_models(SQL_DIR)
     role = con.execute("select role from raw_order_input").fetchall()[0][0]

@@ -14,7 +14,7 @@ import zipfile
 import duckdb
 import pytest
 
-from conftest import customers, load, query, rejects, run_build, stage_file, write_csv
+from conftest import customers, load, query, rejects, reserved_names, run_build, stage_file, write_csv
 from segmentation import reports
 from segmentation.config import SAMPLE_INPUT
 from segmentation.errors import InputError
@@ -290,10 +290,12 @@ def test_input_columns_named_cluster_or_segment_leave_those_names_to_the_model_i
 
 
 def test_extra_columns_named_like_working_columns_travel_renamed(con, tmp_path):
+    """Names staging gives its steps' columns (markers, age_code) and the tables' own
+    (cluster_id, in any case) are taken; one only a setting of the file has is not."""
     text = "CustomerID,Income,Spending,markers,age_code,income_scale,Cluster_ID\n1,15,39,a,b,c,d\n"
     stage_file(con, write_csv(tmp_path, text), tmp_path / "work")
     assert con.execute(
-        "select markers_2, age_code_2, income_scale_2, Cluster_ID_2, annual_income_k from stg_customers"
+        "select markers_2, age_code_2, income_scale, Cluster_ID_2, annual_income_k from stg_customers"
     ).fetchall() == [("a", "b", "c", "d", 15.0)]
 
 
@@ -305,6 +307,27 @@ def test_extra_columns_named_like_a_features_working_columns_travel_renamed(con,
     assert con.execute(
         "select Spend, Visits, feature_1_number_2, feature_2_code_2 from stg_customers order by line_number"
     ).fetchall() == [(120.0, 4.0, "x", "y"), (80.0, 9.0, "z", "w")]
+
+
+def test_an_input_column_named_as_any_of_the_warehouses_own_travels_renamed(settings, tmp_path):
+    """Every name a model gives beside the input's columns, in a step or in a table with a row
+    per record (`dag.record_names`, read from the SQL): an input with a column of each builds,
+    each column renamed in the warehouse and under its own header in the segmented CSV."""
+    from segmentation.config import INPUT_COLUMNS, SQL_DIR
+
+    names = sorted(reserved_names(SQL_DIR) - set(INPUT_COLUMNS) - {"line_number"})
+    assert {"age_code", "field_problem", "scaled_point", "cluster_id", "reason_code"} <= set(names)
+    header = ["CustomerID", "Annual Income (k$)", "Spending Score (1-100)", *names]
+    rows = [
+        [row.split(",")[0], *row.split(",")[3:5], *(f"{name} of {row.split(',')[0]}" for name in names)]
+        for row in SAMPLE_ROWS
+    ]
+    path = write_csv(tmp_path, "\n".join(",".join(line) for line in [header, *rows]) + "\n")
+    run_build(settings, input_path=path)
+    columns = ", ".join(f'"{name}_2"' for name in names)
+    first = query(settings.warehouse_path, f"select {columns} from customer_segments where customer_id = '1'")
+    assert first == [tuple(f"{name} of 1" for name in names)]
+    assert segmented_csv(settings)[0][3 : 3 + len(names)] == names
 
 
 def test_repeated_extra_names_stay_apart(con, tmp_path):

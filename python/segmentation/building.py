@@ -21,7 +21,16 @@ import pandas as pd
 
 from . import colours, kmeans_model
 from .config import Settings
-from .dag import Model, SingularTest, build_order, discover, python_model, run_models, run_table_tests
+from .dag import (
+    Model,
+    SingularTest,
+    build_order,
+    discover,
+    python_model,
+    record_names,
+    run_models,
+    run_table_tests,
+)
 from .db import first_row
 from .duckdb_errors import is_interrupt, is_out_of_memory, is_write_failure
 from .errors import DataTestError, InputError, Interrupted, PipelineError
@@ -444,11 +453,15 @@ def stopped_cleanly(settings: Settings) -> Iterator[Attempt]:
 # --- the phases of a build, in order: load, model, check, record, report, publish -----------
 
 
-def load_phase(con: duckdb.DuckDBPyConnection, settings: Settings, scratch: Scratch, log: Log) -> LoadedInput:
-    """The input (and orders) file into the raw tables."""
+def load_phase(
+    con: duckdb.DuckDBPyConnection, settings: Settings, scratch: Scratch, project_: Project, log: Log
+) -> LoadedInput:
+    """The input (and orders) file into the raw tables; an input column named as one the models
+    give travels renamed."""
     alone = settings.input_path is None  # the customers are the ids of the orders
+    models, _, docs = project_
     with step(stage_label("load", "raw_orders" if alone else "raw_customers"), log) as current:
-        loaded = load_raw(con, settings, scratch.input)
+        loaded = load_raw(con, settings, scratch.input, record_names(models, docs))
         records, described = first_row(
             con, "select (select coalesce(sum(records), 0) from raw_parts), input_format from raw_input"
         )
@@ -586,7 +599,7 @@ def build(settings: Settings, log: Log = print, runner: Runner = IN_PROCESS) -> 
             highest_run_id = prepare(live, reports_dir, settings.lock_timeout_s, ours, log)
             scratch = attempt.scratch = new_scratch(live, reports_dir)
             with duckdb.connect(str(scratch.database), config=scratch_config(settings)) as con:
-                loaded = load_phase(con, settings, scratch, log)
+                loaded = load_phase(con, settings, scratch, models, log)
                 with step(stage_label("carry", "history"), log) as current:
                     run_id = attempt.run_id = carry_history(con, settings, highest_run_id, started)
                     current.summary = f"this is run {run_id}"

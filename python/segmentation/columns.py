@@ -17,7 +17,6 @@ from .config import FALLBACK_INPUT_COLUMNS, FALLBACK_ORDER_COLUMNS, INPUT_COLUMN
 from .features import (
     CLASSIC,
     CLASSIC_BY_COLUMN,
-    ORDER_COLUMNS_CARRIED,
     Feature,
     Request,
     argument_name,
@@ -26,21 +25,9 @@ from .features import (
     own_column,
 )
 
-# Names the warehouse gives its own columns: an input column named so travels renamed.
-RESERVED = frozenset(
-    {
-        *INPUT_COLUMNS,
-        *("line_number", "raw_line", "fields", "fields_found", "fields_expected", "line_problem"),
-        *("reject_reason", "reason_code", "reason_column", "value_issues", "field_problem"),
-        *("income_scale", "has_decimal_comma"),
-        *("features", "markers", "is_m_female", "is_summary_row", "record_values", "customer_key"),
-        *("cluster_id", "segment_label", "distance_to_centroid", "scaled_point", "cluster_ids", "distance"),
-        # the working columns of sql/staging/int_customer_rows.sql
-        *("is_id_missing", "gender_label", "is_gender_missing", "age_number", "income_number"),
-        *("spending_number", "customer_id_code", "age_code", "annual_income_k_code"),
-        *("spending_score_code", "column_names"),
-    }
-)
+# Names the warehouse gives its own columns: an input column named so travels renamed. A build
+# adds every name its models give beside the input's columns (`dag.record_names`).
+RESERVED = frozenset(INPUT_COLUMNS)
 
 
 def normalise(name: str) -> str:
@@ -57,8 +44,6 @@ ALIASES = aliases_of(INPUT_COLUMNS)
 FALLBACK_ALIASES = aliases_of(FALLBACK_INPUT_COLUMNS)
 ORDER_ALIASES = aliases_of(ORDER_COLUMNS)
 FALLBACK_ORDER_ALIASES = aliases_of(FALLBACK_ORDER_COLUMNS)
-# With an orders file, a customer file's column named as one of its measures travels renamed
-RESERVED_WITH_ORDERS = RESERVED | frozenset(ORDER_COLUMNS_CARRIED)
 # the prefix of a `--columns` entry naming the orders file's column: orders.customer_id=Client
 ORDERS_PREFIX = "orders."
 
@@ -174,9 +159,10 @@ def extra_names(names: tuple[str, ...], taken: set[int], reserved: frozenset[str
     """The warehouse names of the columns the model does not use: the header's own, made
     unique (DuckDB compares names without case) and never one of the warehouse's (`reserved`)."""
     used = {name.casefold() for name in reserved}
-    # staging's working columns of each feature of the input's own (int_customer_rows.sql),
-    # by the feature's position: a feature is one of the header's columns
-    used |= {f"feature_{i}_{part}" for i in range(1, len(names) + 1) for part in ("number", "code")}
+    # staging's working columns of a feature of the input's own are named by its position
+    # (feature_1_number): reserved for the first, they are for every position a feature can have
+    parts = {m.group(1) for name in used if (m := re.fullmatch(r"feature_1_(\w+)", name))}
+    used |= {f"feature_{i}_{part}" for i in range(1, len(names) + 1) for part in parts}
     extras = {}
     for position, name in enumerate(names, 1):
         if position in taken:

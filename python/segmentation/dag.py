@@ -14,11 +14,12 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 import pandas as pd
@@ -43,6 +44,7 @@ class Model:
     sql: str | None = None
     run: PythonRun | None = None
     path: Path | None = None  # a seed's CSV
+    names: frozenset[str] = frozenset()  # the names its SQL gives expressions, in any CTE
 
 
 @dataclass(frozen=True)
@@ -58,37 +60,58 @@ class SingularTest:
 MACRO = re.compile(r"^create\s+(?:or\s+replace\s+)?macro\s+\w+\s*\(.*?\)\s*as\s*(\(.*\))\s*;?\s*\Z", re.S | re.I | re.M)
 
 
-def tables_read(
-    sql: str, macros: Iterable[str] = (), parser: duckdb.DuckDBPyConnection | None = None
-) -> frozenset[str]:
-    """Tables and views a select (or a macro's body) reads, CTE names excluded, and the
-    `macros` it calls (a call counts as reading the macro): from DuckDB's parse tree
-    (json_serialize_sql), which binds nothing, so neither the tables nor the macros need exist.
-    `parser`: a connection to parse with (opening one costs more than a parse)."""
-    if parser is None:
-        with duckdb.connect() as parser:
-            return tables_read(sql, macros, parser)
+def parse_tree(sql: str, parser: duckdb.DuckDBPyConnection) -> dict:
+    """DuckDB's parse tree of a select, or of a macro's body (json_serialize_sql), which binds
+    nothing, so neither the tables nor the macros need exist. `parser`: a connection to parse
+    with (opening one costs more than a parse)."""
     body = MACRO.search(sql)
     text = f"select {body.group(1)}" if body else sql
     tree = json.loads(first_row(parser, "select json_serialize_sql($sql)", {"sql": text})[0])
     if tree["error"]:
         raise PipelineError(f"cannot parse: {tree['error_message']}")
-    tables: set[str] = set()
-    ctes: set[str] = set()
-    functions: set[str] = set()
+    return tree
+
+
+def nodes(tree: dict) -> Iterator[dict]:
+    """Every object of a parse tree."""
     pending: list[object] = [tree["statements"]]
     while pending:
         node = pending.pop()
         if isinstance(node, dict):
-            if node.get("type") == "BASE_TABLE":
-                tables.add(node["table_name"])
-            if isinstance(node.get("function_name"), str):
-                functions.add(node["function_name"])
-            ctes.update(entry["key"] for entry in node.get("cte_map", {}).get("map", []))
+            yield node
             pending.extend(node.values())
         elif isinstance(node, list):
             pending.extend(node)
+
+
+def tables_in(tree: dict, macros: Iterable[str] = ()) -> frozenset[str]:
+    """Tables and views a parse tree reads, CTE names excluded, and the `macros` it calls (a
+    call counts as reading the macro)."""
+    tables: set[str] = set()
+    ctes: set[str] = set()
+    functions: set[str] = set()
+    for node in nodes(tree):
+        if node.get("type") == "BASE_TABLE":
+            tables.add(node["table_name"])
+        if isinstance(node.get("function_name"), str):
+            functions.add(node["function_name"])
+        ctes.update(entry["key"] for entry in node.get("cte_map", {}).get("map", []))
     return frozenset(tables - ctes) | frozenset(functions & set(macros))
+
+
+def names_in(tree: dict) -> frozenset[str]:
+    """The names a parse tree gives expressions (`... as name`), in any of its selects."""
+    return frozenset(node["alias"] for node in nodes(tree) if node.get("alias") and "class" in node)
+
+
+def tables_read(
+    sql: str, macros: Iterable[str] = (), parser: duckdb.DuckDBPyConnection | None = None
+) -> frozenset[str]:
+    """Tables and views a select (or a macro's body) reads, and the `macros` it calls."""
+    if parser is None:
+        with duckdb.connect() as parser:
+            return tables_read(sql, macros, parser)
+    return tables_in(parse_tree(sql, parser), macros)
 
 
 # The models a template is rendered for to find what it reads: the classic model, one of a
@@ -107,22 +130,32 @@ STAND_INS = (
 )
 
 
-def model_reads(path: Path, sql: str, macros: tuple[str, ...]) -> frozenset[str]:
-    """What a model's file reads: its branches may differ for the classic model, others and
-    an orders file's, so each stands in (a file without branches is parsed once)."""
+class SqlFacts(NamedTuple):
+    reads: frozenset[str]  # the tables, views and macros it reads
+    names: frozenset[str]  # the names it gives expressions, in any CTE
+
+
+def model_facts(path: Path, sql: str, macros: tuple[str, ...]) -> SqlFacts:
+    """What a model's file reads and the names it gives: its branches may differ for the
+    classic model, others and an orders file's, so each stands in (a file without branches is
+    parsed once)."""
     try:
-        return sql_reads(sql, macros)
+        return sql_facts(sql, macros)
     except PipelineError as e:
         raise PipelineError(f"{path}: {e}") from None
 
 
 @cache
-def sql_reads(sql: str, macros: tuple[str, ...]) -> frozenset[str]:
-    """`model_reads` of a file's text: remembered, so a process that builds again (a notebook,
+def sql_facts(sql: str, macros: tuple[str, ...]) -> SqlFacts:
+    """`model_facts` of a file's text: remembered, so a process that builds again (a notebook,
     a service, the tests) parses each file once, not on every build."""
     texts = {render(sql, model, orders) for model, orders in STAND_INS}
     with PARSER_LOCK:
-        return frozenset().union(*(tables_read(text, macros, parser()) for text in texts))
+        trees = [parse_tree(text, parser()) for text in texts]
+    return SqlFacts(
+        frozenset().union(*(tables_in(tree, macros) for tree in trees)),
+        frozenset().union(*(names_in(tree) for tree in trees)),
+    )
 
 
 PARSER_LOCK = threading.Lock()  # builds in threads of one process parse one at a time
@@ -146,15 +179,27 @@ def discover(sql_dir: Path, docs: dict[str, TableDoc]) -> tuple[list[Model], lis
             )
     for path in sorted(sql_dir.rglob("*.sql")):
         sql = path.read_text()
-        inputs, folder = model_reads(path, sql, macros), path.parent.name
+        (inputs, names), folder = model_facts(path, sql, macros), path.parent.name
         if folder == "tests":
             tests.append(SingularTest(path.stem, inputs, sql))
         elif folder == "macros":
             models.append(Model(path.stem, inputs - {path.stem}, (path.stem,), "macro", sql=sql))
         else:
             kind = docs[path.stem].materialized if path.stem in docs else "view"
-            models.append(Model(path.stem, inputs, (path.stem,), kind, sql=sql))
+            models.append(Model(path.stem, inputs, (path.stem,), kind, sql=sql, names=names))
     return models, tests
+
+
+def record_names(models: Sequence[Model], docs: dict[str, TableDoc], source: str = "raw_customers") -> frozenset[str]:
+    """The names the warehouse gives columns of its own beside the input's, in the tables with
+    a row per input record (those built from `source` that declare a line_number): their
+    declared columns and the names their SQL gives in any step, and the source's own columns.
+    An input column of one of these names travels renamed."""
+    reached = {source}
+    while more := {m.name for m in models if m.inputs & reached and not reached.issuperset(m.outputs)}:
+        reached |= {table for m in models if m.name in more for table in m.outputs}
+    records = [m for m in models if m.name in reached and m.name in docs and "line_number" in docs[m.name].columns]
+    return frozenset(docs[source].columns).union(*(m.names | docs[m.name].columns.keys() for m in records))
 
 
 def python_model(name: str, inputs: Iterable[str], outputs: Iterable[str], run: PythonRun) -> Model:

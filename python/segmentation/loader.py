@@ -15,14 +15,13 @@ import csv
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import NamedTuple
 
 import duckdb
 
 from .columns import (
-    RESERVED,
-    RESERVED_WITH_ORDERS,
     ColumnMap,
     NotTheHeader,
     customer_mapping,
@@ -33,7 +32,7 @@ from .columns import (
 from .config import INPUT_COLUMNS, Settings
 from .db import create_model_features, first_row, quote_ident
 from .errors import InputError
-from .features import CLASSIC, Feature, Request
+from .features import CLASSIC, ORDER_COLUMNS_CARRIED, Feature, Request
 from .number_formats import MARK_SAMPLE_LINES, check_numbers, decide_decimal_mark, decide_income_unit
 from .readers import csv_file, excel, input_file, json_file, parquet
 from .readers.folder import input_parts
@@ -89,13 +88,14 @@ def required_columns(requests: tuple[Request, ...]) -> tuple[str, ...]:
     return ("customer_id", *(CLASSIC[r.classic].column for r in requests if r.classic))
 
 
-def header_columns(names: tuple[str, ...], settings: Settings) -> ColumnMap:
+def header_columns(names: tuple[str, ...], settings: Settings, reserved: frozenset[str]) -> ColumnMap:
     """The header's columns, with every feature found (NotTheHeader when one is not there);
-    with an orders file, the orders' measures are not the customer file's."""
+    with an orders file, the orders' measures are not the customer file's. An other column
+    named as one of `reserved` (or as a measure of the orders file) travels renamed."""
     requests = settings.feature_requests
     if settings.orders_path is not None:
         requests = tuple(r for r in requests if not r.measure)
-    reserved = RESERVED_WITH_ORDERS if settings.orders_path is not None else RESERVED
+        reserved |= frozenset(ORDER_COLUMNS_CARRIED)
     columns = map_columns(names, required_columns(requests), customer_mapping(settings.columns), reserved=reserved)
     for request in requests:
         find_feature(names, columns, request)
@@ -177,19 +177,21 @@ def read_input(
     return ReadInput(parts, header, columns, line, where)
 
 
-def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) -> LoadedInput:
+def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path, reserved: frozenset[str]) -> LoadedInput:
     """Create `raw_records`, `raw_parts`, `raw_customers`, `raw_columns` and `raw_input` from
     the customer file, and the orders file's `raw_order_*` tables (`order_input`; empty without
     one); `work` is a folder of the build's own for the copies DuckDB reads. With only an orders
-    file, the customer tables are empty: the customers are the ids of the orders."""
+    file, the customer tables are empty: the customers are the ids of the orders. `reserved`:
+    the names the models give columns beside the input's (`dag.record_names`)."""
     from .order_input import load_orders  # it reads with this module's read_input
 
     orders = load_orders(con, settings, work)
     path = settings.input_path
     if path is None:
         return orders_alone(con, settings, orders)
+    header_of = partial(header_columns, settings=settings, reserved=reserved)
     parts, header, columns, line, where = read_input(
-        con, path, CUSTOMER_RAW, work, lambda names: header_columns(names, settings), settings.sheet, settings.encoding
+        con, path, CUSTOMER_RAW, work, header_of, settings.sheet, settings.encoding
     )
     create_raw_customers(con, columns)
     decimal_comma, mark_warnings = decide_decimal_mark(con, columns)

@@ -159,12 +159,9 @@ trimmed as (
             conventions.padding_characters,
             conventions.padding_code_points
         ) as customer_id,
-        if(contains(gender, ' '), trim(gender), gender) as gender,
-        if(contains(age, ' '), trim(age), age) as age,
-        if(
-            contains(annual_income_k, ' '), trim(annual_income_k), annual_income_k
-        ) as annual_income_k,
-        if(contains(spending_score, ' '), trim(spending_score), spending_score) as spending_score,
+        {%- for column in ["gender"] + classic_columns %}
+        if(contains({{ column }}, ' '), trim({{ column }}), {{ column }}) as {{ column }},
+        {%- endfor %}
         nullif(
             trim(
                 columns(
@@ -382,10 +379,9 @@ final as (
         spending_score,
         -- the columns the model does not use, in input order
         columns(
-            * exclude (
+            field_checks.* exclude (
                 line_number, customer_id, gender, age, annual_income_k, spending_score,
-                reason_code, reason_column, field_problem, value_issues, column_names,
-                income_scale, has_decimal_comma, is_m_female
+                field_problem, reason_code, reason_column, value_issues, column_names
             )
         ),
         field_problem,
