@@ -115,7 +115,7 @@ def score_postgres(customers: Path, sql: str, out: Path, repeat: int) -> tuple[f
         first, best = timed(run, repeat)
         scored = pd.DataFrame(  # noqa: F841 (DuckDB reads it by name below)
             con.execute("select * from scored").fetchall(),
-            columns=["customer_id", "cluster_id", "segment_label", "distance_to_centroid"],
+            columns=["customer_id", "cluster_id", "segment_label", "distance_to_centroid", "run_id"],
         )
     with duckdb.connect() as local:
         local.execute(f"copy (select * from scored) to '{out}' (format parquet)")

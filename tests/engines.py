@@ -31,6 +31,15 @@ REAL_ID_OFFSET = 10_000
 SYNTHETIC_ID_OFFSET = 1_000_000
 
 
+# customers_to_score(customer_id, annual_income_k, spending_score): a NaN or an infinity in each
+# feature in turn, beside a customer that scores ("ok")
+NOT_NUMBERS = [("ok", 60.0, 70.0)] + [
+    (f"{column} {value}", *((value, 50.0) if column == "income" else (50.0, value)))
+    for column in ("income", "spending")
+    for value in (float("nan"), float("inf"), float("-inf"))
+]
+
+
 def unavailable(reason: str) -> None:
     if REQUIRED:
         pytest.fail(f"{reason} (SEGMENTATION_ENGINES=required)", pytrace=False)

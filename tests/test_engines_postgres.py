@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from conftest import query, run_build
-from engines import customers_input, need, postgres_missing, postgres_server
+from engines import NOT_NUMBERS, customers_input, need, postgres_missing, postgres_server
 from segmentation.config import Settings
 from segmentation.scoring import TABLE
 
@@ -57,7 +57,7 @@ def score_in_postgres(conninfo: str, settings: Settings) -> pd.DataFrame:
             copy.write(customers.to_csv(index=False, header=False))
         assert con.execute(f"select count(*) from {TABLE}").fetchone()[0] == len(customers)
         rows = con.execute(sql).fetchall()
-    return pd.DataFrame(rows, columns=["customer_id", "cluster_id", "segment_label", "distance_to_centroid"])
+    return pd.DataFrame(rows, columns=["customer_id", "cluster_id", "segment_label", "distance_to_centroid", "run_id"])
 
 
 def warehouse_segments(settings: Settings) -> pd.DataFrame:
@@ -90,3 +90,23 @@ def test_postgres_scores_with_age_like_the_warehouse(postgres, tmp_path):
     settings = build_on(tmp_path, 10_000, features=("annual_income_k", "spending_score", "age"))
     assert "age (years, from 1 to 120)" in (settings.reports_dir / "scoring" / "postgres.sql").read_text()
     assert_same_segments(score_in_postgres(postgres, settings), warehouse_segments(settings))
+
+
+def test_postgres_gives_nan_and_infinities_no_segment(postgres, sample_build):
+    """'NaN' and '±Infinity' in a double precision column: no segment, and the run's id."""
+    import psycopg
+
+    sql = (sample_build.reports_dir / "scoring" / "postgres.sql").read_text(encoding="utf-8")
+    run_id = query(sample_build.warehouse_path, "select max(run_id) from pipeline_runs")[0][0]
+    with psycopg.connect(postgres, autocommit=True) as con:
+        con.execute(f"drop table if exists {TABLE}")
+        columns = "customer_id text, annual_income_k double precision, spending_score double precision"
+        con.execute(f"create table {TABLE} ({columns})")
+        con.cursor().executemany(f"insert into {TABLE} values (%s, %s, %s)", NOT_NUMBERS)
+        rows = con.execute(
+            f"select customer_id, cluster_id, segment_label, distance_to_centroid, run_id from ({sql}) as scored "
+            'order by customer_id collate "C"'
+        ).fetchall()
+    ok, *bad = sorted(rows, key=lambda row: row[0] != "ok")
+    assert ok[0] == "ok" and None not in ok and ok[4] == run_id
+    assert bad == [(row[0], None, None, None, run_id) for row in sorted(NOT_NUMBERS[1:])]

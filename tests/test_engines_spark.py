@@ -9,12 +9,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import run_build
-from engines import need, spark_customers, spark_missing, spark_session
+from conftest import query, run_build
+from engines import NOT_NUMBERS, need, spark_customers, spark_missing, spark_session
 from segmentation.config import SQL_DIR, Settings
 from segmentation.features import default_features
 from segmentation.rendering import render
 from segmentation.sample_data import write_customers
+from segmentation.scoring import TABLE
 
 need(spark_missing())
 
@@ -123,3 +124,16 @@ def test_lakehouse_recipe_sample_in_spark_build_on_the_sample_score_everyone_in_
             "from int_clustered_customers inner join model.segment_summary as segments using (cluster_id)"
         )
         assert compare(con, scored, everyone) == (CUSTOMERS,) * 3
+
+
+def test_spark_gives_nan_and_infinities_no_segment(spark, sample_build):
+    """NaN and ±Infinity in a double column: no segment, and the run's id."""
+    spark.createDataFrame(
+        NOT_NUMBERS, "customer_id string, annual_income_k double, spending_score double"
+    ).createOrReplaceTempView(TABLE)
+    sql = (sample_build.reports_dir / "scoring" / "spark.sql").read_text(encoding="utf-8")
+    run_id = query(sample_build.warehouse_path, "select max(run_id) from pipeline_runs")[0][0]
+    rows = [tuple(row) for row in spark.sql(sql).collect()]
+    ok, *bad = sorted(rows, key=lambda row: (row[0] != "ok", row[0]))
+    assert ok[0] == "ok" and None not in ok and ok[4] == run_id
+    assert bad == [(row[0], None, None, None, run_id) for row in sorted(NOT_NUMBERS[1:])]

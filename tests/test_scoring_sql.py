@@ -13,6 +13,7 @@ import sqlglot
 from sqlglot import exp
 
 from conftest import query, run_build
+from engines import NOT_NUMBERS
 from segmentation.features import classic
 from segmentation.sample_data import generate_customers
 from segmentation.scoring import (
@@ -79,6 +80,7 @@ def test_every_build_writes_one_query_per_engine(sample_build):
             "cluster_id",
             "segment_label",
             "distance_to_centroid",
+            "run_id",
         ]
 
 
@@ -177,10 +179,13 @@ def run_source(scoring: ScoringModel, rows: list[tuple]) -> list[tuple]:
 def test_a_tie_goes_to_the_lowest_cluster_id():
     # clusters 7 and 3 share a centre, 5 is elsewhere; the ids are not 0..K-1 nor in row order
     tied = model({7: (1.0, 1.0), 3: (1.0, 1.0), 5: (-1.0, -1.0)})
-    assert run_source(tied, [("a", 60, 70), ("b", 40, 30)]) == [("a", 3, "segment 3", 0.0), ("b", 5, "segment 5", 0.0)]
+    assert run_source(tied, [("a", 60, 70), ("b", 40, 30)]) == [
+        ("a", 3, "segment 3", 0.0, 1),
+        ("b", 5, "segment 5", 0.0, 1),
+    ]
     # and a customer halfway between two centres
     halfway = model({2: (1.0, 0.0), 1: (-1.0, 0.0)})
-    assert run_source(halfway, [("m", 50, 50)]) == [("m", 1, "segment 1", 1.0)]
+    assert run_source(halfway, [("m", 50, 50)]) == [("m", 1, "segment 1", 1.0, 1)]
 
 
 def test_missing_or_out_of_range_values_get_no_segment():
@@ -199,6 +204,20 @@ def test_missing_or_out_of_range_values_get_no_segment():
     assert [row[0] for row in scored] == [row[0] for row in rows]
     assert [row[1] for row in scored] == [0, None, None, None, None, None, 0, 1]
     assert all(row[2] is None and row[3] is None for row in scored if row[1] is None)
+
+
+def test_nan_and_infinities_get_no_segment_in_every_dialect():
+    """Outside every accepted range: null, never a cluster, in each dialect's query (read back
+    into DuckDB here; on PostgreSQL and Spark themselves in their engine tests)."""
+    for dialect, sql in scoring_queries(model({0: (-1.0, -1.0), 1: (1.0, 1.0)})).items():
+        with duckdb.connect() as con:
+            con.execute(f"create table {TABLE} (customer_id varchar, annual_income_k double, spending_score double)")
+            con.executemany(f"insert into {TABLE} values (?, ?, ?)", NOT_NUMBERS)
+            scored = con.sql(
+                f"select * from ({sqlglot.transpile(sql, read=dialect, write='duckdb')[0]}) order by customer_id"
+            ).fetchall()
+        expected = [("ok", 1, "segment 1", 0.0, 1)] + [(row[0], None, None, None, 1) for row in NOT_NUMBERS[1:]]
+        assert scored == sorted(expected), dialect
 
 
 def test_a_cluster_without_customers_has_no_label():

@@ -8,7 +8,8 @@ a table `customers_to_score` (`customer_id` and a column per feature, named as i
 `cluster_id`, `segment_label`, `distance_to_centroid`: the nearest centroid in scaled units, as
 `int_clustered_customers` assigns it (the lowest cluster_id on a tie), after the same unit
 conversion and transform as the build; null when a feature is missing or outside its accepted
-range. `customer_id` is passed through as it is.
+range (NaN and infinities are outside every range, on every engine), and `run_id`, the
+warehouse run whose model scored it. `customer_id` is passed through as it is.
 
 Numbers go in as `cast('<shortest repr>' as double)`: every engine parses the text to the same
 double (a bare literal such as 59.7 is a decimal in PostgreSQL, Spark and Trino), and the
@@ -167,7 +168,9 @@ customers as (
     from {TABLE}
 ),
 
--- in scaled units; null unless every feature has a value in its accepted range
+-- in scaled units; null unless every feature has a value in its accepted range (a NaN or an
+-- infinity is in none: NaN sorts above every number in DuckDB, PostgreSQL, Spark and
+-- Snowflake and compares false in BigQuery and Trino)
 scaled as (
     select
         customer_id,
@@ -196,7 +199,8 @@ final as (
         customer_id,
         cluster_id,
         {segment_label} as segment_label,
-        distance_to_centroid
+        distance_to_centroid,
+        cast({model.run_id} as bigint) as run_id
     from nearest
 )
 
@@ -221,7 +225,8 @@ def header(model: ScoringModel, dialect: str) -> str:
                 f"Features, in the input file's units: {features}; K = {len(model.centroids)}.",
                 f"Reads table {TABLE}({columns}); returns customer_id, cluster_id,",
                 "segment_label, distance_to_centroid (nearest centroid in scaled units, lowest cluster_id on a",
-                "tie; null when a feature is missing, outside its range or over 10^15 in size).",
+                "tie; null when a feature is missing, NaN, infinite, outside its range or over 10^15 in size)",
+                f"and run_id ({model.run_id}: the run whose model scored the customer).",
                 f"Generated from one DuckDB source by sqlglot {sqlglot.__version__}; do not edit.",
             )
         )
