@@ -16,6 +16,7 @@ import pytest
 from matplotlib.image import imread
 
 from conftest import fingerprint, query, run_build, run_command, write_csv
+from segmentation.building import build
 from segmentation.clustering import cluster_customers, match_previous, params
 from segmentation.config import PROJECT_DIR, SAMPLE_INPUT, Settings
 from segmentation.reports import PARQUET_TABLES
@@ -175,6 +176,28 @@ def test_a_small_segment_is_flagged_and_strict_fails_the_build(tmp_path, capsys)
         "less than the 10.0% minimum (--strict)\n"
     )
     assert fingerprint(settings.warehouse_path, settings.reports_dir) == before
+
+
+def test_the_flags_are_the_warnings_of_the_run_in_their_order(tmp_path):
+    """int_run_flags holds each warning the build flags itself with, one row each in the order
+    the build says them (rejects first, then the small segments by number); pipeline_runs.flags
+    joins them."""
+    lines = SAMPLE_INPUT.read_text().splitlines()
+    rows = [row if i % 10 else row.rsplit(",", 1)[0] + ",?" for i, row in enumerate(lines[1:])]
+    path = write_csv(tmp_path, "\n".join([lines[0], *rows]) + "\n")
+    settings = Settings(
+        input_path=path, warehouse_path=tmp_path / "w.duckdb", reports_dir=tmp_path / "r", min_segment_share=0.12
+    )
+    said: list[str] = []
+    build(settings, log=said.append)
+    warnings = [line.removeprefix("  warning: ") for line in said if line.startswith("  warning: ")]
+    flags = query(settings.warehouse_path, "select flag_number, flag from int_run_flags order by flag_number")
+    assert flags == list(enumerate(warnings, start=1)) and len(flags) > 1
+    assert flags[0][1] == (
+        "20 of 200 data rows rejected (10.0%, more than 5%); top reasons: 20 × spending_score is missing"
+    )
+    assert all(flag.startswith("segment ") for _, flag in flags[1:])
+    assert query(settings.warehouse_path, "select flags from pipeline_runs") == [("; ".join(warnings),)]
 
 
 # --- scoring in SQL ----------------------------------------------------------------------------

@@ -34,7 +34,7 @@ from .order_input import currency_warning
 from .progress import step
 from .publish import prepare, publish, resolve_paths
 from .readers.raw import ORDER_RAW, release_records
-from .reports import Charts, chart_hooks, top_reject_reasons, write_reports
+from .reports import Charts, chart_hooks, write_reports
 from .schema import TableDoc, apply_comments, breaches, load_schema, published_tables
 from .scratch import Scratch, new_scratch, remove_scratch
 from .swap import deliver_signals
@@ -204,83 +204,6 @@ def first_reject(con: duckdb.DuckDBPyConnection, rejects: str) -> str | None:
     """The first rejected line of a rejects table and its reason: 'line 7: ...'."""
     first = "arg_min(format('line {}: {}', line_number, reject_reason), line_number)"
     return first_row(con, f"select {first} from {rejects}")[0]
-
-
-def reasons_text(reasons: list[tuple[str, int]]) -> str:
-    """Top reject reasons as a warning names them: '12 × age ... | 3 × ...'."""
-    return " | ".join(f"{n:,} × {reason.replace('; ', ', ')}" for reason, n in reasons)
-
-
-def reject_flag(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[str]:
-    """Customers lost: more than the warning share of data rows rejected, with the top reasons
-    (and the option that keeps them, when ids with differing records are the cause). A row
-    whose customer is kept from another row (a duplicate, a superseded row) loses no one;
-    nor is a customer without orders (joined to an orders file) a fault of the file."""
-    flags = order_reject_flag(con, settings)
-    data_rows, _, rejected = row_counts(con)
-    without_orders, repeats = first_row(
-        con,
-        "select count(*) filter (where reject_reason = 'has no orders'), "
-        "count(*) filter (where reject_reason like 'duplicate of line %' "
-        "or reject_reason like 'superseded by line %') from customer_rejects",
-    )
-    rejected -= without_orders
-    if not data_rows or (rejected - repeats) / data_rows <= settings.warn_reject_share:
-        return flags
-    top = reasons_text([(reason, n) for reason, n in top_reject_reasons(con, 3) if reason != "has no orders"])
-    conflicting_rows, ids = first_row(
-        con, "select coalesce(sum(records), 0), count(*) from int_repeated_customer_ids where kept_line is null"
-    )
-    keep = (
-        f"; {conflicting_rows:,} of them are the records of {ids:,} ids whose records differ "
-        "(--duplicates first or last keeps one record of each)"
-        if conflicting_rows / data_rows > settings.warn_reject_share
-        else ""
-    )
-    return [
-        *flags,
-        f"{rejected:,} of {data_rows:,} data rows rejected ({rejected / data_rows:.1%}, more than "
-        f"{settings.warn_reject_share:.0%}); top reasons: {top}{keep}",
-    ]
-
-
-def order_reject_flag(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[str]:
-    """Orders lost: more than the warning share of the orders file's rows rejected, with the top reasons."""
-    rows, rejected = order_row_counts(con)
-    if not rows or rejected / rows <= settings.warn_reject_share:
-        return []
-    top = reasons_text(top_reject_reasons(con, 3, "order_rejects"))
-    return [
-        f"{rejected:,} of {rows:,} orders rejected ({rejected / rows:.1%}, more than "
-        f"{settings.warn_reject_share:.0%}); top reasons: {top}"
-    ]
-
-
-def run_flags(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[str]:
-    """What makes this segmentation doubtful: customers lost, segments too small, a partition
-    that changes with the seed."""
-    flags = reject_flag(con, settings) + [
-        f"segment {cluster_id} ({label}) holds {share:.1%} of the customers, "
-        f"less than the {settings.min_segment_share:.1%} minimum"
-        for cluster_id, label, share in con.execute(
-            "select cluster_id, segment_label, share_of_customers from segment_summary "
-            "where is_small_segment order by cluster_id"
-        ).fetchall()
-    ]
-    centroids, segments = first_row(
-        con, "select (select count(*) from cluster_centroids), (select count(*) from segment_summary)"
-    )
-    if segments < centroids:
-        flags.append(
-            f"K-Means made {centroids} clusters but only {segments} hold customers (too few distinct customers for K)"
-        )
-    lowest = first_row(con, "select min(adjusted_rand_index) from cluster_stability")[0]
-    if lowest is not None and lowest < settings.min_stability:
-        flags.append(
-            f"the segments change with the seed: a refit agrees only {lowest:.2f} (adjusted Rand "
-            f"index) with the model, less than the {settings.min_stability} minimum"
-        )
-    return flags
 
 
 def record_run(
@@ -493,11 +416,12 @@ def model_phase(
 
 
 def check_phase(con: duckdb.DuckDBPyConnection, settings: Settings, log: Log) -> list[str]:
-    """Warnings, and the flags `pipeline_runs` records (with --strict, the first stops the build)."""
+    """Warnings, and the flags `pipeline_runs` records (int_run_flags; with --strict, the first
+    stops the build)."""
     for note in (currency_warning(con), dataset_warning(con)):  # not flags: the segments are sound
         if note:
             log(f"  warning: {note}")
-    flags = run_flags(con, settings)
+    flags = [flag for (flag,) in con.execute("select flag from int_run_flags order by flag_number").fetchall()]
     for flag in flags:
         log(f"  warning: {flag}")
     if flags and settings.strict:

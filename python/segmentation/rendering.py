@@ -9,8 +9,9 @@ it alone), `rfm` (a model on the orders' recency and frequency, whose segments t
 names), `kinds` (the kinds in use), `orders` (the orders file's role: `none`, `alone` when the
 customers are its ids, `joined` when it joins the customer file), `classic` (the classic
 columns' rules by kind: `classic.age.lowest` is 1), `max_magnitude` (the largest size of a
-value any feature takes) and `numbers` (the patterns of a written number,
-`number_formats.NUMBER_PATTERNS`). `.sqlfluff` gives the linter
+value any feature takes), `numbers` (the patterns of a written number,
+`number_formats.NUMBER_PATTERNS`) and `reason_kind` (a reject reason with its values masked,
+`reports.REASON_KIND`, over a column `reject_reason`). `.sqlfluff` gives the linter
 the classic pair without orders.
 """
 
@@ -23,6 +24,7 @@ import jinja2
 
 from .features import CLASSIC, MAX_MAGNITUDE, Feature, is_classic_pair, is_rfm
 from .number_formats import NUMBER_PATTERNS
+from .reports import REASON_KIND
 
 
 @cache
@@ -50,5 +52,6 @@ def render(sql: str, features: Sequence[Feature], orders: str = "none") -> str:
         "classic": CLASSIC,
         "max_magnitude": MAX_MAGNITUDE,
         "numbers": NUMBER_PATTERNS,
+        "reason_kind": REASON_KIND.strip(),
     }
     return template(sql).render(context)
