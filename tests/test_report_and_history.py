@@ -18,8 +18,9 @@ from matplotlib.image import imread
 from conftest import fingerprint, query, run_build, run_command, write_csv
 from segmentation.building import build
 from segmentation.clustering import cluster_customers, match_previous, params
-from segmentation.config import PROJECT_DIR, SAMPLE_INPUT, Settings
+from segmentation.config import PROJECT_DIR, SAMPLE_INPUT, SQL_DIR, Settings
 from segmentation.reports import PARQUET_TABLES
+from segmentation.schema import load_schema
 
 
 class Page(HTMLParser):
@@ -387,6 +388,28 @@ def test_the_movement_matrix_counts_everyone_after_a_run_recorded_without_segmen
         "from segment_movements group by all order by all",
     )
     assert moves == [(True, True, 200)]  # the same file: every customer stayed
+
+
+def test_a_run_after_one_recorded_without_newer_columns_keeps_the_declared_columns(published):
+    """A warehouse from before some of pipeline_runs' columns: the next build adds its run,
+    every declared column in its order, the earlier run's missing values null."""
+    with duckdb.connect(str(published.warehouse_path)) as con:
+        for column in ("dataset", "k_fitted", "orders_path", "as_of_date", "flags"):
+            con.execute(f"alter table pipeline_runs drop column {column}")
+    run_build(published, min_segment_share=0.1)
+    path = published.warehouse_path
+    columns = query(
+        path,
+        "select column_name, lower(data_type) from duckdb_columns() "
+        "where table_name = 'pipeline_runs' order by column_index",
+    )
+    assert columns == list(load_schema(SQL_DIR)["pipeline_runs"].data_types.items())
+    flags = query(path, "select string_agg(flag, '; ' order by flag_number) from int_run_flags")[0][0]
+    assert "holds 9.5% of the customers" in flags
+    assert query(path, "select run_id, k, k_fitted, as_of_date, flags, customers from pipeline_runs order by 1") == [
+        (1, 5, None, None, None, 200),
+        (2, 5, 5, None, flags, 200),
+    ]
 
 
 def test_cluster_numbers_follow_the_previous_run_not_the_seed():
