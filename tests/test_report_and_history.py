@@ -16,9 +16,11 @@ import pytest
 from matplotlib.image import imread
 
 from conftest import fingerprint, query, run_build, run_command, write_csv
+from segmentation.building import build
 from segmentation.clustering import cluster_customers, match_previous, params
-from segmentation.config import PROJECT_DIR, SAMPLE_INPUT, Settings
+from segmentation.config import PROJECT_DIR, SAMPLE_INPUT, SQL_DIR, Settings
 from segmentation.reports import PARQUET_TABLES
+from segmentation.schema import load_schema
 
 
 class Page(HTMLParser):
@@ -175,6 +177,28 @@ def test_a_small_segment_is_flagged_and_strict_fails_the_build(tmp_path, capsys)
         "less than the 10.0% minimum (--strict)\n"
     )
     assert fingerprint(settings.warehouse_path, settings.reports_dir) == before
+
+
+def test_the_flags_are_the_warnings_of_the_run_in_their_order(tmp_path):
+    """int_run_flags holds each warning the build flags itself with, one row each in the order
+    the build says them (rejects first, then the small segments by number); pipeline_runs.flags
+    joins them."""
+    lines = SAMPLE_INPUT.read_text().splitlines()
+    rows = [row if i % 10 else row.rsplit(",", 1)[0] + ",?" for i, row in enumerate(lines[1:])]
+    path = write_csv(tmp_path, "\n".join([lines[0], *rows]) + "\n")
+    settings = Settings(
+        input_path=path, warehouse_path=tmp_path / "w.duckdb", reports_dir=tmp_path / "r", min_segment_share=0.12
+    )
+    said: list[str] = []
+    build(settings, log=said.append)
+    warnings = [line.removeprefix("  warning: ") for line in said if line.startswith("  warning: ")]
+    flags = query(settings.warehouse_path, "select flag_number, flag from int_run_flags order by flag_number")
+    assert flags == list(enumerate(warnings, start=1)) and len(flags) > 1
+    assert flags[0][1] == (
+        "20 of 200 data rows rejected (10.0%, more than 5%); top reasons: 20 × spending_score is missing"
+    )
+    assert all(flag.startswith("segment ") for _, flag in flags[1:])
+    assert query(settings.warehouse_path, "select flags from pipeline_runs") == [("; ".join(warnings),)]
 
 
 # --- scoring in SQL ----------------------------------------------------------------------------
@@ -364,6 +388,28 @@ def test_the_movement_matrix_counts_everyone_after_a_run_recorded_without_segmen
         "from segment_movements group by all order by all",
     )
     assert moves == [(True, True, 200)]  # the same file: every customer stayed
+
+
+def test_a_run_after_one_recorded_without_newer_columns_keeps_the_declared_columns(published):
+    """A warehouse from before some of pipeline_runs' columns: the next build adds its run,
+    every declared column in its order, the earlier run's missing values null."""
+    with duckdb.connect(str(published.warehouse_path)) as con:
+        for column in ("dataset", "k_fitted", "orders_path", "as_of_date", "flags"):
+            con.execute(f"alter table pipeline_runs drop column {column}")
+    run_build(published, min_segment_share=0.1)
+    path = published.warehouse_path
+    columns = query(
+        path,
+        "select column_name, lower(data_type) from duckdb_columns() "
+        "where table_name = 'pipeline_runs' order by column_index",
+    )
+    assert columns == list(load_schema(SQL_DIR)["pipeline_runs"].data_types.items())
+    flags = query(path, "select string_agg(flag, '; ' order by flag_number) from int_run_flags")[0][0]
+    assert "holds 9.5% of the customers" in flags
+    assert query(path, "select run_id, k, k_fitted, as_of_date, flags, customers from pipeline_runs order by 1") == [
+        (1, 5, None, None, None, 200),
+        (2, 5, 5, None, flags, 200),
+    ]
 
 
 def test_cluster_numbers_follow_the_previous_run_not_the_seed():

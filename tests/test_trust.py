@@ -433,14 +433,14 @@ def file_size_limit_hook(step: str, limit: int) -> str:
 
 
 @pytest.mark.usefixtures("published")
-@pytest.mark.parametrize("step", ["run_flags", "write_reports"])
+@pytest.mark.parametrize("step", ["record_phase", "write_reports"])
 def test_a_full_disk_is_one_error_line(settings, step):
     """The disk fills while DuckDB records the run, or while the reports are written."""
     before = fingerprint(settings.warehouse_path, settings.reports_dir)
     done = hooked_pipeline(settings, file_size_limit_hook(step, 64 << 10))
     assert done.returncode == 1
     line = one_error_line(done)
-    if step == "run_flags":
+    if step == "record_phase":
         assert line.startswith(f"error: {settings.warehouse_path}: cannot build it: ") and "File too large" in line
     else:
         assert (

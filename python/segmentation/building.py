@@ -21,29 +21,20 @@ import pandas as pd
 
 from . import colours, kmeans_model
 from .config import Settings
-from .dag import (
-    Model,
-    SingularTest,
-    build_order,
-    discover,
-    python_model,
-    record_names,
-    run_models,
-    run_table_tests,
-)
+from .dag import Model, SingularTest, build_model, build_order, discover, python_model, record_names, run_models
 from .db import first_row
 from .duckdb_errors import is_interrupt, is_out_of_memory, is_write_failure
 from .errors import DataTestError, InputError, Interrupted, PipelineError
 from .history import TABLES as HISTORY_TABLES
 from .history import carry_history, dataset_warning, release_live
-from .loader import LoadedInput, load_raw
+from .loader import load_raw
 from .locks import writer_lock
 from .order_input import SOURCES as ORDER_SOURCES
 from .order_input import currency_warning
 from .progress import step
 from .publish import prepare, publish, resolve_paths
 from .readers.raw import ORDER_RAW, release_records
-from .reports import Charts, chart_hooks, top_reject_reasons, write_reports
+from .reports import Charts, chart_hooks, write_reports
 from .schema import TableDoc, apply_comments, breaches, load_schema, published_tables
 from .scratch import Scratch, new_scratch, remove_scratch
 from .swap import deliver_signals
@@ -59,7 +50,11 @@ SOURCES = (
     "model_features",
     *ORDER_SOURCES,
     *HISTORY_TABLES,
+    "run_facts",
 )
+# Built in the record phase, once the other models are built and checked: it records the
+# finished build, with what only the build knows then (run_facts).
+RECORDED = "pipeline_runs"
 STAGE_WIDTH = 20  # the steps around the models line up with the model lines
 
 Log = Callable[[str], None]
@@ -106,20 +101,21 @@ class OrderCounts:
         return f"{self.rows:,} orders ({notes}) as of {self.as_of or 'no date'}"
 
 
-def order_counts(con: duckdb.DuckDBPyConnection) -> OrderCounts | None:
-    role = first_row(con, "select role from raw_order_input")[0]
+def order_counts(con: duckdb.DuckDBPyConnection, run: dict) -> OrderCounts | None:
+    """The orders file's counts, as `run` (this run's pipeline_runs row) records them."""
+    role, customers = first_row(con, "select role, (select count(*) from customer_rfm) from raw_order_input")
     if role == "none":
         return None
-    rows, rejected = order_row_counts(con)
-    uncounted, customers, unknown, without, as_of = first_row(
-        con,
-        "select (select count(*) from stg_orders where excluded_reason is not null), "
-        "(select count(*) from customer_rfm), (select count(*) from orders_without_customer), "
-        "(select count(*) from customer_rejects where reason_code = 'no_orders') "
-        "+ (select count(*) from stg_customers where order_count = 0), "
-        "(select max(as_of_date) from customer_rfm)",
+    return OrderCounts(
+        role,
+        run["order_rows"],
+        run["rejected_order_rows"],
+        run["uncounted_orders"],
+        customers,
+        run["unknown_order_customers"],
+        run["customers_without_orders"],
+        run["as_of_date"],
     )
-    return OrderCounts(role, rows, rejected, uncounted, customers, unknown, without, as_of)
 
 
 def project(settings: Settings, runner: Runner = IN_PROCESS) -> Project:
@@ -215,165 +211,43 @@ def first_reject(con: duckdb.DuckDBPyConnection, rejects: str) -> str | None:
     return first_row(con, f"select {first} from {rejects}")[0]
 
 
-def reasons_text(reasons: list[tuple[str, int]]) -> str:
-    """Top reject reasons as a warning names them: '12 × age ... | 3 × ...'."""
-    return " | ".join(f"{n:,} × {reason.replace('; ', ', ')}" for reason, n in reasons)
-
-
-def reject_flag(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[str]:
-    """Customers lost: more than the warning share of data rows rejected, with the top reasons
-    (and the option that keeps them, when ids with differing records are the cause). A row
-    whose customer is kept from another row (a duplicate, a superseded row) loses no one;
-    nor is a customer without orders (joined to an orders file) a fault of the file."""
-    flags = order_reject_flag(con, settings)
-    data_rows, _, rejected = row_counts(con)
-    without_orders, repeats = first_row(
-        con,
-        "select count(*) filter (where reason_code = 'no_orders'), "
-        "count(*) filter (where reject_reasons.loses_a_customer = 'false') "
-        "from customer_rejects inner join reject_reasons using (reason_code)",
+def write_run_facts(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """`run_facts`: what pipeline_runs records that only this process knows."""
+    customers = first_row(con, "select count(*) from int_clustered_customers")[0]
+    sample_rows, silhouette_rows = settings.fitted_rows(customers)
+    con.execute(
+        "create or replace temp table run_facts as select $finished_at::timestamp with time zone as finished_at, "
+        "$input_path::varchar as input_path, $orders_path::varchar as orders_path, $k_mode::varchar as k_mode, "
+        "$seed::bigint as seed, $n_init::bigint as n_init, $sample_rows::bigint as sample_rows, "
+        "$silhouette_rows::bigint as silhouette_rows, "
+        "$storage_compatibility_version::varchar as storage_compatibility_version, "
+        "$python_version::varchar as python_version, $duckdb_version::varchar as duckdb_version, "
+        "$sklearn_version::varchar as sklearn_version, $pandas_version::varchar as pandas_version",
+        {
+            "finished_at": datetime.now(UTC),
+            # with an orders file alone, it is the input
+            "input_path": utf8_text(settings.source_path.resolve()),
+            "orders_path": utf8_text(settings.orders_path.resolve()) if settings.orders_path else None,
+            "k_mode": "fixed" if settings.k is not None else "auto",
+            "seed": settings.seed,
+            "n_init": settings.n_init,
+            "sample_rows": sample_rows,
+            "silhouette_rows": silhouette_rows,
+            "storage_compatibility_version": settings.storage_compatibility_version,
+            "python_version": platform.python_version(),
+            "duckdb_version": duckdb.__version__,
+            "sklearn_version": importlib.metadata.version("scikit-learn"),  # imported by the K-Means worker
+            "pandas_version": pd.__version__,
+        },
     )
-    rejected -= without_orders
-    if not data_rows or (rejected - repeats) / data_rows <= settings.warn_reject_share:
-        return flags
-    top = reasons_text(top_reject_reasons(con, 3, skip=("no_orders",)))
-    conflicting_rows, ids = first_row(
-        con, "select coalesce(sum(records), 0), count(*) from int_repeated_customer_ids where kept_line is null"
-    )
-    keep = (
-        f"; {conflicting_rows:,} of them are the records of {ids:,} ids whose records differ "
-        "(--duplicates first or last keeps one record of each)"
-        if conflicting_rows / data_rows > settings.warn_reject_share
-        else ""
-    )
-    return [
-        *flags,
-        f"{rejected:,} of {data_rows:,} data rows rejected ({rejected / data_rows:.1%}, more than "
-        f"{settings.warn_reject_share:.0%}); top reasons: {top}{keep}",
-    ]
 
 
-def order_reject_flag(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[str]:
-    """Orders lost: more than the warning share of the orders file's rows rejected, with the top reasons."""
-    rows, rejected = order_row_counts(con)
-    if not rows or rejected / rows <= settings.warn_reject_share:
-        return []
-    top = reasons_text(top_reject_reasons(con, 3, "order_rejects"))
-    return [
-        f"{rejected:,} of {rows:,} orders rejected ({rejected / rows:.1%}, more than "
-        f"{settings.warn_reject_share:.0%}); top reasons: {top}"
-    ]
-
-
-def run_flags(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[str]:
-    """What makes this segmentation doubtful: customers lost, segments too small, a partition
-    that changes with the seed."""
-    flags = reject_flag(con, settings) + [
-        f"segment {cluster_id} ({label}) holds {share:.1%} of the customers, "
-        f"less than the {settings.min_segment_share:.1%} minimum"
-        for cluster_id, label, share in con.execute(
-            "select cluster_id, segment_label, share_of_customers from segment_summary "
-            "where is_small_segment order by cluster_id"
-        ).fetchall()
-    ]
-    centroids, segments = first_row(
-        con, "select (select count(*) from cluster_centroids), (select count(*) from segment_summary)"
-    )
-    if segments < centroids:
-        flags.append(
-            f"K-Means made {centroids} clusters but only {segments} hold customers (too few distinct customers for K)"
-        )
-    lowest = first_row(con, "select min(adjusted_rand_index) from cluster_stability")[0]
-    if lowest is not None and lowest < settings.min_stability:
-        flags.append(
-            f"the segments change with the seed: a refit agrees only {lowest:.2f} (adjusted Rand "
-            f"index) with the model, less than the {settings.min_stability} minimum"
-        )
-    return flags
-
-
-def record_run(
-    con: duckdb.DuckDBPyConnection,
-    settings: Settings,
-    loaded: LoadedInput,
-    started: datetime,
-    flags: list[str],
-    orders: OrderCounts | None,
-) -> dict:
-    """Write `pipeline_runs` (the live warehouse's history plus this run); returns this run."""
-    history = con.sql("select * from previous_runs order by run_id").df()
-    counts = row_counts(con)
-    # the segments that hold customers; K-Means may make more clusters than distinct customers fill
-    k, k_fitted = first_row(
-        con, "select (select count(*) from segment_summary), (select count(*) from cluster_centroids)"
-    )
-    sample_rows, silhouette_rows = settings.fitted_rows(counts[1])
-    k_reason = first_row(con, "select any_value(choice_reason) from k_selection")[0]  # none beyond the K range
-    dataset, compared_with = first_row(
-        con, "select dataset, case when is_comparable then previous_run_id end from dataset_match"
-    )
-    run = {
-        "run_id": first_row(con, "select run_id from this_run")[0],
-        "started_at": started,
-        "finished_at": datetime.now(UTC),
-        # with an orders file alone, it is the input
-        "input_path": utf8_text(settings.source_path.resolve()),
-        "input_sha256": loaded.sha256 or (loaded.orders.sha256 if loaded.orders else None),
-        "input_format": first_row(
-            con,
-            "select if(raw_order_input.role = 'alone', raw_order_input.input_format, raw_input.input_format) "
-            "from raw_input, raw_order_input",
-        )[0],
-        "income_unit": loaded.income_unit,
-        "dataset": dataset,
-        "compared_with_run_id": compared_with,
-        "data_rows": counts[0],
-        "customers": counts[1],
-        "rejected_rows": counts[2],
-        "value_issues": first_row(con, "select count(*) from customer_data_issues")[0],
-        "orders_path": utf8_text(settings.orders_path.resolve()) if settings.orders_path else None,
-        "orders_sha256": loaded.orders.sha256 if loaded.orders else None,
-        "order_rows": orders.rows if orders else None,
-        "rejected_order_rows": orders.rejected if orders else None,
-        "uncounted_orders": orders.uncounted if orders else None,
-        "unknown_order_customers": orders.unknown_customers if orders else None,
-        "customers_without_orders": orders.customers_without_orders if orders else None,
-        "as_of_date": orders.as_of if orders else None,
-        "k": k,
-        "k_fitted": k_fitted,
-        "k_mode": "fixed" if settings.k is not None else "auto",
-        "k_reason": k_reason,
-        "seed": settings.seed,
-        "n_init": settings.n_init,
-        "sample_rows": sample_rows,
-        "silhouette_rows": silhouette_rows,
-        "features": ",".join(f.spec for f in loaded.features),
-        "duplicates": settings.duplicates,
-        "ids_with_differing_rows": first_row(
-            con, "select count(*) from int_repeated_customer_ids where has_conflicting_rows"
-        )[0],
-        "min_stability_ari": first_row(con, "select min(adjusted_rand_index) from cluster_stability")[0],
-        "flags": "; ".join(flags) or None,
-        "storage_compatibility_version": settings.storage_compatibility_version,
-        "python_version": platform.python_version(),
-        "duckdb_version": duckdb.__version__,
-        "sklearn_version": importlib.metadata.version("scikit-learn"),  # imported by the K-Means worker
-        "pandas_version": pd.__version__,
-    }
-    runs = pd.DataFrame([run])
-    if not history.empty:  # in this run's column order, whatever the older rows had
-        runs = pd.concat([history, runs], ignore_index=True).reindex(columns=list(run))
-    # text columns stay text when every value is null
-    con.from_df(runs).project(
-        "* replace (k_reason::varchar as k_reason, flags::varchar as flags, "
-        "compared_with_run_id::bigint as compared_with_run_id, k_fitted::bigint as k_fitted, "
-        "input_path::varchar as input_path, input_sha256::varchar as input_sha256, "
-        "orders_path::varchar as orders_path, orders_sha256::varchar as orders_sha256, "
-        "order_rows::bigint as order_rows, rejected_order_rows::bigint as rejected_order_rows, "
-        "uncounted_orders::bigint as uncounted_orders, unknown_order_customers::bigint as unknown_order_customers, "
-        "customers_without_orders::bigint as customers_without_orders, as_of_date::date as as_of_date)"
-    ).create("pipeline_runs")
-    return run
+def this_run_row(con: duckdb.DuckDBPyConnection) -> dict:
+    """This run's row of pipeline_runs, by column."""
+    cursor = con.execute("select * from pipeline_runs where run_id = (select run_id from this_run)")
+    row = cursor.fetchone()
+    assert row is not None  # pipeline_runs holds this run
+    return dict(zip([column[0] for column in cursor.description], row, strict=True))
 
 
 def stage_label(verb: str, name: str) -> str:
@@ -455,7 +329,7 @@ def stopped_cleanly(settings: Settings) -> Iterator[Attempt]:
 
 def load_phase(
     con: duckdb.DuckDBPyConnection, settings: Settings, scratch: Scratch, project_: Project, log: Log
-) -> LoadedInput:
+) -> None:
     """The input (and orders) file into the raw tables; an input column named as one the models
     give travels renamed."""
     alone = settings.input_path is None  # the customers are the ids of the orders
@@ -475,20 +349,19 @@ def load_phase(
         current.summary = "; ".join(summaries)
     for warning in loaded.warnings:
         log(f"  warning: {warning}")
-    return loaded
 
 
 def model_phase(
     con: duckdb.DuckDBPyConnection, project_: Project, settings: Settings, runner: Runner, log: Log
 ) -> tuple[int, Charts]:
-    """Every model of the DAG with its data tests, the input's gates after the rejects, the
-    charts asked for as soon as what they draw is built; returns the tests passed and the
-    charts."""
+    """Every model of the DAG but RECORDED with its data tests, the input's gates after the
+    rejects, the charts asked for as soon as what they draw is built; returns the tests passed
+    and the charts."""
     ordered, tests, docs = project_
     charts: Charts = {}
     passed = run_models(
         con,
-        ordered,
+        [model for model in ordered if model.name != RECORDED],
         tests,
         docs,
         SOURCES,
@@ -505,34 +378,30 @@ def model_phase(
     return passed, charts
 
 
-def check_phase(con: duckdb.DuckDBPyConnection, settings: Settings, log: Log) -> list[str]:
-    """Warnings, and the flags `pipeline_runs` records (with --strict, the first stops the build)."""
+def check_phase(con: duckdb.DuckDBPyConnection, settings: Settings, log: Log) -> None:
+    """Warnings, and the flags `pipeline_runs` records (int_run_flags; with --strict, the first
+    stops the build)."""
     for note in (currency_warning(con), dataset_warning(con)):  # not flags: the segments are sound
         if note:
             log(f"  warning: {note}")
-    flags = run_flags(con, settings)
+    flags = [flag for (flag,) in con.execute("select flag from int_run_flags order by flag_number").fetchall()]
     for flag in flags:
         log(f"  warning: {flag}")
     if flags and settings.strict:
         raise PipelineError(f"{settings.source_path}: {flags[0]} (--strict)")
-    return flags
 
 
 def record_phase(
-    con: duckdb.DuckDBPyConnection,
-    settings: Settings,
-    loaded: LoadedInput,
-    started: datetime,
-    flags: list[str],
-    docs: dict[str, TableDoc],
-    log: Log,
+    con: duckdb.DuckDBPyConnection, project_: Project, settings: Settings, log: Log
 ) -> tuple[dict, OrderCounts | None, int]:
     """`pipeline_runs` and its tests, the comments, a checkpoint: the warehouse is complete.
     Returns this run's row, the orders' counts and the data tests passed."""
-    with step(stage_label("record", "pipeline_runs"), log) as current:
-        orders = order_counts(con)
-        run = record_run(con, settings, loaded, started, flags, orders)
-        passed = run_table_tests(con, docs, "pipeline_runs")
+    ordered, _, docs = project_
+    with step(stage_label("record", RECORDED), log) as current:
+        write_run_facts(con, settings)
+        passed = build_model(con, next(model for model in ordered if model.name == RECORDED), docs, settings)
+        run = this_run_row(con)
+        orders = order_counts(con, run)
         undeclared = breaches(con, docs)
         if undeclared:  # a model changed without its YAML, or the YAML without its model
             raise PipelineError(
@@ -594,19 +463,19 @@ def build(settings: Settings, log: Log = print, runner: Runner = IN_PROCESS) -> 
         # inside: reading the models parses them with DuckDB, which a Ctrl-C interrupts too
         models = project(settings, runner)
         ordered, _, docs = models
-        ours = {name for model in ordered for name in model.outputs} | {"pipeline_runs", *SOURCES}
+        ours = {name for model in ordered for name in model.outputs} | set(SOURCES)
         with writer_lock(live, settings.lock_timeout_s), writer_lock(reports_dir, settings.lock_timeout_s):
             highest_run_id = prepare(live, reports_dir, settings.lock_timeout_s, ours, log)
             scratch = attempt.scratch = new_scratch(live, reports_dir)
             with duckdb.connect(str(scratch.database), config=scratch_config(settings)) as con:
-                loaded = load_phase(con, settings, scratch, models, log)
+                load_phase(con, settings, scratch, models, log)
                 with step(stage_label("carry", "history"), log) as current:
                     run_id = attempt.run_id = carry_history(con, settings, highest_run_id, started)
                     current.summary = f"this is run {run_id}"
                 passed, charts = model_phase(con, models, settings, runner, log)
                 release_live(con)
-                flags = check_phase(con, settings, log)
-                run, orders, recorded = record_phase(con, settings, loaded, started, flags, docs, log)
+                check_phase(con, settings, log)
+                run, orders, recorded = record_phase(con, models, settings, log)
                 reports = report_phase(con, scratch, charts, reports_dir, log)
             deliver_signals(publish_phase(attempt, settings, docs, highest_run_id, log))
     return BuildResult(

@@ -256,6 +256,14 @@ def run_table_tests(con: duckdb.DuckDBPyConnection, docs: dict[str, TableDoc], t
     return len(tests)
 
 
+def build_model(con: duckdb.DuckDBPyConnection, model: Model, docs: dict[str, TableDoc], context: object = None) -> int:
+    """One model on its own, after `run_models` built what it reads: materialized as there, then
+    its data tests; returns how many passed."""
+    orders = first_row(con, "select role from raw_order_input")[0]
+    materialize(con, model, context, model_features(con), orders)
+    return sum(run_table_tests(con, docs, table) for table in model.outputs)
+
+
 def run_models(
     con: duckdb.DuckDBPyConnection,
     ordered: list[Model],

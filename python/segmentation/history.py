@@ -117,12 +117,15 @@ def carry_history(
     con.execute(
         "create temp table this_run as select greatest(coalesce(max(run_id), 0), $highest) + 1 as run_id, "
         "$started_at::timestamp with time zone as started_at, $min_segment_share::double as min_segment_share, "
+        "$warn_reject_share::double as warn_reject_share, $min_stability::double as min_stability, "
         "$dataset::varchar as dataset_option, $input_name::varchar as input_name, "
         "$duplicates::varchar as duplicates, $as_of::date as as_of_option "
         "from previous_runs",
         {
             "started_at": started or datetime.now(UTC),
             "min_segment_share": settings.min_segment_share,
+            "warn_reject_share": settings.warn_reject_share,
+            "min_stability": settings.min_stability,
             "dataset": settings.dataset,
             "input_name": utf8_text(plain_stem(settings.source_path)),
             "duplicates": settings.duplicates,

@@ -130,23 +130,13 @@ def write_reports(con: duckdb.DuckDBPyConnection, directory: Path, charts: Chart
     return [directory / name for name in files]
 
 
-def top_reject_reasons(
-    con: duckdb.DuckDBPyConnection, limit: int, table: str = "customer_rejects", skip: tuple[str, ...] = ()
-) -> list[tuple[str, int]]:
-    """The most frequent kinds of reject reason in `table` (customer_rejects or order_rejects),
-    in words ('age is missing': the column at fault and the kind's description in the seed
-    reject_reasons), with how many rows have each; kinds whose code is in `skip` left out."""
+def top_reject_reasons(con: duckdb.DuckDBPyConnection, limit: int) -> list[tuple[str, int]]:
+    """The most frequent kinds of reason the customer file's rows were rejected for, in words
+    ('age is missing'), with how many rows have each (int_reject_kinds)."""
     return con.execute(
-        f"""
-        select concat_ws(' ', rejects.reason_column, reasons.description) as reason, count(*) as n
-        from {table} as rejects
-        inner join reject_reasons as reasons using (reason_code)
-        where not list_contains($skip, rejects.reason_code)
-        group by all
-        order by n desc, reason
-        limit $limit
-        """,
-        {"limit": limit, "skip": list(skip)},
+        "select reason, rejected_rows from int_reject_kinds where rejects = 'customers' and place <= $limit "
+        "order by place",
+        {"limit": limit},
     ).fetchall()
 
 
