@@ -137,7 +137,7 @@ final as (
             when repeated_ids.has_conflicting_rows then 'conflicting_rows'
             when judged.order_problem is not null then 'no_orders'
         end as reason_code,
-        if(judged.field_problem is not null, judged.reason_column, null) as reason_column,
+        case when judged.field_problem is not null then judged.reason_column end as reason_column,
         judged.value_issues
     from judged
     left join repeated_rows on judged.line_number = repeated_rows.line_number
