@@ -268,16 +268,31 @@ def test_an_empty_input_path_is_a_usage_error(settings, tmp_path):
 # --- signals at any moment: one line, the right exit code, nothing left behind -----------------
 
 
+def catching(pid: int, sig: int, within_s: float = 30) -> None:
+    """Wait until process `pid` has a handler for `sig` (its first line of Python has run):
+    the caught signals' mask in /proc."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        status = Path(f"/proc/{pid}/status").read_text()
+        caught = int(next(line for line in status.splitlines() if line.startswith("SigCgt:")).split()[1], 16)
+        if caught >> (sig - 1) & 1:
+            return
+        time.sleep(0.002)
+    raise AssertionError(f"process {pid} never caught signal {sig}")
+
+
 @pytest.mark.usefixtures("published")
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 @pytest.mark.parametrize("delay", [0.05, 0.15, 0.4, 1.0])
 def test_a_signal_at_any_moment_is_one_line(settings, sig, delay):
     """As a terminal's Ctrl-C or a service manager's stop: to the whole process group, the
-    worker processes too, from the command's first imports on."""
+    worker processes too, from the command's first imports on (before them, while the
+    interpreter itself starts, nothing of the command runs to answer it)."""
     before = fingerprint(settings.warehouse_path, settings.reports_dir)
     started = subprocess.Popen(
         command(settings), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
     )
+    catching(started.pid, sig)
     time.sleep(delay)  # a moment, not a window: every moment must end the same way
     os.killpg(started.pid, sig)
     _, err = started.communicate(timeout=180)
