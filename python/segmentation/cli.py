@@ -393,7 +393,8 @@ def run(argv: list[str] | None, *, runner: Runner | None = None) -> int:
             return 1
     # at once, before the imports and the workers' start: what is built, from what, and where
     print(one_line(building(settings)), flush=True)
-    from .workers import InProcess, Workers, signals_held
+    from .swap import deferred_interrupts
+    from .workers import InProcess, Workers
 
     command = runner is None  # else a caller's process, which lives on after this build
     if runner is None:
@@ -404,7 +405,10 @@ def run(argv: list[str] | None, *, runner: Runner | None = None) -> int:
             runner = InProcess()
     try:
         with runner:
-            with signals_held(signal.SIGINT, signal.SIGTERM):
+            # a signal raised inside DuckDB's module initialisation aborts the process: held back
+            # until the import is done (a handler that only notes it: blocking it in this thread
+            # would not do, as the workers' threads may take it)
+            with deferred_interrupts():
                 from .building import build  # the imports, after --help has had its turn
 
             if command:

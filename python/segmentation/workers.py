@@ -41,7 +41,7 @@ class InProcess:
     """Each call runs here, when its result is asked for; nothing to start or stop."""
 
     def call(self, module: str, function: str, *args: Any) -> Result:
-        return partial(run, module, function, *args)
+        return partial(call_by_name, module, function, *args)
 
     def __enter__(self) -> InProcess:
         return self
@@ -60,7 +60,9 @@ class Workers:
         self.pids: dict[str, Future[int]] = {}
         try:
             for module in modules:  # in the order their results are needed
-                self.pools[module] = ProcessPoolExecutor(1, mp_context=context, initializer=prepare, initargs=(module,))
+                self.pools[module] = ProcessPoolExecutor(
+                    1, mp_context=context, initializer=start_worker, initargs=(module,)
+                )
                 with signals_held(signal.SIGINT):  # not SIGTERM: `stop` ends workers with it
                     self.pids[module] = self.pools[module].submit(os.getpid)  # starts the process now
         except BaseException:
@@ -73,7 +75,7 @@ class Workers:
             "or an error it printed above)"
         )
         try:
-            future = self.pools[module].submit(run, module, function, *args)
+            future = self.pools[module].submit(call_by_name, module, function, *args)
         except BrokenProcessPool:
             raise ended from None
 
@@ -120,10 +122,9 @@ class Workers:
 
 @contextmanager
 def signals_held(*signals: int) -> Iterator[None]:
-    """Block `signals` for the block; they are delivered when it ends. Around a worker's start
-    (Ctrl-C only): the worker inherits the block, so a Ctrl-C while it imports never prints its
-    traceback (it leaves Ctrl-C to the command anyway). Around an import of a compiled library:
-    a Ctrl-C raised inside DuckDB's module initialisation aborts the process."""
+    """Block `signals` in this thread for the block; they are delivered when it ends. Around a
+    worker's start (Ctrl-C only): the worker inherits the block, so a Ctrl-C while it imports
+    never prints its traceback (it leaves Ctrl-C to the command anyway)."""
     if not hasattr(signal, "pthread_sigmask"):  # Windows
         yield
         return
@@ -134,7 +135,7 @@ def signals_held(*signals: int) -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
-def prepare(module: str) -> None:
+def start_worker(module: str) -> None:
     """A worker's start: leave Ctrl-C to the command, watch the process that started it, import
     its module, let it warm up, and keep the collector off what exists by then (it lives as
     long as the worker; exiting is faster too)."""
@@ -155,7 +156,7 @@ def end_with_parent() -> None:
     os._exit(1)
 
 
-def run(module: str, function: str, *args: Any) -> Any:
+def call_by_name(module: str, function: str, *args: Any) -> Any:
     return getattr(importlib.import_module(module), function)(*args)
 
 
