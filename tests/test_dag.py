@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from segmentation.building import SOURCES, project
+from segmentation.building import SOURCES, load_project
 from segmentation.config import Settings
 from segmentation.dag import Model, build_order, python_model, tables_read
 from segmentation.errors import PipelineError
@@ -20,7 +20,7 @@ def test_dependencies_come_from_the_sql_not_from_cte_names():
 
 
 def test_project_order_puts_every_model_after_what_it_reads():
-    ordered, tests, _ = project(Settings())
+    ordered, tests, _ = load_project(Settings())
     position = {table: i for i, model in enumerate(ordered) for table in model.outputs}
     for model in ordered:
         for table in model.inputs - set(SOURCES):

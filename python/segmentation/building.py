@@ -1,7 +1,7 @@
 """One build, in phases: load the input, carry the history over, run the DAG with its data
 tests (the models), check the result, record the run, write the reports, then publish warehouse
 and reports. Until the last phase nothing live is touched, except that a pair a stopped build
-left mismatched is first put back together (`publish.prepare`)."""
+left mismatched is first put back together (`publish.recover_pair`)."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ from .locks import writer_lock
 from .order_input import SOURCES as ORDER_SOURCES
 from .order_input import currency_warning
 from .progress import step
-from .publish import prepare, publish, resolve_paths
+from .publish import publish, recover_pair, resolve_paths
 from .readers.raw import ORDER_RAW, release_records
 from .reports import Charts, chart_hooks, write_reports
 from .schema import TableDoc, apply_comments, breaches, load_schema, published_tables
@@ -118,7 +118,7 @@ def order_counts(con: duckdb.DuckDBPyConnection, run: dict) -> OrderCounts | Non
     )
 
 
-def project(settings: Settings, runner: Runner = IN_PROCESS) -> Project:
+def load_project(settings: Settings, runner: Runner = IN_PROCESS) -> Project:
     docs = load_schema(settings.sql_dir)
     models, tests = discover(settings.sql_dir, docs)
     fitting = kmeans_model.Fitting(runner)
@@ -461,11 +461,11 @@ def build(settings: Settings, log: Log = print, runner: Runner = IN_PROCESS) -> 
     settings = replace(settings, warehouse_path=live, reports_dir=reports_dir)
     with stopped_cleanly(settings) as attempt:
         # inside: reading the models parses them with DuckDB, which a Ctrl-C interrupts too
-        models = project(settings, runner)
+        models = load_project(settings, runner)
         ordered, _, docs = models
         ours = {name for model in ordered for name in model.outputs} | set(SOURCES)
         with writer_lock(live, settings.lock_timeout_s), writer_lock(reports_dir, settings.lock_timeout_s):
-            highest_run_id = prepare(live, reports_dir, settings.lock_timeout_s, ours, log)
+            highest_run_id = recover_pair(live, reports_dir, settings.lock_timeout_s, ours, log)
             scratch = attempt.scratch = new_scratch(live, reports_dir)
             with duckdb.connect(str(scratch.database), config=scratch_config(settings)) as con:
                 load_phase(con, settings, scratch, models, log)

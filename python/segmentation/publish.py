@@ -73,7 +73,7 @@ def resolve_paths(warehouse: Path, reports_dir: Path) -> tuple[Path, Path]:
 # --- before a build: the pair as the last build left it --------------------------------------
 
 
-def prepare(live: Path, reports_dir: Path, timeout_s: float, ours: set[str], log: Callable[[str], None]) -> int:
+def recover_pair(live: Path, reports_dir: Path, timeout_s: float, ours: set[str], log: Callable[[str], None]) -> int:
     """Check what the build will replace and restore the pair if a build was stopped while
     publishing it, then clear what stopped builds left (we hold both build locks). Returns the
     highest run id handed out so far."""
