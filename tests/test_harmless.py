@@ -12,6 +12,7 @@ import stat
 import struct
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 from dataclasses import replace
@@ -301,6 +302,54 @@ def test_a_signal_at_any_moment_is_one_line(settings, sig, delay):
     assert err == f"error: {word}; the published warehouse and reports are as they were\n"
     assert fingerprint(settings.warehouse_path, settings.reports_dir) == before
     assert scratch_left(settings) == []
+
+
+# Loaded at the command's start (a sitecustomize on its path): when the command's own process
+# imports DuckDB, a thread of it sends SIGTERM and Python code runs for a moment inside that
+# import, where a handler would fire. It notes whether one fired there ("inside") or not.
+SIGNAL_DURING_DUCKDB_IMPORT = """
+import importlib.abc, multiprocessing, os, signal, sys, threading, time
+
+class SignalDuringImport(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name != "duckdb" or multiprocessing.current_process().name != "MainProcess":
+            return None
+        sys.meta_path.remove(self)
+        try:
+            sender = threading.Thread(target=os.kill, args=(os.getpid(), signal.SIGTERM))
+            sender.start()
+            sender.join()
+            deadline = time.monotonic() + 0.3
+            while time.monotonic() < deadline:
+                pass
+        except BaseException:
+            open(os.environ["SIGNAL_MARK"], "w").write("inside")
+            raise
+        open(os.environ["SIGNAL_MARK"], "w").write("after")
+        return None
+
+sys.meta_path.insert(0, SignalDuringImport())
+"""
+
+
+@pytest.mark.usefixtures("published")
+def test_a_signal_while_duckdb_is_imported_waits_for_the_import(settings, tmp_path):
+    """DuckDB's module initialisation aborts the process when a handler raises inside it (a
+    Ctrl-C or SIGTERM that a worker pool's thread received): the command answers it once the
+    import is done, with its one line."""
+    (tmp_path / "hook").mkdir()
+    (tmp_path / "hook" / "sitecustomize.py").write_text(textwrap.dedent(SIGNAL_DURING_DUCKDB_IMPORT))
+    before = fingerprint(settings.warehouse_path, settings.reports_dir)
+    mark = tmp_path / "mark"
+    paths = [str(tmp_path / "hook"), os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p), "SIGNAL_MARK": str(mark)}
+    done = subprocess.run(command(settings), capture_output=True, text=True, env=env, timeout=180)
+    assert mark.read_text() == "after"
+    assert (done.returncode, done.stderr) == (
+        143,
+        "error: terminated; the published warehouse and reports are as they were\n",
+    )
+    assert fingerprint(settings.warehouse_path, settings.reports_dir) == before
 
 
 SIGTERM_AFTER_SWAP = """
