@@ -110,50 +110,58 @@ top_reasons as (
     group by rejects
 ),
 
-flags as (
+-- each file's rows lost, as one flag reads them: the customer file's with the option that keeps
+-- one record of each id whose records differ, when those are many
+lost_rows as (
     select
         1 as kind,
-        0 as item,
-        format(
-            '{:,} of {:,} orders rejected ({}, more than {}); top reasons: {}',
-            judged.rejected_orders,
-            judged.order_rows,
-            printf('%.1f%%', judged.rejected_orders / judged.order_rows * 100),
-            printf('%.0f%%', run.warn_reject_share * 100),
-            top_reasons.reasons
-        ) as flag
+        'orders' as rejects,
+        'orders' as rows_name,
+        rejected_orders as rejected,
+        order_rows as total,
+        are_orders_lost as is_lost,
+        '' as hint
     from judged
-    cross join run
-    inner join top_reasons on top_reasons.rejects = 'orders'
-    where judged.are_orders_lost
-
     union all
-
     select
         2 as kind,
-        0 as item,
-        format(
-            '{:,} of {:,} data rows rejected ({}, more than {}); top reasons: {}{}',
-            judged.rejected_rows,
-            judged.data_rows,
-            printf('%.1f%%', judged.rejected_rows / judged.data_rows * 100),
-            printf('%.0f%%', run.warn_reject_share * 100),
-            top_reasons.reasons,
-            if(
-                judged.conflicting_rows / judged.data_rows > run.warn_reject_share,
-                format(
-                    '; {:,} of them are the records of {:,} ids whose records differ '
-                    || '(--duplicates first or last keeps one record of each)',
-                    judged.conflicting_rows,
-                    judged.conflicting_ids
-                ),
-                ''
-            )
-        ) as flag
+        'customers' as rejects,
+        'data rows' as rows_name,
+        judged.rejected_rows as rejected,
+        judged.data_rows as total,
+        judged.are_customers_lost as is_lost,
+        if(
+            judged.conflicting_rows / judged.data_rows > run.warn_reject_share,
+            format(
+                '; {:,} of them are the records of {:,} ids whose records differ '
+                || '(--duplicates first or last keeps one record of each)',
+                judged.conflicting_rows,
+                judged.conflicting_ids
+            ),
+            ''
+        ) as hint
     from judged
     cross join run
-    inner join top_reasons on top_reasons.rejects = 'customers'
-    where judged.are_customers_lost
+),
+
+flags as (
+    select
+        lost_rows.kind,
+        0 as item,
+        format(
+            '{:,} of {:,} {} rejected ({}, more than {}); top reasons: {}{}',
+            lost_rows.rejected,
+            lost_rows.total,
+            lost_rows.rows_name,
+            printf('%.1f%%', lost_rows.rejected / lost_rows.total * 100),
+            printf('%.0f%%', run.warn_reject_share * 100),
+            top_reasons.reasons,
+            lost_rows.hint
+        ) as flag
+    from lost_rows
+    cross join run
+    inner join top_reasons on lost_rows.rejects = top_reasons.rejects
+    where lost_rows.is_lost
 
     union all
 
