@@ -97,7 +97,7 @@ def test_declared_data_test_holds_on_the_build(sample_build, test):
 
 
 def test_sql_assignment_matches_the_fitted_labels(sample_build):
-    from segmentation.clustering import cluster_customers, params
+    from segmentation.clustering import cluster_customers
     from segmentation.config import Settings
 
     FEATURES = ("annual_income_k", "spending_score")
@@ -106,7 +106,7 @@ def test_sql_assignment_matches_the_fitted_labels(sample_build):
         sample_build.warehouse_path, "select customer_id, annual_income_k, spending_score from stg_customers"
     )
     frame = pd.DataFrame(features, columns=["customer_id", *FEATURES])
-    labels = cluster_customers(frame, FEATURES, params(Settings())).labels
+    labels = cluster_customers(frame, FEATURES, Settings().cluster_params).labels
     in_sql = query(sample_build.warehouse_path, "select customer_id, cluster_id from customer_clusters")
     assert dict(in_sql) == dict(labels.itertuples(index=False, name=None))
 
@@ -273,7 +273,7 @@ def test_shuffled_rows_get_the_same_segments(tmp_path, settings):
 
 
 def test_sql_assignment_agrees_with_scikit_learn_on_every_customer(settings):
-    from segmentation.clustering import cluster_customers, params
+    from segmentation.clustering import cluster_customers
     from segmentation.config import Settings
 
     FEATURES = ("annual_income_k", "spending_score")
@@ -287,7 +287,7 @@ def test_sql_assignment_agrees_with_scikit_learn_on_every_customer(settings):
             "spending_score": frame["Spending Score (1-100)"],
         }
     )
-    labels = cluster_customers(features, FEATURES, params(Settings())).labels
+    labels = cluster_customers(features, FEATURES, Settings().cluster_params).labels
     in_sql = query(settings.warehouse_path, "select customer_id, cluster_id from customer_clusters order by 1")
     assert dict(in_sql) == dict(labels.itertuples(index=False, name=None))
 

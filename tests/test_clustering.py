@@ -9,14 +9,14 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from segmentation.clustering import canonical_order, choose_k, cluster_customers, params
+from segmentation.clustering import canonical_order, choose_k, cluster_customers
 from segmentation.config import Settings
 from segmentation.errors import TooFewCustomers
 from segmentation.sample_data import generate_customers
 
 FEATURES = ("annual_income_k", "spending_score")
 
-PARAMS = params(Settings())  # K=5, K range 1..10, seed 42, n_init=10, as the pipeline runs
+PARAMS = Settings().cluster_params  # K=5, K range 1..10, seed 42, n_init=10, as the pipeline runs
 
 
 def features_of(customers: pd.DataFrame) -> pd.DataFrame:

@@ -17,7 +17,7 @@ from matplotlib.image import imread
 
 from conftest import fingerprint, query, run_build, run_command, write_csv
 from segmentation.building import build
-from segmentation.clustering import cluster_customers, match_previous, params
+from segmentation.clustering import cluster_customers, match_previous
 from segmentation.config import PROJECT_DIR, SAMPLE_INPUT, SQL_DIR, Settings
 from segmentation.reports import PARQUET_TABLES
 from segmentation.schema import load_schema
@@ -206,7 +206,7 @@ def test_the_flags_are_the_warnings_of_the_run_in_their_order(tmp_path):
 
 def test_macros_agree_with_the_python_model_on_every_customer(sample_build):
     columns = ("annual_income_k", "spending_score")  # the default model's
-    labels = cluster_customers(features_of(sample_build.input_path), columns, params(sample_build)).labels
+    labels = cluster_customers(features_of(sample_build.input_path), columns, sample_build.cluster_params).labels
     scored = pd.DataFrame(
         query(
             sample_build.warehouse_path,
@@ -260,7 +260,9 @@ def test_three_feature_run(three_features):
     assert query(path, "select count(*) from cluster_centroids where age_scaled is null") == [(0,)]
     assert query(path, "select features from pipeline_runs") == [("annual_income_k,spending_score,age",)]
     labels = cluster_customers(
-        features_of(three_features.input_path, three_features.features), three_features.features, params(three_features)
+        features_of(three_features.input_path, three_features.features),
+        three_features.features,
+        three_features.cluster_params,
     ).labels
     in_sql = query(
         path,

@@ -22,7 +22,7 @@ from sklearn.metrics import (
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from .config import Settings
+from .config import ClusterParams
 from .errors import TooFewCustomers
 from .features import TRANSFORMS, Feature
 
@@ -30,31 +30,6 @@ from .features import TRANSFORMS, Feature
 # stalls to each of the many small fits of the elbow (measured: 50,000 rows, K=1..10, n_init=10
 # took 1.1 s on one thread and 2.7 s on two).
 SINGLE_THREAD_ROWS = 50_000
-
-
-@dataclass(frozen=True)
-class ClusterParams:
-    k: int | None  # None: the K with the best silhouette
-    k_range: tuple[int, int]
-    seed: int
-    n_init: int
-    silhouette_rows: int  # silhouette is quadratic in rows: score a seeded subset beyond this
-    stability_seeds: int  # refits with other seeds, compared with the model
-    # a cluster keeps the previous run's number when its centroid moved at most this far
-    # (in standard deviations of the current scaling)
-    match_distance: float
-
-
-def params(settings: Settings) -> ClusterParams:
-    return ClusterParams(
-        settings.k,
-        settings.k_range,
-        settings.seed,
-        settings.n_init,
-        settings.silhouette_rows,
-        settings.stability_seeds,
-        settings.match_distance,
-    )
 
 
 @dataclass(frozen=True)
@@ -343,7 +318,7 @@ MODEL_TABLES = ("cluster_centroids", "feature_scaling")
 def model_tables(
     sample: pd.DataFrame,
     features: tuple[Feature, ...],
-    settings: Settings,
+    cluster_params: ClusterParams,
     previous: pd.DataFrame | None,
     used: frozenset[int],
     tables: tuple[str, ...] | None = None,
@@ -356,8 +331,8 @@ def model_tables(
     `used` as `cluster_customers`."""
     columns = tuple(f.feature for f in features)
     transforms = tuple(f.transform for f in features)
-    evidence = settings.k is None or tables is None or not set(tables) <= set(MODEL_TABLES)
-    model = cluster_customers(sample, columns, params(settings), previous, used, transforms, evidence)
+    evidence = cluster_params.k is None or tables is None or not set(tables) <= set(MODEL_TABLES)
+    model = cluster_customers(sample, columns, cluster_params, previous, used, transforms, evidence)
     centroids = model.centroids
     chosen = model.selection["is_chosen"].to_numpy(bool)
     selection = model.selection.assign(choice_reason=[model.k_reason if is_chosen else None for is_chosen in chosen])

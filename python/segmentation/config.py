@@ -173,6 +173,22 @@ DUPLICATES_POLICIES = ("reject", "first", "last")
 
 
 @dataclass(frozen=True)
+class ClusterParams:
+    """What K-Means reads of the settings (`Settings.cluster_params`): the same customers with the
+    same parameters are the same fit, whatever the paths."""
+
+    k: int | None  # None: the K with the best silhouette
+    k_range: tuple[int, int]
+    seed: int
+    n_init: int
+    silhouette_rows: int  # silhouette is quadratic in rows: score a seeded subset beyond this
+    stability_seeds: int  # refits with other seeds, compared with the model
+    # a cluster keeps the previous run's number when its centroid moved at most this far
+    # (in standard deviations of the current scaling)
+    match_distance: float
+
+
+@dataclass(frozen=True)
 class Settings:
     # the customer file; None: the customers are the ids of the orders file (`--orders` alone)
     input_path: Path | None = SAMPLE_INPUT
@@ -247,6 +263,18 @@ class Settings:
         if path is None:
             raise ValueError("a build needs a customer file, an orders file or both")
         return path
+
+    @property
+    def cluster_params(self) -> ClusterParams:
+        return ClusterParams(
+            self.k,
+            self.k_range,
+            self.seed,
+            self.n_init,
+            self.silhouette_rows,
+            self.stability_seeds,
+            self.match_distance,
+        )
 
     def fitted_rows(self, customers: int) -> tuple[int, int]:
         """How many of `customers` K-Means is fitted on, and how many of those silhouette scores."""

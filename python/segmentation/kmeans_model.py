@@ -87,7 +87,9 @@ class Fitting:
         columns = ", ".join(["customer_id", *(quote_ident(f.feature) for f in features)])
         sample = customer_sample(con, "customer_features", columns, settings.sample_size, settings.seed)
         check_varies(con, settings, features, sample)
-        arguments = (sample, features, settings, *previous_model(con, features))
+        # what K-Means needs and nothing else (not the paths): the same customers and parameters
+        # are the same call, whatever the build
+        arguments = (sample, features, settings.cluster_params, *previous_model(con, features))
         if settings.k is None:  # choosing K takes the evidence: all at once
             tables = self.fitted(con, settings, self.runner.call(CLUSTERING, "model_tables", *arguments))
             self.pending = lambda: {table: tables[table] for table in EVIDENCE_OUTPUTS}

@@ -25,6 +25,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import duckdb
@@ -239,10 +240,17 @@ def transpile(sql: str, dialect: str) -> str:
 
 
 def scoring_queries(model: ScoringModel, dialects: Iterable[str] = DIALECTS) -> dict[str, str]:
-    """dialect -> the scoring query with its header comment. The source is parsed once and
-    written in each dialect (parsing is most of sqlglot's time)."""
-    parsed = sqlglot.parse_one(source_sql(model), read="duckdb")
-    return {dialect: header(model, dialect) + parsed.sql(dialect=dialect, pretty=True) + "\n" for dialect in dialects}
+    """dialect -> the scoring query with its header comment."""
+    written = in_dialects(source_sql(model), tuple(dialects))
+    return {dialect: header(model, dialect) + sql for dialect, sql in written.items()}
+
+
+@lru_cache(maxsize=8)
+def in_dialects(source: str, dialects: tuple[str, ...]) -> dict[str, str]:
+    """The DuckDB query `source` written in each dialect: parsed once (parsing is most of
+    sqlglot's time), and remembered, as a rebuild of the same customers asks for it again."""
+    parsed = sqlglot.parse_one(source, read="duckdb")
+    return {dialect: parsed.sql(dialect=dialect, pretty=True) + "\n" for dialect in dialects}
 
 
 def write_scoring(con: duckdb.DuckDBPyConnection, directory: Path) -> list[Path]:
