@@ -108,8 +108,9 @@ class ForkedCommand:
         self.argv = argv
         self.pipe, theirs = context.Pipe()
         where = str(cwd if cwd is not None else Path.cwd())
+        recent = dict(list(REMEMBERED.items())[-HANDED_ON:])
         self.process = context.Process(
-            target=command_with_hook, args=(hook, argv, str(self.out), str(self.err), theirs, where)
+            target=command_with_hook, args=(hook, argv, str(self.out), str(self.err), theirs, where, recent)
         )
         self.process.start()
         theirs.close()  # the process's end is its own: a process gone ends `pipe` too
@@ -143,9 +144,13 @@ def publishing_stopped(settings: Settings, hook: str, *extra: str) -> subprocess
 PRELOADED = ["segmentation.clustering", "segmentation.charts"]
 
 
-def command_with_hook(hook: str, argv: list[str], out: str, err: str, pipe: object, cwd: str) -> None:
+def command_with_hook(
+    hook: str, argv: list[str], out: str, err: str, pipe: object, cwd: str, recent: dict[tuple, bytes]
+) -> None:
     """`ForkedCommand`'s process: its output to the files `out` and `err`, in `cwd`, the hook
-    run, then the command's main; exits with its code, or as the hook ends it."""
+    run, then the command's main; exits with its code, or as the hook ends it. `recent`: the
+    results of K-Means and the charts the test process computed last (`REMEMBERED`)."""
+    REMEMBERED.update(recent)
     for fd, path in ((1, out), (2, err)):
         os.dup2(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), fd)
     os.chdir(cwd)
@@ -199,17 +204,22 @@ def command_in_process(
 # (`IN_PROCESS`), and K-Means and the charts are pure functions of their arguments (`workers`): a
 # test process computes each distinct call once and hands out a fresh copy of its result
 # (unpickled each time: no test's change to it reaches another). A function a test replaced is
-# another key, so it runs. Worker processes (`Workers`) are left as they are.
+# another key, so it runs; a test that replaces what such a function calls must clear
+# REMEMBERED first. Worker processes (`Workers`) are left as they are.
 REMEMBERED: dict[tuple[Callable[..., Any], bytes], bytes] = {}
+# How many of the latest a forked command (`ForkedCommand`) starts with: those of the build it
+# follows, a few megabytes.
+HANDED_ON = 16
 
 
 def remembered(module: str, function: str, *args: Any) -> Any:
     if module not in (CLUSTERING, CHARTS):
         return call_by_name(module, function, *args)
     key = (getattr(importlib.import_module(module), function), pickle.dumps(args, protocol=5))
-    if key not in REMEMBERED:
-        REMEMBERED[key] = pickle.dumps(call_by_name(module, function, *args), protocol=5)
-    return pickle.loads(REMEMBERED[key])
+    # the last used last: `ForkedCommand` hands the most recent on
+    result = REMEMBERED.pop(key) if key in REMEMBERED else pickle.dumps(call_by_name(module, function, *args), 5)
+    REMEMBERED[key] = result
+    return pickle.loads(result)
 
 
 def in_process_call(self: InProcess, module: str, function: str, *args: Any) -> Result:
