@@ -9,9 +9,9 @@ it alone), `rfm` (a model on the orders' recency and frequency, whose segments t
 names), `kinds` (the kinds in use), `orders` (the orders file's role: `none`, `alone` when the
 customers are its ids, `joined` when it joins the customer file), `classic` (the classic
 columns' rules by kind: `classic.age.lowest` is 1), `max_magnitude` (the largest size of a
-value any feature takes), `numbers` (the patterns of a written number,
-`number_formats.NUMBER_PATTERNS`). `.sqlfluff` gives the linter
-the classic pair without orders.
+value any feature takes) and `numbers` (the patterns of a written number,
+`number_formats.NUMBER_PATTERNS`). `.sqlfluff` gives the linter the classic pair without
+orders.
 """
 
 from __future__ import annotations
