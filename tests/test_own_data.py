@@ -99,8 +99,14 @@ def test_a_wide_file_builds_within_the_memory_limit(tmp_path, settings, memory):
 
 def test_the_segmented_csv_written_in_slices_is_the_same_file(tmp_path, settings, monkeypatch):
     path, _ = wide_file(tmp_path, 500, 5)
-    run_build(settings, input_path=path)
+    # runs of rejected and blank lines: slices of line numbers that hold few customers or none
+    lines = path.read_text().splitlines()
+    lines[100:160] = ["," + line.split(",", 1)[1] for line in lines[100:160]]  # no id
+    lines[300:300] = [""] * 80
+    path.write_text("\n".join(lines) + "\n")
+    assert run_build(settings, input_path=path).rejected_rows == 60
     whole = (settings.reports_dir / "segmented_mall_customers.csv").read_bytes()
+    assert whole.count(b"\n") == 1 + 440
     monkeypatch.setattr(reports, "CSV_SLICE_BYTES", 2_000)  # slices of about 25 customers
     run_build(settings, input_path=path)
     assert (settings.reports_dir / "segmented_mall_customers.csv").read_bytes() == whole
