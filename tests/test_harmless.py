@@ -352,6 +352,44 @@ def test_a_signal_while_duckdb_is_imported_waits_for_the_import(settings, tmp_pa
     assert fingerprint(settings.warehouse_path, settings.reports_dir) == before
 
 
+# A stop Python drops: the handler's KeyboardInterrupt raised where nothing can catch it (in a
+# __del__, as in a callback the garbage collector runs during an import), at `where`'s call.
+DROPPED_STOP = """
+    import importlib
+    module, name = {where!r}
+    owner = importlib.import_module(module)
+    original = getattr(owner, name)
+    class Dropped:
+        def __del__(self):
+            signal.raise_signal({sig})
+    def stopped_then(*args, **kwargs):
+        Dropped()
+        return original(*args, **kwargs)
+    setattr(owner, name, stopped_then)
+"""
+
+
+@pytest.mark.usefixtures("published")
+@pytest.mark.parametrize(
+    ("where", "sig"),
+    [
+        (("segmentation.building", "load_raw"), signal.SIGINT),
+        (("segmentation.publish", "validate_build"), signal.SIGTERM),
+    ],
+    ids=["ctrl-c-while-loading", "sigterm-before-publishing"],
+)
+def test_a_stop_whose_interrupt_python_drops_still_stops_the_build(settings, where, sig):
+    before = fingerprint(settings.warehouse_path, settings.reports_dir)
+    done = publishing_stopped(settings, DROPPED_STOP.format(where=where, sig=int(sig)))
+    word, code = ("interrupted", 130) if sig == signal.SIGINT else ("terminated", 143)
+    assert (done.returncode, done.stderr) == (
+        code,
+        f"error: {word}; the published warehouse and reports are as they were\n",
+    )
+    assert fingerprint(settings.warehouse_path, settings.reports_dir) == before
+    assert scratch_left(settings) == []
+
+
 SIGTERM_AFTER_SWAP = """
     swap = publish.swap_reports
     def swap_then_terminated(*args, **kwargs):

@@ -8,13 +8,12 @@ import argparse
 import gc
 import math
 import os
-import signal
 import sys
-import threading
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from . import stops
 from .config import DUPLICATES_POLICIES, SAMPLE_INPUT, Settings
 from .errors import Interrupted, PipelineError
 from .features import MAX_FEATURES, parse
@@ -328,18 +327,9 @@ def differing_ids(ids: int, policy: str) -> str:
     return f" ({ids:,} id{'' if ids == 1 else 's'} with differing records: {kept}, --duplicates {policy})"
 
 
-# Set by SIGTERM (a service manager stopping the command, `kill`): the build stops as on Ctrl-C.
-TERMINATED = threading.Event()
-
-
-def terminate(number: int, frame: object) -> None:
-    TERMINATED.set()
-    raise KeyboardInterrupt
-
-
 def stopped(published_run: int | None) -> int:
     """The line and exit code of a build stopped by Ctrl-C (130) or SIGTERM (143)."""
-    word, code = ("terminated", 143) if TERMINATED.is_set() else ("interrupted", 130)
+    word, code = ("terminated", 143) if stops.terminated() else ("interrupted", 130)
     if published_run is None:
         print(f"error: {word}; the published warehouse and reports are as they were", file=sys.stderr)
     else:
@@ -355,14 +345,11 @@ def main(argv: list[str] | None = None, *, runner: Runner | None = None) -> int:
     a program calling `main` in its own process (a service, a notebook, a test run) may pass one
     it already has, such as `IN_PROCESS`, instead of paying for two more interpreters; `main`
     leaves it (`with`) when the build ends, as it does its own workers."""
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        if hasattr(signal, "SIGTERM"):
-            signal.signal(signal.SIGTERM, terminate)
-    try:
-        return run(argv, runner=runner)
-    except KeyboardInterrupt:  # before the build began
-        return stopped(None)
+    with stops.answering():  # SIGTERM (a service manager, `kill`) stops the build as Ctrl-C does
+        try:
+            return run(argv, runner=runner)
+        except KeyboardInterrupt:  # before the build began
+            return stopped(None)
 
 
 def missing_input(path: Path) -> bool:

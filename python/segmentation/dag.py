@@ -31,6 +31,7 @@ from .features import Feature, default_features, order_measure, own_column
 from .progress import step
 from .rendering import render
 from .schema import TableDoc
+from .stops import raise_if_asked
 
 PythonRun = Callable[..., dict[str, pd.DataFrame]]
 
@@ -290,6 +291,7 @@ def run_models(
     passed = sum(run_table_tests(con, docs, source) for source in built)
     width = max(len(model.name) for model in ordered) + 3
     for number, model in enumerate(ordered, start=1):
+        raise_if_asked()
         with step(f"{number:>3}/{len(ordered)} {model.kind:<6} {model.name:.<{width}}", log) as current:
             materialize(con, model, context, features, orders)
             built.update(model.outputs)

@@ -42,6 +42,7 @@ from .manifest import (
     written_files,
 )
 from .scratch import Scratch, remove_empty, remove_scratch, remove_tree, stale_scratch
+from .stops import raise_if_asked
 from .swap import deferred_interrupts, exchange, finish_exchange, fsync_dir, replace_file, swap_reports
 from .text import is_utf8
 
@@ -193,6 +194,7 @@ def publish(
         # and the reports folder: a file saved there during the build would go with the old reports
         check_reports_folder(reports_dir, manifest)
         with deferred_interrupts(deliver=False) as received:
+            raise_if_asked()  # a stop whose KeyboardInterrupt was dropped: never published
             # a log left by a writer that was killed belongs to the old file: beside the new one
             # it would be replayed onto it
             if con is not None:
