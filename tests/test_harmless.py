@@ -390,6 +390,17 @@ def test_a_stop_whose_interrupt_python_drops_still_stops_the_build(settings, whe
     assert scratch_left(settings) == []
 
 
+@pytest.mark.usefixtures("published")
+def test_a_stop_python_drops_after_publishing_says_the_build_was_published(settings):
+    done = publishing_stopped(settings, DROPPED_STOP.format(where=("segmentation.publish", "remove_tree"), sig=15))
+    assert (done.returncode, done.stderr) == (
+        143,
+        "error: terminated after run 2 was published: the warehouse and reports are this build's\n",
+    )
+    assert query(settings.warehouse_path, "select max(run_id) from pipeline_runs") == [(2,)]
+    assert scratch_left(settings) == []
+
+
 SIGTERM_AFTER_SWAP = """
     swap = publish.swap_reports
     def swap_then_terminated(*args, **kwargs):

@@ -74,6 +74,7 @@ class BuildResult:
     ids_with_differing_rows: int  # ids whose records differ: --duplicates decided which is kept
     data_tests_passed: int
     seconds: float
+    run_id: int  # this build's row of pipeline_runs
     orders: OrderCounts | None = None  # the orders file's, with one
 
 
@@ -490,5 +491,6 @@ def build(settings: Settings, log: Log = print, runner: Runner = IN_PROCESS) -> 
         ids_with_differing_rows=run["ids_with_differing_rows"],
         data_tests_passed=passed + recorded,
         seconds=time.perf_counter() - started_clock,
+        run_id=run_id,
         orders=orders,
     )

@@ -406,6 +406,8 @@ def run(argv: list[str] | None, *, runner: Runner | None = None) -> int:
         return 1
     except Interrupted as e:  # the build says what it had published
         return stopped(e.published_run)
+    if stops.ASKED:  # a stop Python dropped once the build had published
+        return stopped(result.run_id)
     reports = os.path.abspath(settings.reports_dir)  # the default is relative to the current folder
     rows = (
         f"{result.rejected_rows:,} of {result.data_rows:,} rows rejected"
