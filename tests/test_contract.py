@@ -158,3 +158,35 @@ def test_a_build_that_differs_from_the_yaml_is_not_published(tmp_path, settings,
         run_build(settings, sql_dir=sql_dir)
     assert breach in str(error.value) and "not publishing it" in str(error.value)
     assert fingerprint(settings.warehouse_path, settings.reports_dir) == before
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (b'models:\n  - name: foo\n    description: "unclosed\n', r"_extra\.yml: not valid YAML: line 4, column 1: "),
+        (b"models:\n  - description: no name\n", r"_extra\.yml: models entry 1 is not a dbt-style declaration"),
+        (
+            b"models:\n  - name: foo\n    columns: [a]\n",
+            r"_extra\.yml: models entry foo is not a dbt-style declaration",
+        ),
+        (b"- a list\n", r"_extra\.yml: not a schema file: its top level is not a mapping"),
+        (b"models: \xff\n", r"_extra\.yml: not valid YAML: 'utf-8' codec can't decode byte 0xff"),
+        (b"models:\n  - name: customer_rejects\n", r"customer_rejects is documented twice \(also in .*_extra\.yml\)"),
+    ],
+    ids=["unclosed-quote", "no-name", "column-not-a-mapping", "a-list", "not-utf8", "twice"],
+)
+def test_a_yaml_file_that_cannot_be_read_is_named_with_its_problem(tmp_path, text, message):
+    sql_dir = shutil.copytree(SQL_DIR, tmp_path / "sql")
+    (sql_dir / "marts" / "_extra.yml").write_bytes(text)
+    with pytest.raises(PipelineError, match=message):
+        load_schema(sql_dir)
+
+
+@pytest.mark.usefixtures("published")
+def test_a_build_with_a_yaml_file_it_cannot_read_stops_before_it_changes_anything(tmp_path, settings):
+    sql_dir = shutil.copytree(SQL_DIR, tmp_path / "sql")
+    (sql_dir / "marts" / "_marts.yml").write_text("models:\n  - name: segment_summary\n    columns: {\n")
+    before = fingerprint(settings.warehouse_path, settings.reports_dir)
+    with pytest.raises(PipelineError, match=r"_marts\.yml: not valid YAML: line 4, column 1: "):
+        run_build(settings, sql_dir=sql_dir)
+    assert fingerprint(settings.warehouse_path, settings.reports_dir) == before

@@ -23,6 +23,7 @@ import duckdb
 import yaml
 
 from .db import first_row, model_features, quote_ident, quote_literal
+from .errors import PipelineError
 from .features import CLASSIC, ORDER_COLUMNS_CARRIED
 
 # libyaml's loader when PyYAML has it: ten times faster than the pure-Python one, same result
@@ -73,15 +74,32 @@ def load_schema(sql_dir: Path) -> dict[str, TableDoc]:
 
 @cache
 def declarations(files: tuple[tuple[Path, int, int], ...]) -> dict[str, TableDoc]:
-    docs = {}
+    docs: dict[str, TableDoc] = {}
+    origins: dict[str, Path] = {}
     for path, _, _ in files:
-        content = yaml.load(path.read_text(), Loader=SAFE_LOADER) or {}
+        try:
+            content = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER) or {}
+        except yaml.MarkedYAMLError as e:
+            mark = e.problem_mark or e.context_mark
+            where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+            raise PipelineError(f"{path}: not valid YAML: {where}{e.problem or e.context}") from None
+        except (yaml.YAMLError, UnicodeDecodeError) as e:
+            raise PipelineError(f"{path}: not valid YAML: {str(e).splitlines()[0]}") from None
+        if not isinstance(content, dict):
+            raise PipelineError(f"{path}: not a schema file: its top level is not a mapping (models:, sources:, ...)")
         for section in ("sources", "seeds", "models", "macros"):
-            for entry in content.get(section, []):
-                doc = parse_entry(entry, section)
+            for number, entry in enumerate(content.get(section) or [], 1):
+                try:
+                    doc = parse_entry(entry, section)
+                except (KeyError, TypeError, AttributeError, StopIteration) as e:
+                    name = entry.get("name") if isinstance(entry, dict) else None
+                    raise PipelineError(
+                        f"{path}: {section} entry {name or number} is not a dbt-style declaration "
+                        f"(a name, then columns each with a name; {type(e).__name__}: {e})"
+                    ) from None
                 if doc.name in docs:
-                    raise ValueError(f"{path}: {doc.name} is documented twice")
-                docs[doc.name] = doc
+                    raise PipelineError(f"{path}: {doc.name} is documented twice (also in {origins[doc.name]})")
+                docs[doc.name], origins[doc.name] = doc, path
     return docs
 
 
