@@ -13,7 +13,8 @@ import pytest
 
 from conftest import fingerprint, query, run_build
 from segmentation import colours, kmeans_model
-from segmentation.config import PROJECT_DIR, SQL_DIR
+from segmentation.building import load_project
+from segmentation.config import PROJECT_DIR, SQL_DIR, Settings
 from segmentation.errors import PipelineError
 from segmentation.history import CARRIED
 from segmentation.schema import load_schema, published_tables
@@ -190,3 +191,19 @@ def test_a_build_with_a_yaml_file_it_cannot_read_stops_before_it_changes_anythin
     with pytest.raises(PipelineError, match=r"_marts\.yml: not valid YAML: line 4, column 1: "):
         run_build(settings, sql_dir=sql_dir)
     assert fingerprint(settings.warehouse_path, settings.reports_dir) == before
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("select 1 as x\n{% for x in %}\n", r"my_model\.sql: line 2: Expected an expression"),
+        ("select {{ nothing_here }} as x\n", r"my_model\.sql: 'nothing_here' is undefined"),
+        ("select 1 +\n", r"my_model\.sql: cannot parse: syntax error"),
+    ],
+    ids=["jinja-syntax", "jinja-undefined", "sql-syntax"],
+)
+def test_a_model_that_cannot_be_read_is_named_with_its_problem(tmp_path, text, message):
+    sql_dir = shutil.copytree(SQL_DIR, tmp_path / "sql")
+    (sql_dir / "marts" / "my_model.sql").write_text(text)
+    with pytest.raises(PipelineError, match=message):
+        load_project(Settings(sql_dir=sql_dir))

@@ -21,6 +21,7 @@ from functools import cache
 
 import jinja2
 
+from .errors import PipelineError
 from .features import CLASSIC, MAX_MAGNITUDE, Feature, is_classic_pair, is_rfm
 from .number_formats import NUMBER_PATTERNS
 
@@ -51,4 +52,9 @@ def render(sql: str, features: Sequence[Feature], orders: str = "none") -> str:
         "max_magnitude": MAX_MAGNITUDE,
         "numbers": NUMBER_PATTERNS,
     }
-    return template(sql).render(context)
+    try:
+        return template(sql).render(context)
+    except jinja2.TemplateSyntaxError as e:
+        raise PipelineError(f"line {e.lineno}: {e.message}") from None
+    except jinja2.TemplateError as e:  # a name the template uses that the context lacks
+        raise PipelineError(e.message or str(e)) from None
