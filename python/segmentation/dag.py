@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from graphlib import CycleError, TopologicalSorter
@@ -61,48 +61,48 @@ class SingularTest:
 MACRO = re.compile(r"^create\s+(?:or\s+replace\s+)?macro\s+\w+\s*\(.*?\)\s*as\s*(\(.*\))\s*;?\s*\Z", re.S | re.I | re.M)
 
 
-def parse_tree(sql: str, parser: duckdb.DuckDBPyConnection) -> dict:
-    """DuckDB's parse tree of a select, or of a macro's body (json_serialize_sql), which binds
-    nothing, so neither the tables nor the macros need exist. `parser`: a connection to parse
-    with (opening one costs more than a parse)."""
+class TreeFacts(NamedTuple):
+    """What a parse tree holds that the DAG needs: the tables it reads, the functions it calls,
+    its CTEs' names and the names it gives expressions (`... as name`, in any of its selects)."""
+
+    tables: frozenset[str]
+    functions: frozenset[str]
+    ctes: frozenset[str]
+    names: frozenset[str]
+
+    def reads(self, macros: Iterable[str] = ()) -> frozenset[str]:
+        """Tables and views read, CTE names excluded, and the `macros` called (a call counts
+        as reading the macro)."""
+        return (self.tables - self.ctes) | (self.functions & frozenset(macros))
+
+
+def parse_tree(sql: str, parser: duckdb.DuckDBPyConnection) -> TreeFacts:
+    """TreeFacts of a select, or of a macro's body, from DuckDB's parse tree
+    (json_serialize_sql), which binds nothing, so neither the tables nor the macros need
+    exist. `parser`: a connection to parse with (opening one costs more than a parse). The
+    tree is read as it is decoded, each object once."""
     body = MACRO.search(sql)
     text = f"select {body.group(1)}" if body else sql
-    tree = json.loads(first_row(parser, "select json_serialize_sql($sql)", {"sql": text})[0])
-    if tree["error"]:
-        raise PipelineError(f"cannot parse: {tree['error_message']}")
-    return tree
-
-
-def nodes(tree: dict) -> Iterator[dict]:
-    """Every object of a parse tree."""
-    pending: list[object] = [tree["statements"]]
-    while pending:
-        node = pending.pop()
-        if isinstance(node, dict):
-            yield node
-            pending.extend(node.values())
-        elif isinstance(node, list):
-            pending.extend(node)
-
-
-def tables_in(tree: dict, macros: Iterable[str] = ()) -> frozenset[str]:
-    """Tables and views a parse tree reads, CTE names excluded, and the `macros` it calls (a
-    call counts as reading the macro)."""
     tables: set[str] = set()
-    ctes: set[str] = set()
     functions: set[str] = set()
-    for node in nodes(tree):
+    ctes: set[str] = set()
+    names: set[str] = set()
+
+    def note(node: dict) -> dict:
         if node.get("type") == "BASE_TABLE":
             tables.add(node["table_name"])
         if isinstance(node.get("function_name"), str):
             functions.add(node["function_name"])
-        ctes.update(entry["key"] for entry in node.get("cte_map", {}).get("map", []))
-    return frozenset(tables - ctes) | frozenset(functions & set(macros))
+        if node.get("alias") and "class" in node:
+            names.add(node["alias"])
+        if isinstance(node.get("cte_map"), dict):
+            ctes.update(entry["key"] for entry in node["cte_map"].get("map", []))
+        return node
 
-
-def names_in(tree: dict) -> frozenset[str]:
-    """The names a parse tree gives expressions (`... as name`), in any of its selects."""
-    return frozenset(node["alias"] for node in nodes(tree) if node.get("alias") and "class" in node)
+    tree = json.loads(first_row(parser, "select json_serialize_sql($sql)", {"sql": text})[0], object_hook=note)
+    if tree["error"]:
+        raise PipelineError(f"cannot parse: {tree['error_message']}")
+    return TreeFacts(frozenset(tables), frozenset(functions), frozenset(ctes), frozenset(names))
 
 
 def tables_read(
@@ -112,7 +112,7 @@ def tables_read(
     if parser is None:
         with duckdb.connect() as parser:
             return tables_read(sql, macros, parser)
-    return tables_in(parse_tree(sql, parser), macros)
+    return parse_tree(sql, parser).reads(macros)
 
 
 # The models a template is rendered for to find what it reads: the classic model, one of a
@@ -154,8 +154,8 @@ def sql_facts(sql: str, macros: tuple[str, ...]) -> SqlFacts:
     with PARSER_LOCK:
         trees = [parse_tree(text, parser()) for text in texts]
     return SqlFacts(
-        frozenset().union(*(tables_in(tree, macros) for tree in trees)),
-        frozenset().union(*(names_in(tree) for tree in trees)),
+        frozenset().union(*(tree.reads(macros) for tree in trees)),
+        frozenset().union(*(tree.names for tree in trees)),
     )
 
 
