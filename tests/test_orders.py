@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 
 from conftest import command_in_process, pipeline_command, query, reserved_names, run_build, sql_models
+from segmentation import reports
 from segmentation.building import build
 from segmentation.config import SAMPLE_INPUT, SAMPLE_ORDERS, SQL_DIR, Settings
 from segmentation.dag import materialize
@@ -649,3 +650,16 @@ def test_a_customer_column_named_as_a_measure_travels_renamed(tmp_path):
     assert found == [("0", None)]  # the file's column as written; the orders' quantities (none in this file)
     header = (settings.reports_dir / "segmented_customers.csv").read_text().splitlines()[0].split(",")
     assert header[5] == "Items" and "items_2" in header
+
+
+def test_the_segmented_csv_of_orders_alone_written_in_slices_is_the_same_file(tmp_path, monkeypatch):
+    """The customers of an orders file alone stand in the order of their first orders: the
+    slices of that order give the same file."""
+    settings = Settings(
+        input_path=None, orders_path=SAMPLE_ORDERS, warehouse_path=tmp_path / "w.duckdb", reports_dir=tmp_path / "r"
+    )
+    run_build(settings)
+    (whole,) = [path.read_bytes() for path in settings.reports_dir.glob("segmented_*.csv")]
+    monkeypatch.setattr(reports, "CSV_SLICE_BYTES", 2_000)  # slices of about 25 customers
+    run_build(settings)
+    assert [path.read_bytes() for path in settings.reports_dir.glob("segmented_*.csv")] == [whole]

@@ -284,7 +284,7 @@ def write_segmented_csv(con: duckdb.DuckDBPyConnection, path: Path, features: tu
         "from int_clustered_customers as segments"
     )
     params = {f"label_{cluster_id}": label for cluster_id, label in labels}
-    starts = slice_starts(con, [column for column, _ in names])
+    starts = slice_starts(con, [column for column, _ in names] + (list(ORDER_COLUMNS_CARRIED) if with_orders else []))
     if len(starts) == 1:
         con.sql(f"{query} order by segments.line_number", params=params).write_csv(str(path), header=True)
         return
