@@ -392,7 +392,8 @@ def test_a_stop_whose_interrupt_python_drops_still_stops_the_build(settings, whe
 
 @pytest.mark.usefixtures("published")
 def test_a_stop_python_drops_after_publishing_says_the_build_was_published(settings):
-    done = publishing_stopped(settings, DROPPED_STOP.format(where=("segmentation.publish", "remove_tree"), sig=15))
+    hook = DROPPED_STOP.format(where=("segmentation.publish", "remove_tree"), sig=int(signal.SIGTERM))
+    done = publishing_stopped(settings, hook)
     assert (done.returncode, done.stderr) == (
         143,
         "error: terminated after run 2 was published: the warehouse and reports are this build's\n",
