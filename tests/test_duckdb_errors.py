@@ -21,11 +21,6 @@ def raised(script: str) -> list[str]:
         import duckdb, os, resource, signal, sys, threading
         from segmentation.duckdb_errors import is_interrupt, is_lock_conflict, is_write_failure
 
-        # Ctrl-C as a terminal delivers it, whatever the test process left blocked or ignored
-        # (a blocked SIGINT would let the query run to its end)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
         def report(error):
             print(type(error).__name__, is_lock_conflict(error), is_interrupt(error), is_write_failure(error))
     """)
