@@ -402,6 +402,36 @@ def test_a_stop_python_drops_after_publishing_says_the_build_was_published(setti
     assert scratch_left(settings) == []
 
 
+# Loaded at the command's start (a sitecustomize on its path): SIGTERM the moment the command's
+# `main` has returned, its handlers given back, before the process exits.
+SIGTERM_AFTER_MAIN = """
+import os, signal
+import segmentation.cli
+
+built = segmentation.cli.main
+
+def main_then_terminated(*args, **kwargs):
+    code = built(*args, **kwargs)
+    os.kill(os.getpid(), signal.SIGTERM)
+    return code
+
+segmentation.cli.main = main_then_terminated
+"""
+
+
+@pytest.mark.usefixtures("published")
+def test_a_signal_after_the_build_has_said_how_it_ended_says_nothing_false(settings, tmp_path):
+    (tmp_path / "hook").mkdir()
+    (tmp_path / "hook" / "sitecustomize.py").write_text(SIGTERM_AFTER_MAIN)
+    paths = [str(tmp_path / "hook"), os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
+    done = subprocess.run(command(settings), capture_output=True, text=True, env=env, timeout=180)
+    assert done.returncode == 143
+    assert done.stdout.splitlines()[-1].startswith("Done in ")
+    assert done.stderr == ""  # not "the published warehouse and reports are as they were": run 2 is
+    assert query(settings.warehouse_path, "select max(run_id) from pipeline_runs") == [(2,)]
+
+
 SIGTERM_AFTER_SWAP = """
     swap = publish.swap_reports
     def swap_then_terminated(*args, **kwargs):
