@@ -402,6 +402,26 @@ def test_a_stop_python_drops_after_publishing_says_the_build_was_published(setti
     assert scratch_left(settings) == []
 
 
+SIGTERM_WHILE_THE_WORKERS_STOP = """
+    from segmentation import workers
+    leave = workers.InProcess.__exit__
+    def leave_then_terminated(self, *exc_info):
+        leave(self, *exc_info)
+        os.kill(os.getpid(), signal.SIGTERM)
+    workers.InProcess.__exit__ = leave_then_terminated
+"""
+
+
+@pytest.mark.usefixtures("published")
+def test_a_stop_while_the_workers_stop_after_publishing_says_the_build_was_published(settings):
+    done = publishing_stopped(settings, SIGTERM_WHILE_THE_WORKERS_STOP)
+    assert (done.returncode, done.stderr) == (
+        143,
+        "error: terminated after run 2 was published: the warehouse and reports are this build's\n",
+    )
+    assert query(settings.warehouse_path, "select max(run_id) from pipeline_runs") == [(2,)]
+
+
 # Loaded at the command's start (a sitecustomize on its path): SIGTERM the moment the command's
 # `main` has returned, its handlers given back, before the process exits.
 SIGTERM_AFTER_MAIN = """

@@ -20,6 +20,7 @@ from .features import MAX_FEATURES, parse
 from .text import one_line
 
 if TYPE_CHECKING:  # the workers module is imported only once the options are parsed: --help stays quick
+    from .building import BuildResult
     from .workers import Runner
 
 DEFAULTS = Settings()
@@ -390,6 +391,7 @@ def run(argv: list[str] | None, *, runner: Runner | None = None) -> int:
         except (OSError, NotImplementedError) as e:  # a host without processes or semaphores for them
             print(f"warning: K-Means and the charts run in this process: no worker processes ({e})", file=sys.stderr)
             runner = InProcess()
+    result = None
     try:
         with runner:
             # a signal raised inside DuckDB's module initialisation aborts the process: held back
@@ -401,13 +403,22 @@ def run(argv: list[str] | None, *, runner: Runner | None = None) -> int:
             if command:
                 gc.freeze()  # the libraries' objects live until exit: spare the collector (and the exit) them
             result = build(settings, log=lambda line: print(one_line(line), flush=True), runner=runner)
+        if stops.ASKED:  # a stop Python dropped once the build had published
+            return stopped(result.run_id)
+        return say_done(result, settings)
     except PipelineError as e:
         print(f"error: {one_line(e)}", file=sys.stderr)
         return 1
     except Interrupted as e:  # the build says what it had published
         return stopped(e.published_run)
-    if stops.ASKED:  # a stop Python dropped once the build had published
+    except KeyboardInterrupt:  # once the build had published: while the workers stop, or after
+        if result is None:
+            raise
         return stopped(result.run_id)
+
+
+def say_done(result: BuildResult, settings: Settings) -> int:
+    """Print the run line of a published build; its exit code."""
     reports = os.path.abspath(settings.reports_dir)  # the default is relative to the current folder
     rows = (
         f"{result.rejected_rows:,} of {result.data_rows:,} rows rejected"
