@@ -5,7 +5,7 @@ The command line fills a `Settings`; everything else receives it and reads, neve
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date
 from pathlib import Path
 
@@ -174,8 +174,8 @@ DUPLICATES_POLICIES = ("reject", "first", "last")
 
 @dataclass(frozen=True)
 class ClusterParams:
-    """What K-Means reads of the settings (`Settings.cluster_params`): the same customers with the
-    same parameters are the same fit, whatever the paths."""
+    """What K-Means reads of the settings (`Settings.cluster_params`, by field name): the same
+    customers with the same parameters are the same fit, whatever the paths."""
 
     k: int | None  # None: the K with the best silhouette
     k_range: tuple[int, int]
@@ -266,15 +266,7 @@ class Settings:
 
     @property
     def cluster_params(self) -> ClusterParams:
-        return ClusterParams(
-            self.k,
-            self.k_range,
-            self.seed,
-            self.n_init,
-            self.silhouette_rows,
-            self.stability_seeds,
-            self.match_distance,
-        )
+        return ClusterParams(**{f.name: getattr(self, f.name) for f in fields(ClusterParams)})
 
     def fitted_rows(self, customers: int) -> tuple[int, int]:
         """How many of `customers` K-Means is fitted on, and how many of those silhouette scores."""
