@@ -403,15 +403,14 @@ def run(argv: list[str] | None, *, runner: Runner | None = None) -> int:
             if command:
                 gc.freeze()  # the libraries' objects live until exit: spare the collector (and the exit) them
             result = build(settings, log=lambda line: print(one_line(line), flush=True), runner=runner)
-        if stops.ASKED:  # a stop Python dropped once the build had published
-            return stopped(result.run_id)
+        stops.raise_if_asked()  # a stop Python dropped once the build had published
         return say_done(result, settings)
     except PipelineError as e:
         print(f"error: {one_line(e)}", file=sys.stderr)
         return 1
     except Interrupted as e:  # the build says what it had published
         return stopped(e.published_run)
-    except KeyboardInterrupt:  # once the build had published: while the workers stop, or after
+    except KeyboardInterrupt:  # once the build had published: while the workers stop, dropped, or after
         if result is None:
             raise
         return stopped(result.run_id)

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import PipelineError
+from .stops import KINDS
 
 
 def aside_path(path: Path) -> Path:
@@ -58,8 +59,7 @@ def deferred_interrupts(deliver: bool = True) -> Iterator[list[int]]:
     if threading.current_thread() is not threading.main_thread():
         yield received
         return
-    kinds = [signal.SIGINT] + ([signal.SIGTERM] if hasattr(signal, "SIGTERM") else [])
-    previous = {kind: signal.signal(kind, lambda number, frame: received.append(number)) for kind in kinds}
+    previous = {kind: signal.signal(kind, lambda number, frame: received.append(number)) for kind in KINDS}
     try:
         yield received
     finally:
