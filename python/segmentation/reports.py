@@ -313,10 +313,9 @@ def text_bytes(columns: list[str]) -> str:
     return f"list_sum([{lengths}]) + {len(columns)}"
 
 
-def row_bytes(con: duckdb.DuckDBPyConnection, columns: list[str]) -> float:
-    """The average text of a customer's row in `columns`: from about WIDTH_SAMPLE_ROWS rows, in
-    vectors spread over the table (a few milliseconds whatever its size)."""
-    rows = first_row(con, "select count(*) from int_clustered_customers")[0]
+def row_bytes(con: duckdb.DuckDBPyConnection, columns: list[str], rows: int) -> float:
+    """The average text of a customer's row in `columns`, of the table's `rows`: from about
+    WIDTH_SAMPLE_ROWS rows, in vectors spread over the table (a few milliseconds whatever its size)."""
     sample = "" if rows <= WIDTH_SAMPLE_ROWS else f" using sample {100 * WIDTH_SAMPLE_ROWS / rows:.6f}% (system)"
     found, total = first_row(con, f"select count(*), sum({text_bytes(columns)}) from int_clustered_customers{sample}")
     if not found and rows:  # no vector drawn: the first
@@ -332,6 +331,6 @@ def slice_starts(con: duckdb.DuckDBPyConnection, columns: list[str]) -> list[int
     rows, first, last = first_row(
         con, "select count(*), min(line_number), max(line_number) from int_clustered_customers"
     )
-    slices = max(1, math.ceil(rows * row_bytes(con, columns) / CSV_SLICE_BYTES))
+    slices = max(1, math.ceil(rows * row_bytes(con, columns, rows) / CSV_SLICE_BYTES))
     span = math.ceil(((last or 0) - (first or 0) + 1) / slices)
     return [(first or 0) + number * span for number in range(slices)]
