@@ -304,6 +304,15 @@ def test_a_signal_at_any_moment_is_one_line(settings, sig, delay):
     assert scratch_left(settings) == []
 
 
+def with_sitecustomize(tmp_path: Path, code: str) -> dict[str, str]:
+    """The environment of a command that runs `code` at its start, before its own imports (a
+    sitecustomize module on its path)."""
+    (tmp_path / "hook").mkdir()
+    (tmp_path / "hook" / "sitecustomize.py").write_text(textwrap.dedent(code))
+    paths = [str(tmp_path / "hook"), os.environ.get("PYTHONPATH", "")]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
+
+
 # Loaded at the command's start (a sitecustomize on its path): when the command's own process
 # imports DuckDB, a thread of it sends SIGTERM and Python code runs for a moment inside that
 # import, where a handler would fire. It notes whether one fired there ("inside") or not.
@@ -337,12 +346,9 @@ def test_a_signal_while_duckdb_is_imported_waits_for_the_import(settings, tmp_pa
     """DuckDB's module initialisation aborts the process when a handler raises inside it (a
     Ctrl-C or SIGTERM that a worker pool's thread received): the command answers it once the
     import is done, with its one line."""
-    (tmp_path / "hook").mkdir()
-    (tmp_path / "hook" / "sitecustomize.py").write_text(textwrap.dedent(SIGNAL_DURING_DUCKDB_IMPORT))
     before = fingerprint(settings.warehouse_path, settings.reports_dir)
     mark = tmp_path / "mark"
-    paths = [str(tmp_path / "hook"), os.environ.get("PYTHONPATH", "")]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p), "SIGNAL_MARK": str(mark)}
+    env = with_sitecustomize(tmp_path, SIGNAL_DURING_DUCKDB_IMPORT) | {"SIGNAL_MARK": str(mark)}
     done = subprocess.run(command(settings), capture_output=True, text=True, env=env, timeout=180)
     assert mark.read_text() == "after"
     assert (done.returncode, done.stderr) == (
@@ -390,18 +396,6 @@ def test_a_stop_whose_interrupt_python_drops_still_stops_the_build(settings, whe
     assert scratch_left(settings) == []
 
 
-@pytest.mark.usefixtures("published")
-def test_a_stop_python_drops_after_publishing_says_the_build_was_published(settings):
-    hook = DROPPED_STOP.format(where=("segmentation.publish", "remove_tree"), sig=int(signal.SIGTERM))
-    done = publishing_stopped(settings, hook)
-    assert (done.returncode, done.stderr) == (
-        143,
-        "error: terminated after run 2 was published: the warehouse and reports are this build's\n",
-    )
-    assert query(settings.warehouse_path, "select max(run_id) from pipeline_runs") == [(2,)]
-    assert scratch_left(settings) == []
-
-
 SIGTERM_WHILE_THE_WORKERS_STOP = """
     from segmentation import workers
     leave = workers.InProcess.__exit__
@@ -413,13 +407,22 @@ SIGTERM_WHILE_THE_WORKERS_STOP = """
 
 
 @pytest.mark.usefixtures("published")
-def test_a_stop_while_the_workers_stop_after_publishing_says_the_build_was_published(settings):
-    done = publishing_stopped(settings, SIGTERM_WHILE_THE_WORKERS_STOP)
+@pytest.mark.parametrize(
+    "hook",
+    [
+        DROPPED_STOP.format(where=("segmentation.publish", "remove_tree"), sig=int(signal.SIGTERM)),
+        SIGTERM_WHILE_THE_WORKERS_STOP,
+    ],
+    ids=["dropped-while-clearing-scratch", "while-the-workers-stop"],
+)
+def test_a_stop_after_publishing_says_the_build_was_published(settings, hook):
+    done = publishing_stopped(settings, hook)
     assert (done.returncode, done.stderr) == (
         143,
         "error: terminated after run 2 was published: the warehouse and reports are this build's\n",
     )
     assert query(settings.warehouse_path, "select max(run_id) from pipeline_runs") == [(2,)]
+    assert scratch_left(settings) == []
 
 
 # Loaded at the command's start (a sitecustomize on its path): SIGTERM the moment the command's
@@ -441,10 +444,7 @@ segmentation.cli.main = main_then_terminated
 
 @pytest.mark.usefixtures("published")
 def test_a_signal_after_the_build_has_said_how_it_ended_says_nothing_false(settings, tmp_path):
-    (tmp_path / "hook").mkdir()
-    (tmp_path / "hook" / "sitecustomize.py").write_text(SIGTERM_AFTER_MAIN)
-    paths = [str(tmp_path / "hook"), os.environ.get("PYTHONPATH", "")]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
+    env = with_sitecustomize(tmp_path, SIGTERM_AFTER_MAIN)
     done = subprocess.run(command(settings), capture_output=True, text=True, env=env, timeout=180)
     assert done.returncode == 143
     assert done.stdout.splitlines()[-1].startswith("Done in ")
