@@ -396,6 +396,76 @@ def test_a_stop_whose_interrupt_python_drops_still_stops_the_build(settings, whe
     assert scratch_left(settings) == []
 
 
+# A query that runs for minutes, at a model the build reaches: DuckDB looks at Python's signals
+# only now and then while it runs.
+ENDLESS_QUERY = """
+    from segmentation import dag
+    materialize = dag.materialize
+    def endless_first(con, model, *args, **kwargs):
+        if model.name == "int_customer_rows":
+            test_pipe.send("querying")
+            con.execute("select count(*) from range(1000000000000)").fetchall()
+        return materialize(con, model, *args, **kwargs)
+    dag.materialize = endless_first
+"""
+
+
+@pytest.mark.usefixtures("published")
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_stop_interrupts_a_long_query_at_once(settings, sig):
+    before = fingerprint(settings.warehouse_path, settings.reports_dir)
+    build = publishing_hooked(settings, ENDLESS_QUERY)
+    try:
+        assert build.pipe.poll(180) and build.pipe.recv() == "querying"
+        time.sleep(0.5)  # well inside the query
+        os.kill(build.process.pid, sig)
+        sent = time.monotonic()
+        done = build.wait(timeout=60)
+    finally:
+        build.kill()
+    assert time.monotonic() - sent < 5
+    word, code = ("interrupted", 130) if sig == signal.SIGINT else ("terminated", 143)
+    assert (done.returncode, done.stderr) == (
+        code,
+        f"error: {word}; the published warehouse and reports are as they were\n",
+    )
+    assert fingerprint(settings.warehouse_path, settings.reports_dir) == before
+    assert scratch_left(settings) == []
+
+
+def test_a_stop_interrupts_the_registered_connections_query_wherever_it_runs():
+    """The query runs in a thread of its own, where DuckDB's own look at Python's signals
+    never sees a stop: only `stops` interrupting the connection ends it."""
+    script = textwrap.dedent("""
+        import os, signal, sys, threading, time, duckdb
+        from segmentation import stops
+        con, ended = duckdb.connect(), []
+        con.execute("set enable_progress_bar = false")
+        def endless():
+            try:
+                con.execute("select count(*) from range(1000000000000)").fetchall()
+            except duckdb.Error as e:
+                ended.append(type(e).__name__)
+        with stops.answering(), stops.interrupting(con):
+            query = threading.Thread(target=endless, daemon=True)
+            query.start()
+            time.sleep(0.5)
+            try:
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(60)
+            except KeyboardInterrupt:
+                sent = time.monotonic()
+            query.join(10)
+            print(ended, round(time.monotonic() - sent) < 5, stops.ASKED == [signal.SIGINT])
+        print(stops.INTERRUPTED_BY_STOPS, signal.set_wakeup_fd(-1), signal.getsignal(signal.SIGINT).__name__)
+        sys.stdout.flush()
+        os._exit(0)  # a query still running (were it not interrupted) would hold the exit
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["['InterruptException'] True True", "[] -1 default_int_handler"]
+
+
 SIGTERM_WHILE_THE_WORKERS_STOP = """
     from segmentation import workers
     leave = workers.InProcess.__exit__

@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from . import colours, kmeans_model
+from . import colours, kmeans_model, stops
 from .config import Settings
 from .dag import Model, SingularTest, build_model, build_order, discover, python_model, record_names, run_models
 from .db import first_row
@@ -468,7 +468,10 @@ def build(settings: Settings, log: Log = print, runner: Runner = IN_PROCESS) -> 
         with writer_lock(live, settings.lock_timeout_s), writer_lock(reports_dir, settings.lock_timeout_s):
             highest_run_id = recover_pair(live, reports_dir, settings.lock_timeout_s, ours, log)
             scratch = attempt.scratch = new_scratch(live, reports_dir)
-            with duckdb.connect(str(scratch.database), config=scratch_config(settings)) as con:
+            with (
+                duckdb.connect(str(scratch.database), config=scratch_config(settings)) as con,
+                stops.interrupting(con),
+            ):
                 load_phase(con, settings, scratch, models, log)
                 with step(stage_label("carry", "history"), log) as current:
                     run_id = attempt.run_id = carry_history(con, settings, highest_run_id, started)
