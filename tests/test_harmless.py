@@ -375,6 +375,18 @@ DROPPED_STOP = """
 """
 
 
+def assert_stopped_before_publishing(done: subprocess.CompletedProcess, sig: int, settings, before: dict) -> None:
+    """The build stopped by `sig` said so in its one line and left the published files
+    (`before`: their fingerprint) and no scratch."""
+    word, code = ("interrupted", 130) if sig == signal.SIGINT else ("terminated", 143)
+    assert (done.returncode, done.stderr) == (
+        code,
+        f"error: {word}; the published warehouse and reports are as they were\n",
+    )
+    assert fingerprint(settings.warehouse_path, settings.reports_dir) == before
+    assert scratch_left(settings) == []
+
+
 @pytest.mark.usefixtures("published")
 @pytest.mark.parametrize(
     ("where", "sig"),
@@ -387,13 +399,7 @@ DROPPED_STOP = """
 def test_a_stop_whose_interrupt_python_drops_still_stops_the_build(settings, where, sig):
     before = fingerprint(settings.warehouse_path, settings.reports_dir)
     done = publishing_stopped(settings, DROPPED_STOP.format(where=where, sig=int(sig)))
-    word, code = ("interrupted", 130) if sig == signal.SIGINT else ("terminated", 143)
-    assert (done.returncode, done.stderr) == (
-        code,
-        f"error: {word}; the published warehouse and reports are as they were\n",
-    )
-    assert fingerprint(settings.warehouse_path, settings.reports_dir) == before
-    assert scratch_left(settings) == []
+    assert_stopped_before_publishing(done, sig, settings, before)
 
 
 # A query that runs for minutes, at a model the build reaches: DuckDB looks at Python's signals
@@ -424,13 +430,7 @@ def test_a_stop_interrupts_a_long_query_at_once(settings, sig):
     finally:
         build.kill()
     assert time.monotonic() - sent < 5
-    word, code = ("interrupted", 130) if sig == signal.SIGINT else ("terminated", 143)
-    assert (done.returncode, done.stderr) == (
-        code,
-        f"error: {word}; the published warehouse and reports are as they were\n",
-    )
-    assert fingerprint(settings.warehouse_path, settings.reports_dir) == before
-    assert scratch_left(settings) == []
+    assert_stopped_before_publishing(done, sig, settings, before)
 
 
 def test_a_stop_interrupts_the_registered_connections_query_wherever_it_runs():

@@ -15,7 +15,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import partial
 from typing import Any, Protocol
 
@@ -30,6 +30,7 @@ class Interruptible(Protocol):  # a DuckDB connection (not imported here: the co
 
 # The connections whose query a stop interrupts (`interrupting`).
 INTERRUPTED_BY_STOPS: list[Interruptible] = []
+DONE = 0  # written to the watcher's pipe when `answering` ends: no signal has this number
 
 
 def stop(number: int, frame: object) -> None:
@@ -58,8 +59,9 @@ def answering() -> Iterator[None]:
         for kind, handler in previous.items():
             signal.signal(kind, handler)
         signal.set_wakeup_fd(waking)
-        os.close(wake)  # the watcher reads the end of the pipe and returns
+        os.write(wake, bytes([DONE]))
         watcher.join()
+        os.close(wake)
         os.close(woken)
         sys.unraisablehook = report
         ASKED.clear()
@@ -67,11 +69,15 @@ def answering() -> Iterator[None]:
 
 def interrupt_on_stops(woken: int) -> None:
     """The watcher: for each stop signal written to `woken` (the signal numbers, one byte each),
-    interrupt the registered connections' queries; returns when the pipe is closed."""
-    while numbers := os.read(woken, 64):
+    interrupt the registered connections' queries; returns at DONE."""
+    while True:
+        numbers = os.read(woken, 64)
         if any(number in KINDS for number in numbers):
             for con in list(INTERRUPTED_BY_STOPS):
-                con.interrupt()
+                with suppress(Exception):  # closed meanwhile: its build has ended
+                    con.interrupt()
+        if DONE in numbers:
+            return
 
 
 @contextmanager
