@@ -39,6 +39,27 @@ def test_a_python_model_is_a_node_like_any_other():
     assert [model.name for model in build_order(models, ["raw"])] == ["features", "scorer", "report"]
 
 
+def test_a_late_model_is_built_just_before_the_first_model_that_reads_it():
+    def run(con, context):
+        return {}
+
+    models = [
+        python_model("fit", ["features"], ["model"], run),
+        python_model("evidence", ["model"], ["diagnostics"], run, late=True),
+        python_model("unread", ["model"], ["notes"], run, late=True),
+        sql_model("features", "select * from raw"),
+        sql_model("scored", "select * from model"),
+        sql_model("labels", "select * from scored"),
+        sql_model("flags", "select * from diagnostics join labels on true"),
+        sql_model("summary", "select * from flags"),
+    ]
+    names = [model.name for model in build_order(models, ["raw"])]
+    assert names == ["features", "fit", "scored", "labels", "evidence", "flags", "summary", "unread"]
+    ordered, _, _ = load_project(Settings())
+    names = [model.name for model in ordered]
+    assert names.index("int_segment_profiles") < names.index("kmeans_evidence") == names.index("int_run_flags") - 1
+
+
 def test_unknown_table_is_named():
     with pytest.raises(PipelineError, match="model a reads unknown table"):
         build_order([sql_model("a", "select * from nowhere")], [])

@@ -125,7 +125,8 @@ def load_project(settings: Settings, runner: Runner = IN_PROCESS) -> Project:
     fitting = kmeans_model.Fitting(runner)
     models.append(python_model("kmeans_segments", kmeans_model.INPUTS, kmeans_model.MODEL_OUTPUTS, fitting.model))
     evidence = kmeans_model.EVIDENCE_OUTPUTS
-    models.append(python_model("kmeans_evidence", kmeans_model.EVIDENCE_INPUTS, evidence, fitting.evidence))
+    # late: the worker that fits the model goes on to the evidence while the models before it are built
+    models.append(python_model("kmeans_evidence", kmeans_model.EVIDENCE_INPUTS, evidence, fitting.evidence, late=True))
     models.append(python_model("segment_colours", colours.INPUTS, colours.OUTPUTS, colours.run))
     return build_order(models, SOURCES), tests, docs
 

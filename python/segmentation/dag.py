@@ -46,6 +46,9 @@ class Model:
     run: PythonRun | None = None
     path: Path | None = None  # a seed's CSV
     names: frozenset[str] = frozenset()  # the names its SQL gives expressions, in any CTE
+    # built as late as the models that read it allow: a Python model whose work a worker does
+    # meanwhile (`build_order`)
+    late: bool = False
 
 
 @dataclass(frozen=True)
@@ -203,8 +206,8 @@ def record_names(models: Sequence[Model], docs: dict[str, TableDoc], source: str
     return frozenset(docs[source].columns).union(*(m.names | docs[m.name].columns.keys() for m in records))
 
 
-def python_model(name: str, inputs: Iterable[str], outputs: Iterable[str], run: PythonRun) -> Model:
-    return Model(name, frozenset(inputs), tuple(outputs), "python", run=run)
+def python_model(name: str, inputs: Iterable[str], outputs: Iterable[str], run: PythonRun, late: bool = False) -> Model:
+    return Model(name, frozenset(inputs), tuple(outputs), "python", run=run, late=late)
 
 
 def build_order(models: list[Model], sources: Iterable[str]) -> list[Model]:
@@ -217,9 +220,15 @@ def build_order(models: list[Model], sources: Iterable[str]) -> list[Model]:
         graph[model.name] = {producer[t].name for t in model.inputs if t in producer}
     by_name = {model.name: model for model in models}
     try:
-        return [by_name[name] for name in TopologicalSorter(graph).static_order()]
+        ordered = [by_name[name] for name in TopologicalSorter(graph).static_order()]
     except CycleError as e:
         raise PipelineError(f"models read each other in a cycle: {' -> '.join(e.args[1])}") from None
+    for model in [m for m in ordered if m.late]:
+        # just before the first model that reads it: what it reads is built earlier still
+        ordered.remove(model)
+        readers = (i for i, later in enumerate(ordered) if later.inputs & set(model.outputs))
+        ordered.insert(next(readers, len(ordered)), model)
+    return ordered
 
 
 def materialize(
