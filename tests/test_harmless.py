@@ -495,26 +495,32 @@ def test_a_stop_after_publishing_says_the_build_was_published(settings, hook):
     assert scratch_left(settings) == []
 
 
-# Loaded at the command's start (a sitecustomize on its path): SIGTERM the moment the command's
-# `main` has returned, its handlers given back, before the process exits.
-SIGTERM_AFTER_MAIN = """
+# Loaded at the command's start (a sitecustomize on its path): SIGTERM the moment one of the
+# command's functions has returned: `main` (its handlers given back, before the process exits),
+# `run` (before `main` gives them back), `say_done` (the run line printed, before `run` returns).
+SIGTERM_AFTER = """
 import os, signal
 import segmentation.cli
 
-built = segmentation.cli.main
+built = segmentation.cli.{function}
 
-def main_then_terminated(*args, **kwargs):
+def then_terminated(*args, **kwargs):
     code = built(*args, **kwargs)
     os.kill(os.getpid(), signal.SIGTERM)
     return code
 
-segmentation.cli.main = main_then_terminated
+segmentation.cli.{function} = then_terminated
 """
 
 
 @pytest.mark.usefixtures("published")
-def test_a_signal_after_the_build_has_said_how_it_ended_says_nothing_false(settings, tmp_path):
-    env = with_sitecustomize(tmp_path, SIGTERM_AFTER_MAIN)
+@pytest.mark.parametrize(
+    "function",
+    ["main", "run", "say_done"],
+    ids=["once-main-gave-the-signals-back", "before-main-gives-them-back", "once-the-run-line-is-printed"],
+)
+def test_a_signal_after_the_build_has_said_how_it_ended_says_nothing_false(settings, tmp_path, function):
+    env = with_sitecustomize(tmp_path, SIGTERM_AFTER.format(function=function))
     done = subprocess.run(command(settings), capture_output=True, text=True, env=env, timeout=180)
     assert done.returncode == 143
     assert done.stdout.splitlines()[-1].startswith("Done in ")

@@ -328,17 +328,27 @@ def differing_ids(ids: int, policy: str) -> str:
     return f" ({ids:,} id{'' if ids == 1 else 's'} with differing records: {kept}, --duplicates {policy})"
 
 
+def last_line(line: str, code: int, error: bool = True) -> int:
+    """Print the command's last line, how the build ended, and return `code`. A stop that comes
+    while it is printed waits until it is noted as said (`stops.said`): from then on a stop only
+    sets the exit code, and never adds a line that contradicts this one."""
+    from .swap import deferred_interrupts
+
+    with deferred_interrupts():
+        print(line, file=sys.stderr if error else sys.stdout, flush=True)
+        stops.said(code)
+    return code
+
+
 def stopped(published_run: int | None) -> int:
     """The line and exit code of a build stopped by Ctrl-C (130) or SIGTERM (143)."""
-    word, code = ("terminated", 143) if stops.terminated() else ("interrupted", 130)
+    word = "terminated" if stops.terminated() else "interrupted"
     if published_run is None:
-        print(f"error: {word}; the published warehouse and reports are as they were", file=sys.stderr)
-    else:
-        print(
-            f"error: {word} after run {published_run} was published: the warehouse and reports are this build's",
-            file=sys.stderr,
-        )
-    return code
+        return last_line(f"error: {word}; the published warehouse and reports are as they were", stops.exit_code())
+    return last_line(
+        f"error: {word} after run {published_run} was published: the warehouse and reports are this build's",
+        stops.exit_code(),
+    )
 
 
 def main(argv: list[str] | None = None, *, runner: Runner | None = None) -> int:
@@ -349,8 +359,10 @@ def main(argv: list[str] | None = None, *, runner: Runner | None = None) -> int:
     with stops.answering():  # SIGTERM (a service manager, `kill`) stops the build as Ctrl-C does
         try:
             return run(argv, runner=runner)
-        except KeyboardInterrupt:  # before the build began
-            return stopped(None)
+        except KeyboardInterrupt:
+            if stops.SAID:  # once the command has said how the build ended: the exit code alone
+                return stops.exit_code()
+            return stopped(None)  # before the build began
 
 
 def missing_input(path: Path) -> bool:
@@ -377,8 +389,7 @@ def run(argv: list[str] | None, *, runner: Runner | None = None) -> int:
     settings = parse_args(argv)
     for path in (settings.input_path, settings.orders_path):
         if path is not None and missing_input(path):
-            print(f"error: {one_line(f'{path}: no such file')}", file=sys.stderr)
-            return 1
+            return last_line(f"error: {one_line(f'{path}: no such file')}", 1)
     # at once, before the imports and the workers' start: what is built, from what, and where
     print(one_line(building(settings)), flush=True)
     from .swap import deferred_interrupts
@@ -406,12 +417,11 @@ def run(argv: list[str] | None, *, runner: Runner | None = None) -> int:
         stops.raise_if_asked()  # a stop Python dropped once the build had published
         return say_done(result, settings)
     except PipelineError as e:
-        print(f"error: {one_line(e)}", file=sys.stderr)
-        return 1
+        return last_line(f"error: {one_line(e)}", 1)
     except Interrupted as e:  # the build says what it had published
         return stopped(e.published_run)
     except KeyboardInterrupt:  # once the build had published: while the workers stop, dropped, or after
-        if result is None:
+        if result is None or stops.SAID:
             raise
         return stopped(result.run_id)
 
@@ -426,12 +436,13 @@ def say_done(result: BuildResult, settings: Settings) -> int:
     )
     if result.orders is not None:
         rows = ("" if result.orders.role == "alone" else rows) + f"{result.orders.summary()}, "
-    print(
+    return last_line(
         one_line(
             f"Done in {result.seconds:.2f} s: {result.customers:,} customers in {result.k} segments"
             f"{f' (K = {result.k_fitted} asked)' if result.k_fitted != result.k else ''}, "
             f"{rows}"
             f"{result.data_tests_passed} data tests passed -> {result.warehouse}, {reports}/"
-        )
+        ),
+        0,
+        error=False,
     )
-    return 0

@@ -22,6 +22,9 @@ from typing import Any, Protocol
 KINDS = (signal.SIGINT, *((signal.SIGTERM,) if hasattr(signal, "SIGTERM") else ()))
 # The stop signals received since `answering` began, in order.
 ASKED: list[int] = []
+# The exit code, once the command has said how the build ended (`said`): a stop after that only
+# sets the exit code; before it, the stop's own line says what happened.
+SAID: list[int] = []
 
 
 class Interruptible(Protocol):  # a DuckDB connection (not imported here: the command starts without DuckDB)
@@ -46,6 +49,7 @@ def answering() -> Iterator[None]:
         yield
         return
     ASKED.clear()
+    SAID.clear()
     previous = {kind: signal.signal(kind, stop) for kind in KINDS}
     report, sys.unraisablehook = sys.unraisablehook, partial(unraisable, sys.unraisablehook)
     woken, wake = os.pipe()
@@ -65,6 +69,7 @@ def answering() -> Iterator[None]:
         os.close(woken)
         sys.unraisablehook = report
         ASKED.clear()
+        SAID.clear()
 
 
 def interrupt_on_stops(woken: int) -> None:
@@ -95,6 +100,16 @@ def unraisable(report: Callable[[Any], object], dropped: Any) -> None:
     """A stop's KeyboardInterrupt that Python dropped is said by `raise_if_asked`; the rest as before."""
     if not (ASKED and isinstance(dropped.exc_value, KeyboardInterrupt)):
         report(dropped)
+
+
+def said(code: int) -> None:
+    """Note that the command has said how the build ended, with exit code `code`."""
+    SAID.append(code)
+
+
+def exit_code() -> int:
+    """The exit code of a stop: 143 for SIGTERM, 130 for Ctrl-C."""
+    return 143 if terminated() else 130
 
 
 def terminated() -> bool:
