@@ -336,7 +336,7 @@ def last_line(line: str, code: int, error: bool = True) -> int:
 
     with deferred_interrupts():
         print(line, file=sys.stderr if error else sys.stdout, flush=True)
-        stops.said(code)
+        stops.said()
     return code
 
 

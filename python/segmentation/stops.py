@@ -22,9 +22,9 @@ from typing import Any, Protocol
 KINDS = (signal.SIGINT, *((signal.SIGTERM,) if hasattr(signal, "SIGTERM") else ()))
 # The stop signals received since `answering` began, in order.
 ASKED: list[int] = []
-# The exit code, once the command has said how the build ended (`said`): a stop after that only
-# sets the exit code; before it, the stop's own line says what happened.
-SAID: list[int] = []
+# Not empty once the command has said how the build ended (`said`): a stop after that only sets
+# the exit code; before it, the stop's own line says what happened.
+SAID: list[bool] = []
 
 
 class Interruptible(Protocol):  # a DuckDB connection (not imported here: the command starts without DuckDB)
@@ -102,9 +102,9 @@ def unraisable(report: Callable[[Any], object], dropped: Any) -> None:
         report(dropped)
 
 
-def said(code: int) -> None:
-    """Note that the command has said how the build ended, with exit code `code`."""
-    SAID.append(code)
+def said() -> None:
+    """Note that the command has said how the build ended (its last line)."""
+    SAID.append(True)
 
 
 def exit_code() -> int:
