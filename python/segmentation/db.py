@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +53,9 @@ def setting(con: duckdb.DuckDBPyConnection, name: str, value: object) -> Iterato
     try:
         yield
     finally:
-        con.execute(f"set {name} = $value", {"value": before})
+        # closed meanwhile (a stop ended the build): nothing to put back
+        with suppress(duckdb.ConnectionException):
+            con.execute(f"set {name} = $value", {"value": before})
 
 
 # A hash bound that lets about this many times the wanted rows through: fewer is all but
