@@ -476,14 +476,24 @@ SIGTERM_WHILE_THE_WORKERS_STOP = """
 """
 
 
+SIGTERM_BEFORE_CLEARING_SCRATCH = """
+    clear = publish.remove_tree
+    def terminated_then_clear(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)
+        return clear(*args, **kwargs)
+    publish.remove_tree = terminated_then_clear
+"""
+
+
 @pytest.mark.usefixtures("published")
 @pytest.mark.parametrize(
     "hook",
     [
         DROPPED_STOP.format(where=("segmentation.publish", "remove_tree"), sig=int(signal.SIGTERM)),
+        SIGTERM_BEFORE_CLEARING_SCRATCH,
         SIGTERM_WHILE_THE_WORKERS_STOP,
     ],
-    ids=["dropped-while-clearing-scratch", "while-the-workers-stop"],
+    ids=["dropped-while-clearing-scratch", "before-clearing-scratch", "while-the-workers-stop"],
 )
 def test_a_stop_after_publishing_says_the_build_was_published(settings, hook):
     done = publishing_stopped(settings, hook)
@@ -493,6 +503,36 @@ def test_a_stop_after_publishing_says_the_build_was_published(settings, hook):
     )
     assert query(settings.warehouse_path, "select max(run_id) from pipeline_runs") == [(2,)]
     assert scratch_left(settings) == []
+
+
+# Loaded at the command's start (a sitecustomize on its path): Ctrl-C as the models start, and
+# again while the worker processes are being ended.
+CTRL_C_TWICE = """
+import os, signal
+import segmentation.dag, segmentation.workers
+
+run_models = segmentation.dag.run_models
+end_workers = segmentation.workers.Workers.end_workers
+
+def interrupted_models(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGINT)
+    return run_models(*args, **kwargs)
+
+def interrupted_again(self):
+    os.kill(os.getpid(), signal.SIGINT)
+    return end_workers(self)
+
+segmentation.dag.run_models = interrupted_models
+segmentation.workers.Workers.end_workers = interrupted_again
+"""
+
+
+@pytest.mark.usefixtures("published")
+def test_a_second_ctrl_c_while_the_workers_stop_still_ends_the_command(settings, tmp_path):
+    before = fingerprint(settings.warehouse_path, settings.reports_dir)
+    env = with_sitecustomize(tmp_path, CTRL_C_TWICE)
+    done = subprocess.run(command(settings), capture_output=True, text=True, env=env, timeout=120)
+    assert_stopped_before_publishing(done, signal.SIGINT, settings, before)
 
 
 # Loaded at the command's start (a sitecustomize on its path): SIGTERM the moment one of the

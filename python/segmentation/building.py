@@ -37,7 +37,7 @@ from .readers.raw import ORDER_RAW, release_records
 from .reports import Charts, chart_hooks, write_reports
 from .schema import TableDoc, apply_comments, breaches, load_schema, published_tables
 from .scratch import Scratch, new_scratch, remove_scratch
-from .swap import deliver_signals
+from .swap import deferred_interrupts, deliver_signals
 from .text import utf8_text
 from .workers import IN_PROCESS, Runner
 
@@ -261,7 +261,8 @@ def cleanup(scratch: Scratch | None) -> None:
     """Remove what a stopped build wrote beside the live files, if it got as far as writing
     anything (when it can: the error being reported may be that it cannot)."""
     if scratch is not None:
-        with contextlib.suppress(OSError):
+        # a second stop waits for it, and adds nothing to what is reported
+        with deferred_interrupts(deliver=False), contextlib.suppress(OSError):
             remove_scratch(scratch)
 
 
@@ -449,8 +450,8 @@ def publish_phase(
             run_id,
             highest_run_id,
             settings.lock_timeout_s,
+            published=partial(setattr, attempt, "published", True),
         )
-        attempt.published = True
         remove_scratch(scratch)
         current.summary = "validated, swapped in with the reports"
     return interrupted

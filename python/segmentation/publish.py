@@ -170,10 +170,12 @@ def publish(
     run_id: int,
     highest_run_id: int,
     timeout_s: float,
+    published: Callable[[], None] = lambda: None,
 ) -> list[int]:
     """Validate the build, record what it wrote, then, holding the live warehouse read-only
     (no writer connected), swap the reports in and rename the warehouse over the live one.
-    If the warehouse cannot be replaced, the previous reports are swapped back. Returns the
+    If the warehouse cannot be replaced, the previous reports are swapped back. `published` is
+    called the moment the pair is in place, before a held-back stop can come. Returns the
     signals (Ctrl-C, SIGTERM) that came while publishing: they waited until the pair was
     published, and are the caller's to deliver (`deliver_signals`)."""
     built, staged = scratch.database, scratch.staged
@@ -210,5 +212,6 @@ def publish(
                     f"{live}: cannot replace it ({e.strerror}); the previous warehouse and reports stay"
                 ) from None
             fsync_dir(live.parent)
+            published()
     remove_tree(staged)  # now the previous reports
     return received

@@ -28,6 +28,7 @@ from functools import partial
 from typing import Any
 
 from .errors import PipelineError
+from .swap import deferred_interrupts
 
 CLUSTERING = "segmentation.clustering"
 CHARTS = "segmentation.charts"
@@ -87,9 +88,16 @@ class Workers:
 
         return result
 
-    def stop(self) -> None:
+    def stop(self, deliver: bool = True) -> None:
         """End the workers now, whatever they are doing: their results are collected, or no
-        longer wanted. (One still importing has no pid yet: it ends on shutdown's signal.)"""
+        longer wanted. (One still importing has no pid yet: it ends on shutdown's signal.) A
+        stop that comes meanwhile (a second Ctrl-C) waits until they are ended: cut short, it
+        left a worker that the interpreter's exit then waited for forever. Without `deliver`
+        it is dropped: what ends the build is being reported already."""
+        with deferred_interrupts(deliver=deliver):
+            self.end_workers()
+
+    def end_workers(self) -> None:
         for pid in self.pids.values():
             if pid.done() and not pid.cancelled() and pid.exception() is None:
                 with suppress(ProcessLookupError):
@@ -116,8 +124,8 @@ class Workers:
     def __enter__(self) -> Workers:
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+    def __exit__(self, kind: object, *exc_info: object) -> None:
+        self.stop(deliver=kind is None)
 
 
 @contextmanager
