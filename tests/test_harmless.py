@@ -466,6 +466,38 @@ def test_a_stop_interrupts_the_registered_connections_query_wherever_it_runs():
     assert done.stdout.splitlines() == ["['InterruptException'] True True", "[] -1 default_int_handler"]
 
 
+def test_a_stop_as_the_command_gives_the_signals_back_leaves_nothing_behind(tmp_path):
+    """Ctrl-C while `main` cleans up its signal handling (as it tells the watcher to end), in a
+    process that calls `main` itself: the stop reaches the caller's handler once that is done."""
+    script = textwrap.dedent(f"""
+        import os, signal, sys, threading, types
+        from segmentation import cli, stops, workers
+        def state():  # the pipes open (the watcher's is one), the threads, the wakeup fd, the hook
+            pipes = [f for f in os.listdir("/proc/self/fd") if os.path.realpath(f"/proc/self/fd/{{f}}").count("pipe:")]
+            waking = signal.set_wakeup_fd(-1)
+            signal.set_wakeup_fd(waking)
+            return pipes, [t.name for t in threading.enumerate()], waking, sys.unraisablehook
+        before = state()
+        real = os
+        def write(fd, data):
+            if data == bytes([stops.DONE]):
+                real.kill(real.getpid(), signal.SIGINT)
+            return real.write(fd, data)
+        stops.os = types.SimpleNamespace(**{{**vars(os), "write": write}})
+        try:
+            cli.main(["--warehouse", {str(tmp_path / "w.duckdb")!r}, "--reports", {str(tmp_path / "r")!r}],
+                     runner=workers.IN_PROCESS)
+            print("no stop")
+        except KeyboardInterrupt:
+            print("stopped")
+        print(state() == before, stops.ASKED, stops.SAID, stops.INTERRUPTED_BY_STOPS)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-2:] == ["stopped", "True [] [] []"]
+    assert done.stdout.splitlines()[-3].startswith("Done in ")
+
+
 SIGTERM_WHILE_THE_WORKERS_STOP = """
     from segmentation import workers
     leave = workers.InProcess.__exit__

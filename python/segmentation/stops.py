@@ -60,8 +60,11 @@ def answering() -> Iterator[None]:
     try:
         yield
     finally:
-        for kind, handler in previous.items():
-            signal.signal(kind, handler)
+        # a stop while this cleans up waits for it (cut short, it left the watcher, its pipe and
+        # the hook behind), then goes to the handlers given back
+        held: list[int] = []
+        for kind in KINDS:
+            signal.signal(kind, lambda number, frame: held.append(number))
         signal.set_wakeup_fd(waking)
         os.write(wake, bytes([DONE]))
         watcher.join()
@@ -70,6 +73,10 @@ def answering() -> Iterator[None]:
         sys.unraisablehook = report
         ASKED.clear()
         SAID.clear()
+        for kind, handler in previous.items():
+            signal.signal(kind, handler)
+        for number in dict.fromkeys(held):
+            signal.raise_signal(number)
 
 
 def interrupt_on_stops(woken: int) -> None:
