@@ -37,7 +37,6 @@ from .readers.raw import ORDER_RAW, release_records
 from .reports import Charts, chart_hooks, write_reports
 from .schema import TableDoc, apply_comments, breaches, load_schema, published_tables
 from .scratch import Scratch, new_scratch, remove_scratch
-from .swap import deferred_interrupts, deliver_signals
 from .text import utf8_text
 from .workers import IN_PROCESS, Runner
 
@@ -262,7 +261,7 @@ def cleanup(scratch: Scratch | None) -> None:
     anything (when it can: the error being reported may be that it cannot)."""
     if scratch is not None:
         # a second stop waits for it, and adds nothing to what is reported
-        with deferred_interrupts(deliver=False), contextlib.suppress(OSError):
+        with stops.deferred_interrupts(deliver=False), contextlib.suppress(OSError):
             remove_scratch(scratch)
 
 
@@ -483,7 +482,7 @@ def build(settings: Settings, log: Log = print, runner: Runner = IN_PROCESS) -> 
                 check_phase(con, settings, log)
                 run, orders, recorded = record_phase(con, models, settings, log)
                 reports = report_phase(con, scratch, charts, reports_dir, log)
-            deliver_signals(publish_phase(attempt, settings, docs, highest_run_id, log))
+            stops.deliver_signals(publish_phase(attempt, settings, docs, highest_run_id, log))
     return BuildResult(
         warehouse=live,
         reports=[reports_dir / path.name for path in reports],

@@ -332,9 +332,7 @@ def last_line(line: str, code: int, error: bool = True) -> int:
     """Print the command's last line, how the build ended, and return `code`. A stop that comes
     while it is printed waits until it is noted as said (`stops.said`): from then on a stop only
     sets the exit code, and never adds a line that contradicts this one."""
-    from .swap import deferred_interrupts
-
-    with deferred_interrupts():
+    with stops.deferred_interrupts():
         print(line, file=sys.stderr if error else sys.stdout, flush=True)
         stops.said()
     return code
@@ -344,11 +342,10 @@ def stopped(published_run: int | None) -> int:
     """The line and exit code of a build stopped by Ctrl-C (130) or SIGTERM (143)."""
     word = "terminated" if stops.terminated() else "interrupted"
     if published_run is None:
-        return last_line(f"error: {word}; the published warehouse and reports are as they were", stops.exit_code())
-    return last_line(
-        f"error: {word} after run {published_run} was published: the warehouse and reports are this build's",
-        stops.exit_code(),
-    )
+        line = f"error: {word}; the published warehouse and reports are as they were"
+    else:
+        line = f"error: {word} after run {published_run} was published: the warehouse and reports are this build's"
+    return last_line(line, stops.exit_code())
 
 
 def main(argv: list[str] | None = None, *, runner: Runner | None = None) -> int:
@@ -392,7 +389,6 @@ def run(argv: list[str] | None, *, runner: Runner | None = None) -> int:
             return last_line(f"error: {one_line(f'{path}: no such file')}", 1)
     # at once, before the imports and the workers' start: what is built, from what, and where
     print(one_line(building(settings)), flush=True)
-    from .swap import deferred_interrupts
     from .workers import InProcess, Workers
 
     command = runner is None  # else a caller's process, which lives on after this build
@@ -408,7 +404,7 @@ def run(argv: list[str] | None, *, runner: Runner | None = None) -> int:
             # a signal raised inside DuckDB's module initialisation aborts the process: held back
             # until the import is done (a handler that only notes it: blocking it in this thread
             # would not do, as the workers' threads may take it)
-            with deferred_interrupts():
+            with stops.deferred_interrupts():
                 from .building import build  # the imports, after --help has had its turn
 
             if command:

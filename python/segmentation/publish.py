@@ -42,8 +42,8 @@ from .manifest import (
     written_files,
 )
 from .scratch import Scratch, remove_empty, remove_scratch, remove_tree, stale_scratch
-from .stops import raise_if_asked
-from .swap import deferred_interrupts, exchange, finish_exchange, fsync_dir, replace_file, swap_reports
+from .stops import deferred_interrupts, raise_if_asked
+from .swap import exchange, finish_exchange, fsync_dir, replace_file, swap_reports
 from .text import is_utf8
 
 # --- paths the user gave ---------------------------------------------------------------------

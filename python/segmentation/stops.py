@@ -14,11 +14,12 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from functools import partial
 from typing import Any, Protocol
 
+Handler = Callable[[int, Any], Any] | int | signal.Handlers | None  # as signal.signal takes and gives
 KINDS = (signal.SIGINT, *((signal.SIGTERM,) if hasattr(signal, "SIGTERM") else ()))
 # The stop signals received since `answering` began, in order.
 ASKED: list[int] = []
@@ -62,21 +63,42 @@ def answering() -> Iterator[None]:
     finally:
         # a stop while this cleans up waits for it (cut short, it left the watcher, its pipe and
         # the hook behind), then goes to the handlers given back
-        held: list[int] = []
-        for kind in KINDS:
-            signal.signal(kind, lambda number, frame: held.append(number))
-        signal.set_wakeup_fd(waking)
-        os.write(wake, bytes([DONE]))
-        watcher.join()
-        os.close(wake)
-        os.close(woken)
-        sys.unraisablehook = report
-        ASKED.clear()
-        SAID.clear()
-        for kind, handler in previous.items():
+        with deferred_interrupts(restore=previous):
+            signal.set_wakeup_fd(waking)
+            os.write(wake, bytes([DONE]))
+            watcher.join()
+            os.close(wake)
+            os.close(woken)
+            sys.unraisablehook = report
+            ASKED.clear()
+            SAID.clear()
+
+
+@contextmanager
+def deferred_interrupts(deliver: bool = True, restore: Mapping[int, Handler] | None = None) -> Iterator[list[int]]:
+    """Ctrl-C and SIGTERM wait until the block is done (the pair is never left half swapped by
+    them; a SIGKILL is repaired by the next build). Yields the list of the signals received
+    meanwhile; they are raised again once the block is done, or, with `deliver` false, when
+    the caller is ready to. The handlers found are put back, or those of `restore`. In the
+    main thread only (elsewhere signals reach no Python code)."""
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+    found = {kind: signal.signal(kind, lambda number, frame: received.append(number)) for kind in KINDS}
+    try:
+        yield received
+    finally:
+        for kind, handler in (found if restore is None else restore).items():
             signal.signal(kind, handler)
-        for number in dict.fromkeys(held):
-            signal.raise_signal(number)
+    if deliver:
+        deliver_signals(received)
+
+
+def deliver_signals(received: list[int]) -> None:
+    """Raise the signals a `deferred_interrupts` block held back, as if they came now."""
+    for number in dict.fromkeys(received):
+        signal.raise_signal(number)
 
 
 def interrupt_on_stops(woken: int) -> None:
@@ -95,7 +117,7 @@ def interrupt_on_stops(woken: int) -> None:
 @contextmanager
 def interrupting(con: Interruptible) -> Iterator[None]:
     """In the block, a stop interrupts `con`'s query at once (within `answering`); not around
-    work a stop must let finish (publishing holds signals back instead: `swap.deferred_interrupts`)."""
+    work a stop must let finish (publishing holds signals back instead: `deferred_interrupts`)."""
     INTERRUPTED_BY_STOPS.append(con)
     try:
         yield

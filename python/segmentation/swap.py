@@ -1,6 +1,6 @@
 """Putting a build in place of the live pair: the reports folders exchanged in one step (an
 atomic exchange where the system has one, three renames where it has not, repaired after a
-stop), the warehouse renamed over the live one, and Ctrl-C and SIGTERM held back meanwhile."""
+stop), the warehouse renamed over the live one (Ctrl-C and SIGTERM held back meanwhile: `stops`)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,9 @@ import ctypes
 import errno
 import os
 import shutil
-import signal
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import PipelineError
-from .stops import KINDS
 
 
 def aside_path(path: Path) -> Path:
@@ -47,32 +42,6 @@ def swap_reports(staged: Path, reports_dir: Path) -> None:
             shutil.copy2(hidden, staged / hidden.name)
     exchange(staged, reports_dir)
     fsync_dir(reports_dir.parent)
-
-
-@contextmanager
-def deferred_interrupts(deliver: bool = True) -> Iterator[list[int]]:
-    """Ctrl-C and SIGTERM wait until the block is done: the pair is never left half swapped by
-    them (a SIGKILL is repaired by the next build). Yields the list of the signals received
-    meanwhile; they are raised again once the block is done, or, with `deliver` false, when
-    the caller is ready to. In the main thread only (elsewhere signals reach no Python code)."""
-    received: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield received
-        return
-    previous = {kind: signal.signal(kind, lambda number, frame: received.append(number)) for kind in KINDS}
-    try:
-        yield received
-    finally:
-        for kind, handler in previous.items():
-            signal.signal(kind, handler)
-    if deliver:
-        deliver_signals(received)
-
-
-def deliver_signals(received: list[int]) -> None:
-    """Raise the signals a `deferred_interrupts` block held back, as if they came now."""
-    for number in dict.fromkeys(received):
-        signal.raise_signal(number)
 
 
 # --- exchanging two paths --------------------------------------------------------------------

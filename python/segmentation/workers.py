@@ -28,7 +28,7 @@ from functools import partial
 from typing import Any
 
 from .errors import PipelineError
-from .swap import deferred_interrupts
+from .stops import deferred_interrupts
 
 CLUSTERING = "segmentation.clustering"
 CHARTS = "segmentation.charts"
