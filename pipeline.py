@@ -12,11 +12,10 @@ STOPPED = "error: {}; the published warehouse and reports are as they were"
 try:  # Ctrl-C or SIGTERM while the command is still being imported: one line, nothing built
     import signal
 
-    handed_over = False  # once `main` has the signals (it gives them back when it ends)
-
     def stopped_while_starting(number: int, frame: object) -> None:
         word, code = ("terminated", 143) if number == signal.SIGTERM else ("interrupted", 130)
-        if not handed_over:  # after `main`, the build has said how it ended
+        stops = sys.modules.get("segmentation.stops")
+        if not (stops and stops.ANSWERED):  # once `main` has answered, the build has said how it ended
             print(STOPPED.format(word), file=sys.stderr)
         sys.exit(code)
 
@@ -31,5 +30,4 @@ except KeyboardInterrupt:
 __all__ = ["main", "parse_args"]
 
 if __name__ == "__main__":
-    handed_over = True
     sys.exit(main())

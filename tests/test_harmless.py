@@ -466,6 +466,28 @@ def test_a_stop_interrupts_the_registered_connections_query_wherever_it_runs():
     assert done.stdout.splitlines() == ["['InterruptException'] True True", "[] -1 default_int_handler"]
 
 
+# Loaded at the command's start (a sitecustomize on its path): Ctrl-C while `main` sets up its
+# answer to stops, before its handlers are in place (pipeline.py's still are).
+CTRL_C_AS_MAIN_TAKES_THE_SIGNALS = """
+import os, signal, types
+import segmentation.stops
+
+def pipe_then_interrupted():
+    os.kill(os.getpid(), signal.SIGINT)
+    return os.pipe()
+
+segmentation.stops.os = types.SimpleNamespace(**{**vars(os), "pipe": pipe_then_interrupted})
+"""
+
+
+@pytest.mark.usefixtures("published")
+def test_a_stop_as_main_takes_the_signals_over_is_one_line(settings, tmp_path):
+    before = fingerprint(settings.warehouse_path, settings.reports_dir)
+    env = with_sitecustomize(tmp_path, CTRL_C_AS_MAIN_TAKES_THE_SIGNALS)
+    done = subprocess.run(command(settings), capture_output=True, text=True, env=env, timeout=180)
+    assert_stopped_before_publishing(done, signal.SIGINT, settings, before)
+
+
 def test_a_stop_as_the_command_gives_the_signals_back_leaves_nothing_behind(tmp_path):
     """Ctrl-C while `main` cleans up its signal handling (as it tells the watcher to end), in a
     process that calls `main` itself: the stop reaches the caller's handler once that is done."""

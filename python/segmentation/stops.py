@@ -26,6 +26,9 @@ ASKED: list[int] = []
 # Not empty once the command has said how the build ended (`said`): a stop after that only sets
 # the exit code; before it, the stop's own line says what happened.
 SAID: list[bool] = []
+# Not empty once `answering` has ended: the command has said how it ended (a handler of the
+# caller's, such as pipeline.py's, then has nothing to add).
+ANSWERED: list[bool] = []
 
 
 class Interruptible(Protocol):  # a DuckDB connection (not imported here: the command starts without DuckDB)
@@ -51,13 +54,16 @@ def answering() -> Iterator[None]:
         return
     ASKED.clear()
     SAID.clear()
-    previous = {kind: signal.signal(kind, stop) for kind in KINDS}
-    report, sys.unraisablehook = sys.unraisablehook, partial(unraisable, sys.unraisablehook)
+    ANSWERED.clear()
     woken, wake = os.pipe()
     os.set_blocking(wake, False)  # the signal handler's write never blocks
-    waking = signal.set_wakeup_fd(wake, warn_on_full_buffer=False)
     watcher = threading.Thread(target=interrupt_on_stops, args=(woken,), name="stops", daemon=True)
     watcher.start()
+    waking = signal.set_wakeup_fd(wake, warn_on_full_buffer=False)
+    report, sys.unraisablehook = sys.unraisablehook, partial(unraisable, sys.unraisablehook)
+    # last, just before the block whose `finally` gives them back: a stop during the setup above
+    # is still the caller's to answer
+    previous = {kind: signal.signal(kind, stop) for kind in KINDS}
     try:
         yield
     finally:
@@ -72,6 +78,7 @@ def answering() -> Iterator[None]:
             sys.unraisablehook = report
             ASKED.clear()
             SAID.clear()
+            ANSWERED.append(True)
 
 
 @contextmanager
