@@ -480,14 +480,6 @@ segmentation.stops.os = types.SimpleNamespace(**{**vars(os), "pipe": pipe_then_i
 """
 
 
-@pytest.mark.usefixtures("published")
-def test_a_stop_as_main_takes_the_signals_over_is_one_line(settings, tmp_path):
-    before = fingerprint(settings.warehouse_path, settings.reports_dir)
-    env = with_sitecustomize(tmp_path, CTRL_C_AS_MAIN_TAKES_THE_SIGNALS)
-    done = subprocess.run(command(settings), capture_output=True, text=True, env=env, timeout=180)
-    assert_stopped_before_publishing(done, signal.SIGINT, settings, before)
-
-
 def test_a_stop_as_the_command_gives_the_signals_back_leaves_nothing_behind(tmp_path):
     """Ctrl-C while `main` cleans up its signal handling (as it tells the watcher to end), in a
     process that calls `main` itself: the stop reaches the caller's handler once that is done."""
@@ -582,9 +574,14 @@ segmentation.workers.Workers.end_workers = interrupted_again
 
 
 @pytest.mark.usefixtures("published")
-def test_a_second_ctrl_c_while_the_workers_stop_still_ends_the_command(settings, tmp_path):
+@pytest.mark.parametrize(
+    "hook",
+    [CTRL_C_AS_MAIN_TAKES_THE_SIGNALS, CTRL_C_TWICE],
+    ids=["as-main-takes-the-signals-over", "again-while-the-workers-stop"],
+)
+def test_a_ctrl_c_between_the_commands_steps_is_one_line(settings, tmp_path, hook):
     before = fingerprint(settings.warehouse_path, settings.reports_dir)
-    env = with_sitecustomize(tmp_path, CTRL_C_TWICE)
+    env = with_sitecustomize(tmp_path, hook)
     done = subprocess.run(command(settings), capture_output=True, text=True, env=env, timeout=120)
     assert_stopped_before_publishing(done, signal.SIGINT, settings, before)
 
