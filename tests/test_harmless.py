@@ -358,6 +358,37 @@ def test_a_signal_while_duckdb_is_imported_waits_for_the_import(settings, tmp_pa
     assert fingerprint(settings.warehouse_path, settings.reports_dir) == before
 
 
+# Loaded at the command's start: just after a worker process is started, and before it is sent
+# what to run, another thread sends `sig` to the command's process alone.
+SIGNAL_AS_A_WORKER_STARTS = """
+import multiprocessing.util, os, signal, threading, time
+
+spawn = multiprocessing.util.spawnv_passfds
+
+def spawned_then_signalled(path, args, passfds):
+    pid = spawn(path, args, passfds)
+    if "spawn_main" in str(args):
+        multiprocessing.util.spawnv_passfds = spawn
+        sender = threading.Thread(target=os.kill, args=(os.getpid(), {sig}))
+        sender.start()
+        sender.join()
+        time.sleep(0.1)
+    return pid
+
+multiprocessing.util.spawnv_passfds = spawned_then_signalled
+"""
+
+
+@pytest.mark.usefixtures("published")
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_stop_as_a_worker_starts_waits_until_it_is_started(settings, tmp_path, sig):
+    """Cut off between its start and being told what to run, a worker printed a traceback."""
+    before = fingerprint(settings.warehouse_path, settings.reports_dir)
+    env = with_sitecustomize(tmp_path, SIGNAL_AS_A_WORKER_STARTS.format(sig=int(sig)))
+    done = subprocess.run(command(settings), capture_output=True, text=True, env=env, timeout=180)
+    assert_stopped_before_publishing(done, sig, settings, before)
+
+
 # A stop Python drops: the handler's KeyboardInterrupt raised where nothing can catch it (in a
 # __del__, as in a callback the garbage collector runs during an import), at `where`'s call.
 DROPPED_STOP = """

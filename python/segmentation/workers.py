@@ -64,8 +64,10 @@ class Workers:
                 self.pools[module] = ProcessPoolExecutor(
                     1, mp_context=context, initializer=start_worker, initargs=(module,)
                 )
-                with signals_held(signal.SIGINT):  # not SIGTERM: `stop` ends workers with it
-                    self.pids[module] = self.pools[module].submit(os.getpid)  # starts the process now
+                # starts the process now. A stop waits until it has its instructions: cut off
+                # between its start and them, it printed a traceback ("Ran out of input").
+                with deferred_interrupts(), signals_held(signal.SIGINT):
+                    self.pids[module] = self.pools[module].submit(os.getpid)
         except BaseException:
             self.stop()
             raise
@@ -131,8 +133,9 @@ class Workers:
 @contextmanager
 def signals_held(*signals: int) -> Iterator[None]:
     """Block `signals` in this thread for the block; they are delivered when it ends. Around a
-    worker's start (Ctrl-C only): the worker inherits the block, so a Ctrl-C while it imports
-    never prints its traceback (it leaves Ctrl-C to the command anyway)."""
+    worker's start (Ctrl-C only, as `stop` ends workers with SIGTERM): the worker inherits the
+    block, so a Ctrl-C while it imports never prints its traceback (it leaves Ctrl-C to the
+    command anyway). This process's other threads may still take them (`deferred_interrupts`)."""
     if not hasattr(signal, "pthread_sigmask"):  # Windows
         yield
         return
