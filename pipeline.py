@@ -5,6 +5,7 @@ python pipeline.py [--input PATH] [--warehouse PATH] [--reports DIR] [--k N|auto
                    [--features income,spending[,age]] [--strict] ...   (--help lists all)
 """
 
+import os
 import sys
 
 STOPPED = "error: {}; the published warehouse and reports are as they were"
@@ -15,8 +16,16 @@ try:  # Ctrl-C or SIGTERM while the command is still being imported: one line, n
     def stopped_while_starting(number: int, frame: object) -> None:
         word, code = ("terminated", 143) if number == signal.SIGTERM else ("interrupted", 130)
         stops = sys.modules.get("segmentation.stops")
-        if not (stops and stops.ANSWERED):  # once `main` has answered, the build has said how it ended
-            print(STOPPED.format(word), file=sys.stderr)
+        if stops and stops.ANSWERED:
+            # `main` has said how the build ended and the interpreter is exiting: the stop sets the
+            # exit code alone (raised here, in an exit handler, it printed a traceback instead)
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except (OSError, ValueError):  # a closed pipe or stream: nothing more to say there
+                    pass
+            os._exit(code)
+        print(STOPPED.format(word), file=sys.stderr)
         sys.exit(code)
 
     if __name__ == "__main__":  # until `main` takes the signals over

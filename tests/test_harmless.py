@@ -636,14 +636,28 @@ segmentation.cli.{function} = then_terminated
 """
 
 
+# ... and as the interpreter exits, after `main` (among the exit handlers of the libraries)
+SIGTERM_AT_EXIT = """
+import atexit, os, signal, sys
+
+if sys.argv[0].endswith("pipeline.py"):
+    atexit.register(os.kill, os.getpid(), signal.SIGTERM)
+"""
+
+
 @pytest.mark.usefixtures("published")
 @pytest.mark.parametrize(
-    "function",
-    ["main", "run", "say_done"],
-    ids=["once-main-gave-the-signals-back", "before-main-gives-them-back", "once-the-run-line-is-printed"],
+    "hook",
+    [*(SIGTERM_AFTER.format(function=function) for function in ("main", "run", "say_done")), SIGTERM_AT_EXIT],
+    ids=[
+        "once-main-gave-the-signals-back",
+        "before-main-gives-them-back",
+        "once-the-run-line-is-printed",
+        "as-the-interpreter-exits",
+    ],
 )
-def test_a_signal_after_the_build_has_said_how_it_ended_says_nothing_false(settings, tmp_path, function):
-    env = with_sitecustomize(tmp_path, SIGTERM_AFTER.format(function=function))
+def test_a_signal_after_the_build_has_said_how_it_ended_says_nothing_false(settings, tmp_path, hook):
+    env = with_sitecustomize(tmp_path, hook)
     done = subprocess.run(command(settings), capture_output=True, text=True, env=env, timeout=180)
     assert done.returncode == 143
     assert done.stdout.splitlines()[-1].startswith("Done in ")
