@@ -683,6 +683,48 @@ def test_sigterm_while_publishing_waits_for_the_pair_and_says_so(settings):
     assert scratch_left(settings) == []
 
 
+# A program's process (a notebook, a service) builds twice with `build`; a Ctrl-C comes while
+# the first build imports matplotlib (its first chart), inside one of matplotlib's own modules.
+STOPPED_IN_A_LIBRARY_IMPORT_THEN_BUILT_AGAIN = """
+import importlib.abc, os, signal, sys
+from pathlib import Path
+from segmentation import Interrupted, Settings, build
+
+class CtrlCInside(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "matplotlib.ticker":
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+
+settings = Settings(warehouse_path=Path(sys.argv[1]), reports_dir=Path(sys.argv[2]))
+sys.meta_path.insert(0, CtrlCInside())
+try:
+    build(settings, log=lambda line: None)
+except Interrupted:
+    print("stopped")
+print(build(settings, log=lambda line: None).customers)
+"""
+
+
+def test_a_stop_while_a_library_is_imported_leaves_the_next_build_in_the_process_working(settings):
+    """Cut short, the import left matplotlib half imported: every later build of the process
+    failed ("module 'matplotlib' has no attribute 'get_data_path'")."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            STOPPED_IN_A_LIBRARY_IMPORT_THEN_BUILT_AGAIN,
+            str(settings.warehouse_path),
+            str(settings.reports_dir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "stopped\n200\n", "")
+
+
 # --- paths whose bytes are not UTF-8 -----------------------------------------------------------
 
 

@@ -19,12 +19,14 @@ import importlib
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager, suppress
 from functools import partial
+from types import ModuleType
 from typing import Any
 
 from .errors import PipelineError
@@ -168,7 +170,17 @@ def end_with_parent() -> None:
 
 
 def call_by_name(module: str, function: str, *args: Any) -> Any:
-    return getattr(importlib.import_module(module), function)(*args)
+    return getattr(imported(module), function)(*args)
+
+
+def imported(module: str) -> ModuleType:
+    """`module`, imported on its first call. A stop meanwhile waits for the import (a second or
+    so): cut short, it left a library half imported, and every later build in the process
+    failed on it ("module 'matplotlib' has no attribute ..."), as in a notebook's kernel."""
+    if module not in sys.modules:
+        with deferred_interrupts():
+            importlib.import_module(module)
+    return sys.modules[module]
 
 
 Runner = InProcess | Workers
