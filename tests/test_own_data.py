@@ -255,6 +255,29 @@ def test_quoted_header_names_may_hold_other_delimiters(con, tmp_path):
 
 
 @pytest.mark.parametrize(
+    ("header", "line_end"),
+    [
+        ('"Customer\r\nID",Gender,Age,Annual Income (k$),Spending Score (1-100)', "\r\n"),
+        ('CustomerID,Gender,Age,"Annual Income\n(k$)","Spending Score\n(1-100)"', "\r\n"),
+        ('"Customer\nID",Gender,Age,Annual Income (k$),Spending Score (1-100)', "\n"),
+        ('"Customer\rID",Gender,Age,Annual Income (k$),Spending Score (1-100)', "\n"),
+    ],
+    ids=["crlf in a crlf file", "excel's alt-enter", "lf in an lf file", "lone cr in an lf file"],
+)
+def test_quoted_header_names_may_hold_line_ends(con, tmp_path, header, line_end):
+    """A header cell with a line break, as spreadsheets save it: the name as written, no line
+    of it taken for a title, the data after its last line."""
+    rows = ["1,Male,19,15,39", "2,Female,21,x,81"]
+    loaded = stage_file(con, write_csv(tmp_path, line_end.join([header, *rows]) + line_end), tmp_path / "work")
+    names = con.execute("select source_name from raw_columns order by position").fetchall()
+    assert [name for (name,) in names] == next(csv.reader([header]))
+    assert [row[0] for row in customers(con)] == ["1"]
+    header_lines = 1 + header.count("\n")  # a lone CR in an LF file ends no line
+    assert rejects(con) == [(header_lines + 2, "annual_income_k 'x' is not a number")]
+    assert not [warning for warning in loaded.warnings if "the header is line" in warning]
+
+
+@pytest.mark.parametrize(
     "header, rows, kept, rejected",
     [
         # a header ending in a delimiter (a blank last column), rows with or without it

@@ -10,7 +10,7 @@ import re
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import closing
-from itertools import islice
+from itertools import chain, islice
 from pathlib import Path
 from typing import NamedTuple
 
@@ -40,6 +40,9 @@ SEP_LINE = re.compile(r"sep=(.)\1*", re.IGNORECASE)
 # A quoted field may hold line ends; one still open after this many lines is a stray quote:
 # its line is rejected and reading goes on with the next line.
 MAX_RECORD_LINES = 100
+# A header's quoted name may hold line ends too (a spreadsheet cell's Alt+Enter); one still open
+# after this many lines is a stray quote in a title: its line is read alone.
+MAX_HEADER_LINES = 10
 # Python's reader refuses a field over 131,072 characters; a field may hold a record's lines.
 csv.field_size_limit(max(csv.field_size_limit(), MAX_RECORD_LINES * (input_file.MAX_LINE_BYTES + 2)))
 
@@ -64,12 +67,21 @@ from {lines} as raw_lines
 """
 
 
+Numbered = Iterator[tuple[int, input_file.Line]]  # lines with their numbers
+
+
 class CsvHeader(NamedTuple):
     delimiter: str
     names: tuple[str, ...]
     line: int  # 2 after Excel's `sep=;` line, else 1, unless lines stand above it
     skipped: int = 0  # the non-blank lines above it that are not the header (a title)
     searched: int = 0  # when no line named the columns a build needs: the non-blank lines read
+    lines: int = 1  # the lines it spans: more when a quoted name holds line ends
+
+    @property
+    def last_line(self) -> int:
+        """The header's last line: the data follow it."""
+        return self.line + self.lines - 1
 
 
 def read_header(facts: input_file.FileFacts, is_header: Callable[[tuple[str, ...]], bool]) -> CsvHeader:
@@ -80,7 +92,7 @@ def read_header(facts: input_file.FileFacts, is_header: Callable[[tuple[str, ...
     line: up to MAX_HEADER_CHARS characters (of up to 4 bytes each) are read."""
     path = facts.path
     with closing(input_file.read_lines(facts, 4 * MAX_HEADER_CHARS)) as lines:
-        numbered = enumerate(lines, start=1)
+        numbered: Numbered = enumerate(lines, start=1)
         line, first = next(numbered, (1, None))
         if first is not None:  # a BOM the encoding named does not strip is no part of a name
             first = first._replace(text=first.text.removeprefix("\ufeff"))
@@ -97,8 +109,9 @@ def read_header(facts: input_file.FileFacts, is_header: Callable[[tuple[str, ...
         while first is not None and searched < HEADER_SEARCH_LINES:
             if first.text.strip():
                 searched += 1
+                record, numbered = quoted_record(first, line, numbered)
                 try:
-                    candidate: CsvHeader | InputError = header_line(path, first, line, hint[1] if hint else None)
+                    candidate: CsvHeader | InputError = header_line(path, record, line, hint[1] if hint else None)
                 except InputError as e:
                     candidate = e
                 opening = opening or candidate
@@ -112,19 +125,39 @@ def read_header(facts: input_file.FileFacts, is_header: Callable[[tuple[str, ...
     return opening._replace(searched=searched)
 
 
-def header_line(path: Path, read: input_file.Line, line: int, delimiter: str | None) -> CsvHeader:
-    """A line read as the header: its delimiter (`delimiter`, or the one it uses most outside
-    quoted names) and its names."""
-    if read.too_long or len(read.text) > MAX_HEADER_CHARS:
-        raise InputError(f"{path}: line {line}: the header is longer than {MAX_HEADER_CHARS:,} characters")
-    if read.problem:  # the text holds U+FFFD for its bad bytes: say which they were
-        raise InputError(f"{path}: line {line}: the header is unreadable: {read.problem}")
-    text = read.text
+def quoted_record(first: input_file.Line, line: int, numbered: Numbered) -> tuple[list[input_file.Line], Numbered]:
+    """The lines of the record that starts with `first` (line `line`): more than it when a
+    quoted name opens on it and closes on a later line, within MAX_HEADER_LINES (a stray quote
+    never closes: its line stands alone); and the numbered lines after the record."""
+    record = [first]
+    while sum(read.text.count('"') for read in record) % 2 and len(record) < MAX_HEADER_LINES:
+        following = next(numbered, None)
+        if following is None:
+            break
+        record.append(following[1])
+    if len(record) > 1 and sum(read.text.count('"') for read in record) % 2:
+        return [first], chain(enumerate(record[1:], start=line + 1), numbered)
+    return record, numbered
+
+
+def header_line(path: Path, record: list[input_file.Line], line: int, delimiter: str | None) -> CsvHeader:
+    """A record read as the header (its lines, from line `line`): its delimiter (`delimiter`,
+    or the one it uses most outside quoted names) and its names."""
+    for read in record:
+        if read.too_long or len(read.text) > MAX_HEADER_CHARS:
+            raise InputError(f"{path}: line {line}: the header is longer than {MAX_HEADER_CHARS:,} characters")
+        if read.problem:  # the text holds U+FFFD for its bad bytes: say which they were
+            raise InputError(f"{path}: line {line}: the header is unreadable: {read.problem}")
+    text = "".join(read.text + read.end for read in record[:-1]) + record[-1].text
     if "\ufffd" in text or "\x00" in text:
         raise InputError(f"{path}: line {line}: the header is not text (undecodable bytes); is this a CSV file?")
-    unquoted = re.sub(r'"(?:[^"]|"")*"', "", text)  # a quoted name may hold any delimiter
+    unquoted = re.sub(r'"(?:[^"]|"")*"', "", text)  # a quoted name may hold any delimiter or line end
     delimiter = delimiter or max(DELIMITERS, key=unquoted.count)  # ties go to the earlier, ',' first
-    return CsvHeader(delimiter, tuple(next(csv.reader([text], delimiter=delimiter), [])), line)
+    try:
+        names = tuple(next(csv.reader([text], delimiter=delimiter), []))
+    except csv.Error as e:  # a line end within an unquoted name
+        raise InputError(f"{path}: line {line}: the header cannot be read as CSV ({e})") from None
+    return CsvHeader(delimiter, names, line, lines=len(record))
 
 
 def load_csv(
@@ -155,7 +188,7 @@ def load_csv(
         if by_python:
             continue
         lines, problems, (last, records, opened) = read_part_lines(
-            con, facts, number, offset, found.line, work, "CSV", raw
+            con, facts, number, offset, found.last_line, work, "CSV", raw
         )
         part_lines.append(lines)
         copies.append((offset, problems))
@@ -212,7 +245,7 @@ def csv_records(
     a stray one: its line is rejected and the lines after it are read again, so free text
     holding quotes (`"VIP`, `monitor 27"`) never swallows the customers between them."""
     with closing(input_file.read_lines(facts)) as read:
-        numbered = islice(enumerate(read, start=1), header.line, None)
+        numbered = islice(enumerate(read, start=1), header.last_line, None)
         backlog: deque[tuple[int, input_file.Line]] = deque()  # a stray quote's lines, read again after it
         lines: list[tuple[int, input_file.Line]] = []  # the record being read
 

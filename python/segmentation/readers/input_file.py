@@ -50,6 +50,8 @@ UNDECODABLE = re.compile("[\ud800-\udfff]")
 # Control characters no text holds (tab, line ends, vertical tab and form feed are text): at
 # 1 in 10 characters of the start the file is binary; fewer are stray bytes rejecting their rows.
 CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f]")
+# A quoted field, as RFC 4180 writes it: it may hold line ends ("" is a quote within it)
+QUOTED = re.compile(rb'"(?:[^"]|"")*"')
 # Files passed by mistake, by their first bytes (Parquet's with the first byte of the Thrift
 # header after them: a text header may start `PAR1`).
 NOT_TEXT = {
@@ -250,8 +252,9 @@ def inspect(path: Path, text: bool = True, encoding: str | None = None) -> FileF
 
 
 def line_end_of(chunk: bytes) -> bytes:
-    """b"\r" when the first line end in `chunk` is a lone CR, b"\n" when it is an LF or CRLF,
-    b"" when it has none."""
+    """b"\r" when the first line end in `chunk` outside quoted fields (a header's cell may hold
+    a line end of another kind) is a lone CR, b"\n" when it is an LF or CRLF, b"" when it has none."""
+    chunk = QUOTED.sub(b"", chunk)
     cr, lf = chunk.find(b"\r"), chunk.find(b"\n")
     if cr < 0 and lf < 0:
         return b""
