@@ -155,6 +155,23 @@ def test_a_header_naming_one_column_twice_is_an_error_naming_both(con, tmp_path)
         load(con, path, tmp_path / "work")
 
 
+def test_two_columns_of_one_name_are_told_apart_by_position(con, tmp_path):
+    """The advice of the error works: a name both columns share picks neither, a position does."""
+    path = write_csv(tmp_path, "CustomerID,Gender,Age,Income,Spending,Age,Notes\n1,Male,19,15,39,99,a\n")
+    errors = [
+        ({}, "columns 3 ('Age') and 6 ('Age') both look like age; choose one with --columns age=#3"),
+        (
+            {"age": "Age"},
+            "--columns age=Age: the header names it at positions 3 and 6; choose one by its position: --columns age=#3",
+        ),
+    ]
+    for columns, error in errors:
+        with duckdb.connect() as fresh, pytest.raises(InputError, match=re.escape(error)):
+            load(fresh, path, tmp_path / "work", columns=columns)
+    stage_file(con, path, tmp_path / "work", columns={"age": "#6"})
+    assert customers(con) == [("1", "Male", 99, 15.0, 39)]
+
+
 def test_ids_and_labels_padded_with_tabs_or_unicode_spaces_are_the_same_customer(con, tmp_path):
     rows = [
         "1,Male,19,15,39",

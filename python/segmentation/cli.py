@@ -196,7 +196,8 @@ def parse_args(argv: list[str] | None) -> Settings:
         "spending_score; of an orders file order_id, order_date, amount, quantity, unit_price, "
         "currency, status, and orders.customer_id where its id column differs) to the input's "
         "header names, e.g. customer_id=Kundennummer; "
-        'a name holding a comma in double quotes: annual_income_k="Income (k$, gross)"',
+        'a name holding a comma in double quotes: annual_income_k="Income (k$, gross)"; '
+        "#N for the header's Nth column: age=#3",
     )
     parser.add_argument(
         "--encoding",

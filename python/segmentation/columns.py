@@ -82,6 +82,10 @@ def parse_mapping(text: str) -> dict[str, str]:
     return mapping
 
 
+# `--columns age=#3`: the header's third column (a name comes first: a header may be named `#3`)
+POSITION = re.compile(r"#([0-9]+)")
+
+
 class NotTheHeader(ValueError):
     """The names lack a column the build needs: they are not the header (a title may be)."""
 
@@ -121,13 +125,16 @@ def map_columns(
     for column, header in explicit.items():
         hits = [i for i, name in enumerate(names, 1) if name.strip() == header]
         hits = hits or [i for i, name in enumerate(names, 1) if normalise(name) == normalise(header)]
+        if not hits and (position := POSITION.fullmatch(header)) and 1 <= int(position[1]) <= len(names):
+            hits = [int(position[1])]
         if not hits:
             raise NotTheHeader(
                 f"--columns {column}={header}: the header has no such column (it has: {', '.join(map(repr, names))})"
             )
         if len(hits) > 1:
             raise ValueError(
-                f"--columns {column}={header}: the header names it at positions {' and '.join(map(str, hits))}"
+                f"--columns {column}={header}: the header names it at positions {' and '.join(map(str, hits))}; "
+                f"choose one by its position: --columns {column}=#{hits[0]}"
             )
         positions[column] = hits[0]
     taken = set(positions.values())
@@ -137,10 +144,10 @@ def map_columns(
         hits = [i for i, name in enumerate(names, 1) if i not in taken and normalise(name) in names_of]
         if len(hits) > 1:
             found = " and ".join(f"{i} ({names[i - 1].strip()!r})" for i in hits)
-            raise ValueError(
-                f"columns {found} both look like {column}; choose one with "
-                f"--columns {column}={names[hits[0] - 1].strip()}"
-            )
+            first = names[hits[0] - 1].strip()
+            # a name the others share picks no column: its position does
+            chosen = f"#{hits[0]}" if any(normalise(names[i - 1]) == normalise(first) for i in hits[1:]) else first
+            raise ValueError(f"columns {found} both look like {column}; choose one with --columns {column}={chosen}")
         if hits:
             positions[column] = hits[0]
             taken.add(hits[0])
