@@ -1212,5 +1212,19 @@ def test_part_files_with_different_headers_are_refused(con, tmp_path):
     folder.mkdir()
     write_csv(folder, HEADER + "\n1,Male,19,15,39\n", name="part-0.csv")
     write_csv(folder, HEADER.replace("Age", "Alter") + "\n2,Male,19,15,39\n", name="part-1.csv")
-    with pytest.raises(InputError, match=r"part-1\.csv: line 1: its header differs from that of part-0\.csv"):
+    with pytest.raises(InputError) as refused:
+        load(con, folder, tmp_path / "work")
+    names = "'Annual Income (k$)', 'Spending Score (1-100)'"
+    assert str(refused.value).endswith(
+        f"part-1.csv: line 1: its header ('CustomerID', 'Gender', 'Alter', {names}) differs from that of "
+        f"part-0.csv ('CustomerID', 'Gender', 'Age', {names}); the parts of a folder are one table's"
+    )
+
+
+def test_a_note_beside_the_parts_shows_which_file_is_not_a_part(con, tmp_path):
+    folder = tmp_path / "customers"
+    folder.mkdir()
+    write_csv(folder, "hello\n", name="README.txt")
+    write_csv(folder, HEADER + "\n1,Male,19,15,39\n", name="part-0.csv")
+    with pytest.raises(InputError, match=re.escape("differs from that of README.txt ('hello')")):
         load(con, folder, tmp_path / "work")

@@ -183,7 +183,10 @@ def load_csv(
         if number == 0:
             header = found
         elif found[:2] != header[:2]:  # the delimiter and names; a title above it may differ
-            raise InputError(f"{path}: line {found.line}: its header differs from that of {parts[0].path.name}")
+            raise InputError(
+                f"{path}: line {found.line}: its header ({shown_names(found.names)}) differs from that of "
+                f"{parts[0].path.name} ({shown_names(header.names)}); the parts of a folder are one table's"
+            )
         headers.append(found)
         if by_python:
             continue
@@ -214,6 +217,11 @@ def load_csv(
         )
     )
     return described
+
+
+def shown_names(names: tuple[str, ...], most: int = 6) -> str:
+    """A header's first names, for a message: the part that is not like the others shows."""
+    return ", ".join(map(repr, names[:most])) + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
 def field_pattern(delimiter: str) -> str:
