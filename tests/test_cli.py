@@ -101,6 +101,21 @@ def test_missing_input_file(tmp_path):
     assert done.stderr.strip() == f"error: {tmp_path / 'nope.csv'}: no such file"
 
 
+@pytest.mark.parametrize("kind", ["loop", "dangling"])
+def test_a_symbolic_link_to_nothing_is_named_so(tmp_path, capsys, kind):
+    path = tmp_path / "customers.csv"
+    if kind == "loop":  # customers.csv -> back.csv -> customers.csv
+        path.symlink_to(tmp_path / "back.csv")
+        (tmp_path / "back.csv").symlink_to(path)
+    else:  # to a file moved since
+        path.symlink_to(tmp_path / "moved" / "customers.csv")
+    done = run_command(capsys, "--input", str(path), "--warehouse", str(tmp_path / "w.duckdb"))
+    assert (done.returncode, done.stderr) == (
+        1,
+        f"error: {path}: a symbolic link to nothing (its target is missing, or the links lead back to it)\n",
+    )
+
+
 @pytest.mark.parametrize(
     ("option", "value", "message"),
     [

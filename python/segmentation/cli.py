@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from . import stops
 from .config import DUPLICATES_POLICIES, SAMPLE_INPUT, Settings
-from .errors import Interrupted, PipelineError
+from .errors import Interrupted, PipelineError, not_there
 from .features import MAX_FEATURES, parse
 from .text import one_line
 
@@ -387,7 +387,7 @@ def run(argv: list[str] | None, *, runner: Runner | None = None) -> int:
     settings = parse_args(argv)
     for path in (settings.input_path, settings.orders_path):
         if path is not None and missing_input(path):
-            return last_line(f"error: {one_line(f'{path}: no such file')}", 1)
+            return last_line(f"error: {one_line(not_there(path))}", 1)
     # at once, before the imports and the workers' start: what is built, from what, and where
     print(one_line(building(settings)), flush=True)
     from .workers import InProcess, Workers

@@ -1,5 +1,7 @@
 """Errors that stop a build. The command line prints them as one `error:` line."""
 
+from pathlib import Path
+
 
 class PipelineError(Exception):
     """A build cannot go on; the last published warehouse and reports stay as they were."""
@@ -33,3 +35,10 @@ class Interrupted(Exception):
     def __init__(self, published_run: int | None) -> None:
         super().__init__(published_run)
         self.published_run = published_run
+
+
+def not_there(path: Path) -> str:
+    """Why `path`, which does not exist, is not there: a symbolic link may lead nowhere."""
+    if path.is_symlink():
+        return f"{path}: a symbolic link to nothing (its target is missing, or the links lead back to it)"
+    return f"{path}: no such file"

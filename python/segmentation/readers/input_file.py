@@ -35,7 +35,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import NamedTuple, Protocol, TextIO
 
-from ..errors import InputError
+from ..errors import InputError, not_there
 
 CHUNK = 1 << 23
 # A line longer than this (in UTF-8, without its line end) rejects its row: it is read no
@@ -115,7 +115,7 @@ def identity(stat: os.stat_result) -> tuple[int, int, int]:
 
 def open_checked(path: Path):
     if not path.exists():
-        raise InputError(f"{path}: no such file")
+        raise InputError(not_there(path))
     if not path.is_file():
         raise InputError(f"{path}: not a file")
     try:
