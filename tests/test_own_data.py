@@ -155,6 +155,18 @@ def test_a_header_naming_one_column_twice_is_an_error_naming_both(con, tmp_path)
         load(con, path, tmp_path / "work")
 
 
+@pytest.mark.parametrize(
+    "rows",
+    [["1,Male,19,15,39", "2,Female,21,16,81"], ['1,"Ma\nle",19,15,39', "2,Female,21,16,81"]],
+    ids=["lines", "records over lines"],
+)
+def test_the_end_of_file_byte_of_old_tools_is_no_record(con, tmp_path, rows):
+    text = "\r\n".join([HEADER, *rows]) + "\r\n\x1a"
+    stage_file(con, write_csv(tmp_path, text), tmp_path / "work")
+    assert [row[0] for row in customers(con)] == ["1", "2"]
+    assert rejects(con) == []
+
+
 def test_two_columns_of_one_name_are_told_apart_by_position(con, tmp_path):
     """The advice of the error works: a name both columns share picks neither, a position does."""
     path = write_csv(tmp_path, "CustomerID,Gender,Age,Income,Spending,Age,Notes\n1,Male,19,15,39,99,a\n")

@@ -19,7 +19,7 @@ import duckdb
 from ..config import DELIMITERS
 from ..errors import InputError
 from . import input_file
-from .lines import create_raw_lines, read_part_lines
+from .lines import END_OF_FILE, create_raw_lines, read_part_lines
 from .raw import (
     CUSTOMER_RAW,
     HEADER_SEARCH_LINES,
@@ -274,7 +274,7 @@ def csv_records(
                     text = "".join(line.text + line.end for _, line in lines[:-1]) + lines[-1][1].text
                     problem = next((line.problem for _, line in lines if line.problem), None)
                     lines.clear()
-                    if fields and any(field.strip() for field in fields):
+                    if fields and any(field.strip() for field in fields) and fields != [END_OF_FILE]:
                         yield offset + number, text, fields, problem
                 return
             except (StrayQuote, csv.Error) as e:

@@ -28,12 +28,14 @@ from read_csv(
 )
 """
 
+# DOS's end-of-file byte, which old tools write after the last line: a line of it alone is no record
+END_OF_FILE = "\x1a"
 # A part's data lines (those after its header), numbered on from the previous part's; blank
-# lines are dropped (only a line starting with a space needs trimming to tell).
+# lines are dropped (only a line starting with a space needs trimming to tell), and END_OF_FILE.
 PART_LINES = """
 select rowid + 1 + {offset} as line_number, raw_line
 from {table}
-where rowid >= {header_line} and if(raw_line ^@ ' ', trim(raw_line) <> '', raw_line <> '')
+where rowid >= {header_line} and if(raw_line ^@ ' ', trim(raw_line) <> '', raw_line not in ('', chr(26)))
 """
 
 # A part's last record's line number and its number of records (a record per line here), and
