@@ -7,6 +7,7 @@ import ctypes
 import errno
 import fcntl
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -174,6 +175,36 @@ def test_the_reports_folder_keeps_hidden_files_and_refuses_foreign_ones(settings
     with pytest.raises(PipelineError, match=r"the reports folder holds notes\.txt, which no build recorded writing"):
         run_build(settings)
     assert (settings.reports_dir / "notes.txt").read_text() == "mine"
+
+
+def test_a_folder_no_build_published_is_refused_for_its_hidden_files_too(settings):
+    """A home folder, a project's: its dotfiles are the user's. Carried into the new folder,
+    they came back as copies (another owner, hard links broken, writes in progress lost)."""
+    settings.reports_dir.mkdir(parents=True)
+    (settings.reports_dir / ".bashrc").write_text("mine")
+    with pytest.raises(PipelineError, match=r"the reports folder holds \.bashrc, which no build recorded writing"):
+        run_build(settings)
+    assert [path.name for path in settings.reports_dir.iterdir()] == [".bashrc"]
+    assert not settings.warehouse_path.exists()
+
+
+def test_a_build_never_replaces_a_folder_the_current_one_is_in(settings, monkeypatch):
+    """(The current folder itself: test_trust.) Swapped out, it left the shell in a deleted folder."""
+    inside = settings.reports_dir / "work"
+    inside.mkdir(parents=True)
+    monkeypatch.chdir(inside)
+    with pytest.raises(PipelineError, match="holds the current folder, which a build would replace"):
+        run_build(settings)
+    assert inside.is_dir()
+
+
+@pytest.mark.parametrize("option", ["warehouse_path", "reports_dir"])
+def test_a_path_through_a_symlink_loop_is_one_error(settings, tmp_path, option):
+    (tmp_path / "loop").symlink_to(tmp_path / "back")
+    (tmp_path / "back").symlink_to(tmp_path / "loop")
+    path = tmp_path / "loop" / "x"
+    with pytest.raises(PipelineError, match=re.escape(f"{path}: cannot be reached (")):
+        run_build(settings, **{option: path})
 
 
 # --- the exchange each system has, forced one by one on Linux -----------------------------------

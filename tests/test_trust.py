@@ -535,7 +535,7 @@ def test_reports_at_the_root_or_the_current_folder_is_refused(settings, tmp_path
     if reports == "/":
         assert line == "error: /: the root folder cannot be the reports folder; choose a folder of its own"
     else:
-        assert line.startswith(f"error: {tmp_path / 'work'}: the reports folder holds mine.txt, which no build")
+        assert line.startswith(f"error: {tmp_path / 'work'}: holds the current folder, which a build would replace")
     assert sorted(p.name for p in (tmp_path / "work").iterdir()) == ["mine.txt"]
 
 

@@ -373,11 +373,19 @@ def missing_input(path: Path) -> bool:
         return False
 
 
+def absolute(path: Path) -> str:
+    """`path` from the root, or as given where the current folder is gone (deleted meanwhile)."""
+    try:
+        return os.path.abspath(path)
+    except OSError:
+        return str(path)
+
+
 def building(settings: Settings) -> str:
     """The command's first line: the input files and the warehouse and reports it builds."""
     inputs = [str(path) for path in (settings.input_path, settings.orders_path) if path is not None]
     return (
-        f"Building {os.path.abspath(settings.warehouse_path)} and {os.path.abspath(settings.reports_dir)}/ "
+        f"Building {absolute(settings.warehouse_path)} and {absolute(settings.reports_dir)}/ "
         f"from {' and '.join(inputs)}"
     )
 
@@ -425,7 +433,7 @@ def run(argv: list[str] | None, *, runner: Runner | None = None) -> int:
 
 def say_done(result: BuildResult, settings: Settings) -> int:
     """Print the run line of a published build; its exit code."""
-    reports = os.path.abspath(settings.reports_dir)  # the default is relative to the current folder
+    reports = absolute(settings.reports_dir)  # the default is relative to the current folder
     rows = (
         f"{result.rejected_rows:,} of {result.data_rows:,} rows rejected"
         f"{differing_ids(result.ids_with_differing_rows, settings.duplicates)}, "

@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import replace
 from pathlib import Path
 
@@ -52,7 +53,9 @@ from .text import is_utf8
 def resolve_paths(warehouse: Path, reports_dir: Path) -> tuple[Path, Path]:
     """Absolute, `~` expanded, symlinks followed (a symlinked reports folder or warehouse is
     published through: the link stays and points at the new content). Refuses what cannot work."""
-    live, reports = (Path(os.path.expanduser(p)).resolve() for p in (warehouse, reports_dir))
+    live, reports = (
+        resolved(path, option) for path, option in ((warehouse, "--warehouse"), (reports_dir, "--reports"))
+    )
     for path, option in ((live, "--warehouse"), (reports, "--reports")):
         if not is_utf8(path):
             raise PipelineError(
@@ -68,7 +71,24 @@ def resolve_paths(warehouse: Path, reports_dir: Path) -> tuple[Path, Path]:
         raise PipelineError(f"{reports}: is a file, not a folder; choose a folder for --reports")
     if live == reports or reports in live.parents:
         raise PipelineError(f"{live}: the warehouse cannot be inside the reports folder {reports}")
+    with suppress(OSError):  # a current folder that is gone holds nothing
+        here = Path.cwd()
+        if reports == here or reports in here.parents:
+            raise PipelineError(
+                f"{reports}: holds the current folder, which a build would replace with the reports "
+                "(a build replaces the whole folder); choose a folder of its own for --reports"
+            )
     return live, reports
+
+
+def resolved(path: Path, option: str) -> Path:
+    """`path` absolute, `~` expanded, symlinks followed; one that cannot be (a folder on the way
+    that cannot be entered, links in a loop) is refused."""
+    try:
+        return Path(os.path.expanduser(path)).resolve()
+    except (OSError, RuntimeError) as e:  # RuntimeError: a symlink loop, before Python 3.13
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else "its symbolic links lead back to themselves"
+        raise PipelineError(f"{path}: cannot be reached ({reason}); choose another {option}") from None
 
 
 # --- before a build: the pair as the last build left it --------------------------------------
