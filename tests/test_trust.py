@@ -7,12 +7,14 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
 import threading
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -261,12 +263,23 @@ def test_another_duckdb_database_is_not_replaced(settings, capsys):
     assert not settings.reports_dir.exists()
 
 
-def test_a_file_that_is_no_database_is_not_replaced(settings):
+@pytest.mark.parametrize("kind", ["csv", "sqlite"])
+def test_a_file_that_is_no_database_is_not_replaced(settings, tmp_path, monkeypatch, kind):
+    """Nor read: DuckDB would download and load an extension (into the home folder) to open a
+    SQLite file."""
     settings.warehouse_path.parent.mkdir(parents=True)
-    settings.warehouse_path.write_text("CustomerID,Gender\n")
-    with pytest.raises(PipelineError, match="not a DuckDB database this pipeline can replace"):
+    if kind == "csv":
+        settings.warehouse_path.write_text("CustomerID,Gender\n")
+    else:
+        with closing(sqlite3.connect(settings.warehouse_path)) as con:
+            con.execute("create table customers (id)")
+            con.commit()
+    before = fingerprint(settings.warehouse_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    with pytest.raises(PipelineError, match=re.escape("not a DuckDB database (another kind of file)")):
         run_build(settings)
-    assert settings.warehouse_path.read_text() == "CustomerID,Gender\n"
+    assert fingerprint(settings.warehouse_path) == before
+    assert not (tmp_path / "home").exists()
 
 
 @pytest.mark.usefixtures("published")
