@@ -376,6 +376,28 @@ def test_a_kill_while_publishing_leaves_a_consistent_pair(settings, name, when):
 
 
 @pytest.mark.usefixtures("published")
+def test_a_kill_between_the_swaps_is_repaired_by_the_next_build_into_that_folder(settings, tmp_path):
+    """A build of the same warehouse into another reports folder meanwhile leaves the stopped
+    pair to it, and never hands out the run id the stopped build published there."""
+    done = publishing_stopped(settings, kill_hook("replace_file", "before"))
+    assert (done.returncode, warehouse_run(settings), reports_run(settings)) == (-signal.SIGKILL, 1, 2)
+    elsewhere = replace(settings, reports_dir=tmp_path / "other-reports")
+    lines: list[str] = []
+    build(elsewhere, log=lines.append)
+    assert [line for line in lines if "warning" in line] == [
+        f"  warning: {settings.reports_dir}: a build of this warehouse was stopped while publishing its "
+        "reports there; the next build into that folder repairs them"
+    ]
+    assert warehouse_run(settings) == reports_run(elsewhere) == 3
+    lines.clear()
+    build(settings, log=lines.append)
+    assert "  warning: the reports are of run 2, the warehouse of run 3; this build replaces both" in lines
+    assert warehouse_run(settings) == reports_run(settings) == 4
+    assert query(settings.warehouse_path, "select run_id from pipeline_runs order by 1") == [(1,), (3,), (4,)]
+    assert scratch_left(settings) == []
+
+
+@pytest.mark.usefixtures("published")
 @pytest.mark.parametrize("renames", [1, 2])
 def test_a_kill_inside_the_three_renames_exchange_is_repaired(settings, renames):
     hook = f"""

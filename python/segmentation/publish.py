@@ -99,6 +99,16 @@ def recover_pair(live: Path, reports_dir: Path, timeout_s: float, ours: set[str]
     publishing it, then clear what stopped builds left (we hold both build locks). Returns the
     highest run id handed out so far."""
     stale = stale_scratch(live, reports_dir)
+    # A build of this warehouse stopped while publishing into another reports folder: that pair
+    # is the next build into that folder's to repair (it holds that folder's lock); here the
+    # run that build may have published there counts, so that no id is handed out twice.
+    elsewhere = [scratch.reports_dir for scratch in stale if scratch.reports_dir != reports_dir]
+    stale = [scratch for scratch in stale if scratch.reports_dir == reports_dir]
+    for folder in dict.fromkeys(elsewhere):
+        log(
+            f"  warning: {folder}: a build of this warehouse was stopped while publishing its reports "
+            "there; the next build into that folder repairs them"
+        )
     for scratch in stale:
         finish_exchange(scratch.staged, reports_dir)
     current = read_manifest(reports_dir)
@@ -147,7 +157,8 @@ def recover_pair(live: Path, reports_dir: Path, timeout_s: float, ours: set[str]
         remove_scratch(scratch)
     remove_empty(live, reports_dir)
     check_reports_folder(reports_dir, current)
-    return max(live_run, current.highest_run_id if current else 0)
+    published_elsewhere = [manifest.highest_run_id for folder in elsewhere if (manifest := read_manifest(folder))]
+    return max(live_run, current.highest_run_id if current else 0, *published_elsewhere)
 
 
 # --- publishing ------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ class Scratch:
     folder: Path
     staged: Path
     staged_mode: int  # what the reports folder becomes on a first publication: the umask's
+    reports_dir: Path  # the reports folder it publishes into (`staged` stands beside it)
 
     @property
     def database(self) -> Path:
@@ -73,9 +74,9 @@ def new_scratch(live: Path, reports_dir: Path) -> Scratch:
                 ) from None
             raise
         mode = 0o777 & ~current_umask()
-        record = {"warehouse": str(live), "staged": str(staged), "staged_mode": mode}
+        record = {"warehouse": str(live), "staged": str(staged), "staged_mode": mode, "reports": str(reports_dir)}
         (folder / SCRATCH_RECORD).write_text(json.dumps(record), encoding="utf-8")
-        return Scratch(folder, staged, mode)
+        return Scratch(folder, staged, mode, reports_dir)
 
 
 def current_umask() -> int:
@@ -95,9 +96,9 @@ def stale_scratch(live: Path, reports_dir: Path) -> list[Scratch]:
         try:
             record = json.loads((folder / SCRATCH_RECORD).read_text(encoding="utf-8"))
             if record["warehouse"] == str(live):
-                found.append(
-                    (folder.stat().st_mtime_ns, Scratch(folder, Path(record["staged"]), int(record["staged_mode"])))
-                )
+                staged = Path(record["staged"])
+                reports = Path(record.get("reports") or staged.with_name(staged.name[1:].rpartition(".building-")[0]))
+                found.append((folder.stat().st_mtime_ns, Scratch(folder, staged, int(record["staged_mode"]), reports)))
         except (OSError, ValueError, KeyError, TypeError):
             continue
     return [scratch for _, scratch in sorted(found, key=lambda pair: pair[0])]
