@@ -280,6 +280,21 @@ def test_a_file_that_is_no_database_is_not_replaced(settings, tmp_path, monkeypa
         run_build(settings)
     assert fingerprint(settings.warehouse_path) == before
     assert not (tmp_path / "home").exists()
+    assert sorted(path.name for path in settings.warehouse_path.parent.iterdir()) == [settings.warehouse_path.name]
+
+
+def test_a_warehouse_inside_a_folder_input_is_refused_before_anything_is_written(settings, tmp_path):
+    """Its lock file and the warehouse would be read as parts of the input, by every later build."""
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    (parts / "part-0.csv").write_bytes(SAMPLE_INPUT.read_bytes())
+    inside = replace(settings, input_path=parts, warehouse_path=parts / "mall.duckdb")
+    with pytest.raises(
+        PipelineError,
+        match=re.escape(f"{parts / 'mall.duckdb'}: the warehouse cannot be inside the input folder {parts}"),
+    ):
+        run_build(inside)
+    assert [path.name for path in parts.iterdir()] == ["part-0.csv"]
 
 
 @pytest.mark.usefixtures("published")

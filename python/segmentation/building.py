@@ -459,7 +459,9 @@ def publish_phase(
 def build(settings: Settings, log: Log = print, runner: Runner = IN_PROCESS) -> BuildResult:
     """`runner`: where K-Means and the charts run (`workers`): here by default."""
     started_clock, started = time.perf_counter(), datetime.now(UTC)
-    live, reports_dir = resolve_paths(settings.warehouse_path, settings.reports_dir)
+    live, reports_dir = resolve_paths(
+        settings.warehouse_path, settings.reports_dir, (settings.input_path, settings.orders_path)
+    )
     settings = replace(settings, warehouse_path=live, reports_dir=reports_dir)
     with stopped_cleanly(settings) as attempt:
         # inside: reading the models parses them with DuckDB, which a Ctrl-C interrupts too

@@ -136,8 +136,6 @@ def live_warehouse(live: Path, timeout_s: float) -> Iterator[duckdb.DuckDBPyConn
     if not live.exists():
         yield None
         return
-    if not is_duckdb_file(live):
-        raise PipelineError(f"{live}: not a DuckDB database (another kind of file); choose another --warehouse")
     con = without_writer(
         live,
         timeout_s,

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import suppress
 from dataclasses import replace
 from pathlib import Path
@@ -31,7 +31,7 @@ import duckdb
 
 from .db import quote_ident, wal_path
 from .errors import PipelineError
-from .locks import live_warehouse
+from .locks import is_duckdb_file, live_warehouse
 from .manifest import (
     Manifest,
     check_foreign_objects,
@@ -50,9 +50,10 @@ from .text import is_utf8
 # --- paths the user gave ---------------------------------------------------------------------
 
 
-def resolve_paths(warehouse: Path, reports_dir: Path) -> tuple[Path, Path]:
+def resolve_paths(warehouse: Path, reports_dir: Path, inputs: Iterable[Path | None] = ()) -> tuple[Path, Path]:
     """Absolute, `~` expanded, symlinks followed (a symlinked reports folder or warehouse is
-    published through: the link stays and points at the new content). Refuses what cannot work."""
+    published through: the link stays and points at the new content). Refuses what cannot work,
+    among it a warehouse inside a folder of `inputs`, whose files it would read as parts."""
     live, reports = (
         resolved(path, option) for path, option in ((warehouse, "--warehouse"), (reports_dir, "--reports"))
     )
@@ -65,12 +66,23 @@ def resolve_paths(warehouse: Path, reports_dir: Path) -> tuple[Path, Path]:
         raise PipelineError(f"{live}: DuckDB cannot write a database whose path holds '?'; choose another --warehouse")
     if live.is_dir():
         raise PipelineError(f"{live}: is a folder; --warehouse names a DuckDB file")
+    # refused before a lock file is made beside it
+    if live.exists() and not live.is_file():
+        raise PipelineError(f"{live}: is not a file (a device or a pipe); --warehouse names a DuckDB file")
+    if live.exists() and not is_duckdb_file(live):
+        raise PipelineError(f"{live}: not a DuckDB database (another kind of file); choose another --warehouse")
     if reports.parent == reports:
         raise PipelineError(f"{reports}: the root folder cannot be the reports folder; choose a folder of its own")
     if reports.exists() and not reports.is_dir():
         raise PipelineError(f"{reports}: is a file, not a folder; choose a folder for --reports")
     if live == reports or reports in live.parents:
         raise PipelineError(f"{live}: the warehouse cannot be inside the reports folder {reports}")
+    for folder in (Path(os.path.expanduser(path)).resolve() for path in inputs if path is not None):
+        if folder.is_dir() and folder in live.parents:
+            raise PipelineError(
+                f"{live}: the warehouse cannot be inside the input folder {folder} (its files would be read "
+                "as the input's parts); choose another --warehouse"
+            )
     with suppress(OSError):  # a current folder that is gone holds nothing
         here = Path.cwd()
         if reports == here or reports in here.parents:
