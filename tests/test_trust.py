@@ -283,6 +283,21 @@ def test_a_file_that_is_no_database_is_not_replaced(settings, tmp_path, monkeypa
     assert sorted(path.name for path in settings.warehouse_path.parent.iterdir()) == [settings.warehouse_path.name]
 
 
+def test_a_reports_folder_that_is_a_mount_point_is_refused_before_the_build(settings, tmp_path):
+    """It cannot be exchanged: the build ran whole, then failed with "Device or resource busy"."""
+    mount = tmp_path / "mounted"
+    mount.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip("mounting a tmpfs needs root here")
+    try:
+        with pytest.raises(PipelineError, match=re.escape(f"{mount}: is a mount point, which a build cannot replace")):
+            run_build(replace(settings, reports_dir=mount))
+        assert not settings.warehouse_path.exists()
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+
+
 def test_a_warehouse_inside_a_folder_input_is_refused_before_anything_is_written(settings, tmp_path):
     """Its lock file and the warehouse would be read as parts of the input, by every later build."""
     parts = tmp_path / "parts"

@@ -75,6 +75,11 @@ def resolve_paths(warehouse: Path, reports_dir: Path, inputs: Iterable[Path | No
         raise PipelineError(f"{reports}: the root folder cannot be the reports folder; choose a folder of its own")
     if reports.exists() and not reports.is_dir():
         raise PipelineError(f"{reports}: is a file, not a folder; choose a folder for --reports")
+    if reports.is_mount():  # it cannot be exchanged for another folder
+        raise PipelineError(
+            f"{reports}: is a mount point, which a build cannot replace with the new reports; "
+            "choose a folder inside it for --reports"
+        )
     if live == reports or reports in live.parents:
         raise PipelineError(f"{live}: the warehouse cannot be inside the reports folder {reports}")
     for folder in (Path(os.path.expanduser(path)).resolve() for path in inputs if path is not None):
