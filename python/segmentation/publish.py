@@ -82,7 +82,7 @@ def resolve_paths(warehouse: Path, reports_dir: Path, inputs: Iterable[Path | No
         )
     if live == reports or reports in live.parents:
         raise PipelineError(f"{live}: the warehouse cannot be inside the reports folder {reports}")
-    for folder in (Path(os.path.expanduser(path)).resolve() for path in inputs if path is not None):
+    for folder in (resolved(path, "--input") for path in inputs if path is not None):
         if folder.is_dir() and folder in live.parents:
             raise PipelineError(
                 f"{live}: the warehouse cannot be inside the input folder {folder} (its files would be read "
