@@ -169,8 +169,9 @@ def test_duckdb_1x_opens_the_published_file(sample_build):
 def test_the_reports_folder_keeps_hidden_files_and_refuses_foreign_ones(settings):
     settings.reports_dir.mkdir(parents=True)
     (settings.reports_dir / ".gitkeep").write_text("")
+    (settings.reports_dir / ".DS_Store").write_bytes(b"Bud1")  # Finder's, once the folder is opened
     run_build(settings)
-    assert (settings.reports_dir / ".gitkeep").exists()
+    assert (settings.reports_dir / ".gitkeep").exists() and (settings.reports_dir / ".DS_Store").exists()
     (settings.reports_dir / "notes.txt").write_text("mine")
     with pytest.raises(PipelineError, match=r"the reports folder holds notes\.txt, which no build recorded writing"):
         run_build(settings)

@@ -67,21 +67,22 @@ def written_files(folder: Path) -> dict[str, tuple[int, int]]:
     return found
 
 
-# A placeholder that keeps an empty folder in git: a folder holding it alone is an empty one.
-PLACEHOLDER = ".gitkeep"
+# What tools leave in a folder that holds nothing of the user's: git's placeholder for an empty
+# folder, and macOS Finder's view settings of a folder once opened.
+PLACEHOLDERS = frozenset({".gitkeep", ".DS_Store"})
 
 
 def foreign_entries(folder: Path, manifest: Manifest | None) -> list[str]:
     """What the reports folder holds that the last build did not record writing (or that
     changed since). Hidden files at the top of a build's folder (a file manager's .DS_Store)
     are carried to the next build's and never count; in a folder no build published (a home
-    folder, a project's), they are the user's, as is everything else but a `.gitkeep`."""
+    folder, a project's), they are the user's, as is everything else but PLACEHOLDERS."""
     recorded = manifest.files if manifest else {}
     parents = {parent.as_posix() for name in recorded for parent in Path(name).parents}
     foreign = []
     for path in sorted(folder.rglob("*")):
         name = path.relative_to(folder).as_posix()
-        carried = manifest is not None or path.name == PLACEHOLDER
+        carried = manifest is not None or path.name in PLACEHOLDERS
         if carried and path.parent == folder and path.name.startswith(".") and path.is_file() and not path.is_symlink():
             continue
         if path.is_symlink():
