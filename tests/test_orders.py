@@ -385,6 +385,24 @@ def test_order_columns_are_found_by_name_or_mapped(con, tmp_path):
         ]
 
 
+def test_statuses_as_shops_write_them_that_do_not_count(con, tmp_path):
+    statuses = ["CANCELLED.", "Payment failed", "chargeback", "wc-refunded", "Completed.", ""]
+    rows = [[f"O{i}", "C1", "2024-01-0" + str(i + 1), "10.00", "EUR", status] for i, status in enumerate(statuses)]
+    path = write_rows(
+        tmp_path / "orders.csv", rows, ["Order ID", "Customer ID", "Order Date", "Amount", "Currency", "Status"]
+    )
+    stage_orders(con, tmp_path / "work", path)
+    found = con.execute("select order_status, excluded_reason from stg_orders order by order_id").fetchall()
+    assert found == [
+        ("CANCELLED.", "cancelled"),
+        ("Payment failed", "failed"),
+        ("chargeback", "refunded"),
+        ("wc-refunded", "refunded"),
+        ("Completed.", None),
+        (None, None),
+    ]
+
+
 def test_an_orders_file_without_an_amount_says_what_to_name(con, tmp_path):
     path = write_rows(tmp_path / "o.csv", [["1", "A", "2024-01-01"]], ["Order ID", "Customer ID", "Order Date"])
     with pytest.raises(InputError, match=r"missing column\(s\) amount .*--columns amount=HEADER"):

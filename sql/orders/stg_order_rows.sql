@@ -136,17 +136,20 @@ typed as (
         number_from_text(dated.amount, input_settings.has_decimal_comma) as amount_number,
         number_from_text(dated.unit_price, input_settings.has_decimal_comma) as unit_price_number,
         number_from_text(dated.quantity, input_settings.has_decimal_comma) as quantity_number,
-        -- a status compared in lower case, without a shop's prefix ('wc-cancelled'), dashes
-        -- or underscores
+        -- a status compared in lower case, without a shop's prefix ('wc-cancelled'), a final
+        -- dot ('CANCELLED.'), dashes or underscores
         excluded_statuses.meanings[
             list_position(
                 excluded_statuses.statuses,
                 replace(
                     replace(
-                        if(
-                            starts_with(lower(dated.order_status), 'wc-'),
-                            lower(dated.order_status)[4:],
-                            lower(dated.order_status)
+                        rtrim(
+                            if(
+                                starts_with(lower(dated.order_status), 'wc-'),
+                                lower(dated.order_status)[4:],
+                                lower(dated.order_status)
+                            ),
+                            '.'
                         ),
                         '_',
                         ' '
