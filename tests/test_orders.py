@@ -11,7 +11,7 @@ import math
 import subprocess
 import sys
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -582,6 +582,22 @@ def test_the_command_on_the_sample_orders(tmp_path, capsys):
     last = done.stdout.strip().splitlines()[-1]
     assert last.startswith("Done in ") and "199 customers in 5 segments" in last
     assert "orders (0 rejected, 46 not counted) as of 2024-12-31" in last
+
+
+def test_an_order_dated_in_the_future_is_flagged_as_the_day_recency_counts_from(tmp_path, capsys):
+    """One mistyped year moved every customer's recency by decades, without a word."""
+    orders = tmp_path / "orders.csv"
+    orders.write_text(SAMPLE_ORDERS.read_text() + "SO-9999999,5,2099-01-01,10.00,EUR,completed\n")
+    settings = Settings(warehouse_path=tmp_path / "w.duckdb", reports_dir=tmp_path / "r")
+    done = command_in_process(capsys, settings, "--orders", str(orders))
+    assert done.returncode == 0, done.stderr
+    flag = (
+        "recency counts from 2099-01-01, the latest order's date, which is after this build's day "
+        f"({datetime.now(UTC):%Y-%m-%d}): an order dated in the future? --as-of sets the day"
+    )
+    assert f"  warning: {flag}" in done.stdout.splitlines()
+    done = command_in_process(capsys, settings, "--orders", str(orders), "--as-of", "2024-12-31")
+    assert done.returncode == 0 and "an order dated in the future" not in done.stdout
 
 
 @pytest.mark.parametrize(

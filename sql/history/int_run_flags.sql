@@ -1,7 +1,8 @@
 -- This build's flags, one row each in the order the build reports them: what makes the
 -- segmentation doubtful. Orders or customers lost to rejects (with the top reasons), segments
--- below the minimum share, clusters K-Means left empty, segments that change with the seed;
--- the thresholds are the build's settings (this_run).
+-- below the minimum share, clusters K-Means left empty, segments that change with the seed,
+-- recency counted from an order dated after the build's day; the thresholds are the build's
+-- settings (this_run).
 with
 
 run as (
@@ -42,6 +43,15 @@ centroids as (
 
 stability as (
     select * from cluster_stability
+),
+
+rfm as (
+    select * from customer_rfm
+),
+
+-- the day recency counts from when --as-of does not set it: the latest counted order's
+latest_order_day as (
+    select max(as_of_date) as as_of_date from rfm
 ),
 
 -- A row whose customer is kept from another row (a duplicate, a superseded row) loses no one;
@@ -207,6 +217,24 @@ flags as (
     from judged
     cross join run
     where judged.lowest_agreement < run.min_stability
+
+    union all
+
+    -- (a day's grace: the build's day is UTC's, an order's the shop's own)
+    select
+        6 as kind,
+        0 as item,
+        format(
+            'recency counts from {}, the latest order''s date, which is after this build''s day '
+            || '({}): an order dated in the future? --as-of sets the day',
+            latest_order_day.as_of_date,
+            (run.started_at at time zone 'UTC')::date
+        ) as flag
+    from latest_order_day
+    cross join run
+    where
+        run.as_of_option is null
+        and latest_order_day.as_of_date > (run.started_at at time zone 'UTC')::date + 1
 ),
 
 final as (
