@@ -343,6 +343,8 @@ import segmentation.building  # the module beside the function of the same packa
 from segmentation import build as again
 assert again is build and callable(build)
 result = build(Settings(input_path=sys.argv[1], k=4), log=lambda line: None)
+missing = [str(path) for path in result.reports if not path.is_file()]
+assert not missing and "scoring" in {path.parent.name for path in result.reports}, missing
 print(result.customers, result.k, result.warehouse)
 try:
     build(Settings(input_path="missing.csv"), log=lambda line: None)

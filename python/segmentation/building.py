@@ -419,15 +419,15 @@ def record_phase(
 def report_phase(
     con: duckdb.DuckDBPyConnection, scratch: Scratch, charts: Charts, reports_dir: Path, log: Log
 ) -> list[Path]:
-    """Every report file into the staged reports folder."""
+    """Every report file into the staged reports folder; their paths within it."""
     with step(stage_label("write", "reports"), log) as current:
         try:
-            reports = write_reports(con, scratch.staged, charts)
+            reports = [path.relative_to(scratch.staged) for path in write_reports(con, scratch.staged, charts)]
         except OSError as e:  # a failed write names no file: say which folder
             raise PipelineError(
                 f"{reports_dir}: cannot write the reports: {e.strerror or e} (nothing was published)"
             ) from None
-        current.summary = ", ".join(path.name for path in reports)
+        current.summary = ", ".join(path.as_posix() for path in reports)
     return reports
 
 
@@ -487,7 +487,7 @@ def build(settings: Settings, log: Log = print, runner: Runner = IN_PROCESS) -> 
             stops.deliver_signals(publish_phase(attempt, settings, docs, highest_run_id, log))
     return BuildResult(
         warehouse=live,
-        reports=[reports_dir / path.name for path in reports],
+        reports=[reports_dir / path for path in reports],
         data_rows=run["data_rows"],
         customers=run["customers"],
         rejected_rows=run["rejected_rows"],
