@@ -17,7 +17,7 @@ artefacts, nothing else. `bench.py` runs it beside the pipeline so the ratio to 
 
 from __future__ import annotations
 
-import sys
+import argparse
 from pathlib import Path
 
 import duckdb
@@ -70,7 +70,9 @@ def orders(source: Path, out: Path) -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "--orders":
-        orders(Path(sys.argv[2]), Path(sys.argv[3]))
-    else:
-        main(Path(sys.argv[1]), Path(sys.argv[2]))
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--orders", action="store_true", help="INPUT is an orders file: sum it per customer")
+    parser.add_argument("input", type=Path, help="customers (CSV or Parquet), or orders with --orders")
+    parser.add_argument("out", type=Path, help="the folder the artefacts are written to")
+    args = parser.parse_args()
+    (orders if args.orders else main)(args.input, args.out)

@@ -6,7 +6,7 @@ Read the file, scale income and spending, elbow over K=1..10 (n_init=10, every r
 K=5, scatter every customer, write the segmented CSV.
 """
 
-import sys
+import argparse
 from pathlib import Path
 
 import matplotlib
@@ -18,7 +18,11 @@ import pandas as pd
 from sklearn.cluster import KMeans
 from sklearn.preprocessing import StandardScaler
 
-source, out = Path(sys.argv[1]), Path(sys.argv[2])
+parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+parser.add_argument("source", type=Path, help="customers, CSV or Parquet, with the classic columns")
+parser.add_argument("out", type=Path, help="the folder the CSV and the charts are written to")
+args = parser.parse_args()
+source, out = args.source, args.out
 out.mkdir(parents=True, exist_ok=True)
 df = duckdb.read_parquet(str(source)).df() if source.suffix == ".parquet" else pd.read_csv(source)
 X = StandardScaler().fit_transform(df[["Annual Income (k$)", "Spending Score (1-100)"]])
