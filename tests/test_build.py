@@ -14,7 +14,7 @@ from matplotlib.image import imread
 from conftest import fingerprint, query, run_build, scratch_left, write_csv
 from segmentation.config import SAMPLE_INPUT, SQL_DIR
 from segmentation.data_tests import query_for
-from segmentation.errors import DataTestError, InputError
+from segmentation.errors import DataTestError, InputError, PipelineError
 from segmentation.schema import load_schema, published_tables
 
 DOCS = load_schema(SQL_DIR)
@@ -351,6 +351,12 @@ try:
 except InputError as e:
     print("refused:", e)
 """
+
+
+def test_a_storage_version_duckdb_does_not_know_is_a_pipeline_error_in_the_library_too(settings):
+    with pytest.raises(PipelineError, match=r"storage_compatibility_version 'v9': not a DuckDB storage version"):
+        run_build(settings, storage_compatibility_version="v9")
+    assert not settings.warehouse_path.parent.exists()
 
 
 def test_the_library_api_builds_in_the_current_folder(tmp_path):

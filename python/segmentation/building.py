@@ -22,7 +22,7 @@ import pandas as pd
 from . import colours, kmeans_model, stops
 from .config import Settings
 from .dag import Model, SingularTest, build_model, build_order, discover, python_model, record_names, run_models
-from .db import first_row
+from .db import STORAGE_VERSIONS, first_row, is_storage_version
 from .duckdb_errors import is_interrupt, is_out_of_memory, is_write_failure
 from .errors import DataTestError, InputError, Interrupted, PipelineError
 from .history import TABLES as HISTORY_TABLES
@@ -459,6 +459,11 @@ def publish_phase(
 def build(settings: Settings, log: Log = print, runner: Runner = IN_PROCESS) -> BuildResult:
     """`runner`: where K-Means and the charts run (`workers`): here by default."""
     started_clock, started = time.perf_counter(), datetime.now(UTC)
+    version = settings.storage_compatibility_version  # the default's known good: asking DuckDB takes 20 ms
+    if version != Settings.storage_compatibility_version and not is_storage_version(version):
+        raise PipelineError(
+            f"storage_compatibility_version {version!r}: not a DuckDB storage version (e.g. {STORAGE_VERSIONS})"
+        )
     live, reports_dir = resolve_paths(
         settings.warehouse_path, settings.reports_dir, (settings.input_path, settings.orders_path)
     )

@@ -55,14 +55,10 @@ def seconds_option(text: str) -> float:
 def storage_version_option(text: str) -> str:
     if text == DEFAULTS.storage_compatibility_version:
         return text
-    import duckdb  # only when another version is asked for: --help stays quick
+    from .db import STORAGE_VERSIONS, is_storage_version  # only when another is asked for: --help stays quick
 
-    try:
-        duckdb.connect(":memory:", config={"storage_compatibility_version": text}).close()
-    except duckdb.Error:
-        raise argparse.ArgumentTypeError(
-            f"not a DuckDB storage version: {text!r} (e.g. v1.0.0, v1.1.0, v1.2.0, latest)"
-        ) from None
+    if not is_storage_version(text):
+        raise argparse.ArgumentTypeError(f"not a DuckDB storage version: {text!r} (e.g. {STORAGE_VERSIONS})")
     return text
 
 

@@ -18,6 +18,19 @@ def wal_path(database: Path) -> Path:
     return database.with_name(database.name + ".wal")
 
 
+# e.g., in the messages that refuse another
+STORAGE_VERSIONS = "v1.0.0, v1.1.0, v1.2.0, latest"
+
+
+def is_storage_version(text: str) -> bool:
+    """Whether DuckDB knows `text` as a storage_compatibility_version (it says so on connecting)."""
+    try:
+        duckdb.connect(":memory:", config={"storage_compatibility_version": text}).close()
+    except duckdb.Error:
+        return False
+    return True
+
+
 def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
