@@ -225,8 +225,12 @@ def test_a_feature_value_missing_or_not_a_number_rejects_the_row(settings, tmp_p
         (("Total Spent", "total spent"), "--features names 'Total Spent' twice ('Total Spent' and 'total spent')"),
         (("Total Spent", "Plan"), "--features Plan: every customer has the same value (3)"),
         (("Total Spent", "Mostly Text"), "--features Mostly Text: 400 of 600 values read are not numbers"),
+        (
+            ("Total Spent:sqrt",),
+            "line 1: --features Total Spent:sqrt: :sqrt is no transform of 'Total Spent' (there is :log)",
+        ),
     ],
-    ids=["absent", "text", "yes-no", "the-id", "twice", "constant", "half-text"],
+    ids=["absent", "text", "yes-no", "the-id", "twice", "constant", "half-text", "unknown-transform"],
 )
 def test_bad_feature_choices_stop_with_one_line_and_publish_nothing(settings, tmp_path, features, message):
     frame = shop_export().assign(Plan=3)

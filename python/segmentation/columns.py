@@ -17,6 +17,7 @@ from .config import FALLBACK_INPUT_COLUMNS, FALLBACK_ORDER_COLUMNS, INPUT_COLUMN
 from .features import (
     CLASSIC,
     CLASSIC_BY_COLUMN,
+    TRANSFORMS,
     Feature,
     Request,
     argument_name,
@@ -199,6 +200,10 @@ def find_feature(names: tuple[str, ...], columns: ColumnMap, request: Request) -
     hits = [i for i, name in enumerate(names, 1) if name.strip() == request.name]
     hits = hits or [p for name, p in warehouse.items() if name == request.name.casefold()]
     hits = hits or [i for i, name in enumerate(names, 1) if normalise(name) == normalise(request.name)]
+    column, colon, transform = request.name.rpartition(":")
+    if not hits and colon and any(normalise(name) == normalise(column) for name in names):
+        known = ", ".join(f":{name}" for name in TRANSFORMS if name != "none")
+        raise ValueError(f"--features {request.name}: :{transform} is no transform of {column!r} (there is {known})")
     if not hits:
         raise NotTheHeader(
             f"--features {request.name}: the header has no such column (it has: {', '.join(map(repr, names))})"
