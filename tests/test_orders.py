@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import html
 import json
 import math
 import subprocess
@@ -597,6 +598,17 @@ def test_two_exports_are_one_dataset_and_show_who_moved(tmp_path):
     )
     assert any(before in ("Champions", "Loyal") and after == "At Risk" for before, after, _ in moves), moves
     assert query(path, "select count(*) from segment_changes where change_type = 'new'")[0][0] > 0
+    # A segment is its cluster: the report says which kept their customers under a new name and
+    # which names passed to another cluster (whose customers then count as moved)
+    movements = "select distinct previous_segment_label, segment_label from segment_movements where "
+    renamed = query(path, movements + "previous_cluster_id = cluster_id and previous_segment_label <> segment_label")
+    passed = query(path, movements + "previous_cluster_id <> cluster_id and previous_segment_label = segment_label")
+    assert renamed and passed
+    report = html.unescape((settings.reports_dir / "index.html").read_text())
+    for before, now in renamed:
+        assert f"{before} is now called {now}: the same segment, whose profile moved." in report
+    for _, name in passed:
+        assert f"{name} is another segment now: the one called so before moved too far to be matched" in report
 
 
 # --- the command ----------------------------------------------------------------------------

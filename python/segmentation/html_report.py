@@ -168,7 +168,7 @@ def movement_matrix(frame: pd.DataFrame, labels: list[str]) -> dict | None:
     labelled = frame.assign(
         previous_segment_label=frame["previous_segment_label"].fillna("(new)"),
         segment_label=frame["segment_label"].fillna("(gone)"),
-        stay=frame["previous_cluster_id"].notna() & (frame["previous_cluster_id"] == frame["cluster_id"]),
+        stay=(frame["previous_cluster_id"] == frame["cluster_id"]).fillna(False).astype(bool),
     )
     place = {label: i for i, label in enumerate(labels)}
     order = lambda found: sorted(  # noqa: E731
@@ -201,11 +201,23 @@ def movement_matrix(frame: pd.DataFrame, labels: list[str]) -> dict | None:
         .groupby("kind")["customers"]
         .sum()
     )
+    pairs = list(zip(labelled["previous_segment_label"], labelled["segment_label"], labelled["stay"], strict=True))
+    both = labelled["previous_cluster_id"].notna() & labelled["cluster_id"].notna()
     return {
         "columns": columns,
         "rows": grid,
         "total": int(labelled["customers"].sum()),
         **{kind: int(kinds.get(kind, 0)) for kind in ("stayed", "moved", "new", "gone")},
+        # A segment is its cluster (matched by centroid): one whose profile moved may take a new
+        # name, and a name may pass to another cluster when the one that had it moved too far.
+        "renamed": sorted({(before, now) for before, now, stay in pairs if stay and before != now}),
+        "renumbered": sorted(
+            {
+                now
+                for (before, now, stay), shared in zip(pairs, both, strict=True)
+                if shared and not stay and before == now
+            }
+        ),
     }
 
 
