@@ -101,6 +101,14 @@ def test_missing_input_file(tmp_path):
     assert done.stderr.strip() == f"error: {tmp_path / 'nope.csv'}: no such file"
 
 
+def test_one_segment_is_said_in_the_singular(tmp_path, capsys):
+    reports = tmp_path / "r"
+    done = run_command(capsys, "--k", "1", "--warehouse", str(tmp_path / "w.duckdb"), "--reports", str(reports))
+    assert done.returncode == 0, done.stderr
+    assert ": 200 customers in 1 segment, " in done.stdout.splitlines()[-1]
+    assert "1 segment of 200 customers" in (reports / "index.html").read_text()
+
+
 @pytest.mark.parametrize("kind", ["loop", "dangling"])
 def test_a_symbolic_link_to_nothing_is_named_so(tmp_path, capsys, kind):
     path = tmp_path / "customers.csv"

@@ -148,12 +148,12 @@ def order_gate(settings: Settings) -> Callable[[duckdb.DuckDBPyConnection], None
             raise InputError(f"{path}: none of the {rows} orders is usable (first: {first})")
         if rejected / rows > settings.max_reject_share:
             raise InputError(
-                f"{path}: {rejected} of {rows} orders rejected ({rejected / rows:.0%}, "
+                f"{path}: {rejected:,} of {rows:,} orders rejected ({rejected / rows:.0%}, "
                 f"more than the {settings.max_reject_share:.0%} allowed; first: {first})"
             )
         if counted == 0:
             raise InputError(
-                f"{path}: none of the {rows - rejected} usable orders counts (cancelled, refunded, failed"
+                f"{path}: none of the {rows - rejected:,} usable orders counts (cancelled, refunded, failed"
                 f"{' or after --as-of' if settings.as_of else ''}): see stg_orders.excluded_reason"
             )
 

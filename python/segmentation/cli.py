@@ -439,7 +439,8 @@ def say_done(result: BuildResult, settings: Settings) -> int:
         rows = ("" if result.orders.role == "alone" else rows) + f"{result.orders.summary()}, "
     return last_line(
         one_line(
-            f"Done in {result.seconds:.2f} s: {result.customers:,} customers in {result.k} segments"
+            f"Done in {result.seconds:.2f} s: {result.customers:,} customers in {result.k} "
+            f"segment{'' if result.k == 1 else 's'}"
             f"{f' (K = {result.k_fitted} asked)' if result.k_fitted != result.k else ''}, "
             f"{rows}"
             f"{result.data_tests_passed} data tests passed -> {result.warehouse}, {reports}/"
