@@ -287,6 +287,18 @@ def test_an_ambiguous_date_order_is_said(con, tmp_path):
     assert any("read month first" in w for w in loaded.warnings)
 
 
+def test_dates_written_both_day_and_month_first_are_said(con, tmp_path):
+    rows = [["1", "A", "12/25/2024", "10", "", ""], ["2", "A", "11/20/2024", "10", "", ""]]
+    rows += [["3", "A", "13/01/2024", "10", "", ""]]
+    loaded = stage_orders(con, tmp_path, write_rows(tmp_path / "o.csv", rows))
+    assert (
+        "o.csv: 'Order Date' writes dates both day first (1 such as '13/01/2024') and month first (2 such as "
+        "'11/20/2024') among its first 20,000 lines: read month first, as most are; the others ('13/01/2024') "
+        "are rejected as not dates"
+    ) in loaded.warnings
+    assert con.execute("select line_number from order_rejects").fetchall() == [(4,)]
+
+
 def test_decimal_commas_and_currency_signs_in_amounts(con, tmp_path):
     rows = [["1", "A", "2024-01-01", "1.250,75", "", ""], ["2", "A", "2024-01-02", "€12,5", "", ""]]
     rows += [["3", "B", "2024-01-03", "-3,25", "", ""]]

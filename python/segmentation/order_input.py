@@ -39,12 +39,19 @@ SOURCES = ("raw_order_records", "raw_order_parts", "raw_orders", "raw_order_inpu
 # the day is first (31/01/2024), a second one above 12 that the month is (01/31/2024).
 DATE_ORDER = """
 select
-    count(*) filter (where regexp_full_match(v, '(1[3-9]|2[0-9]|3[01])[/-](0?[1-9]|1[0-2])[/-][0-9]{2,4}([ T].*)?')),
-    count(*) filter (where regexp_full_match(v, '(0?[1-9]|1[0-2])[/-](1[3-9]|2[0-9]|3[01])[/-][0-9]{2,4}([ T].*)?')),
-    count(*) filter (where regexp_full_match(v, '[0-9]{1,2}[/-][0-9]{1,2}[/-][0-9]{2,4}([ T].*)?')),
-    min(v) filter (where regexp_full_match(v, '[0-9]{1,2}[/-][0-9]{1,2}[/-][0-9]{2,4}([ T].*)?'))
+    count(*) filter (where regexp_full_match(v, $day_first)),
+    count(*) filter (where regexp_full_match(v, $month_first)),
+    count(*) filter (where regexp_full_match(v, $slashed)),
+    min(v) filter (where regexp_full_match(v, $slashed)),
+    min(v) filter (where regexp_full_match(v, $day_first)),
+    min(v) filter (where regexp_full_match(v, $month_first))
 from (select trim(order_date) as v from raw_orders where line_number <= $lines)
 """
+DATE_PATTERNS = {
+    "day_first": "(1[3-9]|2[0-9]|3[01])[/-](0?[1-9]|1[0-2])[/-][0-9]{2,4}([ T].*)?",
+    "month_first": "(0?[1-9]|1[0-2])[/-](1[3-9]|2[0-9]|3[01])[/-][0-9]{2,4}([ T].*)?",
+    "slashed": "[0-9]{1,2}[/-][0-9]{1,2}[/-][0-9]{2,4}([ T].*)?",
+}
 
 # The currency most of the first lines' amounts are in (as the decimal mark, a notation holds
 # for a whole file; orders in another currency, wherever they stand, are rejected by staging)
@@ -168,11 +175,20 @@ def decide_date_order(con: duckdb.DuckDBPyConnection, columns: ColumnMap) -> tup
     """Whether a date written with slashes or dashes and two short numbers first (03/04/2024) is
     day first: as most of the dates that say it do (31/01/2024), read on the first lines as the
     decimal mark is; month first when none says, with a warning."""
-    day_first, month_first, slashed, example = first_row(con, DATE_ORDER, {"lines": MARK_SAMPLE_LINES})
+    day_first, month_first, slashed, example, a_day_first, a_month_first = first_row(
+        con, DATE_ORDER, {"lines": MARK_SAMPLE_LINES} | DATE_PATTERNS
+    )
+    header = columns.source_name("order_date")
+    if day_first and month_first:  # both ways in one file: the fewer cannot be read
+        chosen, fewer = ("day", a_month_first) if day_first > month_first else ("month", a_day_first)
+        return day_first > month_first, (
+            f"{header!r} writes dates both day first ({day_first:,} such as '{a_day_first}') and month first "
+            f"({month_first:,} such as '{a_month_first}') among its first {MARK_SAMPLE_LINES:,} lines: read "
+            f"{chosen} first, as most are; the others ('{fewer}') are rejected as not dates",
+        )
     if day_first or month_first:
         return day_first > month_first, ()
     if slashed:
-        header = columns.source_name("order_date")
         return False, (
             f"{header!r} writes dates such as '{example}' with no day above 12 among its first "
             f"{MARK_SAMPLE_LINES:,} lines: read month first (US); a date such as 31/01/2024 says day first",
