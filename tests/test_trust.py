@@ -298,6 +298,18 @@ def test_a_reports_folder_that_is_a_mount_point_is_refused_before_the_build(sett
         subprocess.run(["umount", str(mount)], check=True)
 
 
+def test_a_path_too_long_for_the_builds_own_files_is_refused_before_any_is_written(settings, tmp_path):
+    """Near the system's path limit, the scratch a build wrote could not be removed again, and
+    every later build failed on it."""
+    deep = tmp_path
+    while len(str(deep)) < 4020:
+        deep = deep / ("d" * min(200, 4020 - len(str(deep))))
+    deep.mkdir(parents=True)
+    with pytest.raises(PipelineError, match="too long for the files a build writes beside it"):
+        run_build(settings, warehouse_path=deep / "w" / "mall.duckdb", reports_dir=deep / "r")
+    assert list(deep.iterdir()) == []
+
+
 def test_a_warehouse_inside_a_folder_input_is_refused_before_anything_is_written(settings, tmp_path):
     """Its lock file and the warehouse would be read as parts of the input, by every later build."""
     parts = tmp_path / "parts"

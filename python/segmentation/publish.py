@@ -62,6 +62,11 @@ def resolve_paths(warehouse: Path, reports_dir: Path, inputs: Iterable[Path | No
             raise PipelineError(
                 f"{path}: DuckDB cannot write to a path that is not UTF-8 text; choose another {option}"
             )
+        if (size := len(os.fsencode(path))) + SCRATCH_DEPTH >= (limit := path_limit(path)):
+            raise PipelineError(
+                f"{path}: too long for the files a build writes beside it ({size:,} bytes, at most "
+                f"{limit - SCRATCH_DEPTH - 1:,} here); choose a shorter {option}"
+            )
     if "?" in str(live):
         raise PipelineError(f"{live}: DuckDB cannot write a database whose path holds '?'; choose another --warehouse")
     if live.is_dir():
@@ -96,6 +101,21 @@ def resolve_paths(warehouse: Path, reports_dir: Path, inputs: Iterable[Path | No
                 "(a build replaces the whole folder); choose a folder of its own for --reports"
             )
     return live, reports
+
+
+# What a build writes below its scratch folders beside the paths (the spill files of its
+# database, the input's copy, the reports' deepest files) is at most this many bytes longer
+# than the path itself: a longer path would leave scratch that no build can remove.
+SCRATCH_DEPTH = 100
+
+
+def path_limit(path: Path) -> int:
+    """The longest path the file system holding `path` takes (its nearest existing folder's)."""
+    folder = next((parent for parent in path.parents if parent.is_dir()), Path("/"))
+    try:
+        return os.pathconf(folder, "PC_PATH_MAX")
+    except (OSError, ValueError, AttributeError):  # a system without pathconf, or the name
+        return 4096
 
 
 def resolved(path: Path, option: str) -> Path:
