@@ -398,33 +398,6 @@ def test_order_columns_are_found_by_name_or_mapped(con, tmp_path):
         ]
 
 
-@pytest.mark.parametrize(
-    ("written", "delimiter"),
-    [
-        (["1.250,75 €", "1.250,75€", "EUR 1.250,75", "1 250,75", "1\u202f250,75 EUR", "-12,50 €"], ";"),
-        (["1,250.75 $", "USD 1,250.75", "1 250.75", "$1,250.75", "1250.75USD", "-12.50 $"], ","),
-    ],
-    ids=["decimal commas", "decimal points"],
-)
-def test_amounts_with_their_currency_before_or_after_and_spaces_between_thousands(con, tmp_path, written, delimiter):
-    """As German, French and other exports write them."""
-    path = tmp_path / "orders.csv"
-    with path.open("w", newline="", encoding="utf-8") as file:
-        writer = csv.writer(file, delimiter=delimiter)
-        writer.writerow(["Order ID", "Customer ID", "Order Date", "Total"])
-        writer.writerows([f"O{i}", "C1", f"2024-01-{i + 1:02d}", amount] for i, amount in enumerate(written))
-    stage_orders(con, tmp_path / "work", path)
-    assert con.execute("select amount from stg_orders order by order_id").fetchall() == [
-        (1250.75,),
-        (1250.75,),
-        (1250.75,),
-        (1250.75,),
-        (1250.75,),
-        (-12.5,),
-    ]
-    assert con.execute("select count(*) from order_rejects").fetchall() == [(0,)]
-
-
 def test_statuses_as_shops_write_them_that_do_not_count(con, tmp_path):
     statuses = ["CANCELLED.", "Payment failed", "chargeback", "wc-refunded", "Completed.", ""]
     rows = [[f"O{i}", "C1", "2024-01-0" + str(i + 1), "10.00", "EUR", status] for i, status in enumerate(statuses)]

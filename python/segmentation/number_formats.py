@@ -16,32 +16,18 @@ from .columns import ColumnMap
 from .db import first_row, quote_ident
 from .features import Feature
 
-CURRENCY_SIGNS = "$€£"  # what may stand before a number's digits (after its sign), or after them
-# Spaces that split thousands too, as French and other exports write them ('1 250,75'): a space,
-# a no-break space, a narrow no-break space. Between an amount and its currency as well.
-SPACES = " \u00a0\u202f"
-# A currency before an amount (a sign, or an ISO code and a space: 'EUR 1.250,75') or after it
-# ('1.250,75 €', '1.250,75EUR')
-CURRENCY_BEFORE = rf"([{CURRENCY_SIGNS}][{SPACES}]?|[A-Z]{{3}}[{SPACES}])"
-CURRENCY_AFTER = rf"[{SPACES}]?([{CURRENCY_SIGNS}]|[A-Z]{{3}})"
-
-
-def with_currency(digits: str) -> str:
-    """`digits` as an amount is written: a sign first, a currency before or after them."""
-    return f"[+-]?{CURRENCY_BEFORE}?({digits}){CURRENCY_AFTER}?"
+CURRENCY_SIGNS = "$€£"  # what may stand before a number's digits, after its sign
 
 
 def written_number(decimal: str, group: str) -> str:
-    """A number as people write it with `decimal` as its decimal mark: a sign, a currency,
-    digits split in thousands by `group` or a space, or not, decimals ('$1,234.50', '-800',
-    '.5', '1 250,75 €', 'EUR 1.250,75')."""
-    d, g = re.escape(decimal), f"[{re.escape(group)}{SPACES}]"
-    return with_currency(f"([0-9]{{1,3}}({g}[0-9]{{3}})+|[0-9]+)({d}[0-9]*)?|{d}[0-9]+")
+    """A number as people write it with `decimal` as its decimal mark: a sign, a currency sign,
+    digits split by `group` in thousands or not, decimals ('$1,234.50', '-800', '.5')."""
+    c, d, g = CURRENCY_SIGNS, re.escape(decimal), re.escape(group)
+    return f"[+-]?[{c}]?([0-9]{{1,3}}({g}[0-9]{{3}})+|[0-9]+)({d}[0-9]*)?|[+-]?[{c}]?{d}[0-9]+"
 
 
 # What staging reads as a number (the macro number_from_text): the patterns, by name, of a
-# value written with a point or a comma as decimal mark. Such a value is read as its digits,
-# its sign and its decimal mark alone.
+# value written with a point or a comma as decimal mark, and of the currency signs to drop.
 NUMBER_PATTERNS = {
     "whole": "[0-9]{1,15}",
     # an amount in a file of decimal points, as most are written ('46.94')
@@ -49,11 +35,9 @@ NUMBER_PATTERNS = {
     "decimal_comma": written_number(",", "."),
     "decimal_point": written_number(".", ","),
     # a decimal comma in a file that otherwise writes points ('89,5')
-    "stray_decimal_comma": with_currency(r"([0-9]{1,3}(\.[0-9]{3})+|[0-9]+),[0-9]{1,2}"),
+    "stray_decimal_comma": rf"[+-]?[{CURRENCY_SIGNS}]?([0-9]{{1,3}}(\.[0-9]{{3}})+|[0-9]+),[0-9]{{1,2}}",
+    "currency_signs": CURRENCY_SIGNS,
 }
-# What stands around an amount's digits (`with_currency`), for the decimal mark to be judged on
-# the digits alone
-AROUND_DIGITS = f"^[+-]?{CURRENCY_BEFORE}?[+-]?|{CURRENCY_AFTER}$"
 
 # Above this median an income without a unit in its header is taken to be in dollars.
 DOLLARS_MEDIAN = 1_000
@@ -68,7 +52,7 @@ select
     count(*) filter (where regexp_full_match(v, $hinted_point)),
     min(income) filter (where regexp_full_match(v, $hinted_comma))
 from (
-    select trim({column}) as income, regexp_replace(income, $around, '', 'g') as v
+    select trim({column}) as income, ltrim(income, $signs) as v
     from {table}
     where line_number <= $lines
 )
@@ -76,17 +60,15 @@ from (
 
 
 def decimal_mark_patterns(decimal: str, group: str) -> dict[str, str]:
-    """Numbers (their sign and currency stripped, AROUND_DIGITS) that say `decimal` is their
-    decimal mark: it is their last mark and followed by other than three digits ('89,5',
-    '1 250,75'), it follows groups split by `group` ('89.000,50'), or `group` splits groups
-    twice ('1.250.000'). Whole thousands split by `group` ('70.000') only hint at it: three
-    decimals that are all zeros are rare, unlike '48.561', which says nothing. (Spaces split
-    thousands with either mark: they say nothing.)"""
+    """Numbers (sign and dollar sign stripped) that say `decimal` is their decimal mark: it is
+    their last mark and followed by other than three digits ('89,5'), it follows groups split
+    by `group` ('89.000,50'), or `group` splits groups twice ('1.250.000'). Whole thousands
+    split by `group` ('70.000') only hint at it: three decimals that are all zeros are rare,
+    unlike '48.561', which says nothing."""
     name = {",": "comma", ".": "point"}[decimal]
     d, g = re.escape(decimal), re.escape(group)
-    whole = f"([0-9]{{1,3}}([{SPACES}][0-9]{{3}})+|[0-9]*)"
     said = (
-        f"[0-9]{{1,3}}({g}[0-9]{{3}})+{d}[0-9]*|{whole}{d}([0-9]{{1,2}}|[0-9]{{4,}})|[0-9]{{1,3}}({g}[0-9]{{3}}){{2,}}"
+        f"[0-9]{{1,3}}({g}[0-9]{{3}})+{d}[0-9]*|[0-9]*{d}([0-9]{{1,2}}|[0-9]{{4,}})|[0-9]{{1,3}}({g}[0-9]{{3}}){{2,}}"
     )
     return {f"said_{name}": said, f"hinted_{name}": f"[0-9]{{1,3}}{g}000"}
 
@@ -96,21 +78,23 @@ def decide_decimal_mark(
     columns: ColumnMap,
     column: str = "annual_income_k",
     table: str = "raw_customers",
+    signs: str = "+-$",
 ) -> tuple[bool, tuple[str, ...]]:
     """Whether the file writes its incomes (or another `column` of `table`, its amounts) with a
     decimal comma (True) or point: as most of the values that say it do, else as most of those
-    that hint at it; a warning when that reading turns a value such as '70.000' into 70,000."""
+    that hint at it; a warning when that reading turns a value such as '70.000' into 70,000.
+    `signs`: what may stand before the digits (a sign, a currency sign)."""
     said_comma, said_point, hinted_comma, hinted_point, example = first_row(
         con,
         DECIMAL_MARKS.format(column=column, table=table),
-        {"lines": MARK_SAMPLE_LINES, "around": AROUND_DIGITS}
+        {"lines": MARK_SAMPLE_LINES, "signs": signs}
         | decimal_mark_patterns(",", ".")
         | decimal_mark_patterns(".", ","),
     )
     comma = said_comma > said_point if said_comma or said_point else hinted_comma > hinted_point
     if comma and hinted_comma:
         header = columns.source_name(column)
-        number = float(re.sub("[^0-9]", "", example))  # whole thousands: its digits
+        number = float(example.lstrip(signs).replace(".", ""))
         return True, (f"{header!r} is written with decimal commas: '{example}' is read as {number:,.0f}",)
     return comma, ()
 
@@ -160,10 +144,7 @@ def decide_income_unit(
 
 # A rough reading of a value as a number (sign, currency, separators and spaces aside), enough
 # to tell a column of numbers from one of text before staging reads each value exactly.
-ROUGH_NUMBER = (
-    rf"[+-]?{CURRENCY_BEFORE}?\s*[0-9][0-9 .,'{SPACES}]*([eE][+-]?[0-9]+)?{CURRENCY_AFTER}?"
-    rf"|[+-]?{CURRENCY_BEFORE}?[.,][0-9]+{CURRENCY_AFTER}?"
-)
+ROUGH_NUMBER = rf"[+-]?[{CURRENCY_SIGNS}]?\s*[0-9][0-9 .,']*([eE][+-]?[0-9]+)?|[+-]?[{CURRENCY_SIGNS}]?[.,][0-9]+"
 
 
 def check_numbers(con: duckdb.DuckDBPyConnection, features: tuple[Feature, ...], missing: list[str]) -> None:

@@ -29,12 +29,15 @@ from .columns import (
 from .config import ORDER_COLUMNS, Settings
 from .db import first_row
 from .loader import LoadedOrders, create_named_records, files_sha256, missing_markers, read_input
-from .number_formats import MARK_SAMPLE_LINES, decide_decimal_mark
+from .number_formats import CURRENCY_SIGNS, MARK_SAMPLE_LINES, decide_decimal_mark
 from .readers.raw import ORDER_RAW, PARTS_TABLE, RECORDS_TABLE
 from .text import utf8_text
 
 # The source tables this module creates
 SOURCES = ("raw_order_records", "raw_order_parts", "raw_orders", "raw_order_input")
+# What may stand before an amount's digits: a sign, a currency sign
+AMOUNT_SIGNS = "+-" + CURRENCY_SIGNS
+
 # Dates written with slashes or dashes and the day or month first: a first number above 12 says
 # the day is first (31/01/2024), a second one above 12 that the month is (01/31/2024).
 DATE_ORDER = """
@@ -124,7 +127,7 @@ def load_orders(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) 
     )
     create_named_records(con, ORDER_RAW, columns, tuple(ORDER_COLUMNS), extras=False)
     amount = "amount" if "amount" in columns.positions else "unit_price"
-    decimal_comma, mark_warnings = decide_decimal_mark(con, columns, amount, "raw_orders")
+    decimal_comma, mark_warnings = decide_decimal_mark(con, columns, amount, "raw_orders", AMOUNT_SIGNS)
     day_first, date_warnings = decide_date_order(con, columns)
     currency, currency_warnings = decide_currency(con, columns, missing_markers(settings.sql_dir))
     lines = f"{header.skipped} {line}{'' if header.skipped == 1 else 's'}"

@@ -1,21 +1,27 @@
 -- number_from_text(value, has_decimal_comma): a number as people write it, as staging reads
--- it: a sign, a currency before or after it (a sign or an ISO code), thousands separators
--- (spaces too), decimals ('$1,234.50', '-800', '1 250,75 €', 'EUR 1.250,75'); where the file
--- writes decimal commas (has_decimal_comma), dots split the thousands ('70.000' is 70000,
+-- it: a sign, a currency sign, thousands separators, decimals ('$1,234.50', '-800'); where the
+-- file writes decimal commas (has_decimal_comma), dots split the thousands ('70.000' is 70000,
 -- '1.250,75' is 1250.75); a decimal comma in a file that otherwise writes points ('89,5') is
 -- read too. Null for anything else: '1e2' and '0x10', which try_cast alone would accept. The
--- patterns are number_formats.NUMBER_PATTERNS (`numbers`); a value that matches one is read
--- as its digits, sign and decimal mark alone.
+-- patterns are number_formats.NUMBER_PATTERNS (`numbers`).
 create or replace macro number_from_text(value, has_decimal_comma) as (
     case
         when regexp_full_match(value, '{{ numbers.whole }}') then value::double
         when not has_decimal_comma and regexp_full_match(value, '{{ numbers.plain_decimals }}')
             then value::double
         when has_decimal_comma and regexp_full_match(value, '{{ numbers.decimal_comma }}')
-            then try_cast(replace(regexp_replace(value, '[^0-9,+-]', '', 'g'), ',', '.') as double)
+            then try_cast(
+                replace(regexp_replace(value, '[{{ numbers.currency_signs }}.]', '', 'g'), ',', '.')
+                as double
+            )
         when regexp_full_match(value, '{{ numbers.decimal_point }}')
-            then try_cast(regexp_replace(value, '[^0-9.+-]', '', 'g') as double)
+            then try_cast(
+                regexp_replace(value, '[{{ numbers.currency_signs }},]', '', 'g') as double
+            )
         when regexp_full_match(value, '{{ numbers.stray_decimal_comma }}')
-            then try_cast(replace(regexp_replace(value, '[^0-9,+-]', '', 'g'), ',', '.') as double)
+            then try_cast(
+                replace(regexp_replace(value, '[{{ numbers.currency_signs }}.]', '', 'g'), ',', '.')
+                as double
+            )
     end
 )
