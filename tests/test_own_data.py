@@ -156,6 +156,26 @@ def test_a_header_naming_one_column_twice_is_an_error_naming_both(con, tmp_path)
 
 
 @pytest.mark.parametrize(
+    ("text", "skipped"),
+    [
+        ('Monitors 27" campaign\nCustomerID,Gender,Age,Annual Income (k$),Spending Score (1-100),Note\n', 1),
+        ('CustomerID,Gender,Age,Annual Income (k$),Spending Score (1-100),Size 27"\n', 0),
+        ('Monitors 27" campaign\rCustomerID,Gender,Age,Annual Income (k$),Spending Score (1-100),Note\r', 1),
+    ],
+    ids=["in a title", "in a header name", "in a title of a CR file"],
+)
+def test_a_quote_within_a_field_is_text_where_the_header_is_sought(con, tmp_path, text, skipped):
+    """Only a quote that opens a field opens a quoted name: one within a title or a name, then
+    another within a row's field, once joined the three into one header record."""
+    end = text[-1]
+    rows = ["1,Male,19,15,39,x", '2,Female,21,16,81,24" screen', '3,Male,20,16,6,"note' + "\n" + 'more"']
+    loaded = stage_file(con, write_csv(tmp_path, text + end.join(rows) + end), tmp_path / "work")
+    assert [row[0] for row in customers(con)] == ["1", "2", "3"]
+    assert rejects(con) == []
+    assert bool([w for w in loaded.warnings if "above it skipped" in w]) == bool(skipped)
+
+
+@pytest.mark.parametrize(
     "rows",
     [["1,Male,19,15,39", "2,Female,21,16,81"], ['1,"Ma\nle",19,15,39', "2,Female,21,16,81"]],
     ids=["lines", "records over lines"],

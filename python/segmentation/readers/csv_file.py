@@ -109,7 +109,7 @@ def read_header(facts: input_file.FileFacts, is_header: Callable[[tuple[str, ...
         while first is not None and searched < HEADER_SEARCH_LINES:
             if first.text.strip():
                 searched += 1
-                record, numbered = quoted_record(first, line, numbered)
+                record, numbered = quoted_record(first, line, numbered, hint[1] if hint else None)
                 try:
                     candidate: CsvHeader | InputError = header_line(path, record, line, hint[1] if hint else None)
                 except InputError as e:
@@ -125,19 +125,39 @@ def read_header(facts: input_file.FileFacts, is_header: Callable[[tuple[str, ...
     return opening._replace(searched=searched)
 
 
-def quoted_record(first: input_file.Line, line: int, numbered: Numbered) -> tuple[list[input_file.Line], Numbered]:
+def quoted_record(
+    first: input_file.Line, line: int, numbered: Numbered, delimiter: str | None
+) -> tuple[list[input_file.Line], Numbered]:
     """The lines of the record that starts with `first` (line `line`): more than it when a
-    quoted name opens on it and closes on a later line, within MAX_HEADER_LINES (a stray quote
-    never closes: its line stands alone); and the numbered lines after the record."""
+    quoted name opens on it and closes on a later line, within MAX_HEADER_LINES (a quote that
+    never closes is a stray one: its line stands alone); and the numbered lines after the record."""
     record = [first]
-    while sum(read.text.count('"') for read in record) % 2 and len(record) < MAX_HEADER_LINES:
+    while inside_quotes(record_text(record), delimiter) and len(record) < MAX_HEADER_LINES:
         following = next(numbered, None)
         if following is None:
             break
         record.append(following[1])
-    if len(record) > 1 and sum(read.text.count('"') for read in record) % 2:
+    if len(record) > 1 and inside_quotes(record_text(record), delimiter):
         return [first], chain(enumerate(record[1:], start=line + 1), numbered)
     return record, numbered
+
+
+def record_text(record: list[input_file.Line]) -> str:
+    """A record's lines as one text, with the line ends between them."""
+    return "".join(read.text + read.end for read in record[:-1]) + record[-1].text
+
+
+def inside_quotes(text: str, delimiter: str | None) -> bool:
+    """Whether `text` ends inside a quoted field: one whose quote opens the field, as RFC 4180
+    has it (`"Annual Income` does; `Monitors 27" campaign` does not), with `delimiter` or, not
+    known yet, any of DELIMITERS."""
+    for candidate in [delimiter] if delimiter else DELIMITERS:
+        try:
+            list(csv.reader([text], delimiter=candidate, strict=True))
+        except csv.Error as e:
+            if "unexpected end of data" in str(e):
+                return True
+    return False
 
 
 def header_line(path: Path, record: list[input_file.Line], line: int, delimiter: str | None) -> CsvHeader:
@@ -148,7 +168,7 @@ def header_line(path: Path, record: list[input_file.Line], line: int, delimiter:
             raise InputError(f"{path}: line {line}: the header is longer than {MAX_HEADER_CHARS:,} characters")
         if read.problem:  # the text holds U+FFFD for its bad bytes: say which they were
             raise InputError(f"{path}: line {line}: the header is unreadable: {read.problem}")
-    text = "".join(read.text + read.end for read in record[:-1]) + record[-1].text
+    text = record_text(record)
     if "\ufffd" in text or "\x00" in text:
         raise InputError(f"{path}: line {line}: the header is not text (undecodable bytes); is this a CSV file?")
     unquoted = re.sub(r'"(?:[^"]|"")*"', "", text)  # a quoted name may hold any delimiter or line end

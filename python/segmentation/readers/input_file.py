@@ -50,8 +50,9 @@ UNDECODABLE = re.compile("[\ud800-\udfff]")
 # Control characters no text holds (tab, line ends, vertical tab and form feed are text): at
 # 1 in 10 characters of the start the file is binary; fewer are stray bytes rejecting their rows.
 CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f]")
-# A quoted field, as RFC 4180 writes it: it may hold line ends ("" is a quote within it)
-QUOTED = re.compile(rb'"(?:[^"]|"")*"')
+# A quoted field, as RFC 4180 writes it: its quote opens the field (a quote within a field is
+# text: 'Monitors 27" campaign'); it may hold line ends ("" is a quote within it)
+QUOTED = re.compile(rb'(?:^|(?<=[,;\t|\r\n]))"(?:[^"]|"")*"')
 # Files passed by mistake, by their first bytes (Parquet's with the first byte of the Thrift
 # header after them: a text header may start `PAR1`).
 NOT_TEXT = {
