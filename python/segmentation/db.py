@@ -31,6 +31,17 @@ def is_storage_version(text: str) -> bool:
     return True
 
 
+def is_duckdb_file(path: Path) -> bool:
+    """Whether `path` starts as a DuckDB database does (its magic bytes after a checksum); a
+    file too short to tell, or that cannot be read, is left to DuckDB to judge."""
+    try:
+        with path.open("rb") as file:
+            head = file.read(12)
+    except OSError:
+        return True
+    return len(head) < 12 or head[8:] == b"DUCK"
+
+
 def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 

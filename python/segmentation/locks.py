@@ -110,17 +110,6 @@ def without_writer(live: Path, timeout_s: float, open_live: Callable[[], T], ref
     return retry(attempt, timeout_s, f"{live}: {WRITER_HELD}")
 
 
-def is_duckdb_file(path: Path) -> bool:
-    """Whether `path` starts as a DuckDB database does (its magic bytes after a checksum); a
-    file too short to tell, or that cannot be read, is left to DuckDB to judge."""
-    try:
-        with path.open("rb") as file:
-            head = file.read(12)
-    except OSError:
-        return True
-    return len(head) < 12 or head[8:] == b"DUCK"
-
-
 # A file at the warehouse's path opened as DuckDB's own: another format (a SQLite file) is
 # refused, never read through an extension DuckDB would download into the user's home.
 AS_OUR_OWN: dict[str, str | bool | int | float | list[str]] = {

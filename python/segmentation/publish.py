@@ -29,9 +29,9 @@ from pathlib import Path
 
 import duckdb
 
-from .db import quote_ident, wal_path
+from .db import is_duckdb_file, quote_ident, wal_path
 from .errors import PipelineError
-from .locks import is_duckdb_file, live_warehouse
+from .locks import live_warehouse
 from .manifest import (
     Manifest,
     check_foreign_objects,
@@ -139,9 +139,9 @@ def recover_pair(live: Path, reports_dir: Path, timeout_s: float, ours: set[str]
     # A build of this warehouse stopped while publishing into another reports folder: that pair
     # is the next build into that folder's to repair (it holds that folder's lock); here the
     # run that build may have published there counts, so that no id is handed out twice.
-    elsewhere = [scratch.reports_dir for scratch in stale if scratch.reports_dir != reports_dir]
+    elsewhere = list(dict.fromkeys(scratch.reports_dir for scratch in stale if scratch.reports_dir != reports_dir))
     stale = [scratch for scratch in stale if scratch.reports_dir == reports_dir]
-    for folder in dict.fromkeys(elsewhere):
+    for folder in elsewhere:
         log(
             f"  warning: {folder}: a build of this warehouse was stopped while publishing its reports "
             "there; the next build into that folder repairs them"
