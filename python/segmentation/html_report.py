@@ -201,8 +201,9 @@ def movement_matrix(frame: pd.DataFrame, labels: list[str]) -> dict | None:
         .groupby("kind")["customers"]
         .sum()
     )
-    pairs = list(zip(labelled["previous_segment_label"], labelled["segment_label"], labelled["stay"], strict=True))
-    both = labelled["previous_cluster_id"].notna() & labelled["cluster_id"].notna()
+    same_name = labelled["previous_segment_label"] == labelled["segment_label"]
+    both_runs = labelled["previous_cluster_id"].notna() & labelled["cluster_id"].notna()
+    renamed = labelled[labelled["stay"] & ~same_name]
     return {
         "columns": columns,
         "rows": grid,
@@ -210,14 +211,8 @@ def movement_matrix(frame: pd.DataFrame, labels: list[str]) -> dict | None:
         **{kind: int(kinds.get(kind, 0)) for kind in ("stayed", "moved", "new", "gone")},
         # A segment is its cluster (matched by centroid): one whose profile moved may take a new
         # name, and a name may pass to another cluster when the one that had it moved too far.
-        "renamed": sorted({(before, now) for before, now, stay in pairs if stay and before != now}),
-        "renumbered": sorted(
-            {
-                now
-                for (before, now, stay), shared in zip(pairs, both, strict=True)
-                if shared and not stay and before == now
-            }
-        ),
+        "renamed": sorted(set(zip(renamed["previous_segment_label"], renamed["segment_label"], strict=True))),
+        "renumbered": sorted(set(labelled.loc[both_runs & ~labelled["stay"] & same_name, "segment_label"])),
     }
 
 
