@@ -50,9 +50,10 @@ UNDECODABLE = re.compile("[\ud800-\udfff]")
 # Control characters no text holds (tab, line ends, vertical tab and form feed are text): at
 # 1 in 10 characters of the start the file is binary; fewer are stray bytes rejecting their rows.
 CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f]")
-# A quoted field, as RFC 4180 writes it: its quote opens the field (a quote within a field is
-# text: 'Monitors 27" campaign'); it may hold line ends ("" is a quote within it)
-QUOTED = re.compile(rb'(?:^|(?<=[,;\t|\r\n]))"(?:[^"]|"")*"')
+# A line end, or a quoted field as RFC 4180 writes it, passed over whole: its quote opens the
+# field (a quote within a field is text: 'Monitors 27" campaign'); it may hold line ends ("" is
+# a quote within it)
+LINE_END_OR_QUOTED = re.compile(rb'(?:^|(?<=[,;\t|\r\n]))"(?:[^"]|"")*"|[\r\n]')
 # Files passed by mistake, by their first bytes (Parquet's with the first byte of the Thrift
 # header after them: a text header may start `PAR1`).
 NOT_TEXT = {
@@ -254,12 +255,14 @@ def inspect(path: Path, text: bool = True, encoding: str | None = None) -> FileF
 
 def line_end_of(chunk: bytes) -> bytes:
     """b"\r" when the first line end in `chunk` outside quoted fields (a header's cell may hold
-    a line end of another kind) is a lone CR, b"\n" when it is an LF or CRLF, b"" when it has none."""
-    chunk = QUOTED.sub(b"", chunk)
-    cr, lf = chunk.find(b"\r"), chunk.find(b"\n")
-    if cr < 0 and lf < 0:
-        return b""
-    return b"\r" if cr >= 0 and (lf < 0 or cr + 1 < lf) else b"\n"
+    a line end of another kind) is a lone CR, b"\n" when it is an LF or CRLF, b"" when it has none.
+    Read up to that line end only: a chunk is megabytes."""
+    for found in LINE_END_OR_QUOTED.finditer(chunk):
+        if found[0] == b"\n":
+            return b"\n"
+        if found[0] == b"\r":
+            return b"\n" if chunk[found.end() : found.end() + 1] == b"\n" else b"\r"
+    return b""
 
 
 def runs_over(chunk: bytes, end: bytes, run: int, limit: int) -> tuple[bool, int]:
