@@ -204,6 +204,14 @@ def test_two_columns_of_one_name_are_told_apart_by_position(con, tmp_path):
     assert customers(con) == [("1", "Male", 99, 15.0, 39)]
 
 
+@pytest.mark.parametrize("position", ["#0", "#8", "#999"])
+def test_a_position_outside_the_header_says_which_positions_there_are(tmp_path, position):
+    path = write_csv(tmp_path, "CustomerID,Gender,Age,Income,Spending,Age,Notes\n1,Male,19,15,39,99,a\n")
+    error = f"line 1: --columns age={position}: the header has 7 columns: #1 to #7"
+    with duckdb.connect() as fresh, pytest.raises(InputError, match=re.escape(error)):
+        load(fresh, path, tmp_path / "work", columns={"age": position})
+
+
 def test_ids_and_labels_padded_with_tabs_or_unicode_spaces_are_the_same_customer(con, tmp_path):
     rows = [
         "1,Male,19,15,39",

@@ -126,7 +126,12 @@ def map_columns(
     for column, header in explicit.items():
         hits = [i for i, name in enumerate(names, 1) if name.strip() == header]
         hits = hits or [i for i, name in enumerate(names, 1) if normalise(name) == normalise(header)]
-        if not hits and (position := POSITION.fullmatch(header)) and 1 <= int(position[1]) <= len(names):
+        if not hits and (position := POSITION.fullmatch(header)):
+            if not 1 <= int(position[1]) <= len(names):
+                raise NotTheHeader(
+                    f"--columns {column}={header}: the header has {len(names)} column{'s' if len(names) > 1 else ''}: "
+                    f"#1 to #{len(names)}"
+                )
             hits = [int(position[1])]
         if not hits:
             raise NotTheHeader(
