@@ -322,6 +322,22 @@ def test_negative_amounts_are_refunds_and_spend_never_goes_below_zero(con, tmp_p
     assert found == [("A", 1, 70.0, 30.0, date(2024, 1, 1), 4), ("B", 1, 0.0, 50.0, date(2024, 1, 2), 3)]
 
 
+def test_a_refund_of_an_order_that_does_not_count_is_not_subtracted_again(con, tmp_path):
+    """A shop's export with a refunded order and its refund transaction: the order's amount was
+    never spent, so its refund line does not lower the spend of the others."""
+    rows = [["1", "A", "2024-01-01", "100", "", "completed"], ["2", "A", "2024-02-01", "100", "", "completed"]]
+    rows += [["O1-R", "A", "2024-03-01", "50", "", "refunded"], ["O1-R", "A", "2024-03-05", "-50", "", "completed"]]
+    rows += [["O2", "B", "2024-03-01", "80", "", "completed"], ["O2", "B", "2024-03-06", "-30", "", "completed"]]
+    stage_orders(con, tmp_path, write_rows(tmp_path / "o.csv", rows))
+    found = con.execute(
+        "select customer_id, order_count, total_spend, refunded_amount from customer_rfm order by 1"
+    ).fetchall()
+    assert found == [("A", 2, 200.0, 0.0), ("B", 1, 50.0, 30.0)]
+    assert con.execute("select excluded_reason from stg_orders where line_number = 5").fetchall() == [
+        ("refund of an order that does not count",)
+    ]
+
+
 def test_as_of_counts_recency_to_that_day_and_leaves_later_orders_out(con, tmp_path, export):
     path, meaning = export
     as_of = date(2024, 6, 30)
@@ -560,6 +576,29 @@ def test_a_customer_without_orders_is_kept_when_the_model_reads_only_counts_and_
     assert query(
         settings.warehouse_path, "select order_count, total_spend from stg_customers where customer_id = '9001'"
     ) == [(0, 0.0)]
+
+
+@pytest.mark.parametrize(
+    ("features", "columns"),
+    [
+        (("recency", "frequency"), ["days_since_last_order", "order_count"]),
+        (
+            ("recency_score", "frequency_score", "monetary_score"),
+            ["recency_score", "frequency_score", "monetary_score"],
+        ),
+    ],
+)
+def test_features_of_whole_numbers_alone_build(tmp_path, features, columns):
+    settings = Settings(
+        input_path=None,
+        orders_path=SAMPLE_ORDERS,
+        warehouse_path=tmp_path / "w.duckdb",
+        reports_dir=tmp_path / "r",
+        features=features,
+    )
+    assert run_build(settings).customers == 199
+    declared = query(settings.warehouse_path, "select feature from model_features order by position")
+    assert [feature for (feature,) in declared] == columns
 
 
 def test_two_exports_are_one_dataset_and_show_who_moved(tmp_path):

@@ -1,10 +1,10 @@
--- Every data record of the orders file, typed where it can be, with every reason it cannot be
--- used, and why a usable one does not count (cancelled, refunded or failed by its status, or
--- dated after --as-of). Numbers are read as the customer file's are (number_from_text, with
--- the file's decimal mark); dates as shops, tills and spreadsheets write them: ISO (with a
--- time and a zone too), 20240305, 31.01.2024, slashes or dashes in the file's order (day first
--- when its dates say so: raw_order_input.is_day_first), and months by name (5 Mar 2024,
--- March 5, 2024). A record without an amount takes unit price times quantity.
+-- Every data record of the orders file, typed where it can be, with every reason it cannot be used,
+-- and why a usable one does not count (cancelled, refunded or failed by its status, dated after
+-- --as-of, or a refund of an order that does not count). Numbers are read as the customer file's
+-- are (number_from_text, with the file's decimal mark); dates as shops, tills and spreadsheets
+-- write them: ISO (with a time and a zone too), 20240305, 31.01.2024, slashes or dashes in the
+-- file's order (day first when its dates say so: raw_order_input.is_day_first), and months by name
+-- (5 Mar 2024, March 5, 2024). A record without an amount takes unit price times quantity.
 with
 
 raw_rows as (
@@ -225,6 +225,24 @@ checks as (
     cross join input_settings
 ),
 
+-- the orders a negative line refunds: few, so only their lines are grouped
+refunded_ids as (
+    select distinct order_id
+    from checks
+    where value_number < 0 and order_id is not null
+),
+
+-- of those, the orders none of whose purchase lines counts by its status (cancelled, refunded
+-- or failed): their amounts were never spent, so a refund line of one is not subtracted again
+uncounted_orders as (
+    select checks.order_id
+    from checks
+    semi join refunded_ids on checks.order_id = refunded_ids.order_id
+    where checks.value_number >= 0
+    group by checks.order_id
+    having bool_and(checks.status_meaning is not null)
+),
+
 final as (
     select  -- noqa: ST06
         checks.line_number,
@@ -242,6 +260,8 @@ final as (
         case
             when checks.status_meaning is not null then checks.status_meaning
             when checks.order_day > run.as_of_option then 'after the as-of date'
+            when checks.value_number < 0 and uncounted_orders.order_id is not null
+                then 'refund of an order that does not count'
         end as excluded_reason,
         case
             when checks.line_problem is not null then checks.line_problem
@@ -323,6 +343,7 @@ final as (
         end as reason_column
     from checks
     cross join run
+    left join uncounted_orders on checks.order_id = uncounted_orders.order_id
 )
 
 select * from final

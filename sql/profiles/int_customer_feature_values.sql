@@ -15,7 +15,7 @@ final as (
         cluster_id,
         {{ feature.position }} as position,  -- noqa: RF04
         {{ feature.ident }}::double as value,  -- noqa: RF04
-        {{ feature.value_sql.format(feature.ident) }} as model_value
+        ({{ feature.value_sql.format(feature.ident) }})::double as model_value
     from clustered_customers
     {%- endfor %}
 )
