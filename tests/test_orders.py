@@ -267,6 +267,8 @@ def test_dates_in_every_format_are_the_same_day(con, tmp_path):
     rows = [[f"O{n}", "A", fmt.format(day), "10", "", ""] for n, fmt in enumerate(DATE_FORMATS)]
     rows += [["O9", "A", "31 Jan 2024", "10", "", ""], ["O10", "A", "31-01-24", "10", "", ""]]
     rows += [["O11", "A", "2024-01-31 23:59:59+05:00", "10", "", ""], ["O12", "A", "31.1.2024 10:00", "10", "", ""]]
+    # a dash as the fifth character, as an ISO date has, after a one-digit month
+    rows += [["O13", "A", "31-1-2024", "10", "", ""], ["O14", "A", "31-1-24", "10", "", ""]]
     stage_orders(con, tmp_path, write_rows(tmp_path / "o.csv", rows))
     assert con.execute("select distinct order_date from stg_orders").fetchall() == [(day,)]
     assert con.execute("select count(*) from order_rejects").fetchall() == [(0,)]

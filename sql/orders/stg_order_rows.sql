@@ -70,12 +70,19 @@ trimmed as (
     cross join conventions
 ),
 
--- a date of two short numbers and a year, split, unless it starts as an ISO date does
+-- a date of two short numbers and a year, split, unless it starts as an ISO date does: four
+-- characters before its first dash (5-12-2023 and 10-3-24 have a dash sooner)
 dated as (
     select
         trimmed.*,
+        coalesce(
+            trimmed.order_date[5] = '-'
+            and trimmed.order_date[2] <> '-'
+            and trimmed.order_date[3] <> '-',
+            false
+        ) as is_iso,
         if(
-            trimmed.order_date[5] = '-',
+            is_iso,
             null,
             regexp_extract(
                 trimmed.order_date,
@@ -96,7 +103,7 @@ typed as (
             true
         ) as is_id_missing,
         case
-            when dated.order_date[5] = '-' then try_cast(dated.order_date as date)
+            when dated.is_iso then try_cast(dated.order_date as date)
             when regexp_full_match(dated.order_date, '[0-9]{8}')
                 then try_strptime(dated.order_date, '%Y%m%d')::date
             when regexp_full_match(dated.order_date, '[0-9]{4}/[0-9]{1,2}/[0-9]{1,2}([ T].*)?')
