@@ -60,14 +60,16 @@ def test_the_header_is_searched_for_in_the_first_50_non_blank_lines(con, tmp_pat
 # --- workbooks -------------------------------------------------------------------------------
 
 
-def workbook(tmp_path, sheets: dict[str, list[list]]):
+def workbook(tmp_path, sheets: dict[str, list[list]], hidden: tuple[str, ...] = ()):
     openpyxl = pytest.importorskip("openpyxl")
     book = openpyxl.Workbook()
     book.remove(book.active)
     for title, rows in sheets.items():
         sheet = book.create_sheet(title)
+        sheet.sheet_state = "hidden" if title in hidden else "visible"
         for row in rows:
             sheet.append(row)
+    book.active = next(i for i, title in enumerate(sheets) if title not in hidden)
     path = tmp_path / "customers.xlsx"
     book.save(path)
     return path
@@ -90,6 +92,22 @@ def test_the_first_sheet_holding_the_customers_builds_without_a_warning(con, tmp
     loaded = stage_file(con, path, tmp_path / "w")
     assert [row[0] for row in customers(con)] == ["C-1", "C-3"]
     assert not [w for w in loaded.warnings if "sheet" in w]
+
+
+def test_a_sheet_the_workbook_hides_is_read_only_when_no_sheet_it_shows_holds_customers(con, tmp_path):
+    """An old export kept hidden ahead of the current one: the sheet the user sees is read."""
+    old = [HEADER.split(","), ["OLD-1", "Male", 50, 90, 10]]
+    path = workbook(tmp_path, {"Export 2019": old, "Customers": CUSTOMERS}, hidden=("Export 2019",))
+    loaded = stage_file(con, path, tmp_path / "w")
+    assert [row[0] for row in customers(con)] == ["C-1", "C-3"]
+    assert not [w for w in loaded.warnings if "sheet" in w]
+    with duckdb.connect() as fresh:
+        path = workbook(tmp_path, {"Export 2019": old, "Notes": [["id", "note"]]}, hidden=("Export 2019",))
+        loaded = stage_file(fresh, path, tmp_path / "w2")
+        assert [row[0] for row in customers(fresh)] == ["OLD-1"]
+    assert (
+        "sheet 'Export 2019', which the workbook hides, holds the customers (no sheet it shows does)" in loaded.warnings
+    )
 
 
 def test_a_workbook_without_a_sheet_of_customers_lists_each_sheets_first_row(con, tmp_path):

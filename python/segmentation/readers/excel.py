@@ -61,7 +61,9 @@ def load_excel(
         tables = [table.title for table in book.worksheets]  # a chart sheet holds no rows
         if sheet is not None and sheet not in tables:
             raise InputError(f"{path}: the sheet {sheet!r} is a chart (sheets with rows: {', '.join(tables)})")
-        candidates = [book[sheet]] if sheet is not None else book.worksheets
+        # a sheet the workbook hides (an old export kept beside the current one) only after those it shows
+        shown = sorted(book.worksheets, key=lambda table: table.sheet_state != "visible")
+        candidates = [book[sheet]] if sheet is not None else shown
         starts: list[SheetStart] = []
         for rows in candidates:  # a sheet's first rows only, until one holds the header
             starts.append(sheet_start(rows, is_header))
@@ -87,9 +89,14 @@ def load_excel(
         book.close()
     record_part(con, facts, 0, *records_after(con, 0, raw), raw)
     first = starts[0].title
-    chosen = (f"sheet {start.title!r} holds the customers (the first sheet, {first!r}, does not)",)
+    if sheet is not None or start.title == first:
+        chosen: tuple[str, ...] = ()
+    elif start.hidden:
+        chosen = (f"sheet {start.title!r}, which the workbook hides, holds the customers (no sheet it shows does)",)
+    else:
+        chosen = (f"sheet {start.title!r} holds the customers (the first sheet, {first!r}, does not)",)
     searched = 0 if start.at is not None else len(start.found)
-    return Header(names[:width], "Excel workbook", header_row, at, searched, chosen if start.title != first else ())
+    return Header(names[:width], "Excel workbook", header_row, at, searched, chosen)
 
 
 class SheetStart(NamedTuple):
@@ -98,6 +105,7 @@ class SheetStart(NamedTuple):
     names: list[tuple[str, ...]]  # their cells as text
     at: int | None  # the header's place among them; None when none names the columns a build needs
     rest: Iterator[tuple[int, tuple]]  # the non-blank rows after them, not yet read
+    hidden: bool  # the workbook hides it (hidden or very hidden)
 
 
 def sheet_start(rows, is_header: Callable[[tuple[str, ...]], bool]) -> SheetStart:
@@ -108,7 +116,7 @@ def sheet_start(rows, is_header: Callable[[tuple[str, ...]], bool]) -> SheetStar
     found = list(islice(filled, HEADER_SEARCH_LINES))
     names = [tuple(cell_text(value) for value in row) for _, row in found]
     at = next((i for i, row in enumerate(names) if is_header(row)), None)
-    return SheetStart(rows.title, found, names, at, filled)
+    return SheetStart(rows.title, found, names, at, filled, rows.sheet_state != "visible")
 
 
 def no_sheet_holds_the_header(path: Path, starts: list[SheetStart]) -> str:
