@@ -11,6 +11,7 @@ import json
 import math
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -578,6 +579,37 @@ def test_a_customer_without_orders_is_kept_when_the_model_reads_only_counts_and_
     assert query(
         settings.warehouse_path, "select order_count, total_spend from stg_customers where customer_id = '9001'"
     ) == [(0, 0.0)]
+
+
+@pytest.fixture
+def tokyo(monkeypatch):
+    """The machine's time zone is Tokyo's (DuckDB takes it from TZ for each new connection)."""
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_zoned_order_times_are_the_same_days_on_every_machine(tmp_path, tokyo):
+    """A Parquet TIMESTAMPTZ late in the evening (UTC) is that day's order wherever the build runs, and
+    the report's build time, said in UTC, is the UTC time recorded."""
+    path = tmp_path / "orders.parquet"
+    duckdb.sql(
+        'select \'SO\' || i as "Order ID", (1 + i % 70)::varchar as "Customer ID", '
+        'timestamptz \'2024-03-05 23:30:00+00\' + i * interval 1 day as "Order Date", 10.5 + i % 90 as "Total" '
+        "from range(300) as t(i)"
+    ).write_parquet(str(path))
+    settings = Settings(
+        input_path=None, orders_path=path, warehouse_path=tmp_path / "w.duckdb", reports_dir=tmp_path / "r"
+    )
+    run_build(settings)
+    found = query(settings.warehouse_path, "select min(order_date), max(order_date) from stg_orders")
+    assert found == [(date(2024, 3, 5), date(2024, 3, 5) + timedelta(days=299))]
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        con.execute("set TimeZone = 'UTC'")
+        (finished,) = con.execute("select finished_at from pipeline_runs").fetchone()
+    assert f"built {finished:%Y-%m-%d %H:%M} UTC" in (settings.reports_dir / "index.html").read_text()
 
 
 @pytest.mark.parametrize(

@@ -480,6 +480,9 @@ def build(settings: Settings, log: Log = print, runner: Runner = IN_PROCESS) -> 
                 duckdb.connect(str(scratch.database), config=scratch_config(settings)) as con,
                 stops.interrupting(con),
             ):
+                # a zoned time (a Parquet TIMESTAMPTZ, the run's times) read as the same day and
+                # hour on every machine, whatever its time zone (DuckDB takes the system's)
+                con.execute("set TimeZone = 'UTC'")
                 load_phase(con, settings, scratch, models, log)
                 with step(stage_label("carry", "history"), log) as current:
                     run_id = attempt.run_id = carry_history(con, settings, highest_run_id, started)
