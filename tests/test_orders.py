@@ -581,6 +581,21 @@ def test_a_customer_without_orders_is_kept_when_the_model_reads_only_counts_and_
     ) == [(0, 0.0)]
 
 
+def test_a_default_feature_that_does_not_vary_is_not_said_to_be_the_users_choice(tmp_path):
+    rows = [
+        [f"O{i}", f"C{i % 40}", f"2024-{1 + i % 12:02d}-{1 + i % 28:02d}", f"{10 + i % 17}", "", ""] for i in range(120)
+    ]
+    settings = Settings(
+        input_path=None, orders_path=write_rows(tmp_path / "o.csv", rows), warehouse_path=tmp_path / "w.duckdb"
+    )
+    with pytest.raises(InputError) as error:
+        run_build(settings, reports_dir=tmp_path / "r")
+    assert (
+        "o.csv: order_count (a feature of the default model; choose others with --features): every customer has the "
+        "same value (3)"
+    ) in str(error.value)
+
+
 @pytest.fixture
 def tokyo(monkeypatch):
     """The machine's time zone is Tokyo's (DuckDB takes it from TZ for each new connection)."""

@@ -66,8 +66,13 @@ def check_varies(
             continue
         low, high = first_row(con, f"select min({feature.ident}), max({feature.ident}) from customer_features")
         if low == high:
+            named = (
+                f"--features {feature.source_column}"
+                if settings.features is not None
+                else f"{feature.source_column} (a feature of the default model; choose others with --features)"
+            )
             raise InputError(
-                f"{settings.source_path}: --features {feature.source_column}: every customer has the same value "
+                f"{settings.source_path}: {named}: every customer has the same value "
                 f"({low:g}): a feature that does not vary cannot separate segments"
             )
 
