@@ -54,7 +54,9 @@ def test_the_header_is_searched_for_in_the_first_50_non_blank_lines(con, tmp_pat
         load(con, path, tmp_path / "w")
     said = str(error.value)
     assert said.startswith(f"{path}: line 1: missing column(s) customer_id")
-    assert "'Customer report'" in said and said.endswith("(no header among the first 50 non-blank lines)")
+    assert "'Customer report'" in said and said.endswith(
+        "(the first 50 non-blank lines were searched for a header that has them)"
+    )
 
 
 # --- workbooks -------------------------------------------------------------------------------

@@ -273,7 +273,7 @@ def test_a_header_nowhere_near_the_top_is_named_by_the_first_line(con, tmp_path)
     text = "Customer export\n" + "note\n" * 60 + HEADER + "\n1,Male,19,15,39\n"
     with pytest.raises(InputError, match=re.escape("line 1: missing column(s) customer_id")) as error:
         load(con, write_csv(tmp_path, text), tmp_path / "work")
-    assert str(error.value).endswith("(no header among the first 50 non-blank lines)")
+    assert str(error.value).endswith("(the first 50 non-blank lines were searched for a header that has them)")
 
 
 def test_excel_header_below_a_title_row(con, tmp_path):

@@ -170,7 +170,11 @@ def read_input(
     except NotTheHeader as e:
         # no line named the columns and the first stands: the header may be further down
         further = header.searched == HEADER_SEARCH_LINES
-        note = f" (no header among the first {HEADER_SEARCH_LINES} non-blank {line}s)" if further else ""
+        note = (
+            f" (the first {HEADER_SEARCH_LINES} non-blank {line}s were searched for a header that has them)"
+            if further
+            else ""
+        )
         raise InputError(f"{path}: {where}{e}{note}") from None
     except ValueError as e:
         raise InputError(f"{path}: {where}{e}") from None
