@@ -597,6 +597,18 @@ def test_a_file_reads_its_incomes_with_one_decimal_mark(con, tmp_path, incomes, 
     assert any("decimal commas" in warning for warning in loaded.warnings) == warned
 
 
+def test_a_feature_of_the_files_own_is_read_with_its_one_decimal_mark(con, tmp_path):
+    """No income column: the decimal mark is the feature's, so '2.000' is two thousand beside
+    '1.234,50', not two."""
+    amounts = ["1.234,50", "2.000", "850,00", "12.500", "3.100,25"]
+    rows = [f"K{n};{amount};{n}" for n, amount in enumerate(amounts, start=1)]
+    path = write_csv(tmp_path, "\n".join(["Kundennummer;Umsatz;Bestellungen", *rows]) + "\n")
+    loaded = stage_file(con, path, tmp_path / "work", features=("Umsatz:log", "Bestellungen"))
+    found = con.execute('select "Umsatz" from stg_customers order by line_number').fetchall()
+    assert [value for (value,) in found] == [1234.5, 2000.0, 850.0, 12500.0, 3100.25]
+    assert "'Umsatz' is written with decimal commas: '2.000' is read as 2,000" in loaded.warnings
+
+
 def test_income_in_k_is_kept_and_can_be_forced(con, tmp_path):
     text = "CustomerID,Annual Income,Spending Score\n1,15,39\n2,72.5,40\n"
     loaded = stage_file(con, write_csv(tmp_path, text), tmp_path / "work")

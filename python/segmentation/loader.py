@@ -198,17 +198,21 @@ def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path, res
         con, path, CUSTOMER_RAW, work, header_of, settings.sheet, settings.encoding
     )
     create_raw_customers(con, columns)
-    decimal_comma, mark_warnings = decide_decimal_mark(con, columns)
-    unit, unit_warnings = decide_income_unit(con, columns, settings.income_unit, decimal_comma)
-    scale = 0.001 if unit == "dollars" else 1.0  # input income x scale = k$
-    m_is_female, gender_warnings = decide_gender_codes(con, columns)
+    currency = orders.currency if orders else None
+    features_at = partial(
+        resolve_features, columns, settings.feature_requests, orders=orders is not None, currency=currency
+    )
     try:
-        features = resolve_features(
-            columns, settings.feature_requests, scale, orders is not None, orders.currency if orders else None
-        )
+        # the incomes and the features of the file's own: one decimal mark for all its numbers
+        own = [feature.feature for feature in features_at(1.0) if feature.kind == "number"]
+        decimal_comma, mark_warnings = decide_decimal_mark(con, columns, ["annual_income_k", *own])
+        unit, unit_warnings = decide_income_unit(con, columns, settings.income_unit, decimal_comma)
+        scale = 0.001 if unit == "dollars" else 1.0  # input income x scale = k$
+        features = features_at(scale)
         check_numbers(con, features, missing_markers(settings.sql_dir))
     except ValueError as e:
         raise InputError(f"{path}: {where}{e}") from None
+    m_is_female, gender_warnings = decide_gender_codes(con, columns)
     create_model_features(con, features)
     lines = f"{header.skipped} {line}{'' if header.skipped == 1 else 's'}"
     above = (f"the header is {line} {header.line}: {lines} above it skipped (a title or a note)",)

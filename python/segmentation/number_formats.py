@@ -9,11 +9,12 @@ input's own unit."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import duckdb
 
 from .columns import ColumnMap
-from .db import first_row, quote_ident
+from .db import first_row, quote_ident, quote_literal
 from .features import Feature
 
 CURRENCY_SIGNS = "$€£"  # what may stand before a number's digits, after its sign
@@ -41,7 +42,7 @@ NUMBER_PATTERNS = {
 
 # Above this median an income without a unit in its header is taken to be in dollars.
 DOLLARS_MEDIAN = 1_000
-# The decimal mark of a file's incomes (see `decimal_mark_patterns`), from its first lines: a
+# The decimal mark of a file's numbers (see `decimal_mark_patterns`), from its first lines: a
 # notation holds for a whole file, and a range of lines is read without reading the others.
 MARK_SAMPLE_LINES = 20_000
 DECIMAL_MARKS = """
@@ -50,11 +51,10 @@ select
     count(*) filter (where regexp_full_match(v, $said_point)),
     count(*) filter (where regexp_full_match(v, $hinted_comma)),
     count(*) filter (where regexp_full_match(v, $hinted_point)),
-    min(income) filter (where regexp_full_match(v, $hinted_comma))
+    min((number, column_name)) filter (where regexp_full_match(v, $hinted_comma))
 from (
-    select trim({column}) as income, ltrim(income, $signs) as v
-    from {table}
-    where line_number <= $lines
+    select trim(number) as number, column_name, ltrim(trim(number), $signs) as v
+    from ({values})
 )
 """
 
@@ -76,26 +76,34 @@ def decimal_mark_patterns(decimal: str, group: str) -> dict[str, str]:
 def decide_decimal_mark(
     con: duckdb.DuckDBPyConnection,
     columns: ColumnMap,
-    column: str = "annual_income_k",
+    numbers: Sequence[str] = ("annual_income_k",),
     table: str = "raw_customers",
     signs: str = "+-$",
 ) -> tuple[bool, tuple[str, ...]]:
-    """Whether the file writes its incomes (or another `column` of `table`, its amounts) with a
-    decimal comma (True) or point: as most of the values that say it do, else as most of those
-    that hint at it; a warning when that reading turns a value such as '70.000' into 70,000.
-    `signs`: what may stand before the digits (a sign, a currency sign)."""
+    """Whether the file writes its numbers (the incomes and the features of its own, or the
+    amounts of orders: the columns `numbers` of `table`) with a decimal comma (True) or point:
+    as most of the values that say it do, else as most of those that hint at it; a warning when
+    that reading turns a value such as '70.000' into 70,000. One mark for every column: a file
+    writes its numbers one way. `signs`: what may stand before the digits (a sign, a currency
+    sign)."""
+    values = " union all ".join(
+        f"select {quote_ident(column)} as number, {quote_literal(column)} as column_name from {table} "
+        "where line_number <= $lines"
+        for column in numbers
+    )
     said_comma, said_point, hinted_comma, hinted_point, example = first_row(
         con,
-        DECIMAL_MARKS.format(column=column, table=table),
+        DECIMAL_MARKS.format(values=values),
         {"lines": MARK_SAMPLE_LINES, "signs": signs}
         | decimal_mark_patterns(",", ".")
         | decimal_mark_patterns(".", ","),
     )
     comma = said_comma > said_point if said_comma or said_point else hinted_comma > hinted_point
     if comma and hinted_comma:
-        header = columns.source_name(column)
-        number = float(example.lstrip(signs).replace(".", ""))
-        return True, (f"{header!r} is written with decimal commas: '{example}' is read as {number:,.0f}",)
+        text, column = example
+        header = columns.source_name(column) if column in columns.positions else column  # a feature of its own
+        number = float(text.lstrip(signs).replace(".", ""))
+        return True, (f"{header!r} is written with decimal commas: '{text}' is read as {number:,.0f}",)
     return comma, ()
 
 

@@ -127,7 +127,7 @@ def load_orders(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) 
     )
     create_named_records(con, ORDER_RAW, columns, tuple(ORDER_COLUMNS), extras=False)
     amount = "amount" if "amount" in columns.positions else "unit_price"
-    decimal_comma, mark_warnings = decide_decimal_mark(con, columns, amount, "raw_orders", AMOUNT_SIGNS)
+    decimal_comma, mark_warnings = decide_decimal_mark(con, columns, [amount], "raw_orders", AMOUNT_SIGNS)
     day_first, date_warnings = decide_date_order(con, columns)
     currency, currency_warnings = decide_currency(con, columns, missing_markers(settings.sql_dir))
     lines = f"{header.skipped} {line}{'' if header.skipped == 1 else 's'}"
