@@ -325,6 +325,24 @@ def test_negative_amounts_are_refunds_and_spend_never_goes_below_zero(con, tmp_p
     assert found == [("A", 1, 70.0, 30.0, date(2024, 1, 1), 4), ("B", 1, 0.0, 50.0, date(2024, 1, 2), 3)]
 
 
+def test_a_line_of_an_order_repeated_by_overlapping_exports_counts_once(con, tmp_path):
+    """Two exports in one folder that share a week: the week's lines once. Lines without an
+    order id are orders each, alike or not."""
+    first = [["O1", "A", "2024-01-01", "100", "", "completed"], ["O2", "A", "2024-02-01", "50", "", "completed"]]
+    second = [["O2", "A", "2024-02-01", "50", "", "completed"], ["O3", "B", "2024-02-03", "20", "", "completed"]]
+    second += [["", "B", "2024-03-01", "5", "", ""], ["", "B", "2024-03-01", "5", "", ""]]
+    folder = tmp_path / "orders"
+    folder.mkdir()
+    write_rows(folder / "export_1.csv", first)
+    write_rows(folder / "export_2.csv", second)
+    stage_orders(con, tmp_path, folder)
+    found = con.execute("select customer_id, order_count, total_spend from customer_rfm order by 1").fetchall()
+    assert found == [("A", 2, 150.0), ("B", 3, 30.0)]
+    assert con.execute(
+        "select line_number, excluded_reason from stg_orders where excluded_reason is not null"
+    ).fetchall() == [(5, "duplicate of line 3")]
+
+
 def test_a_refund_of_an_order_that_does_not_count_is_not_subtracted_again(con, tmp_path):
     """A shop's export with a refunded order and its refund transaction: the order's amount was
     never spent, so its refund line does not lower the spend of the others."""

@@ -84,7 +84,7 @@ class OrderCounts:
     role: str  # alone or joined (raw_order_input.role)
     rows: int  # data records
     rejected: int  # in order_rejects
-    uncounted: int  # usable, but cancelled, refunded, failed or after the as-of date
+    uncounted: int  # usable, but repeated, cancelled, refunded, failed or after the as-of date
     customers: int  # customer ids with a counted order (customer_rfm)
     unknown_customers: int  # ids of those no usable customer record has
     customers_without_orders: int  # usable customer records without a counted order

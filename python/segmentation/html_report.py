@@ -140,7 +140,7 @@ def order_facts(run: dict, alone: bool) -> list[tuple[str, str]]:
             "Orders",
             ("" if alone else f"{run['orders_path']}: ")
             + f"{run['order_rows']:,} rows; {run['rejected_order_rows']:,} rejected (in order_rejects), "
-            f"{run['uncounted_orders']:,} not counted (cancelled, refunded, failed or after the as-of date)",
+            f"{run['uncounted_orders']:,} not counted (repeated, cancelled, refunded, failed or after the as-of date)",
         ),
         (
             "As of",

@@ -1,10 +1,11 @@
 -- Every data record of the orders file, typed where it can be, with every reason it cannot be used,
--- and why a usable one does not count (cancelled, refunded or failed by its status, dated after
--- --as-of, or a refund of an order that does not count). Numbers are read as the customer file's
--- are (number_from_text, with the file's decimal mark); dates as shops, tills and spreadsheets
--- write them: ISO (with a time and a zone too), 20240305, 31.01.2024, slashes or dashes in the
--- file's order (day first when its dates say so: raw_order_input.is_day_first), and months by name
--- (5 Mar 2024, March 5, 2024). A record without an amount takes unit price times quantity.
+-- and why a usable one does not count (a repeat of an order's line, cancelled, refunded or failed
+-- by its status, dated after --as-of, or a refund of an order that does not count). Numbers are
+-- read as the customer file's are (number_from_text, with the file's decimal mark); dates as shops,
+-- tills and spreadsheets write them: ISO (with a time and a zone too), 20240305, 31.01.2024,
+-- slashes or dashes in the file's order (day first when its dates say so:
+-- raw_order_input.is_day_first), and months by name (5 Mar 2024, March 5, 2024). A record without
+-- an amount takes unit price times quantity.
 with
 
 raw_rows as (
@@ -232,6 +233,27 @@ checks as (
     cross join input_settings
 ),
 
+-- a line of an order repeated exactly (every field, the order id too), as overlapping exports
+-- repeat it: it counts once, at its first line. Lines without an order id are orders each, and
+-- two alike may be two purchases. Grouped by a hash first: few lines repeat.
+repeated_hashes as (
+    select hash(raw_line) as line_hash
+    from raw_rows
+    where raw_line is not null and trim(order_id) <> ''
+    group by line_hash
+    having count(*) > 1
+),
+
+repeated_lines as (
+    select
+        raw_rows.line_number,
+        min(raw_rows.line_number) over (partition by raw_rows.raw_line) as first_line
+    from raw_rows
+    semi join repeated_hashes on hash(raw_rows.raw_line) = repeated_hashes.line_hash
+    where trim(raw_rows.order_id) <> ''
+    qualify raw_rows.line_number <> first_line
+),
+
 -- the orders a negative line refunds: few, so only their lines are grouped
 refunded_ids as (
     select distinct order_id
@@ -265,6 +287,8 @@ final as (
         checks.order_status,
         -- why a usable record does not count: its status, or a date after --as-of
         case
+            when repeated_lines.first_line is not null
+                then format('duplicate of line {}', repeated_lines.first_line)
             when checks.status_meaning is not null then checks.status_meaning
             when checks.order_day > run.as_of_option then 'after the as-of date'
             when checks.value_number < 0 and uncounted_orders.order_id is not null
@@ -351,6 +375,7 @@ final as (
     from checks
     cross join run
     left join uncounted_orders on checks.order_id = uncounted_orders.order_id
+    left join repeated_lines on checks.line_number = repeated_lines.line_number
 )
 
 select * from final
