@@ -134,6 +134,17 @@ def test_a_workbook_without_a_sheet_of_customers_lists_each_sheets_first_row(con
     assert listed == first_rows
 
 
+def test_number_cells_of_any_size_are_their_numbers(con, tmp_path):
+    """A cell holding 0.00001 is that number, as Excel shows it, not the text '1e-05'."""
+    rows = [[*HEADER.split(","), "Churn Probability"]]
+    rows += [[f"C-{i}", "Male", 30, 15 + i, 50, value] for i, value in enumerate([1.2e-05, 0.5, 3e-06, 1e20 / 1e30])]
+    path = workbook(tmp_path, {"Customers": rows})
+    stage_file(con, path, tmp_path / "w", features=("annual_income_k", "spending_score", "Churn Probability"))
+    found = con.execute('select "Churn Probability" from stg_customers order by line_number').fetchall()
+    assert [value for (value,) in found] == [1.2e-05, 0.5, 3e-06, 1e-10]
+    assert rejects(con) == []
+
+
 def test_a_named_sheet_is_read_even_when_another_holds_customers(con, tmp_path):
     path = workbook(tmp_path, {"Customers": CUSTOMERS, "Summary": [["Q3 customer extract"]]})
     with pytest.raises(InputError, match=re.escape("row 1: missing column(s) customer_id")):

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import math
 import posixpath
 import zipfile
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from itertools import chain, islice
 from pathlib import Path
 from typing import NamedTuple
@@ -237,6 +239,10 @@ def cell_text(value: object) -> str:
         return ""
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         return str(int(value))
+    if isinstance(value, float) and math.isfinite(value):
+        # its shortest digits, never in e-notation as str() writes them ('1e-05' is 0.00001): a
+        # CSV export of the cell holds the number, not a text no reader takes for one
+        return format(Decimal(repr(value)), "f")
     if hasattr(value, "isoformat"):
         return str(value.isoformat())
     return str(value)
