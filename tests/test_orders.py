@@ -313,6 +313,19 @@ def test_decimal_commas_and_currency_signs_in_amounts(con, tmp_path):
     ]
 
 
+def test_amounts_in_other_currency_signs_are_not_added_without_a_currency_column(con, tmp_path):
+    rows = [
+        [f"O{n}", "A", "2024-01-01", amount, "", ""] for n, amount in enumerate(["$10.00", "$12.50", "20", "€11.00"])
+    ]
+    loaded = stage_orders(con, tmp_path, write_rows(tmp_path / "o.csv", rows))
+    assert loaded.orders is not None and loaded.orders.currency == "$"
+    assert con.execute("select sum(amount), list(distinct currency) from stg_orders").fetchall() == [(42.5, ["$"])]
+    assert con.execute("select line_number, reject_reason from order_rejects").fetchall() == [
+        (5, "currency € differs from the file's $: amounts in different currencies cannot be added")
+    ]
+    assert "the 1 orders in other than $ (€ 1) are rejected" in currency_warning(con)
+
+
 def test_negative_amounts_are_refunds_and_spend_never_goes_below_zero(con, tmp_path):
     rows = [["1", "A", "2024-01-01", "100", "", ""], ["2", "A", "2024-01-05", "-30", "", ""]]
     rows += [["3", "B", "2024-01-02", "20", "", ""], ["4", "B", "2024-01-03", "-50", "", ""]]

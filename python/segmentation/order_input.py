@@ -27,7 +27,7 @@ from .columns import (
     order_mapping,
 )
 from .config import ORDER_COLUMNS, Settings
-from .db import first_row
+from .db import first_row, quote_ident
 from .loader import LoadedOrders, create_named_records, files_sha256, missing_markers, read_input
 from .number_formats import CURRENCY_SIGNS, MARK_SAMPLE_LINES, decide_decimal_mark
 from .readers.raw import ORDER_RAW, PARTS_TABLE, RECORDS_TABLE
@@ -67,6 +67,16 @@ order by orders desc, code
 limit 1
 """
 
+# Without a currency column, the currency sign most of the first lines' amounts carry ($, €, £)
+CURRENCY_SIGN = """
+select sign, count(*) as orders
+from (select regexp_extract({amount}, $signs) as sign from raw_orders where line_number <= $lines)
+where sign <> ''
+group by sign
+order by orders desc, sign
+limit 1
+"""
+
 # The currencies of the orders rejected for theirs, after staging
 OTHER_CURRENCIES = """
 select
@@ -92,6 +102,7 @@ select
     $decimal_comma::boolean as has_decimal_comma,
     $day_first::boolean as is_day_first,
     $currency::varchar as currency,
+    $has_currency_signs::boolean as has_currency_signs,
     $has_amount::boolean as has_amount
 """
 
@@ -129,11 +140,11 @@ def load_orders(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) 
     amount = "amount" if "amount" in columns.positions else "unit_price"
     decimal_comma, mark_warnings = decide_decimal_mark(con, columns, [amount], "raw_orders", AMOUNT_SIGNS)
     day_first, date_warnings = decide_date_order(con, columns)
-    currency, currency_warnings = decide_currency(con, columns, missing_markers(settings.sql_dir))
+    currency, from_signs = decide_currency(con, columns, missing_markers(settings.sql_dir), amount)
     lines = f"{header.skipped} {line}{'' if header.skipped == 1 else 's'}"
     above = (f"the header is {line} {header.line}: {lines} above it skipped (a title or a note)",)
     warnings = header.warnings + (above if header.skipped else ()) + mark_warnings + date_warnings
-    warnings = tuple(f"{path.name}: {warning}" for warning in warnings + currency_warnings)
+    warnings = tuple(f"{path.name}: {warning}" for warning in warnings)
     described = header.described if len(parts) == 1 else f"{header.described}, {len(parts)} part files"
     sha256 = files_sha256(parts, path)
     con.execute(
@@ -146,6 +157,7 @@ def load_orders(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) 
             "decimal_comma": decimal_comma,
             "day_first": day_first,
             "currency": currency,
+            "has_currency_signs": from_signs,
             "has_amount": amount == "amount",
         },
     )
@@ -169,6 +181,7 @@ def no_orders(con: duckdb.DuckDBPyConnection) -> None:
             "decimal_comma": False,
             "day_first": False,
             "currency": None,
+            "has_currency_signs": False,
             "has_amount": True,
         },
     )
@@ -200,15 +213,21 @@ def decide_date_order(con: duckdb.DuckDBPyConnection, columns: ColumnMap) -> tup
 
 
 def decide_currency(
-    con: duckdb.DuckDBPyConnection, columns: ColumnMap, missing: list[str]
-) -> tuple[str | None, tuple[str, ...]]:
-    """The currency of the amounts: the one most of the first lines' orders are in (None without
-    a currency column). Amounts in different currencies cannot be added: orders in any other
-    are rejected by staging, and `currency_warning` says how many there are in each."""
-    if "currency" not in columns.positions:
-        return None, ()
-    found = con.execute(CURRENCIES, {"missing": missing, "lines": MARK_SAMPLE_LINES}).fetchall()
-    return (found[0][0] if found else None), ()
+    con: duckdb.DuckDBPyConnection, columns: ColumnMap, missing: list[str], amount: str = "amount"
+) -> tuple[str | None, bool]:
+    """The currency of the amounts, and whether their signs say it: the code most of the first
+    lines' orders are in; without a currency column (or with one left empty), the currency sign
+    most of their amounts (the column `amount`) carry, None when none does. Amounts in
+    different currencies cannot be added: orders in any other are rejected by staging, and
+    `currency_warning` says how many there are in each."""
+    if "currency" in columns.positions:
+        found = con.execute(CURRENCIES, {"missing": missing, "lines": MARK_SAMPLE_LINES}).fetchall()
+        if found:
+            return found[0][0], False
+    sign = con.execute(
+        CURRENCY_SIGN.format(amount=quote_ident(amount)), {"signs": f"[{CURRENCY_SIGNS}]", "lines": MARK_SAMPLE_LINES}
+    ).fetchall()
+    return (sign[0][0] if sign else None), True
 
 
 def currency_warning(con: duckdb.DuckDBPyConnection) -> str | None:

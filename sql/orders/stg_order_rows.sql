@@ -17,6 +17,7 @@ input_settings as (
         has_decimal_comma,
         is_day_first,
         currency as file_currency,
+        has_currency_signs,
         has_amount
     from raw_order_input
 ),
@@ -174,10 +175,23 @@ typed as (
     cross join excluded_statuses
 ),
 
--- the amount: as written, else unit price times quantity
+-- the amount: as written, else unit price times quantity; without a currency column, its
+-- currency is the sign it carries ($, €, £), if any
 valued as (
     select  -- noqa: ST06
-        typed.*,
+        typed.* replace (
+            if(
+                input_settings.has_currency_signs,
+                nullif(
+                    regexp_extract(
+                        if(input_settings.has_amount, typed.amount, typed.unit_price),
+                        '[{{ numbers.currency_signs }}]'
+                    ),
+                    ''
+                ),
+                typed.currency
+            ) as currency
+        ),
         if(
             input_settings.has_amount,
             typed.amount_number,
