@@ -300,6 +300,14 @@ def test_columns_option_quotes_a_header_holding_a_comma():
     assert mapping == {"annual_income_k": "Income (k$, gross)", "spending_score": "Spend", "customer_id": "Id"}
 
 
+def test_unquoted_header_names_may_hold_more_commas_than_the_delimiter_splits(con, tmp_path):
+    """Three commas inside the names, two semicolons between them: the semicolon is the one
+    that splits the header into the columns a build needs."""
+    header = "CustomerID;Annual Income (k$, gross, 2023);Spending Score (1-100, self-reported)"
+    stage_file(con, write_csv(tmp_path, f"{header}\n1;15;39\n2;16;81\n"), tmp_path / "work")
+    assert [(row[0], row[3], row[4]) for row in customers(con)] == [("1", 15.0, 39), ("2", 16.0, 81)]
+
+
 def test_quoted_header_names_may_hold_other_delimiters(con, tmp_path):
     text = 'Id;Gender;Age;"Income (k$, gross, yearly)";"Spending, score (1,100)"\n1;Male;19;15;39\n2;Female;21;16;81\n'
     stage_file(

@@ -110,13 +110,16 @@ def read_header(facts: input_file.FileFacts, is_header: Callable[[tuple[str, ...
             if first.text.strip():
                 searched += 1
                 record, numbered = quoted_record(first, line, numbered, hint[1] if hint else None)
-                try:
-                    candidate: CsvHeader | InputError = header_line(path, record, line, hint[1] if hint else None)
-                except InputError as e:
-                    candidate = e
-                opening = opening or candidate
-                if isinstance(candidate, CsvHeader) and is_header(candidate.names):
-                    return candidate._replace(skipped=searched - 1)
+                # the delimiter it uses most first; another when only it splits the line into
+                # the names a build needs (names may hold commas: 'Income (k$, gross)')
+                for delimiter in [hint[1]] if hint else likely_delimiters(record_text(record)):
+                    try:
+                        candidate: CsvHeader | InputError = header_line(path, record, line, delimiter)
+                    except InputError as e:
+                        candidate = e
+                    opening = opening or candidate
+                    if isinstance(candidate, CsvHeader) and is_header(candidate.names):
+                        return candidate._replace(skipped=searched - 1)
             line, first = next(numbered, (line + 1, None))
     if opening is None:
         raise InputError(f"{path}: line 2: no header after {hint[0]!r}" if hint else f"{path}: the file is empty")
@@ -160,6 +163,14 @@ def inside_quotes(text: str, delimiter: str | None) -> bool:
     return False
 
 
+def likely_delimiters(text: str) -> list[str]:
+    """The DELIMITERS a header's text uses outside quoted names, the most used first (ties go
+    to the earlier, ',' first); ',' alone when it uses none (one column)."""
+    unquoted = re.sub(r'"(?:[^"]|"")*"', "", text)  # a quoted name may hold any delimiter or line end
+    used = sorted((d for d in DELIMITERS if d in unquoted), key=lambda d: -unquoted.count(d))
+    return used or [DELIMITERS[0]]
+
+
 def header_line(path: Path, record: list[input_file.Line], line: int, delimiter: str | None) -> CsvHeader:
     """A record read as the header (its lines, from line `line`): its delimiter (`delimiter`,
     or the one it uses most outside quoted names) and its names."""
@@ -171,8 +182,7 @@ def header_line(path: Path, record: list[input_file.Line], line: int, delimiter:
     text = record_text(record)
     if "\ufffd" in text or "\x00" in text:
         raise InputError(f"{path}: line {line}: the header is not text (undecodable bytes); is this a CSV file?")
-    unquoted = re.sub(r'"(?:[^"]|"")*"', "", text)  # a quoted name may hold any delimiter or line end
-    delimiter = delimiter or max(DELIMITERS, key=unquoted.count)  # ties go to the earlier, ',' first
+    delimiter = delimiter or likely_delimiters(text)[0]
     try:
         names = tuple(next(csv.reader([text], delimiter=delimiter), []))
     except csv.Error as e:  # a line end within an unquoted name
