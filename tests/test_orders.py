@@ -356,6 +356,35 @@ def test_a_line_of_an_order_repeated_by_overlapping_exports_counts_once(con, tmp
     ).fetchall() == [(5, "duplicate of line 3")]
 
 
+def test_the_further_lines_of_an_order_in_a_line_item_export_are_its_lines(con, tmp_path):
+    """Shopify's export: an order's date, total and status on its first line, blank on its
+    further lines, which hold its items. They are no rejects: the order is one, its total
+    counted once, its items all, and a cancelled order's further lines are cancelled too."""
+    text = "\n".join(
+        [
+            "Name,Email,Financial Status,Total,Created at,Lineitem quantity,Lineitem name",
+            "#1001,ann@example.com,paid,54.90,2024-03-01 10:00:00 +0100,1,Mug",
+            "#1001,ann@example.com,,,,2,Tea",
+            "#1002,bob@example.com,paid,20.00,2024-03-02 11:00:00 +0100,1,Mug",
+            "#1003,ann@example.com,voided,99.00,2024-03-03 12:00:00 +0100,1,Pot",
+            "#1003,,,,,3,Tea",
+            "#1004,ann@example.com,paid,10.00,2024-03-04 09:00:00 +0100,1,Tea",
+        ]
+    )
+    path = tmp_path / "orders_export.csv"
+    path.write_text(text + "\n")
+    stage_orders(con, tmp_path, path, columns={"order_id": "Name"})
+    assert con.execute("select count(*) from order_rejects").fetchall() == [(0,)]
+    found = con.execute("select customer_id, order_count, total_spend, items from customer_rfm order by 1").fetchall()
+    assert found == [("ann@example.com", 2, 64.9, 4), ("bob@example.com", 1, 20.0, 1)]
+    assert con.execute(
+        "select line_number, customer_id, order_date, amount, excluded_reason from stg_orders where line_number in (3, 6)"
+    ).fetchall() == [
+        (3, "ann@example.com", date(2024, 3, 1), 0.0, None),
+        (6, "ann@example.com", date(2024, 3, 3), 0.0, "cancelled"),
+    ]
+
+
 def test_a_refund_of_an_order_that_does_not_count_is_not_subtracted_again(con, tmp_path):
     """A shop's export with a refunded order and its refund transaction: the order's amount was
     never spent, so its refund line does not lower the spend of the others."""

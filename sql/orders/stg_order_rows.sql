@@ -72,27 +72,82 @@ trimmed as (
     cross join conventions
 ),
 
+-- An export of line items (Shopify's) writes an order's date, amount and status on its first
+-- line and leaves them blank on its further lines, which hold the order id and an item. Such a
+-- line is a line of that order: it takes the order's customer (where blank), date, status and
+-- currency, and adds 0 to its amount. Looked up only for the order ids of lines without a date
+-- and an amount: in most files, none.
+continued_ids as (
+    select distinct trimmed.order_id
+    from trimmed
+    cross join input_settings
+    where
+        input_settings.has_amount
+        and trimmed.order_id is not null
+        and coalesce(trimmed.amount, '') = ''
+        and coalesce(trimmed.order_date, '') = ''
+),
+
+order_heads as (
+    select
+        trimmed.order_id,
+        arg_min(
+            {
+                'customer_id': trimmed.customer_id,
+                'order_date': trimmed.order_date,
+                'order_status': trimmed.order_status,
+                'currency': trimmed.currency
+            },
+            trimmed.line_number
+        ) as head
+    from trimmed
+    semi join continued_ids on trimmed.order_id = continued_ids.order_id
+    where coalesce(trimmed.amount, '') <> '' and coalesce(trimmed.order_date, '') <> ''
+    group by trimmed.order_id
+),
+
+filled as (
+    select
+        trimmed.* replace (
+            if(
+                order_heads.order_id is not null and coalesce(trimmed.customer_id, '') = '',
+                order_heads.head.customer_id,
+                trimmed.customer_id
+            ) as customer_id,
+            coalesce(order_heads.head.order_date, trimmed.order_date) as order_date,
+            if(order_heads.order_id is not null, '0', trimmed.amount) as amount,
+            coalesce(trimmed.order_status, order_heads.head.order_status) as order_status,
+            coalesce(trimmed.currency, order_heads.head.currency) as currency
+        )
+    from trimmed
+    left join order_heads
+        on
+            trimmed.order_id = order_heads.order_id
+            and coalesce(trimmed.amount, '') = ''
+            and coalesce(trimmed.order_date, '') = ''
+),
+
 -- a date of two short numbers and a year, split, unless it starts as an ISO date does: four
 -- characters before its first dash (5-12-2023 and 10-3-24 have a dash sooner)
 dated as (
     select
-        trimmed.*,
+        filled.*,
         coalesce(
-            trimmed.order_date[5] = '-'
-            and trimmed.order_date[2] <> '-'
-            and trimmed.order_date[3] <> '-',
+            filled.order_date[5] = '-'
+            and filled.order_date[2] <> '-'
+            and filled.order_date[3] <> '-',
             false
         ) as is_iso,
         if(
             is_iso,
             null,
             regexp_extract(
-                trimmed.order_date,
+                filled.order_date,
                 '^([0-9]{1,2})([./-])([0-9]{1,2})[./-]([0-9]{2}|[0-9]{4})(?:[ ,T].*)?$',
                 ['first', 'mark', 'second', 'year']
             )
         ) as date_parts
-    from trimmed
+    from filled
 ),
 
 -- each value typed by its cheapest test first: an ISO date, plain digits
