@@ -5,7 +5,8 @@
 -- tills and spreadsheets write them: ISO (with a time and a zone too), 20240305, 31.01.2024,
 -- slashes or dashes in the file's order (day first when its dates say so:
 -- raw_order_input.is_day_first), and months by name (5 Mar 2024, March 5, 2024). A record without
--- an amount takes unit price times quantity.
+-- an amount takes unit price times quantity; a further line of an order in a line-item export, its
+-- order's date and status.
 with
 
 raw_rows as (
