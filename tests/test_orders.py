@@ -356,6 +356,14 @@ def test_a_line_of_an_order_repeated_by_overlapping_exports_counts_once(con, tmp
     ).fetchall() == [(5, "duplicate of line 3")]
 
 
+def test_an_email_address_is_one_customer_in_any_case(con, tmp_path):
+    rows = [["O1", "Ann@Shop.com", "2024-01-01", "10", "", ""], ["O2", "ann@shop.com", "2024-01-02", "20", "", ""]]
+    rows += [["O3", "bob@shop.com", "2024-01-03", "5", "", ""]]
+    stage_orders(con, tmp_path, write_rows(tmp_path / "o.csv", rows))
+    found = con.execute("select customer_id, order_count, total_spend from customer_rfm order by 1").fetchall()
+    assert found == [("Ann@Shop.com", 2, 30.0), ("bob@shop.com", 1, 5.0)]  # the first spelling kept
+
+
 def test_the_further_lines_of_an_order_in_a_line_item_export_are_its_lines(con, tmp_path):
     """Shopify's export: an order's date, total and status on its first line, blank on its
     further lines, which hold its items. They are no rejects: the order is one, its total
