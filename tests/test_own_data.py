@@ -594,8 +594,20 @@ def test_decimal_commas_as_european_exports_write_them(con, tmp_path):
         (["70,000", "15,000", "120,000"], [70.0, 15.0, 120.0], False),
         (["$1.250.000", "70000", "15000,5"], [1250.0, 70.0, 15.0005], False),
         (["48.561", "70.250", "15.125"], [0.048561, 0.07025, 0.015125], False),  # three decimals say nothing
+        # French thousands: a space, a no-break space, a narrow no-break space; Swiss: an apostrophe
+        (["1 234,50", "70\u00a0000", "1\u202f015,5"], [1.2345, 70.0, 1.0155], False),
+        (["1'234.50", "70\u2019000", "15.5"], [1.2345, 70.0, 0.0155], False),
     ],
-    ids=["decimal comma", "decimal point", "dot groups only", "comma groups only", "said by two groups", "decimals"],
+    ids=[
+        "decimal comma",
+        "decimal point",
+        "dot groups only",
+        "comma groups only",
+        "said by two groups",
+        "decimals",
+        "French spaces",
+        "Swiss apostrophes",
+    ],
 )
 def test_a_file_reads_its_incomes_with_one_decimal_mark(con, tmp_path, incomes, expected, warned):
     rows = [f"{n};Male;30;{income};50" for n, income in enumerate(incomes, start=1)]
@@ -615,6 +627,16 @@ def test_a_feature_of_the_files_own_is_read_with_its_one_decimal_mark(con, tmp_p
     found = con.execute('select "Umsatz" from stg_customers order by line_number').fetchall()
     assert [value for (value,) in found] == [1234.5, 2000.0, 850.0, 12500.0, 3100.25]
     assert "'Umsatz' is written with decimal commas: '2.000' is read as 2,000" in loaded.warnings
+
+
+def test_a_feature_written_with_french_thousands_keeps_its_largest_values(con, tmp_path):
+    amounts = ["996,90", "1\u00a0234,50", "12\u202f500,00", "85,25", "3 100,75"]
+    rows = [f"{n};{amount};{n}" for n, amount in enumerate(amounts, start=1)]
+    path = write_csv(tmp_path, "\n".join(["CustomerID;Total dépensé;Commandes", *rows]) + "\n")
+    stage_file(con, path, tmp_path / "work", features=("Total dépensé:log", "Commandes"))
+    found = con.execute('select "Total dépensé" from stg_customers order by line_number').fetchall()
+    assert [value for (value,) in found] == [996.9, 1234.5, 12500.0, 85.25, 3100.75]
+    assert rejects(con) == []
 
 
 def test_income_in_k_is_kept_and_can_be_forced(con, tmp_path):

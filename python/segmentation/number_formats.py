@@ -18,26 +18,39 @@ from .db import first_row, quote_ident, quote_literal
 from .features import Feature
 
 CURRENCY_SIGNS = "$€£"  # what may stand before a number's digits, after its sign
+# What splits a number's thousands besides the mark that is not its decimal mark: a space, as
+# French writes it (no-break or narrow no-break too: 1 234,50), or an apostrophe, as Swiss does
+# (1'234.50).
+GROUP_MARKS = " \u00a0\u202f'\u2019"
 
 
-def written_number(decimal: str, group: str) -> str:
+def written_number(decimal: str, groups: str) -> str:
     """A number as people write it with `decimal` as its decimal mark: a sign, a currency sign,
-    digits split by `group` in thousands or not, decimals ('$1,234.50', '-800', '.5')."""
-    c, d, g = CURRENCY_SIGNS, re.escape(decimal), re.escape(group)
-    return f"[+-]?[{c}]?([0-9]{{1,3}}({g}[0-9]{{3}})+|[0-9]+)({d}[0-9]*)?|[+-]?[{c}]?{d}[0-9]+"
+    digits split in thousands by any of `groups` or not, decimals ('$1,234.50', '-800', '.5')."""
+    c, d, g = CURRENCY_SIGNS, re.escape(decimal), "".join(map(re.escape, groups))
+    return f"[+-]?[{c}]?([0-9]{{1,3}}([{g}][0-9]{{3}})+|[0-9]+)({d}[0-9]*)?|[+-]?[{c}]?{d}[0-9]+"
+
+
+def sql_text(pattern: str) -> str:
+    """A pattern as it stands between the quotes of an SQL text: its quotes doubled."""
+    return pattern.replace("'", "''")
 
 
 # What staging reads as a number (the macro number_from_text): the patterns, by name, of a
-# value written with a point or a comma as decimal mark, and of the currency signs to drop.
+# value written with a point or a comma as decimal mark, and of what to drop from each (the
+# currency signs and the thousands' marks); rendered between an SQL text's quotes.
 NUMBER_PATTERNS = {
     "whole": "[0-9]{1,15}",
     # an amount in a file of decimal points, as most are written ('46.94')
     "plain_decimals": r"-?[0-9]{1,15}\.[0-9]{1,6}",
-    "decimal_comma": written_number(",", "."),
-    "decimal_point": written_number(".", ","),
+    "decimal_comma": sql_text(written_number(",", "." + GROUP_MARKS)),
+    "decimal_point": sql_text(written_number(".", "," + GROUP_MARKS)),
     # a decimal comma in a file that otherwise writes points ('89,5')
     "stray_decimal_comma": rf"[+-]?[{CURRENCY_SIGNS}]?([0-9]{{1,3}}(\.[0-9]{{3}})+|[0-9]+),[0-9]{{1,2}}",
     "currency_signs": CURRENCY_SIGNS,
+    # within [...]: what a number written with a decimal comma, or point, drops
+    "comma_drops": sql_text(re.escape(CURRENCY_SIGNS + "." + GROUP_MARKS)),
+    "point_drops": sql_text(re.escape(CURRENCY_SIGNS + "," + GROUP_MARKS)),
 }
 
 # Above this median an income without a unit in its header is taken to be in dollars.
@@ -62,13 +75,15 @@ from (
 def decimal_mark_patterns(decimal: str, group: str) -> dict[str, str]:
     """Numbers (sign and dollar sign stripped) that say `decimal` is their decimal mark: it is
     their last mark and followed by other than three digits ('89,5'), it follows groups split
-    by `group` ('89.000,50'), or `group` splits groups twice ('1.250.000'). Whole thousands
-    split by `group` ('70.000') only hint at it: three decimals that are all zeros are rare,
-    unlike '48.561', which says nothing."""
+    by `group` or a space or an apostrophe ('89.000,50', '1 234,50'), or `group` splits groups
+    twice ('1.250.000'). Whole thousands split by `group` ('70.000') only hint at it: three
+    decimals that are all zeros are rare, unlike '48.561', which says nothing."""
     name = {",": "comma", ".": "point"}[decimal]
     d, g = re.escape(decimal), re.escape(group)
+    groups = "".join(map(re.escape, group + GROUP_MARKS))
     said = (
-        f"[0-9]{{1,3}}({g}[0-9]{{3}})+{d}[0-9]*|[0-9]*{d}([0-9]{{1,2}}|[0-9]{{4,}})|[0-9]{{1,3}}({g}[0-9]{{3}}){{2,}}"
+        f"[0-9]{{1,3}}([{groups}][0-9]{{3}})+{d}[0-9]*|[0-9]*{d}([0-9]{{1,2}}|[0-9]{{4,}})"
+        f"|[0-9]{{1,3}}({g}[0-9]{{3}}){{2,}}"
     )
     return {f"said_{name}": said, f"hinted_{name}": f"[0-9]{{1,3}}{g}000"}
 
@@ -152,7 +167,9 @@ def decide_income_unit(
 
 # A rough reading of a value as a number (sign, currency, separators and spaces aside), enough
 # to tell a column of numbers from one of text before staging reads each value exactly.
-ROUGH_NUMBER = rf"[+-]?[{CURRENCY_SIGNS}]?\s*[0-9][0-9 .,']*([eE][+-]?[0-9]+)?|[+-]?[{CURRENCY_SIGNS}]?[.,][0-9]+"
+ROUGH_NUMBER = (
+    rf"[+-]?[{CURRENCY_SIGNS}]?\s*[0-9][0-9.,{GROUP_MARKS}]*([eE][+-]?[0-9]+)?|[+-]?[{CURRENCY_SIGNS}]?[.,][0-9]+"
+)
 
 
 def check_numbers(con: duckdb.DuckDBPyConnection, features: tuple[Feature, ...], missing: list[str]) -> None:
