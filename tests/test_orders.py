@@ -275,6 +275,26 @@ def test_dates_in_every_format_are_the_same_day(con, tmp_path):
     assert con.execute("select count(*) from order_rejects").fetchall() == [(0,)]
 
 
+@pytest.mark.parametrize(
+    ("written", "year_first"),
+    [("{d:%y-%m-%d}", True), ("{d:%d-%m-%y}", False), ("{d:%y/%m/%d}", True), ("{d:%m/%d/%y}", False)],
+)
+def test_dates_of_three_two_digit_numbers_are_year_first_when_the_file_says_so(con, tmp_path, written, year_first):
+    """The year takes few values, the day many: 23-11-28 in a file of such dates is 2023-11-28."""
+    days = [date(2023, 1, 2) + timedelta(days=17 * n) for n in range(40)]
+    rows = [[f"O{n}", f"C{n % 7}", written.format(d=day), "10", "", ""] for n, day in enumerate(days)]
+    loaded = stage_orders(con, tmp_path, write_rows(tmp_path / "o.csv", rows))
+    assert [d for (d,) in con.execute("select order_date from stg_orders order by line_number").fetchall()] == days
+    said = [w for w in loaded.warnings if "year first" in w]
+    assert bool(said) == year_first
+    if year_first:
+        example = written.format(d=days[0])
+        assert said == [
+            f"o.csv: 'Order Date' writes dates year first: '{example}' is 2023-01-02 (among its first 20,000 lines, "
+            f"the first numbers take 2 values, the last {len({d.day for d in days})})"
+        ]
+
+
 def test_slashed_dates_are_month_first_unless_the_file_says_otherwise(con, tmp_path):
     rows = [["1", "A", "03/04/2024", "10", "", ""], ["2", "A", "12/25/2024", "10", "", ""]]
     stage_orders(con, tmp_path, write_rows(tmp_path / "us.csv", rows))

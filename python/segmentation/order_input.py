@@ -14,6 +14,7 @@ Without an orders file the tables exist, empty, so the models that read them bui
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import duckdb
@@ -55,6 +56,27 @@ DATE_PATTERNS = {
     "month_first": "(0?[1-9]|1[0-2])[/-](1[3-9]|2[0-9]|3[01])[/-][0-9]{2,4}([ T].*)?",
     "slashed": "[0-9]{1,2}[/-][0-9]{1,2}[/-][0-9]{2,4}([ T].*)?",
 }
+# Dates of three two-digit numbers (23-11-28): the year may stand first or last. Its numbers
+# take few values, a day's many: read year first when the first numbers take at most
+# YEAR_VALUES values and the last at least DAY_VALUES among YEAR_ORDER_DATES dates or more, or
+# when a first number is above 31.
+SHORT_DATES = """
+select
+    count(*),
+    count(distinct first),
+    count(distinct last),
+    coalesce(max(first::integer) > 31, false),
+    min(v)
+from (
+    select
+        v,
+        regexp_extract(v, '^([0-9]{2})[/-]', 1) as first,
+        regexp_extract(v, '^[0-9]{2}[/-][0-9]{1,2}[/-]([0-9]{2})', 1) as last
+    from (select trim(order_date) as v from raw_orders where line_number <= $lines)
+    where regexp_full_match(v, '[0-9]{2}[/-][0-9]{1,2}[/-][0-9]{2}([ T].*)?')
+)
+"""
+YEAR_ORDER_DATES, YEAR_VALUES, DAY_VALUES = 20, 3, 8
 
 # The currency most of the first lines' amounts are in (as the decimal mark, a notation holds
 # for a whole file; orders in another currency, wherever they stand, are rejected by staging)
@@ -101,6 +123,7 @@ select
     $format::varchar as input_format,
     $decimal_comma::boolean as has_decimal_comma,
     $day_first::boolean as is_day_first,
+    $year_first::boolean as is_year_first,
     $currency::varchar as currency,
     $has_currency_signs::boolean as has_currency_signs,
     $has_amount::boolean as has_amount
@@ -139,7 +162,8 @@ def load_orders(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) 
     create_named_records(con, ORDER_RAW, columns, tuple(ORDER_COLUMNS), extras=False)
     amount = "amount" if "amount" in columns.positions else "unit_price"
     decimal_comma, mark_warnings = decide_decimal_mark(con, columns, [amount], "raw_orders", AMOUNT_SIGNS)
-    day_first, date_warnings = decide_date_order(con, columns)
+    year_first, year_warnings = decide_year_first(con, columns)
+    day_first, date_warnings = (False, year_warnings) if year_first else decide_date_order(con, columns)
     currency, from_signs = decide_currency(con, columns, missing_markers(settings.sql_dir), amount)
     lines = f"{header.skipped} {line}{'' if header.skipped == 1 else 's'}"
     above = (f"the header is {line} {header.line}: {lines} above it skipped (a title or a note)",)
@@ -156,6 +180,7 @@ def load_orders(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) 
             "format": described,
             "decimal_comma": decimal_comma,
             "day_first": day_first,
+            "year_first": year_first,
             "currency": currency,
             "has_currency_signs": from_signs,
             "has_amount": amount == "amount",
@@ -180,10 +205,26 @@ def no_orders(con: duckdb.DuckDBPyConnection) -> None:
             "format": None,
             "decimal_comma": False,
             "day_first": False,
+            "year_first": False,
             "currency": None,
             "has_currency_signs": False,
             "has_amount": True,
         },
+    )
+
+
+def decide_year_first(con: duckdb.DuckDBPyConnection, columns: ColumnMap) -> tuple[bool, tuple[str, ...]]:
+    """Whether dates of three two-digit numbers (23-11-28) are year first (SHORT_DATES), with
+    the warning that says so."""
+    dates, firsts, lasts, above_31, example = first_row(con, SHORT_DATES, {"lines": MARK_SAMPLE_LINES})
+    spread = dates >= YEAR_ORDER_DATES and firsts <= YEAR_VALUES and lasts >= DAY_VALUES
+    if not (above_31 or spread):
+        return False, ()
+    header = columns.source_name("order_date")
+    year, month, day = re.match(r"([0-9]{2})[/-]([0-9]{1,2})[/-]([0-9]{2})", example).groups()  # type: ignore[union-attr]
+    return True, (
+        f"{header!r} writes dates year first: '{example}' is 20{year}-{int(month):02d}-{day} (among its first "
+        f"{MARK_SAMPLE_LINES:,} lines, the first numbers take {firsts:,} values, the last {lasts:,})",
     )
 
 

@@ -17,6 +17,7 @@ input_settings as (
     select
         has_decimal_comma,
         is_day_first,
+        is_year_first,
         currency as file_currency,
         has_currency_signs,
         has_amount
@@ -166,6 +167,20 @@ typed as (
                 then try_strptime(dated.order_date, '%Y%m%d')::date
             when regexp_full_match(dated.order_date, '[0-9]{4}/[0-9]{1,2}/[0-9]{1,2}([ T].*)?')
                 then try_strptime(split_part(dated.order_date, ' ', 1), '%Y/%m/%d')::date
+            -- three two-digit numbers where the file writes the year first (23-11-28)
+            when
+                dated.date_parts.year <> ''
+                and input_settings.is_year_first
+                and length(dated.date_parts.first) = 2
+                and length(dated.date_parts.year) = 2
+                then try_cast(
+                    concat_ws(
+                        '-',
+                        '20' || dated.date_parts.first,
+                        dated.date_parts.second,
+                        dated.date_parts.year
+                    ) as date
+                )
             -- day, month and year in either order, by dots (always day first), slashes or dashes;
             -- a two-digit year is of the 2000s
             when dated.date_parts.year <> ''
