@@ -523,6 +523,16 @@ def test_formulas_are_neutralised_in_the_csv_only(tmp_path, settings):
     ]
 
 
+def test_a_header_of_thousands_over_dollars_is_kept_and_said(con, tmp_path):
+    text = "CustomerID,Annual Income (k$),Spending Score\n1,72000,39\n2,45000,40\n3,120000,41\n"
+    loaded = stage_file(con, write_csv(tmp_path, text), tmp_path / "work")
+    assert loaded.income_unit == "k" and [row[3] for row in customers(con)] == [72000.0, 45000.0, 120000.0]
+    assert loaded.warnings == (
+        "'Annual Income (k$)' says thousands, but its median is 72,000 (as k$, 72 million dollars a year): read as "
+        "thousands, as it says (--income-unit dollars if they are dollars)",
+    )
+
+
 @pytest.mark.parametrize(
     ("header", "option", "unit", "warned"),
     [

@@ -137,25 +137,21 @@ def decide_income_unit(
     con: duckdb.DuckDBPyConnection, columns: ColumnMap, option: str | None, decimal_comma: bool
 ) -> tuple[str, tuple[str, ...]]:
     """'k' or 'dollars': from --income-unit, else from the header, else from the values (with
-    a warning saying so)."""
+    a warning saying so). A header that says thousands over values of dollars gets a warning."""
     if "annual_income_k" not in columns.positions:
         return "k", ()
     header = columns.source_name("annual_income_k")
     stated = option or income_unit(header)
-    if stated:
-        return stated, ()
-    # a rough reading of each value, with the file's decimal mark, is enough for a median
-    if decimal_comma:
-        number = "replace(regexp_replace(income, '[$.]', '', 'g'), ',', '.')"
-    else:
-        number = "regexp_replace(income, '[$,]', '', 'g')"
-    rows = first_row(con, "select sum(records) from raw_parts")[0]
-    median = first_row(  # of about 10,000 incomes spread over the file: it may be sorted
-        con,
-        f"select median(try_cast({number} as double)) from "
-        "(select trim(annual_income_k) as income from raw_customers where line_number % $step = 0)",
-        {"step": max(1, rows // 10_000)},
-    )[0]
+    if option or stated == "dollars":
+        return option or "dollars", ()
+    median = income_median(con, decimal_comma)
+    if stated == "k":
+        if median is not None and median > DOLLARS_MEDIAN:
+            return "k", (
+                f"{header!r} says thousands, but its median is {median:,.0f} (as k$, {median / 1000:,.0f} million "
+                "dollars a year): read as thousands, as it says (--income-unit dollars if they are dollars)",
+            )
+        return "k", ()
     if median is not None and median > DOLLARS_MEDIAN:
         warning = (
             f"{header!r} has no unit and its median is {median:,.0f}: read as dollars and "
@@ -163,6 +159,19 @@ def decide_income_unit(
         )
         return "dollars", (warning,)
     return "k", ()
+
+
+def income_median(con: duckdb.DuckDBPyConnection, decimal_comma: bool) -> float | None:
+    """The median of about 10,000 incomes spread over the file (it may be sorted), each read
+    roughly with the file's decimal mark: enough to tell thousands from dollars."""
+    drops, mark = (f"[$.{GROUP_MARKS}]", ",") if decimal_comma else (f"[$,{GROUP_MARKS}]", ".")
+    rows = first_row(con, "select sum(records) from raw_parts")[0]
+    return first_row(
+        con,
+        "select median(try_cast(replace(regexp_replace(income, $drops, '', 'g'), $mark, '.') as double)) from "
+        "(select trim(annual_income_k) as income from raw_customers where line_number % $step = 0)",
+        {"step": max(1, rows // 10_000), "drops": drops, "mark": mark},
+    )[0]
 
 
 # A rough reading of a value as a number (sign, currency, separators and spaces aside), enough
