@@ -145,6 +145,19 @@ def test_number_cells_of_any_size_are_their_numbers(con, tmp_path):
     assert rejects(con) == []
 
 
+def test_formulas_without_a_computed_value_are_said(con, tmp_path):
+    """A workbook a script wrote (openpyxl stores formulas, never their values): the rows are
+    rejected as missing the value, and a warning says why and what to do."""
+    rows = [HEADER.split(",")] + [[f"C-{i}", "Male", 30, f"=ROUND({i}*12/1000,1)", 50] for i in range(1, 4)]
+    loaded = stage_file(con, workbook(tmp_path, {"Customers": rows}), tmp_path / "w")
+    assert [reason for _, reason in rejects(con)] == ["annual_income_k is missing"] * 3
+    assert loaded.warnings == (
+        "sheet 'Customers': 'Annual Income (k$)' holds formulas without a computed value (the workbook was saved by "
+        "a program that does not compute them), read as missing: open and save it in Excel or LibreOffice to read "
+        "their values",
+    )
+
+
 def test_a_named_sheet_is_read_even_when_another_holds_customers(con, tmp_path):
     path = workbook(tmp_path, {"Customers": CUSTOMERS, "Summary": [["Q3 customer extract"]]})
     with pytest.raises(InputError, match=re.escape("row 1: missing column(s) customer_id")):

@@ -98,7 +98,45 @@ def load_excel(
     else:
         chosen = (f"sheet {start.title!r} holds the customers (the first sheet, {first!r}, does not)",)
     searched = 0 if start.at is not None else len(start.found)
-    return Header(names[:width], "Excel workbook", header_row, at, searched, chosen)
+    formulas = uncomputed_formulas(path, start.title, start.found[at + 1 :], names[:width])
+    return Header(names[:width], "Excel workbook", header_row, at, searched, chosen + formulas)
+
+
+# How many of a sheet's first data rows are looked at for formulas without a computed value.
+FORMULA_ROWS = 20
+
+
+def uncomputed_formulas(
+    path: Path, title: str, rows: list[tuple[int, tuple]], names: tuple[str, ...]
+) -> tuple[str, ...]:
+    """A warning naming the columns whose cells, among the first FORMULA_ROWS data `rows` (as
+    read: the cached values), are formulas without a computed value: a workbook written by a
+    program that does not compute them (a script's openpyxl) reads them as missing."""
+    from openpyxl import load_workbook
+
+    blanks = [(number, row) for number, row in rows[:FORMULA_ROWS] if any(value is None for value in row)]
+    if not blanks:
+        return ()
+    book = load_workbook(path, read_only=True, data_only=False)
+    try:
+        first, last = blanks[0][0], blanks[-1][0]
+        written = dict(enumerate(book[title].iter_rows(min_row=first, max_row=last, values_only=True), start=first))
+    finally:
+        book.close()
+    columns = {
+        i
+        for number, row in blanks
+        for i, (value, formula) in enumerate(zip(row, written.get(number, ())))
+        if value is None and isinstance(formula, str) and formula.startswith("=") and i < len(names)
+    }
+    if not columns:
+        return ()
+    shown = ", ".join(repr(names[i]) for i in sorted(columns))
+    return (
+        f"sheet {title!r}: {shown} hold{'s' if len(columns) == 1 else ''} formulas without a computed value (the "
+        "workbook was saved by a program that "
+        "does not compute them), read as missing: open and save it in Excel or LibreOffice to read their values",
+    )
 
 
 class SheetStart(NamedTuple):
