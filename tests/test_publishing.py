@@ -28,7 +28,7 @@ from conftest import (
     still_running,
     write_csv,
 )
-from segmentation import building, locks, manifest, swap
+from segmentation import locks, manifest, swap
 from segmentation.config import PROJECT_DIR, SAMPLE_INPUT
 from segmentation.errors import PipelineError
 
@@ -101,30 +101,6 @@ def test_a_second_run_waits_for_the_lock_or_stops_with_a_message(tmp_path, setti
         assert patient.is_alive()  # still waiting
     patient.join(120)
     assert not patient.is_alive() and built  # built once the lock was let go
-    assert query(settings.warehouse_path, "select count(*) from pipeline_runs") == [(1,)]
-
-
-def test_a_build_waiting_on_a_lock_file_removed_meanwhile_waits_for_the_new_one(settings, monkeypatch):
-    """A first build that stops removes the lock file it made, while holding it; one that was
-    waiting on that file then locks the path's new file, held by a third, and waits for it."""
-    lock = locks.lock_path(settings.warehouse_path)
-    settings.warehouse_path.parent.mkdir(parents=True)
-    built: list = []
-    locked = threading.Event()  # the build holds its locks: it recovers the pair first
-    recover_pair = building.recover_pair
-    monkeypatch.setattr(building, "recover_pair", lambda *args: locked.set() or recover_pair(*args))
-    with open(lock, "a") as first:
-        fcntl.flock(first, fcntl.LOCK_EX)
-        waiting = threading.Thread(target=lambda: built.append(run_build(settings, lock_timeout_s=60)))
-        waiting.start()
-        waiting.join(1)
-        lock.unlink()  # the first build stops: its lock file goes, then its lock
-        with open(lock, "a") as third:
-            fcntl.flock(third, fcntl.LOCK_EX)  # a third build takes the path's new file
-            first.close()
-            assert not locked.wait(2)  # not two builds at once
-    waiting.join(120)
-    assert not waiting.is_alive() and built
     assert query(settings.warehouse_path, "select count(*) from pipeline_runs") == [(1,)]
 
 

@@ -302,7 +302,6 @@ class Attempt:
     scratch: Scratch | None = None
     run_id: int | None = None
     published: bool = False
-    made: tuple[Path, ...] = ()  # folders it made for the warehouse and reports, deepest first
 
 
 @contextlib.contextmanager
@@ -315,9 +314,6 @@ def stopped_cleanly(settings: Settings) -> Iterator[Attempt]:
         yield attempt
     except BaseException as e:
         cleanup(attempt.scratch)
-        for folder in attempt.made:  # what a first build that stopped made: a typo leaves no folder
-            with contextlib.suppress(OSError):  # it holds something: a published build's, or another's
-                folder.rmdir()
         if isinstance(e, DataTestError):
             raise DataTestError(f"{settings.source_path}: {e}") from None
         if isinstance(e, PipelineError):
@@ -328,12 +324,6 @@ def stopped_cleanly(settings: Settings) -> Iterator[Attempt]:
         if error is None:
             raise
         raise error from None
-
-
-def missing_folders(*folders: Path) -> tuple[Path, ...]:
-    """The folders among `folders` and their parents that do not exist, deepest first."""
-    missing = {parent for folder in folders for parent in (folder, *folder.parents) if not parent.exists()}
-    return tuple(sorted(missing, key=lambda folder: len(folder.parts), reverse=True))
 
 
 # --- the phases of a build, in order: load, model, check, record, report, publish -----------
@@ -479,7 +469,6 @@ def build(settings: Settings, log: Log = print, runner: Runner = IN_PROCESS) -> 
     )
     settings = replace(settings, warehouse_path=live, reports_dir=reports_dir)
     with stopped_cleanly(settings) as attempt:
-        attempt.made = missing_folders(live.parent, reports_dir.parent)
         # inside: reading the models parses them with DuckDB, which a Ctrl-C interrupts too
         models = load_project(settings, runner)
         ordered, _, docs = models

@@ -4,12 +4,11 @@ is read or replaced (DuckDB's own lock on the file). Every such wait is `retry`.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, TypeVar
+from typing import TypeVar
 
 import duckdb
 
@@ -78,41 +77,18 @@ def unlock(handle) -> None:
 @contextmanager
 def writer_lock(live: Path, timeout_s: float) -> Iterator[None]:
     """One build per warehouse (or reports folder) at a time; a second waits up to
-    `timeout_s`, then stops. A lock file this build made goes again when nothing stands at
-    `live` as the build ends (a first build that stopped leaves nothing behind). It goes while
-    held, and a build that was waiting for it then takes the lock of the path's new file
-    (`held`)."""
-    lock = lock_path(live)
-    existed = lock.exists()
-    handle = retry(lambda: held(lock), timeout_s, f"{live}: another build is running (waited {timeout_s:g} s for it)")
-    try:
-        yield
-    finally:
-        if fcntl is not None and not existed and not os.path.lexists(live):  # Windows cannot remove an open file
-            lock.unlink(missing_ok=True)
-        unlock(handle)
-        handle.close()
-
-
-def held(lock: Path) -> IO[str] | None:
-    """The lock file at `lock`, open and locked, or None while another program holds it. Locked
-    only when the file locked is still the one at the path: another build may have removed it
-    (`writer_lock`), with its folder, while this one waited, and a third may hold the path's
-    new file."""
-    try:
-        lock.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(lock, "a+")  # noqa: SIM115 (held open for as long as the lock is)
-    except FileNotFoundError:  # its folder was removed meanwhile: again
-        return None
-    if try_lock(handle):
+    `timeout_s`, then stops."""
+    live.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path(live), "a+") as handle:
+        retry(
+            lambda: try_lock(handle) or None,
+            timeout_s,
+            f"{live}: another build is running (waited {timeout_s:g} s for it)",
+        )
         try:
-            if os.path.samestat(os.fstat(handle.fileno()), os.stat(lock)):
-                return handle
-        except FileNotFoundError:
-            pass
-        unlock(handle)
-    handle.close()
-    return None
+            yield
+        finally:
+            unlock(handle)
 
 
 # --- the live warehouse: no writer connected ------------------------------------------------
