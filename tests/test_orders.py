@@ -359,9 +359,10 @@ def test_negative_amounts_are_refunds_and_spend_never_goes_below_zero(con, tmp_p
 
 
 def test_a_line_of_an_order_repeated_by_overlapping_exports_counts_once(con, tmp_path):
-    """Two exports in one folder that share a week: the week's lines once. Lines without an
-    order id are orders each, alike or not."""
-    first = [["O1", "A", "2024-01-01", "100", "", "completed"], ["O2", "A", "2024-02-01", "50", "", "completed"]]
+    """Two exports in one folder that share a week: the week's lines once. Within one file, two
+    lines alike are two items alike (a till's); lines without an order id are orders each."""
+    first = [["O1", "A", "2024-01-01", "100", "", "completed"], ["O1", "A", "2024-01-01", "100", "", "completed"]]
+    first += [["O2", "A", "2024-02-01", "50", "", "completed"]]
     second = [["O2", "A", "2024-02-01", "50", "", "completed"], ["O3", "B", "2024-02-03", "20", "", "completed"]]
     second += [["", "B", "2024-03-01", "5", "", ""], ["", "B", "2024-03-01", "5", "", ""]]
     folder = tmp_path / "orders"
@@ -370,10 +371,9 @@ def test_a_line_of_an_order_repeated_by_overlapping_exports_counts_once(con, tmp
     write_rows(folder / "export_2.csv", second)
     stage_orders(con, tmp_path, folder)
     found = con.execute("select customer_id, order_count, total_spend from customer_rfm order by 1").fetchall()
-    assert found == [("A", 2, 150.0), ("B", 3, 30.0)]
-    assert con.execute(
-        "select line_number, excluded_reason from stg_orders where excluded_reason is not null"
-    ).fetchall() == [(5, "duplicate of line 3")]
+    assert found == [("A", 2, 250.0), ("B", 3, 30.0)]
+    excluded = "select line_number, excluded_reason from stg_orders where excluded_reason is not null"
+    assert con.execute(excluded).fetchall() == [(6, "duplicate of line 4")]
 
 
 def test_an_email_address_is_one_customer_in_any_case(con, tmp_path):

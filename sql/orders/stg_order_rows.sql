@@ -1,12 +1,36 @@
 -- Every data record of the orders file, typed where it can be, with every reason it cannot be used,
--- and why a usable one does not count (a repeat of an order's line, cancelled, refunded or failed
--- by its status, dated after --as-of, or a refund of an order that does not count). Numbers are
--- read as the customer file's are (number_from_text, with the file's decimal mark); dates as shops,
--- tills and spreadsheets write them: ISO (with a time and a zone too), 20240305, 31.01.2024,
--- slashes or dashes in the file's order (day first when its dates say so:
+-- and why a usable one does not count (a repeat of an order's line in a later part, cancelled,
+-- refunded or failed by its status, dated after --as-of, or a refund of an order that does not
+-- count). Numbers are read as the customer file's are (number_from_text, with the file's decimal
+-- mark); dates as shops, tills and spreadsheets write them: ISO (with a time and a zone too),
+-- 20240305, 31.01.2024, slashes or dashes in the file's order (day first when its dates say so:
 -- raw_order_input.is_day_first), and months by name (5 Mar 2024, March 5, 2024). A record without
 -- an amount takes unit price times quantity; a further line of an order in a line-item export, its
 -- order's date and status.
+{#- a status compared in lower case, without a shop's prefix ('wc-cancelled'), a final dot
+('CANCELLED.'), dashes or underscores: what it means by the seed order_statuses, null when it
+counts -#}
+{%- macro status_meaning(status) -%}
+excluded_statuses.meanings[list_position(
+            excluded_statuses.statuses,
+            replace(
+                replace(
+                    rtrim(
+                        if(
+                            starts_with(lower({{ status }}), 'wc-'),
+                            lower({{ status }})[4:],
+                            lower({{ status }})
+                        ),
+                        '.'
+                    ),
+                    '_',
+                    ' '
+                ),
+                '-',
+                ' '
+            )
+        )]
+{%- endmacro %}
 with
 
 raw_rows as (
@@ -44,6 +68,7 @@ conventions as (
 trimmed as (
     select
         raw_rows.line_number,
+        raw_rows.raw_line,
         raw_rows.fields_found,
         raw_rows.fields_expected,
         raw_rows.line_problem,
@@ -216,29 +241,7 @@ typed as (
         number_from_text(dated.amount, input_settings.has_decimal_comma) as amount_number,
         number_from_text(dated.unit_price, input_settings.has_decimal_comma) as unit_price_number,
         number_from_text(dated.quantity, input_settings.has_decimal_comma) as quantity_number,
-        -- a status compared in lower case, without a shop's prefix ('wc-cancelled'), a final
-        -- dot ('CANCELLED.'), dashes or underscores
-        excluded_statuses.meanings[
-            list_position(
-                excluded_statuses.statuses,
-                replace(
-                    replace(
-                        rtrim(
-                            if(
-                                starts_with(lower(dated.order_status), 'wc-'),
-                                lower(dated.order_status)[4:],
-                                lower(dated.order_status)
-                            ),
-                            '.'
-                        ),
-                        '_',
-                        ' '
-                    ),
-                    '-',
-                    ' '
-                )
-            )
-        ] as status_meaning,
+        {{ status_meaning("dated.order_status") }} as status_meaning,
         conventions.missing_markers as markers
     from dated
     cross join input_settings
@@ -318,43 +321,75 @@ checks as (
     cross join input_settings
 ),
 
--- a line of an order repeated exactly (every field, the order id too), as overlapping exports
--- repeat it: it counts once, at its first line. Lines without an order id are orders each, and
--- two alike may be two purchases. Grouped by a hash first: few lines repeat.
+-- a line of an order repeated exactly (every field, the order id too) in a later part file of
+-- a folder, as overlapping exports repeat it: it counts once, at its first line. Within one
+-- file, two such lines are two items alike (a till's export), and lines without an order id
+-- are orders each. Grouped by a hash first, and only in a folder of several parts.
 repeated_hashes as (
     select hash(raw_line) as line_hash
-    from raw_rows
-    where raw_line is not null and trim(order_id) <> ''
+    from trimmed
+    where
+        (select count(*) from raw_order_parts) > 1
+        and raw_line is not null
+        and order_id is not null
     group by line_hash
     having count(*) > 1
 ),
 
+repeated_rows as materialized (
+    select
+        line_number,
+        raw_line
+    from trimmed
+    where
+        order_id is not null
+        and hash(raw_line) in (select repeated_hashes.line_hash from repeated_hashes)
+),
+
+-- each such line with the first line of its part
 repeated_lines as (
     select
-        raw_rows.line_number,
-        min(raw_rows.line_number) over (partition by raw_rows.raw_line) as first_line
-    from raw_rows
-    semi join repeated_hashes on hash(raw_rows.raw_line) = repeated_hashes.line_hash
-    where trim(raw_rows.order_id) <> ''
-    qualify raw_rows.line_number <> first_line
+        repeated_rows.line_number,
+        parts.first_line as part_start,
+        min(repeated_rows.line_number) over (partition by repeated_rows.raw_line) as first_line,
+        min(parts.first_line) over (partition by repeated_rows.raw_line) as first_part
+    from repeated_rows
+    asof inner join raw_order_parts as parts on repeated_rows.line_number >= parts.first_line
+    qualify part_start > first_part
 ),
 
 -- the orders a negative line refunds: few, so only their lines are grouped
 refunded_ids as (
-    select distinct order_id
-    from checks
-    where value_number < 0 and order_id is not null
+    -- a negative amount, unit price or quantity holds a minus sign: found in the text, so
+    -- no line is typed twice
+    select distinct trimmed.order_id
+    from trimmed
+    where
+        trimmed.order_id is not null
+        and (
+            contains(trimmed.amount, '-')
+            or contains(trimmed.unit_price, '-')
+            or contains(trimmed.quantity, '-')
+        )
 ),
 
 -- of those, the orders none of whose purchase lines counts by its status (cancelled, refunded
 -- or failed): their amounts were never spent, so a refund line of one is not subtracted again
 uncounted_orders as (
-    select checks.order_id
-    from checks
-    semi join refunded_ids on checks.order_id = refunded_ids.order_id
-    where checks.value_number >= 0
-    group by checks.order_id
-    having bool_and(checks.status_meaning is not null)
+    select filled.order_id
+    from filled
+    semi join refunded_ids on filled.order_id = refunded_ids.order_id
+    cross join excluded_statuses
+    -- its purchase lines: no minus sign (a file may lack a unit price or a quantity)
+    where
+        not coalesce(
+            contains(filled.amount, '-')
+            or contains(filled.unit_price, '-')
+            or contains(filled.quantity, '-'),
+            false
+        )
+    group by filled.order_id
+    having bool_and({{ status_meaning("filled.order_status") }} is not null)
 ),
 
 final as (
