@@ -406,7 +406,8 @@ def test_the_further_lines_of_an_order_in_a_line_item_export_are_its_lines(con, 
     found = con.execute("select customer_id, order_count, total_spend, items from customer_rfm order by 1").fetchall()
     assert found == [("ann@example.com", 2, 64.9, 4), ("bob@example.com", 1, 20.0, 1)]
     assert con.execute(
-        "select line_number, customer_id, order_date, amount, excluded_reason from stg_orders where line_number in (3, 6)"
+        "select line_number, customer_id, order_date, amount, excluded_reason from stg_orders "
+        "where line_number in (3, 6)"
     ).fetchall() == [
         (3, "ann@example.com", date(2024, 3, 1), 0.0, None),
         (6, "ann@example.com", date(2024, 3, 3), 0.0, "cancelled"),

@@ -62,9 +62,9 @@ DECIMAL_MARKS = """
 select
     count(*) filter (where regexp_full_match(v, $said_comma)),
     count(*) filter (where regexp_full_match(v, $said_point)),
-    count(*) filter (where regexp_full_match(v, $hinted_comma)),
-    count(*) filter (where regexp_full_match(v, $hinted_point)),
-    min((number, column_name)) filter (where regexp_full_match(v, $hinted_comma))
+    count(*) filter (where column_name = $hinting and regexp_full_match(v, $hinted_comma)),
+    count(*) filter (where column_name = $hinting and regexp_full_match(v, $hinted_point)),
+    min((number, column_name)) filter (where column_name = $hinting and regexp_full_match(v, $hinted_comma))
 from (
     select trim(number) as number, column_name, ltrim(trim(number), $signs) as v
     from ({values})
@@ -97,10 +97,11 @@ def decide_decimal_mark(
 ) -> tuple[bool, tuple[str, ...]]:
     """Whether the file writes its numbers (the incomes and the features of its own, or the
     amounts of orders: the columns `numbers` of `table`) with a decimal comma (True) or point:
-    as most of the values that say it do, else as most of those that hint at it; a warning when
-    that reading turns a value such as '70.000' into 70,000. One mark for every column: a file
-    writes its numbers one way. `signs`: what may stand before the digits (a sign, a currency
-    sign)."""
+    as most of the values that say it do, else as most of those of the first column that hint
+    at it; a warning when that reading turns a value such as '70.000' into 70,000. One mark for
+    every column: a file writes its numbers one way. Only the incomes' (or amounts') whole
+    thousands hint: a feature written with three decimals has its '1.000' too. `signs`: what may
+    stand before the digits (a sign, a currency sign)."""
     values = " union all ".join(
         f"select {quote_ident(column)} as number, {quote_literal(column)} as column_name from {table} "
         "where line_number <= $lines"
@@ -109,7 +110,7 @@ def decide_decimal_mark(
     said_comma, said_point, hinted_comma, hinted_point, example = first_row(
         con,
         DECIMAL_MARKS.format(values=values),
-        {"lines": MARK_SAMPLE_LINES, "signs": signs}
+        {"lines": MARK_SAMPLE_LINES, "signs": signs, "hinting": numbers[0]}
         | decimal_mark_patterns(",", ".")
         | decimal_mark_patterns(".", ","),
     )
