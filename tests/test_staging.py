@@ -181,6 +181,7 @@ def test_a_placeholder_id_on_many_rows_is_reported_with_a_count(con, tmp_path):
         ("12", "\uff11\uff12"),  # ASCII, then full-width digits
         ("AB-7", "\uff21\uff22\uff0d\uff17"),
         ("Ann.Lee@Shop.com", "ann.lee@shop.COM"),  # an email address, in any case
+        ("Kim.Lee@Shop.com", "Kim.Lee\uff20Shop.com"),  # typed in a CJK input mode
     ],
 )
 def test_ids_that_look_the_same_are_one_customer(con, tmp_path, first, second):

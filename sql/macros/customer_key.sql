@@ -2,14 +2,20 @@
 -- with a combining accent is the 'Zoë' typed with one character) and full-width letters, digits
 -- and signs as their ASCII twins (an id typed in a CJK input mode). Ids are kept as written;
 -- only comparisons use the key. An ASCII id (as long in bytes as in characters) is its own key,
--- but an email address (an id with an @) is in lower case, as mail systems compare them
--- (Ann@Shop.com is ann@shop.com).
+-- but an email address (an id with an @, full-width too) is in lower case, as mail systems
+-- compare them (Ann@Shop.com is ann@shop.com).
 create or replace macro customer_key(customer_id) as (
     if(
         strlen(customer_id) = length(customer_id),
         if(contains(customer_id, '@'), lower(customer_id), customer_id),
         translate(
-            nfc_normalize(customer_id),
+            nfc_normalize(
+                if(
+                    contains(customer_id, '@') or contains(customer_id, '＠'),
+                    lower(customer_id),
+                    customer_id
+                )
+            ),
             '！＂＃＄％＆＇（）＊＋，－．／０１２３４５６７８９：；＜＝＞？＠ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯ'
             || 'ＰＱＲＳＴＵＶＷＸＹＺ［＼］＾＿｀ａｂｃｄｅｆｇｈｉｊｋｌｍｎｏｐｑｒｓｔｕｖｗｘｙｚ｛｜｝～',
             '!"#$%&''()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNO'
