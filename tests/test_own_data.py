@@ -523,6 +523,13 @@ def test_formulas_are_neutralised_in_the_csv_only(tmp_path, settings):
     ]
 
 
+def test_incomes_without_a_unit_written_with_french_thousands_are_dollars(con, tmp_path):
+    rows = [f"{n};{income};50" for n, income in enumerate(["78\u202f000", "45\u00a0500", "120 000"], start=1)]
+    text = "\n".join(["CustomerID;Revenu annuel;Spending Score", *rows]) + "\n"
+    loaded = stage_file(con, write_csv(tmp_path, text), tmp_path / "work")
+    assert loaded.income_unit == "dollars" and [row[3] for row in customers(con)] == [78.0, 45.5, 120.0]
+
+
 def test_a_header_of_thousands_over_dollars_is_kept_and_said(con, tmp_path):
     text = "CustomerID,Annual Income (k$),Spending Score\n1,72000,39\n2,45000,40\n3,120000,41\n"
     loaded = stage_file(con, write_csv(tmp_path, text), tmp_path / "work")
