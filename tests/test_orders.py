@@ -206,6 +206,17 @@ def assert_same_rfm(found: pd.DataFrame, expected: pd.DataFrame) -> None:
             assert np.allclose(left.astype(float), right.astype(float), rtol=0, atol=1e-6), column
 
 
+def sample_orders_alone(folder: Path, **changes) -> Settings:
+    """A build of the bundled orders alone into `folder`."""
+    return Settings(
+        input_path=None,
+        orders_path=SAMPLE_ORDERS,
+        warehouse_path=folder / "w.duckdb",
+        reports_dir=folder / "reports",
+        **changes,
+    )
+
+
 @pytest.fixture(scope="module")
 def export(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
     rows, meaning = shop_export()
@@ -588,13 +599,7 @@ def test_the_rfm_map_names_every_pair_of_scores_once():
 
 @pytest.mark.parametrize("k", [2, 9])
 def test_rfm_names_stay_unique_for_any_k(tmp_path, k):
-    settings = Settings(
-        input_path=None,
-        orders_path=SAMPLE_ORDERS,
-        warehouse_path=tmp_path / "w.duckdb",
-        reports_dir=tmp_path / "reports",
-        k=k,
-    )
+    settings = sample_orders_alone(tmp_path, k=k)
     run_build(settings)
     labels = [label for (label,) in query(settings.warehouse_path, "select segment_label from segment_summary")]
     assert len(set(labels)) == len(labels) == k
@@ -727,13 +732,7 @@ def test_zoned_order_times_are_the_same_days_on_every_machine(tmp_path, tokyo):
     ],
 )
 def test_features_of_whole_numbers_alone_build(tmp_path, features, columns):
-    settings = Settings(
-        input_path=None,
-        orders_path=SAMPLE_ORDERS,
-        warehouse_path=tmp_path / "w.duckdb",
-        reports_dir=tmp_path / "r",
-        features=features,
-    )
+    settings = sample_orders_alone(tmp_path, features=features)
     assert run_build(settings).customers == 199
     declared = query(settings.warehouse_path, "select feature from model_features order by position")
     assert [feature for (feature,) in declared] == columns
