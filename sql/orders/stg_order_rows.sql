@@ -68,7 +68,6 @@ conventions as (
 trimmed as (
     select
         raw_rows.line_number,
-        raw_rows.raw_line,
         raw_rows.fields_found,
         raw_rows.fields_expected,
         raw_rows.line_problem,
@@ -100,37 +99,46 @@ trimmed as (
 ),
 
 -- An export of line items (Shopify's) writes an order's date, amount and status on its first
--- line and leaves them blank on its further lines, which hold the order id and an item. Such a
+-- line and leaves them empty on its further lines, which hold the order id and an item. Such a
 -- line is a line of that order: it takes the order's customer (where blank), date, status and
--- currency, and adds 0 to its amount. Looked up only for the order ids of lines without a date
--- and an amount: in most files, none.
+-- currency, and adds 0 to its amount. The lookups below read the raw text with cheap tests,
+-- apart from the chain that types the lines (a second reader of `trimmed` would hold every
+-- line while they run: 3 s more for 7M orders, spilled), and type only the few lines they find.
 continued_ids as (
-    select distinct trimmed.order_id
-    from trimmed
+    select distinct raw_orders.order_id
+    from raw_orders
     cross join input_settings
     where
         input_settings.has_amount
-        and trimmed.order_id is not null
-        and coalesce(trimmed.amount, '') = ''
-        and coalesce(trimmed.order_date, '') = ''
+        and coalesce(raw_orders.amount, '') = ''
+        and coalesce(raw_orders.order_date, '') = ''
+        and coalesce(raw_orders.order_id, '') <> ''
 ),
 
+-- each such order's first line with a date and an amount, trimmed as `trimmed` trims
 order_heads as (
     select
-        trimmed.order_id,
+        nullif(trim(raw_orders.order_id), '') as order_id,
         arg_min(
             {
-                'customer_id': trimmed.customer_id,
-                'order_date': trimmed.order_date,
-                'order_status': trimmed.order_status,
-                'currency': trimmed.currency
+                'customer_id': trim_padding(
+                    raw_orders.customer_id,
+                    conventions.padding_characters,
+                    conventions.padding_code_points
+                ),
+                'order_date': trim(raw_orders.order_date),
+                'order_status': nullif(trim(raw_orders.status), ''),
+                'currency': nullif(upper(trim(raw_orders.currency)), '')
             },
-            trimmed.line_number
+            raw_orders.line_number
         ) as head
-    from trimmed
-    semi join continued_ids on trimmed.order_id = continued_ids.order_id
-    where coalesce(trimmed.amount, '') <> '' and coalesce(trimmed.order_date, '') <> ''
-    group by trimmed.order_id
+    from raw_orders
+    semi join continued_ids on raw_orders.order_id = continued_ids.order_id
+    cross join conventions
+    where
+        coalesce(trim(raw_orders.amount), '') <> ''
+        and coalesce(trim(raw_orders.order_date), '') <> ''
+    group by nullif(trim(raw_orders.order_id), '')
 ),
 
 filled as (
@@ -326,12 +334,9 @@ checks as (
 -- file, two such lines are two items alike (a till's export), and lines without an order id
 -- are orders each. Grouped by a hash first, and only in a folder of several parts.
 repeated_hashes as (
-    select hash(raw_line) as line_hash
-    from trimmed
-    where
-        (select count(*) from raw_order_parts) > 1
-        and raw_line is not null
-        and order_id is not null
+    select hash(raw_orders.raw_line) as line_hash
+    from raw_orders
+    where (select count(*) from raw_order_parts) > 1
     group by line_hash
     having count(*) > 1
 ),
@@ -340,10 +345,10 @@ repeated_rows as materialized (
     select
         line_number,
         raw_line
-    from trimmed
+    from raw_orders
     where
-        order_id is not null
-        and hash(raw_line) in (select repeated_hashes.line_hash from repeated_hashes)
+        hash(raw_line) in (select repeated_hashes.line_hash from repeated_hashes)
+        and trim(order_id) <> ''
 ),
 
 -- each such line with the first line of its part
@@ -358,38 +363,34 @@ repeated_lines as (
     qualify part_start > first_part
 ),
 
--- the orders a negative line refunds: few, so only their lines are grouped
+-- the orders a negative line refunds (a negative amount, unit price or quantity holds a minus
+-- sign: found in the raw text): few, so only their lines are grouped
 refunded_ids as (
-    -- a negative amount, unit price or quantity holds a minus sign: found in the text, so
-    -- no line is typed twice
-    select distinct trimmed.order_id
-    from trimmed
+    select distinct order_id
+    from raw_orders
     where
-        trimmed.order_id is not null
-        and (
-            contains(trimmed.amount, '-')
-            or contains(trimmed.unit_price, '-')
-            or contains(trimmed.quantity, '-')
-        )
+        coalesce(order_id, '') <> ''
+        and (contains(amount, '-') or contains(unit_price, '-') or contains(quantity, '-'))
 ),
 
--- of those, the orders none of whose purchase lines counts by its status (cancelled, refunded
--- or failed): their amounts were never spent, so a refund line of one is not subtracted again
+-- of those, the orders none of whose purchase lines (an amount without a minus sign; a further
+-- line of a line-item export has none of its own) counts by its status (cancelled, refunded or
+-- failed): their amounts were never spent, so a refund line of one is not subtracted again
 uncounted_orders as (
-    select filled.order_id
-    from filled
-    semi join refunded_ids on filled.order_id = refunded_ids.order_id
+    select nullif(trim(raw_orders.order_id), '') as order_id
+    from raw_orders
+    semi join refunded_ids on raw_orders.order_id = refunded_ids.order_id
     cross join excluded_statuses
-    -- its purchase lines: no minus sign (a file may lack a unit price or a quantity)
     where
-        not coalesce(
-            contains(filled.amount, '-')
-            or contains(filled.unit_price, '-')
-            or contains(filled.quantity, '-'),
+        coalesce(trim(raw_orders.amount), trim(raw_orders.unit_price), '') <> ''
+        and not coalesce(
+            contains(raw_orders.amount, '-')
+            or contains(raw_orders.unit_price, '-')
+            or contains(raw_orders.quantity, '-'),
             false
         )
-    group by filled.order_id
-    having bool_and({{ status_meaning("filled.order_status") }} is not null)
+    group by nullif(trim(raw_orders.order_id), '')
+    having bool_and({{ status_meaning("nullif(trim(raw_orders.status), '')") }} is not null)
 ),
 
 final as (
