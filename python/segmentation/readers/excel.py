@@ -111,27 +111,28 @@ def uncomputed_formulas(
 ) -> tuple[str, ...]:
     """A warning naming the columns whose cells, among the first FORMULA_ROWS data `rows` (as
     read: the cached values), are formulas without a computed value: a workbook written by a
-    program that does not compute them (a script's openpyxl) reads them as missing."""
+    program that does not compute them (a script's openpyxl) reads them as missing. Looked for
+    (by opening the workbook again, for its formulas) only in a column empty in all those rows."""
     from openpyxl import load_workbook
 
-    blanks = [(number, row) for number, row in rows[:FORMULA_ROWS] if any(value is None for value in row)]
-    if not blanks:
+    first_rows = rows[:FORMULA_ROWS]
+    empty = [
+        i for i in range(len(names)) if first_rows and all(i >= len(row) or row[i] is None for _, row in first_rows)
+    ]
+    if not empty:
         return ()
     book = load_workbook(path, read_only=True, data_only=False)
     try:
-        first, last = blanks[0][0], blanks[-1][0]
-        written = dict(enumerate(book[title].iter_rows(min_row=first, max_row=last, values_only=True), start=first))
+        first, last = first_rows[0][0], first_rows[-1][0]
+        written = list(book[title].iter_rows(min_row=first, max_row=last, values_only=True))
     finally:
         book.close()
-    columns = {
-        i
-        for number, row in blanks
-        for i, (value, formula) in enumerate(zip(row, written.get(number, ())))
-        if value is None and isinstance(formula, str) and formula.startswith("=") and i < len(names)
-    }
+    columns = [
+        i for i in empty if any(i < len(row) and isinstance(row[i], str) and row[i].startswith("=") for row in written)
+    ]
     if not columns:
         return ()
-    shown = ", ".join(repr(names[i]) for i in sorted(columns))
+    shown = ", ".join(repr(names[i]) for i in columns)
     return (
         f"sheet {title!r}: {shown} hold{'s' if len(columns) == 1 else ''} formulas without a computed value (the "
         "workbook was saved by a program that "
