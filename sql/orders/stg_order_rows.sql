@@ -31,6 +31,15 @@ excluded_statuses.meanings[list_position(
             )
         )]
 {%- endmacro %}
+{#- a negative amount, unit price or quantity holds a minus sign: found in the raw text -#}
+{%- macro has_minus(row) -%}
+coalesce(
+            contains({{ row }}.amount, '-')
+            or contains({{ row }}.unit_price, '-')
+            or contains({{ row }}.quantity, '-'),
+            false
+        )
+{%- endmacro %}
 with
 
 raw_rows as (
@@ -363,14 +372,11 @@ repeated_lines as (
     qualify part_start > first_part
 ),
 
--- the orders a negative line refunds (a negative amount, unit price or quantity holds a minus
--- sign: found in the raw text): few, so only their lines are grouped
+-- the orders a negative line refunds: few, so only their lines are grouped
 refunded_ids as (
-    select distinct order_id
+    select distinct raw_orders.order_id
     from raw_orders
-    where
-        coalesce(order_id, '') <> ''
-        and (contains(amount, '-') or contains(unit_price, '-') or contains(quantity, '-'))
+    where coalesce(raw_orders.order_id, '') <> '' and {{ has_minus("raw_orders") }}
 ),
 
 -- of those, the orders none of whose purchase lines (an amount without a minus sign; a further
@@ -383,12 +389,7 @@ uncounted_orders as (
     cross join excluded_statuses
     where
         coalesce(trim(raw_orders.amount), trim(raw_orders.unit_price), '') <> ''
-        and not coalesce(
-            contains(raw_orders.amount, '-')
-            or contains(raw_orders.unit_price, '-')
-            or contains(raw_orders.quantity, '-'),
-            false
-        )
+        and not {{ has_minus("raw_orders") }}
     group by nullif(trim(raw_orders.order_id), '')
     having bool_and({{ status_meaning("nullif(trim(raw_orders.status), '')") }} is not null)
 ),
@@ -406,7 +407,8 @@ final as (
             checks.file_currency
         ) as currency,
         checks.order_status,
-        -- why a usable record does not count: its status, or a date after --as-of
+        -- why a usable record does not count: a repeat of a line in a later part, its status, a
+        -- date after --as-of, or a refund of an order that does not count
         case
             when repeated_lines.first_line is not null
                 then format('duplicate of line {}', repeated_lines.first_line)
