@@ -19,9 +19,9 @@ index); then the time of each step (from the pipeline's own lines).
 `--baseline-up-to N` also runs the notebook's steps as a plain pandas + scikit-learn script
 (notebook_baseline.py) up to N rows.
 `--orders 10000000` builds from that many generated orders of a tenth as many customers
-(`--orders` alone, recency, frequency and spend), beside a floor: DuckDB alone reading the same
-orders and summing them per customer (floor.py --orders). `--sizes "" --classic-sizes ""` skips
-the customer files.
+(`--orders` alone, recency, frequency and spend; with `--compare`, that commit's too), beside a
+floor: DuckDB alone reading the same orders and summing them per customer (floor.py --orders).
+`--sizes "" --classic-sizes ""` skips the customer files.
 Measures, never asserts: the numbers go in notes, not in the test suite.
 """
 
@@ -187,46 +187,40 @@ def orders_file(orders: int) -> Path:
     return path
 
 
-def bench_orders(orders: int, repeat: int) -> None:
-    """A build from an orders file alone, first builds and a rebuild, beside the floor."""
+def bench_orders(orders: int, repeat: int, versions: list[Build]) -> None:
+    """A build from an orders file alone by each version, first builds and a rebuild, beside
+    the floor, interleaved as `bench_input`'s are."""
     path = orders_file(orders)
     with duckdb.connect() as con:
         rows, customers = con.execute(
             'select count(*), count(distinct "Customer ID") from read_csv($path)', {"path": str(path)}
         ).fetchall()[0]
     label = f"{rows:,} orders of {customers:,} customers"
-    runs = []
+    timed: dict[str, list[Timed]] = {build.name: [] for build in versions}
+    rebuilds: dict[str, Timed] = {}
+    floor = []
     with tempfile.TemporaryDirectory() as tmp:
         for number in range(repeat):
-            warehouse = Path(tmp) / str(number) / "mall.duckdb"
-            command = [
-                sys.executable,
-                str(PROJECT / "pipeline.py"),
-                "--orders",
-                str(path),
-                "--warehouse",
-                str(warehouse),
-                "--reports",
-                str(warehouse.parent / "reports"),
-            ]
-            runs.append(run(command))
-        rebuild = run(command)
-    wall, peak = statistics.median(t.wall for t in runs), max(t.peak for t in runs)
-    print(f"{label:>34} {'pipeline':<10} {wall:>8.2f} {peak:>9.0f}", flush=True)
-    print(f"{label:>34} {'rebuild':<10} {rebuild.wall:>8.2f} {rebuild.peak:>9.0f}", flush=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        floor = [
-            run([sys.executable, str(PROJECT / "benchmarks" / "floor.py"), "--orders", str(path), tmp])
-            for _ in range(repeat)
-        ]
+            for build in versions:
+                warehouse = Path(tmp) / build.name / str(number) / "mall.duckdb"
+                timed[build.name].append(run(build.command("--orders", path, warehouse, None), build.env()))
+            floor.append(run([sys.executable, str(PROJECT / "benchmarks" / "floor.py"), "--orders", str(path), tmp]))
+        for build in versions:  # again over the last warehouse: with history
+            warehouse = Path(tmp) / build.name / str(repeat - 1) / "mall.duckdb"
+            rebuilds[build.name] = run(build.command("--orders", path, warehouse, None), build.env())
     floor_wall = statistics.median(t.wall for t in floor)
-    print(
-        f"{label:>34} {'floor':<10} {floor_wall:>8.2f} {max(t.peak for t in floor):>9.0f}"
-        f"  pipeline/floor {wall / floor_wall:.2f}",
-        flush=True,
-    )
-    print("\nseconds per step (the median run):")
-    median = sorted(runs, key=lambda t: t.wall)[len(runs) // 2]
+    print(f"{'orders':>34} {'what':<10} {'wall s':>8} {'peak MiB':>9} {'÷ floor':>8} {'rebuild s':>9} {'÷ first':>9}")
+    for build in versions:
+        runs, rebuild = timed[build.name], rebuilds[build.name]
+        wall = statistics.median(t.wall for t in runs)
+        print(
+            f"{label:>34} {build.name:<10} {wall:>8.2f} {max(t.peak for t in runs):>9.0f} {wall / floor_wall:>8.2f}"
+            f" {rebuild.wall:>9.2f} {rebuild.wall / wall:>9.2f}",
+            flush=True,
+        )
+    print(f"{label:>34} {'floor':<10} {floor_wall:>8.2f} {max(t.peak for t in floor):>9.0f} {1:>8.2f}", flush=True)
+    print("\nseconds per step (this checkout, the median run):")
+    median = sorted(timed["pipeline"], key=lambda t: t.wall)[len(timed["pipeline"]) // 2]
     for _, name, seconds in [m.groups() for m in map(STEP_LINE.match, median.text.splitlines()) if m]:
         print(f"{name:<26}{float(seconds):>10.2f}")
 
@@ -238,11 +232,12 @@ class Build:
     name: str
     project: Path
 
-    def command(self, path: Path, warehouse: Path, features: str | None) -> list[str]:
+    def command(self, option: str, path: Path, warehouse: Path, features: str | None) -> list[str]:
+        """The build of the file `path` given as `option` (--input or --orders)."""
         return [
             sys.executable,
             str(self.project / "pipeline.py"),
-            "--input",
+            option,
             str(path),
             "--warehouse",
             str(warehouse),
@@ -289,11 +284,11 @@ def bench_input(label: str, path: Path, rows: int, versions: list[Build], args: 
             imports.append(run([sys.executable, "-c", IMPORTS]))
             for build in versions:
                 warehouse = Path(tmp) / build.name / str(repeat) / "mall.duckdb"
-                timed[build.name].append(run(build.command(path, warehouse, args.features), build.env()))
+                timed[build.name].append(run(build.command("--input", path, warehouse, args.features), build.env()))
             floor.append(run([sys.executable, str(PROJECT / "benchmarks" / "floor.py"), str(path), f"{tmp}/floor"]))
         for build in versions:  # the same input again over the last warehouse: with history
             warehouse = Path(tmp) / build.name / str(args.repeat - 1) / "mall.duckdb"
-            rebuilds[build.name] = run(build.command(path, warehouse, args.features), build.env())
+            rebuilds[build.name] = run(build.command("--input", path, warehouse, args.features), build.env())
         ari = float(run([sys.executable, __file__, "--agreement", str(warehouse), str(rows)]).text)
     floor_wall = statistics.median(t.wall for t in floor)
     imports_wall = statistics.median(t.wall for t in imports)
@@ -333,12 +328,16 @@ def main() -> None:
     if args.agreement:
         print(agreement(Path(args.agreement[0]), int(args.agreement[1]), seed=7))
         return
-    for orders in sizes(args.orders):
-        bench_orders(orders, args.repeat)
     inputs = [(rows, True) for rows in sizes(args.sizes)] + [(rows, False) for rows in sizes(args.classic_sizes)]
-    if not inputs:
-        return
+    with builds(args.compare) as versions:
+        for orders in sizes(args.orders):
+            bench_orders(orders, args.repeat, versions)
+        if inputs:
+            bench_customers(inputs, versions, args)
 
+
+def bench_customers(inputs: list[tuple[int, bool]], versions: list[Build], args: argparse.Namespace) -> None:
+    """Each customer file by each version beside the floor, then the seconds per step."""
     header = (
         f"{'input':>20} {'what':<10} {'wall s':>8} {'peak MiB':>9} {'÷ floor':>8} {'rebuild s':>9}"
         f" {'÷ first':>9} {'1st line':>8} {'over imp.':>9} {'ARI':>6}"
@@ -346,20 +345,19 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     steps_by_input = {}
-    with builds(args.compare) as versions:
-        for rows, email in inputs:
-            parquet = rows >= args.parquet_from
-            path = input_file(rows, parquet, email)
-            label = f"{rows:,} {'email' if email else 'classic'} {path.suffix[1:]}"
-            steps_by_input[label] = bench_input(label, path, rows, versions, args)
-            if rows <= args.baseline_up_to:
-                with tempfile.TemporaryDirectory() as tmp:
-                    baseline = [
-                        run([sys.executable, str(PROJECT / "benchmarks" / "notebook_baseline.py"), str(path), tmp])
-                        for _ in range(args.repeat)
-                    ]
-                wall = statistics.median(t.wall for t in baseline)
-                print(f"{label:>20} {'notebook':<10} {wall:>8.2f} {max(t.peak for t in baseline):>9.0f}", flush=True)
+    for rows, email in inputs:
+        parquet = rows >= args.parquet_from
+        path = input_file(rows, parquet, email)
+        label = f"{rows:,} {'email' if email else 'classic'} {path.suffix[1:]}"
+        steps_by_input[label] = bench_input(label, path, rows, versions, args)
+        if rows <= args.baseline_up_to:
+            with tempfile.TemporaryDirectory() as tmp:
+                baseline = [
+                    run([sys.executable, str(PROJECT / "benchmarks" / "notebook_baseline.py"), str(path), tmp])
+                    for _ in range(args.repeat)
+                ]
+            wall = statistics.median(t.wall for t in baseline)
+            print(f"{label:>20} {'notebook':<10} {wall:>8.2f} {max(t.peak for t in baseline):>9.0f}", flush=True)
 
     print(
         "\n÷ floor: the median first build over the floor's median (DuckDB alone writing the same artefacts, "
