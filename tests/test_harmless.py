@@ -892,3 +892,45 @@ def test_an_error_naming_a_path_with_a_line_end_stays_one_line(settings, tmp_pat
     )
     assert done.returncode == 1
     assert done.stderr == f"error: {tmp_path}/missing\\nerror: x.csv: no such file\n"
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".json", ".parquet"])
+def test_a_stop_while_duckdb_reads_the_input_is_a_stop_never_a_fault_of_the_file(tmp_path, suffix):
+    """A stop interrupts the query that is reading the input (`stops.interrupting`): each
+    reader passes that on as the stop it is, never as 'cannot be read'."""
+    import duckdb
+
+    from segmentation.duckdb_errors import is_interrupt
+    from segmentation.readers import input_file, json_file, lines, parquet
+    from segmentation.sample_data import write_customers
+
+    source = tmp_path / "customers.parquet"
+    write_customers(source, rows=300_000)
+    path = tmp_path / f"customers{suffix}"
+    if suffix != ".parquet":
+        form = {".csv": "header", ".jsonl": "format json", ".json": "format json, array true"}[suffix]
+        duckdb.sql(f"copy (from read_parquet('{source}')) to '{path}' ({form})")
+    facts = input_file.inspect(path, text=suffix != ".parquet")
+    read = {
+        ".csv": lambda con: lines.read_part_lines(con, facts, 0, 0, 1, tmp_path, "CSV"),
+        ".jsonl": lambda con: lines.read_part_lines(con, facts, 0, 0, 0, tmp_path, "JSON Lines"),
+        ".json": lambda con: json_file.read_json_document(con, facts, 0, 0, tmp_path, "array"),
+        ".parquet": lambda con: parquet.load_parquet(con, (facts,), tmp_path),
+    }[suffix]
+    done = threading.Event()
+
+    def interrupt(con) -> None:  # from once the reader's first statements (a few ms) have run
+        done.wait(0.02)
+        while not done.wait(0.002):
+            con.interrupt()
+
+    with duckdb.connect() as con:
+        stopper = threading.Thread(target=interrupt, args=(con,))
+        stopper.start()
+        try:
+            with pytest.raises(BaseException) as raised:
+                read(con)
+        finally:
+            done.set()
+            stopper.join()
+    assert is_interrupt(raised.value), raised.value

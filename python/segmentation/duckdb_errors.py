@@ -31,6 +31,13 @@ def is_interrupt(error: BaseException) -> bool:
     )
 
 
+def raise_if_interrupt(error: BaseException) -> None:
+    """A Ctrl-C that stopped a query passes on as itself: never read as a fault of what the
+    query read (`except duckdb.Error` catches DuckDB's InterruptException too)."""
+    if is_interrupt(error):
+        raise error
+
+
 def is_write_failure(error: BaseException) -> bool:
     """The file system refused a read or write (full, too large a file, permissions)."""
     return isinstance(error, (duckdb.IOException, duckdb.PermissionException)) or (

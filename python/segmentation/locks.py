@@ -12,7 +12,7 @@ from typing import TypeVar
 
 import duckdb
 
-from .duckdb_errors import is_lock_conflict
+from .duckdb_errors import is_lock_conflict, raise_if_interrupt
 from .errors import PipelineError
 
 WRITER_HELD = "open for writing by another program; connect BI tools read-only"
@@ -103,6 +103,7 @@ def without_writer(live: Path, timeout_s: float, open_live: Callable[[], T], ref
         try:
             return open_live()
         except duckdb.Error as e:
+            raise_if_interrupt(e)
             if is_lock_conflict(e):
                 return None
             raise PipelineError(refused(str(e).splitlines()[0])) from None

@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 
 from ..db import first_row, setting
+from ..duckdb_errors import raise_if_interrupt
 from ..errors import InputError
 from . import input_file
 from .input_file import format_suffix
@@ -175,6 +176,7 @@ def read_json_document(
                 {"path": str(link), "format": layout, "compression": input_file.copy_compression(facts, link)},
             )
     except duckdb.Error as e:
+        raise_if_interrupt(e)
         message = str(e).splitlines()[0].replace(str(link), facts.path.name).strip()
         raise InputError(f"{facts.path}: cannot be read as JSON ({message})") from None
     return PART_LINES.format(offset=int(offset), table=table, header_line=0)

@@ -11,6 +11,7 @@ import duckdb
 import pandas as pd
 
 from ..db import first_row, setting
+from ..duckdb_errors import raise_if_interrupt
 from ..errors import InputError
 from . import input_file
 from .raw import BATCH, CUSTOMER_RAW, RawNames
@@ -78,6 +79,7 @@ def read_part_lines(
         lines = PART_LINES.format(offset=int(offset), table=table, header_line=header_line)
         found = first_row(con, PART_FACTS.format(lines=lines))
     except duckdb.Error as e:
+        raise_if_interrupt(e)
         raise InputError(f"{facts.path}: cannot be read as {what} ({str(e).splitlines()[0]})") from None
     return lines, problems, found
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 
 from ..db import quote_ident
+from ..duckdb_errors import raise_if_interrupt
 from ..errors import InputError
 from . import input_file
 from .folder import partition_values
@@ -50,6 +51,7 @@ def load_parquet(
             ).create_view("parquet_records")
             con.execute(f"insert into {raw.records} select * from parquet_records")
         except duckdb.Error as e:
+            raise_if_interrupt(e)
             raise InputError(f"{path}: cannot be read as Parquet ({str(e).splitlines()[0]})") from None
         finally:
             con.execute("drop view if exists parquet_records")
