@@ -263,13 +263,15 @@ def write_segmented_csv(con: duckdb.DuckDBPyConnection, path: Path, features: tu
     ]
     scale = first_row(con, "select income_scale from raw_input")[0]
     numbers = {"annual_income_k"} | {f.feature for f in features if f.kind == "number"}
+    texts = [column for column, _ in names if column not in numbers and column not in ("age", "spending_score")]
+    unsafe = formula_columns(con, texts)
     cells = []
     for (column, _), name in zip(names, headers, strict=True):
         cell = f"segments.{quote_ident(column)}"
         if column in numbers:  # in the input's unit, 15.0 as 15 as the input wrote it
             cell = f"{cell} / {scale}" if column == "annual_income_k" else cell
             cell = f"if({cell} = trunc({cell}), ({cell})::bigint::varchar, ({cell})::varchar)"
-        elif column not in ("age", "spending_score"):  # whole numbers in the warehouse: written as they are
+        elif column in unsafe:
             cell = SAFE_CELL.format(cell=cell)
         cells.append(f"{cell} as {quote_ident(name)}")
     if with_orders:
@@ -305,6 +307,21 @@ def write_segmented_csv(con: duckdb.DuckDBPyConnection, path: Path, features: tu
     finally:
         for part in parts:
             part.unlink(missing_ok=True)
+
+
+def formula_columns(con: duckdb.DuckDBPyConnection, columns: list[str]) -> set[str]:
+    """The text `columns` with a cell a spreadsheet would read as a formula: only theirs pass
+    through SAFE_CELL (a column's cells copied as they are write a third faster). One scan."""
+    if not columns:
+        return set()
+    starts = ", ".join(map(quote_literal, FORMULA_STARTS))
+    found = first_row(
+        con,
+        "select "
+        + ", ".join(f"bool_or(list_position([{starts}], left({quote_ident(c)}, 1)) is not null)" for c in columns)
+        + " from int_clustered_customers",
+    )
+    return {column for column, unsafe in zip(columns, found, strict=True) if unsafe}
 
 
 def text_bytes(columns: list[str]) -> str:
