@@ -1195,6 +1195,39 @@ def test_parquet_nan_rejects_its_row(tmp_path, con):
     assert rejects(con) == [(2, "annual_income_k is missing")]
 
 
+def test_parquet_floating_point_numbers_of_any_size_are_numbers(tmp_path, con):
+    """DuckDB writes a double under 10^-4 or from 10^16 in scientific notation ('8e-06'), which
+    the rules for what people write refuse: such a stored number is its digits, a feature's
+    value as it was (or too large), another column's text in digits."""
+    path = tmp_path / "customers.parquet"
+    duckdb.sql(
+        "select * from (values ('C1', 0.000008::double, 2.5e-05::double), ('C2', 0.25, -1.2345e-07), "
+        "('C3', 1e20, 1.5e16), ('C4', 0.5, 0.0001), ('C5', 0.75, 12.5)) t(customer_id, churn, note)"
+    ).write_parquet(str(path))
+    stage_file(con, path, tmp_path / "work", features=("churn",))
+    assert con.execute("select customer_id, churn, note from stg_customers order by 1").fetchall() == [
+        ("C1", 0.000008, "0.000025"),
+        ("C2", 0.25, "-0.00000012345"),
+        ("C4", 0.5, "0.0001"),
+        ("C5", 0.75, "12.5"),
+    ]
+    assert rejects(con) == [(3, "churn '100000000000000000000' is too large")]
+
+
+def test_a_small_number_is_written_in_digits_in_the_segmented_csv(tmp_path, settings):
+    path = tmp_path / "customers.parquet"
+    duckdb.sql(
+        "select 'C' || range as customer_id, (1 + range % 7) * 0.000001 as churn, 0.00002 as note from range(40)"
+    ).write_parquet(str(path))
+    run_build(settings, input_path=path, features=("churn",), k=2)
+    rows = list(csv.DictReader((settings.reports_dir / "segmented_customers.csv").open()))
+    assert [(row["churn"], row["note"]) for row in rows[:3]] == [
+        ("0.000001", "0.00002"),
+        ("0.000002", "0.00002"),
+        ("0.000003", "0.00002"),
+    ]
+
+
 def test_parquet_column_names_are_only_names(tmp_path, settings):
     path = tmp_path / "customers.parquet"
     duckdb.sql(

@@ -103,3 +103,23 @@ def customer_sample(
     if len(sample) < min(rows, customers):
         sample = con.execute(query, params | {"bound": everyone}).df()
     return sample
+
+
+# DuckDB writes a floating-point number under 10^-4 or from 10^16 in size in scientific
+# notation, one digit before its point ('8e-06', '-1.5e+16'), which a number written by people
+# never is, and which the rules for reading one refuse.
+DIGITS = "replace(ltrim(split_part({text}, 'e', 1), '-'), '.', '')"
+POINT = "(split_part({text}, 'e', 2)::integer + 1)"  # how many digits stand before the point
+SIGN = "if({text} ^@ '-', '-', '')"
+PLAIN_DIGITS = f"""case
+    when not contains({{text}}, 'e') then {{text}}
+    when {POINT} <= 0 then {SIGN} || '0.' || repeat('0', -{POINT}) || {DIGITS}
+    when {POINT} >= length({DIGITS}) then {SIGN} || {DIGITS} || repeat('0', {POINT} - length({DIGITS}))
+    else {SIGN} || {DIGITS}[:{POINT}] || '.' || {DIGITS}[{POINT} + 1:]
+end"""
+
+
+def plain_digits(text: str) -> str:
+    """SQL: `text`, a number as DuckDB writes it, in digits alone: the same digits, the point
+    moved by the exponent ('8e-06' as '0.000008', '-1.5e+16' as '-15000000000000000')."""
+    return PLAIN_DIGITS.format(text=text)

@@ -17,7 +17,7 @@ import pandas as pd
 
 from .columns import unique_name
 from .config import Settings
-from .db import customer_sample, first_row, model_features, quote_ident, quote_literal
+from .db import customer_sample, first_row, model_features, plain_digits, quote_ident, quote_literal
 from .features import CLASSIC, ORDER_COLUMNS_CARRIED, Feature, is_classic_pair
 from .html_report import ReportData, render
 from .scoring import FILES as SCORING_FILES
@@ -270,7 +270,7 @@ def write_segmented_csv(con: duckdb.DuckDBPyConnection, path: Path, features: tu
         cell = f"segments.{quote_ident(column)}"
         if column in numbers:  # in the input's unit, 15.0 as 15 as the input wrote it
             cell = f"{cell} / {scale}" if column == "annual_income_k" else cell
-            cell = f"if({cell} = trunc({cell}), ({cell})::bigint::varchar, ({cell})::varchar)"
+            cell = f"if({cell} = trunc({cell}), ({cell})::bigint::varchar, {plain_digits(f'({cell})::varchar')})"
         elif column in unsafe:
             cell = SAFE_CELL.format(cell=cell)
         cells.append(f"{cell} as {quote_ident(name)}")

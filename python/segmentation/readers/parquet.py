@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 
-from ..db import quote_ident
+from ..db import plain_digits, quote_ident
 from ..duckdb_errors import raise_if_interrupt
 from ..errors import InputError
 from . import input_file
@@ -62,7 +62,8 @@ def load_parquet(
 
 def as_text(name: str, kind: str) -> duckdb.Expression:
     """A Parquet value as the text a CSV would hold: whole numbers stored as floating point
-    (as pandas writes integer columns with gaps) lose their '.0'; NaN and infinity stay text."""
+    (as pandas writes integer columns with gaps) lose their '.0', the others are written in
+    digits (`plain_digits`); NaN and infinity stay text."""
     column = duckdb.SQLExpression(quote_ident(name))  # a quoted name: even `*` is a column
     text = column.cast(duckdb.sqltype("varchar"))
     if kind.upper().startswith(("FLOAT", "DOUBLE", "DECIMAL")):
@@ -70,5 +71,6 @@ def as_text(name: str, kind: str) -> duckdb.Expression:
         small = duckdb.FunctionExpression("abs", column) < duckdb.ConstantExpression(1e15)
         whole = duckdb.FunctionExpression("trunc", column) == column
         as_integer = column.cast(duckdb.sqltype("bigint")).cast(duckdb.sqltype("varchar"))
-        return duckdb.CaseExpression(finite & small & whole, as_integer).otherwise(text)
+        digits = duckdb.SQLExpression(plain_digits(f"{quote_ident(name)}::varchar"))
+        return duckdb.CaseExpression(finite & small & whole, as_integer).otherwise(digits)
     return text
