@@ -557,6 +557,19 @@ def test_incomes_in_dollars_are_converted(con, tmp_path, header, option, unit, w
     assert [row[3] for row in customers(con)] == [15.0, 137.5, 1500.0]
 
 
+def test_incomes_in_dollars_are_their_thousands_and_come_back_as_written(tmp_path, settings):
+    """A dollar income is its thousands in the warehouse, rounded once (58,800 is 58.8, never
+    58.800000000000004), and the segmented CSV writes the dollars the file had."""
+    incomes = [10_000 + 100 * n for n in range(1_500)] + [64_300.25, 58_800.5]
+    rows = [f"{n},{income},{1 + n % 100}" for n, income in enumerate(incomes, start=1)]
+    path = write_csv(tmp_path, "\n".join(["CustomerID,Annual Income ($),Spending Score (1-100)", *rows]) + "\n")
+    run_build(settings, input_path=path)
+    kept = query(settings.warehouse_path, "select annual_income_k from stg_customers order by line_number")
+    assert [income for (income,) in kept] == [income / 1000 for income in incomes]
+    written = [row[1] for row in segmented_csv(settings)[1:]]
+    assert written == [str(income) for income in incomes]
+
+
 @pytest.mark.parametrize(
     ("header", "unit"),
     [

@@ -2,8 +2,8 @@
 into the macro number_from_text), and what is decided once for the whole file from its values:
 the decimal mark (`decide_decimal_mark`), the unit of the incomes (`decide_income_unit`: the
 option, else what the header says, `income_unit`, else the values' median), and whether a
-feature's values are numbers at all (`check_numbers`). Staging multiplies the incomes by the
-unit's scale (raw_input.income_scale); the segmented CSV divides it back out, to write the
+feature's values are numbers at all (`check_numbers`). Staging divides the incomes by the
+unit's size (1 / raw_input.income_scale); the segmented CSV multiplies it back, to write the
 input's own unit."""
 
 from __future__ import annotations

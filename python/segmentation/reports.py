@@ -269,7 +269,8 @@ def write_segmented_csv(con: duckdb.DuckDBPyConnection, path: Path, features: tu
     for (column, _), name in zip(names, headers, strict=True):
         cell = f"segments.{quote_ident(column)}"
         if column in numbers:  # in the input's unit, 15.0 as 15 as the input wrote it
-            cell = f"{cell} / {scale}" if column == "annual_income_k" else cell
+            # back in the input's unit, to the millionth: staging divided it by the unit's size
+            cell = f"round({cell} * {1 / scale}, 6)" if column == "annual_income_k" and scale != 1 else cell
             cell = f"if({cell} = trunc({cell}), ({cell})::bigint::varchar, {plain_digits(f'({cell})::varchar')})"
         elif column in unsafe:
             cell = SAFE_CELL.format(cell=cell)

@@ -119,7 +119,8 @@ def source_sql(model: ScoringModel) -> str:
     # each feature in warehouse units, as x<position>; the input's unit converted
     casts = ",\n".join(
         f"        cast({quote_ident(f.feature)} as double)"
-        + ("" if f.input_scale == 1 else f" * {number(f.input_scale)}")
+        # divided by the unit's size, as staging converts it (one rounding)
+        + ("" if f.input_scale == 1 else f" / {number(1 / f.input_scale)}")
         + f" as x{f.position}"
         for f in features
     )

@@ -20,7 +20,7 @@ create or replace macro cluster_of(
     arguments as (
         select
             {%- for feature in features %}
-            {{ feature.argument }} * {{ feature.input_scale }} as value_{{ loop.index }},
+            {{ feature.argument }} / (1 / {{ feature.input_scale }}) as value_{{ loop.index }},
             {%- endfor %}
             {%- if classic_pair and "age" not in kinds %}
             coalesce(

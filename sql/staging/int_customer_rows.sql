@@ -375,7 +375,9 @@ final as (
         customer_id,
         gender,
         age,
-        annual_income_k * input_settings.income_scale as annual_income_k,
+        -- divided by the unit's size (1,000 for dollars): one rounding, where a product with
+        -- 0.001 (inexact in binary) lands off (58,800 dollars as 58.800000000000004 k$)
+        annual_income_k / (1 / input_settings.income_scale) as annual_income_k,
         spending_score,
         -- the columns the model does not use, in input order
         columns(
