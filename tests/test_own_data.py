@@ -530,6 +530,16 @@ def test_incomes_without_a_unit_written_with_french_thousands_are_dollars(con, t
     assert loaded.income_unit == "dollars" and [row[3] for row in customers(con)] == [78.0, 45.5, 120.0]
 
 
+def test_a_header_of_dollars_over_thousands_is_kept_and_said(con, tmp_path):
+    text = "CustomerID,Annual Income (USD),Spending Score\n1,72,39\n2,45,40\n3,120,41\n"
+    loaded = stage_file(con, write_csv(tmp_path, text), tmp_path / "work")
+    assert loaded.income_unit == "dollars" and [row[3] for row in customers(con)] == [0.072, 0.045, 0.12]
+    assert loaded.warnings == (
+        "'Annual Income (USD)' says dollars, but its median is 72 (72 dollars a year, 0.072 k$): read as dollars, "
+        "as it says (--income-unit k if they are thousands)",
+    )
+
+
 def test_a_header_of_thousands_over_dollars_is_kept_and_said(con, tmp_path):
     text = "CustomerID,Annual Income (k$),Spending Score\n1,72000,39\n2,45000,40\n3,120000,41\n"
     loaded = stage_file(con, write_csv(tmp_path, text), tmp_path / "work")

@@ -138,14 +138,22 @@ def decide_income_unit(
     con: duckdb.DuckDBPyConnection, columns: ColumnMap, option: str | None, decimal_comma: bool
 ) -> tuple[str, tuple[str, ...]]:
     """'k' or 'dollars': from --income-unit, else from the header, else from the values (with
-    a warning saying so). A header that says thousands over values of dollars gets a warning."""
+    a warning saying so). A header that says thousands over values of dollars gets a warning,
+    and one that says dollars over values of thousands."""
     if "annual_income_k" not in columns.positions:
         return "k", ()
     header = columns.source_name("annual_income_k")
-    stated = option or income_unit(header)
-    if option or stated == "dollars":
-        return option or "dollars", ()
+    if option:
+        return option, ()
+    stated = income_unit(header)
     median = income_median(con, decimal_comma)
+    if stated == "dollars":
+        if median is not None and median < DOLLARS_MEDIAN:
+            return "dollars", (
+                f"{header!r} says dollars, but its median is {median:,.0f} ({median:,.0f} dollars a year, "
+                f"{median / 1000:g} k$): read as dollars, as it says (--income-unit k if they are thousands)",
+            )
+        return "dollars", ()
     if stated == "k":
         if median is not None and median > DOLLARS_MEDIAN:
             return "k", (
