@@ -380,11 +380,16 @@ def test_a_line_of_an_order_repeated_by_overlapping_exports_counts_once(con, tmp
     folder.mkdir()
     write_rows(folder / "export_1.csv", first)
     write_rows(folder / "export_2.csv", second)
+    # saved again by a spreadsheet: every field quoted, CRLF line ends, the amount with decimals;
+    # an order alike but for one field is another
+    third = [["O3", "B", "2024-02-03", "20.00", "", "completed"], ["O3", "B", "2024-02-03", "20.50", "", "completed"]]
+    with (folder / "export_3.csv").open("w", newline="", encoding="utf-8") as file:
+        csv.writer(file, quoting=csv.QUOTE_ALL, lineterminator="\r\n").writerows([HEADER, *third])
     stage_orders(con, tmp_path, folder)
     found = con.execute("select customer_id, order_count, total_spend from customer_rfm order by 1").fetchall()
-    assert found == [("A", 2, 250.0), ("B", 3, 30.0)]
+    assert found == [("A", 2, 250.0), ("B", 3, 50.5)]
     excluded = "select line_number, excluded_reason from stg_orders where excluded_reason is not null"
-    assert con.execute(excluded).fetchall() == [(6, "duplicate of line 4")]
+    assert con.execute(excluded).fetchall() == [(6, "duplicate of line 4"), (11, "duplicate of line 7")]
 
 
 def test_an_email_address_is_one_customer_in_any_case(con, tmp_path):

@@ -40,6 +40,23 @@ coalesce(
             false
         )
 {%- endmacro %}
+{#- a value as repeated lines are compared: trimmed, a number written with the file's decimal
+mark without its decimal zeros (20.00 as 20, 20.50 as 20.5). `roughly`: any value with the mark
+loses its final zeros, without the test that it is a number: cheap enough to group every line by,
+and alike wherever the value is -#}
+{%- macro alike(value, roughly=false) -%}
+{%- for mark, pattern in [(",", "-?[0-9]+,[0-9]*"), (".", "-?[0-9]+[.][0-9]*")] %}
+{{- "case" if loop.first }}
+            when
+                {{ "" if mark == "," else "not " }}input_settings.has_decimal_comma
+                and {% if roughly %}contains({{ value }}, '{{ mark }}'){% else %}regexp_full_match(
+                    trim({{ value }}), '{{ pattern }}'
+                ){% endif %}
+                then rtrim(rtrim(trim({{ value }}), '0'), '{{ mark }}')
+{%- endfor %}
+            else trim({{ value }})
+        end
+{%- endmacro %}
 with
 
 raw_rows as (
@@ -338,37 +355,66 @@ checks as (
     cross join input_settings
 ),
 
--- a line of an order repeated exactly (every field, the order id too) in a later part file of
--- a folder, as overlapping exports repeat it: it counts once, at its first line. Within one
--- file, two such lines are two items alike (a till's export), and lines without an order id
--- are orders each. Grouped by a hash first, and only in a folder of several parts.
+-- a line of an order repeated (every field alike, the order id too) in a later part file of a
+-- folder, as overlapping exports repeat it: it counts once, at its first line. Fields are alike
+-- as read (a CSV quote is no part of one), trimmed, and a number's decimal zeros aside (20 and
+-- 20.00, as a spreadsheet saves a month's export again). Within one file, two such lines are
+-- two items alike (a till's export), and lines without an order id are orders each. Only in a
+-- folder of several parts; its lines grouped by a hash of their order's fields first, and only
+-- the few that repeat compared field by field.
 repeated_hashes as (
-    select hash(raw_orders.raw_line) as line_hash
+    select
+        hash(
+            {%- for column in ["order_id", "customer_id", "order_date", "status", "currency"] %}
+            trim(raw_orders.{{ column }}),
+            {%- endfor %}
+            {%- for column in ["amount", "unit_price", "quantity"] %}
+            {{ alike("raw_orders." ~ column, roughly=true) }}{{ "," if not loop.last }}
+            {%- endfor %}
+        ) as line_hash
     from raw_orders
+    cross join input_settings
     where (select count(*) from raw_order_parts) > 1
     group by line_hash
     having count(*) > 1
 ),
 
 repeated_rows as materialized (
-    select
-        line_number,
-        raw_line
+    select raw_orders.line_number
     from raw_orders
+    cross join input_settings
     where
-        hash(raw_line) in (select repeated_hashes.line_hash from repeated_hashes)
-        and trim(order_id) <> ''
+        hash(
+            {%- for column in ["order_id", "customer_id", "order_date", "status", "currency"] %}
+            trim(raw_orders.{{ column }}),
+            {%- endfor %}
+            {%- for column in ["amount", "unit_price", "quantity"] %}
+            {{ alike("raw_orders." ~ column, roughly=true) }}{{ "," if not loop.last }}
+            {%- endfor %}
+        ) in (select repeated_hashes.line_hash from repeated_hashes)
+        and trim(raw_orders.order_id) <> ''
+),
+
+-- each such line's fields, every one of them, as they are compared
+repeated_fields as (
+    select
+        records.line_number,
+        list_transform(records.fields, lambda f: {{ alike("f") }}) as compared_fields
+    from raw_order_records as records
+    cross join input_settings
+    semi join repeated_rows on records.line_number = repeated_rows.line_number
 ),
 
 -- each such line with the first line of its part
 repeated_lines as (
     select
-        repeated_rows.line_number,
+        repeated_fields.line_number,
         parts.first_line as part_start,
-        min(repeated_rows.line_number) over (partition by repeated_rows.raw_line) as first_line,
-        min(parts.first_line) over (partition by repeated_rows.raw_line) as first_part
-    from repeated_rows
-    asof inner join raw_order_parts as parts on repeated_rows.line_number >= parts.first_line
+        min(repeated_fields.line_number) over alike_lines as first_line,
+        min(parts.first_line) over alike_lines as first_part
+    from repeated_fields
+    asof inner join raw_order_parts as parts on repeated_fields.line_number >= parts.first_line
+    window alike_lines as (partition by repeated_fields.compared_fields)
     qualify part_start > first_part
 ),
 
