@@ -400,18 +400,21 @@ def test_an_email_address_is_one_customer_in_any_case(con, tmp_path):
     assert found == [("Ann@Shop.com", 2, 30.0), ("bob@shop.com", 1, 5.0)]  # the first spelling kept
 
 
-def test_the_further_lines_of_an_order_in_a_line_item_export_are_its_lines(con, tmp_path):
-    """Shopify's export: an order's date, total and status on its first line, blank on its
-    further lines, which hold its items. They are no rejects: the order is one, its total
-    counted once, its items all, and a cancelled order's further lines are cancelled too."""
+@pytest.mark.parametrize("dated", [False, True], ids=["blank-date", "date-repeated"])
+def test_the_further_lines_of_an_order_in_a_line_item_export_are_its_lines(con, tmp_path, dated):
+    """Shopify's export: an order's total and status on its first line, blank on its further
+    lines, which hold its items (its date there too, or not). They are no rejects: the order is
+    one, its total counted once, its items all, and a cancelled order's further lines are
+    cancelled too."""
+    first, third = ("2024-03-01 10:00:00 +0100", "2024-03-03 12:00:00 +0100") if dated else ("", "")
     text = "\n".join(
         [
             "Name,Email,Financial Status,Total,Created at,Lineitem quantity,Lineitem name",
             "#1001,ann@example.com,paid,54.90,2024-03-01 10:00:00 +0100,1,Mug",
-            "#1001,ann@example.com,,,,2,Tea",
+            f"#1001,ann@example.com,,,{first},2,Tea",
             "#1002,bob@example.com,paid,20.00,2024-03-02 11:00:00 +0100,1,Mug",
             "#1003,ann@example.com,voided,99.00,2024-03-03 12:00:00 +0100,1,Pot",
-            "#1003,,,,,3,Tea",
+            f"#1003,,,,{third},3,Tea",
             "#1004,ann@example.com,paid,10.00,2024-03-04 09:00:00 +0100,1,Tea",
         ]
     )
@@ -523,12 +526,17 @@ def test_order_columns_are_found_by_name_or_mapped(con, tmp_path):
 
 
 def test_statuses_as_shops_write_them_that_do_not_count(con, tmp_path):
-    statuses = ["CANCELLED.", "Payment failed", "chargeback", "wc-refunded", "Completed.", ""]
+    """A status in any case, with a shop's prefix or a final dot, its accent written as a
+    combining mark too; an order that does not count by its status needs no amount."""
+    statuses = ["CANCELLED.", "Payment failed", "chargeback", "wc-refunded", "Completed.", "", "Annule\u0301e"]
+    statuses += ["cancelled"]
     rows = [[f"O{i}", "C1", "2024-01-0" + str(i + 1), "10.00", "EUR", status] for i, status in enumerate(statuses)]
+    rows[-1][3] = ""  # a cancelled order's amount left blank
     path = write_rows(
         tmp_path / "orders.csv", rows, ["Order ID", "Customer ID", "Order Date", "Amount", "Currency", "Status"]
     )
     stage_orders(con, tmp_path / "work", path)
+    assert con.execute("select count(*) from order_rejects").fetchall() == [(0,)]
     found = con.execute("select order_status, excluded_reason from stg_orders order by order_id").fetchall()
     assert found == [
         ("CANCELLED.", "cancelled"),
@@ -537,7 +545,10 @@ def test_statuses_as_shops_write_them_that_do_not_count(con, tmp_path):
         ("wc-refunded", "refunded"),
         ("Completed.", None),
         (None, None),
+        ("Annule\u0301e", "cancelled"),
+        ("cancelled", "cancelled"),
     ]
+    assert con.execute("select order_count, total_spend from customer_rfm").fetchall() == [(2, 20.0)]
 
 
 def test_an_orders_file_without_an_amount_says_what_to_name(con, tmp_path):

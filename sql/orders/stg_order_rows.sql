@@ -7,19 +7,20 @@
 -- raw_order_input.is_day_first), and months by name (5 Mar 2024, March 5, 2024). A record without
 -- an amount takes unit price times quantity; a further line of an order in a line-item export, its
 -- order's date and status.
-{#- a status compared in lower case, without a shop's prefix ('wc-cancelled'), a final dot
-('CANCELLED.'), dashes or underscores: what it means by the seed order_statuses, null when it
-counts -#}
+{#- a status compared in lower case, its accents composed ('annulé' with a combining accent),
+without a shop's prefix ('wc-cancelled'), a final dot ('CANCELLED.'), dashes or underscores:
+what it means by the seed order_statuses, null when it counts -#}
 {%- macro status_meaning(status) -%}
+{%- set lowered = "lower(nfc_normalize(" ~ status ~ "))" -%}
 excluded_statuses.meanings[list_position(
             excluded_statuses.statuses,
             replace(
                 replace(
                     rtrim(
                         if(
-                            starts_with(lower({{ status }}), 'wc-'),
-                            lower({{ status }})[4:],
-                            lower({{ status }})
+                            starts_with({{ lowered }}, 'wc-'),
+                            {{ lowered }}[4:],
+                            {{ lowered }}
                         ),
                         '.'
                     ),
@@ -124,10 +125,11 @@ trimmed as (
     cross join conventions
 ),
 
--- An export of line items (Shopify's) writes an order's date, amount and status on its first
--- line and leaves them empty on its further lines, which hold the order id and an item. Such a
--- line is a line of that order: it takes the order's customer (where blank), date, status and
--- currency, and adds 0 to its amount. The lookups below read the raw text with cheap tests,
+-- An export of line items (Shopify's) writes an order's amount and status on its first line and
+-- leaves them empty on its further lines, which hold the order id and an item (its date there or
+-- not). Such a line, without an amount, of an order whose first line has one, is a line of that
+-- order: it takes the order's customer (where blank), date, status and currency, and adds 0 to
+-- its amount. The lookups below read the raw text with cheap tests,
 -- apart from the chain that types the lines (a second reader of `trimmed` would hold every
 -- line while they run: 3 s more for 7M orders, spilled), and type only the few lines they find.
 continued_ids as (
@@ -137,7 +139,6 @@ continued_ids as (
     where
         input_settings.has_amount
         and coalesce(raw_orders.amount, '') = ''
-        and coalesce(raw_orders.order_date, '') = ''
         and coalesce(raw_orders.order_id, '') <> ''
 ),
 
@@ -185,7 +186,6 @@ filled as (
         on
             trimmed.order_id = order_heads.order_id
             and coalesce(trimmed.amount, '') = ''
-            and coalesce(trimmed.order_date, '') = ''
 ),
 
 -- a date of two short numbers and a year, split, unless it starts as an ISO date does: four
@@ -330,9 +330,10 @@ checks as (
         end as order_date_code,
         case
             when abs(valued.value_number) <= {{ max_magnitude }} then null
+            -- a line that does not count by its status needs none (a cancelled order's is blank)
             when
                 valued.value_text is null or list_contains(valued.markers, lower(valued.value_text))
-                then 'missing'
+                then if(valued.status_meaning is null, 'missing', null)
             when valued.value_number is not null then 'too_large'
             else 'not_a_number'
         end as amount_code,
@@ -446,7 +447,7 @@ final as (
         if(checks.customer_id_code is null, checks.customer_id, null) as customer_id,
         checks.order_id,
         if(checks.order_date_code is null, checks.order_day, null) as order_date,
-        if(checks.amount_code is null, checks.value_number, null) as amount,
+        if(checks.amount_code is null, coalesce(checks.value_number, 0), null) as amount,
         checks.quantity_number as quantity,
         coalesce(
             if(list_contains(checks.markers, lower(checks.currency)), null, checks.currency),
