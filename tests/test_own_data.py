@@ -637,6 +637,9 @@ def test_decimal_commas_as_european_exports_write_them(con, tmp_path):
         # French thousands: a space, a no-break space, a narrow no-break space; Swiss: an apostrophe
         (["1 234,50", "70\u00a0000", "1\u202f015,5"], [1.2345, 70.0, 1.0155], False),
         (["1'234.50", "70\u2019000", "15.5"], [1.2345, 70.0, 0.0155], False),
+        # no group of thousands starts with a zero: '0.750' has decimals, so has '70.000'
+        (["70.000", "0.750", "15.000"], [0.07, 0.00075, 0.015], False),
+        (["70,000", "0,750", "15,000"], [0.07, 0.00075, 0.015], False),
     ],
     ids=[
         "decimal comma",
@@ -647,6 +650,8 @@ def test_decimal_commas_as_european_exports_write_them(con, tmp_path):
         "decimals",
         "French spaces",
         "Swiss apostrophes",
+        "a leading zero says points",
+        "a leading zero says commas",
     ],
 )
 def test_a_file_reads_its_incomes_with_one_decimal_mark(con, tmp_path, incomes, expected, warned):

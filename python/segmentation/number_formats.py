@@ -74,15 +74,16 @@ from (
 
 def decimal_mark_patterns(decimal: str, group: str) -> dict[str, str]:
     """Numbers (sign and dollar sign stripped) that say `decimal` is their decimal mark: it is
-    their last mark and followed by other than three digits ('89,5'), it follows groups split
-    by `group` or a space or an apostrophe ('89.000,50', '1 234,50'), or `group` splits groups
+    their last mark and followed by other than three digits ('89,5'), or by any after a zero
+    or nothing, as no group of thousands starts ('0,750', ',750'), it follows groups split by
+    `group` or a space or an apostrophe ('89.000,50', '1 234,50'), or `group` splits groups
     twice ('1.250.000'). Whole thousands split by `group` ('70.000') only hint at it: three
     decimals that are all zeros are rare, unlike '48.561', which says nothing."""
     name = {",": "comma", ".": "point"}[decimal]
     d, g = re.escape(decimal), re.escape(group)
     groups = "".join(map(re.escape, group + GROUP_MARKS))
     said = (
-        f"[0-9]{{1,3}}([{groups}][0-9]{{3}})+{d}[0-9]*|[0-9]*{d}([0-9]{{1,2}}|[0-9]{{4,}})"
+        f"[0-9]{{1,3}}([{groups}][0-9]{{3}})+{d}[0-9]*|[0-9]*{d}([0-9]{{1,2}}|[0-9]{{4,}})|0?{d}[0-9]+"
         f"|[0-9]{{1,3}}({g}[0-9]{{3}}){{2,}}"
     )
     return {f"said_{name}": said, f"hinted_{name}": f"[0-9]{{1,3}}{g}000"}
