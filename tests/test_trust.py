@@ -440,6 +440,21 @@ def test_a_kill_between_the_swaps_is_repaired_by_the_next_build_into_that_folder
 
 
 @pytest.mark.usefixtures("published")
+def test_a_build_killed_before_publishing_is_cleared_by_a_build_into_another_folder(settings, tmp_path):
+    """Nothing of it was published, so nothing waits for the next build into its folder: a
+    build of the same warehouse into another reports folder removes its scratch, silently."""
+    done = publishing_stopped(settings, kill_hook("validate_build", "before"))
+    assert (done.returncode, warehouse_run(settings), reports_run(settings)) == (-signal.SIGKILL, 1, 1)
+    assert scratch_left(settings) != []
+    elsewhere = replace(settings, reports_dir=tmp_path / "other-reports")
+    lines: list[str] = []
+    build(elsewhere, log=lines.append)
+    assert [line for line in lines if "warning" in line] == []
+    assert scratch_left(settings) == []
+    assert warehouse_run(settings) == reports_run(elsewhere) == 2
+
+
+@pytest.mark.usefixtures("published")
 @pytest.mark.parametrize("renames", [1, 2])
 def test_a_kill_inside_the_three_renames_exchange_is_repaired(settings, renames):
     hook = f"""

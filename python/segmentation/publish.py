@@ -44,7 +44,7 @@ from .manifest import (
 )
 from .scratch import Scratch, remove_empty, remove_scratch, remove_tree, stale_scratch
 from .stops import deferred_interrupts, raise_if_asked
-from .swap import exchange, finish_exchange, fsync_dir, replace_file, swap_reports
+from .swap import aside_path, exchange, finish_exchange, fsync_dir, replace_file, swap_reports
 from .text import is_utf8
 
 # --- paths the user gave ---------------------------------------------------------------------
@@ -136,9 +136,14 @@ def recover_pair(live: Path, reports_dir: Path, timeout_s: float, ours: set[str]
     publishing it, then clear what stopped builds left (we hold both build locks). Returns the
     highest run id handed out so far."""
     stale = stale_scratch(live, reports_dir)
-    # A build of this warehouse stopped while publishing into another reports folder: that pair
-    # is the next build into that folder's to repair (it holds that folder's lock); here the
-    # run that build may have published there counts, so that no id is handed out twice.
+    # A build of this warehouse stopped before it began publishing into another reports folder
+    # (its staged reports hold no manifest yet, none is half exchanged) left nothing to repair:
+    # its scratch goes now. One stopped while publishing there leaves that pair to the next
+    # build into that folder (it holds that folder's lock); here the run that build may have
+    # published there counts, so that no id is handed out twice.
+    for scratch in [s for s in stale if s.reports_dir != reports_dir and not began_publishing(s)]:
+        remove_scratch(scratch)
+        stale.remove(scratch)
     elsewhere = list(dict.fromkeys(scratch.reports_dir for scratch in stale if scratch.reports_dir != reports_dir))
     stale = [scratch for scratch in stale if scratch.reports_dir == reports_dir]
     for folder in elsewhere:
@@ -196,6 +201,13 @@ def recover_pair(live: Path, reports_dir: Path, timeout_s: float, ours: set[str]
     check_reports_folder(reports_dir, current)
     published_elsewhere = [manifest.highest_run_id for folder in elsewhere if (manifest := read_manifest(folder))]
     return max(live_run, current.highest_run_id if current else 0, *published_elsewhere)
+
+
+def began_publishing(scratch: Scratch) -> bool:
+    """Whether a stopped build had begun to publish: it writes the manifest into its staged
+    reports just before it exchanges them (`publish`), and an exchange by renames leaves a
+    folder aside while it runs."""
+    return read_manifest(scratch.staged) is not None or aside_path(scratch.staged).exists()
 
 
 # --- publishing ------------------------------------------------------------------------------
