@@ -440,6 +440,20 @@ def test_a_kill_between_the_swaps_is_repaired_by_the_next_build_into_that_folder
 
 
 @pytest.mark.usefixtures("published")
+@pytest.mark.parametrize("inside", ["reports_dir", "warehouse_path"])
+def test_nothing_of_another_build_goes_inside_its_published_reports(settings, tmp_path, inside):
+    other = replace(settings, warehouse_path=tmp_path / "other.duckdb", reports_dir=tmp_path / "other-reports")
+    path = settings.reports_dir / "sub" / ("w.duckdb" if inside == "warehouse_path" else "reports")
+    before = fingerprint(settings.warehouse_path, settings.reports_dir)
+    with pytest.raises(
+        PipelineError, match=rf"^{re.escape(str(path))}: inside {re.escape(str(settings.reports_dir))}, "
+    ):
+        build(replace(other, **{inside: path}), log=lambda line: None)
+    assert fingerprint(settings.warehouse_path, settings.reports_dir) == before
+    assert not (settings.reports_dir / "sub").exists()
+
+
+@pytest.mark.usefixtures("published")
 def test_a_build_killed_before_publishing_is_cleared_by_a_build_into_another_folder(settings, tmp_path):
     """Nothing of it was published, so nothing waits for the next build into its folder: a
     build of the same warehouse into another reports folder removes its scratch, silently."""

@@ -87,6 +87,15 @@ def resolve_paths(warehouse: Path, reports_dir: Path, inputs: Iterable[Path | No
         )
     if live == reports or reports in live.parents:
         raise PipelineError(f"{live}: the warehouse cannot be inside the reports folder {reports}")
+    # another build's published reports are replaced whole by its next build, which refuses a
+    # folder holding what it did not write
+    for path, option in ((live, "--warehouse"), (reports, "--reports")):
+        for folder in path.parents:
+            if (manifest := read_manifest(folder)) is not None:
+                raise PipelineError(
+                    f"{path}: inside {folder}, the published reports of {manifest.warehouse}, which its next "
+                    f"build replaces whole; choose another {option}"
+                )
     for folder in (resolved(path, "--input") for path in inputs if path is not None):
         if folder.is_dir() and folder in live.parents:
             raise PipelineError(
