@@ -344,6 +344,23 @@ def test_decimal_commas_and_currency_signs_in_amounts(con, tmp_path):
     ]
 
 
+def test_a_currency_sign_after_the_amount_or_apart_from_it_is_read(con, tmp_path):
+    """As German and French shops write amounts: the sign after them, a space between or not."""
+    amounts = ["45,10 €", "45,10€", "€ 45,10", "1.045,10 €", "-5,00 €", "12,5\u00a0€"]
+    rows = [[f"O{n}", "A", "2024-01-01", amount, "", ""] for n, amount in enumerate(amounts)]
+    loaded = stage_orders(con, tmp_path, write_rows(tmp_path / "o.csv", rows))
+    assert loaded.orders is not None and loaded.orders.currency == "€"
+    assert con.execute("select count(*) from order_rejects").fetchall() == [(0,)]
+    assert con.execute("select amount from stg_orders order by line_number").fetchall() == [
+        (45.1,),
+        (45.1,),
+        (45.1,),
+        (1045.1,),
+        (-5.0,),
+        (12.5,),
+    ]
+
+
 def test_amounts_in_other_currency_signs_are_not_added_without_a_currency_column(con, tmp_path):
     rows = [
         [f"O{n}", "A", "2024-01-01", amount, "", ""] for n, amount in enumerate(["$10.00", "$12.50", "20", "€11.00"])

@@ -25,10 +25,13 @@ GROUP_MARKS = " \u00a0\u202f'\u2019"
 
 
 def written_number(decimal: str, groups: str) -> str:
-    """A number as people write it with `decimal` as its decimal mark: a sign, a currency sign,
-    digits split in thousands by any of `groups` or not, decimals ('$1,234.50', '-800', '.5')."""
+    """A number as people write it with `decimal` as its decimal mark: a sign, a currency sign
+    before its digits or after them, a space between or not (as German and French shops write
+    '45,10 €'), digits split in thousands by any of `groups` or not, decimals ('$1,234.50',
+    '-800', '.5', '€ 12', '1.045,10 €')."""
     c, d, g = CURRENCY_SIGNS, re.escape(decimal), "".join(map(re.escape, groups))
-    return f"[+-]?[{c}]?([0-9]{{1,3}}([{g}][0-9]{{3}})+|[0-9]+)({d}[0-9]*)?|[+-]?[{c}]?{d}[0-9]+"
+    before, after = f"([{c}][ \u00a0]?)?", f"([ \u00a0]?[{c}])?"
+    return f"[+-]?{before}([0-9]{{1,3}}([{g}][0-9]{{3}})+|[0-9]+)({d}[0-9]*)?{after}|[+-]?{before}{d}[0-9]+{after}"
 
 
 def sql_text(pattern: str) -> str:
@@ -66,7 +69,7 @@ select
     count(*) filter (where column_name = $hinting and regexp_full_match(v, $hinted_point)),
     min((number, column_name)) filter (where column_name = $hinting and regexp_full_match(v, $hinted_comma))
 from (
-    select trim(number) as number, column_name, ltrim(trim(number), $signs) as v
+    select trim(number) as number, column_name, trim(trim(trim(number), $signs)) as v
     from ({values})
 )
 """
