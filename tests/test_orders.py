@@ -374,6 +374,18 @@ def test_amounts_in_other_currency_signs_are_not_added_without_a_currency_column
     assert "the 1 orders in other than $ (€ 1) are rejected" in currency_warning(con)
 
 
+def test_a_currency_sign_in_the_currency_column_is_its_code(con, tmp_path):
+    """€ and EUR are one currency, £ and GBP another, whichever a line's currency column holds."""
+    currencies = ["EUR", "€", "eur", " € ", "EUR", "£"]
+    rows = [[f"O{n}", "A", "2024-01-01", "10.00", currency, ""] for n, currency in enumerate(currencies)]
+    loaded = stage_orders(con, tmp_path, write_rows(tmp_path / "o.csv", rows))
+    assert loaded.orders is not None and loaded.orders.currency == "EUR"
+    assert con.execute("select sum(amount) from stg_orders").fetchall() == [(50.0,)]
+    assert con.execute("select line_number, reject_reason from order_rejects").fetchall() == [
+        (7, "currency GBP differs from the file's EUR: amounts in different currencies cannot be added")
+    ]
+
+
 def test_negative_amounts_are_refunds_and_spend_never_goes_below_zero(con, tmp_path):
     rows = [["1", "A", "2024-01-01", "100", "", ""], ["2", "A", "2024-01-05", "-30", "", ""]]
     rows += [["3", "B", "2024-01-02", "20", "", ""], ["4", "B", "2024-01-03", "-50", "", ""]]

@@ -18,6 +18,18 @@ from .db import first_row, quote_ident, quote_literal
 from .features import Feature
 
 CURRENCY_SIGNS = "$€£"  # what may stand before a number's digits, after its sign
+# The currency codes a sign means wherever it is written, in a currency column too ($ is the
+# dollar of many countries: no code)
+SIGN_CODES = {"€": "EUR", "£": "GBP"}
+
+
+def currency_code(value: str) -> str:
+    """SQL: a currency as written (the SQL `value`) as its code: upper case, trimmed, a sign of
+    SIGN_CODES as its code (as the macro currency_code of sql/orders/stg_order_rows.sql)."""
+    signs = " ".join(f"when '{sign}' then '{code}'" for sign, code in SIGN_CODES.items())
+    return f"case upper(trim({value})) {signs} else upper(trim({value})) end"
+
+
 # What splits a number's thousands besides the mark that is not its decimal mark: a space, as
 # French writes it (no-break or narrow no-break too: 1 234,50), or an apostrophe, as Swiss does
 # (1'234.50).

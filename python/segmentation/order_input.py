@@ -30,7 +30,7 @@ from .columns import (
 from .config import ORDER_COLUMNS, Settings
 from .db import first_row, quote_ident
 from .loader import LoadedOrders, create_named_records, files_sha256, missing_markers, read_input
-from .number_formats import CURRENCY_SIGNS, MARK_SAMPLE_LINES, decide_decimal_mark
+from .number_formats import CURRENCY_SIGNS, MARK_SAMPLE_LINES, currency_code, decide_decimal_mark
 from .readers.raw import ORDER_RAW, PARTS_TABLE, RECORDS_TABLE
 from .text import utf8_text
 
@@ -82,7 +82,7 @@ YEAR_ORDER_DATES, YEAR_VALUES, DAY_VALUES = 20, 3, 8
 # for a whole file; orders in another currency, wherever they stand, are rejected by staging)
 CURRENCIES = """
 select code, count(*) as orders
-from (select upper(trim(currency)) as code from raw_orders where line_number <= $lines)
+from (select {code} as code from raw_orders where line_number <= $lines)
 where not list_contains($missing, lower(code))
 group by code
 order by orders desc, code
@@ -262,7 +262,9 @@ def decide_currency(
     different currencies cannot be added: orders in any other are rejected by staging, and
     `currency_warning` says how many there are in each."""
     if "currency" in columns.positions:
-        found = con.execute(CURRENCIES, {"missing": missing, "lines": MARK_SAMPLE_LINES}).fetchall()
+        found = con.execute(
+            CURRENCIES.format(code=currency_code("currency")), {"missing": missing, "lines": MARK_SAMPLE_LINES}
+        ).fetchall()
         if found:
             return found[0][0], False
     sign = con.execute(

@@ -10,7 +10,8 @@ names), `kinds` (the kinds in use), `orders` (the orders file's role: `none`, `a
 customers are its ids, `joined` when it joins the customer file), `classic` (the classic
 columns' rules by kind: `classic.age.lowest` is 1), `max_magnitude` (the largest size of a
 value any feature takes) and `numbers` (the patterns of a written number,
-`number_formats.NUMBER_PATTERNS`). `.sqlfluff` gives the linter the classic pair without
+`number_formats.NUMBER_PATTERNS`) and `sign_codes` (the currency code a sign means,
+`number_formats.SIGN_CODES`). `.sqlfluff` gives the linter the classic pair without
 orders.
 """
 
@@ -23,7 +24,7 @@ import jinja2
 
 from .errors import PipelineError
 from .features import CLASSIC, MAX_MAGNITUDE, Feature, is_classic_pair, is_rfm
-from .number_formats import NUMBER_PATTERNS
+from .number_formats import NUMBER_PATTERNS, SIGN_CODES
 
 
 @cache
@@ -51,6 +52,7 @@ def render(sql: str, features: Sequence[Feature], orders: str = "none") -> str:
         "classic": CLASSIC,
         "max_magnitude": MAX_MAGNITUDE,
         "numbers": NUMBER_PATTERNS,
+        "sign_codes": SIGN_CODES,
     }
     try:
         return template(sql).render(context)

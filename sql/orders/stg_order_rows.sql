@@ -32,6 +32,14 @@ excluded_statuses.meanings[list_position(
             )
         )]
 {%- endmacro %}
+{#- a currency as its code: upper case, trimmed, a sign that means one as it (€ as EUR; as
+number_formats.currency_code does) -#}
+{%- macro currency_code(value) -%}
+coalesce(
+            currency_signs.codes[list_position(currency_signs.signs, upper(trim({{ value }})))],
+            upper(trim({{ value }}))
+        )
+{%- endmacro %}
 {#- a negative amount, unit price or quantity holds a minus sign: found in the raw text -#}
 {%- macro has_minus(row) -%}
 coalesce(
@@ -79,6 +87,15 @@ run as (
     select as_of_option from this_run
 ),
 
+-- the currency signs that mean one currency wherever they are written (€: EUR), and its codes
+currency_signs as (
+    select
+        {%- set signs = sign_codes.keys() | join("', '") %}
+        {%- set codes = sign_codes.values() | join("', '") %}
+        ['{{ signs }}'] as signs,
+        ['{{ codes }}'] as codes
+),
+
 -- the statuses of orders that did not happen or were paid back, in six languages (a seed)
 excluded_statuses as (
     select
@@ -117,12 +134,13 @@ trimmed as (
         if(
             contains(raw_rows.unit_price, ' '), trim(raw_rows.unit_price), raw_rows.unit_price
         ) as unit_price,
-        nullif(upper(trim(raw_rows.currency)), '') as currency,
+        nullif({{ currency_code("raw_rows.currency") }}, '') as currency,
         nullif(
             if(contains(raw_rows.status, ' '), trim(raw_rows.status), raw_rows.status), ''
         ) as order_status
     from raw_rows
     cross join conventions
+    cross join currency_signs
 ),
 
 -- An export of line items (Shopify's) writes an order's amount and status on its first line and
@@ -155,13 +173,14 @@ order_heads as (
                 ),
                 'order_date': trim(raw_orders.order_date),
                 'order_status': nullif(trim(raw_orders.status), ''),
-                'currency': nullif(upper(trim(raw_orders.currency)), '')
+                'currency': nullif({{ currency_code("raw_orders.currency") }}, '')
             },
             raw_orders.line_number
         ) as head
     from raw_orders
     semi join continued_ids on raw_orders.order_id = continued_ids.order_id
     cross join conventions
+    cross join currency_signs
     where
         coalesce(trim(raw_orders.amount), '') <> ''
         and coalesce(trim(raw_orders.order_date), '') <> ''
