@@ -1391,6 +1391,19 @@ def test_part_files_with_different_headers_are_refused(con, tmp_path):
     )
 
 
+def test_part_files_with_different_delimiters_are_refused_saying_so(con, tmp_path):
+    folder = tmp_path / "customers"
+    folder.mkdir()
+    write_csv(folder, HEADER + "\n1,Male,19,15,39\n", name="part-0.csv")
+    write_csv(folder, HEADER.replace(",", ";") + "\n2;Male;19;15;39\n", name="part-1.csv")
+    with pytest.raises(InputError) as refused:
+        load(con, folder, tmp_path / "work")
+    assert str(refused.value).endswith(
+        "part-1.csv: line 1: its fields are split by ';', those of part-0.csv by ','; the parts of a folder "
+        "are one table's, written alike (save them with one delimiter)"
+    )
+
+
 def test_a_note_beside_the_parts_shows_which_file_is_not_a_part(con, tmp_path):
     folder = tmp_path / "customers"
     folder.mkdir()

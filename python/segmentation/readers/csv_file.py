@@ -212,6 +212,12 @@ def load_csv(
         found = read_header(facts, is_header)
         if number == 0:
             header = found
+        elif found.names == header.names and found.delimiter != header.delimiter:
+            raise InputError(
+                f"{path}: line {found.line}: its fields are split by {delimiter_name(found.delimiter)}, those of "
+                f"{parts[0].path.name} by {delimiter_name(header.delimiter)}; the parts of a folder are one table's, "
+                "written alike (save them with one delimiter)"
+            )
         elif found[:2] != header[:2]:  # the delimiter and names; a title above it may differ
             raise InputError(
                 f"{path}: line {found.line}: its header ({shown_names(found.names)}) differs from that of "
@@ -247,6 +253,10 @@ def load_csv(
         )
     )
     return described
+
+
+def delimiter_name(delimiter: str) -> str:
+    return "tabs" if delimiter == "\t" else f"'{delimiter}'"
 
 
 def shown_names(names: tuple[str, ...], most: int = 6) -> str:
