@@ -33,6 +33,11 @@ def zipped(text: str) -> bytes:
         (zipped(HEADER), "it is a zip archive, such as an Excel workbook; a workbook needs the .xlsx extension"),
         (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504), "an Excel 97-2003 .xls workbook; save it as .xlsx or CSV"),
         (b"PAR1\x15\x04\x15\x10" + bytes(64) + b"PAR1", "it is a Parquet file; it needs the .parquet extension"),
+        (
+            "\ufeff\n<!DOCTYPE html>\n<html><body><table><tr><td>CustomerID</td></tr></table></body></html>\n",
+            "a web page",
+        ),
+        ("<HTML lang=en><head><title>Export</title></head></html>", "a web page (HTML), not a table of text"),
         ("CustomerID,Gender,Age,Annual Income (k$)\n1,Male,19,15\n", "missing column(s) spending_score"),
         ("a;b;c\n1;2;3\n", "missing column(s) customer_id, annual_income_k, spending_score"),
         (

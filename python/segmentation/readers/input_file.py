@@ -63,6 +63,9 @@ NOT_TEXT = {
     b"PAR1\x15": "it is a Parquet file; it needs the .parquet extension",
 }
 
+# An HTML page's start, after a byte order mark and blank space
+WEB_PAGE = re.compile(rb"(?:\xef\xbb\xbf)?\s*<(?:!doctype\s+html|html)[\s>]", re.IGNORECASE)
+
 # Compressions DuckDB reads (its names for them), by their first bytes
 COMPRESSIONS = {b"\x1f\x8b": "gzip", b"\x28\xb5\x2f\xfd": "zstd"}
 # Endings that say a file is compressed: what comes before them names its format (`.csv.gz`)
@@ -305,10 +308,15 @@ def runs_over(chunk: bytes, end: bytes, run: int, limit: int) -> tuple[bool, int
 
 
 def refuse_known_binary(path: Path, head: bytes) -> None:
-    """Say what a file passed by mistake is (NOT_TEXT), from its first bytes."""
+    """Say what a file passed by mistake is (NOT_TEXT, or a web page), from its first bytes."""
     for magic, what in NOT_TEXT.items():
         if head.startswith(magic):
             raise InputError(f"{path}: not a text file: {what}")
+    if WEB_PAGE.match(head):
+        raise InputError(
+            f"{path}: a web page (HTML), not a table of text: a report saved from a browser or an export "
+            "that failed; export the data as CSV"
+        )
 
 
 def detect_encoding(path: Path, head: bytes, valid_utf8: bool, compression: str = "none") -> str:
