@@ -103,6 +103,17 @@ def test_lines_of_spaces_are_blank_but_a_leading_space_is_data(con, tmp_path):
     assert rejects == [(4, "has 1 fields where the header has 5")]
 
 
+@pytest.mark.parametrize("quoted_line_end", [False, True], ids=["lines", "records"])
+def test_lines_of_delimiters_alone_are_blank(con, tmp_path, quoted_line_end):
+    """A spreadsheet saves its empty rows as delimiters alone: blank, whether the file is read
+    by lines or (a quoted field holding a line end) by Python's reader."""
+    note = '"a\nnote"' if quoted_line_end else "a note"
+    header = HEADER.rstrip("\n") + ",Note\n"
+    customers, rejects = stage(con, tmp_path, header + f"1,Male,19,15,39,{note}\n,,,,,\n, , ,,,\n2,Male,20,16,40,\n")
+    assert [c[0] for c in customers] == ["1", "2"]
+    assert rejects == []
+
+
 def test_exact_duplicate_keeps_its_first_line(con, tmp_path):
     customers, rejects = stage(con, tmp_path, HEADER + "1,Male,19,15,39\n2,Male,20,16,40\n1,Male,19,15,39\n")
     assert [c[0] for c in customers] == ["1", "2"]

@@ -227,7 +227,7 @@ def load_csv(
         if by_python:
             continue
         lines, problems, (last, records, opened) = read_part_lines(
-            con, facts, number, offset, found.last_line, work, "CSV", raw
+            con, facts, number, offset, found.last_line, work, "CSV", raw, found.delimiter
         )
         part_lines.append(lines)
         copies.append((offset, problems))

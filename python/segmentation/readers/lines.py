@@ -32,12 +32,19 @@ from read_csv(
 # DOS's end-of-file byte, which old tools write after the last line: a line of it alone is no record
 END_OF_FILE = "\x1a"
 # A part's data lines (those after its header), numbered on from the previous part's; blank
-# lines are dropped (only a line starting with a space needs trimming to tell), and END_OF_FILE.
+# lines are dropped (only a line starting with a space needs trimming to tell), and END_OF_FILE,
+# and in a CSV file lines of delimiters alone (`,,,,`: a spreadsheet's empty rows), as Python's
+# reader drops records of blank fields.
 PART_LINES = """
 select rowid + 1 + {offset} as line_number, raw_line
 from {table}
-where rowid >= {header_line} and if(raw_line ^@ ' ', trim(raw_line) <> '', raw_line not in ('', chr(26)))
+where
+    rowid >= {header_line}
+    and if(raw_line ^@ ' ', trim(raw_line) <> '', raw_line not in ('', chr(26)))
+    and not (raw_line ^@ chr({delimiter}) and trim(raw_line, chr({delimiter}) || ' ') = '')
 """
+
+NO_DELIMITER = "\x00"  # a JSON Lines file's: NUL, which no line holds (`input_file.FORBIDDEN`)
 
 # A part's last record's line number and its number of records (a record per line here), and
 # how many of its lines hold quotes that do not pair up: a quoted field holding a line end
@@ -62,6 +69,7 @@ def read_part_lines(
     work: Path,
     what: str,
     raw: RawNames = CUSTOMER_RAW,
+    delimiter: str = NO_DELIMITER,
 ) -> tuple[str, dict[int, str], tuple]:
     """Read a part's lines into the table `raw_part_<number>_lines` with DuckDB (a compressed
     file decompressed by it). Returns the select of its data lines (those after `header_line`,
@@ -76,7 +84,7 @@ def read_part_lines(
                 PART_TABLE.format(table=table),
                 {"path": str(copy), "compression": input_file.copy_compression(facts, copy)},
             )
-        lines = PART_LINES.format(offset=int(offset), table=table, header_line=header_line)
+        lines = PART_LINES.format(offset=int(offset), table=table, header_line=header_line, delimiter=ord(delimiter))
         found = first_row(con, PART_FACTS.format(lines=lines))
     except duckdb.Error as e:
         raise_if_interrupt(e)
@@ -116,5 +124,5 @@ def python_part_lines(
             problems |= {n: line.problem for n, line in batch if line.problem}
             frame = pd.DataFrame({"raw_line": [line.text for _, line in batch]})  # noqa: F841 (read below)
             con.execute(f"insert into {table} select raw_line from frame")
-    lines = PART_LINES.format(offset=int(offset), table=table, header_line=0)
+    lines = PART_LINES.format(offset=int(offset), table=table, header_line=0, delimiter=ord(NO_DELIMITER))
     return lines, problems, first_row(con, PART_FACTS.format(lines=lines))
