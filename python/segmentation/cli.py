@@ -181,7 +181,7 @@ def parse_args(argv: list[str] | None) -> Settings:
         type=date_option,
         default=None,
         help="the day recency and tenure are counted to, YYYY-MM-DD; orders after it are not counted "
-        "(default: the latest order's date)",
+        "(default: the latest date of a counted order or refund)",
     )
     parser.add_argument(
         "--columns",

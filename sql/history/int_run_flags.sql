@@ -49,7 +49,7 @@ rfm as (
     select * from customer_rfm
 ),
 
--- the day recency counts from when --as-of does not set it: the latest counted order's
+-- the day recency counts from when --as-of does not set it: the latest counted line's
 latest_order_day as (
     select max(as_of_date) as as_of_date from rfm
 ),
