@@ -333,6 +333,15 @@ def test_dates_written_both_day_and_month_first_are_said(con, tmp_path):
     assert con.execute("select line_number from order_rejects").fetchall() == [(4,)]
 
 
+def test_dates_written_as_often_day_as_month_first_say_which_was_chosen_and_why(con, tmp_path):
+    rows = [["1", "A", "12/25/2024", "10", "", ""], ["2", "A", "13/01/2024", "10", "", ""]]
+    loaded = stage_orders(con, tmp_path, write_rows(tmp_path / "o.csv", rows))
+    assert any(
+        "read month first, the reading when none says, as many are either way; the others ('13/01/2024')" in warning
+        for warning in loaded.warnings
+    )
+
+
 def test_decimal_commas_and_currency_signs_in_amounts(con, tmp_path):
     rows = [["1", "A", "2024-01-01", "1.250,75", "", ""], ["2", "A", "2024-01-02", "€12,5", "", ""]]
     rows += [["3", "B", "2024-01-03", "-3,25", "", ""]]

@@ -10,12 +10,14 @@ import io
 import re
 import tracemalloc
 import zipfile
+from dataclasses import replace
 
 import duckdb
 import pytest
 
 from conftest import customers, load, query, rejects, reserved_names, run_build, stage_file, write_csv
 from segmentation import reports
+from segmentation.building import build
 from segmentation.config import SAMPLE_INPUT
 from segmentation.errors import InputError
 from segmentation.number_formats import income_unit
@@ -705,15 +707,10 @@ def test_dollar_income_builds_with_a_warning_and_no_customer_lost(tmp_path, sett
         ",".join([*row.split(",")[:3], str(int(row.split(",")[3]) * 1000), row.split(",")[4]]) for row in SAMPLE_ROWS
     ]
     path = write_csv(tmp_path, "\n".join(["CustomerID,Gender,Age,Annual Income,Spending Score", *rows]) + "\n")
-    lines = []
-    result = run_build(settings, input_path=path) if False else None
-    from dataclasses import replace
-
-    from segmentation.building import build
-
+    lines: list[str] = []
     result = build(replace(settings, input_path=path), log=lines.append)
     assert (result.customers, result.rejected_rows) == (200, 0)
-    assert any(line.strip().startswith("warning:") and "read as dollars" in line for line in lines)
+    assert any(line.strip().startswith("warning:") and "read as whole units" in line for line in lines)
     assert query(settings.warehouse_path, "select income_unit from pipeline_runs") == [("dollars",)]
     assert query(settings.warehouse_path, "select max(annual_income_k) < 1000 from stg_customers") == [(True,)]
 

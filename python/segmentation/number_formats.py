@@ -179,8 +179,8 @@ def decide_income_unit(
         return "k", ()
     if median is not None and median > DOLLARS_MEDIAN:
         warning = (
-            f"{header!r} has no unit and its median is {median:,.0f}: read as dollars and "
-            "converted to k$ (--income-unit k to keep it)"
+            f"{header!r} says neither thousands nor dollars, and its median is {median:,.0f}: read as whole "
+            "units and converted to thousands (--income-unit k to keep it)"
         )
         return "dollars", (warning,)
     return "k", ()

@@ -238,10 +238,11 @@ def decide_date_order(con: duckdb.DuckDBPyConnection, columns: ColumnMap) -> tup
     header = columns.source_name("order_date")
     if day_first and month_first:  # both ways in one file: the fewer cannot be read
         chosen, fewer = ("day", a_month_first) if day_first > month_first else ("month", a_day_first)
+        why = "as most are" if day_first != month_first else "the reading when none says, as many are either way"
         return day_first > month_first, (
             f"{header!r} writes dates both day first ({day_first:,} such as '{a_day_first}') and month first "
             f"({month_first:,} such as '{a_month_first}') among its first {MARK_SAMPLE_LINES:,} lines: read "
-            f"{chosen} first, as most are; the others ('{fewer}') are rejected as not dates",
+            f"{chosen} first, {why}; the others ('{fewer}') are rejected as not dates",
         )
     if day_first or month_first:
         return day_first > month_first, ()
