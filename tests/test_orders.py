@@ -36,6 +36,7 @@ from segmentation.schema import load_schema
 
 ORDER_MODELS = (
     "order_statuses",
+    "guest_customer_ids",
     "missing_value_markers",
     "reject_reasons",
     "padding_characters",
@@ -587,6 +588,17 @@ def test_statuses_as_shops_write_them_that_do_not_count(con, tmp_path):
         ("cancelled", "cancelled"),
     ]
     assert con.execute("select order_count, total_spend from customer_rfm").fetchall() == [(2, 20.0)]
+
+
+def test_a_guests_order_counts_for_no_customer(con, tmp_path):
+    """A shop's guest checkout or a till's walk-in has no customer: such orders are no one's."""
+    ids = ["A", "Guest", "GUEST", "Walk-in", "A", " Gastkunde ", "Invité"]
+    rows = [[f"O{n}", customer, f"2024-01-0{n + 1}", "10", "", ""] for n, customer in enumerate(ids)]
+    stage_orders(con, tmp_path, write_rows(tmp_path / "o.csv", rows))
+    assert con.execute("select customer_id, order_count, total_spend from customer_rfm").fetchall() == [("A", 2, 20.0)]
+    assert con.execute("select count(*) from order_rejects").fetchall() == [(0,)]
+    excluded = "select count(*) from stg_orders where excluded_reason = 'a guest''s order, without a customer'"
+    assert con.execute(excluded).fetchall() == [(5,)]
 
 
 def test_an_orders_file_without_an_amount_says_what_to_name(con, tmp_path):

@@ -104,6 +104,11 @@ excluded_statuses as (
     from order_statuses
 ),
 
+-- what a shop writes as the customer of an order without one (a seed)
+guest_ids as (
+    select list(label order by label) as labels from guest_customer_ids
+),
+
 -- what reads as missing and what pads a value (seeds)
 conventions as (
     select * from int_value_conventions
@@ -474,11 +479,14 @@ final as (
         ) as currency,
         checks.order_status,
         -- why a usable record does not count: a repeat of a line in a later part, its status, a
-        -- date after --as-of, or a refund of an order that does not count
+        -- guest's id (no customer placed it), a date after --as-of, or a refund of an order that
+        -- does not count
         case
             when repeated_lines.first_line is not null
                 then format('duplicate of line {}', repeated_lines.first_line)
             when checks.status_meaning is not null then checks.status_meaning
+            when list_contains(guest_ids.labels, lower(checks.customer_id))
+                then 'a guest''s order, without a customer'
             when checks.order_day > run.as_of_option then 'after the as-of date'
             when checks.value_number < 0 and uncounted_orders.order_id is not null
                 then 'refund of an order that does not count'
@@ -563,6 +571,7 @@ final as (
         end as reason_column
     from checks
     cross join run
+    cross join guest_ids
     left join uncounted_orders on checks.order_id = uncounted_orders.order_id
     left join repeated_lines on checks.line_number = repeated_lines.line_number
 )
