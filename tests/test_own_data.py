@@ -532,24 +532,34 @@ def test_incomes_without_a_unit_written_with_french_thousands_are_dollars(con, t
     assert loaded.income_unit == "dollars" and [row[3] for row in customers(con)] == [78.0, 45.5, 120.0]
 
 
-def test_a_header_of_dollars_over_thousands_is_kept_and_said(con, tmp_path):
-    text = "CustomerID,Annual Income (USD),Spending Score\n1,72,39\n2,45,40\n3,120,41\n"
+@pytest.mark.parametrize(
+    ("header", "incomes", "unit", "kept", "warning"),
+    [
+        (
+            "Annual Income (USD)",
+            (72, 45, 120),
+            "dollars",
+            [0.072, 0.045, 0.12],
+            "'Annual Income (USD)' says dollars, but its median is 72 (72 dollars a year, 0.072 k$): read as "
+            "dollars, as it says (--income-unit k if they are thousands)",
+        ),
+        (
+            "Annual Income (k$)",
+            (72000, 45000, 120000),
+            "k",
+            [72000.0, 45000.0, 120000.0],
+            "'Annual Income (k$)' says thousands, but its median is 72,000 (as k$, 72 million dollars a year): read "
+            "as thousands, as it says (--income-unit dollars if they are dollars)",
+        ),
+    ],
+    ids=["dollars over thousands", "thousands over dollars"],
+)
+def test_a_header_whose_unit_the_values_belie_is_kept_and_said(con, tmp_path, header, incomes, unit, kept, warning):
+    rows = [f"{n},{income},{38 + n}" for n, income in enumerate(incomes, start=1)]
+    text = "\n".join([f"CustomerID,{header},Spending Score", *rows]) + "\n"
     loaded = stage_file(con, write_csv(tmp_path, text), tmp_path / "work")
-    assert loaded.income_unit == "dollars" and [row[3] for row in customers(con)] == [0.072, 0.045, 0.12]
-    assert loaded.warnings == (
-        "'Annual Income (USD)' says dollars, but its median is 72 (72 dollars a year, 0.072 k$): read as dollars, "
-        "as it says (--income-unit k if they are thousands)",
-    )
-
-
-def test_a_header_of_thousands_over_dollars_is_kept_and_said(con, tmp_path):
-    text = "CustomerID,Annual Income (k$),Spending Score\n1,72000,39\n2,45000,40\n3,120000,41\n"
-    loaded = stage_file(con, write_csv(tmp_path, text), tmp_path / "work")
-    assert loaded.income_unit == "k" and [row[3] for row in customers(con)] == [72000.0, 45000.0, 120000.0]
-    assert loaded.warnings == (
-        "'Annual Income (k$)' says thousands, but its median is 72,000 (as k$, 72 million dollars a year): read as "
-        "thousands, as it says (--income-unit dollars if they are dollars)",
-    )
+    assert loaded.income_unit == unit and [row[3] for row in customers(con)] == kept
+    assert loaded.warnings == (warning,)
 
 
 @pytest.mark.parametrize(
@@ -1374,31 +1384,33 @@ def test_part_files_may_differ_above_the_header(con, tmp_path, above):
     ]
 
 
-def test_part_files_with_different_headers_are_refused(con, tmp_path):
+NAMES = "'Annual Income (k$)', 'Spending Score (1-100)'"
+
+
+@pytest.mark.parametrize(
+    ("second", "message"),
+    [
+        (
+            HEADER.replace("Age", "Alter") + "\n2,Male,19,15,39\n",
+            f"part-1.csv: line 1: its header ('CustomerID', 'Gender', 'Alter', {NAMES}) differs from that of "
+            f"part-0.csv ('CustomerID', 'Gender', 'Age', {NAMES}); the parts of a folder are one table's",
+        ),
+        (
+            HEADER.replace(",", ";") + "\n2;Male;19;15;39\n",
+            "part-1.csv: line 1: its fields are split by ';', those of part-0.csv by ','; the parts of a folder "
+            "are one table's, written alike (save them with one delimiter)",
+        ),
+    ],
+    ids=["names", "delimiters"],
+)
+def test_part_files_written_otherwise_are_refused_saying_how(con, tmp_path, second, message):
     folder = tmp_path / "customers"
     folder.mkdir()
     write_csv(folder, HEADER + "\n1,Male,19,15,39\n", name="part-0.csv")
-    write_csv(folder, HEADER.replace("Age", "Alter") + "\n2,Male,19,15,39\n", name="part-1.csv")
+    write_csv(folder, second, name="part-1.csv")
     with pytest.raises(InputError) as refused:
         load(con, folder, tmp_path / "work")
-    names = "'Annual Income (k$)', 'Spending Score (1-100)'"
-    assert str(refused.value).endswith(
-        f"part-1.csv: line 1: its header ('CustomerID', 'Gender', 'Alter', {names}) differs from that of "
-        f"part-0.csv ('CustomerID', 'Gender', 'Age', {names}); the parts of a folder are one table's"
-    )
-
-
-def test_part_files_with_different_delimiters_are_refused_saying_so(con, tmp_path):
-    folder = tmp_path / "customers"
-    folder.mkdir()
-    write_csv(folder, HEADER + "\n1,Male,19,15,39\n", name="part-0.csv")
-    write_csv(folder, HEADER.replace(",", ";") + "\n2;Male;19;15;39\n", name="part-1.csv")
-    with pytest.raises(InputError) as refused:
-        load(con, folder, tmp_path / "work")
-    assert str(refused.value).endswith(
-        "part-1.csv: line 1: its fields are split by ';', those of part-0.csv by ','; the parts of a folder "
-        "are one table's, written alike (save them with one delimiter)"
-    )
+    assert str(refused.value).endswith(message)
 
 
 def test_a_note_beside_the_parts_shows_which_file_is_not_a_part(con, tmp_path):
