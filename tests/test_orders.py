@@ -590,6 +590,22 @@ def test_statuses_as_shops_write_them_that_do_not_count(con, tmp_path):
     assert con.execute("select order_count, total_spend from customer_rfm").fetchall() == [(2, 20.0)]
 
 
+def test_files_that_name_customers_by_different_ids_say_so(tmp_path):
+    customers = tmp_path / "customers.csv"
+    customers.write_text("CustomerID,Email,Annual Income (k$),Spending Score (1-100)\n1,ann@shop.com,40,50\n")
+    orders = write_rows(tmp_path / "orders.csv", [["O1", "ann@shop.com", "2024-01-01", "10", "", ""]])
+    settings = Settings(
+        input_path=customers, orders_path=orders, warehouse_path=tmp_path / "w.duckdb", reports_dir=tmp_path / "r"
+    )
+    with pytest.raises(InputError) as refused:
+        run_build(settings)
+    assert str(refused.value) == (
+        f"{customers}: none of its 1 customers has an order in orders.csv: no id is in both (the file's first is "
+        "'1', the orders' first 'ann@shop.com'); join them by ids of one kind (--columns customer_id=HEADER names "
+        "another column)"
+    )
+
+
 def test_a_guests_order_counts_for_no_customer(con, tmp_path):
     """A shop's guest checkout or a till's walk-in has no customer: such orders are no one's."""
     ids = ["A", "Guest", "GUEST", "Walk-in", "A", " Gastkunde ", "Invité"]

@@ -173,9 +173,23 @@ def input_gate(settings: Settings) -> Callable[[duckdb.DuckDBPyConnection], None
         first = first_reject(con, "customer_rejects")
         if data_rows == 0:
             raise InputError(f"{path}: the file has a header but no data rows")
+        no_orders = first_row(con, "select count(*) from customer_rejects where reason_code = 'no_orders'")[0]
+        if rejected == data_rows and no_orders and settings.orders_path is not None:
+            # every customer whose row is fine lacks orders: the two files name customers otherwise
+            ours, theirs = first_row(
+                con,
+                "select (select customer_id from stg_customer_rows where reason_code = 'no_orders' "
+                "order by line_number limit 1), "
+                "(select customer_id from customer_rfm order by first_order_line limit 1)",
+            )
+            raise InputError(
+                f"{path}: none of its {no_orders:,} customers has an order in {settings.orders_path.name}: no id is "
+                f"in both (the file's first is {ours!r}, the orders' first {theirs!r}); join them by ids of one kind "
+                "(--columns customer_id=HEADER names another column)"
+            )
         if rejected == data_rows:
             raise InputError(f"{path}: none of the {data_rows} data rows is usable (first: {first})")
-        rejected -= first_row(con, "select count(*) from customer_rejects where reason_code = 'no_orders'")[0]
+        rejected -= no_orders
         if rejected / data_rows > settings.max_reject_share:
             raise InputError(
                 f"{path}: {rejected} of {data_rows} data rows rejected ({rejected / data_rows:.0%}, "
