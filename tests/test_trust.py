@@ -440,6 +440,19 @@ def test_a_kill_between_the_swaps_is_repaired_by_the_next_build_into_that_folder
 
 
 @pytest.mark.usefixtures("published")
+def test_a_kill_while_a_stopped_publish_is_repaired_hands_out_no_run_id_twice(settings):
+    """Run 2's reports were published, its warehouse not; the build that puts run 1's reports
+    back is killed right after the swap: run 2 stays handed out."""
+    done = publishing_stopped(settings, kill_hook("replace_file", "before"))
+    assert (done.returncode, warehouse_run(settings), reports_run(settings)) == (-signal.SIGKILL, 1, 2)
+    done = publishing_stopped(settings, kill_hook("exchange", "after"))
+    assert (done.returncode, warehouse_run(settings), reports_run(settings)) == (-signal.SIGKILL, 1, 1)
+    build(settings, log=lambda line: None)
+    assert query(settings.warehouse_path, "select run_id from pipeline_runs order by 1") == [(1,), (3,)]
+    assert warehouse_run(settings) == reports_run(settings) == 3
+
+
+@pytest.mark.usefixtures("published")
 @pytest.mark.parametrize("inside", ["reports_dir", "warehouse_path"])
 def test_nothing_of_another_build_goes_inside_its_published_reports(settings, tmp_path, inside):
     other = replace(settings, warehouse_path=tmp_path / "other.duckdb", reports_dir=tmp_path / "other-reports")

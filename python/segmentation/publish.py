@@ -188,12 +188,14 @@ def recover_pair(live: Path, reports_dir: Path, timeout_s: float, ours: set[str]
         ]
         if previous:
             scratch, manifest = previous[-1]
+            # the run the stopped build published stays handed out: said before the folders swap,
+            # so that a build stopped right after the swap leaves it said
+            write_manifest(
+                scratch.staged, replace(manifest, highest_run_id=max(manifest.highest_run_id, current.highest_run_id))
+            )
             with deferred_interrupts():
                 exchange(scratch.staged, reports_dir)
                 fsync_dir(reports_dir.parent)
-            write_manifest(
-                reports_dir, replace(manifest, highest_run_id=max(manifest.highest_run_id, current.highest_run_id))
-            )
             log(
                 f"  restored the reports of run {live_run} to match the warehouse: the build of run "
                 f"{current.run_id} was stopped while publishing them"
