@@ -452,6 +452,18 @@ def test_a_kill_while_a_stopped_publish_is_repaired_hands_out_no_run_id_twice(se
     assert warehouse_run(settings) == reports_run(settings) == 3
 
 
+@pytest.mark.parametrize("option", ["reports_dir", "warehouse_path"])
+def test_a_path_through_a_file_is_refused_naming_the_file(settings, tmp_path, option):
+    blocking = tmp_path / "notes.txt"
+    blocking.write_text("mine\n")
+    path = blocking / "sub" / ("w.duckdb" if option == "warehouse_path" else "reports")
+    with pytest.raises(
+        PipelineError, match=rf"^{re.escape(str(path))}: {re.escape(str(blocking))} is a file, not a folder"
+    ):
+        build(replace(settings, **{option: path}), log=lambda line: None)
+    assert blocking.read_text() == "mine\n"
+
+
 @pytest.mark.usefixtures("published")
 @pytest.mark.parametrize("inside", ["reports_dir", "warehouse_path"])
 def test_nothing_of_another_build_goes_inside_its_published_reports(settings, tmp_path, inside):

@@ -67,6 +67,10 @@ def resolve_paths(warehouse: Path, reports_dir: Path, inputs: Iterable[Path | No
                 f"{path}: too long for the files a build writes beside it ({size:,} bytes, at most "
                 f"{limit - SCRATCH_DEPTH - 1:,} here); choose a shorter {option}"
             )
+    for path, option in ((live, "--warehouse"), (reports, "--reports")):
+        # the nearest existing folder on the way: a file there stops every folder below it
+        if (blocked := next((parent for parent in path.parents if parent.exists()), None)) and not blocked.is_dir():
+            raise PipelineError(f"{path}: {blocked} is a file, not a folder; choose another {option}")
     if "?" in str(live):
         raise PipelineError(f"{live}: DuckDB cannot write a database whose path holds '?'; choose another --warehouse")
     if live.is_dir():
