@@ -214,10 +214,9 @@ def fitted_on(customers: int, sample_rows: int, silhouette_rows: int) -> str:
 # file of a thousand columns has memory for. Two nested ifs, not one of an AND: the planner
 # takes time quadratic in the columns over the AND of two tests of one column.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-SAFE_CELL = (
-    f"if(list_position([{', '.join(map(quote_literal, FORMULA_STARTS))}], left({{cell}}, 1)) is not null, "
-    "if(try_cast({cell} as double) is null, '''' || {cell}, {cell}), {cell})"
-)
+# SQL: whether the text `cell` starts as a formula does
+STARTS_AS_FORMULA = f"list_position([{', '.join(map(quote_literal, FORMULA_STARTS))}], left({{cell}}, 1)) is not null"
+SAFE_CELL = f"if({STARTS_AS_FORMULA}, if(try_cast({{cell}} as double) is null, '''' || {{cell}}, {{cell}}), {{cell}})"
 # ORDER BY sorts whole rows, and a sort of every customer outgrows the memory limit at
 # millions (10M customers: 6.1 s sorted whole, 5.2 s in slices). The customers are written in
 # slices of line numbers of about this much text each, each sorted alone: a slice reads only the
@@ -315,11 +314,10 @@ def formula_columns(con: duckdb.DuckDBPyConnection, columns: list[str]) -> set[s
     through SAFE_CELL (a column's cells copied as they are write a third faster). One scan."""
     if not columns:
         return set()
-    starts = ", ".join(map(quote_literal, FORMULA_STARTS))
     found = first_row(
         con,
         "select "
-        + ", ".join(f"bool_or(list_position([{starts}], left({quote_ident(c)}, 1)) is not null)" for c in columns)
+        + ", ".join(f"bool_or({STARTS_AS_FORMULA.format(cell=quote_ident(c))})" for c in columns)
         + " from int_clustered_customers",
     )
     return {column for column, unsafe in zip(columns, found, strict=True) if unsafe}
