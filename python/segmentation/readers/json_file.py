@@ -17,7 +17,7 @@ from ..duckdb_errors import raise_if_interrupt
 from ..errors import InputError
 from . import input_file
 from .input_file import format_suffix
-from .lines import NO_DELIMITER, PART_FACTS, PART_LINES, create_raw_lines, python_part_lines, read_part_lines
+from .lines import PART_FACTS, create_raw_lines, part_lines, python_part_lines, read_part_lines
 from .raw import CUSTOMER_RAW, Header, RawNames, record_part
 
 JSON_LINES_SUFFIXES = (".jsonl", ".ndjson")
@@ -179,4 +179,4 @@ def read_json_document(
         raise_if_interrupt(e)
         message = str(e).splitlines()[0].replace(str(link), facts.path.name).strip()
         raise InputError(f"{facts.path}: cannot be read as JSON ({message})") from None
-    return PART_LINES.format(offset=int(offset), table=table, header_line=0, delimiter=ord(NO_DELIMITER))
+    return part_lines(table, offset)

@@ -46,6 +46,12 @@ where
 
 NO_DELIMITER = "\x00"  # a JSON Lines file's: NUL, which no line holds (`input_file.FORBIDDEN`)
 
+
+def part_lines(table: str, offset: int, header_line: int = 0, delimiter: str = NO_DELIMITER) -> str:
+    """PART_LINES of the part's table `table`, numbered on from `offset`."""
+    return PART_LINES.format(offset=int(offset), table=table, header_line=header_line, delimiter=ord(delimiter))
+
+
 # A part's last record's line number and its number of records (a record per line here), and
 # how many of its lines hold quotes that do not pair up: a quoted field holding a line end
 # starts on one of them. One scan.
@@ -84,7 +90,7 @@ def read_part_lines(
                 PART_TABLE.format(table=table),
                 {"path": str(copy), "compression": input_file.copy_compression(facts, copy)},
             )
-        lines = PART_LINES.format(offset=int(offset), table=table, header_line=header_line, delimiter=ord(delimiter))
+        lines = part_lines(table, offset, header_line, delimiter)
         found = first_row(con, PART_FACTS.format(lines=lines))
     except duckdb.Error as e:
         raise_if_interrupt(e)
@@ -124,5 +130,5 @@ def python_part_lines(
             problems |= {n: line.problem for n, line in batch if line.problem}
             frame = pd.DataFrame({"raw_line": [line.text for _, line in batch]})  # noqa: F841 (read below)
             con.execute(f"insert into {table} select raw_line from frame")
-    lines = PART_LINES.format(offset=int(offset), table=table, header_line=0, delimiter=ord(NO_DELIMITER))
+    lines = part_lines(table, offset)
     return lines, problems, first_row(con, PART_FACTS.format(lines=lines))
