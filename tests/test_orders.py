@@ -30,7 +30,7 @@ from segmentation.db import model_features
 from segmentation.errors import InputError
 from segmentation.history import carry_history
 from segmentation.loader import load_raw
-from segmentation.order_input import currency_warning
+from segmentation.order_input import currency_warning, status_warning
 from segmentation.sample_data import generate_customers, write_orders
 from segmentation.schema import load_schema
 
@@ -44,6 +44,7 @@ ORDER_MODELS = (
     "trim_padding",
     "customer_key",
     "number_from_text",
+    "order_status_key",
     "stg_order_rows",
     "stg_orders",
     "order_rejects",
@@ -588,6 +589,37 @@ def test_statuses_as_shops_write_them_that_do_not_count(con, tmp_path):
         ("cancelled", "cancelled"),
     ]
     assert con.execute("select order_count, total_spend from customer_rfm").fetchall() == [(2, 20.0)]
+
+
+@pytest.mark.parametrize(
+    ("status", "meaning"),
+    [("Geannuleerd", "cancelled"), ("terugbetaald", "refunded"), ("Mislukt", "failed"), ("Estornado", "refunded")]
+    + [(status, None) for status in ("Voltooid", "Verzonden", "wc-on-hold", "Bezahlt", "Livrée", "Spedito")],
+)
+def test_statuses_of_seven_languages_count_or_not_without_a_warning(con, tmp_path, status, meaning):
+    rows = [["O1", "C1", "2024-01-01", "10.00", "EUR", status], ["O2", "C1", "2024-01-02", "5.00", "EUR", "paid"]]
+    path = write_rows(
+        tmp_path / "orders.csv", rows, ["Order ID", "Customer ID", "Order Date", "Amount", "Currency", "Status"]
+    )
+    stage_orders(con, tmp_path / "work", path)
+    assert con.execute("select excluded_reason from stg_orders where order_id = 'O1'").fetchall() == [(meaning,)]
+    assert status_warning(con) is None
+
+
+def test_a_status_the_warehouse_does_not_know_counts_and_is_named(con, tmp_path):
+    """One that could mean anything (a shop's own word) is counted, as a status-less order is,
+    and the build names it: it may be a cancellation in a language the seed lacks."""
+    statuses = ["Awaiting Pickup", "awaiting_pickup", "Completed", "Odottaa", "", "cancelled"]
+    rows = [[f"O{i}", "C1", f"2024-01-0{i + 1}", "10.00", "EUR", status] for i, status in enumerate(statuses)]
+    path = write_rows(
+        tmp_path / "orders.csv", rows, ["Order ID", "Customer ID", "Order Date", "Amount", "Currency", "Status"]
+    )
+    stage_orders(con, tmp_path / "work", path)
+    assert con.execute("select order_count, total_spend from customer_rfm").fetchall() == [(5, 50.0)]
+    assert status_warning(con) == (
+        "3 orders have a status the warehouse does not know ('Awaiting Pickup' (2), 'Odottaa' (1)): they are "
+        "counted; if one means cancelled, refunded or failed, leave those orders out of the file"
+    )
 
 
 def test_files_that_name_customers_by_different_ids_say_so(tmp_path):

@@ -32,7 +32,7 @@ from .db import first_row, quote_ident
 from .loader import LoadedOrders, create_named_records, files_sha256, missing_markers, read_input
 from .number_formats import CURRENCY_SIGNS, MARK_SAMPLE_LINES, currency_code, decide_decimal_mark
 from .readers.raw import ORDER_RAW, PARTS_TABLE, RECORDS_TABLE
-from .text import utf8_text
+from .text import one_line, utf8_text
 
 # The source tables this module creates
 SOURCES = ("raw_order_records", "raw_order_parts", "raw_orders", "raw_order_input")
@@ -112,6 +112,21 @@ from (
     where stg_order_rows.currency <> raw_order_input.currency
     group by all
 )
+"""
+
+# The statuses of counted orders that the seed order_statuses does not know (one per key, as
+# first written in order), most orders first.
+UNKNOWN_STATUSES = """
+select min(order_status) as shown, sum(orders) as orders
+from (
+    select order_status, count(*) as orders
+    from stg_order_rows
+    where order_status is not null and excluded_reason is null and reject_reason is null
+    group by order_status
+)
+where order_status_key(order_status) not in (select status from order_statuses)
+group by order_status_key(order_status)
+order by orders desc, shown
 """
 
 RAW_ORDER_INPUT = """
@@ -272,6 +287,20 @@ def decide_currency(
         CURRENCY_SIGN.format(amount=quote_ident(amount)), {"signs": f"[{CURRENCY_SIGNS}]", "lines": MARK_SAMPLE_LINES}
     ).fetchall()
     return (sign[0][0] if sign else None), True
+
+
+def status_warning(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The line a build prints when counted orders have a status the seed order_statuses does
+    not know (once staged): a shop's word for cancelled it lacks would count them silently."""
+    unknown = con.execute(UNKNOWN_STATUSES).fetchall()
+    if not unknown:
+        return None
+    shown = ", ".join(f"'{one_line(status)}' ({orders:,})" for status, orders in unknown[:5])
+    return (
+        f"{sum(orders for _, orders in unknown):,} orders have a status the warehouse does not know "
+        f"({shown}{', …' if len(unknown) > 5 else ''}): they are counted; if one means cancelled, refunded "
+        "or failed, leave those orders out of the file"
+    )
 
 
 def currency_warning(con: duckdb.DuckDBPyConnection) -> str | None:

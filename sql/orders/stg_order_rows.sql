@@ -7,30 +7,9 @@
 -- raw_order_input.is_day_first), and months by name (5 Mar 2024, March 5, 2024). A record without
 -- an amount takes unit price times quantity; a further line of an order in a line-item export, its
 -- order's date and status.
-{#- a status compared in lower case, its accents composed ('annulé' with a combining accent),
-without a shop's prefix ('wc-cancelled'), a final dot ('CANCELLED.'), dashes or underscores:
-what it means by the seed order_statuses, null when it counts -#}
+{#- what a status means by the seed order_statuses (order_status_key), null when it counts -#}
 {%- macro status_meaning(status) -%}
-{%- set lowered = "lower(nfc_normalize(" ~ status ~ "))" -%}
-excluded_statuses.meanings[list_position(
-            excluded_statuses.statuses,
-            replace(
-                replace(
-                    rtrim(
-                        if(
-                            starts_with({{ lowered }}, 'wc-'),
-                            {{ lowered }}[4:],
-                            {{ lowered }}
-                        ),
-                        '.'
-                    ),
-                    '_',
-                    ' '
-                ),
-                '-',
-                ' '
-            )
-        )]
+excluded_statuses.meanings[list_position(excluded_statuses.statuses, order_status_key({{ status }}))]
 {%- endmacro %}
 {#- a currency as its code: upper case, trimmed, a sign that means one as it (€ as EUR; as
 number_formats.currency_code does) -#}
@@ -114,12 +93,13 @@ currency_signs as (
         ['{{ codes }}'] as codes
 ),
 
--- the statuses of orders that did not happen or were paid back, in six languages (a seed)
+-- the statuses of orders that did not happen or were paid back, in seven languages (a seed)
 excluded_statuses as (
     select
         list(status order by status) as statuses,
         list(meaning order by status) as meanings
     from order_statuses
+    where meaning <> 'counted'
 ),
 
 -- what a shop writes as the customer of an order without one (a seed)
