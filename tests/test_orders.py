@@ -523,6 +523,18 @@ def test_without_an_amount_unit_price_times_quantity_is_one(con, tmp_path):
     ]
 
 
+@pytest.mark.parametrize("total", ["Line Total", "Net Amount", "Zeilensumme (EUR)", "Totaalbedrag", "Total TTC"])
+def test_a_lines_own_total_is_its_amount_not_price_times_quantity(con, tmp_path, total):
+    """An invoice line's total holds its discount: unit price times quantity would overstate it."""
+    header = ["Order ID", "Customer ID", "Order Date", "Quantity", "Unit Price", "Discount", total]
+    rows = [
+        ["1", "A", "2024-01-05", "2", "10.00", "5.00", "15.00"],
+        ["2", "A", "2024-02-05", "1", "20.00", "0", "20.00"],
+    ]
+    stage_orders(con, tmp_path, write_rows(tmp_path / "lines.csv", rows, header))
+    assert con.execute("select total_spend from customer_rfm").fetchall() == [(35.0,)]
+
+
 @pytest.mark.parametrize("kind", ["parquet", "jsonl", "xlsx", "gz", "folder"])
 def test_every_format_the_customer_file_takes(con, tmp_path, kind):
     rows = [[f"O{n}", f"C{n % 5}", f"2024-0{n % 9 + 1}-1{n % 9}", f"{10 + n}.5", "EUR", ""] for n in range(40)]

@@ -137,7 +137,24 @@ ORDER_COLUMNS = {
         "order value",
         "revenue",
         "sales",
-        *("Betrag", "Umsatz", "Gesamtbetrag", "montant", "importe", "valor", "importo"),
+        # an invoice line's or till's own total, after its discount: never unit price times quantity
+        *("line total", "line amount", "lineitem total", "item total", "net amount", "net total", "grand total"),
+        *("amount paid", "total paid", "sale amount", "sales amount", "extended price"),
+        # German, French, Spanish, Portuguese, Italian, Dutch
+        *("Betrag", "Umsatz", "Gesamtbetrag", "Gesamtpreis", "Summe", "Zeilensumme", "Endbetrag", "Rechnungsbetrag"),
+        *("montant", "montant total", "montant TTC", "total TTC", "prix total"),
+        *("importe", "importe total", "precio total", "valor", "valor total", "preço total"),
+        *(
+            "importo",
+            "importo totale",
+            "totale",
+            "prezzo totale",
+            "bedrag",
+            "totaal",
+            "totaalbedrag",
+            "totaalprijs",
+            "regeltotaal",
+        ),
     ),
     "quantity": (
         "quantity",
