@@ -4,6 +4,7 @@ process (`run_command`)."""
 
 from __future__ import annotations
 
+import codecs
 import re
 import signal
 import subprocess
@@ -169,6 +170,18 @@ def test_a_file_the_named_encoding_cannot_read_is_one_error_line(tmp_path, encod
     )
     assert done.returncode == 1
     assert done.stderr.splitlines() == [f"error: {path}: cannot be read as {encoding} ({problem})"]
+
+
+@pytest.mark.parametrize("encoding", ["latin-1", "cp1252", "utf-8"])
+@pytest.mark.parametrize("written", ["utf-16", "utf-16-le"])
+def test_a_utf16_file_named_as_another_encoding_says_it_is_utf16(tmp_path, encoding, written, capsys):
+    path = write_csv(tmp_path, SAMPLE_INPUT.read_text().encode(written))
+    done = run_command(capsys, "--input", str(path), "--encoding", encoding, "--warehouse", str(tmp_path / "w.duckdb"))
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"error: {path}: read as {codecs.lookup(encoding).name} (--encoding), it is control bytes such as NUL: its "
+        "bytes are UTF-16 text; leave --encoding out (or --encoding utf-16)"
+    ]
 
 
 def test_the_command_builds_what_a_build_in_process_builds(tmp_path, first_build):

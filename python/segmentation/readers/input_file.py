@@ -257,6 +257,12 @@ def inspect(path: Path, text: bool = True, encoding: str | None = None) -> FileF
     else:
         text_head = head.decode("latin-1")
     if len(CONTROL.findall(text_head)) * 10 >= len(text_head) > 0:
+        detected = detect_encoding(path, head, utf8, compression)
+        if encoding and detected.startswith("utf-16") and not chosen.startswith("utf-16"):
+            raise InputError(
+                f"{path}: read as {encoding} (--encoding), it is control bytes such as NUL: its bytes are UTF-16 "
+                "text; leave --encoding out (or --encoding utf-16)"
+            )
         raise InputError(f"{path}: not a text file (it is full of control bytes such as NUL)")
     # A file with LFs and lone CRs has the line ends its first line has: mostly LF or CRLF, and
     # a lone CR is text, as in a note holding one; in an old Mac export, CR, and an LF is text
