@@ -432,12 +432,14 @@ def test_a_line_of_an_order_repeated_by_overlapping_exports_counts_once(con, tmp
     assert con.execute(excluded).fetchall() == [(6, "duplicate of line 4"), (11, "duplicate of line 7")]
 
 
-def test_an_email_address_is_one_customer_in_any_case(con, tmp_path):
+@pytest.mark.parametrize("reverse", [False, True], ids=["as-written", "lines-reversed"])
+def test_an_email_address_is_one_customer_in_any_case(con, tmp_path, reverse):
     rows = [["O1", "Ann@Shop.com", "2024-01-01", "10", "", ""], ["O2", "ann@shop.com", "2024-01-02", "20", "", ""]]
-    rows += [["O3", "bob@shop.com", "2024-01-03", "5", "", ""]]
-    stage_orders(con, tmp_path, write_rows(tmp_path / "o.csv", rows))
+    rows += [["O3", "Bob@Shop.com", "2024-01-03", "5", "", ""], ["O4", "Bob@Shop.com", "2024-01-04", "5", "", ""]]
+    stage_orders(con, tmp_path, write_rows(tmp_path / "o.csv", rows[::-1] if reverse else rows))
     found = con.execute("select customer_id, order_count, total_spend from customer_rfm order by 1").fetchall()
-    assert found == [("Ann@Shop.com", 2, 30.0), ("bob@shop.com", 1, 5.0)]  # the first spelling kept
+    # written in two ways: as compared, whatever the lines' order; written alike: as written
+    assert found == [("Bob@Shop.com", 2, 10.0), ("ann@shop.com", 2, 30.0)]
 
 
 @pytest.mark.parametrize("dated", [False, True], ids=["blank-date", "date-repeated"])
