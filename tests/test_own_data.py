@@ -696,6 +696,22 @@ def test_a_feature_of_the_files_own_is_read_with_its_one_decimal_mark(con, tmp_p
     assert not loaded.warnings  # '1.234,50' says the comma: '2.000' is no guess
 
 
+@pytest.mark.parametrize("written", ["€{}", "€ {}", "{} €", "{}€", "£{}"])
+def test_amounts_with_a_currency_sign_say_the_files_decimal_mark(con, tmp_path, written):
+    """'€1.312,59' or '1.312,59 €' says the comma as '1.312,59' does: the counts beside them,
+    '1.500', are thousands."""
+    amounts = ["1.312,59", "845,10", "2.100,00", "99,95"]
+    rows = [
+        f"K{n};{written.format(amount)};{count}"
+        for n, (amount, count) in enumerate(zip(amounts, ["1.500", "12", "2.500", "7"]))
+    ]
+    path = write_csv(tmp_path, "\n".join(["Kundennummer;Umsatz;Bestellungen", *rows]) + "\n")
+    stage_file(con, path, tmp_path / "work", features=("Umsatz:log", "Bestellungen:log"))
+    found = con.execute('select "Umsatz", "Bestellungen" from stg_customers order by line_number').fetchall()
+    assert found == [(1312.59, 1500.0), (845.1, 12.0), (2100.0, 2500.0), (99.95, 7.0)]
+    assert rejects(con) == []
+
+
 def test_a_feature_written_with_french_thousands_keeps_its_largest_values(con, tmp_path):
     amounts = ["996,90", "1\u00a0234,50", "12\u202f500,00", "85,25", "3 100,75"]
     rows = [f"{n};{amount};{n}" for n, amount in enumerate(amounts, start=1)]

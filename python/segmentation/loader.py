@@ -33,7 +33,12 @@ from .config import INPUT_COLUMNS, Settings
 from .db import create_model_features, first_row, quote_ident
 from .errors import InputError
 from .features import CLASSIC, ORDER_COLUMNS_CARRIED, Feature, Request
-from .number_formats import MARK_SAMPLE_LINES, check_numbers, decide_decimal_mark, decide_income_unit
+from .number_formats import (
+    check_numbers,
+    create_notation_sample,
+    decide_decimal_mark,
+    decide_income_unit,
+)
 from .readers import csv_file, excel, input_file, json_file, parquet
 from .readers.folder import input_parts
 from .readers.raw import (
@@ -198,6 +203,7 @@ def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path, res
         con, path, CUSTOMER_RAW, work, header_of, settings.sheet, settings.encoding
     )
     create_raw_customers(con, columns)
+    create_notation_sample(con, "raw_customers", ("customer_id",))
     currency = orders.currency if orders else None
     features_at = partial(
         resolve_features, columns, settings.feature_requests, orders=orders is not None, currency=currency
@@ -325,15 +331,14 @@ def create_named_records(
 def decide_gender_codes(con: duckdb.DuckDBPyConnection, columns: ColumnMap) -> tuple[bool, tuple[str, ...]]:
     """Whether the file's gender `M` means mujer: a column of one-letter codes that writes H and
     M and never F is Spanish (hombre, mujer); elsewhere M is male (sql/seeds/gender_labels.csv).
-    Read on the first lines, as the decimal mark is; a warning says so."""
+    Read on the notation sample, as the decimal mark is; a warning says so."""
     if "gender" not in columns.positions:
         return False, ()
     h, m, f = first_row(
         con,
         "select count(*) filter (where code = 'h'), count(*) filter (where code = 'm'), "
         "count(*) filter (where code = 'f') "
-        "from (select rtrim(lower(trim(gender)), '.') as code from raw_customers where line_number <= $lines)",
-        {"lines": MARK_SAMPLE_LINES},
+        "from (select rtrim(lower(trim(gender)), '.') as code from raw_customers_sample)",
     )
     if h and m and not f:
         return True, (f"{columns.source_name('gender')!r} writes H and M: read as hombre and mujer (M is Female)",)

@@ -70,9 +70,11 @@ NUMBER_PATTERNS = {
 
 # Above this median an income without a unit in its header is taken to be in dollars.
 DOLLARS_MEDIAN = 1_000
-# The decimal mark of a file's numbers (see `decimal_mark_patterns`), from its first lines: a
-# notation holds for a whole file, and a range of lines is read without reading the others.
-MARK_SAMPLE_LINES = 20_000
+# A file's notation (its decimal mark, its dates' order, its currency, what its codes mean)
+# holds for the whole file, and is read on a sample of about this many of its records spread
+# over it (`create_notation_sample`): never its first lines, which in an export sorted by date
+# are one month's.
+NOTATION_SAMPLE = 20_000
 DECIMAL_MARKS = """
 select
     count(*) filter (where regexp_full_match(v, $said_comma)),
@@ -85,6 +87,26 @@ from (
     from ({values})
 )
 """
+
+
+def create_notation_sample(con: duckdb.DuckDBPyConnection, table: str, keys: tuple[str, ...]) -> None:
+    """`<table>_sample`: about NOTATION_SAMPLE records of `table` (all of a smaller one), chosen
+    by a hash of their `keys` columns: the same records whatever the file's row order."""
+    records = first_row(con, f"select count(*) from {quote_ident(table)}")[0]
+    con.execute(
+        f"create or replace temp table {quote_ident(table + '_sample')} as select * from {quote_ident(table)} "
+        f"where hash({', '.join(map(quote_ident, keys))}) % $step = 0",
+        {"step": max(1, records // NOTATION_SAMPLE)},
+    )
+
+
+def sampled(con: duckdb.DuckDBPyConnection, table: str) -> str:
+    """Where a notation was read, for a warning: among the file's lines, or a sample of them."""
+    records, sample = first_row(
+        con,
+        f"select (select count(*) from {quote_ident(table)}), (select count(*) from {quote_ident(table + '_sample')})",
+    )
+    return "among its lines" if sample == records else f"among {sample:,} of its lines sampled over the file"
 
 
 def decimal_mark_patterns(decimal: str, group: str) -> dict[str, str]:
@@ -109,24 +131,23 @@ def decide_decimal_mark(
     columns: ColumnMap,
     numbers: Sequence[str] = ("annual_income_k",),
     table: str = "raw_customers",
-    signs: str = "+-$",
 ) -> tuple[bool, tuple[str, ...]]:
     """Whether the file writes its numbers (the incomes and the features of its own, or the
     amounts of orders: the columns `numbers` of `table`) with a decimal comma (True) or point:
     as most of the values that say it do, else as most of those of the first column that hint
     at it; a warning when that reading turns a value such as '70.000' into 70,000. One mark for
     every column: a file writes its numbers one way. Only the incomes' (or amounts') whole
-    thousands hint: a feature written with three decimals has its '1.000' too. `signs`: what may
-    stand before the digits (a sign, a currency sign)."""
+    thousands hint: a feature written with three decimals has its '1.000' too. A sign and a
+    currency sign, before the digits or after them ('€1.312,59', '1.312,59 €'), are set aside."""
     values = " union all ".join(
-        f"select {quote_ident(column)} as number, {quote_literal(column)} as column_name from {table} "
-        "where line_number <= $lines"
+        f"select {quote_ident(column)} as number, {quote_literal(column)} as column_name "
+        f"from {quote_ident(table + '_sample')}"
         for column in numbers
     )
     said_comma, said_point, hinted_comma, hinted_point, example = first_row(
         con,
         DECIMAL_MARKS.format(values=values),
-        {"lines": MARK_SAMPLE_LINES, "signs": signs, "hinting": numbers[0]}
+        {"signs": "+-" + CURRENCY_SIGNS, "hinting": numbers[0]}
         | decimal_mark_patterns(",", ".")
         | decimal_mark_patterns(".", ","),
     )
@@ -134,7 +155,7 @@ def decide_decimal_mark(
     if comma and hinted_comma:
         text, column = example
         header = columns.source_name(column) if column in columns.positions else column  # a feature of its own
-        number = float(text.lstrip(signs).replace(".", ""))
+        number = float(text.strip("+-" + CURRENCY_SIGNS + " ").replace(".", ""))
         return True, (f"{header!r} is written with decimal commas: '{text}' is read as {number:,.0f}",)
     return comma, ()
 
@@ -187,28 +208,31 @@ def decide_income_unit(
 
 
 def income_median(con: duckdb.DuckDBPyConnection, decimal_comma: bool) -> float | None:
-    """The median of about 10,000 incomes spread over the file (it may be sorted), each read
-    roughly with the file's decimal mark: enough to tell thousands from dollars."""
+    """The median of the incomes of the notation sample (spread over the file, whatever its
+    order), each read roughly with the file's decimal mark: enough to tell thousands from
+    dollars."""
     drops, mark = (f"[$.{GROUP_MARKS}]", ",") if decimal_comma else (f"[$,{GROUP_MARKS}]", ".")
-    rows = first_row(con, "select sum(records) from raw_parts")[0]
     return first_row(
         con,
         "select median(try_cast(replace(regexp_replace(income, $drops, '', 'g'), $mark, '.') as double)) from "
-        "(select trim(annual_income_k) as income from raw_customers where line_number % $step = 0)",
-        {"step": max(1, rows // 10_000), "drops": drops, "mark": mark},
+        "(select trim(annual_income_k) as income from raw_customers_sample)",
+        {"drops": drops, "mark": mark},
     )[0]
 
 
-# A rough reading of a value as a number (sign, currency, separators and spaces aside), enough
-# to tell a column of numbers from one of text before staging reads each value exactly.
+# A rough reading of a value as a number (sign, currency before or after, separators and spaces
+# aside), enough to tell a column of numbers from one of text before staging reads each value
+# exactly.
+CURRENCY_AFTER = rf"(\s*[{CURRENCY_SIGNS}])?"
 ROUGH_NUMBER = (
-    rf"[+-]?[{CURRENCY_SIGNS}]?\s*[0-9][0-9.,{GROUP_MARKS}]*([eE][+-]?[0-9]+)?|[+-]?[{CURRENCY_SIGNS}]?[.,][0-9]+"
+    rf"[+-]?[{CURRENCY_SIGNS}]?\s*[0-9][0-9.,{GROUP_MARKS}]*([eE][+-]?[0-9]+)?{CURRENCY_AFTER}"
+    rf"|[+-]?[{CURRENCY_SIGNS}]?[.,][0-9]+{CURRENCY_AFTER}"
 )
 
 
 def check_numbers(con: duckdb.DuckDBPyConnection, features: tuple[Feature, ...], missing: list[str]) -> None:
     """Refuse a feature of the input's own whose values are mostly not numbers (a text or a
-    yes/no column), naming it and showing a few of its values; read on the first lines, as
+    yes/no column), naming it and showing a few of its values; read on the notation sample, as
     the decimal mark is."""
     for feature in (f for f in features if f.kind == "number"):
         column = quote_ident(feature.feature)
@@ -216,9 +240,9 @@ def check_numbers(con: duckdb.DuckDBPyConnection, features: tuple[Feature, ...],
             con,
             f"select count(*), count(*) filter (where regexp_full_match(v, $number)), "
             f"list(distinct v) filter (where not regexp_full_match(v, $number))[:4] "
-            f"from (select trim({column}) as v from raw_customers where line_number <= $lines) "
+            f"from (select trim({column}) as v from raw_customers_sample) "
             f"where not list_contains($missing, lower(v))",
-            {"number": ROUGH_NUMBER, "lines": MARK_SAMPLE_LINES, "missing": missing},
+            {"number": ROUGH_NUMBER, "missing": missing},
         )
         if values - numbers > values / 2:
             shown = ", ".join(repr(v) for v in sorted(examples))

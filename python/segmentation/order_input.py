@@ -30,15 +30,12 @@ from .columns import (
 from .config import ORDER_COLUMNS, Settings
 from .db import first_row, quote_ident
 from .loader import LoadedOrders, create_named_records, files_sha256, missing_markers, read_input
-from .number_formats import CURRENCY_SIGNS, MARK_SAMPLE_LINES, currency_code, decide_decimal_mark
+from .number_formats import CURRENCY_SIGNS, create_notation_sample, currency_code, decide_decimal_mark, sampled
 from .readers.raw import ORDER_RAW, PARTS_TABLE, RECORDS_TABLE
 from .text import one_line, utf8_text
 
 # The source tables this module creates
 SOURCES = ("raw_order_records", "raw_order_parts", "raw_orders", "raw_order_input")
-# What may stand before an amount's digits: a sign, a currency sign
-AMOUNT_SIGNS = "+-" + CURRENCY_SIGNS
-
 # Dates written with slashes or dashes and the day or month first: a first number above 12 says
 # the day is first (31/01/2024), a second one above 12 that the month is (01/31/2024).
 DATE_ORDER = """
@@ -49,7 +46,7 @@ select
     min(v) filter (where regexp_full_match(v, $slashed)),
     min(v) filter (where regexp_full_match(v, $day_first)),
     min(v) filter (where regexp_full_match(v, $month_first))
-from (select trim(order_date) as v from raw_orders where line_number <= $lines)
+from (select trim(order_date) as v from raw_orders_sample)
 """
 DATE_PATTERNS = {
     "day_first": "(1[3-9]|2[0-9]|3[01])[/-](0?[1-9]|1[0-2])[/-][0-9]{2,4}([ T].*)?",
@@ -72,27 +69,27 @@ from (
         v,
         regexp_extract(v, '^([0-9]{2})[/-]', 1) as first,
         regexp_extract(v, '^[0-9]{2}[/-][0-9]{1,2}[/-]([0-9]{2})', 1) as last
-    from (select trim(order_date) as v from raw_orders where line_number <= $lines)
+    from (select trim(order_date) as v from raw_orders_sample)
     where regexp_full_match(v, '[0-9]{2}[/-][0-9]{1,2}[/-][0-9]{2}([ T].*)?')
 )
 """
 YEAR_ORDER_DATES, YEAR_VALUES, DAY_VALUES = 20, 3, 8
 
-# The currency most of the first lines' amounts are in (as the decimal mark, a notation holds
+# The currency most of the sampled lines' amounts are in (as the decimal mark, a notation holds
 # for a whole file; orders in another currency, wherever they stand, are rejected by staging)
 CURRENCIES = """
 select code, count(*) as orders
-from (select {code} as code from raw_orders where line_number <= $lines)
+from (select {code} as code from raw_orders_sample)
 where not list_contains($missing, lower(code))
 group by code
 order by orders desc, code
 limit 1
 """
 
-# Without a currency column, the currency sign most of the first lines' amounts carry ($, €, £)
+# Without a currency column, the currency sign most of the sampled lines' amounts carry ($, €, £)
 CURRENCY_SIGN = """
 select sign, count(*) as orders
-from (select regexp_extract({amount}, $signs) as sign from raw_orders where line_number <= $lines)
+from (select regexp_extract({amount}, $signs) as sign from raw_orders_sample)
 where sign <> ''
 group by sign
 order by orders desc, sign
@@ -175,8 +172,9 @@ def load_orders(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) 
         settings.encoding if alone else None,
     )
     create_named_records(con, ORDER_RAW, columns, tuple(ORDER_COLUMNS), extras=False)
+    create_notation_sample(con, "raw_orders", ("customer_id", "order_id", "order_date", "amount"))
     amount = "amount" if "amount" in columns.positions else "unit_price"
-    decimal_comma, mark_warnings = decide_decimal_mark(con, columns, [amount], "raw_orders", AMOUNT_SIGNS)
+    decimal_comma, mark_warnings = decide_decimal_mark(con, columns, [amount], "raw_orders")
     year_first, year_warnings = decide_year_first(con, columns)
     day_first, date_warnings = (False, year_warnings) if year_first else decide_date_order(con, columns)
     currency, from_signs = decide_currency(con, columns, missing_markers(settings.sql_dir), amount)
@@ -231,40 +229,38 @@ def no_orders(con: duckdb.DuckDBPyConnection) -> None:
 def decide_year_first(con: duckdb.DuckDBPyConnection, columns: ColumnMap) -> tuple[bool, tuple[str, ...]]:
     """Whether dates of three two-digit numbers (23-11-28) are year first (SHORT_DATES), with
     the warning that says so."""
-    dates, firsts, lasts, above_31, example = first_row(con, SHORT_DATES, {"lines": MARK_SAMPLE_LINES})
+    dates, firsts, lasts, above_31, example = first_row(con, SHORT_DATES)
     spread = dates >= YEAR_ORDER_DATES and firsts <= YEAR_VALUES and lasts >= DAY_VALUES
     if not (above_31 or spread):
         return False, ()
     header = columns.source_name("order_date")
     year, month, day = re.match(r"([0-9]{2})[/-]([0-9]{1,2})[/-]([0-9]{2})", example).groups()  # type: ignore[union-attr]
     return True, (
-        f"{header!r} writes dates year first: '{example}' is 20{year}-{int(month):02d}-{day} (among its first "
-        f"{MARK_SAMPLE_LINES:,} lines, the first numbers take {firsts:,} values, the last {lasts:,})",
+        f"{header!r} writes dates year first: '{example}' is 20{year}-{int(month):02d}-{day} "
+        f"({sampled(con, 'raw_orders')}, the first numbers take {firsts:,} values, the last {lasts:,})",
     )
 
 
 def decide_date_order(con: duckdb.DuckDBPyConnection, columns: ColumnMap) -> tuple[bool, tuple[str, ...]]:
     """Whether a date written with slashes or dashes and two short numbers first (03/04/2024) is
-    day first: as most of the dates that say it do (31/01/2024), read on the first lines as the
-    decimal mark is; month first when none says, with a warning."""
-    day_first, month_first, slashed, example, a_day_first, a_month_first = first_row(
-        con, DATE_ORDER, {"lines": MARK_SAMPLE_LINES} | DATE_PATTERNS
-    )
+    day first: as most of the dates that say it do (31/01/2024), read on the notation sample as
+    the decimal mark is; month first when none says, with a warning."""
+    day_first, month_first, slashed, example, a_day_first, a_month_first = first_row(con, DATE_ORDER, DATE_PATTERNS)
     header = columns.source_name("order_date")
     if day_first and month_first:  # both ways in one file: the fewer cannot be read
         chosen, fewer = ("day", a_month_first) if day_first > month_first else ("month", a_day_first)
         why = "as most are" if day_first != month_first else "the reading when none says, as many are either way"
         return day_first > month_first, (
             f"{header!r} writes dates both day first ({day_first:,} such as '{a_day_first}') and month first "
-            f"({month_first:,} such as '{a_month_first}') among its first {MARK_SAMPLE_LINES:,} lines: read "
+            f"({month_first:,} such as '{a_month_first}') {sampled(con, 'raw_orders')}: read "
             f"{chosen} first, {why}; the others ('{fewer}') are rejected as not dates",
         )
     if day_first or month_first:
         return day_first > month_first, ()
     if slashed:
         return False, (
-            f"{header!r} writes dates such as '{example}' with no day above 12 among its first "
-            f"{MARK_SAMPLE_LINES:,} lines: read month first (US); a date such as 31/01/2024 says day first",
+            f"{header!r} writes dates such as '{example}' with no day above 12 {sampled(con, 'raw_orders')}: "
+            "read month first (US); a date such as 31/01/2024 says day first",
         )
     return False, ()
 
@@ -272,20 +268,16 @@ def decide_date_order(con: duckdb.DuckDBPyConnection, columns: ColumnMap) -> tup
 def decide_currency(
     con: duckdb.DuckDBPyConnection, columns: ColumnMap, missing: list[str], amount: str = "amount"
 ) -> tuple[str | None, bool]:
-    """The currency of the amounts, and whether their signs say it: the code most of the first
+    """The currency of the amounts, and whether their signs say it: the code most of the sampled
     lines' orders are in; without a currency column (or with one left empty), the currency sign
     most of their amounts (the column `amount`) carry, None when none does. Amounts in
     different currencies cannot be added: orders in any other are rejected by staging, and
     `currency_warning` says how many there are in each."""
     if "currency" in columns.positions:
-        found = con.execute(
-            CURRENCIES.format(code=currency_code("currency")), {"missing": missing, "lines": MARK_SAMPLE_LINES}
-        ).fetchall()
+        found = con.execute(CURRENCIES.format(code=currency_code("currency")), {"missing": missing}).fetchall()
         if found:
             return found[0][0], False
-    sign = con.execute(
-        CURRENCY_SIGN.format(amount=quote_ident(amount)), {"signs": f"[{CURRENCY_SIGNS}]", "lines": MARK_SAMPLE_LINES}
-    ).fetchall()
+    sign = con.execute(CURRENCY_SIGN.format(amount=quote_ident(amount)), {"signs": f"[{CURRENCY_SIGNS}]"}).fetchall()
     return (sign[0][0] if sign else None), True
 
 
