@@ -303,9 +303,25 @@ def test_dates_of_three_two_digit_numbers_are_year_first_when_the_file_says_so(c
     if year_first:
         example = written.format(d=days[0])
         assert said == [
-            f"o.csv: 'Order Date' writes dates year first: '{example}' is 2023-01-02 (among its first 20,000 lines, "
+            f"o.csv: 'Order Date' writes dates year first: '{example}' is 2023-01-02 (among its lines, "
             f"the first numbers take 2 values, the last {len({d.day for d in days})})"
         ]
+
+
+@pytest.mark.parametrize("newest_first", [False, True], ids=["oldest-first", "newest-first"])
+def test_a_long_export_sorted_by_date_is_read_by_the_whole_file(con, tmp_path, newest_first):
+    """30,000 orders of 1 to 15 December, day first, and a shop that moved from EUR to USD on the
+    6th: whichever way the export is sorted, the days above 12 at one end of it say day first,
+    and the currency most orders are in is the file's."""
+    rows = []
+    for day in range(1, 16):
+        currency = "EUR" if day <= 5 else "USD"
+        rows += [[f"O{day}-{n}", f"C{n % 500}", f"{day:02d}/12/2024", "10.00", currency, ""] for n in range(2_000)]
+    stage_orders(con, tmp_path, write_rows(tmp_path / "o.csv", rows[::-1] if newest_first else rows))
+    assert con.execute("select currency, min(order_date), max(order_date) from stg_orders group by 1").fetchall() == [
+        ("USD", date(2024, 12, 6), date(2024, 12, 15))
+    ]
+    assert con.execute("select count(*) from order_rejects").fetchall() == [(10_000,)]  # the EUR ones
 
 
 def test_slashed_dates_are_month_first_unless_the_file_says_otherwise(con, tmp_path):
@@ -329,7 +345,7 @@ def test_dates_written_both_day_and_month_first_are_said(con, tmp_path):
     loaded = stage_orders(con, tmp_path, write_rows(tmp_path / "o.csv", rows))
     assert (
         "o.csv: 'Order Date' writes dates both day first (1 such as '13/01/2024') and month first (2 such as "
-        "'11/20/2024') among its first 20,000 lines: read month first, as most are; the others ('13/01/2024') "
+        "'11/20/2024') among its lines: read month first, as most are; the others ('13/01/2024') "
         "are rejected as not dates"
     ) in loaded.warnings
     assert con.execute("select line_number from order_rejects").fetchall() == [(4,)]
@@ -430,6 +446,21 @@ def test_a_line_of_an_order_repeated_by_overlapping_exports_counts_once(con, tmp
     assert found == [("A", 2, 250.0), ("B", 3, 50.5)]
     excluded = "select line_number, excluded_reason from stg_orders where excluded_reason is not null"
     assert con.execute(excluded).fetchall() == [(6, "duplicate of line 4"), (11, "duplicate of line 7")]
+
+
+@pytest.mark.parametrize("names", [("a.csv", "b.csv"), ("b.csv", "a.csv")], ids=["in-order", "renamed"])
+def test_overlapping_exports_count_a_repeated_line_as_often_as_one_of_them_has_it(con, tmp_path, names):
+    """January to May holds two items alike of an April order, April to June one (the other
+    returned, or the export dropped it): two count, whichever file's name comes first."""
+    folder = tmp_path / "orders"
+    folder.mkdir()
+    april = ["O7", "A", "2024-04-02", "30.00", "", ""]
+    write_rows(folder / names[0], [["O1", "A", "2024-01-05", "10.00", "", ""], april, april])
+    write_rows(folder / names[1], [april, ["O9", "A", "2024-06-01", "5.00", "", ""]])
+    stage_orders(con, tmp_path, folder)
+    assert con.execute("select order_count, total_spend from customer_rfm").fetchall() == [(3, 75.0)]
+    excluded = "select count(*) from stg_orders where excluded_reason like 'duplicate of line %'"
+    assert con.execute(excluded).fetchall() == [(1,)]
 
 
 @pytest.mark.parametrize("reverse", [False, True], ids=["as-written", "lines-reversed"])

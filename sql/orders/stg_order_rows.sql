@@ -378,8 +378,10 @@ checks as (
     cross join input_settings
 ),
 
--- a line of an order repeated (every field alike, the order id too) in a later part file of a
--- folder, as overlapping exports repeat it: it counts once, at its first line. Fields are alike
+-- a line of an order repeated (every field alike, the order id too) in another part file of a
+-- folder, as overlapping exports repeat it: it counts as often as the part holding it most
+-- often has it (the first such part by name, on a tie), whatever the parts' names or order; its
+-- lines in the other parts are duplicates of that part's first. Fields are alike
 -- as read (a CSV quote is no part of one), trimmed, and a number's decimal zeros aside (20 and
 -- 20.00, as a spreadsheet saves a month's export again). Within one file, two such lines are
 -- two items alike (a till's export), and lines without an order id are orders each. Only in a
@@ -415,16 +417,45 @@ repeated_fields as (
 ),
 
 -- each such line with the first line of its part
-repeated_lines as (
+placed_lines as (
     select
         repeated_fields.line_number,
-        parts.first_line as part_start,
-        min(repeated_fields.line_number) over alike_lines as first_line,
-        min(parts.first_line) over alike_lines as first_part
+        repeated_fields.compared_fields,
+        parts.first_line as part_start
     from repeated_fields
     asof inner join raw_order_parts as parts on repeated_fields.line_number >= parts.first_line
-    window alike_lines as (partition by repeated_fields.compared_fields)
-    qualify part_start > first_part
+),
+
+-- how often each part holds each such line, from which of its lines
+part_copies as (
+    select
+        compared_fields,
+        part_start,
+        count(*) as copies,
+        min(line_number) as first_line
+    from placed_lines
+    group by compared_fields, part_start
+),
+
+-- of each line repeated, the part that counts it: the one holding it most often, the first
+-- on a tie
+counting_parts as (
+    select
+        compared_fields,
+        arg_max(part_start, (copies, -part_start)) as part_start,
+        arg_max(first_line, (copies, -part_start)) as first_line
+    from part_copies
+    group by compared_fields
+),
+
+-- the lines of other parts, with the first line of the part that counts them
+repeated_lines as (
+    select
+        placed_lines.line_number,
+        counting_parts.first_line
+    from placed_lines
+    inner join counting_parts on placed_lines.compared_fields = counting_parts.compared_fields
+    where placed_lines.part_start <> counting_parts.part_start
 ),
 
 -- the orders a negative line refunds: few, so only their lines are grouped
