@@ -270,6 +270,9 @@ def test_shuffled_rows_get_the_same_segments(tmp_path, settings):
     run_build(settings, input_path=shuffled, warehouse_path=tmp_path / "s.duckdb", reports_dir=tmp_path / "s")
     sql = "select customer_id, cluster_id, segment_label from customer_segments order by customer_id"
     assert query(tmp_path / "s.duckdb", sql) == query(settings.warehouse_path, sql)
+    for table in ("segment_summary", "segment_feature_profiles"):  # to the last bit
+        sql = f"select * from {table} order by all"
+        assert query(tmp_path / "s.duckdb", sql) == query(settings.warehouse_path, sql)
 
 
 def test_sql_assignment_agrees_with_scikit_learn_on_every_customer(settings):

@@ -45,8 +45,13 @@ final as (
         profiles.mean,
         profiles.minimum as min,
         profiles.maximum as max,
-        (profiles.mean_model_value - population.mean_model_value)
-        / nullif(population.std_model_value, 0) as z_score,
+        -- to 12 decimals: a sum of floats in parallel varies in its last bits from run to run,
+        -- and the band must not
+        round(
+            (profiles.mean_model_value - population.mean_model_value)
+            / nullif(population.std_model_value, 0),
+            12
+        ) as z_score,
         -- High or Low beyond half a population standard deviation, as the classic labels
         case
             when z_score > 0.5 then 'High'

@@ -37,7 +37,8 @@ profiles as (
         count(*) filter (where age < 30) as customers_under_30,
         count(*) filter (where age between 30 and 49) as customers_30_to_49,
         count(*) filter (where age >= 50) as customers_50_and_over,
-        avg(distance_to_centroid) as avg_distance_to_centroid,
+        -- to 12 decimals: a sum of floats in parallel varies in its last bits from run to run
+        round(avg(distance_to_centroid), 12) as avg_distance_to_centroid,
         count(*) filter (where gender = 'Female') as female_customers,
         count(*) filter (where gender = 'Male') as male_customers
     from clustered_customers
@@ -51,11 +52,17 @@ final as (
         -- of the customers whose gender is known: unknown (null) where none is
         profiles.female_customers
         / nullif(profiles.female_customers + profiles.male_customers, 0) as share_female,
-        (profiles.avg_annual_income_k - population.avg_annual_income_k)
-        / nullif(population.std_annual_income_k, 0) as income_z,
-        (profiles.avg_spending_score - population.avg_spending_score)
-        / nullif(population.std_spending_score, 0) as spending_z,
-        (profiles.avg_age - population.avg_age) / nullif(population.std_age, 0) as age_z,
+        round(
+            (profiles.avg_annual_income_k - population.avg_annual_income_k)
+            / nullif(population.std_annual_income_k, 0),
+            12
+        ) as income_z,
+        round(
+            (profiles.avg_spending_score - population.avg_spending_score)
+            / nullif(population.std_spending_score, 0),
+            12
+        ) as spending_z,
+        round((profiles.avg_age - population.avg_age) / nullif(population.std_age, 0), 12) as age_z,
         population.avg_annual_income_k as population_avg_annual_income_k,
         population.avg_spending_score as population_avg_spending_score,
         population.avg_age as population_avg_age
