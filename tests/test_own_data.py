@@ -9,6 +9,7 @@ import hashlib
 import io
 import re
 import tracemalloc
+import unicodedata
 import zipfile
 from dataclasses import replace
 
@@ -710,6 +711,16 @@ def test_amounts_with_a_currency_sign_say_the_files_decimal_mark(con, tmp_path, 
     found = con.execute('select "Umsatz", "Bestellungen" from stg_customers order by line_number').fetchall()
     assert found == [(1312.59, 1500.0), (845.1, 12.0), (2100.0, 2500.0), (99.95, 7.0)]
     assert rejects(con) == []
+
+
+def test_a_header_with_its_accents_decomposed_is_named_as_typed(con, tmp_path):
+    """macOS tools write 'Umsätze' as 'Umsa' and a combining umlaut: --features names it as
+    a keyboard types it."""
+    header = unicodedata.normalize("NFD", "Kundennummer;Umsätze;Bestellungen")
+    path = write_csv(tmp_path, header + "\nK1;10;1\nK2;20;2\nK3;35;4\n")
+    stage_file(con, path, tmp_path / "work", features=("Umsätze:log", "Bestellungen"))
+    column = unicodedata.normalize("NFD", "Umsätze")
+    assert con.execute(f'select "{column}" from stg_customers order by line_number').fetchall() == [(10,), (20,), (35,)]
 
 
 def test_a_feature_written_with_french_thousands_keeps_its_largest_values(con, tmp_path):

@@ -9,6 +9,7 @@ own name.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from itertools import chain
@@ -32,9 +33,12 @@ RESERVED = frozenset(INPUT_COLUMNS)
 
 
 def normalise(name: str) -> str:
-    """'Annual Income (k$)' -> 'annualincome': lower case, no bracketed part, letters and digits only."""
-    without_brackets = re.sub(r"[(\[{][^)\]}]*[)\]}]", "", name.casefold())
-    return re.sub(r"[\W_]+", "", without_brackets) or re.sub(r"[\W_]+", "", name.casefold())
+    """'Annual Income (k$)' -> 'annualincome': lower case, no bracketed part, letters and digits
+    only, accents composed ('Umsätze' as macOS writes it, its umlaut a mark of its own, is
+    'umsätze')."""
+    folded = unicodedata.normalize("NFC", name).casefold()
+    without_brackets = re.sub(r"[(\[{][^)\]}]*[)\]}]", "", folded)
+    return re.sub(r"[\W_]+", "", without_brackets) or re.sub(r"[\W_]+", "", folded)
 
 
 def aliases_of(names: Mapping[str, tuple[str, ...]]) -> dict[str, frozenset[str]]:
