@@ -201,6 +201,25 @@ def test_the_flags_are_the_warnings_of_the_run_in_their_order(tmp_path):
     assert query(settings.warehouse_path, "select flags from pipeline_runs") == [("; ".join(warnings),)]
 
 
+def test_repeats_of_kept_customers_are_neither_a_loss_nor_a_stop(tmp_path):
+    """30 lines repeated and 12 customers lost: the warning counts the 12, by their reasons; a
+    file appended to itself twice builds, every customer kept, without a warning."""
+    lines = SAMPLE_INPUT.read_text().splitlines()
+    rows = [row.rsplit(",", 1)[0] + ",0" if i < 12 else row for i, row in enumerate(lines[1:])]
+    path = write_csv(tmp_path, "\n".join([lines[0], *rows, *lines[101:131]]) + "\n")
+    said: list[str] = []
+    build(Settings(input_path=path, warehouse_path=tmp_path / "w.duckdb", reports_dir=tmp_path / "r"), log=said.append)
+    assert "  warning: 12 of 230 data rows rejected (5.2%, more than 5%); top reasons: 12 × " in "\n".join(said)
+    assert not any("duplicate" in line for line in said if line.startswith("  warning: "))
+    thrice = write_csv(tmp_path, "\n".join([lines[0], *lines[1:] * 3]) + "\n", name="thrice.csv")
+    said.clear()
+    result = build(
+        Settings(input_path=thrice, warehouse_path=tmp_path / "t.duckdb", reports_dir=tmp_path / "t"), log=said.append
+    )
+    assert (result.customers, result.rejected_rows) == (200, 400)
+    assert not [line for line in said if line.startswith("  warning: ")]
+
+
 # --- scoring in SQL ----------------------------------------------------------------------------
 
 

@@ -163,7 +163,8 @@ def order_gate(settings: Settings) -> Callable[[duckdb.DuckDBPyConnection], None
 def input_gate(settings: Settings) -> Callable[[duckdb.DuckDBPyConnection], None]:
     """Stop early when the input leaves nothing, or too little, to segment. Customers without
     orders (joined to an orders file) are rejected, but are no fault of the file: they count
-    against the share allowed only when no customer is left."""
+    against the share allowed only when no customer is left; repeats of a customer kept
+    (duplicates, superseded records) never do."""
     path = settings.input_path
 
     def check(con: duckdb.DuckDBPyConnection) -> None:
@@ -173,7 +174,11 @@ def input_gate(settings: Settings) -> Callable[[duckdb.DuckDBPyConnection], None
         first = first_reject(con, "customer_rejects")
         if data_rows == 0:
             raise InputError(f"{path}: the file has a header but no data rows")
-        no_orders = first_row(con, "select count(*) from customer_rejects where reason_code = 'no_orders'")[0]
+        no_orders, repeated = first_row(
+            con,
+            "select count(*) filter (where reason_code = 'no_orders'), "
+            "count(*) filter (where reason_code in ('duplicate', 'superseded')) from customer_rejects",
+        )
         if rejected == data_rows and no_orders and settings.orders_path is not None:
             # every customer whose row is fine lacks orders: the two files name customers otherwise
             ours, theirs = first_row(
@@ -189,7 +194,7 @@ def input_gate(settings: Settings) -> Callable[[duckdb.DuckDBPyConnection], None
             )
         if rejected == data_rows:
             raise InputError(f"{path}: none of the {data_rows} data rows is usable (first: {first})")
-        rejected -= no_orders
+        rejected -= no_orders + repeated  # a repeat of a customer kept loses none
         if rejected / data_rows > settings.max_reject_share:
             raise InputError(
                 f"{path}: {rejected} of {data_rows} data rows rejected ({rejected / data_rows:.0%}, "

@@ -271,7 +271,7 @@ def parse_args(argv: list[str] | None) -> Settings:
         "--max-reject-share",
         type=share_option,
         default=DEFAULTS.max_reject_share,
-        help="stop when more than this share of data rows is rejected",
+        help="stop when more than this share of data rows is rejected, duplicates and superseded rows aside",
     )
     parser.add_argument(
         "--warn-reject-share",

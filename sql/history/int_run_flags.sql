@@ -114,7 +114,7 @@ top_reasons as (
             *,
             row_number() over (partition by rejects order by place) as rank_shown
         from reject_kinds
-        where reason_code != 'no_orders'
+        where reason_code != 'no_orders' and (loses_a_customer or rejects = 'orders')
     ) as shown
     where rank_shown <= 3
     group by rejects
@@ -137,7 +137,8 @@ lost_rows as (
         2 as kind,
         'customers' as rejects,
         'data rows' as rows_name,
-        judged.rejected_rows as rejected,
+        -- a repeat of a customer kept loses none
+        judged.rejected_rows - judged.repeated_rows as rejected,
         judged.data_rows as total,
         judged.are_customers_lost as is_lost,
         if(
