@@ -136,3 +136,20 @@ def test_every_recipe_reads_each_build_while_the_others_hold_their_connections(p
     finally:
         if notebook is not None:
             notebook.close()
+
+
+def test_the_own_file_recipe_scores_a_build_on_incomes_in_dollars(tmp_path, monkeypatch):
+    """The macros take the input's units and the tables hold thousands: the recipe converts."""
+    frame = pd.read_csv(SAMPLE_INPUT)
+    frame["Annual Income (k$)"] *= 1000
+    dollars = write_csv(tmp_path, frame.rename(columns={"Annual Income (k$)": "Annual Income ($)"}).to_csv(index=False))
+    run_build(
+        Settings(input_path=dollars, warehouse_path=tmp_path / "warehouse" / "mall.duckdb", reports_dir=tmp_path / "r")
+    )
+    monkeypatch.chdir(tmp_path)
+    with duckdb.connect("analysis.duckdb") as con:
+        con.execute(recipe("set search_path"))
+        rows, agreeing = con.execute(
+            "select count(*), count(*) filter (where scored = 'Target Customers') from my_targets"
+        ).fetchone()
+    assert rows == agreeing > 0

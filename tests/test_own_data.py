@@ -713,6 +713,29 @@ def test_amounts_with_a_currency_sign_say_the_files_decimal_mark(con, tmp_path, 
     assert rejects(con) == []
 
 
+def test_a_column_named_as_a_classic_one_that_holds_other_values_keeps_its_text(con, tmp_path):
+    """A CRM's 'Spending' in dollars and 'Age (days)' are not a spending score and an age: where
+    the model does not read them, they travel as written (staging set each to null), said once."""
+    rows = [f'C{n},"${1_000 + 37 * n:,}.50",{n % 9 + 1},{40 * n + 400}' for n in range(40)]
+    text = "\n".join(["Customer ID,Spending,Orders,Age (days)", *rows]) + "\n"
+    (tmp_path / "a").mkdir()
+    loaded = stage_file(con, write_csv(tmp_path / "a", text), tmp_path / "a" / "work", features=("Orders",))
+    found = con.execute('select "Spending", "Age (days)" from stg_customers order by line_number').fetchall()
+    assert found[:2] == [("$1,000.50", "400"), ("$1,037.50", "440")]
+    assert con.execute("select count(*) from customer_data_issues").fetchall() == [(0,)]
+    assert [w for w in loaded.warnings if "not spending scores" in w] == [
+        "'Spending' holds values such as '$1,000.50', not spending scores of 1 to 100: read as a column of the "
+        "file's own, its text kept as written"
+    ]
+    with duckdb.connect() as named:  # named with --columns: the user's word stands
+        (tmp_path / "b").mkdir()
+        mapped = {"spending_score": "Spending", "age": "Age (days)"}
+        loaded = stage_file(
+            named, write_csv(tmp_path / "b", text), tmp_path / "b" / "work", features=("Orders",), columns=mapped
+        )
+        assert not [w for w in loaded.warnings if "column of the file's own" in w]
+
+
 def test_a_header_with_its_accents_decomposed_is_named_as_typed(con, tmp_path):
     """macOS tools write 'Umsätze' as 'Umsa' and a combining umlaut: --features names it as
     a keyboard types it."""

@@ -25,6 +25,7 @@ from .columns import (
     ColumnMap,
     NotTheHeader,
     customer_mapping,
+    extra_names,
     find_feature,
     map_columns,
     resolve_features,
@@ -34,6 +35,7 @@ from .db import create_model_features, first_row, quote_ident
 from .errors import InputError
 from .features import CLASSIC, ORDER_COLUMNS_CARRIED, Feature, Request
 from .number_formats import (
+    ROUGH_NUMBER,
     check_numbers,
     create_notation_sample,
     decide_decimal_mark,
@@ -204,6 +206,13 @@ def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path, res
     )
     create_raw_customers(con, columns)
     create_notation_sample(con, "raw_customers", ("customer_id",))
+    columns, foreign_warnings = own_columns_for_foreign_values(
+        con,
+        columns,
+        (*required_columns(settings.feature_requests), *customer_mapping(settings.columns)),  # named: kept
+        missing_markers(settings.sql_dir),
+        reserved,
+    )
     currency = orders.currency if orders else None
     features_at = partial(
         resolve_features, columns, settings.feature_requests, orders=orders is not None, currency=currency
@@ -222,12 +231,62 @@ def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path, res
     create_model_features(con, features)
     lines = f"{header.skipped} {line}{'' if header.skipped == 1 else 's'}"
     above = (f"the header is {line} {header.line}: {lines} above it skipped (a title or a note)",)
-    warnings = header.warnings + (above if header.skipped else ()) + mark_warnings + unit_warnings + gender_warnings
+    warnings = header.warnings + (above if header.skipped else ()) + foreign_warnings + mark_warnings + unit_warnings
+    warnings += gender_warnings
     sha256 = files_sha256(parts, path)
     loaded = LoadedInput(parts, sha256, columns, unit, warnings + (orders.warnings if orders else ()), features, orders)
     described = header.described if len(parts) == 1 else f"{header.described}, {len(parts)} part files"
     create_raw_input(con, utf8_text(path), sha256, described, unit, scale, decimal_comma, m_is_female)
     return loaded
+
+
+# What a value of a classic column the model does not need must look like, most of the time,
+# for its header to mean that column: a number ('$72,500' too) at least 0, a whole number in range
+# (a decimal point and zeros allowed).
+CLASSIC_VALUES = {
+    "annual_income_k": ("incomes", f"regexp_full_match(v, '{ROUGH_NUMBER.replace(chr(39), chr(39) * 2)}')"),
+    "spending_score": ("spending scores of 1 to 100", "try_cast(v as decimal(18, 6)) between 1 and 100"),
+    "age": ("ages of 1 to 120", "try_cast(v as decimal(18, 6)) between 1 and 120"),
+}
+
+
+def own_columns_for_foreign_values(
+    con: duckdb.DuckDBPyConnection,
+    columns: ColumnMap,
+    required: tuple[str, ...],
+    missing: list[str],
+    reserved: frozenset[str],
+) -> tuple[ColumnMap, tuple[str, ...]]:
+    """A column named as an income, a spending score or an age (`Spending`, `Age (days)`) whose
+    values, on the notation sample, are mostly not such (spend in dollars, days) and which the
+    model does not read (`required`): a column of the file's own instead, its text kept as
+    written, where staging would set each value to null; a warning says so."""
+    foreign, warnings = [], []
+    for column, (what, valid) in CLASSIC_VALUES.items():
+        if column not in columns.positions or column in required:
+            continue
+        present, fitting, example = first_row(
+            con,
+            f"select count(*), count(*) filter (where {valid}), min(v) filter (where not coalesce({valid}, false)) "
+            f"from (select trim({column}) as v from raw_customers_sample) "
+            "where v <> '' and not list_contains($missing, lower(v))",
+            {"missing": missing},
+        )
+        if fitting * 2 < present:
+            foreign.append(column)
+            warnings.append(
+                f"{columns.source_name(column)!r} holds values such as {example!r}, not {what}: read as a column "
+                "of the file's own, its text kept as written"
+            )
+    if not foreign:
+        return columns, ()
+    positions = {column: at for column, at in columns.positions.items() if column not in foreign}
+    columns = ColumnMap(columns.names, positions, extra_names(columns.names, set(positions.values()), reserved))
+    con.execute("drop view raw_customers")
+    con.execute("drop table raw_columns")
+    create_raw_customers(con, columns)
+    create_notation_sample(con, "raw_customers", ("customer_id",))
+    return columns, tuple(warnings)
 
 
 def create_raw_input(
