@@ -70,5 +70,6 @@ stress: $(STAMP) ## readers and a read-write holder in a loop while the pipeline
 fuzz: $(STAMP) ## throw random paths, options and files at the command (FUZZ_EXAMPLES=300)
 	FUZZ_RANDOM=1 FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-300} $(BIN)/python -m pytest tests/test_fuzz.py -q
 
-clean: ## remove the built warehouse, reports and caches
-	rm -rf warehouse/*.duckdb* reports/*.html reports/*.png reports/*.csv reports/*.parquet reports/scoring reports/.manifest.json .reports.building .reports.lock .pytest_cache
+clean: ## remove the built warehouse and reports (the files a build wrote, never yours) and caches
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m segmentation.clean; fi
+	rm -rf .reports.building .reports.lock .pytest_cache

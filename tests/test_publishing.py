@@ -178,6 +178,26 @@ def test_the_reports_folder_keeps_hidden_files_and_refuses_foreign_ones(settings
     assert (settings.reports_dir / "notes.txt").read_text() == "mine"
 
 
+def test_clean_removes_what_builds_wrote_and_nothing_of_the_users(published):
+    """`make clean`: the warehouse and the reports the manifest names, never a DuckDB file of
+    the user's beside the warehouse, a file of theirs in the reports, or a report they edited."""
+    from segmentation.clean import clean
+
+    warehouse, reports = published.warehouse_path, published.reports_dir
+    (warehouse.parent / "analysis.duckdb").write_bytes(b"mine")
+    (reports / "my_notes.csv").write_text("mine")
+    (reports / "index.html").write_text("edited by hand")
+    (reports / "scoring" / "mine.sql").write_text("select 1")
+    (reports / "empty_of_mine").mkdir()
+    clean(warehouse, reports)
+    assert sorted(p.name for p in warehouse.parent.iterdir()) == ["analysis.duckdb"]
+    left = sorted(p.relative_to(reports).as_posix() for p in reports.rglob("*"))
+    assert left == ["empty_of_mine", "index.html", "my_notes.csv", "scoring", "scoring/mine.sql"]
+    (reports / "scoring" / "mine.sql").unlink()
+    clean(warehouse, reports)  # again: nothing more of the builds', nothing of the user's
+    assert "index.html" in {p.name for p in reports.iterdir()}
+
+
 def test_a_folder_no_build_published_is_refused_for_its_hidden_files_too(settings):
     """A home folder, a project's: its dotfiles are the user's. Carried into the new folder,
     they came back as copies (another owner, hard links broken, writes in progress lost)."""
