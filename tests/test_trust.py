@@ -29,6 +29,7 @@ from conftest import (
     publishing_stopped,
     query,
     run_build,
+    run_command,
     scratch_left,
 )
 from segmentation import locks, publish
@@ -679,6 +680,17 @@ def test_a_quoted_tilde_in_the_warehouse_is_the_home_folder(settings, tmp_path, 
     assert done.returncode == 0, done.stderr
     assert query(home / "mall.duckdb", "select count(*) from pipeline_runs") == [(1,)]
     assert not (tmp_path / "~").exists()
+
+
+@pytest.mark.parametrize("written", ["new/", "existing"])
+def test_a_warehouse_named_as_a_folder_is_the_warehouse_file_in_it(tmp_path, capsys, monkeypatch, written):
+    """`--warehouse out/` or an existing folder: mall.duckdb in it, never a file named as the folder."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "existing").mkdir()
+    done = run_command(capsys, "--warehouse", written, "--reports", "r")
+    assert done.returncode == 0, done.stderr
+    folder = tmp_path / written.rstrip("/")
+    assert folder.is_dir() and query(folder / "mall.duckdb", "select count(*) from pipeline_runs") == [(1,)]
 
 
 def test_the_warehouse_inside_the_reports_folder_is_refused(settings):

@@ -70,9 +70,13 @@ def path_option(text: str) -> Path:
 
 
 def warehouse_option(text: str) -> Path:
+    """The warehouse file; a folder (written with a final slash, or one that exists) holds it
+    under the default name, as `--warehouse out/` means."""
     path = path_option(text)
     if "?" in text:
         raise argparse.ArgumentTypeError(f"DuckDB cannot write a database whose path holds '?': {text!r}")
+    if text.endswith(("/", os.sep)) or path.is_dir():
+        return path / DEFAULTS.warehouse_path.name
     return path
 
 
@@ -159,7 +163,7 @@ def parse_args(argv: list[str] | None) -> Settings:
         help="customer file: CSV (any delimiter, UTF-8/UTF-16/Windows-1252), JSON Lines or a JSON "
         "array (CSV and JSON gzip- or zstd-compressed too), .xlsx or .parquet, or a folder of CSV, "
         "JSON or Parquet part files, with an id, income and spending score column (age and gender "
-        "optional); taken literally (no ~ or wildcards) (default: the bundled sample "
+        "optional); no wildcards (a leading ~ is the home folder) (default: the bundled sample "
         f"{SAMPLE_INPUT.relative_to(SAMPLE_INPUT.parents[1])}; none with --orders)",
     )
     parser.add_argument(
@@ -216,7 +220,7 @@ def parse_args(argv: list[str] | None) -> Settings:
         metavar="PATH",
         type=warehouse_option,
         default=DEFAULTS.warehouse_path,
-        help="DuckDB file to publish; replaced whole, readers are not disturbed",
+        help="DuckDB file to publish (a folder: mall.duckdb in it); replaced whole, readers are not disturbed",
     )
     parser.add_argument(
         "--reports",
