@@ -96,6 +96,18 @@ def test_the_first_sheet_holding_the_customers_builds_without_a_warning(con, tmp
     assert not [w for w in loaded.warnings if "sheet" in w]
 
 
+def test_further_sheets_of_customers_are_said_not_read(con, tmp_path):
+    """A month a sheet: the first is read, and the warning names the others, never dropped in silence."""
+    later = [HEADER.split(","), ["C-9", "Male", 40, 60, 60]]
+    path = workbook(tmp_path, {"Jan": CUSTOMERS, "Notes": [["id", "note"]], "Feb": later, "Mar": later})
+    loaded = stage_file(con, path, tmp_path / "w")
+    assert [row[0] for row in customers(con)] == ["C-1", "C-3"]
+    assert [w for w in loaded.warnings if "also hold" in w] == [
+        "sheets 'Feb', 'Mar' also hold the columns, and are not read: only 'Jan' is (--sheet reads "
+        "another; to read them all, save each as a CSV file in one folder)"
+    ]
+
+
 def test_a_sheet_the_workbook_hides_is_read_only_when_no_sheet_it_shows_holds_customers(con, tmp_path):
     """An old export kept hidden ahead of the current one: the sheet the user sees is read."""
     old = [HEADER.split(","), ["OLD-1", "Male", 50, 90, 10]]

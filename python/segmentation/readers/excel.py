@@ -87,6 +87,9 @@ def load_excel(
         con.execute(RECORDS_TABLE.format(records=raw.records))
         rows_after = chain(start.found[at + 1 :], start.rest)
         load_records(con, (sheet_record(number, row, width) for number, row in rows_after), raw)
+        # further sheets of customers it shows (a month each) are not read: said, never silently left
+        further = [] if sheet is not None else [t for t in candidates[len(starts) :] if t.sheet_state == "visible"]
+        also = [t.title for t in further if sheet_start(t, is_header).at is not None]
     finally:
         book.close()
     record_part(con, facts, 0, *records_after(con, 0, raw), raw)
@@ -97,6 +100,12 @@ def load_excel(
         chosen = (f"sheet {start.title!r}, which the workbook hides, holds the customers (no sheet it shows does)",)
     else:
         chosen = (f"sheet {start.title!r} holds the customers (the first sheet, {first!r}, does not)",)
+    if also:
+        chosen += (
+            f"{'sheets' if len(also) > 1 else 'sheet'} {', '.join(map(repr, also))} also "
+            f"{'hold' if len(also) > 1 else 'holds'} the columns, and {'are' if len(also) > 1 else 'is'} not read: "
+            f"only {start.title!r} is (--sheet reads another; to read them all, save each as a CSV file in one folder)",
+        )
     searched = 0 if start.at is not None else len(start.found)
     formulas = uncomputed_formulas(path, start.title, start.found[at + 1 :], names[:width])
     return Header(names[:width], "Excel workbook", header_row, at, searched, chosen + formulas)
