@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+from dataclasses import replace
 
 import pytest
 from matplotlib.image import imread
@@ -29,6 +30,7 @@ from conftest import (
     write_csv,
 )
 from segmentation import locks, manifest, swap
+from segmentation.building import build
 from segmentation.config import PROJECT_DIR, SAMPLE_INPUT
 from segmentation.errors import PipelineError
 
@@ -95,10 +97,16 @@ def test_a_second_run_waits_for_the_lock_or_stops_with_a_message(tmp_path, setti
             f"error: {settings.warehouse_path}: another build is running (waited 0 s for it)"
         )
         built: list = []
-        patient = threading.Thread(target=lambda: built.append(run_build(settings, lock_timeout_s=60)))
+        said: list[str] = []
+        patient = threading.Thread(
+            target=lambda: built.append(build(replace(settings, lock_timeout_s=60), log=said.append))
+        )
         patient.start()
         patient.join(3)
-        assert patient.is_alive()  # still waiting
+        assert patient.is_alive()  # still waiting, and saying so
+        assert said == [
+            f"  waiting for another build of {settings.warehouse_path} to end (at most 60 s, --lock-timeout)"
+        ]
     patient.join(120)
     assert not patient.is_alive() and built  # built once the lock was let go
     assert query(settings.warehouse_path, "select count(*) from pipeline_runs") == [(1,)]

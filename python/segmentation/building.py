@@ -492,7 +492,7 @@ def build(settings: Settings, log: Log = print, runner: Runner = IN_PROCESS) -> 
         models = load_project(settings, runner)
         ordered, _, docs = models
         ours = {name for model in ordered for name in model.outputs} | set(SOURCES)
-        with writer_lock(live, settings.lock_timeout_s), writer_lock(reports_dir, settings.lock_timeout_s):
+        with writer_lock(live, settings.lock_timeout_s, log), writer_lock(reports_dir, settings.lock_timeout_s, log):
             highest_run_id = recover_pair(live, reports_dir, settings.lock_timeout_s, ours, log)
             scratch = attempt.scratch = new_scratch(live, reports_dir)
             with (

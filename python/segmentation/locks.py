@@ -75,16 +75,19 @@ def unlock(handle) -> None:
 
 
 @contextmanager
-def writer_lock(live: Path, timeout_s: float) -> Iterator[None]:
-    """One build per warehouse (or reports folder) at a time; a second waits up to
-    `timeout_s`, then stops."""
+def writer_lock(live: Path, timeout_s: float, log: Callable[[str], None] = print) -> Iterator[None]:
+    """One build per warehouse (or reports folder) at a time; a second says it waits (up to
+    `timeout_s`), then stops."""
     live.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_path(live), "a+") as handle:
-        retry(
-            lambda: try_lock(handle) or None,
-            timeout_s,
-            f"{live}: another build is running (waited {timeout_s:g} s for it)",
-        )
+        if not try_lock(handle):
+            if timeout_s > 0:
+                log(f"  waiting for another build of {live} to end (at most {timeout_s:g} s, --lock-timeout)")
+            retry(
+                lambda: try_lock(handle) or None,
+                timeout_s,
+                f"{live}: another build is running (waited {timeout_s:g} s for it)",
+            )
         try:
             yield
         finally:
