@@ -413,9 +413,10 @@ def test_a_currency_sign_in_the_currency_column_is_its_code(con, tmp_path):
     ]
 
 
-def test_negative_amounts_are_refunds_and_spend_never_goes_below_zero(con, tmp_path):
-    rows = [["1", "A", "2024-01-01", "100", "", ""], ["2", "A", "2024-01-05", "-30", "", ""]]
-    rows += [["3", "B", "2024-01-02", "20", "", ""], ["4", "B", "2024-01-03", "-50", "", ""]]
+@pytest.mark.parametrize("minus", ["-{}", "({})", "(${})"], ids=["minus", "brackets", "brackets-and-sign"])
+def test_negative_amounts_are_refunds_and_spend_never_goes_below_zero(con, tmp_path, minus):
+    rows = [["1", "A", "2024-01-01", "100", "", ""], ["2", "A", "2024-01-05", minus.format(30), "", ""]]
+    rows += [["3", "B", "2024-01-02", "20", "", ""], ["4", "B", "2024-01-03", minus.format(50), "", ""]]
     stage_orders(con, tmp_path, write_rows(tmp_path / "o.csv", rows))
     found = con.execute(
         "select customer_id, order_count, total_spend, refunded_amount, last_order_date, days_since_last_order "

@@ -147,7 +147,7 @@ def decide_decimal_mark(
     said_comma, said_point, hinted_comma, hinted_point, example = first_row(
         con,
         DECIMAL_MARKS.format(values=values),
-        {"signs": "+-" + CURRENCY_SIGNS, "hinting": numbers[0]}
+        {"signs": "+-()" + CURRENCY_SIGNS, "hinting": numbers[0]}
         | decimal_mark_patterns(",", ".")
         | decimal_mark_patterns(".", ","),
     )
@@ -155,7 +155,7 @@ def decide_decimal_mark(
     if comma and hinted_comma:
         text, column = example
         header = columns.source_name(column) if column in columns.positions else column  # a feature of its own
-        number = float(text.strip("+-" + CURRENCY_SIGNS + " ").replace(".", ""))
+        number = float(text.strip("+-()" + CURRENCY_SIGNS + " ").replace(".", ""))
         return True, (f"{header!r} is written with decimal commas: '{text}' is read as {number:,.0f}",)
     return comma, ()
 
@@ -224,10 +224,11 @@ def income_median(con: duckdb.DuckDBPyConnection, decimal_comma: bool) -> float 
 # aside), enough to tell a column of numbers from one of text before staging reads each value
 # exactly.
 CURRENCY_AFTER = rf"(\s*[{CURRENCY_SIGNS}])?"
-ROUGH_NUMBER = (
-    rf"[+-]?[{CURRENCY_SIGNS}]?\s*[0-9][0-9.,{GROUP_MARKS}]*([eE][+-]?[0-9]+)?{CURRENCY_AFTER}"
-    rf"|[+-]?[{CURRENCY_SIGNS}]?[.,][0-9]+{CURRENCY_AFTER}"
+ROUGH_UNSIGNED = (
+    rf"[{CURRENCY_SIGNS}]?\s*[0-9][0-9.,{GROUP_MARKS}]*([eE][+-]?[0-9]+)?{CURRENCY_AFTER}"
+    rf"|[{CURRENCY_SIGNS}]?[.,][0-9]+{CURRENCY_AFTER}"
 )
+ROUGH_NUMBER = rf"[+-]?({ROUGH_UNSIGNED})|\(({ROUGH_UNSIGNED})\)"  # '(97.18)': an accountant's negative
 
 
 def check_numbers(con: duckdb.DuckDBPyConnection, features: tuple[Feature, ...], missing: list[str]) -> None:

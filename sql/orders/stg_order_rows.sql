@@ -24,7 +24,8 @@ coalesce(
 coalesce(
             contains({{ row }}.amount, '-')
             or contains({{ row }}.unit_price, '-')
-            or contains({{ row }}.quantity, '-'),
+            or contains({{ row }}.quantity, '-')
+            or starts_with(ltrim({{ row }}.amount), '('),
             false
         )
 {%- endmacro %}
