@@ -279,6 +279,17 @@ def test_a_header_nowhere_near_the_top_is_named_by_the_first_line(con, tmp_path)
     assert str(error.value).endswith("(the first 50 non-blank lines were searched for a header that has them)")
 
 
+def test_a_mistyped_feature_in_a_long_file_is_named_without_a_search_for_the_header(con, tmp_path):
+    """The header is line 1, with every column but the feature named wrong: no 'searched' note."""
+    text = "Customer ID,Total Spent,Total Orders\n" + "".join(f"C{n},{n}.5,{n % 7}\n" for n in range(60))
+    with pytest.raises(InputError) as error:
+        load(con, write_csv(tmp_path, text), tmp_path / "work", features=("Total Spend", "Total Orders"))
+    assert str(error.value).endswith(
+        "line 1: --features Total Spend: the header has no such column (it has: 'Customer ID', 'Total Spent', "
+        "'Total Orders')"
+    )
+
+
 def test_excel_header_below_a_title_row(con, tmp_path):
     openpyxl = pytest.importorskip("openpyxl")
     book = openpyxl.Workbook()
@@ -734,6 +745,17 @@ def test_a_column_named_as_a_classic_one_that_holds_other_values_keeps_its_text(
             named, write_csv(tmp_path / "b", text), tmp_path / "b" / "work", features=("Orders",), columns=mapped
         )
         assert not [w for w in loaded.warnings if "column of the file's own" in w]
+
+
+def test_an_accountants_negative_in_brackets_is_a_negative_number(con, tmp_path):
+    """'($97.18)', as Excel and accounting exports write a loss, is -97.18, not 'not a number'."""
+    values = ["$120.50", "($97.18)", "(12.00)", "$1,204.00", "-$5.25"]
+    rows = [f'C{n},"{value}",{n + 1}' for n, value in enumerate(values)]
+    path = write_csv(tmp_path, "\n".join(["Customer ID,Net Revenue,Orders", *rows]) + "\n")
+    stage_file(con, path, tmp_path / "work", features=("Net Revenue", "Orders"))
+    found = con.execute('select "Net Revenue" from stg_customers order by line_number').fetchall()
+    assert [value for (value,) in found] == [120.5, -97.18, -12.0, 1204.0, -5.25]
+    assert rejects(con) == []
 
 
 def test_a_header_with_its_accents_decomposed_is_named_as_typed(con, tmp_path):

@@ -95,6 +95,10 @@ class NotTheHeader(ValueError):
     """The names lack a column the build needs: they are not the header (a title may be)."""
 
 
+class NoSuchFeature(NotTheHeader):
+    """The names have every column the build needs but one `--features` names."""
+
+
 def customer_mapping(explicit: Mapping[str, str]) -> dict[str, str]:
     """The entries of `--columns` that name the customer file's columns."""
     return {column: header for column, header in explicit.items() if column in INPUT_COLUMNS}
@@ -214,7 +218,7 @@ def find_feature(names: tuple[str, ...], columns: ColumnMap, request: Request) -
         known = ", ".join(f":{name}" for name in TRANSFORMS if name != "none")
         raise ValueError(f"--features {request.name}: :{transform} is no transform of {column!r} (there is {known})")
     if not hits:
-        raise NotTheHeader(
+        raise NoSuchFeature(
             f"--features {request.name}: the header has no such column (it has: {', '.join(map(repr, names))})"
         )
     if len(hits) > 1:

@@ -23,6 +23,7 @@ import duckdb
 
 from .columns import (
     ColumnMap,
+    NoSuchFeature,
     NotTheHeader,
     customer_mapping,
     extra_names,
@@ -175,8 +176,9 @@ def read_input(
     try:
         columns = match(header.names)
     except NotTheHeader as e:
-        # no line named the columns and the first stands: the header may be further down
-        further = header.searched == HEADER_SEARCH_LINES
+        # no line named the columns and the first stands: the header may be further down (not
+        # when the first names all the columns a build needs, but a feature: a name mistyped)
+        further = header.searched == HEADER_SEARCH_LINES and not isinstance(e, NoSuchFeature)
         note = (
             f" (the first {HEADER_SEARCH_LINES} non-blank {line}s were searched for a header that has them)"
             if further
