@@ -128,8 +128,8 @@ def test_a_symbolic_link_to_nothing_is_named_so(tmp_path, capsys, kind):
 @pytest.mark.parametrize(
     ("option", "value", "message"),
     [
-        ("--k", "five", "argument --k: expected a whole number, got 'five'"),
-        ("--k", "0", "argument --k: must be at least 1"),
+        ("--k", "five", "argument --k: expected a whole number of at least 1, or auto, got 'five'"),
+        ("--k", "0", "argument --k: expected a whole number of at least 1, or auto, got '0'"),
         ("--seed", "-1", "argument --seed: a seed is a whole number from 0 to 2**32 - 1, got '-1'"),
         ("--seed", str(2**32), "argument --seed: a seed is a whole number from 0 to 2**32 - 1"),
         ("--max-reject-share", "2", "argument --max-reject-share: a share is between 0 and 1"),

@@ -123,6 +123,12 @@ def test_too_few_customers_for_k():
         cluster_customers(few, FEATURES, PARAMS)
 
 
+def test_k_auto_on_two_customers_says_what_it_needs_and_what_to_give():
+    two = pd.DataFrame({"customer_id": [1, 2], "annual_income_k": [10, 20], "spending_score": [1, 2]})
+    with pytest.raises(TooFewCustomers, match=r"--k auto chooses by silhouette, which needs at least 3 distinct"):
+        cluster_customers(two, FEATURES, replace(PARAMS, k=None))
+
+
 def test_identical_customers_leave_silhouette_undefined_instead_of_failing():
     same = pd.DataFrame({"customer_id": [1, 2, 3], "annual_income_k": [10] * 3, "spending_score": [5] * 3})
     # scikit-learn's warning is not passed on: the build flags the empty cluster instead

@@ -81,7 +81,12 @@ def warehouse_option(text: str) -> Path:
 
 
 def k_option(text: str) -> int | None:
-    return None if text == "auto" else positive_int(text)
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        return positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, or auto, got {text!r}") from None
 
 
 def share_option(text: str) -> float:

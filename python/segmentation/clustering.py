@@ -120,7 +120,10 @@ def choose_k(selection: pd.DataFrame, k: int | None) -> int:
         return k
     scored = selection.dropna(subset=["silhouette"])
     if scored.empty:
-        raise TooFewCustomers("no K in the range has a silhouette to choose by")
+        # a silhouette needs at least 2 clusters and one customer more: 3 distinct customers
+        raise TooFewCustomers(
+            "--k auto chooses by silhouette, which needs at least 3 distinct customers; give K (--k 2, or --k 1)"
+        )
     return int(scored.loc[scored["silhouette"].idxmax(), "k"])
 
 
