@@ -86,6 +86,21 @@ def test_the_declaration_is_stored_as_the_model_reads_it(shop_build):
     assert runs == [("Total Spent:log,Total Orders,Days Since Last Order",)]
 
 
+UNDESCRIBED = "select table_name, column_name from duckdb_columns() where not internal and comment is null"
+
+
+def test_every_column_a_build_adds_is_described(shop_build):
+    """The file's own columns, the features and their scaled centres carry a comment, as the
+    declared ones do: what a BI tool shows beside each column."""
+    path = shop_build.warehouse_path
+    assert query(path, UNDESCRIBED) == []
+    comments = dict(
+        query(path, "select column_name, comment from duckdb_columns() where table_name = 'customer_segments'")
+    )
+    assert comments["Total Orders"] == "Total Orders (the input's 'Total Orders'), a feature."
+    assert comments["Email"] == "The input's column 'Email', as written."
+
+
 def test_labels_name_the_features_bands_and_never_the_mall(shop_build):
     labels = query(shop_build.warehouse_path, "select segment_label, persona, income_band from segment_summary")
     assert len(labels) == 4 and len({label for label, _, _ in labels}) == 4

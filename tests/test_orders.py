@@ -715,6 +715,19 @@ def orders_alone(tmp_path_factory, export) -> tuple[Settings, list[str]]:
     return settings, lines
 
 
+def test_every_column_of_a_build_on_orders_is_described(orders_alone):
+    """The orders' measures on customer_segments as customer_rfm documents them."""
+    path = orders_alone[0].warehouse_path
+    assert (
+        query(path, "select table_name, column_name from duckdb_columns() where not internal and comment is null") == []
+    )
+    assert query(
+        path,
+        "select a.comment = b.comment from duckdb_columns() as a join duckdb_columns() as b using (column_name) "
+        "where a.table_name = 'customer_segments' and b.table_name = 'customer_rfm' and column_name = 'total_spend'",
+    ) == [(True,)]
+
+
 def test_orders_alone_segment_the_ids_of_the_orders_on_rfm(orders_alone, export):
     settings, lines = orders_alone
     path = settings.warehouse_path

@@ -140,6 +140,7 @@ def apply_comments(con: duckdb.DuckDBPyConnection, docs: dict[str, TableDoc]) ->
     )
     # the columns a build has: those of the features vary with the model (model_features)
     existing = set(con.execute("select table_name, column_name from duckdb_columns() where not internal").fetchall())
+    undeclared = own_column_descriptions(con, docs)
     con.begin()
     for doc in docs.values():
         kind = kinds.get(doc.name)
@@ -153,7 +154,29 @@ def apply_comments(con: duckdb.DuckDBPyConnection, docs: dict[str, TableDoc]) ->
                 continue
             target = f"{quote_ident(doc.name)}.{quote_ident(column)}"
             con.execute(f"comment on column {target} is {quote_literal(description)}")
+        # the columns no YAML can name: the input's own, the features, the orders' measures
+        for table, column in sorted(existing):
+            if table == doc.name and column not in doc.columns and column in undeclared:
+                target = f"{quote_ident(table)}.{quote_ident(column)}"
+                con.execute(f"comment on column {target} is {quote_literal(undeclared[column])}")
     con.commit()
+
+
+def own_column_descriptions(con: duckdb.DuckDBPyConnection, docs: dict[str, TableDoc]) -> dict[str, str]:
+    """What the columns a build adds to the declared ones hold, by name: an orders measure as
+    customer_rfm documents it, a feature (and its scaled centre) by its label and header, an
+    input column of the file's own by its header."""
+    measures = docs["customer_rfm"].columns
+    descriptions = {column: measures[column] for column in ORDER_COLUMNS_CARRIED if column in measures}
+    for column, header in con.execute("select column_name, source_name from raw_columns").fetchall():
+        descriptions[column] = f"The input's column {header!r}, as written."
+    for feature in model_features(con):
+        if feature.kind == "number":  # a measure of the orders keeps customer_rfm's words
+            descriptions[feature.feature] = f"{feature.label} (the input's {feature.source_column!r}), a feature."
+        descriptions[f"{feature.feature}_scaled"] = (
+            f"{feature.label} as K-Means reads it: transformed, then standardised."
+        )
+    return descriptions
 
 
 def breaches(con: duckdb.DuckDBPyConnection, docs: dict[str, TableDoc]) -> list[str]:
