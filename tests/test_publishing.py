@@ -162,6 +162,10 @@ def test_duckdb_1x_opens_the_published_file(sample_build):
         views = "select table_name from information_schema.tables where table_type = 'VIEW'"
         for (view,) in con.execute(views).fetchall():  # and each view reads
             con.execute(f'select * from "{{view}}" limit 1').fetchall()
+        # and each stored macro an analyst may call runs
+        con.execute("select customer_key('Ann@Shop.com'), order_status_key('wc-On-Hold.'), "
+                    "trim_padding(' 1 ', ' ', [32]), number_from_text('($1,250.00)', false), "
+                    "segment_of(72, 80)").fetchall()
     """)
     done = subprocess.run([str(OLD_DUCKDB_PYTHON), "-c", script], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr

@@ -5,21 +5,21 @@
 -- but an email address (an id with an @, full-width too) is in lower case, as mail systems
 -- compare them (Ann@Shop.com is ann@shop.com).
 create or replace macro customer_key(customer_id) as (
-    if(
-        strlen(customer_id) = length(customer_id),
-        if(contains(customer_id, '@'), lower(customer_id), customer_id),
-        translate(
+    case
+        when strlen(customer_id) = length(customer_id)
+            then case when contains(customer_id, '@') then lower(customer_id) else customer_id end
+        else translate(
             nfc_normalize(
-                if(
-                    contains(customer_id, '@') or contains(customer_id, '＠'),
-                    lower(customer_id),
-                    customer_id
-                )
+                case
+                    when contains(customer_id, '@') or contains(customer_id, '＠')
+                        then lower(customer_id)
+                    else customer_id
+                end
             ),
             '！＂＃＄％＆＇（）＊＋，－．／０１２３４５６７８９：；＜＝＞？＠ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯ'
             || 'ＰＱＲＳＴＵＶＷＸＹＺ［＼］＾＿｀ａｂｃｄｅｆｇｈｉｊｋｌｍｎｏｐｑｒｓｔｕｖｗｘｙｚ｛｜｝～',
             '!"#$%&''()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNO'
             || 'PQRSTUVWXYZ[\]^_`abcdefghijklmnopqrstuvwxyz{|}~'
         )
-    )
+    end
 )

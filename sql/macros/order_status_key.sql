@@ -5,11 +5,11 @@ create or replace macro order_status_key(status) as (
     replace(
         replace(
             rtrim(
-                if(
-                    starts_with(lower(nfc_normalize(status)), 'wc-'),
-                    lower(nfc_normalize(status))[4:],
-                    lower(nfc_normalize(status))
-                ),
+                case
+                    when starts_with(lower(nfc_normalize(status)), 'wc-')
+                        then lower(nfc_normalize(status))[4:]
+                    else lower(nfc_normalize(status))
+                end,
                 '.'
             ),
             '_',

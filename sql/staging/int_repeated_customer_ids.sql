@@ -22,8 +22,6 @@ repeated_ids as (
         count(*) as records,
         min(line_number, 5) as first_lines,
         count(distinct row_hash) > 1 as has_conflicting_rows,
-        -- written in several ways (an email's case): one spelling whatever the rows' order
-        if(min(customer_id) = max(customer_id), null, customer_key) as shown_id,
         arg_min(row_hash, line_number) as first_row_hash,
         arg_max(row_hash, line_number) as last_row_hash
     from repeated_rows
@@ -37,7 +35,6 @@ final as (
         repeated_ids.records,
         repeated_ids.first_lines,
         repeated_ids.has_conflicting_rows,
-        repeated_ids.shown_id,
         case
             when not repeated_ids.has_conflicting_rows or settings.duplicates = 'first'
                 then repeated_ids.first_line

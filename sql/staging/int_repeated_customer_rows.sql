@@ -36,7 +36,6 @@ repeated_hashes as (
 candidate_rows as (
     select
         usable_rows.line_number,
-        usable_rows.customer_id,
         usable_rows.customer_key,
         hash(
             *columns(usable_rows.* exclude (line_number, customer_id, customer_key))  -- noqa: RF02
@@ -48,7 +47,6 @@ candidate_rows as (
 final as (
     select
         line_number,
-        customer_id,
         customer_key,
         row_hash
     from candidate_rows

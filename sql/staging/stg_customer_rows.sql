@@ -102,13 +102,6 @@ final as (
         columns(
             judged.* exclude (
                 field_problem, reason_code, reason_column, value_issues, order_problem
-            ) replace (
-                -- the kept record of an id written in several ways shows it one way
-                case
-                    when judged.line_number = repeated_ids.kept_line
-                        then coalesce(repeated_ids.shown_id, judged.customer_id)
-                    else judged.customer_id
-                end as customer_id
             )
         ),
         case
