@@ -207,7 +207,7 @@ def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path, res
         con, path, CUSTOMER_RAW, work, header_of, settings.sheet, settings.encoding
     )
     create_raw_customers(con, columns)
-    create_notation_sample(con, "raw_customers", ("customer_id",))
+    create_notation_sample(con, "raw_customers")
     columns, foreign_warnings = own_columns_for_foreign_values(
         con,
         columns,
@@ -287,7 +287,7 @@ def own_columns_for_foreign_values(
     con.execute("drop view raw_customers")
     con.execute("drop table raw_columns")
     create_raw_customers(con, columns)
-    create_notation_sample(con, "raw_customers", ("customer_id",))
+    create_notation_sample(con, "raw_customers")
     return columns, tuple(warnings)
 
 

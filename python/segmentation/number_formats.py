@@ -89,13 +89,14 @@ from (
 """
 
 
-def create_notation_sample(con: duckdb.DuckDBPyConnection, table: str, keys: tuple[str, ...]) -> None:
+def create_notation_sample(con: duckdb.DuckDBPyConnection, table: str) -> None:
     """`<table>_sample`: about NOTATION_SAMPLE records of `table` (all of a smaller one), chosen
-    by a hash of their `keys` columns: the same records whatever the file's row order."""
+    by a hash of each record as written: the same records whatever the file's row order (and
+    whatever its ids: a placeholder id on many lines would pick all of them or none)."""
     records = first_row(con, f"select count(*) from {quote_ident(table)}")[0]
     con.execute(
         f"create or replace temp table {quote_ident(table + '_sample')} as select * from {quote_ident(table)} "
-        f"where hash({', '.join(map(quote_ident, keys))}) % $step = 0",
+        "where hash(raw_line) % $step = 0",
         {"step": max(1, records // NOTATION_SAMPLE)},
     )
 

@@ -114,16 +114,20 @@ from (
 # The statuses of counted orders that the seed order_statuses does not know (one per key, as
 # first written in order), most orders first.
 UNKNOWN_STATUSES = """
-select min(order_status) as shown, sum(orders) as orders
+select shown, orders, sum(orders) over () as all_orders, count(*) over () as statuses
 from (
-    select order_status, count(*) as orders
-    from stg_order_rows
-    where order_status is not null and excluded_reason is null and reject_reason is null
-    group by order_status
+    select min(order_status) as shown, sum(orders) as orders
+    from (
+        select order_status, count(*) as orders
+        from stg_order_rows
+        where order_status is not null and excluded_reason is null and reject_reason is null
+        group by order_status
+    )
+    where order_status_key(order_status) not in (select status from order_statuses)
+    group by order_status_key(order_status)
 )
-where order_status_key(order_status) not in (select status from order_statuses)
-group by order_status_key(order_status)
 order by orders desc, shown
+limit 5
 """
 
 RAW_ORDER_INPUT = """
@@ -172,7 +176,7 @@ def load_orders(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path) 
         settings.encoding if alone else None,
     )
     create_named_records(con, ORDER_RAW, columns, tuple(ORDER_COLUMNS), extras=False)
-    create_notation_sample(con, "raw_orders", ("customer_id", "order_id", "order_date", "amount"))
+    create_notation_sample(con, "raw_orders")
     amount = "amount" if "amount" in columns.positions else "unit_price"
     decimal_comma, mark_warnings = decide_decimal_mark(con, columns, [amount], "raw_orders")
     year_first, year_warnings = decide_year_first(con, columns)
@@ -284,13 +288,14 @@ def decide_currency(
 def status_warning(con: duckdb.DuckDBPyConnection) -> str | None:
     """The line a build prints when counted orders have a status the seed order_statuses does
     not know (once staged): a shop's word for cancelled it lacks would count them silently."""
-    unknown = con.execute(UNKNOWN_STATUSES).fetchall()
+    unknown = con.execute(UNKNOWN_STATUSES).fetchall()  # the five with most orders
     if not unknown:
         return None
-    shown = ", ".join(f"'{one_line(status)}' ({orders:,})" for status, orders in unknown[:5])
+    shown = ", ".join(f"'{one_line(status)}' ({orders:,})" for status, orders, _, _ in unknown)
+    all_orders, statuses = unknown[0][2:]
     return (
-        f"{sum(orders for _, orders in unknown):,} orders have a status the warehouse does not know "
-        f"({shown}{', …' if len(unknown) > 5 else ''}): they are counted; if one means cancelled, refunded "
+        f"{all_orders:,} orders have a status the warehouse does not know "
+        f"({shown}{', …' if statuses > len(unknown) else ''}): they are counted; if one means cancelled, refunded "
         "or failed, leave those orders out of the file"
     )
 
