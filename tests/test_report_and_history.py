@@ -299,6 +299,29 @@ def test_three_feature_run(three_features):
 # --- segments over time ------------------------------------------------------------------------
 
 
+def test_an_email_written_another_way_in_the_next_export_is_the_same_customer(tmp_path):
+    """The CRM writes 'Cust7@Shop.com', the next export lower-cases some emails or repeats a
+    customer so: no customer is gone or new, and every customer keeps one id."""
+    frame = pd.read_csv(SAMPLE_INPUT)
+    frame["CustomerID"] = [f"Cust{n}@Shop.com" for n in frame["CustomerID"]]
+    first = write_csv(tmp_path, frame.to_csv(index=False), "first.csv")
+    settings = Settings(
+        input_path=first, warehouse_path=tmp_path / "w.duckdb", reports_dir=tmp_path / "r", dataset="crm"
+    )
+    run_build(settings)
+    later = frame.copy()
+    later.loc[::2, "CustomerID"] = later.loc[::2, "CustomerID"].str.lower()
+    later = pd.concat([later, later.head(50).assign(CustomerID=lambda f: f["CustomerID"].str.upper())])
+    run_build(settings, input_path=write_csv(tmp_path, later.to_csv(index=False), "later.csv"))
+    assert query(settings.warehouse_path, "select count(*) from int_compared_runs") == [(1,)]
+    assert query(settings.warehouse_path, "select count(*) from segment_changes") == [(0,)]
+    ids = query(
+        settings.warehouse_path,
+        "select distinct customer_id from customer_segments where customer_id <> lower(customer_id)",
+    )
+    assert ids == []
+
+
 def test_segment_changes_after_two_builds_on_slightly_different_inputs(tmp_path):
     frame = pd.read_csv(SAMPLE_INPUT)
     first = write_csv(tmp_path, frame.to_csv(index=False), "first.csv")

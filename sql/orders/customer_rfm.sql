@@ -4,8 +4,7 @@
 -- negative amount is a refund: it reduces the spend (never below 0) and is not an order. An
 -- order is its order id (the lines of one order are one order), or each line without one; a
 -- negative line of an order id is a refund of it, never a second order.
--- Ids are compared by customer_key, as the customer file's are; one written in several ways is
--- shown as compared.
+-- Ids are compared, and shown, as customer_key writes them, as the customer file's are.
 -- Scores are quintiles of all these customers: 1 + floor(5 * (rank - 1) / customers), ranked
 -- with rank(), so tied customers share the score of the lowest place they hold (with most
 -- customers on one order, one-order customers all score 1 for frequency). Recency ranks the
@@ -42,12 +41,12 @@ as_of as (
     cross join run
 ),
 
--- per customer: its id (as written; written in several ways, as compared, whatever the lines'
--- order), first and last order, spend, refunds and items
+-- per customer: its id (as compared: one spelling whatever the lines' order), first and last
+-- order, spend, refunds and items
 per_customer as (
     select
         customer_key,
-        if(min(customer_id) = max(customer_id), min(customer_id), customer_key) as customer_id,
+        customer_key as customer_id,
         min(line_number) filter (where not is_refund) as first_order_line,
         min(order_date) filter (where not is_refund) as first_order_date,
         max(order_date) filter (where not is_refund) as last_order_date,

@@ -372,7 +372,9 @@ field_checks as (
 final as (
     select
         line_number,
-        customer_id,
+        -- as ids are compared (an email in lower case, accents composed, full-width as ASCII):
+        -- one customer, one spelling, whatever the rows' order or the export
+        customer_key(customer_id) as customer_id,
         gender,
         age,
         -- divided by the unit's size (1,000 for dollars): one rounding, where a product with
