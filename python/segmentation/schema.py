@@ -162,14 +162,21 @@ def apply_comments(con: duckdb.DuckDBPyConnection, docs: dict[str, TableDoc]) ->
     con.commit()
 
 
+# The input columns of a file at most this wide are described in every table holding them; a
+# wider file's go without (their names are their headers): each comment rewrites its table's
+# catalog entry, and a thousand columns in five tables took seconds.
+OWN_COLUMNS_DESCRIBED = 100
+
+
 def own_column_descriptions(con: duckdb.DuckDBPyConnection, docs: dict[str, TableDoc]) -> dict[str, str]:
     """What the columns a build adds to the declared ones hold, by name: an orders measure as
     customer_rfm documents it, a feature (and its scaled centre) by its label and header, an
     input column of the file's own by its header."""
     measures = docs["customer_rfm"].columns
     descriptions = {column: measures[column] for column in ORDER_COLUMNS_CARRIED if column in measures}
-    for column, header in con.execute("select column_name, source_name from raw_columns").fetchall():
-        descriptions[column] = f"The input's column {header!r}, as written."
+    own = con.execute("select column_name, source_name from raw_columns").fetchall()
+    if len(own) <= OWN_COLUMNS_DESCRIBED:  # each comment copies its table's entry: not thousands
+        descriptions |= {column: f"The input's column {header!r}, as written." for column, header in own}
     for feature in model_features(con):
         if feature.kind == "number":  # a measure of the orders keeps customer_rfm's words
             descriptions[feature.feature] = f"{feature.label} (the input's {feature.source_column!r}), a feature."
