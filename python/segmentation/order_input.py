@@ -36,6 +36,7 @@ from .text import one_line, utf8_text
 
 # The source tables this module creates
 SOURCES = ("raw_order_records", "raw_order_parts", "raw_orders", "raw_order_input")
+
 # Dates written with slashes or dashes and the day or month first: a first number above 12 says
 # the day is first (31/01/2024), a second one above 12 that the month is (01/31/2024).
 DATE_ORDER = """
@@ -111,8 +112,8 @@ from (
 )
 """
 
-# The statuses of counted orders that the seed order_statuses does not know (one per key, as
-# first written in order), most orders first.
+# The statuses of counted orders that the seed order_statuses does not know (one per key, by
+# its smallest spelling), the five with most orders, with the orders and statuses of all.
 UNKNOWN_STATUSES = """
 select shown, orders, sum(orders) over () as all_orders, count(*) over () as statuses
 from (
