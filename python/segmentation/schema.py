@@ -139,7 +139,12 @@ def apply_comments(con: duckdb.DuckDBPyConnection, docs: dict[str, TableDoc]) ->
         ).fetchall()
     )
     # the columns a build has: those of the features vary with the model (model_features)
-    existing = set(con.execute("select table_name, column_name from duckdb_columns() where not internal").fetchall())
+    columns_of: dict[str, list[str]] = {}
+    for table, column in con.execute(
+        "select table_name, column_name from duckdb_columns() where not internal order by all"
+    ).fetchall():
+        columns_of.setdefault(table, []).append(column)
+    # and those no YAML can name: the input's own, the features, the orders' measures
     undeclared = own_column_descriptions(con, docs)
     con.begin()
     for doc in docs.values():
@@ -149,16 +154,11 @@ def apply_comments(con: duckdb.DuckDBPyConnection, docs: dict[str, TableDoc]) ->
         con.execute(f"comment on {kind} {quote_ident(doc.name)} is {quote_literal(doc.description)}")
         if kind == "macro":
             continue  # arguments take no comments
-        for column, description in doc.columns.items():
-            if (doc.name, column) not in existing:
-                continue
-            target = f"{quote_ident(doc.name)}.{quote_ident(column)}"
-            con.execute(f"comment on column {target} is {quote_literal(description)}")
-        # the columns no YAML can name: the input's own, the features, the orders' measures
-        for table, column in sorted(existing):
-            if table == doc.name and column not in doc.columns and column in undeclared:
-                target = f"{quote_ident(table)}.{quote_ident(column)}"
-                con.execute(f"comment on column {target} is {quote_literal(undeclared[column])}")
+        for column in columns_of.get(doc.name, []):
+            description = doc.columns.get(column, undeclared.get(column))
+            if description is not None:
+                target = f"{quote_ident(doc.name)}.{quote_ident(column)}"
+                con.execute(f"comment on column {target} is {quote_literal(description)}")
     con.commit()
 
 
