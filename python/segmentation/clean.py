@@ -12,8 +12,9 @@ import sys
 from pathlib import Path
 
 from .config import REPORTS, WAREHOUSE
+from .db import wal_path
 from .locks import lock_path
-from .manifest import MANIFEST, read_manifest
+from .manifest import MANIFEST, read_manifest, written_files
 
 
 def published_files(reports: Path) -> list[Path]:
@@ -21,20 +22,14 @@ def published_files(reports: Path) -> list[Path]:
     manifest = read_manifest(reports)
     if manifest is None:  # no build recorded writing anything there
         return []
-    unchanged = []
-    for name, (size, mtime_ns) in manifest.files.items():
-        path = reports / name
-        if path.is_file() and not path.is_symlink():
-            stat = path.stat()
-            if (stat.st_size, stat.st_mtime_ns) == (size, mtime_ns):
-                unchanged.append(path)
-    return [*unchanged, reports / MANIFEST]
+    found = written_files(reports)
+    return [*(reports / name for name, stat in manifest.files.items() if found.get(name) == stat), reports / MANIFEST]
 
 
 def clean(warehouse: Path = WAREHOUSE, reports: Path = REPORTS) -> list[Path]:
     """Remove what the builds published at `warehouse` and `reports`; returns what was removed."""
     removed = []
-    for path in (warehouse, warehouse.with_name(warehouse.name + ".wal"), lock_path(warehouse)):
+    for path in (warehouse, wal_path(warehouse), lock_path(warehouse)):
         if path.is_file():
             path.unlink()
             removed.append(path)
