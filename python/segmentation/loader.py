@@ -41,6 +41,7 @@ from .number_formats import (
     create_notation_sample,
     decide_decimal_mark,
     decide_income_unit,
+    sql_text,
 )
 from .readers import csv_file, excel, input_file, json_file, parquet
 from .readers.folder import input_parts
@@ -246,7 +247,7 @@ def load_raw(con: duckdb.DuckDBPyConnection, settings: Settings, work: Path, res
 # for its header to mean that column: a number ('$72,500' too) at least 0, a whole number in range
 # (a decimal point and zeros allowed).
 CLASSIC_VALUES = {
-    "annual_income_k": ("incomes", f"regexp_full_match(v, '{ROUGH_NUMBER.replace(chr(39), chr(39) * 2)}')"),
+    "annual_income_k": ("incomes", f"regexp_full_match(v, '{sql_text(ROUGH_NUMBER)}')"),
     "spending_score": ("spending scores of 1 to 100", "try_cast(v as decimal(18, 6)) between 1 and 100"),
     "age": ("ages of 1 to 120", "try_cast(v as decimal(18, 6)) between 1 and 120"),
 }

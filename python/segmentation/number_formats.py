@@ -70,6 +70,9 @@ NUMBER_PATTERNS = {
 
 # Above this median an income without a unit in its header is taken to be in dollars.
 DOLLARS_MEDIAN = 1_000
+# What stands around a number's digits and says nothing of its decimal mark: a sign, an
+# accountant's brackets, a currency sign before or after
+NUMBER_MARKS = "+-()" + CURRENCY_SIGNS
 # A file's notation (its decimal mark, its dates' order, its currency, what its codes mean)
 # holds for the whole file, and is read on a sample of about this many of its records spread
 # over it (`create_notation_sample`): never its first lines, which in an export sorted by date
@@ -148,7 +151,7 @@ def decide_decimal_mark(
     said_comma, said_point, hinted_comma, hinted_point, example = first_row(
         con,
         DECIMAL_MARKS.format(values=values),
-        {"signs": "+-()" + CURRENCY_SIGNS, "hinting": numbers[0]}
+        {"signs": NUMBER_MARKS, "hinting": numbers[0]}
         | decimal_mark_patterns(",", ".")
         | decimal_mark_patterns(".", ","),
     )
@@ -156,7 +159,7 @@ def decide_decimal_mark(
     if comma and hinted_comma:
         text, column = example
         header = columns.source_name(column) if column in columns.positions else column  # a feature of its own
-        number = float(text.strip("+-()" + CURRENCY_SIGNS + " ").replace(".", ""))
+        number = float(text.strip(NUMBER_MARKS + " ").replace(".", ""))
         return True, (f"{header!r} is written with decimal commas: '{text}' is read as {number:,.0f}",)
     return comma, ()
 
