@@ -229,6 +229,10 @@ def in_process_call(self: InProcess, module: str, function: str, *args: Any) -> 
 InProcess.call = in_process_call
 
 
+# the columns of a warehouse without a description: what a BI tool would show bare
+UNDESCRIBED_COLUMNS = "select table_name, column_name from duckdb_columns() where not internal and comment is null"
+
+
 def run_build(settings: Settings, **changes) -> BuildResult:
     return build(replace(settings, **changes), log=lambda line: None)
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from matplotlib.image import imread
 
-from conftest import fingerprint, query, run_build, scratch_left, write_csv
+from conftest import UNDESCRIBED_COLUMNS, fingerprint, query, run_build, scratch_left, write_csv
 from segmentation.config import SAMPLE_INPUT, SQL_DIR
 from segmentation.data_tests import query_for
 from segmentation.errors import DataTestError, InputError, PipelineError
@@ -119,9 +119,7 @@ def test_every_published_relation_and_column_is_described(sample_build):
         "union all select view_name from duckdb_views() where not internal and comment is null",
     )
     assert undocumented == []
-    assert (
-        query(path, "select table_name, column_name from duckdb_columns() where not internal and comment is null") == []
-    )
+    assert query(path, UNDESCRIBED_COLUMNS) == []
 
 
 def test_reports_are_written(sample_build):

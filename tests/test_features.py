@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import command_in_process, pipeline_command, query, run_build
+from conftest import UNDESCRIBED_COLUMNS, command_in_process, pipeline_command, query, run_build
 from segmentation.config import Settings
 from segmentation.db import model_features
 from segmentation.errors import InputError
@@ -86,14 +86,11 @@ def test_the_declaration_is_stored_as_the_model_reads_it(shop_build):
     assert runs == [("Total Spent:log,Total Orders,Days Since Last Order",)]
 
 
-UNDESCRIBED = "select table_name, column_name from duckdb_columns() where not internal and comment is null"
-
-
 def test_every_column_a_build_adds_is_described(shop_build):
     """The file's own columns, the features and their scaled centres carry a comment, as the
     declared ones do: what a BI tool shows beside each column."""
     path = shop_build.warehouse_path
-    assert query(path, UNDESCRIBED) == []
+    assert query(path, UNDESCRIBED_COLUMNS) == []
     comments = dict(
         query(path, "select column_name, comment from duckdb_columns() where table_name = 'customer_segments'")
     )

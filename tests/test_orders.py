@@ -21,7 +21,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import command_in_process, pipeline_command, query, reserved_names, run_build, sql_models
+from conftest import (
+    UNDESCRIBED_COLUMNS,
+    command_in_process,
+    pipeline_command,
+    query,
+    reserved_names,
+    run_build,
+    sql_models,
+)
 from segmentation import reports
 from segmentation.building import build
 from segmentation.config import SAMPLE_INPUT, SAMPLE_ORDERS, SQL_DIR, Settings
@@ -718,9 +726,7 @@ def orders_alone(tmp_path_factory, export) -> tuple[Settings, list[str]]:
 def test_every_column_of_a_build_on_orders_is_described(orders_alone):
     """The orders' measures on customer_segments as customer_rfm documents them."""
     path = orders_alone[0].warehouse_path
-    assert (
-        query(path, "select table_name, column_name from duckdb_columns() where not internal and comment is null") == []
-    )
+    assert query(path, UNDESCRIBED_COLUMNS) == []
     assert query(
         path,
         "select a.comment = b.comment from duckdb_columns() as a join duckdb_columns() as b using (column_name) "
