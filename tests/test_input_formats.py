@@ -17,6 +17,7 @@ import pytest
 from conftest import customers, load, query, rejects, run_build, stage_file, write_csv
 from segmentation.config import SAMPLE_INPUT, Settings
 from segmentation.errors import InputError
+from segmentation.number_formats import NOTATION_SAMPLE, create_notation_sample
 from segmentation.readers import input_file
 
 HEADER = "CustomerID,Gender,Age,Annual Income (k$),Spending Score (1-100)"
@@ -443,3 +444,39 @@ def test_a_partitioned_folders_hash_covers_its_key_value_folders(con, tmp_path):
         load(other, folder, tmp_path / "w2")
         after = other.execute("select input_sha256 from raw_input").fetchall()[0][0]
     assert before != after
+
+
+# --- the notation sample ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["csv", "jsonl"])
+def test_the_notation_sample_splits_only_the_lines_it_holds(con, tmp_path, kind):
+    """The decimal mark and the other notations are read on a sample of a long file's records:
+    only those are split into fields (every field quoted here, and JSON values, take the slower
+    way), not every line of the file before most are dropped."""
+    rows = [(f"C{n}", "Female", 30, 40 + n % 50, 1 + n % 100) for n in range(2 * NOTATION_SAMPLE + 1_000)]
+    names = HEADER.split(",")
+    if kind == "csv":
+        path = write_csv(tmp_path, "".join(",".join(f'"{v}"' for v in row) + "\n" for row in [names, *rows]))
+    else:
+        path = write_csv(tmp_path, "".join(json.dumps(dict(zip(names, row))) + "\n" for row in rows), "c.jsonl")
+    load(con, path, tmp_path / "w")
+    sample = con.execute("select count(*) from raw_customers_sample").fetchone()[0]
+    assert 0 < sample < len(rows)
+    profile = tmp_path / "profile.json"
+    con.execute("pragma enable_profiling = 'json'")
+    con.execute(f"pragma profiling_output = '{profile}'")
+    create_notation_sample(con, "raw_customers")
+    con.execute("pragma disable_profiling")
+    splitting = [passed for passed, projected in operators(json.loads(profile.read_text())) if "fields" in projected]
+    assert splitting and max(splitting) == sample
+
+
+def operators(profile: dict) -> list[tuple[int, list[str]]]:
+    """The rows each operator of a query's DuckDB profile passed on, and the columns it projects."""
+    found, pending = [], list(profile["operator"])
+    while pending:
+        operator = pending.pop()
+        found.append((operator["intermediate_rows"], operator["extra_info"].get("Projections", [])))
+        pending += operator.get("children", [])
+    return found

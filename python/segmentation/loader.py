@@ -53,6 +53,7 @@ from .readers.raw import (
     RECORDS_TABLE,
     Header,
     RawNames,
+    in_sample,
     last_filled,
 )
 from .text import utf8_text
@@ -387,6 +388,7 @@ def create_named_records(
             line_problem,
             {", ".join(named)}
         from {raw.records}
+        where {in_sample("raw_line")}
     """)
 
 

@@ -16,6 +16,7 @@ import duckdb
 from .columns import ColumnMap
 from .db import first_row, quote_ident, quote_literal
 from .features import Feature
+from .readers.raw import SAMPLE_STEP
 
 CURRENCY_SIGNS = "$€£"  # what may stand before a number's digits, after its sign
 # The currency codes a sign means wherever it is written, in a currency column too ($ is the
@@ -95,13 +96,16 @@ from (
 def create_notation_sample(con: duckdb.DuckDBPyConnection, table: str) -> None:
     """`<table>_sample`: about NOTATION_SAMPLE records of `table` (all of a smaller one), chosen
     by a hash of each record as written: the same records whatever the file's row order (and
-    whatever its ids: a placeholder id on many lines would pick all of them or none)."""
+    whatever its ids: a placeholder id on many lines would pick all of them or none). The
+    records views apply the step themselves (`SAMPLE_STEP`), on the lines before they are split."""
     records = first_row(con, f"select count(*) from {quote_ident(table)}")[0]
-    con.execute(
-        f"create or replace temp table {quote_ident(table + '_sample')} as select * from {quote_ident(table)} "
-        "where hash(raw_line) % $step = 0",
-        {"step": max(1, records // NOTATION_SAMPLE)},
-    )
+    con.execute(f"set variable {SAMPLE_STEP} = $step", {"step": max(1, records // NOTATION_SAMPLE)})
+    try:
+        con.execute(
+            f"create or replace temp table {quote_ident(table + '_sample')} as select * from {quote_ident(table)}"
+        )
+    finally:
+        con.execute(f"reset variable {SAMPLE_STEP}")
 
 
 def sampled(con: duckdb.DuckDBPyConnection, table: str) -> str:

@@ -26,6 +26,7 @@ from .raw import (
     RECORDS_TABLE,
     Header,
     RawNames,
+    in_sample,
     last_filled,
     load_records,
     record_part,
@@ -64,6 +65,7 @@ select
     {problem} as line_problem
 from {lines} as raw_lines
 {join}
+where {sampled}
 """
 
 
@@ -249,7 +251,13 @@ def load_csv(
     con.execute(f"set variable {pattern} = $value", {"value": field_pattern(header.delimiter)})
     con.execute(
         SPLIT_LINES.format(
-            problem=problem, join=join, records=raw.records, lines=raw.lines, delimiter=delimiter, pattern=pattern
+            problem=problem,
+            join=join,
+            records=raw.records,
+            lines=raw.lines,
+            delimiter=delimiter,
+            pattern=pattern,
+            sampled=in_sample("raw_lines.raw_line"),
         )
     )
     return described

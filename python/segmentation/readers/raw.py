@@ -28,6 +28,16 @@ PARTS_TABLE = "create temp table {parts} (file_name varchar, first_line bigint, 
 RECORDS_TABLE = (
     "create temp table {records} (line_number bigint, raw_line varchar, fields varchar[], line_problem varchar)"
 )
+# While this session variable holds a step, the records views pass only the lines whose hash
+# is a multiple of it: how the notation sample is read (`number_formats.create_notation_sample`).
+# The test stands inside each view, on its lines: written around a view, DuckDB keeps it above
+# the view's projections, which then split every line of the file. Unset, it folds away.
+SAMPLE_STEP = "notation_sample_step"
+
+
+def in_sample(line: str) -> str:
+    """The condition that the line `line` (a column) is among the sampled ones (`SAMPLE_STEP`)."""
+    return f"(getvariable('{SAMPLE_STEP}') is null or hash({line}) % getvariable('{SAMPLE_STEP}') = 0)"
 
 
 @dataclass(frozen=True)
