@@ -390,6 +390,38 @@ def test_a_stop_as_a_worker_starts_waits_until_it_is_started(settings, tmp_path,
     assert_stopped_before_publishing(done, sig, settings, before)
 
 
+# Loaded at the command's start: as the command's process makes the first semaphore of a worker
+# pool's queues (registered with multiprocessing's resource tracker, not yet set to be removed at
+# exit), another thread sends `sig` to it.
+SIGNAL_AS_A_SEMAPHORE_IS_MADE = """
+import multiprocessing, multiprocessing.resource_tracker as tracker, os, signal, threading, time
+
+register = tracker.register
+
+def registered_then_signalled(name, rtype):
+    register(name, rtype)
+    if rtype == "semaphore" and multiprocessing.current_process().name == "MainProcess":
+        tracker.register = register
+        sender = threading.Thread(target=os.kill, args=(os.getpid(), {sig}))
+        sender.start()
+        sender.join()
+        time.sleep(0.1)
+
+tracker.register = registered_then_signalled
+"""
+
+
+@pytest.mark.usefixtures("published")
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_stop_as_a_worker_pool_is_made_leaves_no_semaphore_behind(settings, tmp_path, sig):
+    """Cut off while a pool made its queues, the command left a semaphore to the resource
+    tracker, which printed a warning of it after the command's one line."""
+    before = fingerprint(settings.warehouse_path, settings.reports_dir)
+    env = with_sitecustomize(tmp_path, SIGNAL_AS_A_SEMAPHORE_IS_MADE.format(sig=int(sig)))
+    done = subprocess.run(command(settings), capture_output=True, text=True, env=env, timeout=180)
+    assert_stopped_before_publishing(done, sig, settings, before)
+
+
 # A stop Python drops: the handler's KeyboardInterrupt raised where nothing can catch it (in a
 # __del__, as in a callback the garbage collector runs during an import), at `where`'s call.
 DROPPED_STOP = """

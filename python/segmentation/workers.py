@@ -63,13 +63,15 @@ class Workers:
         self.pids: dict[str, Future[int]] = {}
         try:
             for module in modules:  # in the order their results are needed
-                self.pools[module] = ProcessPoolExecutor(
-                    1, mp_context=context, initializer=start_worker, initargs=(module,)
-                )
-                # starts the process now. A stop waits until it has its instructions: cut off
-                # between its start and them, it printed a traceback ("Ran out of input").
+                # A stop waits until the pool is made and its process has its instructions: cut
+                # off between a queue's semaphore and its clean-up, the resource tracker printed
+                # a warning of a leaked semaphore; between the process's start and its
+                # instructions, the process printed a traceback ("Ran out of input").
                 with deferred_interrupts(), signals_held(signal.SIGINT):
-                    self.pids[module] = self.pools[module].submit(os.getpid)
+                    self.pools[module] = ProcessPoolExecutor(
+                        1, mp_context=context, initializer=start_worker, initargs=(module,)
+                    )
+                    self.pids[module] = self.pools[module].submit(os.getpid)  # starts the process now
         except BaseException:
             self.stop()
             raise
