@@ -390,6 +390,43 @@ def test_a_stop_as_a_worker_starts_waits_until_it_is_started(settings, tmp_path,
     assert_stopped_before_publishing(done, sig, settings, before)
 
 
+# Loaded at the start of every process of the command: when the first worker process starts
+# importing what runs it, it sends Ctrl-C to the whole process group, as a terminal does, and runs
+# Python code for a moment, where a handler would fire.
+CTRL_C_AS_A_WORKER_IMPORTS = """
+import importlib.abc, os, signal, sys, time
+
+class CtrlCAsAWorkerImports(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name != "multiprocessing.spawn" or "spawn_main" not in " ".join(sys.orig_argv):
+            return None
+        sys.meta_path.remove(self)
+        try:
+            os.mkdir(os.environ["SIGNAL_MARK"])  # the first worker only
+        except FileExistsError:
+            return None
+        os.killpg(os.getpgid(0), signal.SIGINT)
+        deadline = time.monotonic() + 0.3
+        while time.monotonic() < deadline:
+            pass
+        return None
+
+sys.meta_path.insert(0, CtrlCAsAWorkerImports())
+"""
+
+
+@pytest.mark.usefixtures("published")
+def test_a_ctrl_c_as_a_worker_starts_its_interpreter_is_the_commands_one_line(settings, tmp_path):
+    """A worker process ignores Ctrl-C from its first instruction: the command answers it, where
+    a worker still importing what runs it printed a KeyboardInterrupt traceback."""
+    before = fingerprint(settings.warehouse_path, settings.reports_dir)
+    mark = tmp_path / "signalled"
+    env = with_sitecustomize(tmp_path, CTRL_C_AS_A_WORKER_IMPORTS) | {"SIGNAL_MARK": str(mark)}
+    done = subprocess.run(command(settings), capture_output=True, text=True, env=env, timeout=180, start_new_session=True)
+    assert mark.is_dir()
+    assert_stopped_before_publishing(done, signal.SIGINT, settings, before)
+
+
 # Loaded at the command's start: as the command's process makes the first semaphore of a worker
 # pool's queues (registered with multiprocessing's resource tracker, not yet set to be removed at
 # exit), another thread sends `sig` to it.

@@ -58,7 +58,8 @@ def answering() -> Iterator[None]:
     woken, wake = os.pipe()
     os.set_blocking(wake, False)  # the signal handler's write never blocks
     watcher = threading.Thread(target=interrupt_on_stops, args=(woken,), name="stops", daemon=True)
-    watcher.start()
+    with signals_held(*KINDS):  # the thread keeps the block: stops go to the main thread
+        watcher.start()
     waking = signal.set_wakeup_fd(wake, warn_on_full_buffer=False)
     report, sys.unraisablehook = sys.unraisablehook, partial(unraisable, sys.unraisablehook)
     # last, just before the block whose `finally` gives them back: a stop during the setup above
@@ -100,6 +101,38 @@ def deferred_interrupts(deliver: bool = True, restore: Mapping[int, Handler] | N
             signal.signal(kind, handler)
     if deliver:
         deliver_signals(received)
+
+
+@contextmanager
+def signals_held(*signals: int) -> Iterator[None]:
+    """Block `signals` in this thread for the block; they are delivered when it ends (a thread
+    started meanwhile keeps them blocked; a process does not: CPython clears its mask)."""
+    if not hasattr(signal, "pthread_sigmask"):  # Windows
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, set(signals))
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+@contextmanager
+def ignored_by_new_processes(number: int) -> Iterator[None]:
+    """The processes the block starts ignore signal `number` from their first instruction: an
+    ignored signal stays ignored through exec, and Python then installs no handler for it. This
+    process holds it back meanwhile, never loses it: a blocked signal stays pending even while
+    ignored, for the handler put back at the end (unless another thread takes it: the stops
+    watcher blocks them). In the main thread only."""
+    with signals_held(number):
+        if threading.current_thread() is not threading.main_thread() or number in signal.sigpending():
+            yield  # one already pending would be discarded by ignoring it: it is the stop to answer
+            return
+        handler = signal.signal(number, signal.SIG_IGN)
+        try:
+            yield
+        finally:
+            signal.signal(number, handler)
 
 
 def deliver_signals(received: list[int]) -> None:

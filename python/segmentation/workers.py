@@ -21,16 +21,17 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from functools import partial
+from multiprocessing import resource_tracker
 from types import ModuleType
 from typing import Any
 
 from .errors import PipelineError
-from .stops import deferred_interrupts
+from .stops import deferred_interrupts, ignored_by_new_processes
 
 CLUSTERING = "segmentation.clustering"
 CHARTS = "segmentation.charts"
@@ -62,12 +63,18 @@ class Workers:
         self.pools: dict[str, ProcessPoolExecutor] = {}
         self.pids: dict[str, Future[int]] = {}
         try:
+            # Started now, not by a pool's first semaphore: starting it unblocks Ctrl-C in this
+            # thread, where `ignored_by_new_processes` holds it back.
+            with deferred_interrupts():
+                resource_tracker.ensure_running()
             for module in modules:  # in the order their results are needed
                 # A stop waits until the pool is made and its process has its instructions: cut
                 # off between a queue's semaphore and its clean-up, the resource tracker printed
                 # a warning of a leaked semaphore; between the process's start and its
-                # instructions, the process printed a traceback ("Ran out of input").
-                with deferred_interrupts(), signals_held(signal.SIGINT):
+                # instructions, the process printed a traceback ("Ran out of input"). The process
+                # leaves Ctrl-C to the command from its start: a terminal sends it to the whole
+                # process group, and one still importing printed a KeyboardInterrupt traceback.
+                with deferred_interrupts(), ignored_by_new_processes(signal.SIGINT):
                     self.pools[module] = ProcessPoolExecutor(
                         1, mp_context=context, initializer=start_worker, initargs=(module,)
                     )
@@ -134,27 +141,10 @@ class Workers:
         self.stop(deliver=kind is None)
 
 
-@contextmanager
-def signals_held(*signals: int) -> Iterator[None]:
-    """Block `signals` in this thread for the block; they are delivered when it ends. Around a
-    worker's start (Ctrl-C only, as `stop` ends workers with SIGTERM): the worker inherits the
-    block, so a Ctrl-C while it imports never prints its traceback (it leaves Ctrl-C to the
-    command anyway). This process's other threads may still take them (`deferred_interrupts`)."""
-    if not hasattr(signal, "pthread_sigmask"):  # Windows
-        yield
-        return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, set(signals))
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
 def start_worker(module: str) -> None:
-    """A worker's start: leave Ctrl-C to the command, watch the process that started it, import
-    its module, let it warm up, and keep the collector off what exists by then (it lives as
-    long as the worker; exiting is faster too)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    """A worker's start (Ctrl-C ignored since its first instruction): watch the process that
+    started it, import its module, let it warm up, and keep the collector off what exists by then
+    (it lives as long as the worker; exiting is faster too)."""
     threading.Thread(target=end_with_parent, daemon=True).start()
     warm_up = getattr(importlib.import_module(module), "warm_up", None)
     if warm_up is not None:
