@@ -125,8 +125,12 @@ def ignored_by_new_processes(number: int) -> Iterator[None]:
     ignored, for the handler put back at the end (unless another thread takes it: the stops
     watcher blocks them). In the main thread only."""
     with signals_held(number):
-        if threading.current_thread() is not threading.main_thread() or number in signal.sigpending():
-            yield  # one already pending would be discarded by ignoring it: it is the stop to answer
+        if (
+            threading.current_thread() is not threading.main_thread()
+            or not hasattr(signal, "sigpending")  # Windows: a process inherits no disposition
+            or number in signal.sigpending()  # it would be discarded by ignoring it: the stop to answer
+        ):
+            yield
             return
         handler = signal.signal(number, signal.SIG_IGN)
         try:

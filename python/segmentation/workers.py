@@ -65,8 +65,9 @@ class Workers:
         try:
             # Started now, not by a pool's first semaphore: starting it unblocks Ctrl-C in this
             # thread, where `ignored_by_new_processes` holds it back.
-            with deferred_interrupts():
-                resource_tracker.ensure_running()
+            if os.name == "posix":
+                with deferred_interrupts():
+                    resource_tracker.ensure_running()
             for module in modules:  # in the order their results are needed
                 # A stop waits until the pool is made and its process has its instructions: cut
                 # off between a queue's semaphore and its clean-up, the resource tracker printed
