@@ -9,6 +9,7 @@ import gzip
 import html
 import json
 import math
+import re
 import subprocess
 import sys
 import time
@@ -575,6 +576,22 @@ def test_a_lines_own_total_is_its_amount_not_price_times_quantity(con, tmp_path,
     ]
     stage_orders(con, tmp_path, write_rows(tmp_path / "lines.csv", rows, header))
     assert con.execute("select total_spend from customer_rfm").fetchall() == [(35.0,)]
+
+
+@pytest.mark.parametrize("total", ["Line Total", "Item Total", "Extended Price"])
+def test_an_orders_total_beside_a_lines_own_total_suggests_the_lines(con, tmp_path, total):
+    """A line-item export repeats its order's total on each of the order's lines: the amount a
+    line adds is its own total, which the error suggests; the order's would count once per line."""
+    header = ["Order ID", "Customer ID", "Order Date", "Order Total", total]
+    rows = [["1", "A", "2024-01-05", "35.00", "15.00"], ["1", "A", "2024-01-05", "35.00", "20.00"]]
+    path = write_rows(tmp_path / "items.csv", rows, header)
+    with pytest.raises(InputError) as refused:
+        stage_orders(con, tmp_path, path)
+    suggested = re.search(r"--columns (amount=.*)$", str(refused.value))
+    assert suggested and suggested[1] == f"amount={total}"
+    with duckdb.connect() as again:  # as the suggestion says
+        stage_orders(again, tmp_path, path, columns={"amount": total})
+        assert again.execute("select total_spend from customer_rfm").fetchall() == [(35.0,)]
 
 
 @pytest.mark.parametrize("kind", ["parquet", "jsonl", "xlsx", "gz", "folder"])

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from itertools import chain
 
-from .config import FALLBACK_INPUT_COLUMNS, FALLBACK_ORDER_COLUMNS, INPUT_COLUMNS, ORDER_COLUMNS
+from .config import FALLBACK_INPUT_COLUMNS, FALLBACK_ORDER_COLUMNS, INPUT_COLUMNS, LINE_AMOUNTS, ORDER_COLUMNS
 from .features import (
     CLASSIC,
     CLASSIC_BY_COLUMN,
@@ -49,6 +49,8 @@ ALIASES = aliases_of(INPUT_COLUMNS)
 FALLBACK_ALIASES = aliases_of(FALLBACK_INPUT_COLUMNS)
 ORDER_ALIASES = aliases_of(ORDER_COLUMNS)
 FALLBACK_ORDER_ALIASES = aliases_of(FALLBACK_ORDER_COLUMNS)
+# of the orders' columns that look alike, the one to name: a line's own total, not its order's
+PREFERRED_ORDER_ALIASES = aliases_of({"amount": LINE_AMOUNTS})
 # the prefix of a `--columns` entry naming the orders file's column: orders.customer_id=Client
 ORDERS_PREFIX = "orders."
 
@@ -125,11 +127,13 @@ def map_columns(
     aliases: Mapping[str, frozenset[str]] = ALIASES,
     fallback: Mapping[str, frozenset[str]] = FALLBACK_ALIASES,
     reserved: frozenset[str] = RESERVED,
+    preferred: Mapping[str, frozenset[str]] = {},
 ) -> ColumnMap:
     """Match the header to the warehouse's columns; raise ValueError saying what is wrong and
     how to fix it (NotTheHeader when a needed column is not there). `required`: the columns
     the build cannot do without; `aliases` and `fallback`: the names each column goes by (the
-    customer file's, or the orders file's); `reserved`: names the other columns never take."""
+    customer file's, or the orders file's); `reserved`: names the other columns never take;
+    `preferred`: of several columns that look like one, those whose name the error suggests."""
     positions: dict[str, int] = {}
     for column, header in explicit.items():
         hits = [i for i, name in enumerate(names, 1) if name.strip() == header]
@@ -158,9 +162,11 @@ def map_columns(
         hits = [i for i, name in enumerate(names, 1) if i not in taken and normalise(name) in names_of]
         if len(hits) > 1:
             found = " and ".join(f"{i} ({names[i - 1].strip()!r})" for i in hits)
-            first = names[hits[0] - 1].strip()
+            hit = next((i for i in hits if normalise(names[i - 1]) in preferred.get(column, ())), hits[0])
+            first = names[hit - 1].strip()
             # a name the others share picks no column: its position does
-            chosen = f"#{hits[0]}" if any(normalise(names[i - 1]) == normalise(first) for i in hits[1:]) else first
+            alike = [i for i in hits if i != hit and normalise(names[i - 1]) == normalise(first)]
+            chosen = f"#{hit}" if alike else first
             raise ValueError(f"columns {found} both look like {column}; choose one with --columns {column}={chosen}")
         if hits:
             positions[column] = hits[0]

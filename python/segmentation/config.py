@@ -97,6 +97,18 @@ FALLBACK_INPUT_COLUMNS = {"gender": ("Anrede", "Civilité", "Civilite", "salutat
 # The orders file's columns (`--orders`), found by name as the customer file's are: a shop's
 # export (Shopify, WooCommerce), a till's transactions, an invoice list. The id, the date and an
 # amount are needed; without an amount, a unit price and a quantity make one (an invoice line).
+# An invoice line's or till's own total, after its discount (never unit price times quantity):
+# beside an order's total, which a line-item export repeats on each of the order's lines, the
+# amount a line adds.
+LINE_AMOUNTS = (
+    "line total",
+    "line amount",
+    "lineitem total",
+    "item total",
+    "extended price",
+    "Zeilensumme",
+    "regeltotaal",
+)
 ORDER_COLUMNS = {
     # not a bare `id`: in an orders export (Shopify's `Id`) it is the order's
     "customer_id": tuple(name for name in INPUT_COLUMNS["customer_id"] if name != "id"),
@@ -137,11 +149,10 @@ ORDER_COLUMNS = {
         "order value",
         "revenue",
         "sales",
-        # an invoice line's or till's own total, after its discount: never unit price times quantity
-        *("line total", "line amount", "lineitem total", "item total", "net amount", "net total", "grand total"),
-        *("amount paid", "total paid", "sale amount", "sales amount", "extended price"),
+        *LINE_AMOUNTS,
+        *("net amount", "net total", "grand total", "amount paid", "total paid", "sale amount", "sales amount"),
         # German, French, Spanish, Portuguese, Italian, Dutch
-        *("Betrag", "Umsatz", "Gesamtbetrag", "Gesamtpreis", "Summe", "Zeilensumme", "Endbetrag", "Rechnungsbetrag"),
+        *("Betrag", "Umsatz", "Gesamtbetrag", "Gesamtpreis", "Summe", "Endbetrag", "Rechnungsbetrag"),
         *("montant", "montant total", "montant TTC", "total TTC", "prix total"),
         *("importe", "importe total", "precio total", "valor", "valor total", "preço total"),
         *(
@@ -153,7 +164,6 @@ ORDER_COLUMNS = {
             "totaal",
             "totaalbedrag",
             "totaalprijs",
-            "regeltotaal",
         ),
     ),
     "quantity": (

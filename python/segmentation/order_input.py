@@ -22,6 +22,7 @@ import duckdb
 from .columns import (
     FALLBACK_ORDER_ALIASES,
     ORDER_ALIASES,
+    PREFERRED_ORDER_ALIASES,
     ColumnMap,
     NotTheHeader,
     map_columns,
@@ -151,7 +152,14 @@ def order_columns(names: tuple[str, ...], settings: Settings) -> ColumnMap:
     """The orders header's columns (NotTheHeader when a needed one is not there): the id, the
     date, and an amount or a unit price with a quantity."""
     explicit = order_mapping(settings.columns, names, shared_id=settings.input_path is not None)
-    columns = map_columns(names, ("customer_id", "order_date"), explicit, ORDER_ALIASES, FALLBACK_ORDER_ALIASES)
+    columns = map_columns(
+        names,
+        ("customer_id", "order_date"),
+        explicit,
+        ORDER_ALIASES,
+        FALLBACK_ORDER_ALIASES,
+        preferred=PREFERRED_ORDER_ALIASES,
+    )
     if "amount" not in columns.positions and not {"unit_price", "quantity"} <= columns.positions.keys():
         raise NotTheHeader(
             f"missing column(s) amount (the header has: {', '.join(map(repr, names))}); name it with "
