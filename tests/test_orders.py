@@ -39,7 +39,7 @@ from segmentation.db import model_features
 from segmentation.errors import InputError
 from segmentation.history import carry_history
 from segmentation.loader import load_raw
-from segmentation.order_input import currency_warning, status_warning
+from segmentation.order_input import currency_warning, split_orders_warning, status_warning
 from segmentation.sample_data import generate_customers, write_orders
 from segmentation.schema import load_schema
 
@@ -456,6 +456,33 @@ def test_a_line_of_an_order_repeated_by_overlapping_exports_counts_once(con, tmp
     assert found == [("A", 2, 250.0), ("B", 3, 50.5)]
     excluded = "select line_number, excluded_reason from stg_orders where excluded_reason is not null"
     assert con.execute(excluded).fetchall() == [(6, "duplicate of line 4"), (11, "duplicate of line 7")]
+
+
+def test_orders_whose_lines_differ_between_part_files_are_said(con, tmp_path):
+    """Two weekly exports in a folder, where the later has an order's status or amount changed:
+    both weeks' lines count (which is right for parts that split one export), and a warning
+    names such an order and its parts. Lines alike in every field count once, unsaid."""
+    first = [["O1", "A", "2024-06-20", "100.00", "EUR", "completed"], ["O2", "B", "2024-06-21", "80.00", "EUR", "paid"]]
+    first += [["O3", "C", "2024-06-22", "60.00", "EUR", "processing"]]
+    second = [["O1", "A", "2024-06-20", "100.00", "EUR", "refunded"], ["O2", "B", "2024-06-21", "80.00", "EUR", "paid"]]
+    second += [["O3", "C", "2024-06-22", "75.00", "EUR", "completed"]]
+    folder = tmp_path / "orders"
+    folder.mkdir()
+    write_rows(folder / "week_25.csv", first)
+    write_rows(folder / "week_26.csv", second)
+    stage_orders(con, tmp_path, folder)
+    assert split_orders_warning(con) == (
+        "2 orders have lines in several part files that are not alike (such as order 'O1' in week_25.csv and "
+        "week_26.csv): every part's lines count; if the parts are successive exports of the same orders, keep "
+        "only the latest in the folder"
+    )
+    with duckdb.connect() as alike:  # the same lines only, or one file: nothing to say
+        (folder / "week_26.csv").write_bytes((folder / "week_25.csv").read_bytes())
+        stage_orders(alike, tmp_path, folder)
+        assert split_orders_warning(alike) is None
+    with duckdb.connect() as one_file:
+        stage_orders(one_file, tmp_path, write_rows(tmp_path / "o.csv", first + second))
+        assert split_orders_warning(one_file) is None
 
 
 @pytest.mark.parametrize("names", [("a.csv", "b.csv"), ("b.csv", "a.csv")], ids=["in-order", "renamed"])

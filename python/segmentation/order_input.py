@@ -132,6 +132,26 @@ order by orders desc, shown
 limit 5
 """
 
+# The order ids whose usable lines stand in more than one part file of a folder, but for lines
+# alike in every field, which count once (`duplicate of line N`): the first of them, its parts'
+# names, and how many there are.
+SPLIT_ORDERS = """
+select
+    any_value(rows.order_id order by rows.line_number),
+    list_sort(list(distinct parts.file_name)),
+    count(*) over ()
+from stg_order_rows as rows
+asof inner join raw_order_parts as parts on rows.line_number >= parts.first_line
+where
+    rows.order_id is not null
+    and rows.reject_reason is null
+    and not starts_with(coalesce(rows.excluded_reason, ''), 'duplicate of line')
+group by rows.order_id
+having count(distinct parts.first_line) > 1
+order by min(rows.line_number)
+limit 1
+"""
+
 RAW_ORDER_INPUT = """
 create temp table raw_order_input as
 select
@@ -306,6 +326,24 @@ def status_warning(con: duckdb.DuckDBPyConnection) -> str | None:
         f"{all_orders:,} orders have a status the warehouse does not know "
         f"({shown}{', …' if statuses > len(unknown) else ''}): they are counted; if one means cancelled, refunded "
         "or failed, leave those orders out of the file"
+    )
+
+
+def split_orders_warning(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The line a build prints when an order's lines differ between the part files of a folder
+    (once staged): successive exports of the same orders, one with a status or an amount changed
+    or written another way, count each order once per export."""
+    if first_row(con, "select count(*) from raw_order_parts")[0] < 2:
+        return None
+    found = con.execute(SPLIT_ORDERS).fetchall()
+    if not found:
+        return None
+    order_id, files, orders = found[0]
+    return (
+        f"{orders:,} order{' has' if orders == 1 else 's have'} lines in several part files that are not alike "
+        f"(such as order '{one_line(order_id)}' in {' and '.join(files[:2])}{' and more' if len(files) > 2 else ''}): "
+        "every part's lines count; if the parts are successive exports of the same orders, keep only the "
+        "latest in the folder"
     )
 
 
