@@ -142,6 +142,18 @@ def test_columns_are_mapped_explicitly(con, tmp_path):
     assert customers(con) == [("K1", "Female", 30, 50.0, 60), ("K2", "D", 40, 60.0, 70)]
 
 
+@pytest.mark.parametrize("income", ["Nr", "#1", "nr"])
+def test_one_column_named_for_two_is_refused(con, tmp_path, income):
+    """The id is no income: one column mapped to both would segment the customers on their ids."""
+    path = write_csv(tmp_path, "Nr;Einkommen;Ausgaben\n1;50;60\n2;60;70\n")
+    with pytest.raises(InputError) as refused:
+        load(con, path, tmp_path / "work", columns={"customer_id": "Nr", "annual_income_k": income})
+    assert str(refused.value) == (
+        f"{path}: line 1: --columns annual_income_k={income}: column 1 ('Nr') is customer_id already; "
+        "a column is one of them"
+    )
+
+
 def test_a_missing_column_names_the_headers_and_the_fix(con, tmp_path):
     path = write_csv(tmp_path, "Kontonummer,Verdienst,Ausgaben\nK1,50,60\n")
     with pytest.raises(InputError) as error:

@@ -154,6 +154,11 @@ def map_columns(
                 f"--columns {column}={header}: the header names it at positions {' and '.join(map(str, hits))}; "
                 f"choose one by its position: --columns {column}=#{hits[0]}"
             )
+        if (other := next((named for named, at in positions.items() if at == hits[0]), None)) is not None:
+            raise ValueError(
+                f"--columns {column}={header}: column {hits[0]} ({names[hits[0] - 1].strip()!r}) is {other} "
+                "already; a column is one of them"
+            )
         positions[column] = hits[0]
     taken = set(positions.values())
     for column, names_of in chain(aliases.items(), fallback.items()):
