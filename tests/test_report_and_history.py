@@ -322,6 +322,22 @@ def test_an_email_written_another_way_in_the_next_export_is_the_same_customer(tm
     assert ids == []
 
 
+def test_a_customer_whose_row_this_export_rejects_is_not_gone(tmp_path):
+    """A customer still in the next export, whose row it rejects for a bad value, is a reject
+    (customer_rejects), not a customer who left: neither in segment_changes nor in the report's
+    count of those gone. One no longer in the file is gone."""
+    frame = pd.read_csv(SAMPLE_INPUT)
+    settings = Settings(input_path=SAMPLE_INPUT, warehouse_path=tmp_path / "w.duckdb", reports_dir=tmp_path / "r")
+    run_build(settings)
+    later = frame[frame["CustomerID"] != 7].astype({"Annual Income (k$)": str})
+    later.loc[later["CustomerID"].isin([1, 2, 3]), "Annual Income (k$)"] = "n/a"
+    run_build(settings, input_path=write_csv(tmp_path, later.to_csv(index=False), "later.csv"))
+    changes = "select customer_id, change_type from segment_changes where change_type <> 'moved'"
+    assert query(settings.warehouse_path, changes) == [("7", "gone")]
+    assert query(settings.warehouse_path, "select count(*) from customer_rejects") == [(3,)]
+    assert "0 are new and 1 are gone" in (settings.reports_dir / "index.html").read_text()
+
+
 def test_segment_changes_after_two_builds_on_slightly_different_inputs(tmp_path):
     frame = pd.read_csv(SAMPLE_INPUT)
     first = write_csv(tmp_path, frame.to_csv(index=False), "first.csv")

@@ -1,7 +1,9 @@
 -- Each customer of the latest run or the one before it (int_compared_runs), with their cluster
--- in both (null where they were not there): what segment_changes reads. Numbers only, the
--- labels are per run and cluster in segment_history. Empty after the first run, and when the
--- previous build was on another dataset (dataset_match): other people, maybe the same ids.
+-- in both (null where they were not there), but for those of the earlier run whose rows this
+-- run rejected (customer_rejects: in the file still, not gone): what segment_changes reads.
+-- Numbers only, the labels are per run and cluster in segment_history. Empty after the first
+-- run, and when the previous build was on another dataset (dataset_match): other people, maybe
+-- the same ids.
 with
 
 -- scanned per use rather than materialised: it holds every kept run's customers
@@ -32,6 +34,14 @@ earlier as (
     inner join compared_runs on snapshots.run_id = compared_runs.previous_run_id
 ),
 
+-- the ids of this run's file whose rows were rejected: customers still, whose values this run
+-- could not use, never gone
+rejected as (
+    select distinct customer_id
+    from stg_customer_rows
+    where reject_reason is not null and customer_id is not null
+),
+
 compared as (
     select
         compared_runs.previous_run_id,
@@ -52,6 +62,9 @@ final as (
         previous_cluster_id,
         cluster_id
     from compared
+    where
+        cluster_id is not null
+        or customer_id not in (select rejected.customer_id from rejected)
 )
 
 select * from final
