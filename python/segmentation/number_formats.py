@@ -99,8 +99,8 @@ def create_notation_sample(con: duckdb.DuckDBPyConnection, table: str) -> None:
     whatever its ids: a placeholder id on many lines would pick all of them or none). The
     records views apply the step themselves (`SAMPLE_STEP`), on the lines before they are split."""
     records = first_row(con, f"select count(*) from {quote_ident(table)}")[0]
-    con.execute(f"set variable {SAMPLE_STEP} = $step", {"step": max(1, records // NOTATION_SAMPLE)})
     try:
+        con.execute(f"set variable {SAMPLE_STEP} = $step", {"step": max(1, records // NOTATION_SAMPLE)})
         con.execute(
             f"create or replace temp table {quote_ident(table + '_sample')} as select * from {quote_ident(table)}"
         )

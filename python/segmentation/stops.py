@@ -105,8 +105,9 @@ def deferred_interrupts(deliver: bool = True, restore: Mapping[int, Handler] | N
 
 @contextmanager
 def signals_held(*signals: int) -> Iterator[None]:
-    """Block `signals` in this thread for the block; they are delivered when it ends (a thread
-    started meanwhile keeps them blocked; a process does not: CPython clears its mask)."""
+    """Block `signals` in this thread for the block; those received meanwhile are delivered when
+    it ends (unless blocked before it). A thread or a process started meanwhile keeps them
+    blocked: the mask carries over exec."""
     if not hasattr(signal, "pthread_sigmask"):  # Windows
         yield
         return
@@ -115,28 +116,6 @@ def signals_held(*signals: int) -> Iterator[None]:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
-@contextmanager
-def ignored_by_new_processes(number: int) -> Iterator[None]:
-    """The processes the block starts ignore signal `number` from their first instruction: an
-    ignored signal stays ignored through exec, and Python then installs no handler for it. This
-    process holds it back meanwhile, never loses it: a blocked signal stays pending even while
-    ignored, for the handler put back at the end (unless another thread takes it: the stops
-    watcher blocks them). In the main thread only."""
-    with signals_held(number):
-        if (
-            threading.current_thread() is not threading.main_thread()
-            or not hasattr(signal, "sigpending")  # Windows: a process inherits no disposition
-            or number in signal.sigpending()  # it would be discarded by ignoring it: the stop to answer
-        ):
-            yield
-            return
-        handler = signal.signal(number, signal.SIG_IGN)
-        try:
-            yield
-        finally:
-            signal.signal(number, handler)
 
 
 def deliver_signals(received: list[int]) -> None:

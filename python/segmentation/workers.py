@@ -31,7 +31,7 @@ from types import ModuleType
 from typing import Any
 
 from .errors import PipelineError
-from .stops import deferred_interrupts, ignored_by_new_processes
+from .stops import deferred_interrupts, signals_held
 
 CLUSTERING = "segmentation.clustering"
 CHARTS = "segmentation.charts"
@@ -63,8 +63,8 @@ class Workers:
         self.pools: dict[str, ProcessPoolExecutor] = {}
         self.pids: dict[str, Future[int]] = {}
         try:
-            # Started now, not by a pool's first semaphore: starting it unblocks Ctrl-C in this
-            # thread, where `ignored_by_new_processes` holds it back.
+            # Started now, not by a pool's first semaphore: starting it unblocks Ctrl-C and
+            # SIGTERM in this thread, where the block below must hold.
             if os.name == "posix":
                 with deferred_interrupts():
                     resource_tracker.ensure_running()
@@ -73,9 +73,10 @@ class Workers:
                 # off between a queue's semaphore and its clean-up, the resource tracker printed
                 # a warning of a leaked semaphore; between the process's start and its
                 # instructions, the process printed a traceback ("Ran out of input"). The process
-                # leaves Ctrl-C to the command from its start: a terminal sends it to the whole
-                # process group, and one still importing printed a KeyboardInterrupt traceback.
-                with deferred_interrupts(), ignored_by_new_processes(signal.SIGINT):
+                # starts with Ctrl-C blocked, until it ignores it (`start_worker`): a terminal
+                # sends it to the whole process group, and one still importing printed a
+                # KeyboardInterrupt traceback.
+                with deferred_interrupts(), signals_held(signal.SIGINT):
                     self.pools[module] = ProcessPoolExecutor(
                         1, mp_context=context, initializer=start_worker, initargs=(module,)
                     )
@@ -143,9 +144,11 @@ class Workers:
 
 
 def start_worker(module: str) -> None:
-    """A worker's start (Ctrl-C ignored since its first instruction): watch the process that
-    started it, import its module, let it warm up, and keep the collector off what exists by then
-    (it lives as long as the worker; exiting is faster too)."""
+    """A worker's start: leave Ctrl-C to the command (blocked since its first instruction, where
+    the platform carries the block over), watch the process that started it, import its module,
+    let it warm up, and keep the collector off what exists by then (it lives as long as the
+    worker; exiting is faster too)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=end_with_parent, daemon=True).start()
     warm_up = getattr(importlib.import_module(module), "warm_up", None)
     if warm_up is not None:
