@@ -9,6 +9,7 @@ import gzip
 import hashlib
 import json
 import re
+import zipfile
 from pathlib import Path
 
 import duckdb
@@ -169,6 +170,31 @@ def test_formulas_without_a_computed_value_are_said(con, tmp_path):
         "a program that does not compute them), read as missing: open and save it in Excel or LibreOffice to read "
         "their values",
     )
+
+
+def test_a_formula_without_a_computed_value_far_down_a_sheet_is_said(con, tmp_path):
+    """One such cell on row 108 of values read well, in a column of values and in a column of
+    the file's own (past Z): its row is rejected as missing, and the warning names the column
+    wherever the cell stands. A formula Excel computed is its value."""
+    header = [*HEADER.split(","), *(f"extra {n}" for n in range(25)), "Visits"]
+    rows = [header] + [[f"C-{i}", "Male", 30, 20 + i % 50, 50, *([""] * 25), i] for i in range(1, 120)]
+    rows[107][3] = "=D10*2"
+    rows[110][-1] = "=SUM(1,2)"
+    loaded = stage_file(con, workbook(tmp_path, {"Customers": rows}), tmp_path / "w")
+    assert rejects(con) == [(108, "annual_income_k is missing")]
+    assert loaded.warnings == (
+        "sheet 'Customers': 'Annual Income (k$)', 'Visits' hold formulas without a computed value (the workbook was "
+        "saved by a program that does not compute them), read as missing: open and save it in Excel or LibreOffice "
+        "to read their values",
+    )
+    computed = tmp_path / "computed.xlsx"  # as Excel saves it: the formula and its value
+    with zipfile.ZipFile(tmp_path / "customers.xlsx") as written, zipfile.ZipFile(computed, "w") as saved:
+        for item in written.infolist():
+            data = written.read(item)
+            saved.writestr(item, re.sub(rb"<f>([^<]*)</f><v ?/>", rb"<f>\1</f><v>40</v>", data))
+    with duckdb.connect() as again:
+        assert stage_file(again, computed, tmp_path / "w2").warnings == ()
+        assert rejects(again) == []
 
 
 def test_a_named_sheet_is_read_even_when_another_holds_customers(con, tmp_path):

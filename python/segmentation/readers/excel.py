@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import posixpath
+import re
 import zipfile
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -107,46 +108,50 @@ def load_excel(
             f"only {start.title!r} is (--sheet reads another; to read them all, save each as a CSV file in one folder)",
         )
     searched = 0 if start.at is not None else len(start.found)
-    formulas = uncomputed_formulas(path, start.title, start.found[at + 1 :], names[:width])
+    formulas = uncomputed_formulas(path, start.title, header_row, names[:width])
     return Header(names[:width], "Excel workbook", header_row, at, searched, chosen + formulas)
 
 
-# How many of a sheet's first data rows are looked at for formulas without a computed value.
-FORMULA_ROWS = 20
+# A cell holding a formula without a computed value (no `<v>`, or an empty one), and its column
+# and row: a workbook written by a program that does not compute formulas (a script's openpyxl).
+UNCOMPUTED_FORMULA = re.compile(
+    rb'<c\b[^>]*?\br="([A-Z]{1,3})([0-9]+)"[^>]*>(?:<f\b[^>]*/>|<f\b[^>]*>[^<]*</f>)(?:<v\s*/>|<v>\s*</v>)?</c>'
+)
 
 
-def uncomputed_formulas(
-    path: Path, title: str, rows: list[tuple[int, tuple]], names: tuple[str, ...]
-) -> tuple[str, ...]:
-    """A warning naming the columns whose cells, among the first FORMULA_ROWS data `rows` (as
-    read: the cached values), are formulas without a computed value: a workbook written by a
-    program that does not compute them (a script's openpyxl) reads them as missing. Looked for
-    (by opening the workbook again, for its formulas) only in a column empty in all those rows."""
-    from openpyxl import load_workbook
-
-    first_rows = rows[:FORMULA_ROWS]
-    empty = [
-        i for i in range(len(names)) if first_rows and all(i >= len(row) or row[i] is None for _, row in first_rows)
-    ]
-    if not empty:
+def uncomputed_formulas(path: Path, title: str, header_row: int, names: tuple[str, ...]) -> tuple[str, ...]:
+    """A warning naming the columns of the sheet `title` whose cells below the header row hold
+    formulas without a computed value, which read as missing; found in one pass of the
+    sheet's XML, wherever they stand."""
+    columns: set[int] = set()
+    with zipfile.ZipFile(path) as archive:
+        sizes = {i.filename: i.file_size for i in archive.infolist() if i.filename.endswith((".xml", ".rels"))}
+        part = next((part for part, name in sheet_parts(archive, sizes).items() if name == title), None)
+        if part is None:
+            return ()
+        with archive.open(part) as xml:
+            carry = b""
+            while chunk := xml.read(input_file.CHUNK):
+                data = carry + chunk
+                end = data.rfind(b"</c>")
+                cut = end + 4 if end >= 0 else 0  # a cell split between two reads waits for the next
+                for found in UNCOMPUTED_FORMULA.finditer(data, 0, cut):
+                    if int(found[2]) > header_row:
+                        columns.add(column_number(found[1].decode()) - 1)
+                carry = data[cut:]
+    shown = ", ".join(repr(names[i]) for i in sorted(columns) if i < len(names))
+    if not shown:
         return ()
-    book = load_workbook(path, read_only=True, data_only=False)
-    try:
-        first, last = first_rows[0][0], first_rows[-1][0]
-        written = list(book[title].iter_rows(min_row=first, max_row=last, values_only=True))
-    finally:
-        book.close()
-    columns = [
-        i for i in empty if any(i < len(row) and isinstance(row[i], str) and row[i].startswith("=") for row in written)
-    ]
-    if not columns:
-        return ()
-    shown = ", ".join(repr(names[i]) for i in columns)
     return (
         f"sheet {title!r}: {shown} hold{'s' if len(columns) == 1 else ''} formulas without a computed value (the "
         "workbook was saved by a program that "
         "does not compute them), read as missing: open and save it in Excel or LibreOffice to read their values",
     )
+
+
+def column_number(letters: str) -> int:
+    """A column's number from its letters: A is 1, Z 26, AA 27."""
+    return sum((ord(letter) - 64) * 26**place for place, letter in enumerate(reversed(letters)))
 
 
 class SheetStart(NamedTuple):
