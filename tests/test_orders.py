@@ -983,6 +983,29 @@ def test_features_of_whole_numbers_alone_build(tmp_path, features, columns):
     assert [feature for (feature,) in declared] == columns
 
 
+def test_an_older_export_built_after_a_newer_one_is_said(tmp_path):
+    """Last month's export built again after this month's: what moved, moved backwards in time.
+    Built once more, it is compared with itself: nothing to say."""
+    earlier = tmp_path / "orders_2024_06.csv"
+    orders = pd.read_csv(SAMPLE_ORDERS, dtype=str)
+    orders[orders["Order Date"] <= "2024-06-30"].to_csv(earlier, index=False)
+    settings = Settings(
+        input_path=None, orders_path=SAMPLE_ORDERS, warehouse_path=tmp_path / "w.duckdb", reports_dir=tmp_path / "r"
+    )
+    said: list[list[str]] = []
+    for path in (SAMPLE_ORDERS, earlier, earlier):
+        said.append([])
+        build(replace(settings, orders_path=path), log=said[-1].append)
+    assert [[line for line in lines if "backwards" in line] for lines in said] == [
+        [],
+        [
+            "  warning: the orders run to 2024-06-30, before 2024-12-30, the day those of the previous build ran to: "
+            "the changes since it run backwards in time, as when an older export is built again"
+        ],
+        [],
+    ]
+
+
 def test_two_exports_are_one_dataset_and_show_who_moved(tmp_path):
     first = tmp_path / "orders_2024_06.csv"
     orders = pd.read_csv(SAMPLE_ORDERS, dtype=str)

@@ -26,7 +26,7 @@ from .db import STORAGE_VERSIONS, first_row, is_storage_version
 from .duckdb_errors import is_interrupt, is_out_of_memory, is_write_failure
 from .errors import DataTestError, InputError, Interrupted, PipelineError
 from .history import TABLES as HISTORY_TABLES
-from .history import carry_history, dataset_warning, release_live
+from .history import as_of_warning, carry_history, dataset_warning, release_live
 from .loader import load_raw
 from .locks import writer_lock
 from .order_input import SOURCES as ORDER_SOURCES
@@ -402,7 +402,8 @@ def model_phase(
 def check_phase(con: duckdb.DuckDBPyConnection, settings: Settings, log: Log) -> None:
     """Warnings, and the flags `pipeline_runs` records (int_run_flags; with --strict, the first
     stops the build)."""
-    notes = (currency_warning(con), status_warning(con), split_orders_warning(con), dataset_warning(con))
+    notes = [currency_warning(con), status_warning(con), split_orders_warning(con)]
+    notes += [dataset_warning(con), as_of_warning(con)]
     for note in notes:  # not flags: the segments are sound
         if note:
             log(f"  warning: {note}")

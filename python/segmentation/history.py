@@ -112,8 +112,9 @@ def carry_history(
     except BaseException:
         release_live(con)
         raise
-    # runs recorded before datasets were: no dataset, never compared by name
+    # runs recorded before datasets (or as-of days) were: no dataset, never compared by name
     con.execute("alter table previous_runs add column if not exists dataset varchar")
+    con.execute("alter table previous_runs add column if not exists as_of_date date")
     con.execute(
         "create temp table this_run as select greatest(coalesce(max(run_id), 0), $highest) + 1 as run_id, "
         "$started_at::timestamp with time zone as started_at, $min_segment_share::double as min_segment_share, "
@@ -142,6 +143,27 @@ def release_live(con: duckdb.DuckDBPyConnection) -> None:
     for table in READ_IN_PLACE & views:
         con.execute(f"drop view {table}")
     con.execute("detach database if exists live")
+
+
+# The day this run's orders run to, and that of the run it is compared with.
+AS_OF_DAYS = """
+select (select max(as_of_date) from customer_rfm), previous.as_of_date
+from int_compared_runs as compared
+inner join previous_runs as previous on compared.previous_run_id = previous.run_id
+"""
+
+
+def as_of_warning(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The line a build prints when its orders run to an earlier day than those of the run it
+    is compared with (an older export built again): its changes run backwards in time."""
+    found = con.execute(AS_OF_DAYS).fetchall()
+    now, previous = found[0] if found else (None, None)
+    if now is None or previous is None or now >= previous:
+        return None
+    return (
+        f"the orders run to {now}, before {previous}, the day those of the previous build ran to: the changes "
+        "since it run backwards in time, as when an older export is built again"
+    )
 
 
 def dataset_warning(con: duckdb.DuckDBPyConnection) -> str | None:
