@@ -241,8 +241,14 @@ def test_a_feature_value_missing_or_not_a_number_rejects_the_row(settings, tmp_p
             ("Total Spent:sqrt",),
             "line 1: --features Total Spent:sqrt: :sqrt is no transform of 'Total Spent' (there is :log)",
         ),
+        (("income:sqrt", "Total Spent"), "--features income:sqrt: :sqrt is no transform of 'income' (there is :log)"),
+        (("#2:cube",), "--features #2:cube: :cube is no transform of '#2' (there is :log)"),
+        (("#99",), "--features #99: the header has no such column"),
     ],
-    ids=["absent", "text", "yes-no", "the-id", "twice", "constant", "half-text", "unknown-transform"],
+    ids=[
+        *("absent", "text", "yes-no", "the-id", "twice", "constant", "half-text", "unknown-transform"),
+        *("unknown-transform-of-an-alias", "unknown-transform-of-a-position", "no-such-position"),
+    ],
 )
 def test_bad_feature_choices_stop_with_one_line_and_publish_nothing(settings, tmp_path, features, message):
     frame = shop_export().assign(Plan=3)
@@ -252,6 +258,30 @@ def test_bad_feature_choices_stop_with_one_line_and_publish_nothing(settings, tm
         run_build(built)
     assert message in str(error.value)
     assert not built.warehouse_path.exists() and not built.reports_dir.exists()
+
+
+def test_a_header_named_twice_gives_its_columns_by_position(con, tmp_path):
+    """Two columns of one name: --features names one by its position, as --columns does, and the
+    error for the name says how."""
+    from conftest import stage_file
+
+    frame = shop_export(60)[["Customer ID", "Total Spent", "Total Orders"]]
+    frame.insert(3, "Spent", frame["Total Spent"].str.replace(r"[$,]", "", regex=True).astype(float) / 2)
+    path = write_frame(tmp_path, frame.rename(columns={"Spent": "Total Spent"}))
+    with pytest.raises(InputError) as refused:
+        stage_file(con, path, tmp_path / "w", features=("Total Spent:log", "Total Orders"))
+    assert str(refused.value).endswith(
+        "--features Total Spent: the header names it at positions 2 and 4; choose one by its position: "
+        "--features #2:log"
+    )
+    with duckdb.connect() as again:
+        stage_file(again, path, tmp_path / "w2", features=("#4:log", "Total Orders"))
+        assert again.execute("select source_column, transform from model_features order by 1").fetchall() == [
+            ("Total Orders", "none"),
+            ("Total Spent", "log"),
+        ]
+        kept = again.execute('select "Total Spent_2" from stg_customers order by line_number limit 1').fetchall()
+        assert kept == [(frame["Spent"].iloc[0],)]
 
 
 def test_more_than_ten_features_is_a_usage_error(settings):

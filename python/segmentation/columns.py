@@ -224,8 +224,11 @@ def find_feature(names: tuple[str, ...], columns: ColumnMap, request: Request) -
     hits = [i for i, name in enumerate(names, 1) if name.strip() == request.name]
     hits = hits or [p for name, p in warehouse.items() if name == request.name.casefold()]
     hits = hits or [i for i, name in enumerate(names, 1) if normalise(name) == normalise(request.name)]
+    if not hits and (position := POSITION.fullmatch(request.name)) and 1 <= int(position[1]) <= len(names):
+        hits = [int(position[1])]  # `#7`: a header's seventh column, as --columns takes it
     column, colon, transform = request.name.rpartition(":")
-    if not hits and colon and any(normalise(name) == normalise(column) for name in names):
+    named = column.casefold() in CLASSIC or column.casefold() in warehouse or POSITION.fullmatch(column)
+    if not hits and colon and (named or any(normalise(name) == normalise(column) for name in names)):
         known = ", ".join(f":{name}" for name in TRANSFORMS if name != "none")
         raise ValueError(f"--features {request.name}: :{transform} is no transform of {column!r} (there is {known})")
     if not hits:
@@ -233,8 +236,10 @@ def find_feature(names: tuple[str, ...], columns: ColumnMap, request: Request) -
             f"--features {request.name}: the header has no such column (it has: {', '.join(map(repr, names))})"
         )
     if len(hits) > 1:
+        transform = "" if request.transform == "none" else f":{request.transform}"
         raise ValueError(
-            f"--features {request.name}: the header names it at positions {' and '.join(map(str, sorted(hits)))}"
+            f"--features {request.name}: the header names it at positions {' and '.join(map(str, sorted(hits)))}; "
+            f"choose one by its position: --features #{min(hits)}{transform}"
         )
     return hits[0]
 
