@@ -324,6 +324,9 @@ def test_columns_option_quotes_a_header_holding_a_comma():
 
     mapping = parse_mapping('annual_income_k="Income (k$, gross)", spending_score=Spend,customer_id=Id')
     assert mapping == {"annual_income_k": "Income (k$, gross)", "spending_score": "Spend", "customer_id": "Id"}
+    # a quote left open says so, where the mapping was cut short at it
+    with pytest.raises(ValueError, match=re.escape("""a quote in 'spending_score="Score, self' is not closed""")):
+        parse_mapping('spending_score="Score, self')
 
 
 def test_unquoted_header_names_may_hold_more_commas_than_the_delimiter_splits(con, tmp_path):

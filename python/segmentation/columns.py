@@ -72,6 +72,8 @@ def parse_mapping(text: str) -> dict[str, str]:
     header holding a comma is quoted: `annual_income_k="Income (k$, gross)"`. The orders file's
     columns are named the same way (`order_date=Datum`); `orders.customer_id=Client` names the
     orders' id column where it differs from the customer file's."""
+    if text.count('"') % 2:
+        raise ValueError(f'a quote in {text!r} is not closed: quote a header holding a comma whole, "Income, gross"')
     mapping = {}
     for item in filter(None, (part.strip() for part in re.findall(r'(?:[^,"]|"[^"]*")+', text))):
         column, equals, header = item.partition("=")
