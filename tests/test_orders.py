@@ -39,7 +39,7 @@ from segmentation.db import model_features
 from segmentation.errors import InputError
 from segmentation.history import carry_history
 from segmentation.loader import load_raw
-from segmentation.order_input import currency_warning, split_orders_warning, status_warning
+from segmentation.order_input import currency_warning, latest_day_warning, split_orders_warning, status_warning
 from segmentation.sample_data import generate_customers, write_orders
 from segmentation.schema import load_schema
 
@@ -478,6 +478,25 @@ def test_a_rejected_line_repeated_by_overlapping_exports_is_rejected_once(con, t
     assert currency_warning(con).startswith("the amounts are in 2 currencies: the 1 orders in other than EUR (USD 1)")
     repeats = "select excluded_reason from stg_orders where line_number in (6, 7) order by line_number"
     assert con.execute(repeats).fetchall() == [("duplicate of line 3",), ("duplicate of line 4",)]
+
+
+def test_a_latest_order_far_after_all_the_others_is_said(con, tmp_path):
+    """One order typed a year ahead: recency is counted to its day, every customer's a year
+    longer; a warning names it and --as-of. Given --as-of, or on the sample's dates, none."""
+    rows = [[f"O{n}", f"C{n % 40}", f"2024-{1 + n % 12:02d}-{1 + n % 28:02d}", "10", "", ""] for n in range(2000)]
+    rows.append(["O-typo", "C1", "2025-12-30", "10", "", ""])
+    path = write_rows(tmp_path / "o.csv", rows)
+    stage_orders(con, tmp_path, path)
+    assert latest_day_warning(con) == (
+        "the latest order is dated 2025-12-30, 367 days after all but 1 of the orders (2024-12-28): recency is "
+        "counted to 2025-12-30; if that date is mistyped, give --as-of"
+    )
+    with duckdb.connect() as given:
+        stage_orders(given, tmp_path, path, as_of=date(2024, 12, 31))
+        assert latest_day_warning(given) is None
+    with duckdb.connect() as sample:
+        stage_orders(sample, tmp_path, SAMPLE_ORDERS)
+        assert latest_day_warning(sample) is None
 
 
 def test_orders_whose_lines_differ_between_part_files_are_said(con, tmp_path):

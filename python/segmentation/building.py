@@ -30,7 +30,7 @@ from .history import as_of_warning, carry_history, dataset_warning, release_live
 from .loader import load_raw
 from .locks import writer_lock
 from .order_input import SOURCES as ORDER_SOURCES
-from .order_input import currency_warning, split_orders_warning, status_warning
+from .order_input import currency_warning, latest_day_warning, split_orders_warning, status_warning
 from .progress import step
 from .publish import publish, recover_pair, resolve_paths
 from .readers.raw import ORDER_RAW, release_records
@@ -402,7 +402,7 @@ def model_phase(
 def check_phase(con: duckdb.DuckDBPyConnection, settings: Settings, log: Log) -> None:
     """Warnings, and the flags `pipeline_runs` records (int_run_flags; with --strict, the first
     stops the build)."""
-    notes = [currency_warning(con), status_warning(con), split_orders_warning(con)]
+    notes = [currency_warning(con), status_warning(con), split_orders_warning(con), latest_day_warning(con)]
     notes += [dataset_warning(con), as_of_warning(con)]
     for note in notes:  # not flags: the segments are sound
         if note:

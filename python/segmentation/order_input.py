@@ -152,6 +152,17 @@ order by min(rows.line_number)
 limit 1
 """
 
+# Without --as-of, recency is counted to the latest counted line's day: that day, the day all
+# but about one in a thousand lines are dated by, and how many lines are dated after it.
+LATEST_DAYS = """
+select max(order_date), quantile_disc(order_date, 0.999), any_value(this_run.as_of_option)
+from stg_orders
+cross join this_run
+where excluded_reason is null and order_date is not null
+"""
+# Days the latest line may stand after nearly all the others before a warning says so.
+LATEST_GAP_DAYS = 30
+
 RAW_ORDER_INPUT = """
 create temp table raw_order_input as
 select
@@ -344,6 +355,24 @@ def split_orders_warning(con: duckdb.DuckDBPyConnection) -> str | None:
         f"(such as order '{one_line(order_id)}' in {' and '.join(files[:2])}{' and more' if len(files) > 2 else ''}): "
         "every part's lines count; if the parts are successive exports of the same orders, keep only the "
         "latest in the folder"
+    )
+
+
+def latest_day_warning(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The line a build prints when, without --as-of, the latest counted line stands far after
+    nearly all the others (a date mistyped a year ahead): recency is counted to its day, so every
+    customer's recency grows by the gap."""
+    latest, nearly_all, as_of = first_row(con, LATEST_DAYS)
+    if as_of is not None or latest is None or (latest - nearly_all).days <= LATEST_GAP_DAYS:
+        return None
+    later = first_row(
+        con,
+        "select count(*) from stg_orders where excluded_reason is null and order_date > $day",
+        {"day": nearly_all},
+    )[0]
+    return (
+        f"the latest order is dated {latest}, {(latest - nearly_all).days} days after all but {later:,} of the "
+        f"orders ({nearly_all}): recency is counted to {latest}; if that date is mistyped, give --as-of"
     )
 
 
