@@ -342,6 +342,25 @@ def test_slashed_dates_are_month_first_unless_the_file_says_otherwise(con, tmp_p
     ]
 
 
+def test_a_part_file_writing_dates_the_other_way_round_is_named(con, tmp_path):
+    """A folder of a US export (month first) and a smaller German one (day first): read month
+    first, as most are; the German part's dates of days above 12 are rejected, and the warning
+    names that part, whose other dates are read with day and month swapped."""
+    folder = tmp_path / "orders"
+    folder.mkdir()
+    days = [date(2024, 1, 1) + timedelta(days=n) for n in range(150)]
+    us = [[f"U{n}", f"C{n % 9}", f"{d:%m/%d/%Y}", "10", "", ""] for n, d in enumerate(days)]
+    de = [[f"D{n}", f"K{n % 9}", f"{d:%d/%m/%Y}", "10", "", ""] for n, d in enumerate(days[:60])]
+    write_rows(folder / "de.csv", de)
+    write_rows(folder / "us.csv", us)
+    loaded = stage_orders(con, tmp_path, folder)
+    said = [w for w in loaded.warnings if "writes dates both day first" in w]
+    assert len(said) == 1 and said[0].endswith(
+        "; de.csv writes them day first: their other dates are read with day and month swapped (write them as "
+        "2024-06-12 first)"
+    )
+
+
 def test_an_ambiguous_date_order_is_said(con, tmp_path):
     rows = [["1", "A", "03/04/2024", "10", "", ""]]
     loaded = stage_orders(con, tmp_path, write_rows(tmp_path / "o.csv", rows))

@@ -50,6 +50,18 @@ select
     min(v) filter (where regexp_full_match(v, $month_first))
 from (select trim(order_date) as v from raw_orders_sample)
 """
+# The same, per part file of a folder
+DATE_ORDER_BY_PART = """
+select
+    parts.file_name,
+    count(*) filter (where regexp_full_match(sampled.v, $day_first)),
+    count(*) filter (where regexp_full_match(sampled.v, $month_first))
+from (select line_number, trim(order_date) as v from raw_orders_sample) as sampled
+asof inner join raw_order_parts as parts on sampled.line_number >= parts.first_line
+group by parts.file_name
+order by min(parts.first_line)
+"""
+PART_PATTERNS = ("day_first", "month_first")
 DATE_PATTERNS = {
     "day_first": "(1[3-9]|2[0-9]|3[01])[/-](0?[1-9]|1[0-2])[/-][0-9]{2,4}([ T].*)?",
     "month_first": "(0?[1-9]|1[0-2])[/-](1[3-9]|2[0-9]|3[01])[/-][0-9]{2,4}([ T].*)?",
@@ -294,10 +306,26 @@ def decide_date_order(con: duckdb.DuckDBPyConnection, columns: ColumnMap) -> tup
     if day_first and month_first:  # both ways in one file: the fewer cannot be read
         chosen, fewer = ("day", a_month_first) if day_first > month_first else ("month", a_day_first)
         why = "as most are" if day_first != month_first else "the reading when none says, as many are either way"
+        # parts of a folder written the other way round: their dates of days up to 12 are misread
+        opposite = "month" if chosen == "day" else "day"
+        by_part = DATE_ORDER_BY_PART if first_row(con, "select count(*) from raw_order_parts")[0] > 1 else None
+        other = [
+            name
+            for name, days, months in (
+                con.execute(by_part, {k: DATE_PATTERNS[k] for k in PART_PATTERNS}).fetchall() if by_part else []
+            )
+            if (days > months if opposite == "day" else months > days)
+        ]
+        other_parts = (
+            f"; {', '.join(other)} {'writes' if len(other) == 1 else 'write'} them {opposite} first: "
+            "their other dates are read with day and month swapped (write them as 2024-06-12 first)"
+            if other
+            else ""
+        )
         return day_first > month_first, (
             f"{header!r} writes dates both day first ({day_first:,} such as '{a_day_first}') and month first "
             f"({month_first:,} such as '{a_month_first}') {sampled(con, 'raw_orders')}: read "
-            f"{chosen} first, {why}; the others ('{fewer}') are rejected as not dates",
+            f"{chosen} first, {why}; the others ('{fewer}') are rejected as not dates{other_parts}",
         )
     if day_first or month_first:
         return day_first > month_first, ()
