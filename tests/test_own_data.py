@@ -553,10 +553,12 @@ def test_formulas_are_neutralised_in_the_csv_only(tmp_path, settings):
 
 
 def test_incomes_without_a_unit_written_with_french_thousands_are_dollars(con, tmp_path):
-    rows = [f"{n};{income};50" for n, income in enumerate(["78\u202f000", "45\u00a0500", "120 000"], start=1)]
+    """A narrow no-break space (French), a no-break space, a space, a thin space (SI) between groups."""
+    written = ["78\u202f000", "45\u00a0500", "120 000", "64\u2009250"]
+    rows = [f"{n};{income};50" for n, income in enumerate(written, start=1)]
     text = "\n".join(["CustomerID;Revenu annuel;Spending Score", *rows]) + "\n"
     loaded = stage_file(con, write_csv(tmp_path, text), tmp_path / "work")
-    assert loaded.income_unit == "dollars" and [row[3] for row in customers(con)] == [78.0, 45.5, 120.0]
+    assert loaded.income_unit == "dollars" and [row[3] for row in customers(con)] == [78.0, 45.5, 120.0, 64.25]
 
 
 @pytest.mark.parametrize(

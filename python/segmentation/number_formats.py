@@ -34,7 +34,7 @@ def currency_code(value: str) -> str:
 # What splits a number's thousands besides the mark that is not its decimal mark: a space, as
 # French writes it (no-break or narrow no-break too: 1 234,50), or an apostrophe, as Swiss does
 # (1'234.50).
-GROUP_MARKS = " \u00a0\u202f'\u2019"
+GROUP_MARKS = " \u00a0\u202f\u2009'\u2019"
 
 
 def written_number(decimal: str, groups: str) -> str:
