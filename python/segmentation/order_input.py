@@ -165,7 +165,7 @@ limit 1
 """
 
 # Without --as-of, recency is counted to the latest counted line's day: that day, the day all
-# but about one in a thousand lines are dated by, and how many lines are dated after it.
+# but about one in a thousand lines are dated by, and --as-of.
 LATEST_DAYS = """
 select max(order_date), quantile_disc(order_date, 0.999), any_value(this_run.as_of_option)
 from stg_orders
