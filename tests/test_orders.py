@@ -477,28 +477,6 @@ def test_a_line_of_an_order_repeated_by_overlapping_exports_counts_once(con, tmp
     assert con.execute(excluded).fetchall() == [(6, "duplicate of line 4"), (11, "duplicate of line 7")]
 
 
-def test_a_rejected_line_repeated_by_overlapping_exports_is_rejected_once(con, tmp_path):
-    """The week two exports share holds a line in another currency and one with a bad date: each
-    is rejected once, in the part that counts it, and said once in the currency warning."""
-    shared = [["O2", "B", "2024-02-01", "50", "USD", "paid"], ["O3", "B", "2024-02-31", "20", "EUR", "paid"]]
-    first = [["O1", "A", "2024-01-01", "100", "EUR", "paid"], *shared]
-    second = [*shared, ["O4", "A", "2024-03-01", "10", "EUR", "paid"], ["O5", "C", "2024-03-02", "10", "EUR", "paid"]]
-    folder = tmp_path / "orders"
-    folder.mkdir()
-    write_rows(folder / "export_1.csv", first)
-    write_rows(folder / "export_2.csv", second)
-    stage_orders(con, tmp_path, folder)
-    assert con.execute(
-        "select file_name, file_line_number, reason_code from order_rejects order by 1, 2"
-    ).fetchall() == [
-        ("export_1.csv", 3, "other_currency"),
-        ("export_1.csv", 4, "not_a_date"),
-    ]
-    assert currency_warning(con).startswith("the amounts are in 2 currencies: the 1 orders in other than EUR (USD 1)")
-    repeats = "select excluded_reason from stg_orders where line_number in (6, 7) order by line_number"
-    assert con.execute(repeats).fetchall() == [("duplicate of line 3",), ("duplicate of line 4",)]
-
-
 def test_a_latest_order_far_after_all_the_others_is_said(con, tmp_path):
     """One order typed a year ahead: recency is counted to its day, every customer's a year
     longer; a warning names it and --as-of. Given --as-of, or on the sample's dates, none."""

@@ -120,7 +120,7 @@ from (
     select stg_order_rows.currency, raw_order_input.currency as file_currency, count(*) as orders
     from stg_order_rows
     cross join raw_order_input
-    where stg_order_rows.currency <> raw_order_input.currency and stg_order_rows.reject_reason is not null
+    where stg_order_rows.currency <> raw_order_input.currency
     group by all
 )
 """

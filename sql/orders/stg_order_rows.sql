@@ -511,9 +511,7 @@ final as (
             when checks.value_number < 0 and uncounted_orders.order_id is not null
                 then 'refund of an order that does not count'
         end as excluded_reason,
-        -- a line repeated from another part is that part's line: rejected there, once
         case
-            when repeated_lines.first_line is not null then null
             when checks.line_problem is not null then checks.line_problem
             when checks.fields_found <> checks.fields_expected
                 then format(
@@ -574,7 +572,6 @@ final as (
         end as reject_reason,
         -- the kind of the first problem (a code of the seed reject_reasons) and its column
         case
-            when repeated_lines.first_line is not null then null
             when checks.line_problem is not null then 'unreadable_line'
             when checks.fields_found <> checks.fields_expected then 'field_count'
             else coalesce(
@@ -585,10 +582,7 @@ final as (
             )
         end as reason_code,
         case
-            when
-                repeated_lines.first_line is not null
-                or checks.line_problem is not null
-                or checks.fields_found <> checks.fields_expected
+            when checks.line_problem is not null or checks.fields_found <> checks.fields_expected
                 then null
             when checks.customer_id_code is not null then 'customer_id'
             when checks.order_date_code is not null then 'order_date'
