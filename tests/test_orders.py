@@ -1181,31 +1181,3 @@ def test_the_segmented_csv_of_orders_alone_written_in_slices_is_the_same_file(tm
     monkeypatch.setattr(reports, "CSV_SLICE_BYTES", 2_000)  # slices of about 25 customers
     run_build(settings)
     assert [path.read_bytes() for path in settings.reports_dir.glob("segmented_*.csv")] == [whole]
-
-
-@pytest.mark.parametrize("status", ["refunded", "Returned", "wc-refunded", "erstattet"])
-def test_a_refund_line_whose_status_says_refunded_is_subtracted(con, tmp_path, status):
-    """A payment export writes the refund transaction with a minus and the status refunded,
-    beside its purchase: the refund counts (the purchase was spent, then paid back), where the
-    status left it out and the purchase counted whole. A refunded order's own purchase line
-    still does not count, nor then its refund."""
-    rows = [["O1", "A", "2024-01-05", "100.00", "", "completed"], ["O1", "A", "2024-01-20", "-100.00", "", status]]
-    rows += [["O2", "A", "2024-02-05", "50.00", "", "completed"]]
-    rows += [["O3", "B", "2024-01-05", "80.00", "", status], ["O3", "B", "2024-01-20", "-80.00", "", status]]
-    rows += [["O4", "B", "2024-02-05", "30.00", "", "completed"], ["O5", "C", "2024-02-05", "-20.00", "", status]]
-    rows += [["O6", "C", "2024-01-05", "60.00", "", "completed"], ["O6", "C", "2024-01-20", "-10.00", "", "cancelled"]]
-    stage_orders(con, tmp_path, write_rows(tmp_path / "o.csv", rows))
-    found = con.execute("select customer_id, total_spend, refunded_amount from customer_rfm order by 1").fetchall()
-    assert found == [("A", 50.0, 100.0), ("B", 30.0, 0.0), ("C", 40.0, 20.0)]
-    reasons = con.execute("select line_number, excluded_reason from stg_orders order by 1").fetchall()
-    assert [reason for _, reason in reasons] == [
-        None,
-        None,
-        None,
-        "refunded",
-        "refund of an order that does not count",
-        None,
-        None,
-        None,
-        "cancelled",
-    ]

@@ -496,15 +496,11 @@ final as (
         checks.order_status,
         -- why a usable record does not count: a repeat of a line in a later part, its status, a
         -- guest's id (no customer placed it), a date after --as-of, or a refund of an order that
-        -- does not count. A refund line whose status says refunded is the refund it says: it
-        -- counts (a payment export writes the refund transaction so, beside its purchase).
+        -- does not count
         case
             when repeated_lines.first_line is not null
                 then format('duplicate of line {}', repeated_lines.first_line)
-            when
-                checks.status_meaning is not null
-                and not (checks.value_number < 0 and checks.status_meaning = 'refunded')
-                then checks.status_meaning
+            when checks.status_meaning is not null then checks.status_meaning
             when list_contains(guest_ids.labels, lower(checks.customer_id))
                 then 'a guest''s order, without a customer'
             when checks.order_day > run.as_of_option then 'after the as-of date'
