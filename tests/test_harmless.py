@@ -422,7 +422,9 @@ def test_a_ctrl_c_as_a_worker_starts_its_interpreter_is_the_commands_one_line(se
     before = fingerprint(settings.warehouse_path, settings.reports_dir)
     mark = tmp_path / "signalled"
     env = with_sitecustomize(tmp_path, CTRL_C_AS_A_WORKER_IMPORTS) | {"SIGNAL_MARK": str(mark)}
-    done = subprocess.run(command(settings), capture_output=True, text=True, env=env, timeout=180, start_new_session=True)
+    done = subprocess.run(
+        command(settings), capture_output=True, text=True, env=env, timeout=180, start_new_session=True
+    )
     assert mark.is_dir()
     assert_stopped_before_publishing(done, signal.SIGINT, settings, before)
 

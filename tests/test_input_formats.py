@@ -197,6 +197,45 @@ def test_a_formula_without_a_computed_value_far_down_a_sheet_is_said(con, tmp_pa
         assert rejects(again) == []
 
 
+@pytest.mark.parametrize("written", ["excel-empty-text", "prefixed", "beyond-the-header"])
+def test_formula_cells_as_other_writers_save_them(con, tmp_path, written):
+    """Excel saves a formula whose result is empty text as t="str" with an empty value: computed,
+    no warning. A .NET writer prefixes every tag (`<x:c>`): found as well. A formula beyond the
+    header's columns is no column's: one named column holds, in the singular."""
+    rows = [HEADER.split(",")] + [[f"C-{i}", "Male", 30, 20 + i, 50] for i in range(1, 30)]
+    rows[10][3] = "=D2*2"
+    if written == "beyond-the-header":
+        rows[12].append("=1+1")
+    path = workbook(tmp_path, {"Customers": rows})
+    with zipfile.ZipFile(path) as book:
+        parts = {item.filename: book.read(item) for item in book.infolist()}
+    sheet = next(name for name in parts if name.startswith("xl/worksheets/sheet"))
+    if written == "excel-empty-text":
+        parts[sheet] = parts[sheet].replace(
+            b'<c r="D11"><f>D2*2</f><v /></c>', b'<c r="D11" t="str"><f>D2*2</f><v/></c>'
+        )
+    elif written == "prefixed":
+        xml = parts[sheet].decode()
+        xml = re.sub(r"<(/?)(c|f|v)\b", r"<\1x:\2", xml).replace(
+            "<worksheet ", '<worksheet xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main" ', 1
+        )
+        parts[sheet] = xml.encode()
+    with zipfile.ZipFile(path, "w") as book:
+        for name, data in parts.items():
+            book.writestr(name, data)
+    warnings = [w for w in stage_file(con, path, tmp_path / "w").warnings if "formulas" in w]
+    expected = (
+        []
+        if written == "excel-empty-text"
+        else [
+            "sheet 'Customers': 'Annual Income (k$)' holds formulas without a computed value (the workbook was "
+            "saved by a program that does not compute them), read as missing: open and save it in Excel or "
+            "LibreOffice to read their values"
+        ]
+    )
+    assert warnings == expected
+
+
 def test_a_named_sheet_is_read_even_when_another_holds_customers(con, tmp_path):
     path = workbook(tmp_path, {"Customers": CUSTOMERS, "Summary": [["Q3 customer extract"]]})
     with pytest.raises(InputError, match=re.escape("row 1: missing column(s) customer_id")):

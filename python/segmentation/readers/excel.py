@@ -114,8 +114,12 @@ def load_excel(
 
 # A cell holding a formula without a computed value (no `<v>`, or an empty one), and its column
 # and row: a workbook written by a program that does not compute formulas (a script's openpyxl).
+# A namespace prefix may stand before each tag (`<x:c>`, as .NET writers have it); a formula
+# whose text result is empty (`t="str"`, as Excel saves `IF(...,"")`) has its value.
 UNCOMPUTED_FORMULA = re.compile(
-    rb'<c\b[^>]*?\br="([A-Z]{1,3})([0-9]+)"[^>]*>(?:<f\b[^>]*/>|<f\b[^>]*>[^<]*</f>)(?:<v\s*/>|<v>\s*</v>)?</c>'
+    rb"<(?:\w+:)?c\b(?![^>]*\bt=[\"']str)[^>]*?\br=[\"']([A-Z]{1,3})([0-9]+)[\"'][^>]*>"
+    rb"(?:<(?:\w+:)?f\b[^>]*/>|<(?:\w+:)?f\b[^>]*>[^<]*</(?:\w+:)?f>)"
+    rb"(?:<(?:\w+:)?v\s*/>|<(?:\w+:)?v>\s*</(?:\w+:)?v>)?</(?:\w+:)?c>"
 )
 
 
@@ -133,19 +137,19 @@ def uncomputed_formulas(path: Path, title: str, header_row: int, names: tuple[st
             carry = b""
             while chunk := xml.read(input_file.CHUNK):
                 data = carry + chunk
-                end = data.rfind(b"</c>")
-                cut = end + 4 if end >= 0 else 0  # a cell split between two reads waits for the next
+                # a cell split between two reads waits for the next
+                cut = max((i + len(tag) for tag in (b"</c>", b":c>") if (i := data.rfind(tag)) >= 0), default=0)
                 for found in UNCOMPUTED_FORMULA.finditer(data, 0, cut):
                     if int(found[2]) > header_row:
                         columns.add(column_number(found[1].decode()) - 1)
                 carry = data[cut:]
-    shown = ", ".join(repr(names[i]) for i in sorted(columns) if i < len(names))
-    if not shown:
+    named = [repr(names[i]) for i in sorted(columns) if i < len(names)]
+    if not named:
         return ()
     return (
-        f"sheet {title!r}: {shown} hold{'s' if len(columns) == 1 else ''} formulas without a computed value (the "
-        "workbook was saved by a program that "
-        "does not compute them), read as missing: open and save it in Excel or LibreOffice to read their values",
+        f"sheet {title!r}: {', '.join(named)} hold{'s' if len(named) == 1 else ''} formulas without a computed "
+        "value (the workbook was saved by a program that does not compute them), read as missing: open and save "
+        "it in Excel or LibreOffice to read their values",
     )
 
 
