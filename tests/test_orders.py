@@ -496,10 +496,11 @@ def test_a_latest_order_far_after_all_the_others_is_said(con, tmp_path):
         assert latest_day_warning(sample) is None
 
 
-def test_orders_whose_lines_differ_between_part_files_are_said(con, tmp_path):
-    """Two weekly exports in a folder, where the later has an order's status or amount changed:
-    both weeks' lines count (which is right for parts that split one export), and a warning
-    names such an order and its parts. Lines alike in every field count once, unsaid."""
+def test_orders_whose_lines_differ_between_overlapping_part_files_are_said(con, tmp_path):
+    """Two weekly exports in a folder that overlap (O2's line is in both), where the later has an
+    order's status or amount changed: both weeks' lines count, and a warning names such an order
+    and its parts. Parts that split one export (an order's items in two), months that do not
+    overlap with a refund in the later, or one file: nothing to say."""
     first = [["O1", "A", "2024-06-20", "100.00", "EUR", "completed"], ["O2", "B", "2024-06-21", "80.00", "EUR", "paid"]]
     first += [["O3", "C", "2024-06-22", "60.00", "EUR", "processing"]]
     second = [["O1", "A", "2024-06-20", "100.00", "EUR", "refunded"], ["O2", "B", "2024-06-21", "80.00", "EUR", "paid"]]
@@ -510,14 +511,23 @@ def test_orders_whose_lines_differ_between_part_files_are_said(con, tmp_path):
     write_rows(folder / "week_26.csv", second)
     stage_orders(con, tmp_path, folder)
     assert split_orders_warning(con) == (
-        "2 orders have lines in several part files that are not alike (such as order 'O1' in week_25.csv and "
-        "week_26.csv): every part's lines count; if the parts are successive exports of the same orders, keep "
-        "only the latest in the folder"
+        "2 orders have lines in several part files that are not alike, in parts that overlap (such as order 'O1' "
+        "in week_25.csv and week_26.csv): each part's lines of them count; if the parts are exports of the same "
+        "orders, keep each order in one of them (the latest)"
     )
-    with duckdb.connect() as alike:  # the same lines only, or one file: nothing to say
-        (folder / "week_26.csv").write_bytes((folder / "week_25.csv").read_bytes())
-        stage_orders(alike, tmp_path, folder)
-        assert split_orders_warning(alike) is None
+    # one export split in two parts (an order's two items, one in each); two months, the later
+    # with a refund of an order of the earlier
+    items = [["O1", "A", "2024-06-20", "10.00", "EUR", "paid"], ["O2", "B", "2024-06-21", "5.00", "EUR", "paid"]]
+    split = ([items[0], items[1]], [["O1", "A", "2024-06-20", "12.00", "EUR", "paid"]])
+    months = ([items[0]], [["O1", "A", "2024-07-02", "-10.00", "EUR", "refunded"], items[1]])
+    for name, (one, two) in {"split": split, "months": months}.items():
+        parts = tmp_path / name
+        parts.mkdir()
+        write_rows(parts / "part-0.csv", one)
+        write_rows(parts / "part-1.csv", two)
+        with duckdb.connect() as other:
+            stage_orders(other, tmp_path, parts)
+            assert split_orders_warning(other) is None, name
     with duckdb.connect() as one_file:
         stage_orders(one_file, tmp_path, write_rows(tmp_path / "o.csv", first + second))
         assert split_orders_warning(one_file) is None

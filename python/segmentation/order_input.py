@@ -144,9 +144,9 @@ order by orders desc, shown
 limit 5
 """
 
-# The order ids whose usable lines stand in more than one part file of a folder, but for lines
-# alike in every field, which count once (`duplicate of line N`): the first of them, its parts'
-# names, and how many there are.
+# The order ids whose usable purchase lines stand in more than one part file of a folder (lines
+# alike in every field count once, `duplicate of line N`, and a refund may come in a later
+# export): the first of them, its parts' names, and how many there are.
 SPLIT_ORDERS = """
 select
     any_value(rows.order_id order by rows.line_number),
@@ -158,6 +158,7 @@ where
     rows.order_id is not null
     and rows.reject_reason is null
     and not starts_with(coalesce(rows.excluded_reason, ''), 'duplicate of line')
+    and not coalesce(rows.amount < 0, false)
 group by rows.order_id
 having count(distinct parts.first_line) > 1
 order by min(rows.line_number)
@@ -370,19 +371,24 @@ def status_warning(con: duckdb.DuckDBPyConnection) -> str | None:
 
 def split_orders_warning(con: duckdb.DuckDBPyConnection) -> str | None:
     """The line a build prints when an order's lines differ between the part files of a folder
-    (once staged): successive exports of the same orders, one with a status or an amount changed
-    or written another way, count each order once per export."""
-    if first_row(con, "select count(*) from raw_order_parts")[0] < 2:
+    whose parts overlap (lines alike in several of them: exports of the same weeks), once staged:
+    a later export with an order's status or amount changed, or written another way, counts that
+    order's lines in each. Parts that split one export, or months that do not overlap, say
+    nothing."""
+    overlapping = (
+        "select count(*) from stg_order_rows where starts_with(coalesce(excluded_reason, ''), 'duplicate of line')"
+    )
+    if first_row(con, "select count(*) from raw_order_parts")[0] < 2 or not first_row(con, overlapping)[0]:
         return None
     found = con.execute(SPLIT_ORDERS).fetchall()
     if not found:
         return None
     order_id, files, orders = found[0]
     return (
-        f"{orders:,} order{' has' if orders == 1 else 's have'} lines in several part files that are not alike "
-        f"(such as order '{one_line(order_id)}' in {' and '.join(files[:2])}{' and more' if len(files) > 2 else ''}): "
-        "every part's lines count; if the parts are successive exports of the same orders, keep only the "
-        "latest in the folder"
+        f"{orders:,} order{' has' if orders == 1 else 's have'} lines in several part files that are not alike, "
+        f"in parts that overlap (such as order '{one_line(order_id)}' in {' and '.join(files[:2])}"
+        f"{' and more' if len(files) > 2 else ''}): each part's lines of them count; if the parts are exports of "
+        "the same orders, keep each order in one of them (the latest)"
     )
 
 
