@@ -150,7 +150,7 @@ def test_one_column_named_for_two_is_refused(con, tmp_path, income):
         load(con, path, tmp_path / "work", columns={"customer_id": "Nr", "annual_income_k": income})
     assert str(refused.value) == (
         f"{path}: line 1: --columns annual_income_k={income}: column 1 ('Nr') is customer_id already; "
-        "a column is one of them"
+        "a column stands for one of them"
     )
 
 

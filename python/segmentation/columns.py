@@ -159,7 +159,7 @@ def map_columns(
         if (other := next((named for named, at in positions.items() if at == hits[0]), None)) is not None:
             raise ValueError(
                 f"--columns {column}={header}: column {hits[0]} ({names[hits[0] - 1].strip()!r}) is {other} "
-                "already; a column is one of them"
+                "already; a column stands for one of them"
             )
         positions[column] = hits[0]
     taken = set(positions.values())
