@@ -26,7 +26,6 @@ from .raw import (
     RECORDS_TABLE,
     Header,
     RawNames,
-    in_sample,
     last_filled,
     load_records,
     record_part,
@@ -65,7 +64,6 @@ select
     {problem} as line_problem
 from {lines} as raw_lines
 {join}
-where {sampled}
 """
 
 
@@ -257,7 +255,6 @@ def load_csv(
             lines=raw.lines,
             delimiter=delimiter,
             pattern=pattern,
-            sampled=in_sample("raw_lines.raw_line"),
         )
     )
     return described

@@ -18,7 +18,7 @@ from ..errors import InputError
 from . import input_file
 from .input_file import format_suffix
 from .lines import PART_FACTS, create_raw_lines, part_lines, python_part_lines, read_part_lines
-from .raw import CUSTOMER_RAW, Header, RawNames, in_sample, record_part
+from .raw import CUSTOMER_RAW, Header, RawNames, record_part
 
 JSON_LINES_SUFFIXES = (".jsonl", ".ndjson")
 
@@ -88,7 +88,6 @@ from (
         case when json_valid(raw_lines.raw_line) then json_type(raw_lines.raw_line) end as kind
     from {lines} as raw_lines
     {join}
-    where {sampled}
 )
 """
 
@@ -135,7 +134,6 @@ def load_json(
             records=raw.records,
             lines=raw.lines,
             pointers=variable,
-            sampled=in_sample("raw_lines.raw_line"),
         )
     )
     kind = {"newline_delimited": "JSON Lines", "array": "JSON array", "unstructured": "JSON"}[formats[0]]

@@ -14,7 +14,7 @@ from ..db import first_row, setting
 from ..duckdb_errors import raise_if_interrupt
 from ..errors import InputError
 from . import input_file
-from .raw import BATCH, CUSTOMER_RAW, RawNames
+from .raw import BATCH, CUSTOMER_RAW, RawNames, in_sample
 
 # One text column per line: a record separator as delimiter and no quoting keep lines whole.
 # Each part's lines go into a table of their own, in file order (DuckDB keeps the order of an
@@ -107,7 +107,8 @@ def create_raw_lines(
     """The view `raw_lines` of every part's lines, and the table `raw_line_problems` of the
     unreadable ones (each part's offset and its problems by line); returns the expression of a
     line's problem and the join that gives it, for the view of the records."""
-    con.execute(f"create temp view {raw.lines} as " + "\nunion all\n".join(part_lines))
+    union = "\nunion all\n".join(part_lines)
+    con.execute(f"create temp view {raw.lines} as select * from ({union}) where {in_sample('raw_line')}")
     numbered = [(offset + line, problem) for offset, lines in copies for line, problem in lines.items()]
     if not numbered:
         return "null::varchar", ""

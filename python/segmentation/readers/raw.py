@@ -31,9 +31,10 @@ RECORDS_TABLE = (
 # While this session variable holds a step, the records views pass only the lines whose hash
 # is a multiple of it: how the notation sample is read (`number_formats.create_notation_sample`,
 # for one input at a time, so the customers' and the orders' views share it). The test stands
-# inside the views that split lines (CSV, JSON), on their lines: written around a view, DuckDB
-# keeps it above the view's projections, which then split every line of the file; and in the
-# view naming the fields, for records a reader stored as a table. Unset, it folds away.
+# in the view of the stored lines (`lines.create_raw_lines`), below the views that split them
+# (CSV, JSON): written around those, DuckDB keeps it above their projections, which then split
+# every line of the file; and in the view naming the fields, for records a reader stored as a
+# table. Unset, it folds away.
 SAMPLE_STEP = "notation_sample_step"
 
 
