@@ -144,10 +144,13 @@ order by orders desc, shown
 limit 5
 """
 
+# A staged line repeated from another part file (excluded as `duplicate of line N`)
+REPEATED_LINE = "starts_with(coalesce({rows}excluded_reason, ''), 'duplicate of line')"
+
 # The order ids whose usable purchase lines stand in more than one part file of a folder (lines
 # alike in every field count once, `duplicate of line N`, and a refund may come in a later
 # export): the first of them, its parts' names, and how many there are.
-SPLIT_ORDERS = """
+SPLIT_ORDERS = f"""
 select
     any_value(rows.order_id order by rows.line_number),
     list_sort(list(distinct parts.file_name)),
@@ -157,7 +160,7 @@ asof inner join raw_order_parts as parts on rows.line_number >= parts.first_line
 where
     rows.order_id is not null
     and rows.reject_reason is null
-    and not starts_with(coalesce(rows.excluded_reason, ''), 'duplicate of line')
+    and not {REPEATED_LINE.format(rows="rows.")}
     and not coalesce(rows.amount < 0, false)
 group by rows.order_id
 having count(distinct parts.first_line) > 1
@@ -309,7 +312,7 @@ def decide_date_order(con: duckdb.DuckDBPyConnection, columns: ColumnMap) -> tup
         why = "as most are" if day_first != month_first else "the reading when none says, as many are either way"
         # parts of a folder written the other way round: their dates of days up to 12 are misread
         opposite = "month" if chosen == "day" else "day"
-        by_part = DATE_ORDER_BY_PART if first_row(con, "select count(*) from raw_order_parts")[0] > 1 else None
+        by_part = DATE_ORDER_BY_PART if part_files(con) > 1 else None
         other = [
             name
             for name, days, months in (
@@ -369,16 +372,19 @@ def status_warning(con: duckdb.DuckDBPyConnection) -> str | None:
     )
 
 
+def part_files(con: duckdb.DuckDBPyConnection) -> int:
+    """How many files the orders were read from: more than one for a folder of parts."""
+    return first_row(con, "select count(*) from raw_order_parts")[0]
+
+
 def split_orders_warning(con: duckdb.DuckDBPyConnection) -> str | None:
     """The line a build prints when an order's lines differ between the part files of a folder
     whose parts overlap (lines alike in several of them: exports of the same weeks), once staged:
     a later export with an order's status or amount changed, or written another way, counts that
     order's lines in each. Parts that split one export, or months that do not overlap, say
     nothing."""
-    overlapping = (
-        "select count(*) from stg_order_rows where starts_with(coalesce(excluded_reason, ''), 'duplicate of line')"
-    )
-    if first_row(con, "select count(*) from raw_order_parts")[0] < 2 or not first_row(con, overlapping)[0]:
+    overlapping = f"select count(*) from stg_order_rows where {REPEATED_LINE.format(rows='')}"
+    if part_files(con) < 2 or not first_row(con, overlapping)[0]:
         return None
     found = con.execute(SPLIT_ORDERS).fetchall()
     if not found:
